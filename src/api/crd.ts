@@ -1,0 +1,74 @@
+/** Turns the schema source into the CustomResourceDefinition (what `crds/` holds and the chart installs). */
+import { GROUP, KIND, mcpServerSchema, PLURAL, printerColumns, SHORT_NAMES, SINGULAR, VERSION } from './schema.ts';
+import type { Schema } from './schema-types.ts';
+
+export type OpenApiSchema = { [key: string]: unknown };
+
+/** The structural OpenAPI v3 schema the API server validates and defaults with. */
+export function toOpenApi(schema: Schema): OpenApiSchema {
+  const out: OpenApiSchema = {};
+  if (schema.intOrString) {
+    out['x-kubernetes-int-or-string'] = true;
+    out.anyOf = [{ type: 'integer' }, { type: 'string' }];
+  } else if (schema.type) {
+    out.type = schema.type;
+  }
+  out.description = schema.description;
+  const copied = [
+    'enum',
+    'default',
+    'minimum',
+    'maximum',
+    'minLength',
+    'maxLength',
+    'minItems',
+    'maxItems',
+    'maxProperties',
+    'pattern',
+  ] as const;
+  for (const key of copied) if (schema[key] !== undefined) out[key] = schema[key];
+  if (schema.required?.length) out.required = [...schema.required];
+  if (schema.properties) {
+    out.properties = Object.fromEntries(Object.entries(schema.properties).map(([k, v]) => [k, toOpenApi(v)]));
+  }
+  if (schema.items) out.items = toOpenApi(schema.items);
+  if (schema.additionalProperties) out.additionalProperties = toOpenApi(schema.additionalProperties);
+  if (schema.preserveUnknownFields) out['x-kubernetes-preserve-unknown-fields'] = true;
+  if (schema.listType) out['x-kubernetes-list-type'] = schema.listType;
+  if (schema.listMapKeys) out['x-kubernetes-list-map-keys'] = [...schema.listMapKeys];
+  if (schema.rules?.length) {
+    out['x-kubernetes-validations'] = schema.rules.map(({ rule, message, fieldPath, reason }) => ({
+      rule,
+      message,
+      ...(fieldPath ? { fieldPath } : {}),
+      ...(reason ? { reason } : {}),
+    }));
+  }
+  return out;
+}
+
+export function mcpServerCrd() {
+  return {
+    apiVersion: 'apiextensions.k8s.io/v1',
+    kind: 'CustomResourceDefinition',
+    metadata: {
+      name: `${PLURAL}.${GROUP}`,
+      labels: { 'app.kubernetes.io/part-of': 'mcp-operator' },
+    },
+    spec: {
+      group: GROUP,
+      names: { kind: KIND, listKind: `${KIND}List`, plural: PLURAL, singular: SINGULAR, shortNames: [...SHORT_NAMES] },
+      scope: 'Namespaced',
+      versions: [
+        {
+          name: VERSION,
+          served: true,
+          storage: true,
+          subresources: { status: {} },
+          additionalPrinterColumns: printerColumns.map((c) => ({ ...c })),
+          schema: { openAPIV3Schema: toOpenApi(mcpServerSchema) },
+        },
+      ],
+    },
+  };
+}

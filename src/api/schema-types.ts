@@ -1,0 +1,51 @@
+/**
+ * The vocabulary of the one schema source (`schema.ts`). A `Schema` is an OpenAPI v3 structural schema as the
+ * CRD wants it, plus what only TypeScript needs (type names, and each CEL rule's mirror for offline checks).
+ * `crd.ts` turns it into the CRD YAML, `codegen.ts` into TypeScript types, `validate.ts` into a validator.
+ */
+
+/** A CEL rule (`x-kubernetes-validations`) and the same rule in TypeScript. */
+export interface Rule {
+  /** The CEL expression the API server evaluates against `self` (this node, after defaulting). */
+  rule: string;
+  /** Shown to the user: say what is wrong and how to fix it. */
+  message: string;
+  /** Relative path of the field to blame, e.g. `.command` (defaults to this node). */
+  fieldPath?: string;
+  reason?: 'FieldValueRequired' | 'FieldValueInvalid' | 'FieldValueForbidden' | 'FieldValueDuplicate';
+  /** The same predicate in TypeScript, used by `render` and the controller; must agree with `rule`. */
+  check: (self: never) => boolean;
+}
+
+export type SchemaType = 'object' | 'array' | 'string' | 'integer' | 'boolean' | 'number';
+
+export interface Schema {
+  type?: SchemaType;
+  description: string;
+  properties?: Record<string, Schema>;
+  required?: readonly string[];
+  items?: Schema;
+  /** A map: every value follows this schema. */
+  additionalProperties?: Schema;
+  enum?: readonly string[];
+  default?: unknown;
+  minimum?: number;
+  maximum?: number;
+  minLength?: number;
+  maxLength?: number;
+  minItems?: number;
+  maxItems?: number;
+  maxProperties?: number;
+  pattern?: string;
+  rules?: readonly Rule[];
+  /** x-kubernetes-int-or-string (resource quantities). */
+  intOrString?: boolean;
+  /** x-kubernetes-preserve-unknown-fields: a Kubernetes core type we pass through as is. */
+  preserveUnknownFields?: boolean;
+  listType?: 'atomic' | 'set' | 'map';
+  listMapKeys?: readonly string[];
+  /** Codegen: the interface name for this object. */
+  tsName?: string;
+  /** Codegen: use this TypeScript type (from `@kubernetes/client-node`, imported as `k8s`). */
+  tsType?: string;
+}

@@ -1,0 +1,724 @@
+/**
+ * The one schema source for the McpServer API (mcpoperator.io/v1alpha1). `npm run generate` turns it into
+ * `crds/mcpoperator.io_mcpservers.yaml` and `src/api/types.generated.ts`; a unit test fails when they drift.
+ * Every CEL rule carries a TypeScript mirror (`check`) so `render` refuses what the API server refuses; the
+ * integration tests feed the same invalid manifests to both.
+ */
+import type { Rule, Schema } from './schema-types.ts';
+
+export const GROUP = 'mcpoperator.io';
+export const VERSION = 'v1alpha1';
+export const API_VERSION = `${GROUP}/${VERSION}`;
+export const KIND = 'McpServer';
+export const PLURAL = 'mcpservers';
+export const SINGULAR = 'mcpserver';
+export const SHORT_NAMES = ['mcps'] as const;
+
+/** Ports the gateway owns inside every pod (the public contract, see DESIGN.md). */
+export const GATEWAY_MCP_PORT = 8080;
+export const GATEWAY_HEALTH_PORT = 9090;
+
+// Patterns kept free of backslashes so the same text reads the same in TypeScript, YAML and CEL.
+const DNS_1035_LABEL = '^[a-z]([-a-z0-9]*[a-z0-9])?$';
+const DNS_1123_SUBDOMAIN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
+const INGRESS_HOST = '^([*][.])?[a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
+const ENV_NAME = '^[A-Za-z_][-._A-Za-z0-9]*$';
+const SECRET_LOOKING_NAME = '(?i)(^|_)(TOKEN|SECRET|PASSWORD|PASSWD|API_?KEY|PRIVATE_?KEY|ACCESS_?KEY|CREDENTIALS?)$';
+const SECRET_LOOKING_NAME_JS = /(^|_)(TOKEN|SECRET|PASSWORD|PASSWD|API_?KEY|PRIVATE_?KEY|ACCESS_?KEY|CREDENTIALS?)$/i;
+const DURATION = '^([0-9]+(ms|s|m|h))+$';
+const QUANTITY = '^[+-]?(([0-9]+([.][0-9]*)?)|([.][0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE][+-]?[0-9]+))?$';
+/** Volume names the renderer itself uses in every pod. */
+export const RESERVED_VOLUME_NAMES = ['tmp', 'home', 'mcp-gateway', 'mcp-auth'] as const;
+/** Volume sources allowed under Pod Security "restricted". */
+export const ALLOWED_VOLUME_SOURCES = [
+  'configMap',
+  'secret',
+  'emptyDir',
+  'persistentVolumeClaim',
+  'projected',
+  'downwardAPI',
+  'csi',
+  'ephemeral',
+] as const;
+const VOLUME_SOURCE_TYPES: Record<(typeof ALLOWED_VOLUME_SOURCES)[number], string> = {
+  configMap: 'V1ConfigMapVolumeSource',
+  secret: 'V1SecretVolumeSource',
+  emptyDir: 'V1EmptyDirVolumeSource',
+  persistentVolumeClaim: 'V1PersistentVolumeClaimVolumeSource',
+  projected: 'V1ProjectedVolumeSource',
+  downwardAPI: 'V1DownwardAPIVolumeSource',
+  csi: 'V1CSIVolumeSource',
+  ephemeral: 'V1EphemeralVolumeSource',
+};
+
+// biome-ignore lint/suspicious/noExplicitAny: a rule's mirror reads the same loosely typed node CEL does
+type Node = any;
+/** A CEL rule and its TypeScript mirror; `check` receives the node the rule is attached to. */
+const rule = (r: Omit<Rule, 'check'> & { check: (self: Node) => boolean }): Rule => r as Rule;
+const has = (o: Node, key: string): boolean => o != null && o[key] !== undefined;
+const exactlyOne = (o: Node, keys: readonly string[]): boolean => keys.filter((k) => has(o, k)).length === 1;
+
+const str = (description: string, extra: Partial<Schema> = {}): Schema => ({
+  type: 'string',
+  description,
+  maxLength: 253,
+  ...extra,
+});
+const stringList = (description: string, maxItems: number, maxLength = 4096): Schema => ({
+  type: 'array',
+  description,
+  maxItems,
+  items: { type: 'string', description: 'An entry.', maxLength },
+});
+const stringMap = (description: string): Schema => ({
+  type: 'object',
+  description,
+  maxProperties: 64,
+  additionalProperties: { type: 'string', description: 'A value.', maxLength: 4096 },
+});
+const quantityMap = (description: string): Schema => ({
+  type: 'object',
+  description,
+  maxProperties: 16,
+  additionalProperties: {
+    description: 'A resource quantity, e.g. 100m or 128Mi.',
+    intOrString: true,
+    pattern: QUANTITY,
+  },
+});
+const keySelector = (what: 'Secret' | 'ConfigMap'): Schema => ({
+  type: 'object',
+  description: `A key of a ${what} in the McpServer's namespace.`,
+  required: ['name', 'key'],
+  properties: {
+    name: str(`Name of the ${what}.`, { pattern: DNS_1123_SUBDOMAIN }),
+    key: str(`Key within the ${what}.`),
+    optional: { type: 'boolean', description: `Start even when the ${what} or key is missing.` },
+  },
+});
+const objectRef = (what: 'Secret' | 'ConfigMap'): Schema => ({
+  type: 'object',
+  description: `A ${what} in the McpServer's namespace; every key becomes an environment variable.`,
+  required: ['name'],
+  properties: {
+    name: str(`Name of the ${what}.`, { pattern: DNS_1123_SUBDOMAIN }),
+    optional: { type: 'boolean', description: `Start even when the ${what} is missing.` },
+  },
+});
+/** A Kubernetes core type passed through untouched (validated by the API server when it lands in a Pod). */
+const passthrough = (description: string, tsType: string): Schema => ({
+  type: 'object',
+  description,
+  preserveUnknownFields: true,
+  tsType,
+});
+
+const envVar: Schema = {
+  type: 'object',
+  tsName: 'EnvVar',
+  description: 'An environment variable: a literal value, or a reference to a Secret or ConfigMap key.',
+  required: ['name'],
+  properties: {
+    name: str('Variable name.', { maxLength: 256 }),
+    value: str('Literal value. Never put secrets here: use valueFrom.secretKeyRef.', { maxLength: 32768 }),
+    valueFrom: {
+      type: 'object',
+      tsName: 'EnvVarSource',
+      description: 'Where the value comes from: exactly one source.',
+      properties: {
+        secretKeyRef: keySelector('Secret'),
+        configMapKeyRef: keySelector('ConfigMap'),
+        fieldRef: passthrough('A field of the pod (downward API).', 'k8s.V1ObjectFieldSelector'),
+        resourceFieldRef: passthrough('A resource of the container.', 'k8s.V1ResourceFieldSelector'),
+      },
+      rules: [
+        rule({
+          rule: '[has(self.secretKeyRef), has(self.configMapKeyRef), has(self.fieldRef), has(self.resourceFieldRef)].filter(x, x).size() == 1',
+          message: 'set exactly one of secretKeyRef, configMapKeyRef, fieldRef, resourceFieldRef',
+          check: (s) => exactlyOne(s, ['secretKeyRef', 'configMapKeyRef', 'fieldRef', 'resourceFieldRef']),
+        }),
+      ],
+    },
+  },
+  rules: [
+    rule({
+      rule: `self.name.matches('${ENV_NAME}')`,
+      message: 'must be a valid environment variable name: letters, digits, _ . - and not starting with a digit',
+      fieldPath: '.name',
+      check: (s) => new RegExp(ENV_NAME).test(s.name),
+    }),
+    rule({
+      rule: '!(has(self.value) && has(self.valueFrom))',
+      message: 'set either value or valueFrom, not both',
+      fieldPath: '.valueFrom',
+      reason: 'FieldValueForbidden',
+      check: (s) => !(has(s, 'value') && has(s, 'valueFrom')),
+    }),
+    rule({
+      rule: `!has(self.value) || self.value == '' || !self.name.matches('${SECRET_LOOKING_NAME}')`,
+      message:
+        'this looks like a secret: do not inline it; store it in a Secret and use valueFrom.secretKeyRef {name, key}',
+      fieldPath: '.value',
+      reason: 'FieldValueForbidden',
+      check: (s) => !has(s, 'value') || s.value === '' || !SECRET_LOOKING_NAME_JS.test(s.name),
+    }),
+  ],
+};
+
+const envFromSource: Schema = {
+  type: 'object',
+  tsName: 'EnvFromSource',
+  description: 'Every key of a Secret or ConfigMap as environment variables: exactly one of secretRef, configMapRef.',
+  properties: {
+    prefix: str('Prepended to every variable name.', { pattern: '^[A-Za-z_][-._A-Za-z0-9]*$' }),
+    secretRef: objectRef('Secret'),
+    configMapRef: objectRef('ConfigMap'),
+  },
+  rules: [
+    rule({
+      rule: 'has(self.secretRef) != has(self.configMapRef)',
+      message: 'set exactly one of secretRef or configMapRef',
+      check: (s) => has(s, 'secretRef') !== has(s, 'configMapRef'),
+    }),
+  ],
+};
+
+const volume: Schema = {
+  type: 'object',
+  tsName: 'Volume',
+  description: `A pod volume. Only the types Pod Security "restricted" allows: ${ALLOWED_VOLUME_SOURCES.join(', ')}.`,
+  required: ['name'],
+  properties: {
+    name: str('Volume name, referenced by pod.volumeMounts.', { maxLength: 63, pattern: DNS_1035_LABEL }),
+    ...Object.fromEntries(
+      ALLOWED_VOLUME_SOURCES.map((source) => [
+        source,
+        passthrough(`A ${source} volume source (Kubernetes core type).`, `k8s.${VOLUME_SOURCE_TYPES[source]}`),
+      ]),
+    ),
+  },
+  rules: [
+    rule({
+      rule: `[${ALLOWED_VOLUME_SOURCES.map((s) => `has(self.${s})`).join(', ')}].filter(x, x).size() == 1`,
+      message: `set exactly one volume source of ${ALLOWED_VOLUME_SOURCES.join(', ')} (others, like hostPath, are not allowed under Pod Security "restricted")`,
+      check: (s) => exactlyOne(s, ALLOWED_VOLUME_SOURCES),
+    }),
+    rule({
+      rule: `!(self.name in [${RESERVED_VOLUME_NAMES.map((n) => `'${n}'`).join(', ')}])`,
+      message: `the volume names ${RESERVED_VOLUME_NAMES.join(', ')} are used by the operator: pick another name`,
+      fieldPath: '.name',
+      check: (s) => !(RESERVED_VOLUME_NAMES as readonly string[]).includes(s.name),
+    }),
+  ],
+};
+
+const spec: Schema = {
+  type: 'object',
+  tsName: 'McpServerSpec',
+  description: 'The desired MCP server.',
+  required: ['image'],
+  properties: {
+    image: str('Container image of the MCP server, e.g. ghcr.io/github/github-mcp-server:v0.20.0.', {
+      minLength: 1,
+      maxLength: 512,
+      pattern: '^[^\\s]+$',
+    }),
+    imagePullPolicy: {
+      type: 'string',
+      description: 'When the kubelet pulls the image.',
+      enum: ['Always', 'IfNotPresent', 'Never'],
+    },
+    transport: {
+      type: 'string',
+      description:
+        'How the server speaks MCP: stdio (the gateway spawns it and bridges to HTTP), streamable-http, or sse (the gateway proxies its port).',
+      enum: ['stdio', 'streamable-http', 'sse'],
+      default: 'stdio',
+    },
+    command: stringList(
+      'stdio: the server process the gateway spawns (required). HTTP transports: overrides the image entrypoint.',
+      64,
+    ),
+    args: stringList('Arguments to command.', 256),
+    port: {
+      type: 'integer',
+      description:
+        'HTTP transports: the port the server itself listens on (required; not 8080 or 9090, the gateway uses them).',
+      minimum: 1,
+      maximum: 65535,
+    },
+    path: str('HTTP transports: the path the server serves MCP on (default /mcp, or /sse for sse).', {
+      maxLength: 256,
+      rules: [
+        rule({
+          rule: "self.startsWith('/')",
+          message: "must start with '/', e.g. /mcp",
+          check: (s) => typeof s === 'string' && s.startsWith('/'),
+        }),
+      ],
+    }),
+    env: {
+      type: 'array',
+      description: 'Environment variables for the server. Secrets only by reference (valueFrom.secretKeyRef).',
+      maxItems: 128,
+      listType: 'map',
+      listMapKeys: ['name'],
+      items: envVar,
+    },
+    envFrom: {
+      type: 'array',
+      description: 'Secrets and ConfigMaps whose keys all become environment variables.',
+      maxItems: 32,
+      items: envFromSource,
+    },
+    replicas: {
+      type: 'integer',
+      description: 'Number of pods. Any replica serves any session, no sticky sessions needed.',
+      minimum: 0,
+      maximum: 50,
+      default: 1,
+    },
+    resources: {
+      type: 'object',
+      tsName: 'ResourceRequirements',
+      description: 'CPU and memory for the server container. Empty: requests 50m/128Mi, limit 512Mi memory.',
+      properties: {
+        requests: quantityMap('Minimum resources, e.g. {cpu: 100m, memory: 128Mi}.'),
+        limits: quantityMap('Maximum resources, e.g. {memory: 512Mi}.'),
+      },
+    },
+    sessions: {
+      type: 'object',
+      tsName: 'SessionsSpec',
+      description: 'How client sessions map to server processes.',
+      default: {},
+      properties: {
+        mode: {
+          type: 'string',
+          description:
+            'shared: one server process serves every session (ids rewritten, default). perSession: a process per session (isolation, more memory; stdio only).',
+          enum: ['shared', 'perSession'],
+          default: 'shared',
+        },
+        max: {
+          type: 'integer',
+          description: 'Most concurrent sessions per pod.',
+          minimum: 1,
+          maximum: 10000,
+          default: 100,
+        },
+        idleTimeout: str('A session idle this long is closed, e.g. 30m.', {
+          maxLength: 32,
+          pattern: DURATION,
+          default: '30m',
+        }),
+      },
+    },
+    tools: {
+      type: 'object',
+      tsName: 'ToolsSpec',
+      description: 'Which tools clients may list and call, enforced by the gateway. Empty allow: all tools.',
+      properties: {
+        allow: { ...stringList('Only these tools (exact names).', 256, 128), listType: 'set' },
+        deny: { ...stringList('Never these tools (exact names).', 256, 128), listType: 'set' },
+      },
+      rules: [
+        rule({
+          rule: '!has(self.allow) || !has(self.deny) || self.allow.all(t, !(t in self.deny))',
+          message: 'a tool is in both allow and deny: remove it from one list',
+          fieldPath: '.deny',
+          check: (s) => !has(s, 'allow') || !has(s, 'deny') || s.allow.every((t: string) => !s.deny.includes(t)),
+        }),
+      ],
+    },
+    auth: {
+      type: 'object',
+      tsName: 'AuthSpec',
+      description: 'Who may call the server, enforced by the gateway: exactly one of bearer or oidc.',
+      properties: {
+        bearer: {
+          type: 'object',
+          tsName: 'BearerAuth',
+          description: 'Static bearer tokens read from a Secret key (one token per line), compared in constant time.',
+          required: ['secretRef'],
+          properties: {
+            secretRef: {
+              type: 'object',
+              description: 'The Secret key that holds the tokens.',
+              required: ['name'],
+              properties: {
+                name: str('Name of the Secret.', { pattern: DNS_1123_SUBDOMAIN }),
+                key: str('Key within the Secret.', { default: 'token' }),
+              },
+            },
+          },
+        },
+        oidc: {
+          type: 'object',
+          tsName: 'OidcAuth',
+          description: "OIDC JWT validation: issuer, audience and the issuer's JWKS.",
+          required: ['issuer', 'audience'],
+          properties: {
+            issuer: str('Issuer URL (https).', {
+              maxLength: 2048,
+              rules: [
+                rule({
+                  rule: "self.startsWith('https://')",
+                  message: 'must be an https:// URL',
+                  check: (s) => typeof s === 'string' && s.startsWith('https://'),
+                }),
+              ],
+            }),
+            audience: str('Expected audience (aud claim).'),
+            jwksURL: str('JWKS URL; default: discovered from the issuer.', { maxLength: 2048 }),
+          },
+        },
+      },
+      rules: [
+        rule({
+          rule: 'has(self.bearer) != has(self.oidc)',
+          message: 'set exactly one of auth.bearer or auth.oidc',
+          check: (s) => has(s, 'bearer') !== has(s, 'oidc'),
+        }),
+      ],
+    },
+    rateLimit: {
+      type: 'object',
+      tsName: 'RateLimitSpec',
+      description: 'Request limits per client, enforced by the gateway (429 with Retry-After).',
+      properties: {
+        requestsPerMinute: {
+          type: 'integer',
+          description: 'Requests per minute per client.',
+          minimum: 1,
+          maximum: 1000000,
+        },
+        perTool: {
+          type: 'object',
+          description: 'Calls per minute per client for a tool, by tool name.',
+          maxProperties: 256,
+          additionalProperties: {
+            type: 'integer',
+            description: 'Calls per minute.',
+            minimum: 1,
+            maximum: 1000000,
+          },
+        },
+      },
+    },
+    gateway: {
+      type: 'object',
+      tsName: 'GatewaySpec',
+      description: 'The MCP gateway in the pod (bridge, auth, limits, metrics, health).',
+      default: {},
+      properties: {
+        enabled: {
+          type: 'boolean',
+          description: 'HTTP transports may turn it off (no auth, limits or deep health then). stdio needs it.',
+          default: true,
+        },
+      },
+    },
+    ingress: {
+      type: 'object',
+      tsName: 'IngressSpec',
+      description: 'Expose the server through an Ingress configured for streaming. Omitted: no Ingress.',
+      properties: {
+        className: str('IngressClass name, e.g. nginx.', { pattern: DNS_1123_SUBDOMAIN }),
+        host: str('Host name, e.g. mcp.example.com.', {
+          rules: [
+            rule({
+              rule: `self.matches('${INGRESS_HOST}')`,
+              message: 'must be a lower-case DNS name like mcp.example.com (a leading *. is allowed)',
+              check: (s) => new RegExp(INGRESS_HOST).test(s),
+            }),
+          ],
+        }),
+        path: str('Path prefix, e.g. /github. The gateway serves MCP under it.', {
+          maxLength: 256,
+          default: '/',
+          rules: [
+            rule({
+              rule: "self.startsWith('/')",
+              message: "must start with '/', e.g. /github",
+              check: (s) => typeof s === 'string' && s.startsWith('/'),
+            }),
+          ],
+        }),
+        tls: {
+          type: 'object',
+          tsName: 'IngressTls',
+          description: 'Serve HTTPS with the certificate in this Secret.',
+          required: ['secretName'],
+          properties: { secretName: str('A kubernetes.io/tls Secret.', { pattern: DNS_1123_SUBDOMAIN }) },
+        },
+        annotations: stringMap("Extra Ingress annotations; they override the operator's streaming defaults."),
+      },
+      rules: [
+        rule({
+          rule: '!has(self.tls) || has(self.host)',
+          message: 'TLS needs a host name: set ingress.host',
+          fieldPath: '.host',
+          reason: 'FieldValueRequired',
+          check: (s) => !has(s, 'tls') || has(s, 'host'),
+        }),
+      ],
+    },
+    networkPolicy: {
+      type: 'object',
+      tsName: 'NetworkPolicySpec',
+      description:
+        'Restrict traffic with a NetworkPolicy. Present: MCP port open to ingressFrom (everyone if empty), health port to metricsFrom only, egress limited to the rules given plus DNS when egress is set.',
+      properties: {
+        ingressFrom: {
+          type: 'array',
+          description: 'Who may reach the MCP port (NetworkPolicyPeer). Empty: everyone.',
+          maxItems: 32,
+          items: passthrough('A NetworkPolicyPeer.', 'k8s.V1NetworkPolicyPeer'),
+        },
+        metricsFrom: {
+          type: 'array',
+          description: 'Who may reach the health and metrics port 9090 (NetworkPolicyPeer), e.g. Prometheus.',
+          maxItems: 32,
+          items: passthrough('A NetworkPolicyPeer.', 'k8s.V1NetworkPolicyPeer'),
+        },
+        egress: {
+          type: 'array',
+          description: 'Allowed egress (NetworkPolicyEgressRule). Omitted: egress is not restricted.',
+          maxItems: 32,
+          items: passthrough('A NetworkPolicyEgressRule.', 'k8s.V1NetworkPolicyEgressRule'),
+        },
+      },
+    },
+    pod: {
+      type: 'object',
+      tsName: 'PodOptions',
+      description: 'Pod-level settings. Security settings can only stay within Pod Security "restricted".',
+      properties: {
+        annotations: stringMap('Extra pod annotations.'),
+        labels: stringMap('Extra pod labels.'),
+        nodeSelector: stringMap('Node labels the pod must match.'),
+        tolerations: {
+          type: 'array',
+          description: 'Tolerations (Kubernetes core type).',
+          maxItems: 32,
+          items: passthrough('A Toleration.', 'k8s.V1Toleration'),
+        },
+        affinity: passthrough('Affinity (Kubernetes core type).', 'k8s.V1Affinity'),
+        priorityClassName: str('PriorityClass name.'),
+        serviceAccountName: str('Run as this existing ServiceAccount instead of the one the operator creates.', {
+          pattern: DNS_1123_SUBDOMAIN,
+        }),
+        imagePullSecrets: {
+          type: 'array',
+          description: 'Secrets for pulling the image.',
+          maxItems: 16,
+          items: {
+            type: 'object',
+            description: 'A Secret name.',
+            required: ['name'],
+            properties: { name: str('Name of the Secret.', { pattern: DNS_1123_SUBDOMAIN }) },
+          },
+        },
+        volumes: {
+          type: 'array',
+          description: 'Extra volumes.',
+          maxItems: 32,
+          listType: 'map',
+          listMapKeys: ['name'],
+          items: volume,
+        },
+        volumeMounts: {
+          type: 'array',
+          description: 'Where the server container mounts the extra volumes.',
+          maxItems: 32,
+          items: {
+            type: 'object',
+            tsName: 'VolumeMount',
+            description: 'A volume mount.',
+            required: ['name', 'mountPath'],
+            properties: {
+              name: str('Name of a volume in pod.volumes.'),
+              mountPath: str('Path in the container.', {
+                maxLength: 1024,
+                rules: [
+                  rule({
+                    rule: "self.startsWith('/')",
+                    message: 'must be an absolute path',
+                    check: (s) => typeof s === 'string' && s.startsWith('/'),
+                  }),
+                ],
+              }),
+              subPath: str('Sub-path within the volume.', { maxLength: 1024 }),
+              readOnly: { type: 'boolean', description: 'Mount read-only.' },
+            },
+          },
+        },
+        securityContext: {
+          type: 'object',
+          tsName: 'PodSecurityOverrides',
+          description: 'User and group ids (non-zero). Everything else stays at the restricted defaults.',
+          properties: {
+            runAsUser: { type: 'integer', description: 'UID (default 65532).', minimum: 1, maximum: 2147483647 },
+            runAsGroup: { type: 'integer', description: 'GID (default 65532).', minimum: 1, maximum: 2147483647 },
+            fsGroup: { type: 'integer', description: 'fsGroup (default 65532).', minimum: 1, maximum: 2147483647 },
+          },
+        },
+        terminationGracePeriodSeconds: {
+          type: 'integer',
+          description: 'Time the gateway gets to drain in-flight calls on shutdown.',
+          minimum: 1,
+          maximum: 3600,
+        },
+      },
+    },
+  },
+  rules: [
+    rule({
+      rule: "self.transport != 'stdio' || (has(self.command) && size(self.command) > 0)",
+      message:
+        'a stdio server needs spec.command: the executable the gateway spawns, e.g. [npx, -y, @modelcontextprotocol/server-everything]',
+      fieldPath: '.command',
+      reason: 'FieldValueRequired',
+      check: (s) => s.transport !== 'stdio' || (Array.isArray(s.command) && s.command.length > 0),
+    }),
+    rule({
+      rule: "self.transport == 'stdio' || has(self.port)",
+      message: 'streamable-http and sse servers need spec.port: the port the server listens on',
+      fieldPath: '.port',
+      reason: 'FieldValueRequired',
+      check: (s) => s.transport === 'stdio' || has(s, 'port'),
+    }),
+    rule({
+      rule: "self.transport != 'stdio' || !has(self.gateway) || self.gateway.enabled",
+      message: 'a stdio server needs the gateway to reach the network: remove gateway.enabled: false',
+      fieldPath: '.gateway.enabled',
+      reason: 'FieldValueForbidden',
+      check: (s) => s.transport !== 'stdio' || !has(s, 'gateway') || s.gateway.enabled !== false,
+    }),
+    rule({
+      rule: `self.transport == 'stdio' || !has(self.port) || (has(self.gateway) && !self.gateway.enabled) || (self.port != ${GATEWAY_MCP_PORT} && self.port != ${GATEWAY_HEALTH_PORT})`,
+      message: `ports ${GATEWAY_MCP_PORT} and ${GATEWAY_HEALTH_PORT} are the gateway's in the same pod: run the server on another port`,
+      fieldPath: '.port',
+      check: (s) =>
+        s.transport === 'stdio' ||
+        !has(s, 'port') ||
+        (has(s, 'gateway') && s.gateway.enabled === false) ||
+        (s.port !== GATEWAY_MCP_PORT && s.port !== GATEWAY_HEALTH_PORT),
+    }),
+    rule({
+      rule: '!has(self.gateway) || self.gateway.enabled || !(has(self.auth) || has(self.tools) || has(self.rateLimit))',
+      message: 'auth, tools and rateLimit are enforced by the gateway: enable it or remove them',
+      fieldPath: '.gateway.enabled',
+      reason: 'FieldValueForbidden',
+      check: (s) =>
+        !has(s, 'gateway') ||
+        s.gateway.enabled !== false ||
+        !(has(s, 'auth') || has(s, 'tools') || has(s, 'rateLimit')),
+    }),
+    rule({
+      rule: "!has(self.gateway) || self.gateway.enabled || !has(self.ingress) || !has(self.ingress.path) || self.ingress.path == '/'",
+      message: "an ingress path prefix is served by the gateway: enable it or use path '/'",
+      fieldPath: '.ingress.path',
+      reason: 'FieldValueForbidden',
+      check: (s) =>
+        !has(s, 'gateway') ||
+        s.gateway.enabled !== false ||
+        !has(s, 'ingress') ||
+        !has(s.ingress, 'path') ||
+        s.ingress.path === '/',
+    }),
+    rule({
+      rule: "self.transport == 'stdio' || !has(self.sessions) || !has(self.sessions.mode) || self.sessions.mode == 'shared'",
+      message: 'perSession mode spawns a process per session, which only stdio servers have: use mode shared',
+      fieldPath: '.sessions.mode',
+      check: (s) =>
+        s.transport === 'stdio' || !has(s, 'sessions') || !has(s.sessions, 'mode') || s.sessions.mode === 'shared',
+    }),
+  ],
+};
+
+const condition: Schema = {
+  type: 'object',
+  tsName: 'Condition',
+  description: 'An observation of the McpServer (metav1.Condition).',
+  required: ['type', 'status', 'lastTransitionTime', 'reason', 'message'],
+  properties: {
+    type: str('Ready, Available, Progressing or Degraded.', { maxLength: 316 }),
+    status: { type: 'string', description: 'True, False or Unknown.', enum: ['True', 'False', 'Unknown'] },
+    observedGeneration: {
+      type: 'integer',
+      description: 'The generation this condition was computed from.',
+      minimum: 0,
+    },
+    lastTransitionTime: str('When status last changed (RFC 3339).', { maxLength: 64 }),
+    reason: str('Machine-readable CamelCase reason.', { maxLength: 1024 }),
+    message: str('What happened and what to do about it.', { maxLength: 32768 }),
+  },
+};
+
+const status: Schema = {
+  type: 'object',
+  tsName: 'McpServerStatus',
+  description: 'What the operator observed.',
+  properties: {
+    observedGeneration: { type: 'integer', description: 'The spec generation the status describes.' },
+    conditions: {
+      type: 'array',
+      description: 'Ready, Available, Progressing, Degraded.',
+      maxItems: 16,
+      listType: 'map',
+      listMapKeys: ['type'],
+      items: condition,
+    },
+    url: str('In-cluster URL of the MCP endpoint.', { maxLength: 2048 }),
+    externalURL: str('URL through the Ingress, when there is one.', { maxLength: 2048 }),
+    replicas: { type: 'integer', description: 'Pods wanted.' },
+    readyReplicas: { type: 'integer', description: 'Pods ready to serve.' },
+    serverInfo: {
+      type: 'object',
+      tsName: 'ServerInfo',
+      description: 'What the server said about itself.',
+      properties: {
+        name: str('Server name.'),
+        version: str('Server version.'),
+        protocolVersion: str('MCP protocol revision.'),
+      },
+    },
+    tools: stringList('Names of the tools the server offers (after the tool filter).', 1024, 256),
+  },
+};
+
+export const mcpServerSchema: Schema = {
+  type: 'object',
+  tsName: 'McpServer',
+  description: 'An MCP (Model Context Protocol) server run as a hardened, observable network service.',
+  required: ['spec'],
+  properties: {
+    apiVersion: { type: 'string', description: 'mcpoperator.io/v1alpha1', tsType: 'typeof API_VERSION' },
+    kind: { type: 'string', description: 'McpServer', tsType: 'typeof KIND' },
+    metadata: { type: 'object', description: 'Standard object metadata.', tsType: 'k8s.V1ObjectMeta' },
+    spec,
+    status,
+  },
+  rules: [
+    rule({
+      rule: `size(self.metadata.name) <= 63 && self.metadata.name.matches('${DNS_1035_LABEL}')`,
+      message:
+        'the name also names the Service, so it must be a DNS-1035 label: at most 63 lower-case letters, digits and -, starting with a letter',
+      fieldPath: '.metadata.name',
+      check: (s) =>
+        typeof s?.metadata?.name === 'string' &&
+        s.metadata.name.length <= 63 &&
+        new RegExp(DNS_1035_LABEL).test(s.metadata.name),
+    }),
+  ],
+};
+
+export const printerColumns = [
+  { name: 'Transport', type: 'string', jsonPath: '.spec.transport' },
+  { name: 'Ready', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].status' },
+  { name: 'Replicas', type: 'integer', jsonPath: '.status.readyReplicas' },
+  { name: 'URL', type: 'string', jsonPath: '.status.url' },
+  { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+] as const;
