@@ -7,7 +7,8 @@ import type * as k8s from '@kubernetes/client-node';
 import type { API_VERSION, KIND } from './schema.ts';
 `;
 
-const jsdoc = (text: string, indent: string) => `${indent}/** ${text.replaceAll('*/', '*\\/')} */\n`;
+const jsdoc = (text: string | undefined, indent: string) =>
+  text ? `${indent}/** ${text.replaceAll('*/', '*\\/')} */\n` : '';
 
 /** Emits named interfaces for objects with a tsName; others are inlined. */
 export function generateTypes(root: Schema = mcpServerSchema): string {

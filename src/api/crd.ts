@@ -13,7 +13,7 @@ export function toOpenApi(schema: Schema): OpenApiSchema {
   } else if (schema.type) {
     out.type = schema.type;
   }
-  out.description = schema.description;
+  if (schema.description) out.description = schema.description;
   const copied = [
     'enum',
     'default',

@@ -21,7 +21,8 @@ export type SchemaType = 'object' | 'array' | 'string' | 'integer' | 'boolean' |
 
 export interface Schema {
   type?: SchemaType;
-  description: string;
+  /** Shown by `kubectl explain`; required everywhere except `metadata`, where the API server forbids it. */
+  description?: string;
   properties?: Record<string, Schema>;
   required?: readonly string[];
   items?: Schema;

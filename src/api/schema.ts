@@ -697,7 +697,8 @@ export const mcpServerSchema: Schema = {
   properties: {
     apiVersion: { type: 'string', description: 'mcpoperator.io/v1alpha1', tsType: 'typeof API_VERSION' },
     kind: { type: 'string', description: 'McpServer', tsType: 'typeof KIND' },
-    metadata: { type: 'object', description: 'Standard object metadata.', tsType: 'k8s.V1ObjectMeta' },
+    // The API server allows nothing but `type: object` here: metadata is validated by its own rules.
+    metadata: { type: 'object', tsType: 'k8s.V1ObjectMeta' },
     spec,
     status,
   },
@@ -705,8 +706,7 @@ export const mcpServerSchema: Schema = {
     rule({
       rule: `size(self.metadata.name) <= 63 && self.metadata.name.matches('${DNS_1035_LABEL}')`,
       message:
-        'the name also names the Service, so it must be a DNS-1035 label: at most 63 lower-case letters, digits and -, starting with a letter',
-      fieldPath: '.metadata.name',
+        'metadata.name also names the Service, so it must be a DNS-1035 label: at most 63 lower-case letters, digits and -, starting with a letter',
       check: (s) =>
         typeof s?.metadata?.name === 'string' &&
         s.metadata.name.length <= 63 &&

@@ -8,7 +8,6 @@ export interface McpServer {
   apiVersion?: typeof API_VERSION;
   /** McpServer */
   kind?: typeof KIND;
-  /** Standard object metadata. */
   metadata?: k8s.V1ObjectMeta;
   /** The desired MCP server. */
   spec: McpServerSpec;

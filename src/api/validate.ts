@@ -159,7 +159,10 @@ export function parseMcpServer(manifest: unknown): McpServer {
       metadata: { type: 'object' as const, description: '', preserveUnknownFields: true },
     },
   };
-  const found = validateAgainst(check, defaulted, '').map((e) => ({ ...e, field: e.field.replace(/^\./, '') }));
+  const found = validateAgainst(check, defaulted, '').map((e) => ({
+    ...e,
+    field: e.field.replace(/^\./, '') || '<root>',
+  }));
   if (found.length) throw new InvalidMcpServerError(name, found);
   return defaulted as unknown as McpServer;
 }

@@ -1,0 +1,131 @@
+/** `mcp-operator controller`: flags (or environment variables) to a running Manager; SIGTERM stops it cleanly. */
+import { hostname } from 'node:os';
+import { parseArgs } from 'node:util';
+import { KubeConfig } from '@kubernetes/client-node';
+import { Manager } from '../controller/manager.ts';
+import { createLogger } from '../observability/log.ts';
+import { DEFAULT_GATEWAY_IMAGE } from './defaults.ts';
+
+export const CONTROLLER_USAGE = `Usage: mcp-operator controller [flags]
+
+  --kubeconfig PATH            kubeconfig (default: $KUBECONFIG, ~/.kube/config, or in-cluster)
+  --namespaces NS[,NS...]      namespaces to watch (default: all; env WATCH_NAMESPACES)
+  --gateway-image IMAGE        image of the gateway put in every McpServer pod (env GATEWAY_IMAGE)
+  --leader-elect=false         run without leader election (default: on)
+  --leader-election-namespace  namespace of the Lease (default: $POD_NAMESPACE or mcp-operator-system)
+  --leader-election-id NAME    name of the Lease (default: mcp-operator)
+  --health-addr HOST:PORT      /healthz, /readyz, /metrics (default: 0.0.0.0:8081)
+  --workers N                  McpServers reconciled in parallel (default: 4)
+  --resync DURATION_SECONDS    safety-net resync period in seconds, 0 to disable (default: 600)
+  --log-level LEVEL            trace|debug|info|warn|error (default: info; env LOG_LEVEL)`;
+
+function parsePositiveInt(flag: string, value: string, min: number): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min)
+    throw new Error(`--${flag} must be an integer >= ${min}, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+export function parseControllerFlags(argv: string[], env: NodeJS.ProcessEnv) {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      kubeconfig: { type: 'string' },
+      namespaces: { type: 'string', default: env.WATCH_NAMESPACES ?? '' },
+      'gateway-image': { type: 'string', default: env.GATEWAY_IMAGE ?? DEFAULT_GATEWAY_IMAGE },
+      'leader-elect': { type: 'string', default: 'true' },
+      'leader-election-namespace': { type: 'string', default: env.POD_NAMESPACE ?? 'mcp-operator-system' },
+      'leader-election-id': { type: 'string', default: 'mcp-operator' },
+      'health-addr': { type: 'string', default: '0.0.0.0:8081' },
+      workers: { type: 'string', default: '4' },
+      resync: { type: 'string', default: '600' },
+      'log-level': { type: 'string', default: env.LOG_LEVEL ?? 'info' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  const leaderElect = values['leader-elect'];
+  if (leaderElect !== 'true' && leaderElect !== 'false') throw new Error('--leader-elect must be true or false');
+  const [host = '', port = ''] = (values['health-addr'] as string).split(/:(?=[^:]*$)/);
+  return {
+    help: values.help ?? false,
+    kubeconfig: values.kubeconfig,
+    namespaces: (values.namespaces as string)
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+    gatewayImage: values['gateway-image'] as string,
+    leaderElect: leaderElect === 'true',
+    leaderElectionNamespace: values['leader-election-namespace'] as string,
+    leaderElectionId: values['leader-election-id'] as string,
+    health: { host: host || '0.0.0.0', port: parsePositiveInt('health-addr port', port, 0) },
+    workers: parsePositiveInt('workers', values.workers as string, 1),
+    resyncMs: parsePositiveInt('resync', values.resync as string, 0) * 1000,
+    logLevel: values['log-level'] as string,
+  };
+}
+
+export async function runController(argv: string[]): Promise<number> {
+  let flags: ReturnType<typeof parseControllerFlags>;
+  try {
+    flags = parseControllerFlags(argv, process.env);
+  } catch (err) {
+    process.stderr.write(`controller: ${(err as Error).message}\n\n${CONTROLLER_USAGE}\n`);
+    return 2;
+  }
+  if (flags.help) {
+    process.stdout.write(`${CONTROLLER_USAGE}\n`);
+    return 0;
+  }
+  const log = createLogger({ name: 'controller', level: flags.logLevel });
+  const kubeConfig = new KubeConfig();
+  if (flags.kubeconfig) kubeConfig.loadFromFile(flags.kubeconfig);
+  else kubeConfig.loadFromDefault();
+
+  const identity = `${hostname()}_${process.pid}`;
+  let exit: (code: number) => void = () => {};
+  const exited = new Promise<number>((resolve) => {
+    exit = resolve;
+  });
+  const manager = new Manager({
+    kubeConfig,
+    namespaces: flags.namespaces,
+    gatewayImage: flags.gatewayImage,
+    workers: flags.workers,
+    leaderElection: flags.leaderElect
+      ? { namespace: flags.leaderElectionNamespace, name: flags.leaderElectionId, identity }
+      : undefined,
+    health: flags.health,
+    resyncMs: flags.resyncMs,
+    log,
+    onFatal: (reason) => {
+      log.error({ reason }, 'stopping');
+      exit(1);
+    },
+  });
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    manager.stop().then(
+      () => exit(0),
+      (err) => {
+        log.error({ err: String(err) }, 'unclean shutdown');
+        exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  process.once('SIGINT', () => shutdown('SIGINT'));
+  try {
+    await manager.start();
+  } catch (err) {
+    log.error({ err: String(err) }, 'controller could not start');
+    return 1;
+  }
+  const code = await exited;
+  log.flush();
+  return code;
+}

@@ -1,0 +1,62 @@
+/** `mcp-operator <verb>`: one binary, three roles (see DESIGN.md) and the local quick start. */
+import { VERSION } from './defaults.ts';
+
+const USAGE = `mcp-operator ${VERSION}: run MCP servers on Kubernetes
+
+Usage: mcp-operator <command> [flags]
+
+Commands:
+  controller   watch McpServers and reconcile their children (health and metrics on :8081)
+  gateway      the MCP front door in every server pod (stdio bridge or HTTP proxy)
+  render       print the objects the controller would create for a manifest, offline
+  up           quick start: the controller on your cluster, or on a local control plane when none is configured
+
+Run 'mcp-operator <command> --help' for its flags.`;
+
+async function main(argv: string[]): Promise<number> {
+  const [verb, ...rest] = argv;
+  switch (verb) {
+    case 'controller': {
+      const { runController } = await import('./controller.ts');
+      // Long-running: once it returns, open sockets must not keep the process alive.
+      const code = await runController(rest);
+      setImmediate(() => process.exit(code));
+      return code;
+    }
+    case 'gateway': {
+      const { runGateway } = await import('../gateway/cli.ts');
+      return runGateway(rest);
+    }
+    case 'render': {
+      const { runRender } = await import('./render.ts');
+      return runRender(rest);
+    }
+    case 'up': {
+      const { runUp } = await import('./up.ts');
+      return runUp(rest);
+    }
+    case 'version':
+    case '--version':
+      process.stdout.write(`${VERSION}\n`);
+      return 0;
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(`${USAGE}\n`);
+      return verb === undefined ? 2 : 0;
+    default:
+      process.stderr.write(`mcp-operator: unknown command ${JSON.stringify(verb)}\n\n${USAGE}\n`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`mcp-operator: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,96 @@
+/** `mcp-operator render -f FILE [-o yaml|json]`: the objects the controller would create, offline. */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { parseAllDocuments, stringify } from 'yaml';
+import { KIND } from '../api/schema.ts';
+import { InvalidMcpServerError, parseMcpServer } from '../api/validate.ts';
+import { renderChildren } from '../render/index.ts';
+import { DEFAULT_GATEWAY_IMAGE } from './defaults.ts';
+
+export const RENDER_USAGE = `Usage: mcp-operator render -f FILE [-f FILE...] [-o yaml|json] [--gateway-image IMAGE]
+
+Prints the Kubernetes objects the controller creates for the McpServers in FILE (YAML or JSON, several
+documents allowed, - for stdin). Other kinds in the file are ignored. Exits 1 when a manifest is invalid.`;
+
+export interface RenderIO {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+  readFile: (path: string) => string;
+}
+
+const defaultIO: RenderIO = {
+  stdout: (t) => process.stdout.write(t),
+  stderr: (t) => process.stderr.write(t),
+  readFile: (path) => readFileSync(path === '-' ? 0 : path, 'utf8'),
+};
+
+export function runRender(argv: string[], io: RenderIO = defaultIO): number {
+  let values: { file?: string[]; output?: string; 'gateway-image'?: string; help?: boolean };
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        file: { type: 'string', short: 'f', multiple: true },
+        output: { type: 'string', short: 'o', default: 'yaml' },
+        'gateway-image': { type: 'string', default: DEFAULT_GATEWAY_IMAGE },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (err) {
+    io.stderr(`render: ${(err as Error).message}\n\n${RENDER_USAGE}\n`);
+    return 2;
+  }
+  if (values.help) {
+    io.stdout(`${RENDER_USAGE}\n`);
+    return 0;
+  }
+  if (!values.file?.length) {
+    io.stderr(`render: -f FILE is required\n\n${RENDER_USAGE}\n`);
+    return 2;
+  }
+  if (values.output !== 'yaml' && values.output !== 'json') {
+    io.stderr(`render: -o must be yaml or json, got ${JSON.stringify(values.output)}\n`);
+    return 2;
+  }
+
+  const objects: unknown[] = [];
+  let failed = false;
+  for (const file of values.file) {
+    let text: string;
+    try {
+      text = io.readFile(file);
+    } catch (err) {
+      io.stderr(`render: cannot read ${file}: ${(err as Error).message}\n`);
+      return 1;
+    }
+    const documents = parseAllDocuments(text);
+    for (const [index, doc] of (Array.isArray(documents) ? documents : [documents]).entries()) {
+      const where = `${file} (document ${index + 1})`;
+      if (doc.errors.length) {
+        io.stderr(`render: ${where} is not valid YAML: ${doc.errors[0]?.message}\n`);
+        failed = true;
+        continue;
+      }
+      const manifest = doc.toJS() as { kind?: unknown } | null;
+      if (manifest == null) continue;
+      if (manifest.kind !== KIND) continue;
+      try {
+        const mcp = parseMcpServer(manifest);
+        objects.push(...renderChildren(mcp, { gatewayImage: values['gateway-image'] as string }));
+      } catch (err) {
+        if (!(err instanceof InvalidMcpServerError)) throw err;
+        io.stderr(`render: ${where}: ${err.message}\n`);
+        failed = true;
+      }
+    }
+  }
+  if (failed) return 1;
+  if (values.output === 'json') {
+    io.stdout(`${JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }, null, 2)}\n`);
+  } else {
+    io.stdout(objects.map((o) => stringify(o, { lineWidth: 0 })).join('---\n'));
+  }
+  return 0;
+}

@@ -1,0 +1,181 @@
+/**
+ * A list+watch cache for one resource type in one namespace (or all). Unlike client-node's informer, it
+ * never stops on its own: any watch error re-watches from the last resourceVersion with backoff, and a 410
+ * (resourceVersion too old) relists and reports the difference as add/update/delete events. A transform
+ * keeps only what the controller needs (no managedFields; for Secrets, key names and a hash, never values).
+ */
+import type { KubernetesObject } from '@kubernetes/client-node';
+import type { Logger } from '../observability/log.ts';
+import { KubeApiError, type KubeClient, type ResourceType, resourcePath } from './kube-client.ts';
+
+export type InformerEvent = 'add' | 'update' | 'delete';
+export type Cached = KubernetesObject & { metadata: { name: string; namespace?: string; resourceVersion?: string } };
+
+export interface InformerOptions<T extends Cached> {
+  client: KubeClient;
+  type: ResourceType;
+  /** undefined: every namespace */
+  namespace?: string | undefined;
+  labelSelector?: string;
+  transform?: (object: Cached) => T;
+  onEvent: (event: InformerEvent, object: T) => void;
+  log: Logger;
+}
+
+export const cacheKey = (namespace: string | undefined, name: string) => (namespace ? `${namespace}/${name}` : name);
+
+/** Drops what no reconcile reads: managedFields alone can be half an object's size. */
+export function stripManagedFields<T extends Cached>(object: T): T {
+  if (!object.metadata.managedFields) return object;
+  const { managedFields: _dropped, ...metadata } = object.metadata;
+  return { ...object, metadata } as T;
+}
+
+const MIN_BACKOFF_MS = 200;
+const MAX_BACKOFF_MS = 30_000;
+
+export class Informer<T extends Cached> {
+  private readonly store = new Map<string, T>();
+  private readonly options: InformerOptions<T>;
+  private resourceVersion = '';
+  private stopWatch: (() => void) | undefined;
+  private stopped = false;
+  private failures = 0;
+  private timer: NodeJS.Timeout | undefined;
+  synced = false;
+
+  constructor(options: InformerOptions<T>) {
+    this.options = options;
+  }
+
+  get(namespace: string | undefined, name: string): T | undefined {
+    return this.store.get(cacheKey(namespace, name));
+  }
+
+  list(): T[] {
+    return [...this.store.values()];
+  }
+
+  get size(): number {
+    return this.store.size;
+  }
+
+  /** Resolves once the first list is in the cache. */
+  async start(): Promise<void> {
+    await this.relist();
+    this.synced = true;
+    await this.watch();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    this.stopWatch?.();
+  }
+
+  private get path(): string {
+    return resourcePath(this.options.type, { namespace: this.options.namespace });
+  }
+
+  private get query() {
+    return this.options.labelSelector ? { labelSelector: this.options.labelSelector } : {};
+  }
+
+  private project(object: Cached): T {
+    return this.options.transform ? this.options.transform(object) : stripManagedFields(object as T);
+  }
+
+  /** Replace the cache with a fresh list, emitting what changed since the last one. */
+  private async relist(): Promise<void> {
+    const { items, resourceVersion } = await this.options.client.list<Cached>(this.path, this.query);
+    const seen = new Set<string>();
+    for (const raw of items) {
+      const object = this.project(raw);
+      const key = cacheKey(object.metadata.namespace, object.metadata.name);
+      seen.add(key);
+      const old = this.store.get(key);
+      this.store.set(key, object);
+      if (!old) this.options.onEvent('add', object);
+      else if (old.metadata.resourceVersion !== object.metadata.resourceVersion) this.options.onEvent('update', object);
+    }
+    for (const [key, object] of this.store) {
+      if (!seen.has(key)) {
+        this.store.delete(key);
+        this.options.onEvent('delete', object);
+      }
+    }
+    this.resourceVersion = resourceVersion;
+  }
+
+  private async watch(): Promise<void> {
+    if (this.stopped) return;
+    let needRelist = false;
+    const onEvent = (type: string, raw: unknown) => {
+      if (type === 'BOOKMARK') {
+        this.resourceVersion = (raw as Cached).metadata.resourceVersion ?? this.resourceVersion;
+        return;
+      }
+      if (type === 'ERROR') {
+        // {kind: Status, code: 410} when our resourceVersion is too old: only a relist recovers.
+        if ((raw as { code?: number }).code === 410) needRelist = true;
+        return;
+      }
+      const object = this.project(raw as Cached);
+      const key = cacheKey(object.metadata.namespace, object.metadata.name);
+      this.resourceVersion = object.metadata.resourceVersion ?? this.resourceVersion;
+      this.failures = 0;
+      if (type === 'DELETED') {
+        this.store.delete(key);
+        this.options.onEvent('delete', object);
+      } else {
+        const existed = this.store.has(key);
+        this.store.set(key, object);
+        this.options.onEvent(existed ? 'update' : 'add', object);
+      }
+    };
+    const done = (err: unknown) => {
+      this.stopWatch = undefined;
+      if (this.stopped) return;
+      if ((err as { statusCode?: number } | null)?.statusCode === 410) needRelist = true;
+      const benign = !err || (err as Error).name === 'TimeoutError' || (err as Error).name === 'AbortError';
+      if (!benign) this.failures++;
+      if (!benign)
+        this.options.log.warn({ resource: this.options.type.plural, err: String(err) }, 'watch failed; retrying');
+      this.schedule(needRelist);
+    };
+    try {
+      this.stopWatch = await this.options.client.watch(
+        this.path,
+        { ...this.query, resourceVersion: this.resourceVersion, allowWatchBookmarks: true, timeoutSeconds: 300 },
+        onEvent,
+        done,
+      );
+    } catch (err) {
+      this.failures++;
+      this.options.log.warn(
+        { resource: this.options.type.plural, err: String(err) },
+        'watch could not start; retrying',
+      );
+      this.schedule(false);
+    }
+  }
+
+  private schedule(relist: boolean): void {
+    const delay = this.failures ? Math.min(MAX_BACKOFF_MS, MIN_BACKOFF_MS * 2 ** (this.failures - 1)) : 0;
+    this.timer = setTimeout(async () => {
+      if (this.stopped) return;
+      try {
+        if (relist) await this.relist();
+        await this.watch();
+      } catch (err) {
+        this.failures++;
+        const status = err instanceof KubeApiError ? err.status : undefined;
+        this.options.log.warn(
+          { resource: this.options.type.plural, status, err: String(err) },
+          'relist failed; retrying',
+        );
+        this.schedule(true);
+      }
+    }, delay);
+  }
+}

@@ -1,0 +1,199 @@
+/**
+ * A thin Kubernetes REST client over a KubeConfig: one connection pool, JSON in and out, no model classes
+ * (what we apply is byte-for-byte what the renderer made), and every request counted for metrics.
+ * client-node's KubernetesObjectApi builds a new agent per request and re-serializes known kinds; at a
+ * thousand McpServers both cost, so the controller speaks REST directly and uses client-node for auth.
+ */
+import { HttpMethod, type KubeConfig, RequestContext, Watch } from '@kubernetes/client-node';
+import { type Dispatcher, fetch } from 'undici';
+
+export class KubeApiError extends Error {
+  readonly status: number;
+  readonly reason: string;
+  readonly body: unknown;
+  constructor(status: number, reason: string, message: string, body: unknown) {
+    super(message);
+    this.name = 'KubeApiError';
+    this.status = status;
+    this.reason = reason;
+    this.body = body;
+  }
+}
+
+export const isNotFound = (err: unknown) => err instanceof KubeApiError && err.status === 404;
+export const isConflict = (err: unknown) => err instanceof KubeApiError && err.status === 409;
+
+export type Verb = 'get' | 'list' | 'watch' | 'create' | 'apply' | 'patch' | 'update' | 'delete';
+export type RequestObserver = (verb: Verb, resource: string, status: number) => void;
+
+export interface ResourceType {
+  apiVersion: string;
+  plural: string;
+}
+
+/** `/api/v1/namespaces/ns/services/name` and friends. */
+export function resourcePath(
+  type: ResourceType,
+  where: { namespace?: string | undefined; name?: string | undefined; subresource?: string } = {},
+): string {
+  const base = type.apiVersion.includes('/') ? `/apis/${type.apiVersion}` : `/api/${type.apiVersion}`;
+  const ns = where.namespace ? `/namespaces/${encodeURIComponent(where.namespace)}` : '';
+  const name = where.name ? `/${encodeURIComponent(where.name)}` : '';
+  const sub = where.subresource ? `/${where.subresource}` : '';
+  return `${base}${ns}/${type.plural}${name}${sub}`;
+}
+
+export interface ListResult<T> {
+  items: T[];
+  resourceVersion: string;
+}
+
+const HEADER_REFRESH_MS = 60_000;
+
+export class KubeClient {
+  readonly kubeConfig: KubeConfig;
+  private readonly server: string;
+  private readonly observe: RequestObserver;
+  private readonly userAgent: string;
+  private dispatcher: Dispatcher | undefined;
+  private headers: Record<string, string> = {};
+  private headersAt = 0;
+
+  constructor(kubeConfig: KubeConfig, options: { userAgent?: string; observe?: RequestObserver } = {}) {
+    const cluster = kubeConfig.getCurrentCluster();
+    if (!cluster) throw new Error('kubeconfig has no current cluster: set current-context');
+    this.kubeConfig = kubeConfig;
+    this.server = cluster.server.replace(/\/+$/, '');
+    this.observe = options.observe ?? (() => {});
+    this.userAgent = options.userAgent ?? 'mcp-operator';
+  }
+
+  /** Credentials can rotate (exec plugins, projected tokens): refresh headers now and then, keep the pool. */
+  private async auth(): Promise<{ headers: Record<string, string>; dispatcher: Dispatcher | undefined }> {
+    if (Date.now() - this.headersAt > HEADER_REFRESH_MS) {
+      const ctx = new RequestContext(this.server, HttpMethod.GET);
+      await this.kubeConfig.applySecurityAuthentication(ctx);
+      this.headers = ctx.getHeaders();
+      this.dispatcher ??= ctx.getDispatcher() as Dispatcher | undefined;
+      this.headersAt = Date.now();
+    }
+    return { headers: this.headers, dispatcher: this.dispatcher };
+  }
+
+  async request<T>(
+    verb: Verb,
+    method: string,
+    path: string,
+    options: {
+      query?: Record<string, string | number | boolean | undefined>;
+      body?: unknown;
+      contentType?: string;
+    } = {},
+  ): Promise<T> {
+    const url = new URL(this.server + path);
+    for (const [k, v] of Object.entries(options.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
+    const { headers, dispatcher } = await this.auth();
+    const resource = path.replace(/^\/apis?\/([^/]+\/)?v[^/]+\/(namespaces\/[^/]+\/)?/, '').split('/')[0] ?? '';
+    let status = 0;
+    try {
+      const res = await fetch(url, {
+        method,
+        headers: {
+          ...headers,
+          accept: 'application/json',
+          'user-agent': this.userAgent,
+          ...(options.body !== undefined ? { 'content-type': options.contentType ?? 'application/json' } : {}),
+        },
+        body: options.body === undefined ? undefined : JSON.stringify(options.body),
+        dispatcher,
+      });
+      status = res.status;
+      const text = await res.text();
+      const body = text ? JSON.parse(text) : undefined;
+      if (res.status >= 400) {
+        throw new KubeApiError(
+          res.status,
+          body?.reason ?? res.statusText,
+          body?.message ?? `${method} ${path}: HTTP ${res.status}`,
+          body,
+        );
+      }
+      return body as T;
+    } finally {
+      this.observe(verb, resource, status);
+    }
+  }
+
+  get<T>(path: string): Promise<T> {
+    return this.request<T>('get', 'GET', path);
+  }
+
+  /** Every page of a list, and the resourceVersion to watch from. */
+  async list<T>(path: string, query: Record<string, string | undefined> = {}): Promise<ListResult<T>> {
+    const items: T[] = [];
+    let cont: string | undefined;
+    let resourceVersion = '';
+    do {
+      const page = await this.request<{ items: T[]; metadata: { continue?: string; resourceVersion: string } }>(
+        'list',
+        'GET',
+        path,
+        { query: { ...query, limit: 500, continue: cont } },
+      );
+      items.push(...page.items);
+      cont = page.metadata.continue || undefined;
+      resourceVersion = page.metadata.resourceVersion;
+    } while (cont);
+    return { items, resourceVersion };
+  }
+
+  /** Server-side apply: we own exactly the fields we send; force takes them back from anyone who changed them. */
+  apply<T>(path: string, object: unknown, fieldManager: string): Promise<T> {
+    return this.request<T>('apply', 'PATCH', path, {
+      query: { fieldManager, force: true, fieldValidation: 'Strict' },
+      body: object,
+      contentType: 'application/apply-patch+yaml',
+    });
+  }
+
+  mergePatch<T>(path: string, patch: unknown, fieldManager?: string): Promise<T> {
+    return this.request<T>('patch', 'PATCH', path, {
+      query: { fieldManager },
+      body: patch,
+      contentType: 'application/merge-patch+json',
+    });
+  }
+
+  create<T>(path: string, object: unknown, query: Record<string, string> = {}): Promise<T> {
+    return this.request<T>('create', 'POST', path, { body: object, query });
+  }
+
+  update<T>(path: string, object: unknown): Promise<T> {
+    return this.request<T>('update', 'PUT', path, { body: object });
+  }
+
+  /** Delete, but only the object we mean (a uid precondition guards against a same-named newcomer). */
+  delete(path: string, uid?: string): Promise<unknown> {
+    return this.request('delete', 'DELETE', path, {
+      body: {
+        apiVersion: 'v1',
+        kind: 'DeleteOptions',
+        propagationPolicy: 'Background',
+        ...(uid ? { preconditions: { uid } } : {}),
+      },
+    });
+  }
+
+  /** A watch stream; `done` is called once when it ends for any reason. Returns a function that stops it. */
+  async watch(
+    path: string,
+    query: Record<string, string | number | boolean | undefined>,
+    onEvent: (type: string, object: unknown) => void,
+    done: (err: unknown) => void,
+  ): Promise<() => void> {
+    const resource = path.split('/').pop() ?? '';
+    this.observe('watch', resource, 200);
+    const controller = await new Watch(this.kubeConfig).watch(path, query, onEvent, done);
+    return () => controller.abort();
+  }
+}

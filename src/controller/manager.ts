@@ -1,0 +1,253 @@
+/**
+ * Wires the controller: informers feed a work queue, workers reconcile one McpServer at a time, a Lease
+ * decides who acts, and :8081 serves /healthz, /readyz and /metrics. Caches warm up before leadership is
+ * won, so a standby takes over with no relist.
+ */
+import { createServer, type Server } from 'node:http';
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { McpServer } from '../api/types.generated.ts';
+import { createControllerMetrics } from '../observability/controller-metrics.ts';
+import type { Logger } from '../observability/log.ts';
+import { CHILD_KINDS, type ChildKind } from '../render/index.ts';
+import { LABEL_INSTANCE, LABEL_MANAGED_BY, MANAGED_BY } from '../render/metadata.ts';
+import { canonicalJSON, sha256 } from './compare.ts';
+import { EventRecorder } from './events.ts';
+import { type Cached, Informer, type InformerEvent } from './informer.ts';
+import { KubeClient } from './kube-client.ts';
+import { LeaderElector } from './leader.ts';
+import { WorkQueue } from './queue.ts';
+import { type Caches, MCPSERVERS, Reconciler, type ReferencedObject, type Store } from './reconcile.ts';
+import { conditionOf } from './status.ts';
+
+export interface ManagerOptions {
+  kubeConfig: KubeConfig;
+  /** Namespaces to watch; empty: all. */
+  namespaces: string[];
+  gatewayImage: string;
+  workers: number;
+  leaderElection?: { namespace: string; name: string; identity: string } | undefined;
+  health: { host: string; port: number };
+  /** Re-reconcile everything this often as a safety net (no writes when nothing changed); 0: never. */
+  resyncMs: number;
+  log: Logger;
+  /** Called when the process must exit (lost leadership). */
+  onFatal: (reason: string) => void;
+}
+
+/** Several per-namespace informers behind one lookup. */
+class InformerSet<T extends Cached> implements Store<T> {
+  readonly informers: Informer<T>[];
+  constructor(informers: Informer<T>[]) {
+    this.informers = informers;
+  }
+  get(namespace: string | undefined, name: string): T | undefined {
+    for (const informer of this.informers) {
+      const hit = informer.get(namespace, name);
+      if (hit) return hit;
+    }
+    return undefined;
+  }
+  list(): T[] {
+    return this.informers.flatMap((i) => i.list());
+  }
+}
+
+/** Secrets and ConfigMaps: key names and a hash of the contents. Values never stay in memory. */
+function projectReferenced(object: Cached): ReferencedObject {
+  const raw = object as Cached & { data?: Record<string, string>; binaryData?: Record<string, string> };
+  const keys = [...Object.keys(raw.data ?? {}), ...Object.keys(raw.binaryData ?? {})].sort();
+  const { name, namespace, uid, resourceVersion } = raw.metadata;
+  return {
+    apiVersion: raw.apiVersion,
+    kind: raw.kind,
+    metadata: { name, namespace, uid, resourceVersion },
+    keys,
+    hash: sha256(canonicalJSON([raw.data ?? {}, raw.binaryData ?? {}])).slice(0, 32),
+  };
+}
+
+export class Manager {
+  private readonly o: ManagerOptions;
+  readonly metrics = createControllerMetrics();
+  readonly queue = new WorkQueue({ baseDelayMs: 200, maxDelayMs: 300_000 });
+  readonly client: KubeClient;
+  private readonly informers: Informer<Cached>[] = [];
+  private readonly caches: Caches;
+  private readonly reconciler: Reconciler;
+  private readonly generations = new Map<string, number | undefined>();
+  private elector: LeaderElector | undefined;
+  private server: Server | undefined;
+  private workers: Promise<void>[] = [];
+  private resyncTimer: NodeJS.Timeout | undefined;
+  private synced = false;
+  healthPort = 0;
+
+  constructor(options: ManagerOptions) {
+    this.o = options;
+    this.client = new KubeClient(options.kubeConfig, {
+      userAgent: 'mcp-operator/controller',
+      observe: (verb, resource, code) => this.metrics.kubeRequests.inc({ verb, resource, code: String(code) }),
+    });
+    const scopes = options.namespaces.length ? options.namespaces : [undefined];
+    const set = <T extends Cached>(
+      type: { apiVersion: string; plural: string },
+      onEvent: (event: InformerEvent, object: T) => void,
+      extra: { labelSelector?: string; transform?: (o: Cached) => T } = {},
+    ) => {
+      const informers = scopes.map(
+        (namespace) => new Informer<T>({ client: this.client, type, namespace, onEvent, log: options.log, ...extra }),
+      );
+      this.informers.push(...(informers as unknown as Informer<Cached>[]));
+      return new InformerSet<T>(informers);
+    };
+    const children = Object.fromEntries(
+      CHILD_KINDS.map((type) => [
+        type.kind,
+        set<Cached>(type, (_e, o) => this.enqueueOwner(o), { labelSelector: `${LABEL_MANAGED_BY}=${MANAGED_BY}` }),
+      ]),
+    ) as unknown as Record<ChildKind, Store<Cached>>;
+    const referenced = (kind: 'Secret' | 'ConfigMap') => (_e: InformerEvent, o: ReferencedObject) => {
+      for (const key of this.reconciler.referencing(kind, o.metadata.namespace ?? '', o.metadata.name))
+        this.enqueue(key);
+    };
+    this.caches = {
+      mcpservers: set<McpServer & Cached>(MCPSERVERS, (e, o) => this.onMcpServer(e, o)),
+      children,
+      secrets: set({ apiVersion: 'v1', plural: 'secrets' }, referenced('Secret'), { transform: projectReferenced }),
+      configMaps: set({ apiVersion: 'v1', plural: 'configmaps' }, referenced('ConfigMap'), {
+        transform: projectReferenced,
+      }),
+    };
+    this.reconciler = new Reconciler({
+      client: this.client,
+      caches: this.caches,
+      gatewayImage: options.gatewayImage,
+      events: new EventRecorder(this.client, options.leaderElection?.identity ?? 'mcp-operator', options.log),
+      log: options.log,
+      metrics: this.metrics,
+    });
+  }
+
+  private enqueue(key: string): void {
+    this.queue.add(key);
+    this.metrics.queueDepth.set(this.queue.depth);
+  }
+
+  /** Our own status writes come back as updates too: only a new generation (spec change) needs work. */
+  private onMcpServer(event: InformerEvent, object: McpServer & Cached): void {
+    const key = `${object.metadata.namespace}/${object.metadata.name}`;
+    const generation = object.metadata.generation;
+    if (event === 'update' && this.generations.get(key) === generation && !object.metadata.deletionTimestamp) return;
+    if (event === 'delete') this.generations.delete(key);
+    else this.generations.set(key, generation);
+    this.enqueue(key);
+  }
+
+  private enqueueOwner(object: Cached): void {
+    const owner = object.metadata.ownerReferences?.find((r) => r.controller && r.kind === 'McpServer');
+    const name = owner?.name ?? object.metadata.labels?.[LABEL_INSTANCE];
+    if (name) this.enqueue(`${object.metadata.namespace}/${name}`);
+  }
+
+  async start(): Promise<void> {
+    await this.startHealthServer();
+    await Promise.all(this.informers.map((i) => i.start()));
+    this.synced = true;
+    this.o.log.info(
+      {
+        namespaces: this.o.namespaces.length ? this.o.namespaces : 'all',
+        mcpservers: this.caches.mcpservers.list().length,
+      },
+      'caches synced',
+    );
+    if (this.o.leaderElection) {
+      this.elector = new LeaderElector({ client: this.client, log: this.o.log, ...this.o.leaderElection });
+      await this.elector.acquire(() => this.o.onFatal('lost leadership'));
+      if (!this.elector.isLeader) return; // stopped while waiting
+    }
+    this.metrics.leader.set(1);
+    for (let i = 0; i < this.o.workers; i++) this.workers.push(this.work());
+    if (this.o.resyncMs > 0) {
+      this.resyncTimer = setInterval(() => {
+        for (const mcp of this.caches.mcpservers.list()) this.enqueue(`${mcp.metadata.namespace}/${mcp.metadata.name}`);
+      }, this.o.resyncMs);
+      this.resyncTimer.unref();
+    }
+    this.o.log.info({ workers: this.o.workers }, 'controller started');
+  }
+
+  private async work(): Promise<void> {
+    for (;;) {
+      const key = await this.queue.get();
+      if (key === undefined) return;
+      this.metrics.queueDepth.set(this.queue.depth);
+      const end = this.metrics.reconcileDuration.startTimer();
+      try {
+        const outcome = await this.reconciler.reconcile(key);
+        if (outcome.result === 'success') {
+          this.queue.forget(key);
+          this.metrics.reconciles.inc({ result: 'success' });
+        } else {
+          const delay = this.queue.addRateLimited(key);
+          this.metrics.reconciles.inc({ result: 'requeue' });
+          this.o.log.info({ mcpserver: key, reason: outcome.reason, retryInMs: delay }, 'waiting; will retry');
+        }
+      } catch (err) {
+        const delay = this.queue.addRateLimited(key);
+        this.metrics.reconciles.inc({ result: 'error' });
+        this.o.log.warn({ mcpserver: key, err: String(err), retryInMs: delay }, 'reconcile failed; will retry');
+      } finally {
+        end();
+        this.queue.done(key);
+      }
+    }
+  }
+
+  private async startHealthServer(): Promise<void> {
+    this.server = createServer(async (req, res) => {
+      const path = (req.url ?? '/').split('?')[0];
+      if (path === '/healthz') {
+        res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
+      } else if (path === '/readyz') {
+        res
+          .writeHead(this.synced ? 200 : 503, { 'content-type': 'text/plain' })
+          .end(this.synced ? 'ok\n' : 'caches not synced\n');
+      } else if (path === '/metrics') {
+        this.countConditions();
+        res
+          .writeHead(200, { 'content-type': this.metrics.registry.contentType })
+          .end(await this.metrics.registry.metrics());
+      } else {
+        res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+      }
+    });
+    await new Promise<void>((ok, fail) => {
+      this.server?.once('error', fail);
+      this.server?.listen(this.o.health.port, this.o.health.host, () => ok());
+    });
+    const address = this.server.address();
+    this.healthPort = typeof address === 'object' && address ? address.port : this.o.health.port;
+    this.o.log.info({ port: this.healthPort }, 'health and metrics listening');
+  }
+
+  private countConditions(): void {
+    this.metrics.mcpservers.reset();
+    for (const mcp of this.caches.mcpservers.list()) {
+      for (const type of ['Ready', 'Available', 'Degraded'] as const) {
+        const status = conditionOf(mcp.status, type)?.status ?? 'Unknown';
+        this.metrics.mcpservers.inc({ condition: type, status });
+      }
+    }
+  }
+
+  /** Finish in-flight reconciles, hand the lease over, stop watching. */
+  async stop(): Promise<void> {
+    clearInterval(this.resyncTimer);
+    this.queue.shutdown();
+    await Promise.all(this.workers);
+    await this.elector?.release();
+    this.metrics.leader.set(0);
+    for (const informer of this.informers) informer.stop();
+    await new Promise((ok) => (this.server ? this.server.close(ok) : ok(undefined)));
+  }
+}

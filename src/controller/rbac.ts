@@ -1,0 +1,29 @@
+/**
+ * The operator's permissions, verb by verb: the single source for the Helm chart's ClusterRole and the tests
+ * (which run the controller as a user holding exactly these). No wildcards. Secrets and ConfigMaps are
+ * read-only: the controller checks that references exist and hashes contents; it never writes them.
+ */
+export interface PolicyRule {
+  apiGroups: string[];
+  resources: string[];
+  verbs: string[];
+}
+
+const CHILD_VERBS = ['get', 'list', 'watch', 'create', 'patch', 'delete'];
+
+/** Rules for the namespaces it manages (a ClusterRole, or a Role per namespace when namespace-scoped). */
+export const controllerRules: PolicyRule[] = [
+  { apiGroups: ['mcpoperator.io'], resources: ['mcpservers'], verbs: ['get', 'list', 'watch'] },
+  { apiGroups: ['mcpoperator.io'], resources: ['mcpservers/status'], verbs: ['get', 'patch', 'update'] },
+  { apiGroups: [''], resources: ['serviceaccounts', 'services'], verbs: CHILD_VERBS },
+  { apiGroups: ['apps'], resources: ['deployments'], verbs: CHILD_VERBS },
+  { apiGroups: ['networking.k8s.io'], resources: ['ingresses', 'networkpolicies'], verbs: CHILD_VERBS },
+  { apiGroups: ['policy'], resources: ['poddisruptionbudgets'], verbs: CHILD_VERBS },
+  { apiGroups: [''], resources: ['secrets', 'configmaps'], verbs: ['get', 'list', 'watch'] },
+  { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
+];
+
+/** Rules in the operator's own namespace: the leader-election Lease. */
+export const leaderElectionRules: PolicyRule[] = [
+  { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update'] },
+];

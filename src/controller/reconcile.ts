@@ -1,0 +1,275 @@
+/**
+ * One reconcile of one McpServer: validate, check references, render, apply what changed (server-side apply),
+ * delete what is no longer wanted, write status only when it changed. Reads come from the informer caches,
+ * so a world that already matches the spec costs no request at all.
+ */
+import type { KubernetesObject, V1Deployment } from '@kubernetes/client-node';
+import type { McpServer, McpServerStatus } from '../api/types.generated.ts';
+import { InvalidMcpServerError, parseMcpServer } from '../api/validate.ts';
+import type { ControllerMetrics } from '../observability/controller-metrics.ts';
+import type { Logger } from '../observability/log.ts';
+import {
+  CHILD_KINDS,
+  type ChildKind,
+  externalURL,
+  referencedObjects,
+  renderChildren,
+  serviceURL,
+} from '../render/index.ts';
+import { LABEL_INSTANCE } from '../render/metadata.ts';
+import type { ObjectReference } from '../render/references.ts';
+import { canonicalJSON, needsApply, sha256, withSpecHash } from './compare.ts';
+import type { EventRecorder } from './events.ts';
+import type { Cached } from './informer.ts';
+import { isNotFound, KubeApiError, type KubeClient, resourcePath } from './kube-client.ts';
+import { type Blocker, computeStatus, conditionOf } from './status.ts';
+
+export const FIELD_MANAGER = 'mcp-operator';
+export const MCPSERVERS = { apiVersion: 'mcpoperator.io/v1alpha1', plural: 'mcpservers' };
+
+/** What the cache keeps of a Secret or ConfigMap: key names and a content hash, never the values. */
+export type ReferencedObject = Cached & { keys: string[]; hash: string };
+
+export interface Store<T> {
+  get(namespace: string | undefined, name: string): T | undefined;
+  list(): T[];
+}
+
+export interface Caches {
+  mcpservers: Store<McpServer & Cached>;
+  children: Record<ChildKind, Store<Cached>>;
+  secrets: Store<ReferencedObject>;
+  configMaps: Store<ReferencedObject>;
+}
+
+export interface ReconcilerOptions {
+  client: KubeClient;
+  caches: Caches;
+  gatewayImage: string;
+  events: EventRecorder;
+  log: Logger;
+  metrics?: ControllerMetrics;
+  now?: () => string;
+}
+
+export type Outcome = { result: 'success' } | { result: 'requeue'; reason: string };
+
+const controlledBy = (object: KubernetesObject, uid: string | undefined) =>
+  !!uid && (object.metadata?.ownerReferences ?? []).some((ref) => ref.controller && ref.uid === uid);
+
+const refKey = (kind: string, namespace: string, name: string) => `${kind}/${namespace}/${name}`;
+
+export class Reconciler {
+  private readonly o: ReconcilerOptions;
+  /** Which McpServers read which Secret/ConfigMap, so a change there wakes exactly them. */
+  private readonly refIndex = new Map<string, Set<string>>();
+  private readonly refsByServer = new Map<string, string[]>();
+
+  constructor(options: ReconcilerOptions) {
+    this.o = options;
+  }
+
+  /** McpServer keys (namespace/name) that reference this Secret or ConfigMap. */
+  referencing(kind: 'Secret' | 'ConfigMap', namespace: string, name: string): string[] {
+    return [...(this.refIndex.get(refKey(kind, namespace, name)) ?? [])];
+  }
+
+  private indexRefs(key: string, namespace: string, refs: ObjectReference[]): void {
+    for (const old of this.refsByServer.get(key) ?? []) this.refIndex.get(old)?.delete(key);
+    const keys = refs.map((r) => refKey(r.kind, namespace, r.name));
+    for (const k of keys) {
+      if (!this.refIndex.has(k)) this.refIndex.set(k, new Set());
+      this.refIndex.get(k)?.add(key);
+    }
+    this.refsByServer.set(key, keys);
+  }
+
+  async reconcile(key: string): Promise<Outcome> {
+    const [namespace = '', name = ''] = key.split('/');
+    const mcp = this.o.caches.mcpservers.get(namespace, name);
+    if (!mcp || mcp.metadata.deletionTimestamp) {
+      this.indexRefs(key, namespace, []); // children go with it: garbage collection follows ownerReferences
+      return { result: 'success' };
+    }
+
+    let spec: McpServer;
+    try {
+      spec = parseMcpServer(mcp);
+    } catch (err) {
+      if (!(err instanceof InvalidMcpServerError)) throw err;
+      const message = err.errors.map((e) => `${e.field}: ${e.message}`).join('; ');
+      await this.updateStatus(mcp, mcp, { reason: 'InvalidSpec', message });
+      return { result: 'success' }; // nothing to retry until the spec changes
+    }
+
+    const refs = referencedObjects(spec);
+    this.indexRefs(key, namespace, refs);
+    const missing = this.missingReference(namespace, refs);
+    if (missing) {
+      await this.updateStatus(mcp, spec, missing);
+      return { result: 'requeue', reason: missing.reason };
+    }
+
+    const desired = renderChildren(spec, {
+      gatewayImage: this.o.gatewayImage,
+      configHash: this.configHash(namespace, refs),
+    }).map(withSpecHash);
+
+    const live = new Map<KubernetesObject, KubernetesObject | undefined>();
+    for (const child of desired) {
+      const current = await this.liveChild(child);
+      if (current && !controlledBy(current, mcp.metadata.uid)) {
+        const blocker = {
+          reason: 'ChildConflict',
+          message: `${child.kind} ${namespace}/${child.metadata?.name} already exists and is not managed by this McpServer: delete it or rename the McpServer`,
+        };
+        await this.updateStatus(mcp, spec, blocker);
+        return { result: 'requeue', reason: blocker.reason };
+      }
+      live.set(child, current);
+    }
+
+    const applied: string[] = [];
+    try {
+      for (const child of desired) {
+        if (!needsApply(child, live.get(child))) continue;
+        await this.o.client.apply(this.pathOf(child), child, FIELD_MANAGER);
+        this.o.metrics?.childWrites.inc({ kind: child.kind, action: 'apply' });
+        applied.push(child.kind as string);
+      }
+    } catch (err) {
+      if (!(err instanceof KubeApiError) || err.status >= 500 || err.status === 409 || err.status === 429) throw err;
+      // Refused for good (invalid, forbidden by RBAC or an admission policy): tell the user, retry slowly.
+      const blocker = { reason: err.status === 403 ? 'Forbidden' : 'ApplyFailed', message: err.message };
+      await this.updateStatus(mcp, spec, blocker);
+      return { result: 'requeue', reason: blocker.reason };
+    }
+    const deleted = await this.pruneObsolete(mcp, desired);
+
+    if (applied.length) {
+      const verb = live.size && [...live.values()].every((v) => v === undefined) ? 'Created' : 'Applied';
+      await this.o.events.record(mcp, 'Normal', verb, `${verb.toLowerCase()} ${applied.join(', ')}`);
+    }
+    if (deleted.length) await this.o.events.record(mcp, 'Normal', 'Deleted', `deleted obsolete ${deleted.join(', ')}`);
+    await this.updateStatus(mcp, spec);
+    return { result: 'success' };
+  }
+
+  private missingReference(namespace: string, refs: ObjectReference[]): Blocker | undefined {
+    for (const ref of refs) {
+      if (ref.optional) continue;
+      const store = ref.kind === 'Secret' ? this.o.caches.secrets : this.o.caches.configMaps;
+      const object = store.get(namespace, ref.name);
+      const create =
+        ref.kind === 'Secret'
+          ? `kubectl -n ${namespace} create secret generic ${ref.name} --from-literal=${ref.key ?? 'KEY'}=...`
+          : `kubectl -n ${namespace} create configmap ${ref.name} --from-literal=${ref.key ?? 'KEY'}=...`;
+      if (!object) {
+        return {
+          reason: `${ref.kind}NotFound`,
+          message: `${ref.kind} ${namespace}/${ref.name} (referenced by ${ref.field}) does not exist: create it (${create}) or fix the reference`,
+        };
+      }
+      if (ref.key && !object.keys.includes(ref.key)) {
+        return {
+          reason: `${ref.kind}KeyNotFound`,
+          message: `${ref.kind} ${namespace}/${ref.name} has no key "${ref.key}" (referenced by ${ref.field}); it has: ${object.keys.join(', ') || 'no keys'}`,
+        };
+      }
+    }
+    return undefined;
+  }
+
+  /** Changes when any referenced Secret or ConfigMap changes, which rolls the pods. */
+  private configHash(namespace: string, refs: ObjectReference[]): string | undefined {
+    if (!refs.length) return undefined;
+    const parts = [...new Set(refs.map((r) => `${r.kind}/${r.name}`))].sort().map((id) => {
+      const [kind, name = ''] = id.split('/');
+      const store = kind === 'Secret' ? this.o.caches.secrets : this.o.caches.configMaps;
+      return `${id}=${store.get(namespace, name)?.hash ?? 'absent'}`;
+    });
+    return sha256(parts.join('\n')).slice(0, 32);
+  }
+
+  private pathOf(child: KubernetesObject): string {
+    const type = CHILD_KINDS.find((k) => k.kind === child.kind);
+    if (!type) throw new Error(`renderer produced an unknown kind ${child.kind}`);
+    return resourcePath(type, { namespace: child.metadata?.namespace, name: child.metadata?.name });
+  }
+
+  /** The child from the cache; if absent there (not ours, or the watch lags), from the API server. */
+  private async liveChild(child: KubernetesObject): Promise<KubernetesObject | undefined> {
+    const cached = this.o.caches.children[child.kind as ChildKind].get(
+      child.metadata?.namespace,
+      child.metadata?.name ?? '',
+    );
+    if (cached) return cached;
+    try {
+      return await this.o.client.get<KubernetesObject>(this.pathOf(child));
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  /** Children we made earlier that the spec no longer asks for (an Ingress removed, replicas down to 1...). */
+  private async pruneObsolete(mcp: McpServer & Cached, desired: KubernetesObject[]): Promise<string[]> {
+    const wanted = new Set(desired.map((d) => `${d.kind}/${d.metadata?.name}`));
+    const deleted: string[] = [];
+    for (const type of CHILD_KINDS) {
+      for (const object of this.o.caches.children[type.kind].list()) {
+        const meta = object.metadata;
+        if (meta.namespace !== mcp.metadata.namespace || meta.labels?.[LABEL_INSTANCE] !== mcp.metadata.name) continue;
+        if (!controlledBy(object, mcp.metadata.uid) || wanted.has(`${type.kind}/${meta.name}`)) continue;
+        try {
+          await this.o.client.delete(resourcePath(type, { namespace: meta.namespace, name: meta.name }), meta.uid);
+        } catch (err) {
+          if (!isNotFound(err)) throw err;
+        }
+        this.o.metrics?.childWrites.inc({ kind: type.kind, action: 'delete' });
+        deleted.push(type.kind);
+      }
+    }
+    return deleted;
+  }
+
+  /** Patch status only when it differs; record an Event when Ready changes or a blocker appears. */
+  private async updateStatus(mcp: McpServer & Cached, spec: McpServer, blocker?: Blocker): Promise<void> {
+    const namespace = mcp.metadata.namespace;
+    const deployment = this.o.caches.children.Deployment.get(namespace, mcp.metadata.name) as V1Deployment | undefined;
+    const valid = blocker?.reason !== 'InvalidSpec';
+    const next = computeStatus(
+      {
+        mcp: spec,
+        deployment: controlledBy(deployment ?? {}, mcp.metadata.uid) ? deployment : undefined,
+        blocker,
+        url: valid ? serviceURL(spec) : undefined,
+        externalURL: valid ? externalURL(spec) : undefined,
+        now: (this.o.now ?? (() => new Date().toISOString().replace(/\.\d+Z$/, 'Z')))(),
+      },
+      mcp.status,
+    );
+    if (canonicalJSON(next) === canonicalJSON(mcp.status ?? {})) return;
+    const patch: Record<string, unknown> = { ...next };
+    for (const k of Object.keys(mcp.status ?? {})) if (!(k in next)) patch[k] = null;
+    try {
+      await this.o.client.mergePatch(
+        resourcePath(MCPSERVERS, { namespace, name: mcp.metadata.name, subresource: 'status' }),
+        { status: patch },
+        FIELD_MANAGER,
+      );
+    } catch (err) {
+      if (isNotFound(err)) return; // deleted meanwhile
+      throw err;
+    }
+    const before = conditionOf(mcp.status, 'Ready');
+    const after = conditionOf(next, 'Ready');
+    if (!after || (before?.status === after.status && before?.reason === after.reason)) return;
+    if (after.status === 'True') await this.o.events.record(mcp, 'Normal', after.reason, after.message);
+    else if (blocker) await this.o.events.record(mcp, 'Warning', blocker.reason, blocker.message);
+  }
+}
+
+export function resultOf(status: McpServerStatus | undefined): string {
+  return conditionOf(status, 'Ready')?.status ?? 'Unknown';
+}

@@ -1,0 +1,152 @@
+/**
+ * Pure: the McpServer's status from what the controller observed. Conditions keep their
+ * lastTransitionTime while their status holds, so an unchanged world writes nothing.
+ */
+import type { V1Deployment } from '@kubernetes/client-node';
+import type { Condition, McpServer, McpServerStatus } from '../api/types.generated.ts';
+
+export type ConditionType = 'Ready' | 'Available' | 'Progressing' | 'Degraded';
+
+/** Why the controller could not (fully) apply the spec; becomes Ready=False and Degraded=True. */
+export interface Blocker {
+  reason: string;
+  message: string;
+}
+
+export interface Observation {
+  mcp: McpServer;
+  /** The Deployment as the cache has it, if it exists. */
+  deployment?: V1Deployment | undefined;
+  blocker?: Blocker | undefined;
+  url?: string | undefined;
+  externalURL?: string | undefined;
+  now: string;
+}
+
+type Draft = Pick<Condition, 'type' | 'status' | 'reason' | 'message'>;
+
+function deploymentFailure(deployment: V1Deployment | undefined): string | undefined {
+  const failed = deployment?.status?.conditions?.find((c) => c.type === 'ReplicaFailure' && c.status === 'True');
+  return failed?.message;
+}
+
+function rollout(obs: Observation): { available: Draft; progressing: Draft; done: boolean; ready: number } {
+  const wanted = obs.mcp.spec.replicas;
+  const d = obs.deployment;
+  if (!d) {
+    return {
+      available: {
+        type: 'Available',
+        status: 'False',
+        reason: 'DeploymentNotFound',
+        message: 'the Deployment does not exist yet',
+      },
+      progressing: { type: 'Progressing', status: 'True', reason: 'Creating', message: 'creating the Deployment' },
+      done: false,
+      ready: 0,
+    };
+  }
+  const s = d.status ?? {};
+  const ready = s.readyReplicas ?? 0;
+  const available = s.availableReplicas ?? 0;
+  const updated = s.updatedReplicas ?? 0;
+  const seen = (s.observedGeneration ?? 0) >= (d.metadata?.generation ?? 0);
+  const done = seen && updated >= wanted && ready >= wanted && (s.replicas ?? 0) <= wanted;
+  const failure = deploymentFailure(d);
+  const availableCondition: Draft =
+    wanted === 0
+      ? { type: 'Available', status: 'False', reason: 'ScaledToZero', message: 'spec.replicas is 0' }
+      : available > 0
+        ? {
+            type: 'Available',
+            status: 'True',
+            reason: 'MinimumReplicasAvailable',
+            message: `${available}/${wanted} replicas available`,
+          }
+        : {
+            type: 'Available',
+            status: 'False',
+            reason: 'DeploymentUnavailable',
+            message: failure
+              ? `no replica is available: ${failure}`
+              : `no replica is available yet (0/${wanted}); see kubectl describe pods -l app.kubernetes.io/instance=${obs.mcp.metadata?.name}`,
+          };
+  const stalled = d.status?.conditions?.find(
+    (c) => c.type === 'Progressing' && c.reason === 'ProgressDeadlineExceeded',
+  );
+  const progressing: Draft = done
+    ? {
+        type: 'Progressing',
+        status: 'False',
+        reason: 'RolloutComplete',
+        message: `${ready}/${wanted} replicas updated and ready`,
+      }
+    : stalled
+      ? {
+          type: 'Progressing',
+          status: 'False',
+          reason: 'ProgressDeadlineExceeded',
+          message: stalled.message ?? 'rollout stalled',
+        }
+      : {
+          type: 'Progressing',
+          status: 'True',
+          reason: 'RolloutInProgress',
+          message: `${updated}/${wanted} replicas updated, ${ready} ready`,
+        };
+  return { available: availableCondition, progressing, done, ready };
+}
+
+export function computeStatus(obs: Observation, previous: McpServerStatus | undefined): McpServerStatus {
+  const { mcp, blocker } = obs;
+  const wanted = mcp.spec.replicas;
+  const r = rollout(obs);
+  const failure = deploymentFailure(obs.deployment);
+  const stalled = r.progressing.reason === 'ProgressDeadlineExceeded';
+  const ready: Draft = blocker
+    ? { type: 'Ready', status: 'False', reason: blocker.reason, message: blocker.message }
+    : wanted === 0
+      ? { type: 'Ready', status: 'False', reason: 'ScaledToZero', message: 'spec.replicas is 0' }
+      : r.available.status === 'True' && r.done
+        ? {
+            type: 'Ready',
+            status: 'True',
+            reason: 'Ready',
+            message: `${r.ready}/${wanted} replicas ready at ${obs.url}`,
+          }
+        : {
+            type: 'Ready',
+            status: 'False',
+            reason: r.available.status === 'True' ? 'RolloutInProgress' : r.available.reason,
+            message: r.available.status === 'True' ? r.progressing.message : r.available.message,
+          };
+  const degraded: Draft = blocker
+    ? { type: 'Degraded', status: 'True', reason: blocker.reason, message: blocker.message }
+    : failure
+      ? { type: 'Degraded', status: 'True', reason: 'ReplicaFailure', message: failure }
+      : stalled
+        ? { type: 'Degraded', status: 'True', reason: 'ProgressDeadlineExceeded', message: r.progressing.message }
+        : { type: 'Degraded', status: 'False', reason: 'AsExpected', message: 'no problems observed' };
+
+  const generation = mcp.metadata?.generation ?? 0;
+  const conditions = [ready, r.available, r.progressing, degraded].map((draft): Condition => {
+    const before = previous?.conditions?.find((c) => c.type === draft.type);
+    const lastTransitionTime = before && before.status === draft.status ? before.lastTransitionTime : obs.now;
+    return { ...draft, observedGeneration: generation, lastTransitionTime };
+  });
+  const status: McpServerStatus = {
+    observedGeneration: generation,
+    conditions,
+    replicas: wanted,
+    readyReplicas: obs.deployment?.status?.readyReplicas ?? 0,
+    ...(obs.url ? { url: obs.url } : {}),
+    ...(obs.externalURL ? { externalURL: obs.externalURL } : {}),
+    // Discovered by the gateway probe (not this function); keep what is there.
+    ...(previous?.serverInfo ? { serverInfo: previous.serverInfo } : {}),
+    ...(previous?.tools ? { tools: previous.tools } : {}),
+  };
+  return status;
+}
+
+export const conditionOf = (status: McpServerStatus | undefined, type: ConditionType) =>
+  status?.conditions?.find((c) => c.type === type);

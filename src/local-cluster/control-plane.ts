@@ -1,0 +1,256 @@
+/**
+ * A real, local Kubernetes control plane: etcd + kube-apiserver + kube-controller-manager, on loopback ports,
+ * from the binaries `scripts/k8s-binaries.sh` builds (or KUBEBUILDER_ASSETS). Used by the integration tests
+ * and by `mcp-operator up` when no cluster is configured. No kubelet: pods are created and admitted, not run.
+ */
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createWriteStream, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
+
+export const CONTROLLER_USER = 'system:serviceaccount:mcp-operator-system:mcp-operator';
+const REPO_ROOT = resolve(import.meta.dirname, '../..');
+
+export interface ControlPlaneOptions {
+  /** Working directory for data, certificates, logs and kubeconfigs; created if missing. */
+  dir: string;
+  /** Directory holding etcd, kube-apiserver, kube-controller-manager; default: built and cached on demand. */
+  binDir?: string;
+  /** Record every request of CONTROLLER_USER in `<dir>/audit.log` (JSON lines). */
+  audit?: boolean;
+}
+
+export interface Kubeconfigs {
+  /** cluster-admin (system:masters) */
+  admin: string;
+  /** the operator's identity, with only the RBAC granted to CONTROLLER_USER */
+  controller: string;
+}
+
+/** Asks the kernel for a free loopback port. */
+export async function freePort(): Promise<number> {
+  return new Promise((ok, fail) => {
+    const server = createServer();
+    server.once('error', fail);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? ok(address.port) : fail(new Error('no port'))));
+    });
+  });
+}
+
+/** Path of the directory with the control-plane binaries, building them the first time (minutes). */
+export async function controlPlaneBinaries(): Promise<string> {
+  const { stdout } = await promisify(execFile)('bash', [join(REPO_ROOT, 'scripts/k8s-binaries.sh')], {
+    maxBuffer: 16 * 1024 * 1024,
+    timeout: 60 * 60 * 1000,
+  });
+  return stdout.trim().split('\n').pop() as string;
+}
+
+function kubeconfig(server: string, user: string, token: string): string {
+  return JSON.stringify({
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [{ name: 'local', cluster: { server, 'insecure-skip-tls-verify': true } }],
+    users: [{ name: user, user: { token } }],
+    contexts: [{ name: 'local', context: { cluster: 'local', user } }],
+    'current-context': 'local',
+  });
+}
+
+export class ControlPlane {
+  readonly dir: string;
+  readonly audit: boolean;
+  server = '';
+  kubeconfigs: Kubeconfigs = { admin: '', controller: '' };
+  private binDir: string | undefined;
+  private processes: Array<{ name: string; child: ChildProcess }> = [];
+
+  constructor(options: ControlPlaneOptions) {
+    this.dir = resolve(options.dir);
+    this.binDir = options.binDir;
+    this.audit = options.audit ?? false;
+  }
+
+  get auditLog(): string {
+    return join(this.dir, 'audit.log');
+  }
+
+  async start(): Promise<void> {
+    const bin = this.binDir ?? (await controlPlaneBinaries());
+    rmSync(this.dir, { recursive: true, force: true });
+    mkdirSync(join(this.dir, 'logs'), { recursive: true });
+    const [etcdClient, etcdPeer, apiPort] = [await freePort(), await freePort(), await freePort()];
+
+    this.launch('etcd', join(bin, 'etcd'), [
+      `--data-dir=${join(this.dir, 'etcd')}`,
+      `--listen-client-urls=http://127.0.0.1:${etcdClient}`,
+      `--advertise-client-urls=http://127.0.0.1:${etcdClient}`,
+      `--listen-peer-urls=http://127.0.0.1:${etcdPeer}`,
+      `--initial-advertise-peer-urls=http://127.0.0.1:${etcdPeer}`,
+      `--initial-cluster=default=http://127.0.0.1:${etcdPeer}`,
+      '--unsafe-no-fsync', // throwaway data: fsync only costs time
+      '--quota-backend-bytes=4294967296',
+      '--log-level=warn',
+    ]);
+
+    const tokens = {
+      admin: randomBytes(24).toString('hex'),
+      kcm: randomBytes(24).toString('hex'),
+      controller: randomBytes(24).toString('hex'),
+    };
+    writeFileSync(
+      join(this.dir, 'tokens.csv'),
+      [
+        `${tokens.admin},admin,admin,"system:masters"`,
+        `${tokens.kcm},system:kube-controller-manager,kcm,"system:masters"`,
+        `${tokens.controller},${CONTROLLER_USER},mcp-operator,"system:serviceaccounts,system:serviceaccounts:mcp-operator-system"`,
+      ].join('\n'),
+      { mode: 0o600 },
+    );
+    const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    writeFileSync(join(this.dir, 'sa.pub'), publicKey.export({ type: 'spki', format: 'pem' }));
+    writeFileSync(join(this.dir, 'sa.key'), privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+    writeFileSync(
+      join(this.dir, 'audit-policy.yaml'),
+      JSON.stringify({
+        apiVersion: 'audit.k8s.io/v1',
+        kind: 'Policy',
+        omitStages: ['RequestReceived', 'ResponseStarted'],
+        rules: [{ level: 'Metadata', users: [CONTROLLER_USER] }, { level: 'None' }],
+      }),
+    );
+    await this.waitForPort(etcdClient, 'etcd');
+
+    this.launch('kube-apiserver', join(bin, 'kube-apiserver'), [
+      `--etcd-servers=http://127.0.0.1:${etcdClient}`,
+      '--bind-address=127.0.0.1',
+      '--advertise-address=127.0.0.1',
+      `--secure-port=${apiPort}`,
+      `--cert-dir=${join(this.dir, 'certs')}`,
+      `--token-auth-file=${join(this.dir, 'tokens.csv')}`,
+      '--authorization-mode=RBAC',
+      '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
+      `--service-account-key-file=${join(this.dir, 'sa.pub')}`,
+      `--service-account-signing-key-file=${join(this.dir, 'sa.key')}`,
+      '--service-cluster-ip-range=10.96.0.0/16',
+      '--allow-privileged=false',
+      '--enable-priority-and-fairness=false',
+      '--profiling=false',
+      ...(this.audit
+        ? [
+            `--audit-policy-file=${join(this.dir, 'audit-policy.yaml')}`,
+            `--audit-log-path=${this.auditLog}`,
+            '--audit-log-mode=blocking',
+          ]
+        : []),
+    ]);
+    this.server = `https://127.0.0.1:${apiPort}`;
+    this.kubeconfigs = {
+      admin: this.writeKubeconfig('admin', tokens.admin),
+      controller: this.writeKubeconfig('controller', tokens.controller),
+    };
+    const kcmConfig = this.writeKubeconfig('kube-controller-manager', tokens.kcm);
+    await this.waitForReady(tokens.admin);
+
+    this.launch('kube-controller-manager', join(bin, 'kube-controller-manager'), [
+      `--kubeconfig=${kcmConfig}`,
+      '--leader-elect=false',
+      '--bind-address=127.0.0.1',
+      `--secure-port=${await freePort()}`,
+      `--service-account-private-key-file=${join(this.dir, 'sa.key')}`,
+      `--root-ca-file=${join(this.dir, 'certs', 'apiserver.crt')}`,
+      '--use-service-account-credentials=false',
+      '--kube-api-qps=200',
+      '--kube-api-burst=400',
+      '--concurrent-deployment-syncs=10',
+      '--concurrent-replicaset-syncs=10',
+    ]);
+  }
+
+  private writeKubeconfig(name: string, token: string): string {
+    const path = join(this.dir, `${name}.kubeconfig`);
+    writeFileSync(path, kubeconfig(this.server, name, token), { mode: 0o600 });
+    return path;
+  }
+
+  private launch(name: string, command: string, args: string[]): void {
+    if (!existsSync(command)) throw new Error(`control plane: ${command} is missing; run scripts/k8s-binaries.sh`);
+    const log = createWriteStream(join(this.dir, 'logs', `${name}.log`));
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout?.pipe(log);
+    child.stderr?.pipe(log);
+    this.processes.push({ name, child });
+  }
+
+  private assertRunning(): void {
+    for (const { name, child } of this.processes) {
+      if (child.exitCode !== null || child.signalCode !== null) {
+        throw new Error(
+          `control plane: ${name} exited (${child.exitCode ?? child.signalCode}); see ${join(this.dir, 'logs', `${name}.log`)}`,
+        );
+      }
+    }
+  }
+
+  private async waitForPort(port: number, what: string): Promise<void> {
+    const { connect } = await import('node:net');
+    for (let i = 0; i < 600; i++) {
+      this.assertRunning();
+      const open = await new Promise<boolean>((ok) => {
+        const socket = connect(port, '127.0.0.1', () => {
+          socket.end();
+          ok(true);
+        });
+        socket.on('error', () => ok(false));
+      });
+      if (open) return;
+      await sleep(100);
+    }
+    throw new Error(`control plane: ${what} did not open port ${port} in 60 s`);
+  }
+
+  private async waitForReady(adminToken: string): Promise<void> {
+    const { Agent, fetch } = await import('undici');
+    const dispatcher = new Agent({ connect: { rejectUnauthorized: false } });
+    try {
+      for (let i = 0; i < 1200; i++) {
+        this.assertRunning();
+        try {
+          const res = await fetch(`${this.server}/readyz`, {
+            headers: { authorization: `Bearer ${adminToken}` },
+            dispatcher,
+          });
+          await res.text();
+          if (res.status === 200) return;
+        } catch {
+          // not listening yet
+        }
+        await sleep(100);
+      }
+      throw new Error(
+        `control plane: kube-apiserver not ready in 120 s; see ${join(this.dir, 'logs', 'kube-apiserver.log')}`,
+      );
+    } finally {
+      await dispatcher.close();
+    }
+  }
+
+  async stop(options: { keepDir?: boolean } = {}): Promise<void> {
+    // Reverse order: controllers first, etcd last, so nothing logs a storm of connection errors.
+    for (const { child } of [...this.processes].reverse()) {
+      if (child.exitCode !== null || child.signalCode !== null) continue;
+      const exited = new Promise((ok) => child.once('exit', ok));
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(timer);
+    }
+    this.processes = [];
+    if (!options.keepDir) rmSync(this.dir, { recursive: true, force: true });
+  }
+}

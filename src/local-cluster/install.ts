@@ -1,0 +1,52 @@
+/** Installs the CRD and the operator's RBAC into a cluster (the local control plane, or any, with admin rights). */
+import { mcpServerCrd } from '../api/crd.ts';
+import { isConflict, type KubeClient, resourcePath } from '../controller/kube-client.ts';
+import { controllerRules, leaderElectionRules } from '../controller/rbac.ts';
+
+const CRDS = { apiVersion: 'apiextensions.k8s.io/v1', plural: 'customresourcedefinitions' };
+const CLUSTER_ROLES = { apiVersion: 'rbac.authorization.k8s.io/v1', plural: 'clusterroles' };
+const CLUSTER_ROLE_BINDINGS = { apiVersion: 'rbac.authorization.k8s.io/v1', plural: 'clusterrolebindings' };
+
+/** Server-side apply the CRD and wait until the API serves it. */
+export async function installCrd(client: KubeClient): Promise<void> {
+  const crd = mcpServerCrd();
+  await client.apply(resourcePath(CRDS, { name: crd.metadata.name }), crd, 'mcp-operator-install');
+  for (let i = 0; i < 300; i++) {
+    const live = await client.get<{ status?: { conditions?: Array<{ type: string; status: string }> } }>(
+      resourcePath(CRDS, { name: crd.metadata.name }),
+    );
+    if (live.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True')) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`CRD ${crd.metadata.name} not established in 30 s`);
+}
+
+/** A ClusterRole with exactly the controller's rules, bound to `user`. */
+export async function installControllerRbac(client: KubeClient, user: string): Promise<void> {
+  const name = 'mcp-operator';
+  await client.apply(
+    resourcePath(CLUSTER_ROLES, { name }),
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRole',
+      metadata: { name },
+      rules: [...controllerRules, ...leaderElectionRules],
+    },
+    'mcp-operator-install',
+  );
+  try {
+    await client.apply(
+      resourcePath(CLUSTER_ROLE_BINDINGS, { name }),
+      {
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'ClusterRoleBinding',
+        metadata: { name },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name },
+        subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: user }],
+      },
+      'mcp-operator-install',
+    );
+  } catch (err) {
+    if (!isConflict(err)) throw err;
+  }
+}

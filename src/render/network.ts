@@ -1,0 +1,84 @@
+/** How traffic reaches the server: Service, streaming-safe Ingress, NetworkPolicy. */
+import type { V1Ingress, V1NetworkPolicy, V1NetworkPolicyPeer, V1Service } from '@kubernetes/client-node';
+import { GATEWAY_HEALTH_PORT, GATEWAY_MCP_PORT } from '../api/schema.ts';
+import type { McpServer } from '../api/types.generated.ts';
+import { childMetadata, nameOf, selectorLabels } from './metadata.ts';
+
+/**
+ * Streams die silently behind nginx unless buffering is off and timeouts are long. Plain annotations only:
+ * snippet annotations are disabled by default since the 2025 ingress-nginx CVEs.
+ */
+export const STREAMING_ANNOTATIONS: Readonly<Record<string, string>> = {
+  // ingress-nginx (retired March 2026, still widely deployed)
+  'nginx.ingress.kubernetes.io/proxy-buffering': 'off',
+  'nginx.ingress.kubernetes.io/proxy-request-buffering': 'off',
+  'nginx.ingress.kubernetes.io/proxy-read-timeout': '3600',
+  'nginx.ingress.kubernetes.io/proxy-send-timeout': '3600',
+  'nginx.ingress.kubernetes.io/proxy-http-version': '1.1',
+  // F5 NGINX Ingress Controller: buffering is on by default there, timeouts take units
+  'nginx.org/proxy-buffering': 'False',
+  'nginx.org/proxy-read-timeout': '3600s',
+  'nginx.org/proxy-send-timeout': '3600s',
+};
+
+/** The Service only exposes the MCP port; health and metrics on 9090 are never routed from outside. */
+export function renderService(mcp: McpServer): V1Service {
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: childMetadata(mcp),
+    spec: {
+      type: 'ClusterIP',
+      selector: selectorLabels(mcp),
+      ports: [{ name: 'mcp', port: GATEWAY_MCP_PORT, targetPort: 'mcp', protocol: 'TCP', appProtocol: 'http' }],
+    },
+  };
+}
+
+export function renderIngress(mcp: McpServer): V1Ingress | undefined {
+  const ingress = mcp.spec.ingress;
+  if (!ingress) return undefined;
+  const annotations = { ...STREAMING_ANNOTATIONS, ...(ingress.annotations ?? {}) };
+  const http = {
+    paths: [
+      {
+        path: ingress.path,
+        pathType: 'Prefix',
+        backend: { service: { name: nameOf(mcp), port: { name: 'mcp' } } },
+      },
+    ],
+  };
+  return {
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'Ingress',
+    metadata: childMetadata(mcp, { annotations }),
+    spec: {
+      ...(ingress.className ? { ingressClassName: ingress.className } : {}),
+      rules: [{ ...(ingress.host ? { host: ingress.host } : {}), http }],
+      ...(ingress.tls && ingress.host ? { tls: [{ hosts: [ingress.host], secretName: ingress.tls.secretName }] } : {}),
+    },
+  };
+}
+
+export function renderNetworkPolicy(mcp: McpServer): V1NetworkPolicy | undefined {
+  const policy = mcp.spec.networkPolicy;
+  if (!policy) return undefined;
+  const from = (peers: unknown[] | undefined) => (peers?.length ? { from: peers as V1NetworkPolicyPeer[] } : {});
+  const ingress = [{ ...from(policy.ingressFrom), ports: [{ port: GATEWAY_MCP_PORT, protocol: 'TCP' }] }];
+  if (policy.metricsFrom?.length) {
+    ingress.push({ ...from(policy.metricsFrom), ports: [{ port: GATEWAY_HEALTH_PORT, protocol: 'TCP' }] });
+  }
+  const dns = { ports: [53, 53].map((port, i) => ({ port, protocol: i === 0 ? 'UDP' : 'TCP' })) };
+  return {
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'NetworkPolicy',
+    metadata: childMetadata(mcp),
+    spec: {
+      podSelector: { matchLabels: selectorLabels(mcp) },
+      policyTypes: policy.egress ? ['Ingress', 'Egress'] : ['Ingress'],
+      ingress,
+      // Name resolution keeps working whatever egress the user allows.
+      ...(policy.egress ? { egress: [...policy.egress, dns] } : {}),
+    },
+  };
+}

@@ -1,0 +1,31 @@
+/** Where clients reach an McpServer, inside the cluster and through its Ingress. */
+import { GATEWAY_MCP_PORT } from '../api/schema.ts';
+import type { McpServer } from '../api/types.generated.ts';
+import { nameOf, namespaceOf } from './metadata.ts';
+
+/** The path the server itself serves MCP on, for HTTP transports. */
+export function upstreamPath(mcp: McpServer): string {
+  return mcp.spec.path ?? (mcp.spec.transport === 'sse' ? '/sse' : '/mcp');
+}
+
+/** The path clients use: the gateway always serves Streamable HTTP at /mcp; without it, the server's own path. */
+export function clientPath(mcp: McpServer): string {
+  return mcp.spec.gateway.enabled ? '/mcp' : upstreamPath(mcp);
+}
+
+/** The Ingress path prefix the gateway must serve under ('' for none). */
+export function basePath(mcp: McpServer): string {
+  const prefix = mcp.spec.ingress?.path ?? '/';
+  return prefix === '/' ? '' : prefix.replace(/\/+$/, '');
+}
+
+export function serviceURL(mcp: McpServer): string {
+  return `http://${nameOf(mcp)}.${namespaceOf(mcp)}.svc:${GATEWAY_MCP_PORT}${clientPath(mcp)}`;
+}
+
+export function externalURL(mcp: McpServer): string | undefined {
+  const ingress = mcp.spec.ingress;
+  if (!ingress?.host) return undefined;
+  const scheme = ingress.tls ? 'https' : 'http';
+  return `${scheme}://${ingress.host}${basePath(mcp)}${clientPath(mcp)}`;
+}

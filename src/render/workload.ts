@@ -1,0 +1,274 @@
+/**
+ * The Deployment: a pod under Pod Security "restricted" that runs the MCP server behind the gateway.
+ * stdio: an init container copies the gateway runtime into an emptyDir and the server container runs
+ * `<runtime>/mcp-gateway stdio -- <command> <args>`, so the gateway spawns the server as its child.
+ * HTTP transports: the gateway is a sidecar proxying the server's port (or absent when disabled).
+ */
+import type {
+  V1Container,
+  V1Deployment,
+  V1EnvVar,
+  V1PodSecurityContext,
+  V1Probe,
+  V1ResourceRequirements,
+  V1SecurityContext,
+  V1Volume,
+  V1VolumeMount,
+} from '@kubernetes/client-node';
+import { GATEWAY_HEALTH_PORT, GATEWAY_MCP_PORT } from '../api/schema.ts';
+import type { McpServer } from '../api/types.generated.ts';
+import { ANNOTATION_CONFIG_HASH, childMetadata, commonLabels, nameOf, selectorLabels } from './metadata.ts';
+import { basePath, upstreamPath } from './urls.ts';
+
+export const DEFAULT_UID = 65532;
+export const RUNTIME_DIR = '/opt/mcp-gateway';
+export const HOME_DIR = '/home/mcp';
+export const AUTH_DIR = '/var/run/mcp-gateway/auth';
+export const AUTH_TOKEN_FILE = `${AUTH_DIR}/tokens`;
+export const SERVER_CONTAINER = 'server';
+export const GATEWAY_CONTAINER = 'gateway';
+
+export interface WorkloadOptions {
+  /** Our image: it carries the gateway (sidecar, and the runtime the init container copies). */
+  gatewayImage: string;
+  /** Hash of the referenced Secrets and ConfigMaps' contents; changes roll the pods. */
+  configHash?: string;
+}
+
+/** Pod Security "restricted", every container. */
+export const restrictedContainerSecurity: V1SecurityContext = {
+  allowPrivilegeEscalation: false,
+  capabilities: { drop: ['ALL'] },
+  readOnlyRootFilesystem: true,
+  runAsNonRoot: true,
+};
+
+const DEFAULT_SERVER_RESOURCES = { requests: { cpu: '50m', memory: '128Mi' }, limits: { memory: '512Mi' } };
+const GATEWAY_SIDECAR_RESOURCES = { requests: { cpu: '10m', memory: '48Mi' }, limits: { memory: '256Mi' } };
+const INIT_RESOURCES = { requests: { cpu: '10m', memory: '32Mi' }, limits: { memory: '128Mi' } };
+
+function podSecurityContext(mcp: McpServer): V1PodSecurityContext {
+  const overrides = mcp.spec.pod?.securityContext ?? {};
+  const uid = overrides.runAsUser ?? DEFAULT_UID;
+  return {
+    runAsNonRoot: true,
+    runAsUser: uid,
+    runAsGroup: overrides.runAsGroup ?? uid,
+    fsGroup: overrides.fsGroup ?? overrides.runAsGroup ?? uid,
+    seccompProfile: { type: 'RuntimeDefault' },
+  };
+}
+
+/** Gateway settings travel as environment variables (see src/gateway/cli.ts for their meaning). */
+function gatewayEnv(mcp: McpServer): V1EnvVar[] {
+  const { sessions, tools, rateLimit, auth } = mcp.spec;
+  const env: Array<[string, string | undefined]> = [
+    ['MCP_GATEWAY_PORT', String(GATEWAY_MCP_PORT)],
+    ['MCP_GATEWAY_HEALTH_PORT', String(GATEWAY_HEALTH_PORT)],
+    ['MCP_GATEWAY_BASE_PATH', basePath(mcp) || undefined],
+    ['MCP_GATEWAY_SESSION_MODE', sessions.mode],
+    ['MCP_GATEWAY_MAX_SESSIONS', String(sessions.max)],
+    ['MCP_GATEWAY_IDLE_TIMEOUT', sessions.idleTimeout],
+    ['MCP_GATEWAY_TOOLS_ALLOW', tools?.allow?.length ? tools.allow.join(',') : undefined],
+    ['MCP_GATEWAY_TOOLS_DENY', tools?.deny?.length ? tools.deny.join(',') : undefined],
+    ['MCP_GATEWAY_RATE_LIMIT_RPM', rateLimit?.requestsPerMinute ? String(rateLimit.requestsPerMinute) : undefined],
+    [
+      'MCP_GATEWAY_RATE_LIMIT_PER_TOOL',
+      rateLimit?.perTool && Object.keys(rateLimit.perTool).length
+        ? Object.entries(rateLimit.perTool)
+            .map(([tool, n]) => `${tool}=${n}`)
+            .join(',')
+        : undefined,
+    ],
+    ['MCP_GATEWAY_AUTH_TOKEN_FILE', auth?.bearer ? AUTH_TOKEN_FILE : undefined],
+    ['MCP_GATEWAY_OIDC_ISSUER', auth?.oidc?.issuer],
+    ['MCP_GATEWAY_OIDC_AUDIENCE', auth?.oidc?.audience],
+    ['MCP_GATEWAY_OIDC_JWKS_URL', auth?.oidc?.jwksURL],
+  ];
+  return env.filter((e): e is [string, string] => e[1] !== undefined).map(([name, value]) => ({ name, value }));
+}
+
+/** The user's env, passed through with valueFrom references intact, plus HOME on its writable emptyDir. */
+function serverEnv(mcp: McpServer): V1EnvVar[] {
+  const env = (mcp.spec.env ?? []) as V1EnvVar[];
+  return env.some((e) => e.name === 'HOME') ? [...env] : [...env, { name: 'HOME', value: HOME_DIR }];
+}
+
+const httpProbe = (path: string, periodSeconds: number, failureThreshold: number): V1Probe => ({
+  httpGet: { path, port: 'health' },
+  periodSeconds,
+  timeoutSeconds: 3,
+  failureThreshold,
+});
+const tcpProbe = (periodSeconds: number, failureThreshold: number): V1Probe => ({
+  tcpSocket: { port: 'mcp' },
+  periodSeconds,
+  timeoutSeconds: 3,
+  failureThreshold,
+});
+
+/** Gateway probes on the health port, never on /mcp (a GET there is 405 and would crash-loop the pod). */
+const gatewayProbes = {
+  // npx/uvx servers download on first boot: allow 5 minutes before liveness starts counting.
+  startupProbe: httpProbe('/readyz', 5, 60),
+  livenessProbe: httpProbe('/healthz', 10, 3),
+  readinessProbe: httpProbe('/readyz', 5, 2),
+};
+const gatewayPorts = [
+  { name: 'mcp', containerPort: GATEWAY_MCP_PORT, protocol: 'TCP' },
+  { name: 'health', containerPort: GATEWAY_HEALTH_PORT, protocol: 'TCP' },
+];
+
+function volumes(mcp: McpServer): V1Volume[] {
+  const list: V1Volume[] = [
+    { name: 'tmp', emptyDir: {} },
+    { name: 'home', emptyDir: {} },
+  ];
+  if (mcp.spec.transport === 'stdio') list.push({ name: 'mcp-gateway', emptyDir: { sizeLimit: '256Mi' } });
+  const bearer = mcp.spec.auth?.bearer?.secretRef;
+  if (bearer) {
+    list.push({
+      name: 'mcp-auth',
+      secret: { secretName: bearer.name, items: [{ key: bearer.key, path: 'tokens' }], defaultMode: 0o440 },
+    });
+  }
+  return [...list, ...((mcp.spec.pod?.volumes ?? []) as V1Volume[])];
+}
+
+const writableMounts: V1VolumeMount[] = [
+  { name: 'tmp', mountPath: '/tmp' },
+  { name: 'home', mountPath: HOME_DIR },
+];
+const authMount = (mcp: McpServer): V1VolumeMount[] =>
+  mcp.spec.auth?.bearer ? [{ name: 'mcp-auth', mountPath: AUTH_DIR, readOnly: true }] : [];
+
+/** Quantities as strings: the API server serves them that way, so what we apply compares equal to what we read. */
+const quantities = (map: Record<string, string | number> | undefined) =>
+  map ? Object.fromEntries(Object.entries(map).map(([k, v]) => [k, String(v)])) : undefined;
+
+function serverResources(mcp: McpServer): V1ResourceRequirements {
+  const { requests, limits } = mcp.spec.resources ?? {};
+  if (!requests && !limits) return DEFAULT_SERVER_RESOURCES;
+  return { ...(requests ? { requests: quantities(requests) } : {}), ...(limits ? { limits: quantities(limits) } : {}) };
+}
+
+function serverContainer(mcp: McpServer): V1Container {
+  const { spec } = mcp;
+  const base: V1Container = {
+    name: SERVER_CONTAINER,
+    image: spec.image,
+    ...(spec.imagePullPolicy ? { imagePullPolicy: spec.imagePullPolicy } : {}),
+    env: serverEnv(mcp),
+    ...(spec.envFrom?.length ? { envFrom: spec.envFrom } : {}),
+    resources: serverResources(mcp),
+    securityContext: restrictedContainerSecurity,
+    volumeMounts: [...writableMounts, ...((spec.pod?.volumeMounts ?? []) as V1VolumeMount[])],
+  };
+  if (spec.transport === 'stdio') {
+    // The gateway is PID 1 of this container and spawns the server; MCP_GATEWAY_* are not passed to the child.
+    return {
+      ...base,
+      command: [`${RUNTIME_DIR}/mcp-gateway`],
+      args: ['stdio', '--', ...(spec.command ?? []), ...(spec.args ?? [])],
+      env: [...(base.env ?? []), ...gatewayEnv(mcp)],
+      ports: gatewayPorts,
+      ...gatewayProbes,
+      volumeMounts: [
+        ...(base.volumeMounts ?? []),
+        { name: 'mcp-gateway', mountPath: RUNTIME_DIR, readOnly: true },
+        ...authMount(mcp),
+      ],
+    };
+  }
+  const withCommand = {
+    ...base,
+    ...(spec.command?.length ? { command: spec.command } : {}),
+    ...(spec.args?.length ? { args: spec.args } : {}),
+  };
+  if (spec.gateway.enabled) {
+    return { ...withCommand, ports: [{ name: 'server', containerPort: spec.port as number, protocol: 'TCP' }] };
+  }
+  // No gateway: the server's own port is the MCP port; TCP probes, since GET on an MCP path may be 405.
+  return {
+    ...withCommand,
+    ports: [{ name: 'mcp', containerPort: spec.port as number, protocol: 'TCP' }],
+    startupProbe: tcpProbe(5, 60),
+    livenessProbe: tcpProbe(10, 3),
+    readinessProbe: tcpProbe(5, 2),
+  };
+}
+
+function gatewaySidecar(mcp: McpServer, options: WorkloadOptions): V1Container {
+  const upstream = `http://127.0.0.1:${mcp.spec.port}${upstreamPath(mcp)}`;
+  return {
+    name: GATEWAY_CONTAINER,
+    image: options.gatewayImage,
+    args: ['gateway', 'proxy', '--upstream', upstream, '--upstream-transport', mcp.spec.transport],
+    env: [...gatewayEnv(mcp), { name: 'HOME', value: HOME_DIR }],
+    ports: gatewayPorts,
+    ...gatewayProbes,
+    resources: GATEWAY_SIDECAR_RESOURCES,
+    securityContext: restrictedContainerSecurity,
+    volumeMounts: [...writableMounts, ...authMount(mcp)],
+  };
+}
+
+function runtimeInstaller(options: WorkloadOptions): V1Container {
+  return {
+    name: 'install-gateway',
+    image: options.gatewayImage,
+    args: ['gateway', 'install-runtime', '--to', RUNTIME_DIR],
+    resources: INIT_RESOURCES,
+    securityContext: restrictedContainerSecurity,
+    volumeMounts: [{ name: 'mcp-gateway', mountPath: RUNTIME_DIR }],
+  };
+}
+
+export function renderDeployment(mcp: McpServer, options: WorkloadOptions): V1Deployment {
+  const { spec } = mcp;
+  const pod = spec.pod ?? {};
+  const containers = [serverContainer(mcp)];
+  if (spec.transport !== 'stdio' && spec.gateway.enabled) containers.push(gatewaySidecar(mcp, options));
+  const podAnnotations: Record<string, string> = {
+    ...(pod.annotations ?? {}),
+    'kubectl.kubernetes.io/default-container': SERVER_CONTAINER,
+    ...(spec.gateway.enabled
+      ? {
+          'prometheus.io/scrape': 'true',
+          'prometheus.io/port': String(GATEWAY_HEALTH_PORT),
+          'prometheus.io/path': '/metrics',
+        }
+      : {}),
+    ...(options.configHash ? { [ANNOTATION_CONFIG_HASH]: options.configHash } : {}),
+  };
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: childMetadata(mcp),
+    spec: {
+      replicas: spec.replicas,
+      revisionHistoryLimit: 3,
+      selector: { matchLabels: selectorLabels(mcp) },
+      // Keep serving during rollouts: a new pod must be ready before an old one goes.
+      strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
+      template: {
+        metadata: { labels: { ...(pod.labels ?? {}), ...commonLabels(mcp) }, annotations: podAnnotations },
+        spec: {
+          serviceAccountName: pod.serviceAccountName ?? nameOf(mcp),
+          automountServiceAccountToken: false,
+          enableServiceLinks: false,
+          securityContext: podSecurityContext(mcp),
+          ...(spec.transport === 'stdio' ? { initContainers: [runtimeInstaller(options)] } : {}),
+          containers,
+          volumes: volumes(mcp),
+          terminationGracePeriodSeconds: pod.terminationGracePeriodSeconds ?? 30,
+          ...(pod.nodeSelector ? { nodeSelector: pod.nodeSelector } : {}),
+          ...(pod.tolerations?.length ? { tolerations: pod.tolerations } : {}),
+          ...(pod.affinity ? { affinity: pod.affinity } : {}),
+          ...(pod.priorityClassName ? { priorityClassName: pod.priorityClassName } : {}),
+          ...(pod.imagePullSecrets?.length ? { imagePullSecrets: pod.imagePullSecrets } : {}),
+        },
+      },
+    },
+  };
+}
