@@ -91,7 +91,8 @@ export function needsApply(desired: KubernetesObject, live: KubernetesObject | u
   if (!live) return true;
   const want = desired.metadata?.annotations?.[ANNOTATION_SPEC_HASH];
   if (want === undefined || live.metadata?.annotations?.[ANNOTATION_SPEC_HASH] !== want) return true;
-  const { metadata, ...rest } = desired;
+  // Identity (apiVersion, kind, name) is how we found `live`; compare what the object says, not what it is.
+  const { metadata, apiVersion: _v, kind: _k, ...rest } = desired;
   const desiredMeta = {
     labels: metadata?.labels,
     annotations: metadata?.annotations,

@@ -87,9 +87,11 @@ export class Informer<T extends Cached> {
 
   /** Replace the cache with a fresh list, emitting what changed since the last one. */
   private async relist(): Promise<void> {
-    const { items, resourceVersion } = await this.options.client.list<Cached>(this.path, this.query);
+    const { items, resourceVersion, kind } = await this.options.client.list<Cached>(this.path, this.query);
     const seen = new Set<string>();
-    for (const raw of items) {
+    for (const item of items) {
+      // List items come without apiVersion and kind (watch events carry them): make both look the same.
+      const raw = { apiVersion: this.options.type.apiVersion, kind: kind.replace(/List$/, ''), ...item };
       const object = this.project(raw);
       const key = cacheKey(object.metadata.namespace, object.metadata.name);
       seen.add(key);

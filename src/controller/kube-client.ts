@@ -46,6 +46,8 @@ export function resourcePath(
 export interface ListResult<T> {
   items: T[];
   resourceVersion: string;
+  /** e.g. ServiceAccountList */
+  kind: string;
 }
 
 const HEADER_REFRESH_MS = 60_000;
@@ -133,18 +135,19 @@ export class KubeClient {
     const items: T[] = [];
     let cont: string | undefined;
     let resourceVersion = '';
+    let kind = '';
     do {
-      const page = await this.request<{ items: T[]; metadata: { continue?: string; resourceVersion: string } }>(
-        'list',
-        'GET',
-        path,
-        { query: { ...query, limit: 500, continue: cont } },
-      );
+      const page = await this.request<{
+        kind: string;
+        items: T[];
+        metadata: { continue?: string; resourceVersion: string };
+      }>('list', 'GET', path, { query: { ...query, limit: 500, continue: cont } });
       items.push(...page.items);
       cont = page.metadata.continue || undefined;
       resourceVersion = page.metadata.resourceVersion;
+      kind = page.kind;
     } while (cont);
-    return { items, resourceVersion };
+    return { items, resourceVersion, kind };
   }
 
   /** Server-side apply: we own exactly the fields we send; force takes them back from anyone who changed them. */

@@ -85,7 +85,8 @@ export class Manager {
   constructor(options: ManagerOptions) {
     this.o = options;
     this.client = new KubeClient(options.kubeConfig, {
-      userAgent: 'mcp-operator/controller',
+      // The identity in the User-Agent lets audit logs tell replicas apart.
+      userAgent: `mcp-operator/controller (${options.leaderElection?.identity ?? 'no-leader-election'})`,
       observe: (verb, resource, code) => this.metrics.kubeRequests.inc({ verb, resource, code: String(code) }),
     });
     const scopes = options.namespaces.length ? options.namespaces : [undefined];
