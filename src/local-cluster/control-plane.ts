@@ -68,7 +68,8 @@ export class ControlPlane {
   server = '';
   kubeconfigs: Kubeconfigs = { admin: '', controller: '' };
   private binDir: string | undefined;
-  private processes: Array<{ name: string; child: ChildProcess }> = [];
+  private processes: Array<{ name: string; child: ChildProcess; command: string; args: string[] }> = [];
+  private adminToken = '';
 
   constructor(options: ControlPlaneOptions) {
     this.dir = resolve(options.dir);
@@ -155,6 +156,7 @@ export class ControlPlane {
       controller: this.writeKubeconfig('controller', tokens.controller),
     };
     const kcmConfig = this.writeKubeconfig('kube-controller-manager', tokens.kcm);
+    this.adminToken = tokens.admin;
     await this.waitForReady(tokens.admin);
 
     this.launch('kube-controller-manager', join(bin, 'kube-controller-manager'), [
@@ -180,11 +182,25 @@ export class ControlPlane {
 
   private launch(name: string, command: string, args: string[]): void {
     if (!existsSync(command)) throw new Error(`control plane: ${command} is missing; run scripts/k8s-binaries.sh`);
-    const log = createWriteStream(join(this.dir, 'logs', `${name}.log`));
+    const log = createWriteStream(join(this.dir, 'logs', `${name}.log`), { flags: 'a' });
     const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout?.pipe(log);
     child.stderr?.pipe(log);
-    this.processes.push({ name, child });
+    this.processes.push({ name, child, command, args });
+  }
+
+  /** Kill one component hard and start it again with the same flags (for failure tests). */
+  async restart(name: 'kube-apiserver' | 'kube-controller-manager', downtimeMs = 0): Promise<void> {
+    const index = this.processes.findIndex((p) => p.name === name);
+    const entry = this.processes[index];
+    if (!entry) throw new Error(`control plane: no ${name} running`);
+    const exited = new Promise((ok) => entry.child.once('exit', ok));
+    entry.child.kill('SIGKILL');
+    await exited;
+    this.processes.splice(index, 1);
+    await sleep(downtimeMs);
+    this.launch(name, entry.command, entry.args);
+    if (name === 'kube-apiserver') await this.waitForReady(this.adminToken);
   }
 
   private assertRunning(): void {
