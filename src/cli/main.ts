@@ -33,7 +33,9 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'up': {
       const { runUp } = await import('./up.ts');
-      return runUp(rest);
+      const code = await runUp(rest);
+      setImmediate(() => process.exit(code));
+      return code;
     }
     case 'version':
     case '--version':

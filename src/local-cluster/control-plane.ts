@@ -3,13 +3,12 @@
  * from the binaries `scripts/k8s-binaries.sh` builds (or KUBEBUILDER_ASSETS). Used by the integration tests
  * and by `mcp-operator up` when no cluster is configured. No kubelet: pods are created and admitted, not run.
  */
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { promisify } from 'node:util';
 
 export const CONTROLLER_USER = 'system:serviceaccount:mcp-operator-system:mcp-operator';
 const REPO_ROOT = resolve(import.meta.dirname, '../..');
@@ -42,12 +41,17 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** Path of the directory with the control-plane binaries, building them the first time (minutes). */
-export async function controlPlaneBinaries(): Promise<string> {
-  const { stdout } = await promisify(execFile)('bash', [join(REPO_ROOT, 'scripts/k8s-binaries.sh')], {
-    maxBuffer: 16 * 1024 * 1024,
-    timeout: 60 * 60 * 1000,
+/** Path of the directory with the control-plane binaries, building them the first time (minutes; progress on stderr). */
+export async function controlPlaneBinaries(components: string[] = []): Promise<string> {
+  const child = spawn('bash', [join(REPO_ROOT, 'scripts/k8s-binaries.sh'), ...components], {
+    stdio: ['ignore', 'pipe', 'inherit'],
   });
+  let stdout = '';
+  child.stdout?.on('data', (d) => {
+    stdout += d;
+  });
+  const code = await new Promise<number | null>((ok) => child.once('exit', ok));
+  if (code !== 0) throw new Error(`scripts/k8s-binaries.sh failed (exit ${code}); see the output above`);
   return stdout.trim().split('\n').pop() as string;
 }
 

@@ -1,0 +1,118 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { toOpenApi } from '../../src/api/crd.ts';
+import { generatedFiles } from '../../src/api/generated-files.ts';
+import { mcpServerSchema } from '../../src/api/schema.ts';
+import type { Schema } from '../../src/api/schema-types.ts';
+import { InvalidMcpServerError, parseMcpServer } from '../../src/api/validate.ts';
+import { httpServer, invalidCases, stdioServer } from '../fixtures/manifests.ts';
+
+const ROOT = join(import.meta.dirname, '../..');
+
+describe('the schema source', () => {
+  it('matches the committed CRD and types (run `npm run generate` after editing src/api/schema.ts)', () => {
+    for (const [path, text] of Object.entries(generatedFiles())) {
+      expect(readFileSync(join(ROOT, path), 'utf8'), path).toBe(text);
+    }
+  });
+
+  it('describes every field, for kubectl explain', () => {
+    const undocumented: string[] = [];
+    const walk = (schema: Schema, path: string) => {
+      if (!schema.description && path !== '.metadata') undocumented.push(path || '<root>');
+      for (const [k, v] of Object.entries(schema.properties ?? {})) walk(v, `${path}.${k}`);
+      if (schema.items) walk(schema.items, `${path}[]`);
+      if (schema.additionalProperties) walk(schema.additionalProperties, `${path}{}`);
+    };
+    walk(mcpServerSchema, '');
+    expect(undocumented).toEqual([]);
+  });
+
+  it('is a structural schema: no untyped field except preserved Kubernetes core types', () => {
+    const crd = parse(readFileSync(join(ROOT, 'crds/mcpoperator.io_mcpservers.yaml'), 'utf8'));
+    const schema = crd.spec.versions[0].schema.openAPIV3Schema;
+    expect(schema).toEqual(toOpenApi(mcpServerSchema));
+    const untyped: string[] = [];
+    const walk = (node: Record<string, unknown>, path: string) => {
+      if (!node.type && !node['x-kubernetes-int-or-string']) untyped.push(path);
+      for (const [k, v] of Object.entries((node.properties as Record<string, Record<string, unknown>>) ?? {}))
+        walk(v, `${path}.${k}`);
+      if (node.items) walk(node.items as Record<string, unknown>, `${path}[]`);
+    };
+    walk(schema, '');
+    expect(untyped).toEqual([]);
+  });
+});
+
+describe('parseMcpServer (the offline twin of API server admission)', () => {
+  it('applies the same defaults as the CRD', () => {
+    const mcp = parseMcpServer(stdioServer());
+    expect(mcp.spec).toMatchObject({
+      transport: 'stdio',
+      replicas: 1,
+      sessions: { mode: 'shared', max: 100, idleTimeout: '30m' },
+      gateway: { enabled: true },
+    });
+    expect(parseMcpServer(stdioServer('x', { ingress: { host: 'a.example.com' } })).spec.ingress?.path).toBe('/');
+  });
+
+  it('does not change what the user wrote', () => {
+    const manifest = httpServer('remote', { replicas: 3, sessions: { max: 7 } });
+    const before = structuredClone(manifest);
+    const mcp = parseMcpServer(manifest);
+    expect(manifest).toEqual(before);
+    expect(mcp.spec.sessions).toEqual({ mode: 'shared', max: 7, idleTimeout: '30m' });
+  });
+
+  it.each(invalidCases)('refuses $name, naming $field', ({ manifest, field, says }) => {
+    let error: unknown;
+    try {
+      parseMcpServer(manifest);
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(InvalidMcpServerError);
+    const invalid = error as InvalidMcpServerError;
+    expect(invalid.errors.map((e) => e.field)).toContain(field);
+    expect(invalid.message).toMatch(says);
+    expect(invalid.message).toContain(manifest.metadata.name);
+  });
+
+  it('refuses a wrong apiVersion or kind, and a missing name', () => {
+    expect(() => parseMcpServer({ ...stdioServer(), apiVersion: 'v1' })).toThrow(
+      /apiVersion: must be mcpoperator.io\/v1alpha1/,
+    );
+    expect(() => parseMcpServer({ ...stdioServer(), kind: 'Pod' })).toThrow(/kind: must be McpServer/);
+    expect(() => parseMcpServer({ ...stdioServer(), metadata: {} })).toThrow(/metadata.name: required/);
+    expect(() => parseMcpServer('not an object')).toThrow(InvalidMcpServerError);
+  });
+
+  it('accepts secrets by reference, and secret-looking names with harmless empty values', () => {
+    expect(() =>
+      parseMcpServer(
+        stdioServer('ok', {
+          env: [
+            { name: 'GITHUB_TOKEN', valueFrom: { secretKeyRef: { name: 'gh', key: 'token' } } },
+            { name: 'API_KEY', value: '' },
+            { name: 'TOKEN_URL', value: 'https://id.example.com/token' },
+          ],
+        }),
+      ),
+    ).not.toThrow();
+  });
+
+  it('reports every problem at once, not just the first', () => {
+    try {
+      parseMcpServer(httpServer('many', { port: 70000, replicas: 99, path: 'x' }));
+      expect.unreachable();
+    } catch (err) {
+      expect((err as InvalidMcpServerError).errors.map((e) => e.field).sort()).toEqual([
+        'spec.path',
+        'spec.port',
+        'spec.replicas',
+      ]);
+    }
+  });
+});
