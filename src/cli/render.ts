@@ -51,7 +51,7 @@ export function runRender(argv: string[], io: RenderIO = defaultIO): number {
     return 2;
   }
   if (values.output !== 'yaml' && values.output !== 'json') {
-    io.stderr(`render: -o must be yaml or json, got ${JSON.stringify(values.output)}\n`);
+    io.stderr(`render: -o must be yaml or json, got ${JSON.stringify(values.output)}\n\n${RENDER_USAGE}\n`);
     return 2;
   }
 
@@ -73,16 +73,20 @@ export function runRender(argv: string[], io: RenderIO = defaultIO): number {
         failed = true;
         continue;
       }
-      const manifest = doc.toJS() as { kind?: unknown } | null;
+      const manifest = doc.toJS() as { kind?: unknown; items?: unknown[] } | null;
       if (manifest == null) continue;
-      if (manifest.kind !== KIND) continue;
-      try {
-        const mcp = parseMcpServer(manifest);
-        objects.push(...renderChildren(mcp, { gatewayImage: values['gateway-image'] as string }));
-      } catch (err) {
-        if (!(err instanceof InvalidMcpServerError)) throw err;
-        io.stderr(`render: ${where}: ${err.message}\n`);
-        failed = true;
+      // `kubectl get mcps -o yaml` prints a List: render its items.
+      const items = manifest.kind === 'List' && Array.isArray(manifest.items) ? manifest.items : [manifest];
+      for (const item of items as Array<{ kind?: unknown }>) {
+        if (item?.kind !== KIND) continue;
+        try {
+          const mcp = parseMcpServer(item);
+          objects.push(...renderChildren(mcp, { gatewayImage: values['gateway-image'] as string }));
+        } catch (err) {
+          if (!(err instanceof InvalidMcpServerError)) throw err;
+          io.stderr(`render: ${where}: ${err.message}\n`);
+          failed = true;
+        }
       }
     }
   }
@@ -90,7 +94,8 @@ export function runRender(argv: string[], io: RenderIO = defaultIO): number {
   if (values.output === 'json') {
     io.stdout(`${JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }, null, 2)}\n`);
   } else {
-    io.stdout(objects.map((o) => stringify(o, { lineWidth: 0 })).join('---\n'));
+    // No anchors/aliases: every object spelled out in full for review.
+    io.stdout(objects.map((o) => stringify(o, { lineWidth: 0, aliasDuplicateObjects: false })).join('---\n'));
   }
   return 0;
 }

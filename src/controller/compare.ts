@@ -57,14 +57,18 @@ const SUFFIX: Record<string, number> = {
 export function parseQuantity(q: unknown): number | undefined {
   if (typeof q === 'number') return q;
   if (typeof q !== 'string') return undefined;
-  const m = /^([+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)([numkMGTPE]i?|)$/.exec(q.trim());
+  const m = /^([+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE]|)$/.exec(q.trim());
   if (!m) return undefined;
   const factor = SUFFIX[m[2] ?? ''];
   return factor === undefined ? undefined : Number(m[1]) * factor;
 }
 
+/** Values the API server omits when serializing (omitempty): absent on the server means the same. */
 const isEmpty = (v: unknown) =>
   v === undefined ||
+  v === '' ||
+  v === false ||
+  v === 0 ||
   (Array.isArray(v) && v.length === 0) ||
   (v !== null && typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length === 0);
 
@@ -82,7 +86,8 @@ export function isSubset(desired: unknown, live: unknown, path: readonly string[
   // Quantities come back canonicalized: compare by value where Kubernetes stores quantities.
   if (path.some((p) => p === 'resources' || p === 'sizeLimit')) {
     const [a, b] = [parseQuantity(desired), parseQuantity(live)];
-    return a !== undefined && a === b;
+    // Floating point: 0.7 and 700m must compare equal (700 * 1e-3 is 0.7000000000000001).
+    return a !== undefined && b !== undefined && Math.abs(a - b) <= 1e-9 * Math.max(Math.abs(a), Math.abs(b));
   }
   return false;
 }

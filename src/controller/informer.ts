@@ -139,7 +139,8 @@ export class Informer<T extends Cached> {
       this.stopWatch = undefined;
       if (this.stopped) return;
       if ((err as { statusCode?: number } | null)?.statusCode === 410) needRelist = true;
-      if (needRelist) this.options.log.info({ resource: this.options.type.plural }, 'resourceVersion too old (410); relisting');
+      if (needRelist)
+        this.options.log.info({ resource: this.options.type.plural }, 'resourceVersion too old (410); relisting');
       const benign = !err || (err as Error).name === 'TimeoutError' || (err as Error).name === 'AbortError';
       if (!benign) this.failures++;
       if (!benign)

@@ -14,7 +14,7 @@ export class WorkQueue {
   private readonly processing = new Set<string>();
   private readonly dirty = new Set<string>();
   private readonly failures = new Map<string, number>();
-  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly timers = new Map<string, { timer: NodeJS.Timeout; due: number }>();
   private readonly waiters: Array<(key: string | undefined) => void> = [];
   private readonly baseDelayMs: number;
   private readonly maxDelayMs: number;
@@ -47,15 +47,19 @@ export class WorkQueue {
     this.queue.push(key);
   }
 
-  /** Add after a delay; an earlier pending delay for the key wins. */
+  /** Add after a delay; the earliest pending time for the key wins (as in client-go). */
   addAfter(key: string, delayMs: number): void {
-    if (this.shuttingDown || this.timers.has(key)) return;
+    if (this.shuttingDown) return;
+    const due = Date.now() + delayMs;
+    const pending = this.timers.get(key);
+    if (pending && pending.due <= due) return;
+    if (pending) clearTimeout(pending.timer);
     const timer = setTimeout(() => {
       this.timers.delete(key);
       this.add(key);
     }, delayMs);
     timer.unref();
-    this.timers.set(key, timer);
+    this.timers.set(key, { timer, due });
   }
 
   /** Requeue after a failure: base * 2^(failures-1), capped. */
@@ -95,7 +99,7 @@ export class WorkQueue {
 
   shutdown(): void {
     this.shuttingDown = true;
-    for (const timer of this.timers.values()) clearTimeout(timer);
+    for (const { timer } of this.timers.values()) clearTimeout(timer);
     this.timers.clear();
     for (const waiter of this.waiters.splice(0)) waiter(undefined);
   }

@@ -1,6 +1,6 @@
 /** How traffic reaches the server: Service, streaming-safe Ingress, NetworkPolicy. */
 import type { V1Ingress, V1NetworkPolicy, V1NetworkPolicyPeer, V1Service } from '@kubernetes/client-node';
-import { GATEWAY_HEALTH_PORT, GATEWAY_MCP_PORT } from '../api/schema.ts';
+import { GATEWAY_MCP_PORT } from '../api/schema.ts';
 import type { McpServer } from '../api/types.generated.ts';
 import { childMetadata, nameOf, selectorLabels } from './metadata.ts';
 
@@ -64,9 +64,12 @@ export function renderNetworkPolicy(mcp: McpServer): V1NetworkPolicy | undefined
   const policy = mcp.spec.networkPolicy;
   if (!policy) return undefined;
   const from = (peers: unknown[] | undefined) => (peers?.length ? { from: peers as V1NetworkPolicyPeer[] } : {});
-  const ingress = [{ ...from(policy.ingressFrom), ports: [{ port: GATEWAY_MCP_PORT, protocol: 'TCP' }] }];
-  if (policy.metricsFrom?.length) {
-    ingress.push({ ...from(policy.metricsFrom), ports: [{ port: GATEWAY_HEALTH_PORT, protocol: 'TCP' }] });
+  // Named pod ports: `mcp` is the gateway's 8080, or the server's own port when the gateway is disabled.
+  const ingress: Array<{ from?: V1NetworkPolicyPeer[]; ports: Array<{ port: string; protocol: string }> }> = [
+    { ...from(policy.ingressFrom), ports: [{ port: 'mcp', protocol: 'TCP' }] },
+  ];
+  if (policy.metricsFrom?.length && mcp.spec.gateway.enabled) {
+    ingress.push({ ...from(policy.metricsFrom), ports: [{ port: 'health', protocol: 'TCP' }] });
   }
   const dns = { ports: [53, 53].map((port, i) => ({ port, protocol: i === 0 ? 'UDP' : 'TCP' })) };
   return {

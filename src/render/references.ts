@@ -58,6 +58,25 @@ export function referencedObjects(mcp: McpServer): ObjectReference[] {
       field: 'spec.auth.bearer.secretRef',
     });
   spec.pod?.volumes?.forEach((volume, i) => {
+    volume.projected?.sources?.forEach((source, j) => {
+      const field = `spec.pod.volumes[${i}].projected.sources[${j}]`;
+      if (source.secret?.name) {
+        refs.push({
+          kind: 'Secret',
+          name: source.secret.name,
+          optional: source.secret.optional ?? false,
+          field: `${field}.secret`,
+        });
+      }
+      if (source.configMap?.name) {
+        refs.push({
+          kind: 'ConfigMap',
+          name: source.configMap.name,
+          optional: source.configMap.optional ?? false,
+          field: `${field}.configMap`,
+        });
+      }
+    });
     if (volume.secret?.secretName) {
       refs.push({
         kind: 'Secret',

@@ -1,0 +1,250 @@
+/** Wires one gateway: the server connection(s), router, sessions, the MCP port, the health port, and drain. */
+import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { createServer, type Server as HttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createLogger, type Logger } from '../observability/log.ts';
+import { childEnvironment, type GatewayConfig } from './config.ts';
+import { healthHandler, Readiness } from './health.ts';
+import { McpHttp } from './http/mcp.ts';
+import { ModernEndpoint } from './http/modern.ts';
+import { KeepAlive } from './http/sse.ts';
+import { DEFAULT_STREAM_LIMITS, type StreamLimits } from './http/streams.ts';
+import { GatewayMetrics } from './metrics.ts';
+import { type Authenticator, OidcAuthenticator, TokenFileAuthenticator } from './policy/auth.ts';
+import { RateLimiter } from './policy/ratelimit.ts';
+import { ToolPolicy } from './policy/tools.ts';
+import { Router } from './router.ts';
+import { SessionIds, SessionManager } from './sessions.ts';
+import type { Channel } from './upstream/channel.ts';
+import { HttpChannel } from './upstream/http.ts';
+import { StdioChannel } from './upstream/stdio.ts';
+import { gatewayInitParams, Upstream } from './upstream/upstream.ts';
+
+export const GATEWAY_VERSION: string = (() => {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+      version?: string;
+    };
+    return pkg.version ?? '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+})();
+
+/** Capabilities the gateway declares to a shared server: it can route sampling and elicitation to the caller. */
+const SHARED_CLIENT_CAPABILITIES = { sampling: {}, elicitation: { form: {}, url: {} } };
+
+export interface GatewayOptions {
+  log?: Logger;
+  env?: NodeJS.ProcessEnv;
+  streamLimits?: Partial<StreamLimits>;
+}
+
+export class Gateway {
+  readonly config: GatewayConfig;
+  readonly metrics = new GatewayMetrics();
+  readonly log: Logger;
+  private readonly env: NodeJS.ProcessEnv;
+  private readonly keepAlive: KeepAlive;
+  private readonly streamLimits: StreamLimits;
+  private sharedUpstream!: Upstream;
+  private sharedRouter!: Router;
+  private sessions!: SessionManager;
+  private modern!: ModernEndpoint;
+  private readiness!: Readiness;
+  private mcpServer?: HttpServer;
+  private healthServer?: HttpServer;
+  private draining = false;
+  private drainPromise?: Promise<void>;
+
+  constructor(config: GatewayConfig, options: GatewayOptions = {}) {
+    this.config = config;
+    this.log = options.log ?? createLogger({ name: 'mcp-gateway', level: config.logLevel });
+    this.env = options.env ?? process.env;
+    this.keepAlive = new KeepAlive(config.keepAliveMs);
+    this.streamLimits = { ...DEFAULT_STREAM_LIMITS, ...options.streamLimits };
+  }
+
+  get isDraining(): boolean {
+    return this.draining;
+  }
+
+  private channelFactory(): () => Channel {
+    const { config } = this;
+    const log = this.log.child({ component: 'server' });
+    if (config.mode === 'proxy') {
+      const url = config.upstream as string;
+      return () => new HttpChannel({ url, transport: config.upstreamTransport, log });
+    }
+    const [command = '', ...args] = config.command;
+    const env = childEnvironment(this.env);
+    const nonJson = this.metrics.droppedMessages.labels({ reason: 'non_json_stdout' });
+    return () => new StdioChannel({ command, args, env, log, onNonJsonLine: () => nonJson.inc() });
+  }
+
+  private async authenticator(): Promise<Authenticator | undefined> {
+    const { config } = this;
+    if (config.authTokenFile) {
+      const auth = new TokenFileAuthenticator(config.authTokenFile, this.log);
+      await auth.load();
+      if (auth.tokenCount === 0) this.log.warn('the bearer token file holds no tokens: every request will get 401');
+      return auth;
+    }
+    if (config.oidcIssuer && config.oidcAudience) {
+      return new OidcAuthenticator({
+        issuer: config.oidcIssuer,
+        audience: config.oidcAudience,
+        jwksUrl: config.oidcJwksUrl,
+        log: this.log,
+      });
+    }
+    return undefined;
+  }
+
+  /** Starts serving; resolves with the bound ports once both listen (the server may still be starting). */
+  async start(): Promise<{ port: number; healthPort: number }> {
+    const { config, metrics, log } = this;
+    const auth = await this.authenticator();
+    let ids = new SessionIds();
+    if (config.sessionSecretFile && config.advertiseAddress) {
+      const secret = (await readFile(config.sessionSecretFile, 'utf8')).trim();
+      if (secret.length < 16)
+        throw new Error(`the session secret in ${config.sessionSecretFile} is shorter than 16 bytes`);
+      ids = new SessionIds(Buffer.from(secret), config.advertiseAddress);
+    }
+    const limiter = new RateLimiter();
+    const policy = new ToolPolicy({
+      allow: config.toolsAllow,
+      deny: config.toolsDeny,
+      perTool: config.rateLimitPerTool,
+      limiter,
+    });
+    const createChannel = this.channelFactory();
+    const createUpstream = (name: string) => new Upstream({ name, createChannel, log, metrics });
+    const readyWaitMs = Math.min(config.requestTimeoutMs, 10_000);
+    this.sharedUpstream = createUpstream('shared');
+    this.modern = new ModernEndpoint({
+      router: () => this.sharedRouter,
+      log,
+      keepAliveMs: config.keepAliveMs,
+      maxBodyBytes: config.maxBodyBytes,
+    });
+    this.sharedRouter = new Router({
+      upstream: this.sharedUpstream,
+      policy,
+      metrics,
+      log,
+      perSession: false,
+      requestTimeoutMs: config.requestTimeoutMs,
+      readyWaitMs,
+      onServerEvent: (note) => this.modern.serverEvent(note),
+    });
+    this.sessions = new SessionManager({
+      perSession: config.sessionMode === 'perSession',
+      maxSessions: config.maxSessions,
+      idleTimeoutMs: config.idleTimeoutMs,
+      sharedRouter: this.sharedRouter,
+      policy,
+      metrics,
+      log,
+      ids,
+      requestTimeoutMs: config.requestTimeoutMs,
+      readyWaitMs,
+      createUpstream,
+    });
+    this.readiness = new Readiness({ upstream: this.sharedUpstream, isDraining: () => this.draining });
+    this.sharedUpstream.start(gatewayInitParams(GATEWAY_VERSION, SHARED_CLIENT_CAPABILITIES)).catch(() => {});
+
+    const http = new McpHttp({
+      config,
+      sessions: this.sessions,
+      sharedRouter: this.sharedRouter,
+      modern: this.modern,
+      auth,
+      limiter,
+      metrics,
+      log,
+      keepAlive: this.keepAlive,
+      streamLimits: this.streamLimits,
+      isDraining: () => this.draining,
+    });
+    this.mcpServer = createServer({ keepAliveTimeout: 65_000, headersTimeout: 66_000 }, http.handle);
+    this.healthServer = createServer(healthHandler(this.readiness, metrics));
+    const port = await listen(this.mcpServer, config.port, config.host);
+    const healthPort = await listen(this.healthServer, config.healthPort, config.host);
+    log.info(
+      {
+        mode: config.mode,
+        server: config.mode === 'stdio' ? config.command[0] : config.upstream,
+        host: config.host,
+        port,
+        healthPort,
+        basePath: config.basePath || undefined,
+        sessionMode: config.sessionMode,
+        auth: config.authTokenFile ? 'bearer' : config.oidcIssuer ? 'oidc' : 'none',
+      },
+      'gateway listening',
+    );
+    return { port, healthPort };
+  }
+
+  /** Requests in flight through every router. */
+  inflight(): number {
+    let n = this.sharedRouter?.inflightCount ?? 0;
+    if (this.sessions) {
+      for (const e of this.sessions.entries()) if (e.router !== this.sharedRouter) n += e.router.inflightCount;
+    }
+    return n;
+  }
+
+  /**
+   * Graceful drain (SIGTERM): not ready at once, no new sessions, in-flight calls finish up to the deadline,
+   * streams end cleanly, the server process stops, the ports close.
+   */
+  drain(): Promise<void> {
+    this.drainPromise ??= this.runDrain();
+    return this.drainPromise;
+  }
+
+  private async runDrain(): Promise<void> {
+    const { log } = this;
+    this.draining = true;
+    this.readiness?.invalidate();
+    this.sessions?.stopAccepting();
+    const deadline = Date.now() + this.config.drainTimeoutMs;
+    log.info({ inflight: this.inflight(), deadlineMs: this.config.drainTimeoutMs }, 'draining');
+    while (this.inflight() > 0 && Date.now() < deadline) await sleep(25);
+    const left = this.inflight();
+    if (left > 0) log.warn({ inflight: left }, 'drain deadline reached; failing the remaining requests');
+    this.keepAlive.endAll();
+    await this.sessions?.closeAll('gateway shutting down');
+    const mcp = this.mcpServer;
+    const closed = mcp ? new Promise<void>((r) => mcp.close(() => r())) : Promise.resolve();
+    mcp?.closeIdleConnections();
+    const force = setTimeout(() => mcp?.closeAllConnections(), 1000);
+    await this.modern?.close().catch(() => {});
+    this.sharedRouter?.close();
+    await this.sharedUpstream?.stop(Math.max(1000, Math.min(5000, deadline - Date.now())));
+    await closed;
+    clearTimeout(force);
+    const health = this.healthServer;
+    if (health) {
+      await new Promise<void>((r) => health.close(() => r()));
+      health.closeAllConnections();
+    }
+    log.info('drained');
+  }
+}
+
+function listen(server: HttpServer, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

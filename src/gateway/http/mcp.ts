@@ -1,0 +1,577 @@
+/**
+ * The MCP port: `/mcp` (Streamable HTTP, 2025 sessions and 2026-07-28 stateless), `/sse` + `/messages` (legacy
+ * HTTP+SSE), the RFC 9728 protected-resource metadata, all also under the base path. Every request passes the
+ * same gates in order: route, Origin (403), authentication (401), body size (413), content type (415), JSON
+ * (400 / -32700), per-client rate limit (429 + Retry-After).
+ */
+import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import { classifyInboundRequest } from '@modelcontextprotocol/server';
+import type { Logger } from '../../observability/log.ts';
+import type { GatewayConfig } from '../config.ts';
+import {
+  errorResponse,
+  INVALID_REQUEST,
+  type JsonRpcMessage,
+  type JsonRpcNotification,
+  type JsonRpcRequest,
+  type JsonRpcResponse,
+  kindOf,
+  MODERN_PROTOCOL_VERSION,
+  PARSE_ERROR,
+  RATE_LIMITED,
+  SERVER_ERROR,
+  SESSION_NOT_FOUND,
+  SESSION_PROTOCOL_VERSIONS,
+  UPSTREAM_UNAVAILABLE,
+} from '../jsonrpc.ts';
+import type { GatewayMetrics } from '../metrics.ts';
+import type { Authenticator } from '../policy/auth.ts';
+import type { RateLimiter } from '../policy/ratelimit.ts';
+import type { Router } from '../router.ts';
+import { ClientSession, type Sink } from '../session.ts';
+import { type SessionEntry, type SessionManager, SessionRefused } from '../sessions.ts';
+import type { ModernEndpoint } from './modern.ts';
+import { type KeepAlive, SseConnection } from './sse.ts';
+import { HttpExchange, type StreamLimits, StreamState } from './streams.ts';
+
+export interface McpHttpOptions {
+  config: GatewayConfig;
+  sessions: SessionManager;
+  sharedRouter: Router;
+  modern: ModernEndpoint;
+  auth?: Authenticator;
+  limiter: RateLimiter;
+  metrics: GatewayMetrics;
+  log: Logger;
+  keepAlive: KeepAlive;
+  streamLimits: StreamLimits;
+  isDraining: () => boolean;
+}
+
+const FORWARD_HEADER = 'x-mcp-gateway-forwarded';
+const SUPPORTED_VERSIONS = new Set<string>([...SESSION_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSION]);
+
+function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  if (res.headersSent) {
+    res.end();
+    return;
+  }
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    ...headers,
+    'content-type': 'application/json',
+    'content-length': String(Buffer.byteLength(text)),
+  });
+  res.end(text);
+}
+
+function sendRpcError(
+  res: ServerResponse,
+  status: number,
+  code: number,
+  message: string,
+  headers: Record<string, string> = {},
+  data?: unknown,
+): void {
+  sendJson(res, status, errorResponse(null, code, message, data), headers);
+}
+
+function header(req: IncomingMessage, name: string): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+type BodyResult = { ok: true; body: Buffer } | { ok: false; status: 413 };
+
+function readBody(req: IncomingMessage, limit: number): Promise<BodyResult> {
+  const declared = Number(req.headers['content-length'] ?? '0');
+  if (declared > limit) return Promise.resolve({ ok: false, status: 413 });
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let over = false;
+    req.on('data', (chunk: Buffer) => {
+      if (over) return;
+      size += chunk.length;
+      if (size > limit) {
+        over = true;
+        resolve({ ok: false, status: 413 });
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => {
+      if (!over) resolve({ ok: true, body: chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size) });
+    });
+    req.on('error', reject);
+  });
+}
+
+export class McpHttp {
+  private readonly o: McpHttpOptions;
+  private readonly basePath: string;
+
+  constructor(options: McpHttpOptions) {
+    this.o = options;
+    this.basePath = options.config.basePath;
+  }
+
+  /** The node:http request listener. */
+  readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
+    res.on('finish', () => this.o.metrics.httpResponses.inc({ code: String(res.statusCode) }));
+    this.route(req, res).catch((err: unknown) => {
+      this.o.log.error({ err: err instanceof Error ? err.message : String(err) }, 'request failed');
+      if (!res.headersSent) sendRpcError(res, 500, SERVER_ERROR, 'internal gateway error');
+      else res.end();
+    });
+  };
+
+  private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    let path = q >= 0 ? url.slice(0, q) : url;
+    let prefix = '';
+    if (this.basePath && (path === this.basePath || path.startsWith(`${this.basePath}/`))) {
+      prefix = this.basePath;
+      path = path.slice(this.basePath.length) || '/';
+    }
+    const method = req.method ?? 'GET';
+    if (path === '/.well-known/oauth-protected-resource' || path.startsWith('/.well-known/oauth-protected-resource/')) {
+      this.protectedResource(req, res, prefix);
+      return;
+    }
+    if (path !== '/mcp' && path !== '/sse' && path !== '/messages') {
+      sendJson(res, 404, { error: 'not found', endpoints: [`${prefix}/mcp`, `${prefix}/sse`, `${prefix}/messages`] });
+      return;
+    }
+    const cors = this.corsHeaders(req);
+    if (cors === null) {
+      sendRpcError(res, 403, INVALID_REQUEST, 'Forbidden: Origin not allowed');
+      return;
+    }
+    if (method === 'OPTIONS') {
+      res.writeHead(204, {
+        ...cors,
+        'access-control-allow-methods': 'GET, POST, DELETE, OPTIONS',
+        'access-control-allow-headers':
+          'authorization, content-type, accept, last-event-id, mcp-session-id, mcp-protocol-version, mcp-method, mcp-name',
+        'access-control-max-age': '600',
+      });
+      res.end();
+      return;
+    }
+    for (const [k, v] of Object.entries(cors)) res.setHeader(k, v);
+    let identity: string;
+    if (this.o.auth) {
+      const result = await this.o.auth.authenticate(header(req, 'authorization'));
+      if (!result.ok) {
+        const meta = `${this.externalOrigin(req)}${this.externalPrefix(req, prefix)}/.well-known/oauth-protected-resource${prefix}/mcp`;
+        let challenge = `Bearer resource_metadata="${meta}"`;
+        if (result.error) challenge += `, error="${result.error}", error_description="${result.description}"`;
+        sendRpcError(res, 401, SERVER_ERROR, `Unauthorized: ${result.description}`, { 'www-authenticate': challenge });
+        return;
+      }
+      identity = result.identity;
+    } else identity = this.clientAddress(req);
+
+    const sessionHeader = header(req, 'mcp-session-id');
+    const querySession =
+      path === '/messages' ? new URLSearchParams(q >= 0 ? url.slice(q + 1) : '').get('sessionId') : null;
+    const sessionId = sessionHeader ?? querySession ?? undefined;
+    if (sessionId !== undefined && !this.o.sessions.get(sessionId) && !req.headers[FORWARD_HEADER]) {
+      const owner = this.o.sessions.ids.remoteOwner(sessionId);
+      if (owner) {
+        this.forwardToReplica(req, res, owner);
+        return;
+      }
+    }
+
+    if (path === '/sse') {
+      if (method !== 'GET') return this.methodNotAllowed(res, 'GET');
+      this.openLegacy(req, res, prefix, identity);
+      return;
+    }
+    if (path === '/messages') {
+      if (method !== 'POST') return this.methodNotAllowed(res, 'POST');
+      await this.postLegacy(req, res, sessionId, identity);
+      return;
+    }
+    if (method === 'POST') await this.post(req, res, sessionId, identity);
+    else if (method === 'GET') this.get(req, res, sessionId);
+    else if (method === 'DELETE') await this.delete(res, sessionId);
+    else this.methodNotAllowed(res, 'GET, POST, DELETE');
+  }
+
+  private methodNotAllowed(res: ServerResponse, allow: string): void {
+    sendRpcError(res, 405, INVALID_REQUEST, 'Method not allowed.', { allow });
+  }
+
+  private clientAddress(req: IncomingMessage): string {
+    if (this.o.config.trustProxy) {
+      const xff = header(req, 'x-forwarded-for');
+      const first = xff?.split(',')[0]?.trim();
+      if (first) return `ip:${first}`;
+    }
+    return `ip:${req.socket.remoteAddress ?? 'unknown'}`;
+  }
+
+  /** null: the Origin is not allowed. Browsers send Origin; a mismatch is a DNS-rebinding or CSRF attempt. */
+  private corsHeaders(req: IncomingMessage): Record<string, string> | null {
+    const origin = header(req, 'origin');
+    if (!origin) return {};
+    const allowed = this.o.config.allowedOrigins;
+    let ok = allowed.includes('*') || allowed.includes(origin);
+    if (!ok) {
+      try {
+        const host = header(req, 'x-forwarded-host') ?? header(req, 'host');
+        ok = host !== undefined && new URL(origin).host === host;
+      } catch {
+        ok = false;
+      }
+    }
+    if (!ok) return null;
+    return {
+      'access-control-allow-origin': origin,
+      'access-control-expose-headers': 'mcp-session-id, mcp-protocol-version, www-authenticate',
+      vary: 'Origin',
+    };
+  }
+
+  private externalOrigin(req: IncomingMessage): string {
+    const proto = header(req, 'x-forwarded-proto')?.split(',')[0]?.trim() ?? 'http';
+    const host = header(req, 'x-forwarded-host') ?? header(req, 'host') ?? 'localhost';
+    return `${proto === 'https' ? 'https' : 'http'}://${host}`;
+  }
+
+  /** The path prefix the client sees: X-Forwarded-Prefix (what a proxy stripped) plus the base path. */
+  private externalPrefix(req: IncomingMessage, prefix: string): string {
+    const forwarded = header(req, 'x-forwarded-prefix')?.split(',')[0]?.trim() ?? '';
+    const clean = /^\/[A-Za-z0-9._~!$&'()*+;=:@%/-]*$/.test(forwarded) ? forwarded.replace(/\/+$/, '') : '';
+    return clean && clean !== prefix ? `${clean}${prefix}` : prefix;
+  }
+
+  private protectedResource(req: IncomingMessage, res: ServerResponse, prefix: string): void {
+    if (!this.o.auth) {
+      sendJson(res, 404, { error: 'this gateway does not require authorization' });
+      return;
+    }
+    const body: Record<string, unknown> = {
+      resource: `${this.externalOrigin(req)}${this.externalPrefix(req, prefix)}/mcp`,
+      bearer_methods_supported: ['header'],
+      resource_name: 'MCP server (mcp-operator gateway)',
+    };
+    if (this.o.auth.issuer) body.authorization_servers = [this.o.auth.issuer];
+    sendJson(res, 200, body, { 'cache-control': 'max-age=300' });
+  }
+
+  /** Pod-to-pod: the session lives on another replica; relay the request there, streams included. */
+  private forwardToReplica(req: IncomingMessage, res: ServerResponse, owner: string): void {
+    const [host, port] = owner.includes(':')
+      ? [owner.slice(0, owner.lastIndexOf(':')), owner.slice(owner.lastIndexOf(':') + 1)]
+      : [owner, '8080'];
+    const upstream = httpRequest(
+      {
+        host: host.replace(/^\[|\]$/g, ''),
+        port: Number(port),
+        method: req.method,
+        path: req.url,
+        headers: { ...req.headers, [FORWARD_HEADER]: '1' },
+      },
+      (upRes) => {
+        res.writeHead(upRes.statusCode ?? 502, upRes.headers);
+        res.socket?.setNoDelay(true);
+        upRes.pipe(res);
+      },
+    );
+    upstream.on('error', (err) => {
+      this.o.log.warn({ owner, err: err.message }, 'forwarding to the owning replica failed');
+      if (!res.headersSent) sendRpcError(res, 404, SESSION_NOT_FOUND, 'Session not found (its replica is gone)');
+      else res.end();
+    });
+    res.on('close', () => upstream.destroy());
+    req.pipe(upstream);
+  }
+
+  /** Body, content type and JSON checks shared by the POST endpoints. */
+  private async parse(req: IncomingMessage, res: ServerResponse): Promise<unknown | undefined> {
+    const ct = header(req, 'content-type') ?? '';
+    if (!/^application\/json\s*(;|$)/i.test(ct)) {
+      req.resume();
+      sendRpcError(res, 415, INVALID_REQUEST, 'Unsupported Media Type: Content-Type must be application/json');
+      return undefined;
+    }
+    const body = await readBody(req, this.o.config.maxBodyBytes);
+    if (!body.ok) {
+      sendRpcError(res, 413, INVALID_REQUEST, `Payload Too Large: the limit is ${this.o.config.maxBodyBytes} bytes`, {
+        connection: 'close',
+      });
+      return undefined;
+    }
+    try {
+      return JSON.parse(body.body.toString('utf8'));
+    } catch {
+      sendRpcError(res, 400, PARSE_ERROR, 'Parse error: the body is not valid JSON');
+      return undefined;
+    }
+  }
+
+  private validate(res: ServerResponse, parsed: unknown): JsonRpcMessage[] | undefined {
+    const list = Array.isArray(parsed) ? parsed : [parsed];
+    if (list.length === 0 || list.some((m) => kindOf(m) === 'invalid')) {
+      sendRpcError(res, 400, INVALID_REQUEST, 'Invalid Request: not a JSON-RPC 2.0 message');
+      return undefined;
+    }
+    return list as JsonRpcMessage[];
+  }
+
+  /** Per-client rate limit on HTTP requests that carry JSON-RPC requests. */
+  private limited(res: ServerResponse, identity: string, messages: JsonRpcMessage[]): boolean {
+    const rpm = this.o.config.rateLimitRpm;
+    if (rpm <= 0 || !messages.some((m) => 'method' in m && 'id' in m)) return false;
+    const wait = this.o.limiter.take(`client\u0000${identity}`, rpm);
+    if (wait === 0) return false;
+    const seconds = Math.ceil(wait / 1000);
+    this.o.metrics.rateLimited.inc({ scope: 'client' });
+    sendRpcError(
+      res,
+      429,
+      RATE_LIMITED,
+      `Too Many Requests: the limit is ${rpm} requests per minute; retry after ${seconds} s`,
+      { 'retry-after': String(seconds) },
+      { retryAfterSeconds: seconds },
+    );
+    return true;
+  }
+
+  private dispatch(entry: { session: ClientSession; router: Router }, messages: JsonRpcMessage[], sink: Sink): void {
+    const { session, router } = entry;
+    for (const m of messages) {
+      if ('method' in m) {
+        if ('id' in m) router.handleRequest(session, m as JsonRpcRequest, sink);
+        else router.handleNotification(session, m as JsonRpcNotification);
+      } else router.handleResponse(session, m as JsonRpcResponse);
+    }
+  }
+
+  private refuse(res: ServerResponse, err: unknown): void {
+    if (err instanceof SessionRefused) {
+      sendRpcError(res, err.status, SERVER_ERROR, err.message, { 'retry-after': '5' });
+      return;
+    }
+    throw err;
+  }
+
+  private async post(req: IncomingMessage, res: ServerResponse, sessionId: string | undefined, identity: string) {
+    const parsed = await this.parse(req, res);
+    if (parsed === undefined) return;
+    const version = header(req, 'mcp-protocol-version');
+    if (version !== undefined && !SUPPORTED_VERSIONS.has(version)) {
+      sendRpcError(res, 400, INVALID_REQUEST, `Bad Request: unsupported MCP-Protocol-Version ${version}`);
+      return;
+    }
+    let entry: SessionEntry | undefined;
+    if (sessionId !== undefined) {
+      entry = this.o.sessions.get(sessionId);
+      if (entry?.session.kind !== 'streamable') {
+        sendRpcError(res, 404, SESSION_NOT_FOUND, 'Session not found');
+        return;
+      }
+    } else if (!Array.isArray(parsed) && kindOf(parsed) !== 'invalid') {
+      // No session: the 2026-07-28 stateless revision, a new 2025 session, or a sessionless one-shot request.
+      const outcome = classifyInboundRequest({
+        httpMethod: 'POST',
+        protocolVersionHeader: version,
+        mcpMethodHeader: header(req, 'mcp-method'),
+        mcpNameHeader: header(req, 'mcp-name'),
+        body: parsed,
+      });
+      if (outcome.kind === 'reject') {
+        sendRpcError(res, outcome.httpStatus, outcome.code, outcome.message, {}, outcome.data);
+        return;
+      }
+      if (outcome.kind === 'modern') {
+        if (this.limited(res, identity, [parsed as JsonRpcMessage])) return;
+        await this.postModern(req, res, parsed, identity);
+        return;
+      }
+    }
+    const messages = this.validate(res, parsed);
+    if (!messages) return;
+    if (this.limited(res, identity, messages)) return;
+    const hasInit = messages.some((m) => 'method' in m && m.method === 'initialize');
+    if (hasInit && (entry || messages.length > 1)) {
+      sendRpcError(res, 400, INVALID_REQUEST, 'Invalid Request: initialize must be the only message of a new session');
+      return;
+    }
+    const accept = header(req, 'accept') ?? '';
+    const acceptsSse = accept.includes('text/event-stream') || accept.includes('*/*');
+    const requests = messages.filter((m) => 'method' in m && 'id' in m).length;
+    const headers: Record<string, string> = {};
+    let streams: StreamState | undefined;
+    let target: { session: ClientSession; router: Router };
+    if (entry) {
+      streams = entry.streams;
+      target = entry;
+    } else if (hasInit) {
+      try {
+        entry = this.o.sessions.create('streamable', identity);
+      } catch (err) {
+        this.refuse(res, err);
+        return;
+      }
+      entry.streams = new StreamState(entry.session, this.o.keepAlive, this.o.streamLimits);
+      streams = entry.streams;
+      target = entry;
+      headers['mcp-session-id'] = entry.session.id;
+    } else {
+      // A sessionless 2025-style request: served once, like a stateless server would.
+      const session = new ClientSession(`oneshot-${Date.now().toString(36)}`, 'oneshot', identity);
+      target = { session, router: this.o.sharedRouter };
+    }
+    if (requests === 0) {
+      this.dispatch(target, messages, { related() {}, respond() {} });
+      res.writeHead(202, headers);
+      res.end();
+      return;
+    }
+    const exchange = new HttpExchange({
+      res,
+      state: streams,
+      keepAlive: this.o.keepAlive,
+      expected: requests,
+      batch: Array.isArray(parsed),
+      acceptsSse,
+      headers,
+      upgradeAfterMs: this.o.streamLimits.upgradeAfterMs,
+    });
+    const created = hasInit ? entry : undefined;
+    if (created) {
+      // A failed handshake must not leave a session behind.
+      const inner = exchange.respond.bind(exchange);
+      exchange.respond = (r) => {
+        if (r.error) void this.o.sessions.close(created, 'initialize failed');
+        inner(r);
+      };
+    }
+    this.dispatch(target, messages, exchange);
+  }
+
+  private async postModern(req: IncomingMessage, res: ServerResponse, body: unknown, identity: string) {
+    const router = this.o.sharedRouter;
+    if (!router.upstream.ready) {
+      try {
+        await router.upstream.whenReady(Math.min(this.o.config.requestTimeoutMs, 10_000));
+      } catch (err) {
+        sendRpcError(res, 503, UPSTREAM_UNAVAILABLE, err instanceof Error ? err.message : String(err), {
+          'retry-after': '2',
+        });
+        return;
+      }
+    }
+    await this.o.modern.handle(req, res, body, identity);
+  }
+
+  private get(req: IncomingMessage, res: ServerResponse, sessionId: string | undefined): void {
+    const accept = header(req, 'accept') ?? '';
+    if (!accept.includes('text/event-stream') && !accept.includes('*/*')) {
+      sendRpcError(res, 406, INVALID_REQUEST, 'Not Acceptable: the client must accept text/event-stream');
+      return;
+    }
+    if (sessionId === undefined) {
+      sendRpcError(res, 400, INVALID_REQUEST, 'Bad Request: Mcp-Session-Id header is required');
+      return;
+    }
+    const entry = this.o.sessions.get(sessionId);
+    if (!entry?.streams) {
+      sendRpcError(res, 404, SESSION_NOT_FOUND, 'Session not found');
+      return;
+    }
+    entry.session.lastActivity = Date.now();
+    entry.streams.openGet(res, header(req, 'last-event-id'), { 'mcp-session-id': sessionId });
+  }
+
+  private async delete(res: ServerResponse, sessionId: string | undefined): Promise<void> {
+    if (sessionId === undefined) {
+      sendRpcError(res, 400, INVALID_REQUEST, 'Bad Request: Mcp-Session-Id header is required');
+      return;
+    }
+    const entry = this.o.sessions.get(sessionId);
+    if (entry?.session.kind !== 'streamable') {
+      sendRpcError(res, 404, SESSION_NOT_FOUND, 'Session not found');
+      return;
+    }
+    res.writeHead(200);
+    res.end();
+    await this.o.sessions.close(entry, 'client deleted the session');
+  }
+
+  // ---- legacy HTTP+SSE (2024-11-05)
+
+  private openLegacy(req: IncomingMessage, res: ServerResponse, prefix: string, identity: string): void {
+    let entry: SessionEntry;
+    try {
+      entry = this.o.sessions.create('sse', identity);
+    } catch (err) {
+      this.refuse(res, err);
+      return;
+    }
+    const conn = new SseConnection(res, this.o.keepAlive);
+    entry.sse = conn;
+    const session = entry.session;
+    // SDK 1.x legacy clients run notification handlers a microtask later but responses at once, so a progress
+    // event and the response parsed from one chunk lose the progress. A response written right after a
+    // notification is held back a moment so the two travel as separate chunks.
+    const GAP_MS = 4;
+    let lastNotification = 0;
+    let queue: JsonRpcMessage[] | undefined;
+    const flush = () => {
+      const q = queue ?? [];
+      queue = undefined;
+      for (const m of q) {
+        if ('method' in m) lastNotification = performance.now();
+        conn.event(JSON.stringify(m), { event: 'message' });
+      }
+    };
+    session.deliver = (m) => {
+      if (conn.closed) return false;
+      const isNotification = 'method' in m;
+      const wait = lastNotification + GAP_MS - performance.now();
+      if (queue || (!isNotification && wait > 0)) {
+        if (!queue) {
+          queue = [];
+          setTimeout(flush, Math.max(1, wait));
+        }
+        queue.push(m);
+        return true;
+      }
+      if (isNotification) lastNotification = performance.now();
+      return conn.event(JSON.stringify(m), { event: 'message' });
+    };
+    conn.onclose = () => void this.o.sessions.close(entry, 'SSE stream closed');
+    const endpoint = `${this.externalPrefix(req, prefix)}/messages?sessionId=${encodeURIComponent(session.id)}`;
+    conn.event(endpoint, { event: 'endpoint' });
+  }
+
+  private async postLegacy(req: IncomingMessage, res: ServerResponse, sessionId: string | undefined, identity: string) {
+    if (sessionId === undefined) {
+      sendRpcError(res, 400, INVALID_REQUEST, 'Bad Request: the sessionId query parameter is required');
+      return;
+    }
+    const entry = this.o.sessions.get(sessionId);
+    if (entry?.session.kind !== 'sse') {
+      req.resume();
+      sendRpcError(res, 404, SESSION_NOT_FOUND, 'Session not found');
+      return;
+    }
+    const parsed = await this.parse(req, res);
+    if (parsed === undefined) return;
+    const messages = this.validate(res, parsed);
+    if (!messages) return;
+    if (this.limited(res, identity, messages)) return;
+    const session = entry.session;
+    const sink: Sink = { related: (m) => void session.deliver(m), respond: (r) => void session.deliver(r) };
+    this.dispatch(entry, messages, sink);
+    res.writeHead(202, { 'content-type': 'text/plain' });
+    res.end('Accepted');
+  }
+}

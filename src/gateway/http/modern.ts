@@ -1,0 +1,120 @@
+/**
+ * The 2026-07-28 (stateless) revision, served by the official SDK's `createMcpHandler`: it validates the
+ * per-request `_meta` envelope and the `MCP-Protocol-Version` / `Mcp-Method` / `Mcp-Name` headers against the
+ * body, answers `server/discover` from the cached handshake, stamps 2026 result fields and runs the
+ * `subscriptions/listen` streams. Each request is forwarded through the same router as the session eras, so
+ * it reaches the same server process under the same policy.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { toNodeHandler } from '@modelcontextprotocol/node';
+import { createMcpHandler, ProtocolError, Server, type ServerOptions } from '@modelcontextprotocol/server';
+import type { Logger } from '../../observability/log.ts';
+import { isObject, type JsonRpcNotification, type JsonRpcRequest } from '../jsonrpc.ts';
+import type { Router } from '../router.ts';
+import { ClientSession } from '../session.ts';
+
+const CLIENT_CAPABILITIES = 'io.modelcontextprotocol/clientCapabilities';
+
+export interface ModernOptions {
+  router: () => Router;
+  log: Logger;
+  keepAliveMs: number;
+  maxBodyBytes: number;
+}
+
+export class ModernEndpoint {
+  private readonly handler: ReturnType<typeof createMcpHandler>;
+  private readonly node: ReturnType<typeof toNodeHandler>;
+  private seq = 0;
+
+  constructor(options: ModernOptions) {
+    const { log } = options;
+    this.handler = createMcpHandler(
+      (ctx) => {
+        const router = options.router();
+        const init = router.upstream.initResult;
+        const identity = ctx.authInfo?.clientId ?? 'anonymous';
+        const server = new Server(init?.serverInfo ?? { name: 'unavailable', version: '0' }, {
+          capabilities: (init?.capabilities ?? {}) as ServerOptions['capabilities'],
+          instructions: init?.instructions,
+        });
+        const session = new ClientSession(`modern-${++this.seq}`, 'modern', identity);
+        server.fallbackRequestHandler = (request, c) =>
+          new Promise((resolve, reject) => {
+            const caps = c.mcpReq.envelope?.[CLIENT_CAPABILITIES as keyof typeof c.mcpReq.envelope];
+            session.capabilities = isObject(caps) ? caps : {};
+            const forwarded: JsonRpcRequest = {
+              jsonrpc: '2.0',
+              id: c.mcpReq.id,
+              method: request.method,
+              ...(request.params === undefined ? {} : { params: request.params as Record<string, unknown> }),
+            };
+            const onAbort = () =>
+              router.handleNotification(session, {
+                jsonrpc: '2.0',
+                method: 'notifications/cancelled',
+                params: { requestId: c.mcpReq.id, reason: 'client went away' },
+              });
+            c.mcpReq.signal.addEventListener('abort', onAbort, { once: true });
+            router.handleRequest(session, forwarded, {
+              related: (message) => {
+                // Progress and log lines ride the response stream; a 2026 client cannot take server requests
+                // (the router refuses those before they get here).
+                if ('method' in message && !('id' in message)) {
+                  void c.mcpReq.notify(message as { method: string; params?: Record<string, unknown> }).catch(() => {});
+                }
+              },
+              respond: (response) => {
+                c.mcpReq.signal.removeEventListener('abort', onAbort);
+                if (response.error) {
+                  reject(new ProtocolError(response.error.code, response.error.message, response.error.data));
+                } else resolve((response.result ?? {}) as Record<string, unknown>);
+              },
+            });
+          });
+        server.fallbackNotificationHandler = async (note) => {
+          router.handleNotification(session, { jsonrpc: '2.0', ...note } as JsonRpcNotification);
+        };
+        return server;
+      },
+      {
+        legacy: 'reject',
+        keepAliveMs: options.keepAliveMs,
+        maxRequestBodySize: options.maxBodyBytes,
+        onerror: (err) => log.debug({ err: err.message }, '2026-07-28 request rejected'),
+      },
+    );
+    this.node = toNodeHandler(this.handler, {
+      maxRequestBodySize: options.maxBodyBytes,
+      onerror: (err) => log.warn({ err: err.message }, '2026-07-28 handler failed'),
+    });
+  }
+
+  handle(req: IncomingMessage, res: ServerResponse, body: unknown, identity: string): Promise<void> {
+    (req as IncomingMessage & { auth?: unknown }).auth = { token: '', clientId: identity, scopes: [] };
+    return this.node(req, res, body);
+  }
+
+  /** A list_changed or resources/updated notification from the server, for open listen streams. */
+  serverEvent(note: JsonRpcNotification): void {
+    const notify = this.handler.notify;
+    switch (note.method) {
+      case 'notifications/tools/list_changed':
+        notify.toolsChanged();
+        break;
+      case 'notifications/prompts/list_changed':
+        notify.promptsChanged();
+        break;
+      case 'notifications/resources/list_changed':
+        notify.resourcesChanged();
+        break;
+      case 'notifications/resources/updated':
+        if (typeof note.params?.uri === 'string') notify.resourceUpdated(note.params.uri);
+        break;
+    }
+  }
+
+  close(): Promise<void> {
+    return this.handler.close();
+  }
+}

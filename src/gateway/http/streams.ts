@@ -1,0 +1,282 @@
+/**
+ * The HTTP side of a 2025 Streamable HTTP session: POST exchanges that answer with JSON or upgrade to an event
+ * stream, standalone GET streams, and a bounded per-session event store for `Last-Event-ID` resumption.
+ *
+ * A POST answers with plain JSON unless something related to the request (progress, a server request, a log
+ * line) arrives before the response, or the response takes longer than the upgrade delay; then it becomes an
+ * event stream whose first event carries an id, so a client that loses the connection can resume with GET and
+ * Last-Event-ID. Several GET streams may be open (a reconnecting client's old one may still look alive behind a
+ * proxy); messages go to the newest, and a second GET is never answered 409.
+ */
+import type { ServerResponse } from 'node:http';
+import type { JsonRpcMessage, JsonRpcResponse } from '../jsonrpc.ts';
+import type { ClientSession, Sink } from '../session.ts';
+import { type KeepAlive, SseConnection } from './sse.ts';
+
+interface StoredEvent {
+  stream: number;
+  seq: number;
+  data: string;
+}
+
+interface OutStream {
+  id: number;
+  seq: number;
+  conn?: SseConnection;
+  /** Responses still owed on this stream; 0 means complete. */
+  remaining: number;
+}
+
+export interface StreamLimits {
+  maxEvents: number;
+  maxEventBytes: number;
+  maxGetStreams: number;
+  upgradeAfterMs: number;
+}
+
+export const DEFAULT_STREAM_LIMITS: StreamLimits = {
+  maxEvents: 512,
+  maxEventBytes: 4 * 1024 * 1024,
+  maxGetStreams: 4,
+  upgradeAfterMs: 10_000,
+};
+
+export class StreamState {
+  readonly session: ClientSession;
+  private readonly keepAlive: KeepAlive;
+  private readonly limits: StreamLimits;
+  private readonly events: StoredEvent[] = [];
+  private eventBytes = 0;
+  private readonly streams = new Map<number, OutStream>();
+  private nextStream = 1;
+  private readonly standalone: OutStream = { id: 0, seq: 0, remaining: Number.POSITIVE_INFINITY };
+  private getStreams: SseConnection[] = [];
+
+  constructor(session: ClientSession, keepAlive: KeepAlive, limits: StreamLimits = DEFAULT_STREAM_LIMITS) {
+    this.session = session;
+    this.keepAlive = keepAlive;
+    this.limits = limits;
+    this.streams.set(0, this.standalone);
+    session.deliver = (m) => this.sendStandalone(m);
+  }
+
+  get openGetStreams(): number {
+    return this.getStreams.length;
+  }
+
+  private store(stream: number, seq: number, data: string): void {
+    this.events.push({ stream, seq, data });
+    this.eventBytes += data.length;
+    while (this.events.length > this.limits.maxEvents || this.eventBytes > this.limits.maxEventBytes) {
+      const old = this.events.shift();
+      if (!old) break;
+      this.eventBytes -= old.data.length;
+    }
+  }
+
+  /** Writes to a stream, storing the event for resumption. */
+  write(stream: OutStream, message: JsonRpcMessage): boolean {
+    const data = JSON.stringify(message);
+    stream.seq++;
+    this.store(stream.id, stream.seq, data);
+    return stream.conn?.event(data, { id: `${stream.id}-${stream.seq}`, event: 'message' }) ?? false;
+  }
+
+  /** A message outside any request: to the newest open GET stream (stored for resumption either way). */
+  sendStandalone(message: JsonRpcMessage): boolean {
+    while (this.getStreams.length > 0) {
+      const newest = this.getStreams[this.getStreams.length - 1];
+      if (newest && !newest.closed) break;
+      this.getStreams.pop();
+    }
+    this.standalone.conn = this.getStreams[this.getStreams.length - 1];
+    return this.write(this.standalone, message);
+  }
+
+  /** Opens the event stream of a POST exchange. */
+  openStream(res: ServerResponse, remaining: number, headers: Record<string, string>): OutStream {
+    const stream: OutStream = { id: this.nextStream++, seq: 0, remaining };
+    stream.conn = new SseConnection(res, this.keepAlive, headers);
+    this.streams.set(stream.id, stream);
+    // The priming event: an id before any data makes the stream resumable.
+    stream.conn.event('', { id: `${stream.id}-0` });
+    stream.conn.onclose = () => {
+      stream.conn = undefined;
+      if (stream.remaining === 0) this.streams.delete(stream.id);
+    };
+    return stream;
+  }
+
+  completeOne(stream: OutStream): void {
+    stream.remaining--;
+    if (stream.remaining > 0) return;
+    const conn = stream.conn;
+    this.streams.delete(stream.id);
+    conn?.end();
+  }
+
+  /** GET: a new standalone stream, or the resumption of a stream after `lastEventId`. */
+  openGet(res: ServerResponse, lastEventId: string | undefined, headers: Record<string, string>): void {
+    const conn = new SseConnection(res, this.keepAlive, headers);
+    let target = this.standalone;
+    let after = Number.POSITIVE_INFINITY;
+    let streamId = 0;
+    if (lastEventId) {
+      const m = /^(\d+)-(\d+)$/.exec(lastEventId);
+      if (m) {
+        streamId = Number(m[1]);
+        after = Number(m[2]);
+      }
+    }
+    if (after !== Number.POSITIVE_INFINITY) {
+      for (const e of this.events) {
+        if (e.stream === streamId && e.seq > after)
+          conn.event(e.data, { id: `${e.stream}-${e.seq}`, event: 'message' });
+      }
+      const live = this.streams.get(streamId);
+      if (streamId !== 0) {
+        if (!live || live.remaining === 0) {
+          conn.end();
+          return;
+        }
+        live.conn?.end();
+        live.conn = conn;
+        conn.onclose = () => {
+          if (live.conn === conn) live.conn = undefined;
+        };
+        return;
+      }
+      target = this.standalone;
+    }
+    this.getStreams.push(conn);
+    while (this.getStreams.length > this.limits.maxGetStreams) this.getStreams.shift()?.end();
+    target.conn = conn;
+    conn.onclose = () => {
+      this.getStreams = this.getStreams.filter((c) => c !== conn);
+      if (this.standalone.conn === conn) this.standalone.conn = this.getStreams[this.getStreams.length - 1];
+    };
+  }
+
+  /** Ends every stream of the session (DELETE, idle timeout, drain). */
+  closeAll(): void {
+    for (const s of this.streams.values()) s.conn?.end();
+    for (const c of this.getStreams) c.end();
+    this.getStreams = [];
+  }
+}
+
+/**
+ * One POST to /mcp: collects the responses to the requests in its body and decides between a JSON answer and
+ * an event stream (see the module comment).
+ */
+export class HttpExchange implements Sink {
+  private readonly res: ServerResponse;
+  private readonly state?: StreamState;
+  private remaining: number;
+  private readonly batch: boolean;
+  private readonly acceptsSse: boolean;
+  private readonly headers: Record<string, string>;
+  private readonly responses: JsonRpcResponse[] = [];
+  private stream?: OutStream;
+  private done = false;
+  private timer?: NodeJS.Timeout;
+  private readonly oneshot?: { conn?: SseConnection; keepAlive: KeepAlive };
+  onfinish?: () => void;
+
+  constructor(options: {
+    res: ServerResponse;
+    state?: StreamState;
+    keepAlive: KeepAlive;
+    expected: number;
+    batch: boolean;
+    acceptsSse: boolean;
+    headers: Record<string, string>;
+    upgradeAfterMs: number;
+  }) {
+    this.res = options.res;
+    this.state = options.state;
+    this.remaining = options.expected;
+    this.batch = options.batch;
+    this.acceptsSse = options.acceptsSse;
+    this.headers = options.headers;
+    if (!options.state) this.oneshot = { keepAlive: options.keepAlive };
+    if (this.acceptsSse && options.upgradeAfterMs > 0) {
+      this.timer = setTimeout(() => this.upgrade(), options.upgradeAfterMs);
+      this.timer.unref();
+    }
+    this.res.on('close', () => {
+      if (!this.res.writableFinished && !this.stream && !this.oneshot?.conn) this.finish();
+    });
+  }
+
+  private finish(): void {
+    if (this.done) return;
+    this.done = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.onfinish?.();
+  }
+
+  private upgrade(): void {
+    if (this.done || this.stream || this.oneshot?.conn || this.res.headersSent) return;
+    if (this.timer) clearTimeout(this.timer);
+    if (this.state) {
+      this.stream = this.state.openStream(this.res, this.remaining + this.responses.length, this.headers);
+      for (const r of this.responses) {
+        this.state.write(this.stream, r);
+        this.state.completeOne(this.stream);
+      }
+    } else if (this.oneshot) {
+      this.oneshot.conn = new SseConnection(this.res, this.oneshot.keepAlive, this.headers);
+      for (const r of this.responses) this.oneshot.conn.event(JSON.stringify(r), { event: 'message' });
+    }
+    this.responses.length = 0;
+  }
+
+  related(message: JsonRpcMessage): void {
+    if (this.done) {
+      this.state?.sendStandalone(message);
+      return;
+    }
+    if (!this.stream && !this.oneshot?.conn) {
+      if (!this.acceptsSse) {
+        // A JSON-only client: the message can only travel on its GET stream.
+        this.state?.sendStandalone(message);
+        return;
+      }
+      this.upgrade();
+    }
+    if (this.stream && this.state) this.state.write(this.stream, message);
+    else this.oneshot?.conn?.event(JSON.stringify(message), { event: 'message' });
+  }
+
+  respond(response: JsonRpcResponse): void {
+    if (this.done) return;
+    this.remaining--;
+    if (this.stream && this.state) {
+      this.state.write(this.stream, response);
+      this.state.completeOne(this.stream);
+      if (this.remaining <= 0) this.finish();
+      return;
+    }
+    if (this.oneshot?.conn) {
+      this.oneshot.conn.event(JSON.stringify(response), { event: 'message' });
+      if (this.remaining <= 0) {
+        this.oneshot.conn.end();
+        this.finish();
+      }
+      return;
+    }
+    this.responses.push(response);
+    if (this.remaining > 0) return;
+    const body = JSON.stringify(this.batch ? this.responses : this.responses[0]);
+    if (!this.res.destroyed && !this.res.headersSent) {
+      this.res.writeHead(200, {
+        ...this.headers,
+        'content-type': 'application/json',
+        'content-length': String(Buffer.byteLength(body)),
+      });
+      this.res.end(body);
+    }
+    this.finish();
+  }
+}

@@ -1,0 +1,91 @@
+/** JSON-RPC 2.0 shapes and helpers shared by every gateway path. */
+
+export type JsonRpcId = string | number;
+export type Params = Record<string, unknown>;
+
+export interface JsonRpcRequest {
+  jsonrpc: '2.0';
+  id: JsonRpcId;
+  method: string;
+  params?: Params;
+}
+
+export interface JsonRpcNotification {
+  jsonrpc: '2.0';
+  method: string;
+  params?: Params;
+}
+
+export interface JsonRpcErrorObject {
+  code: number;
+  message: string;
+  data?: unknown;
+}
+
+export interface JsonRpcResponse {
+  jsonrpc: '2.0';
+  id: JsonRpcId | null;
+  result?: unknown;
+  error?: JsonRpcErrorObject;
+}
+
+export type JsonRpcMessage = JsonRpcRequest | JsonRpcNotification | JsonRpcResponse;
+
+export const PARSE_ERROR = -32700;
+export const INVALID_REQUEST = -32600;
+export const METHOD_NOT_FOUND = -32601;
+export const INVALID_PARAMS = -32602;
+export const INTERNAL_ERROR = -32603;
+/** Implementation-defined server errors (-32000..-32099). */
+export const SERVER_ERROR = -32000;
+export const SESSION_NOT_FOUND = -32001;
+export const UPSTREAM_UNAVAILABLE = -32002;
+export const RATE_LIMITED = -32029;
+
+/** Protocol revisions the gateway serves over the session-based (2025 and older) transports. */
+export const SESSION_PROTOCOL_VERSIONS = ['2025-11-25', '2025-06-18', '2025-03-26', '2024-11-05'] as const;
+export const LATEST_SESSION_PROTOCOL_VERSION = '2025-11-25';
+export const MODERN_PROTOCOL_VERSION = '2026-07-28';
+
+export type MessageKind = 'request' | 'notification' | 'response' | 'invalid';
+
+export function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function isId(value: unknown): value is JsonRpcId {
+  return typeof value === 'string' || (typeof value === 'number' && Number.isFinite(value));
+}
+
+/** Classifies one decoded JSON value as a JSON-RPC message without trusting its shape. */
+export function kindOf(value: unknown): MessageKind {
+  if (!isObject(value) || value.jsonrpc !== '2.0') return 'invalid';
+  if (typeof value.method === 'string') {
+    if (value.params !== undefined && !isObject(value.params) && !Array.isArray(value.params)) return 'invalid';
+    if ('id' in value) return isId(value.id) ? 'request' : 'invalid';
+    return 'notification';
+  }
+  if ('result' in value || 'error' in value) {
+    if (!isId(value.id) && value.id !== null) return 'invalid';
+    if ('error' in value && !isObject(value.error)) return 'invalid';
+    return 'response';
+  }
+  return 'invalid';
+}
+
+export function errorResponse(id: JsonRpcId | null, code: number, message: string, data?: unknown): JsonRpcResponse {
+  const error: JsonRpcErrorObject = data === undefined ? { code, message } : { code, message, data };
+  return { jsonrpc: '2.0', id, error };
+}
+
+export function resultResponse(id: JsonRpcId, result: unknown): JsonRpcResponse {
+  return { jsonrpc: '2.0', id, result };
+}
+
+/** `params._meta.progressToken`, when the request asked for progress. */
+export function progressTokenOf(params: Params | undefined): JsonRpcId | undefined {
+  const meta = params?._meta;
+  if (!isObject(meta)) return undefined;
+  const token = meta.progressToken;
+  return isId(token) ? token : undefined;
+}

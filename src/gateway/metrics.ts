@@ -1,0 +1,97 @@
+/**
+ * Prometheus metrics of one gateway (its own registry, so several gateways can live in one process in tests).
+ * Names follow the Prometheus conventions promtool checks: counters end in _total, durations are in seconds,
+ * every metric has help text, label values are bounded.
+ */
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+
+/** Bound on distinct tool label values; further names share `_other` (a client cannot explode cardinality). */
+const MAX_TOOL_LABELS = 256;
+
+export class GatewayMetrics {
+  readonly registry = new Registry();
+  readonly toolCalls: Counter<'tool' | 'outcome'>;
+  readonly toolCallDuration: Histogram<'tool'>;
+  readonly rpcRequests: Counter<'method' | 'outcome'>;
+  readonly activeSessions: Gauge<'transport'>;
+  readonly childRestarts: Counter;
+  readonly childUp: Gauge;
+  readonly httpResponses: Counter<'code'>;
+  readonly rateLimited: Counter<'scope'>;
+  readonly droppedMessages: Counter<'reason'>;
+  private readonly toolLabels = new Set<string>();
+  private readonly methodLabels = new Set<string>();
+
+  constructor() {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry, prefix: 'mcp_gateway_' });
+    this.toolCalls = new Counter({
+      name: 'mcp_gateway_tool_calls_total',
+      help: 'tools/call requests by tool and outcome (ok, tool_error, error, denied, rate_limited, upstream_failed, timeout, cancelled)',
+      labelNames: ['tool', 'outcome'],
+      registers,
+    });
+    this.toolCallDuration = new Histogram({
+      name: 'mcp_gateway_tool_call_duration_seconds',
+      help: 'Duration of tools/call requests through the gateway, from receipt to response',
+      labelNames: ['tool'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+      registers,
+    });
+    this.rpcRequests = new Counter({
+      name: 'mcp_gateway_rpc_requests_total',
+      help: 'JSON-RPC requests from clients by method and outcome (ok, error)',
+      labelNames: ['method', 'outcome'],
+      registers,
+    });
+    this.activeSessions = new Gauge({
+      name: 'mcp_gateway_active_sessions',
+      help: 'Open client sessions by transport (streamable_http, sse)',
+      labelNames: ['transport'],
+      registers,
+    });
+    this.childRestarts = new Counter({
+      name: 'mcp_gateway_child_restarts_total',
+      help: 'Restarts of the MCP server child process (or reconnects to the upstream in proxy mode)',
+      registers,
+    });
+    this.childUp = new Gauge({
+      name: 'mcp_gateway_child_up',
+      help: 'Number of MCP server children (or upstream connections) that are initialized and serving',
+      registers,
+    });
+    this.httpResponses = new Counter({
+      name: 'mcp_gateway_http_responses_total',
+      help: 'HTTP responses sent on the MCP port by status code',
+      labelNames: ['code'],
+      registers,
+    });
+    this.rateLimited = new Counter({
+      name: 'mcp_gateway_rate_limited_total',
+      help: 'Requests refused by a rate limit, by scope (client, tool)',
+      labelNames: ['scope'],
+      registers,
+    });
+    this.droppedMessages = new Counter({
+      name: 'mcp_gateway_dropped_messages_total',
+      help: 'Messages from the server the gateway could not attribute or deliver, by reason',
+      labelNames: ['reason'],
+      registers,
+    });
+    for (const t of ['streamable_http', 'sse']) this.activeSessions.set({ transport: t }, 0);
+  }
+
+  toolLabel(name: string): string {
+    if (this.toolLabels.has(name)) return name;
+    if (this.toolLabels.size >= MAX_TOOL_LABELS || name.length > 128) return '_other';
+    this.toolLabels.add(name);
+    return name;
+  }
+
+  methodLabel(method: string): string {
+    if (this.methodLabels.has(method)) return method;
+    if (this.methodLabels.size >= 64 || method.length > 64) return '_other';
+    this.methodLabels.add(method);
+    return method;
+  }
+}

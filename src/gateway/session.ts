@@ -1,0 +1,42 @@
+/** A client's session as the router sees it, independent of the HTTP transport that carries it. */
+import type { JsonRpcId, JsonRpcMessage, JsonRpcResponse, Params } from './jsonrpc.ts';
+
+/** streamable: 2025 Streamable HTTP; sse: legacy HTTP+SSE; modern: one 2026-07-28 request; oneshot: a sessionless 2025 POST. */
+export type SessionKind = 'streamable' | 'sse' | 'modern' | 'oneshot';
+
+/** Where the messages that belong to one client request go. */
+export interface Sink {
+  /** A message tied to the request: progress, a server-to-client request, a log line. */
+  related(message: JsonRpcMessage): void;
+  /** The final response (exactly once). */
+  respond(response: JsonRpcResponse): void;
+}
+
+export class ClientSession {
+  readonly id: string;
+  readonly kind: SessionKind;
+  /** Who the client is, for audit lines and rate limits (token fingerprint, OIDC subject or address). */
+  identity: string;
+  capabilities: Params = {};
+  clientInfo?: unknown;
+  protocolVersion = '';
+  closed = false;
+  lastActivity = Date.now();
+  /** resources/subscribe URIs this session holds. */
+  readonly subscriptions = new Set<string>();
+  /** Client request id -> gateway id, for cancellation and cleanup. */
+  readonly pendingByClientId = new Map<JsonRpcId, number>();
+  /** Delivers a message that is not tied to an open request (GET stream, legacy SSE stream). */
+  deliver: (message: JsonRpcMessage) => boolean = () => false;
+
+  constructor(id: string, kind: SessionKind, identity: string) {
+    this.id = id;
+    this.kind = kind;
+    this.identity = identity;
+  }
+
+  /** Whether the client can receive server-to-client requests at all. */
+  get canReceiveRequests(): boolean {
+    return this.kind === 'streamable' || this.kind === 'sse';
+  }
+}

@@ -1,0 +1,212 @@
+/**
+ * Client sessions: ids, limits, idle expiry, and which router (which server process) each session uses.
+ *
+ * shared (the default): every session shares one server process through one router. One process answers any
+ *   number of clients, sessions cost a few kilobytes, and there is no spawn on connect (per-session spawns are
+ *   what pushed kmcp past clients' 5 s connect timeout). Right for the stateless tools most servers expose.
+ * perSession: each session gets its own process (isolation for servers that keep per-client state or call
+ *   back into the client), bounded by the maximum and the idle timeout. One process is kept pre-spawned so a
+ *   new session does not wait for a cold start. 2026-07-28 stateless requests still use the shared process.
+ *
+ * With a session secret, ids are signed and name the replica that owns them, so another replica can forward
+ * the request there instead of answering "Session not found" (no sticky sessions needed).
+ */
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { Logger } from '../observability/log.ts';
+import type { SseConnection } from './http/sse.ts';
+import type { StreamState } from './http/streams.ts';
+import type { GatewayMetrics } from './metrics.ts';
+import { Router, type RouterPolicy } from './router.ts';
+import { ClientSession, type SessionKind } from './session.ts';
+import type { Upstream } from './upstream/upstream.ts';
+
+export interface SessionEntry {
+  session: ClientSession;
+  router: Router;
+  streams?: StreamState;
+  sse?: SseConnection;
+  /** per-session mode: the process this session owns. */
+  upstream?: Upstream;
+}
+
+export class SessionRefused extends Error {
+  readonly status: number;
+  constructor(status: number, message: string) {
+    super(message);
+    this.status = status;
+  }
+}
+
+export class SessionIds {
+  private readonly secret?: Buffer;
+  private readonly self?: string;
+  private readonly selfEncoded?: string;
+
+  constructor(secret?: Buffer, advertise?: string) {
+    this.secret = secret;
+    this.self = advertise;
+    this.selfEncoded = advertise ? Buffer.from(advertise).toString('base64url') : undefined;
+  }
+
+  private mac(text: string): string {
+    return createHmac('sha256', this.secret as Buffer)
+      .update(text)
+      .digest()
+      .subarray(0, 16)
+      .toString('base64url');
+  }
+
+  mint(): string {
+    const random = randomBytes(18).toString('base64url');
+    if (!this.secret || !this.selfEncoded) return random;
+    const body = `${this.selfEncoded}.${random}`;
+    return `${body}.${this.mac(body)}`;
+  }
+
+  /** The replica address a signed id names, when it is not this one and the signature holds. */
+  remoteOwner(id: string): string | undefined {
+    if (!this.secret) return undefined;
+    const parts = id.split('.');
+    if (parts.length !== 3) return undefined;
+    const [owner = '', random = '', mac = ''] = parts;
+    const expected = Buffer.from(this.mac(`${owner}.${random}`));
+    const given = Buffer.from(mac);
+    if (expected.length !== given.length || !timingSafeEqual(expected, given)) return undefined;
+    const address = Buffer.from(owner, 'base64url').toString('utf8');
+    return address === this.self ? undefined : address;
+  }
+}
+
+export interface SessionManagerOptions {
+  perSession: boolean;
+  maxSessions: number;
+  idleTimeoutMs: number;
+  sharedRouter: Router;
+  policy: RouterPolicy;
+  metrics: GatewayMetrics;
+  log: Logger;
+  ids: SessionIds;
+  requestTimeoutMs: number;
+  readyWaitMs: number;
+  /** per-session mode: a fresh, unstarted server connection. */
+  createUpstream: (name: string) => Upstream;
+}
+
+export class SessionManager {
+  readonly ids: SessionIds;
+  private readonly sessions = new Map<string, SessionEntry>();
+  private readonly options: SessionManagerOptions;
+  private spare?: Upstream;
+  private readonly sweeper: NodeJS.Timeout;
+  private draining = false;
+  private counts = { streamable: 0, sse: 0 };
+  private upstreamSeq = 0;
+
+  constructor(options: SessionManagerOptions) {
+    this.options = options;
+    this.ids = options.ids;
+    const every = Math.max(250, Math.min(options.idleTimeoutMs / 4, 30_000));
+    this.sweeper = setInterval(() => this.expireIdle(), every);
+    this.sweeper.unref();
+    if (options.perSession) this.refillSpare();
+  }
+
+  get size(): number {
+    return this.sessions.size;
+  }
+
+  get(id: string): SessionEntry | undefined {
+    return this.sessions.get(id);
+  }
+
+  entries(): IterableIterator<SessionEntry> {
+    return this.sessions.values();
+  }
+
+  /** Stops new sessions (drain). */
+  stopAccepting(): void {
+    this.draining = true;
+  }
+
+  private refillSpare(): void {
+    if (this.draining || this.spare || !this.options.perSession) return;
+    if (this.sessions.size + 1 > this.options.maxSessions) return;
+    this.spare = this.options.createUpstream(`session-${++this.upstreamSeq}`);
+    this.spare.prespawn();
+  }
+
+  create(kind: Extract<SessionKind, 'streamable' | 'sse'>, identity: string): SessionEntry {
+    if (this.draining) throw new SessionRefused(503, 'the gateway is shutting down; reconnect to another replica');
+    if (this.sessions.size >= this.options.maxSessions) {
+      throw new SessionRefused(503, `the gateway has reached its session limit (${this.options.maxSessions})`);
+    }
+    const id = this.ids.mint();
+    const session = new ClientSession(id, kind, identity);
+    let router = this.options.sharedRouter;
+    let upstream: Upstream | undefined;
+    if (this.options.perSession) {
+      upstream = this.spare ?? this.options.createUpstream(`session-${++this.upstreamSeq}`);
+      this.spare = undefined;
+      router = new Router({
+        upstream,
+        policy: this.options.policy,
+        metrics: this.options.metrics,
+        log: this.options.log,
+        perSession: true,
+        requestTimeoutMs: this.options.requestTimeoutMs,
+        readyWaitMs: this.options.readyWaitMs,
+      });
+      setImmediate(() => this.refillSpare());
+    }
+    router.attach(session);
+    const entry: SessionEntry = { session, router, upstream };
+    this.sessions.set(id, entry);
+    this.counts[kind]++;
+    this.options.metrics.activeSessions.set(
+      { transport: kind === 'sse' ? 'sse' : 'streamable_http' },
+      this.counts[kind],
+    );
+    this.options.log.debug({ session: id, kind, client: identity }, 'session opened');
+    return entry;
+  }
+
+  async close(entry: SessionEntry, reason: string): Promise<void> {
+    const { session } = entry;
+    if (session.closed) return;
+    session.closed = true;
+    this.sessions.delete(session.id);
+    const kind = session.kind === 'sse' ? 'sse' : 'streamable';
+    this.counts[kind]--;
+    this.options.metrics.activeSessions.set(
+      { transport: kind === 'sse' ? 'sse' : 'streamable_http' },
+      this.counts[kind],
+    );
+    entry.router.detach(session);
+    entry.streams?.closeAll();
+    entry.sse?.end();
+    this.options.log.debug({ session: session.id, reason }, 'session closed');
+    if (entry.upstream) {
+      entry.router.close();
+      await entry.upstream.stop(2000);
+      this.refillSpare();
+    }
+  }
+
+  private expireIdle(): void {
+    const now = Date.now();
+    for (const entry of [...this.sessions.values()]) {
+      const s = entry.session;
+      if (s.pendingByClientId.size === 0 && now - s.lastActivity > this.options.idleTimeoutMs) {
+        void this.close(entry, 'idle timeout');
+      }
+    }
+  }
+
+  async closeAll(reason: string): Promise<void> {
+    clearInterval(this.sweeper);
+    await Promise.all([...this.sessions.values()].map((e) => this.close(e, reason)));
+    const spare = this.spare;
+    this.spare = undefined;
+    await spare?.stop(2000);
+  }
+}

@@ -1,0 +1,95 @@
+/**
+ * Proxy mode: the upstream is an MCP server that already speaks Streamable HTTP (2025 sessions) or legacy
+ * HTTP+SSE. The official SDK client transports carry the messages; the gateway does the handshake itself, like
+ * with a child process, so the same router, policy and health logic apply.
+ */
+import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
+import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import type { Logger } from '../../observability/log.ts';
+import { errorResponse, type JsonRpcMessage, kindOf, UPSTREAM_UNAVAILABLE } from '../jsonrpc.ts';
+import type { Channel, ChannelCloseInfo } from './channel.ts';
+
+export interface HttpChannelOptions {
+  url: string;
+  transport: 'streamable-http' | 'sse';
+  log: Logger;
+}
+
+export class HttpChannel implements Channel {
+  onmessage?: (message: unknown) => void;
+  onclose?: (info: ChannelCloseInfo) => void;
+  readonly description: string;
+  private readonly options: HttpChannelOptions;
+  private transport?: StreamableHTTPClientTransport | SSEClientTransport;
+  private closed = false;
+  private inflight = 0;
+
+  constructor(options: HttpChannelOptions) {
+    this.options = options;
+    this.description = `${options.transport} ${options.url}`;
+  }
+
+  async start(): Promise<void> {
+    const url = new URL(this.options.url);
+    const transport =
+      this.options.transport === 'sse' ? new SSEClientTransport(url) : new StreamableHTTPClientTransport(url);
+    this.transport = transport;
+    transport.onmessage = (message) => this.onmessage?.(message);
+    transport.onerror = (err) => {
+      this.options.log.warn({ err: err.message }, 'upstream transport error');
+      // A legacy SSE stream that ends is the end of the upstream session.
+      if (this.options.transport === 'sse' && /SSE error|stream/i.test(err.message)) {
+        void this.close().catch(() => {});
+      }
+    };
+    transport.onclose = () => this.finish({ reason: 'upstream connection closed' });
+    await transport.start();
+  }
+
+  setProtocolVersion(version: string): void {
+    const t = this.transport;
+    if (t instanceof StreamableHTTPClientTransport) t.setProtocolVersion(version);
+  }
+
+  send(message: JsonRpcMessage): boolean {
+    const transport = this.transport;
+    if (this.closed || !transport) return false;
+    this.inflight++;
+    transport.send(message as JSONRPCMessage).then(
+      () => {
+        this.inflight--;
+      },
+      (err: unknown) => {
+        this.inflight--;
+        const text = err instanceof Error ? err.message : String(err);
+        this.options.log.warn({ err: text }, 'sending to the upstream failed');
+        if (kindOf(message) === 'request' && 'id' in message && message.id !== null) {
+          this.onmessage?.(errorResponse(message.id, UPSTREAM_UNAVAILABLE, `upstream MCP server unreachable: ${text}`));
+        }
+        // The upstream forgot our session (it restarted): reconnect and initialize again.
+        if (err instanceof StreamableHTTPError && err.code === 404) void this.close();
+      },
+    );
+    return true;
+  }
+
+  backlog(): number {
+    return this.inflight;
+  }
+
+  private finish(info: ChannelCloseInfo): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.onclose?.(info);
+  }
+
+  async close(): Promise<void> {
+    const t = this.transport;
+    if (t instanceof StreamableHTTPClientTransport && !this.closed) {
+      await t.terminateSession().catch(() => {});
+    }
+    await t?.close().catch(() => {});
+    this.finish({ reason: 'closed' });
+  }
+}

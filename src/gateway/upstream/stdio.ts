@@ -1,0 +1,229 @@
+/**
+ * The child process channel: newline-delimited JSON-RPC over stdin/stdout, stderr turned into bounded pino lines.
+ * Non-JSON stdout lines are skipped with a warning; a line longer than the limit is discarded, never buffered
+ * without bound.
+ */
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import type { Logger } from '../../observability/log.ts';
+import type { JsonRpcMessage } from '../jsonrpc.ts';
+import type { Channel, ChannelCloseInfo } from './channel.ts';
+
+export interface StdioChannelOptions {
+  command: string;
+  args: string[];
+  env: NodeJS.ProcessEnv;
+  log: Logger;
+  /** Largest stdout line (one JSON-RPC message) accepted, in bytes. */
+  maxMessageBytes?: number;
+  /** stderr lines logged per second before the rest are counted and dropped. */
+  stderrLinesPerSecond?: number;
+  onNonJsonLine?: () => void;
+}
+
+const NEWLINE = 10;
+const MAX_STDERR_LINE = 4096;
+
+/** Splits a byte stream into lines with a bound on the line length. */
+export class LineSplitter {
+  private parts: Buffer[] = [];
+  private partsLength = 0;
+  private discarding = false;
+  private readonly maxLine: number;
+  private readonly onLine: (line: Buffer) => void;
+  private readonly onOversize: (bytes: number) => void;
+
+  constructor(maxLine: number, onLine: (line: Buffer) => void, onOversize: (bytes: number) => void) {
+    this.maxLine = maxLine;
+    this.onLine = onLine;
+    this.onOversize = onOversize;
+  }
+
+  push(chunk: Buffer): void {
+    let start = 0;
+    let nl = chunk.indexOf(NEWLINE, start);
+    while (nl !== -1) {
+      if (this.discarding) {
+        this.discarding = false;
+      } else if (this.parts.length > 0) {
+        const total = this.partsLength + (nl - start);
+        if (total > this.maxLine) this.onOversize(total);
+        else {
+          this.parts.push(chunk.subarray(start, nl));
+          this.onLine(Buffer.concat(this.parts, total));
+        }
+      } else if (nl - start > this.maxLine) {
+        this.onOversize(nl - start);
+      } else {
+        this.onLine(chunk.subarray(start, nl));
+      }
+      this.parts = [];
+      this.partsLength = 0;
+      start = nl + 1;
+      nl = chunk.indexOf(NEWLINE, start);
+    }
+    if (start < chunk.length && !this.discarding) {
+      const rest = chunk.subarray(start);
+      if (this.partsLength + rest.length > this.maxLine) {
+        this.onOversize(this.partsLength + rest.length);
+        this.parts = [];
+        this.partsLength = 0;
+        this.discarding = true;
+      } else {
+        // Copy: the chunk's buffer may be reused by the stream.
+        this.parts.push(Buffer.from(rest));
+        this.partsLength += rest.length;
+      }
+    }
+  }
+}
+
+export class StdioChannel implements Channel {
+  onmessage?: (message: unknown) => void;
+  onclose?: (info: ChannelCloseInfo) => void;
+  readonly description: string;
+  private child?: ChildProcessWithoutNullStreams;
+  private closed = false;
+  private exited?: Promise<void>;
+  private readonly options: StdioChannelOptions;
+  private readonly log: Logger;
+  private stderrBudget: number;
+  private stderrDropped = 0;
+  private stderrTimer?: NodeJS.Timeout;
+  private nonJsonWarned = 0;
+
+  constructor(options: StdioChannelOptions) {
+    this.options = options;
+    this.description = [options.command, ...options.args].join(' ');
+    this.log = options.log;
+    this.stderrBudget = options.stderrLinesPerSecond ?? 100;
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  start(): Promise<void> {
+    const { command, args, env } = this.options;
+    return new Promise((resolve, reject) => {
+      let child: ChildProcessWithoutNullStreams;
+      try {
+        child = spawn(command, args, { env, stdio: ['pipe', 'pipe', 'pipe'], windowsHide: true });
+      } catch (err) {
+        reject(err);
+        return;
+      }
+      this.child = child;
+      let spawned = false;
+      this.exited = new Promise((done) => child.once('exit', () => done()));
+      child.once('spawn', () => {
+        spawned = true;
+        resolve();
+      });
+      child.once('error', (err) => {
+        if (!spawned) reject(err);
+        this.finish({ reason: `spawn failed: ${err.message}` });
+      });
+      // 'close' comes after stdout drained, so responses written just before the exit still arrive; a
+      // grandchild holding the pipe open must not delay the restart, hence the short fallback timer.
+      child.once('exit', (code, signal) => {
+        const timer = setTimeout(() => this.finish({ reason: 'exited', code, signal }), 250);
+        child.once('close', () => {
+          clearTimeout(timer);
+          this.finish({ reason: 'exited', code, signal });
+        });
+      });
+      child.stdin.on('error', (err) => {
+        this.log.warn({ err: err.message }, 'server stdin error');
+      });
+      const maxMessage = this.options.maxMessageBytes ?? 32 * 1024 * 1024;
+      const stdout = new LineSplitter(
+        maxMessage,
+        (line) => this.handleLine(line),
+        (bytes) => this.log.warn({ bytes, limit: maxMessage }, 'server wrote an oversize stdout line; skipped'),
+      );
+      child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
+      const stderr = new LineSplitter(
+        64 * 1024,
+        (line) => this.handleStderr(line),
+        () => this.handleStderr(Buffer.from('[stderr line over 64 KiB skipped]')),
+      );
+      child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
+      this.stderrTimer = setInterval(() => {
+        if (this.stderrDropped > 0) {
+          this.log.warn({ dropped: this.stderrDropped }, 'server stderr lines dropped (rate limit)');
+          this.stderrDropped = 0;
+        }
+        this.stderrBudget = this.options.stderrLinesPerSecond ?? 100;
+      }, 1000);
+      this.stderrTimer.unref();
+    });
+  }
+
+  private handleLine(line: Buffer): void {
+    let end = line.length;
+    if (end > 0 && line[end - 1] === 13) end--;
+    if (end === 0) return;
+    const text = line.toString('utf8', 0, end);
+    let message: unknown;
+    try {
+      message = JSON.parse(text);
+    } catch {
+      this.options.onNonJsonLine?.();
+      if (this.nonJsonWarned < 100) {
+        this.nonJsonWarned++;
+        this.log.warn({ bytes: end, start: text.slice(0, 80) }, 'server wrote a non-JSON line on stdout; skipped');
+      }
+      return;
+    }
+    this.onmessage?.(message);
+  }
+
+  private handleStderr(line: Buffer): void {
+    if (this.stderrBudget <= 0) {
+      this.stderrDropped++;
+      return;
+    }
+    this.stderrBudget--;
+    let text = line.toString('utf8').replace(/\r$/, '');
+    if (text.trim() === '') return;
+    if (text.length > MAX_STDERR_LINE) text = `${text.slice(0, MAX_STDERR_LINE)}…`;
+    this.log.info({ stream: 'stderr', pid: this.child?.pid }, text);
+  }
+
+  send(message: JsonRpcMessage): boolean {
+    const child = this.child;
+    if (this.closed || !child || !child.stdin.writable) return false;
+    child.stdin.write(`${JSON.stringify(message)}\n`);
+    return true;
+  }
+
+  backlog(): number {
+    return this.child?.stdin.writableLength ?? 0;
+  }
+
+  private finish(info: ChannelCloseInfo): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.stderrTimer) clearInterval(this.stderrTimer);
+    this.onclose?.(info);
+  }
+
+  async close(graceMs = 5000): Promise<void> {
+    const child = this.child;
+    if (!child) {
+      this.finish({ reason: 'closed' });
+      return;
+    }
+    const wasClosed = this.closed;
+    this.closed = true;
+    if (this.stderrTimer) clearInterval(this.stderrTimer);
+    if (child.exitCode === null && child.signalCode === null) {
+      child.stdin.end();
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      await this.exited;
+      clearTimeout(timer);
+    }
+    if (!wasClosed) this.onclose?.({ reason: 'closed', code: child.exitCode, signal: child.signalCode });
+  }
+}

@@ -1,0 +1,223 @@
+/** `mcp-operator render -f FILE [-o yaml|json]`, with files and output captured in memory. */
+import type { KubernetesObject, V1Deployment } from '@kubernetes/client-node';
+import { describe, expect, it } from 'vitest';
+import { parseAllDocuments, stringify, visit } from 'yaml';
+import { runRender } from '../../src/cli/render.ts';
+import { httpServer, invalidCases, stdioServer } from '../fixtures/manifests.ts';
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+  read: string[];
+}
+
+function run(argv: string[], files: Record<string, string> = {}): Run {
+  const stdout: string[] = [];
+  const stderr: string[] = [];
+  const read: string[] = [];
+  const code = runRender(argv, {
+    stdout: (t) => stdout.push(t),
+    stderr: (t) => stderr.push(t),
+    readFile: (path) => {
+      read.push(path);
+      const text = files[path];
+      if (text === undefined) throw new Error(`ENOENT: no such file or directory, open '${path}'`);
+      return text;
+    },
+  });
+  return { code, stdout: stdout.join(''), stderr: stderr.join(''), read };
+}
+
+const yamlObjects = (text: string): KubernetesObject[] =>
+  parseAllDocuments(text)
+    .map((d) => {
+      expect(d.errors).toEqual([]);
+      return d.toJS() as KubernetesObject | null;
+    })
+    .filter((o): o is KubernetesObject => o != null);
+
+const kinds = (objects: KubernetesObject[]) => objects.map((o) => o.kind).sort();
+
+const GITHUB = `# The GitHub MCP server and its token, as a user keeps them in one file
+apiVersion: v1
+kind: Secret
+metadata:
+  name: github
+  namespace: tools
+stringData:
+  token: ghp_not_a_real_token
+---
+apiVersion: mcpoperator.io/v1alpha1
+kind: McpServer
+metadata:
+  name: github
+  namespace: tools
+spec:
+  image: ghcr.io/github/github-mcp-server:v0.20.0
+  command: [/server/github-mcp-server]
+  args: [stdio]
+  env:
+    - name: GITHUB_PERSONAL_ACCESS_TOKEN
+      valueFrom:
+        secretKeyRef: {name: github, key: token}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: unrelated, namespace: tools}
+data: {a: b}
+`;
+
+describe('render CLI', () => {
+  it("renders only the McpServer's children from a file that also holds a Secret", () => {
+    const r = run(['-f', 'github.yaml'], { 'github.yaml': GITHUB });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.read).toEqual(['github.yaml']);
+    const objects = yamlObjects(r.stdout);
+    expect(kinds(objects)).toEqual(['Deployment', 'Service', 'ServiceAccount']);
+    for (const o of objects) {
+      expect(o.metadata?.name, o.kind).toBe('github');
+      expect(o.metadata?.namespace, o.kind).toBe('tools');
+      expect(o.metadata?.ownerReferences, o.kind).toBeUndefined();
+    }
+    // The Secret's value never reaches the output; the reference does.
+    expect(r.stdout).not.toContain('ghp_not_a_real_token');
+    expect(r.stdout).toContain('secretKeyRef');
+  });
+
+  it('prints a v1 List with -o json, holding the same objects as the YAML output', () => {
+    const json = run(['-f', 'github.yaml', '-o', 'json'], { 'github.yaml': GITHUB });
+    expect(json.code).toBe(0);
+    const list = JSON.parse(json.stdout) as { apiVersion: string; kind: string; items: KubernetesObject[] };
+    expect(list.apiVersion).toBe('v1');
+    expect(list.kind).toBe('List');
+    expect(kinds(list.items)).toEqual(['Deployment', 'Service', 'ServiceAccount']);
+    const yaml = run(['-f', 'github.yaml', '-o', 'yaml'], { 'github.yaml': GITHUB });
+    expect(yamlObjects(yaml.stdout)).toEqual(list.items);
+  });
+
+  it('spells every object out in YAML, without anchors or aliases a reviewer would have to chase', () => {
+    for (const manifest of [stdioServer('s'), httpServer('h')]) {
+      const r = run(['-f', 'm.yaml'], { 'm.yaml': stringify(manifest) });
+      expect(r.code).toBe(0);
+      let aliases = 0;
+      for (const doc of parseAllDocuments(r.stdout)) visit(doc, { Alias: () => void aliases++ });
+      expect(aliases, `aliases in the ${manifest.spec.transport ?? 'stdio'} output`).toBe(0);
+    }
+  });
+
+  it('uses the gateway image given with --gateway-image', () => {
+    const r = run(['-f', 'm.yaml', '--gateway-image', 'registry.example/mcp-operator:dev'], {
+      'm.yaml': stringify(stdioServer()),
+    });
+    expect(r.code).toBe(0);
+    const d = yamlObjects(r.stdout).find((o) => o.kind === 'Deployment') as V1Deployment | undefined;
+    expect(d?.spec?.template.spec?.initContainers?.map((c) => c.image)).toEqual(['registry.example/mcp-operator:dev']);
+  });
+
+  it('reads JSON manifests too', () => {
+    const r = run(['-f', 'remote.json', '-o', 'json'], { 'remote.json': JSON.stringify(httpServer('remote')) });
+    expect(r.code).toBe(0);
+    const list = JSON.parse(r.stdout) as { items: KubernetesObject[] };
+    expect(kinds(list.items)).toEqual(['Deployment', 'Service', 'ServiceAccount']);
+  });
+
+  it('renders the McpServers of several -f files, stdin included', () => {
+    const r = run(['-f', 'a.yaml', '-f', '-', '-o', 'json'], {
+      'a.yaml': stringify(stdioServer('alpha')),
+      '-': `${stringify(httpServer('beta'))}---\n${stringify(stdioServer('gamma', { replicas: 2 }))}`,
+    });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.read).toEqual(['a.yaml', '-']);
+    const items = (JSON.parse(r.stdout) as { items: KubernetesObject[] }).items;
+    const names = new Set(items.map((o) => o.metadata?.name));
+    expect([...names].sort()).toEqual(['alpha', 'beta', 'gamma']);
+    expect(items.filter((o) => o.metadata?.name === 'gamma').map((o) => o.kind)).toContain('PodDisruptionBudget');
+  });
+
+  it('prints nothing and succeeds for a file without McpServers', () => {
+    const r = run(['-f', 'other.yaml'], {
+      'other.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n---\n',
+    });
+    expect(r.code).toBe(0);
+    expect(yamlObjects(r.stdout)).toEqual([]);
+  });
+
+  it('exits 1 naming the field and the file/document of an invalid manifest, and prints no objects', () => {
+    const bad = stringify(httpServer('broken', { port: 70000 }));
+    const r = run(['-f', 'servers.yaml'], { 'servers.yaml': `${stringify(stdioServer('fine'))}---\n${bad}` });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('servers.yaml');
+    expect(r.stderr).toMatch(/document 2/);
+    expect(r.stderr).toContain('spec.port');
+    expect(r.stderr).toContain('65535');
+    expect(r.stderr).not.toMatch(/document 1\b/);
+    expect(r.stdout).toBe('');
+  });
+
+  it.each(invalidCases.map((c) => [c.name, c] as const))('refuses %s, naming the field and the fix', (_name, c) => {
+    const r = run(['-f', 'bad.yaml'], { 'bad.yaml': stringify(c.manifest) });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(c.field);
+    expect(r.stderr).toMatch(c.says);
+    expect(r.stderr).toContain('bad.yaml');
+    expect(r.stdout).toBe('');
+  });
+
+  it('exits 1 on a YAML syntax error, naming the file and document', () => {
+    const r = run(['-f', 'broken.yaml'], {
+      'broken.yaml': `${stringify(stdioServer('fine'))}---\napiVersion: mcpoperator.io/v1alpha1\nkind: McpServer\nspec: {image: [unclosed\n`,
+    });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('broken.yaml');
+    expect(r.stderr).toMatch(/document 2/);
+    expect(r.stdout).toBe('');
+  });
+
+  it('exits 1 naming a file it cannot read', () => {
+    const r = run(['-f', 'missing.yaml']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('missing.yaml');
+    expect(r.stdout).toBe('');
+  });
+
+  it('exits 2 with the usage when -f is missing', () => {
+    const r = run([]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('-f');
+    expect(r.stderr).toContain('Usage');
+    expect(r.stdout).toBe('');
+    expect(r.read).toEqual([]);
+  });
+
+  it('exits 2 with the usage on an unknown flag or a stray argument', () => {
+    for (const argv of [
+      ['-f', 'm.yaml', '--bogus'],
+      ['-f', 'm.yaml', 'extra'],
+    ]) {
+      const r = run(argv, { 'm.yaml': stringify(stdioServer()) });
+      expect(r.code, argv.join(' ')).toBe(2);
+      expect(r.stderr, argv.join(' ')).toContain('Usage');
+      expect(r.stdout, argv.join(' ')).toBe('');
+    }
+  });
+
+  it('exits 2 on an unknown -o format, saying which ones exist', () => {
+    const r = run(['-f', 'm.yaml', '-o', 'xml'], { 'm.yaml': stringify(stdioServer()) });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('xml');
+    expect(r.stderr).toContain('yaml');
+    expect(r.stderr).toContain('json');
+    expect(r.stdout).toBe('');
+  });
+
+  it('prints the usage on stdout and exits 0 for --help', () => {
+    const r = run(['--help']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('Usage');
+    expect(r.stdout).toContain('-f FILE');
+    expect(r.stderr).toBe('');
+  });
+});
