@@ -126,8 +126,9 @@ export class KubeClient {
     }
   }
 
-  get<T>(path: string): Promise<T> {
-    return this.request<T>('get', 'GET', path);
+  /** `fromCache`: served by the API server's watch cache (resourceVersion=0): no etcd quorum read, maybe stale. */
+  get<T>(path: string, options: { fromCache?: boolean } = {}): Promise<T> {
+    return this.request<T>('get', 'GET', path, { query: options.fromCache ? { resourceVersion: '0' } : {} });
   }
 
   /** Every page of a list, and the resourceVersion to watch from. */

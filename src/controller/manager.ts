@@ -187,6 +187,7 @@ export class Manager {
         const outcome = await this.reconciler.reconcile(key);
         if (outcome.result === 'success') {
           this.queue.forget(key);
+          if (outcome.recheckAfterMs) this.queue.addAfter(key, outcome.recheckAfterMs);
           this.metrics.reconciles.inc({ result: 'success' });
         } else {
           const delay = this.queue.addRateLimited(key);

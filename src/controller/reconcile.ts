@@ -52,7 +52,10 @@ export interface ReconcilerOptions {
   now?: () => string;
 }
 
-export type Outcome = { result: 'success' } | { result: 'requeue'; reason: string };
+export type Outcome = { result: 'success'; recheckAfterMs?: number } | { result: 'requeue'; reason: string };
+
+/** After applying a Deployment, its watch event brings the status to report; this is the fallback. */
+const STATUS_RECHECK_MS = 5_000;
 
 const controlledBy = (object: KubernetesObject, uid: string | undefined) =>
   !!uid && (object.metadata?.ownerReferences ?? []).some((ref) => ref.controller && ref.uid === uid);
@@ -115,10 +118,10 @@ export class Reconciler {
       configHash: this.configHash(namespace, refs),
     }).map(withSpecHash);
 
-    const live = new Map<KubernetesObject, KubernetesObject | undefined>();
-    for (const child of desired) {
-      const current = await this.liveChild(child);
-      if (current && !controlledBy(current, mcp.metadata.uid)) {
+    const current = await Promise.all(desired.map((child) => this.liveChild(child)));
+    const live = new Map(desired.map((child, i) => [child, current[i]]));
+    for (const [child, object] of live) {
+      if (object && !controlledBy(object, mcp.metadata.uid)) {
         const blocker = {
           reason: 'ChildConflict',
           message: `${child.kind} ${namespace}/${child.metadata?.name} already exists and is not managed by this McpServer: delete it or rename the McpServer`,
@@ -126,17 +129,20 @@ export class Reconciler {
         await this.updateStatus(mcp, spec, blocker);
         return { result: 'requeue', reason: blocker.reason };
       }
-      live.set(child, current);
     }
 
     const applied: string[] = [];
+    const apply = async (child: KubernetesObject) => {
+      if (!needsApply(child, live.get(child))) return;
+      await this.o.client.apply(this.pathOf(child), child, FIELD_MANAGER);
+      this.o.metrics?.childWrites.inc({ kind: child.kind, action: 'apply' });
+      applied.push(child.kind as string);
+    };
     try {
-      for (const child of desired) {
-        if (!needsApply(child, live.get(child))) continue;
-        await this.o.client.apply(this.pathOf(child), child, FIELD_MANAGER);
-        this.o.metrics?.childWrites.inc({ kind: child.kind, action: 'apply' });
-        applied.push(child.kind as string);
-      }
+      // The ServiceAccount first (pods are refused without it), then the rest side by side.
+      const [first, ...rest] = desired;
+      if (first?.kind === 'ServiceAccount') await apply(first);
+      await Promise.all((first?.kind === 'ServiceAccount' ? rest : desired).map(apply));
     } catch (err) {
       if (!(err instanceof KubeApiError) || err.status >= 500 || err.status === 409 || err.status === 429) throw err;
       // Refused for good (invalid, forbidden by RBAC or an admission policy): tell the user, retry slowly.
@@ -151,6 +157,9 @@ export class Reconciler {
       await this.o.events.record(mcp, 'Normal', verb, `${verb.toLowerCase()} ${applied.join(', ')}`);
     }
     if (deleted.length) await this.o.events.record(mcp, 'Normal', 'Deleted', `deleted obsolete ${deleted.join(', ')}`);
+    // A Deployment applied just now is not in the cache yet: writing status would report a stale rollout and
+    // cost a write that the Deployment's watch event (milliseconds away) makes again with the real numbers.
+    if (applied.includes('Deployment')) return { result: 'success', recheckAfterMs: STATUS_RECHECK_MS };
     await this.updateStatus(mcp, spec);
     return { result: 'success' };
   }
@@ -205,7 +214,7 @@ export class Reconciler {
     );
     if (cached) return cached;
     try {
-      return await this.o.client.get<KubernetesObject>(this.pathOf(child));
+      return await this.o.client.get<KubernetesObject>(this.pathOf(child), { fromCache: true });
     } catch (err) {
       if (isNotFound(err)) return undefined;
       throw err;

@@ -49,7 +49,7 @@ function rollout(obs: Observation): { available: Draft; progressing: Draft; done
   const s = d.status ?? {};
   const ready = s.readyReplicas ?? 0;
   const available = s.availableReplicas ?? 0;
-  const updated = s.updatedReplicas ?? 0;
+  const updated = s.updatedReplicas ?? 0; // decides "done", not the message
   const seen = (s.observedGeneration ?? 0) >= (d.metadata?.generation ?? 0);
   const done = seen && updated >= wanted && ready >= wanted && (s.replicas ?? 0) <= wanted;
   const failure = deploymentFailure(d);
@@ -92,7 +92,8 @@ function rollout(obs: Observation): { available: Draft; progressing: Draft; done
           type: 'Progressing',
           status: 'True',
           reason: 'RolloutInProgress',
-          message: `${updated}/${wanted} replicas updated, ${ready} ready`,
+          // Readiness only: a message that changed on every replica count would cost a status write each time.
+          message: `rolling out: ${ready}/${wanted} replicas ready`,
         };
   return { available: availableCondition, progressing, done, ready };
 }

@@ -296,6 +296,10 @@ describe('an McpServer applied to a real API server', () => {
       extraArgs: ['--resync=1'],
     });
     const port = await controller.healthPort();
+    expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
+    await eventually('readyz', async () =>
+      (await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200 ? true : undefined,
+    );
     // A restart lists everything and reconciles each McpServer; --resync=1 does it again every second.
     const reconciles = await eventually('several full resyncs', async () => {
       const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
@@ -303,6 +307,15 @@ describe('an McpServer applied to a real API server', () => {
       return n >= 15 ? n : undefined;
     });
     expect(reconciles).toBeGreaterThanOrEqual(15);
+    const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    for (const name of [
+      'mcp_operator_reconcile_duration_seconds_bucket',
+      'mcp_operator_workqueue_depth',
+      'mcp_operator_kube_requests_total',
+    ]) {
+      expect(metrics).toContain(name);
+    }
+    expect(metrics).toMatch(/mcp_operator_mcpservers\{condition="Ready",status="False"\} [1-9]/);
     const writes = writesSince(inject('auditLog'), ns, since);
     expect(describeWrites(writes)).toEqual([]);
   });

@@ -1,0 +1,44 @@
+/** `mcp-operator render -f` works on every manifest in examples/, through the real CLI entry point. */
+import { execFileSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const examples = readdirSync(join(ROOT, 'examples')).filter((f) => f.endsWith('.yaml'));
+
+describe('mcp-operator render on examples/', () => {
+  it.each(examples)('renders %s', (file) => {
+    const out = execFileSync(
+      process.execPath,
+      [join(ROOT, 'src/cli/main.ts'), 'render', '-f', join(ROOT, 'examples', file)],
+      {
+        encoding: 'utf8',
+      },
+    );
+    const objects = parseAllDocuments(out).map((d) => d.toJS() as { kind: string; metadata: { name: string } });
+    const kinds = objects.map((o) => o.kind);
+    expect(kinds).toContain('Deployment');
+    expect(kinds).toContain('Service');
+    for (const o of objects) expect(o.metadata.name).toMatch(/^[a-z][-a-z0-9]*$/);
+  });
+
+  it('exits 1 and names the field for an invalid manifest on stdin', () => {
+    let status = 0;
+    let stderr = '';
+    try {
+      execFileSync(process.execPath, [join(ROOT, 'src/cli/main.ts'), 'render', '-f', '-'], {
+        input:
+          'apiVersion: mcpoperator.io/v1alpha1\nkind: McpServer\nmetadata: {name: bad}\nspec: {image: x, transport: sse}\n',
+        encoding: 'utf8',
+        stdio: ['pipe', 'pipe', 'pipe'],
+      });
+    } catch (err) {
+      status = (err as { status: number }).status;
+      stderr = (err as { stderr: string }).stderr;
+    }
+    expect(status).toBe(1);
+    expect(stderr).toMatch(/spec\.port: streamable-http and sse servers need spec\.port/);
+  });
+});
