@@ -3,7 +3,7 @@
  * delete what is no longer wanted, write status only when it changed. Reads come from the informer caches,
  * so a world that already matches the spec costs no request at all.
  */
-import type { KubernetesObject, V1Deployment } from '@kubernetes/client-node';
+import type { KubernetesObject, V1Deployment, V1Ingress } from '@kubernetes/client-node';
 import type { McpServer, McpServerStatus } from '../api/types.generated.ts';
 import { InvalidMcpServerError, parseMcpServer } from '../api/validate.ts';
 import type { ControllerMetrics } from '../observability/controller-metrics.ts';
@@ -118,6 +118,12 @@ export class Reconciler {
       configHash: this.configHash(namespace, refs),
     }).map(withSpecHash);
 
+    const taken = this.ingressTaken(mcp, desired);
+    if (taken) {
+      await this.updateStatus(mcp, spec, taken);
+      return { result: 'requeue', reason: taken.reason };
+    }
+
     const current = await Promise.all(desired.map((child) => this.liveChild(child)));
     const live = new Map(desired.map((child, i) => [child, current[i]]));
     for (const [child, object] of live) {
@@ -185,6 +191,32 @@ export class Reconciler {
           message: `${ref.kind} ${namespace}/${ref.name} has no key "${ref.key}" (referenced by ${ref.field}); it has: ${object.keys.join(', ') || 'no keys'}`,
         };
       }
+    }
+    return undefined;
+  }
+
+  /**
+   * Two McpServers exposing the same host and path would fight over one route: the Ingress that exists first
+   * keeps it, the newcomer is refused with a condition. (Only our own Ingresses are visible to the cache.)
+   */
+  private ingressTaken(mcp: McpServer & Cached, desired: KubernetesObject[]): Blocker | undefined {
+    const mine = desired.find((d) => d.kind === 'Ingress') as V1Ingress | undefined;
+    const rule = mine?.spec?.rules?.[0];
+    const route = `${rule?.host ?? '*'}${rule?.http?.paths[0]?.path ?? '/'}`;
+    if (!mine) return undefined;
+    const ownIngress = this.o.caches.children.Ingress.get(mcp.metadata.namespace, mcp.metadata.name);
+    const ownSince = ownIngress?.metadata.creationTimestamp ?? '9999';
+    for (const other of this.o.caches.children.Ingress.list() as Array<V1Ingress & Cached>) {
+      if (controlledBy(other, mcp.metadata.uid)) continue;
+      const routes = (other.spec?.rules ?? []).flatMap((r) =>
+        (r.http?.paths ?? []).map((p) => `${r.host ?? '*'}${p.path ?? '/'}`),
+      );
+      if (!routes.includes(route)) continue;
+      if (String(other.metadata.creationTimestamp ?? '') > String(ownSince)) continue; // ours came first
+      return {
+        reason: 'IngressConflict',
+        message: `${route} is already served by Ingress ${other.metadata.namespace}/${other.metadata.name}: pick another spec.ingress.host or spec.ingress.path`,
+      };
     }
     return undefined;
   }

@@ -265,6 +265,25 @@ describe('an McpServer applied to a real API server', () => {
     expect(service.spec?.ports?.[0]?.port).toBe(80);
   });
 
+  it('refuses an Ingress route another McpServer already serves, naming the holder', async () => {
+    const ingress = { className: 'nginx', host: 'shared.example.com', path: '/tools' };
+    await createServer(stdioServer('first-route', { ingress }));
+    await eventually('first Ingress', () => getOrUndefined(admin, path(T.ingresses, 'first-route')));
+    await createServer(stdioServer('second-route', { ingress }));
+    const second = await eventually('IngressConflict', async () => {
+      const m = await getServer('second-route');
+      return condition(m, 'Ready')?.reason === 'IngressConflict' ? m : undefined;
+    });
+    expect(condition(second, 'Ready')?.message).toMatch(
+      /shared.example.com\/tools is already served by Ingress .*\/first-route/,
+    );
+    expect(await getOrUndefined(admin, path(T.ingresses, 'second-route'))).toBeUndefined();
+    // The holder is undisturbed, and moving the newcomer to a free path resolves it.
+    expect(condition(await observed('first-route'), 'Degraded')?.status).toBe('False');
+    await admin.mergePatch(path(T.mcpservers, 'second-route'), { spec: { ingress: { path: '/other' } } });
+    await eventually('second Ingress', () => getOrUndefined(admin, path(T.ingresses, 'second-route')));
+  });
+
   it('watches only its namespaces', async () => {
     await createServer(stdioServer('elsewhere'), otherNs);
     expect((await observed('elsewhere', otherNs)).status?.url).toBe(`http://elsewhere.${otherNs}.svc:8080/mcp`);
