@@ -11,6 +11,7 @@ set -euo pipefail
 
 K8S_VERSION="${K8S_VERSION:-v1.34.4}"      # 1.34: its kubelet still runs on cgroup v1 + containerd 1.6
 ETCD_VERSION="${ETCD_VERSION:-v3.6.16}"
+HELM_VERSION="${HELM_VERSION:-v3.19.5}"   # helm component (not a default one): built on demand by the chart test
 CACHE_ROOT="${MCP_OPERATOR_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mcp-operator}"
 OUT="$CACHE_ROOT/k8s-$K8S_VERSION/bin"
 
@@ -103,9 +104,28 @@ GO
   (cd "$work" && go build -trimpath -ldflags "-s -w" -o "$OUT/etcd.tmp" . && mv "$OUT/etcd.tmp" "$OUT/etcd")
 }
 
+build_helm() {
+  # helm's go.mod has no replace directives, so `go install module@version` builds it as released; the ldflags
+  # are those of its Makefile (version, and the Kubernetes version its lint and template assume: 1.34 for v3.19).
+  local client_go minor tmp
+  client_go=$(cd "$OUT" && GOFLAGS=-mod=mod go mod download -json "helm.sh/helm/v3@$HELM_VERSION" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p' \
+    | xargs sed -n 's#^\s*k8s.io/client-go v0\.\([0-9]*\)\..*#\1#p')
+  minor="${client_go:?could not read the k8s.io/client-go version of helm $HELM_VERSION}"
+  local ld="-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION -X helm.sh/helm/v3/internal/version.gitTreeState=clean"
+  ld="$ld -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=$minor"
+  ld="$ld -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=$minor"
+  tmp="$OUT/.helm-build"
+  rm -rf "$tmp"
+  log "building helm $HELM_VERSION (first time takes a few minutes)"
+  GOBIN="$tmp" go install -trimpath -ldflags "$ld" "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
+  mv "$tmp/helm" "$OUT/helm"
+  rm -rf "$tmp"
+}
+
 for c in "${missing[@]}"; do
   case "$c" in
     etcd) build_etcd ;;
+    helm) build_helm ;;
     kube-apiserver|kube-controller-manager|kube-scheduler|kubelet|kube-proxy|kubectl) build_kube "$c" ;;
     *) echo "k8s-binaries: unknown component '$c'" >&2; exit 2 ;;
   esac

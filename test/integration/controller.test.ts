@@ -209,14 +209,14 @@ describe('an McpServer applied to a real API server', () => {
     );
     expect(condition(waiting, 'Degraded')).toMatchObject({ status: 'True', reason: 'SecretNotFound' });
     expect(await getOrUndefined(admin, path(T.deployments, 'github'))).toBeUndefined(); // nothing half-configured
-    const events = await admin.list<{ reason: string; type: string; involvedObject: { name: string } }>(path(T.events));
-    expect(events.items).toContainEqual(
-      expect.objectContaining({
-        reason: 'SecretNotFound',
-        type: 'Warning',
-        involvedObject: expect.objectContaining({ name: 'github' }),
-      }),
-    );
+    // The Event follows the status write: poll for it.
+    const warning = await eventually('a SecretNotFound Warning event', async () => {
+      const events = await admin.list<{ reason: string; type: string; involvedObject: { name: string } }>(
+        path(T.events),
+      );
+      return events.items.find((e) => e.reason === 'SecretNotFound' && e.involvedObject.name === 'github');
+    });
+    expect(warning.type).toBe('Warning');
 
     await admin.create(path(T.secrets), {
       apiVersion: 'v1',
