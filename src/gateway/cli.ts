@@ -1,15 +1,48 @@
 /**
- * `mcp-operator gateway stdio -- CMD ARGS...` | `mcp-operator gateway proxy --upstream URL`.
+ * `mcp-operator gateway stdio -- CMD ARGS...` | `mcp-operator gateway proxy --upstream URL`, plus the runtime
+ * verbs `install-runtime --to DIR` (the operator's init container) and `build-runtime --out DIR` (image build).
  * Exit codes: 0 after a graceful drain, 1 when the gateway cannot start, 2 for bad command-line input.
  */
 import { ConfigError, type GatewayConfig, parseConfig, USAGE } from './config.ts';
 import { Gateway, type GatewayOptions } from './gateway.ts';
+
+/** `install-runtime --to DIR` / `build-runtime --out DIR`. */
+async function runtimeVerb(verb: string, rest: string[]): Promise<number> {
+  const flag = verb === 'install-runtime' ? '--to' : '--out';
+  let dir: string | undefined;
+  for (let i = 0; i < rest.length; i++) {
+    const arg = rest[i] ?? '';
+    if (arg === flag) dir = rest[++i];
+    else if (arg.startsWith(`${flag}=`)) dir = arg.slice(flag.length + 1);
+    else {
+      process.stderr.write(`mcp-operator gateway ${verb}: ${arg}: unknown flag\n`);
+      return 2;
+    }
+  }
+  if (!dir) {
+    process.stderr.write(`mcp-operator gateway ${verb}: ${flag}: a directory is required\n`);
+    return 2;
+  }
+  const { buildRuntime, installRuntime } = await import('./runtime.ts');
+  try {
+    const path =
+      verb === 'install-runtime'
+        ? await installRuntime(dir)
+        : await buildRuntime(dir, (line) => process.stderr.write(`${line}\n`));
+    process.stdout.write(`${path}\n`);
+    return 0;
+  } catch (err) {
+    process.stderr.write(`mcp-operator gateway ${verb}: ${err instanceof Error ? err.message : String(err)}\n`);
+    return 1;
+  }
+}
 
 export async function runGateway(argv: string[], options: GatewayOptions = {}): Promise<number> {
   if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
     process.stdout.write(USAGE);
     return argv.length === 0 ? 2 : 0;
   }
+  if (argv[0] === 'install-runtime' || argv[0] === 'build-runtime') return runtimeVerb(argv[0], argv.slice(1));
   let config: GatewayConfig;
   try {
     config = parseConfig(argv, options.env ?? process.env);

@@ -93,6 +93,8 @@ const BY_FLAG = new Map(Object.entries(OPTIONS).map(([key, spec]) => [spec.flag,
 export const USAGE = `usage:
   mcp-operator gateway stdio [options] -- COMMAND [ARGS...]
   mcp-operator gateway proxy --upstream URL [--upstream-transport streamable-http|sse] [options]
+  mcp-operator gateway install-runtime --to DIR    (copy the self-contained runtime, for the init container)
+  mcp-operator gateway build-runtime --out DIR     (build it, at image build time)
 
 options (each also as an environment variable; flags win):
 ${Object.values(OPTIONS)

@@ -3,11 +3,12 @@ import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { pino } from 'pino';
 import { createLogger, type Logger } from '../observability/log.ts';
 import { childEnvironment, type GatewayConfig } from './config.ts';
 import { healthHandler, Readiness } from './health.ts';
+import { LazyModern } from './http/lazy-modern.ts';
 import { McpHttp } from './http/mcp.ts';
-import { ModernEndpoint } from './http/modern.ts';
 import { KeepAlive } from './http/sse.ts';
 import { DEFAULT_STREAM_LIMITS, type StreamLimits } from './http/streams.ts';
 import { GatewayMetrics } from './metrics.ts';
@@ -17,11 +18,14 @@ import { ToolPolicy } from './policy/tools.ts';
 import { Router } from './router.ts';
 import { SessionIds, SessionManager } from './sessions.ts';
 import type { Channel } from './upstream/channel.ts';
-import { HttpChannel } from './upstream/http.ts';
 import { StdioChannel } from './upstream/stdio.ts';
 import { gatewayInitParams, Upstream } from './upstream/upstream.ts';
 
+/** Replaced at bundle time for the self-contained runtime (runtime.ts), which has no package.json. */
+declare const __MCP_GATEWAY_VERSION__: string | undefined;
+
 export const GATEWAY_VERSION: string = (() => {
+  if (typeof __MCP_GATEWAY_VERSION__ === 'string') return __MCP_GATEWAY_VERSION__;
   try {
     const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
       version?: string;
@@ -51,7 +55,7 @@ export class Gateway {
   private sharedUpstream!: Upstream;
   private sharedRouter!: Router;
   private sessions!: SessionManager;
-  private modern!: ModernEndpoint;
+  private modern!: LazyModern;
   private readiness!: Readiness;
   private mcpServer?: HttpServer;
   private healthServer?: HttpServer;
@@ -60,7 +64,15 @@ export class Gateway {
 
   constructor(config: GatewayConfig, options: GatewayOptions = {}) {
     this.config = config;
-    this.log = options.log ?? createLogger({ name: 'mcp-gateway', level: config.logLevel });
+    // Buffered: one write per 4 KiB of lines or per 200 ms instead of one per audit line (each write is a
+    // syscall on the hot path); flushed on drain.
+    this.log =
+      options.log ??
+      createLogger({
+        name: 'mcp-gateway',
+        level: config.logLevel,
+        destination: pino.destination({ fd: 1, sync: false, minLength: 4096, periodicFlush: 200 }),
+      });
     this.env = options.env ?? process.env;
     this.keepAlive = new KeepAlive(config.keepAliveMs);
     this.streamLimits = { ...DEFAULT_STREAM_LIMITS, ...options.streamLimits };
@@ -70,10 +82,12 @@ export class Gateway {
     return this.draining;
   }
 
-  private channelFactory(): () => Channel {
+  private async channelFactory(): Promise<() => Channel> {
     const { config } = this;
     const log = this.log.child({ component: 'server' });
     if (config.mode === 'proxy') {
+      // Loaded only in proxy mode: the SDK client transports cost startup time.
+      const { HttpChannel } = await import('./upstream/http.ts');
       const url = config.upstream as string;
       return () => new HttpChannel({ url, transport: config.upstreamTransport, log });
     }
@@ -120,11 +134,11 @@ export class Gateway {
       perTool: config.rateLimitPerTool,
       limiter,
     });
-    const createChannel = this.channelFactory();
+    const createChannel = await this.channelFactory();
     const createUpstream = (name: string) => new Upstream({ name, createChannel, log, metrics });
     const readyWaitMs = Math.min(config.requestTimeoutMs, 10_000);
     this.sharedUpstream = createUpstream('shared');
-    this.modern = new ModernEndpoint({
+    this.modern = new LazyModern({
       router: () => this.sharedRouter,
       log,
       keepAliveMs: config.keepAliveMs,
@@ -216,13 +230,19 @@ export class Gateway {
     log.info({ inflight: this.inflight(), deadlineMs: this.config.drainTimeoutMs }, 'draining');
     while (this.inflight() > 0 && Date.now() < deadline) await sleep(25);
     const left = this.inflight();
-    if (left > 0) log.warn({ inflight: left }, 'drain deadline reached; failing the remaining requests');
+    if (left > 0) {
+      log.warn({ inflight: left }, 'drain deadline reached; failing the remaining requests');
+      const reason = 'the gateway is shutting down (drain deadline reached); retry on another replica';
+      this.sharedRouter?.failAll(reason);
+      for (const e of this.sessions?.entries() ?? []) if (e.router !== this.sharedRouter) e.router.failAll(reason);
+      await sleep(50);
+    }
     this.keepAlive.endAll();
     await this.sessions?.closeAll('gateway shutting down');
     const mcp = this.mcpServer;
     const closed = mcp ? new Promise<void>((r) => mcp.close(() => r())) : Promise.resolve();
     mcp?.closeIdleConnections();
-    const force = setTimeout(() => mcp?.closeAllConnections(), 1000);
+    const force = setTimeout(() => mcp?.closeAllConnections(), 200);
     await this.modern?.close().catch(() => {});
     this.sharedRouter?.close();
     await this.sharedUpstream?.stop(Math.max(1000, Math.min(5000, deadline - Date.now())));

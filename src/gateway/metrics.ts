@@ -21,10 +21,20 @@ export class GatewayMetrics {
   readonly droppedMessages: Counter<'reason'>;
   private readonly toolLabels = new Set<string>();
   private readonly methodLabels = new Set<string>();
+  /** Bound label children, so the hot path does not hash label objects on every call. */
+  private readonly bound = new Map<string, { inc(): void; observe?(v: number): void }>();
 
   constructor() {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'mcp_gateway_' });
+    // prom-client names these gauges *_total, which promtool rejects; the process metrics cover the same ground.
+    for (const name of [
+      'nodejs_active_handles_total',
+      'nodejs_active_requests_total',
+      'nodejs_active_resources_total',
+    ]) {
+      this.registry.removeSingleMetric(`mcp_gateway_${name}`);
+    }
     this.toolCalls = new Counter({
       name: 'mcp_gateway_tool_calls_total',
       help: 'tools/call requests by tool and outcome (ok, tool_error, error, denied, rate_limited, upstream_failed, timeout, cancelled)',
@@ -79,6 +89,37 @@ export class GatewayMetrics {
       registers,
     });
     for (const t of ['streamable_http', 'sse']) this.activeSessions.set({ transport: t }, 0);
+  }
+
+  private child<T extends { inc(): void }>(key: string, make: () => T): T {
+    let c = this.bound.get(key) as T | undefined;
+    if (!c) {
+      c = make();
+      this.bound.set(key, c);
+    }
+    return c;
+  }
+
+  /** One finished tools/call. */
+  recordToolCall(tool: string, outcome: string, seconds: number): void {
+    const label = this.toolLabel(tool);
+    this.child(`t\u0000${label}\u0000${outcome}`, () => this.toolCalls.labels(label, outcome)).inc();
+    const h = this.bound.get(`h\u0000${label}`) as { observe(v: number): void } | undefined;
+    if (h) h.observe(seconds);
+    else {
+      const child = this.toolCallDuration.labels(label);
+      this.bound.set(`h\u0000${label}`, { inc() {}, observe: (v: number) => child.observe(v) });
+      child.observe(seconds);
+    }
+  }
+
+  recordRequest(method: string, outcome: 'ok' | 'error'): void {
+    const label = this.methodLabel(method);
+    this.child(`r\u0000${label}\u0000${outcome}`, () => this.rpcRequests.labels(label, outcome)).inc();
+  }
+
+  recordHttp(code: number): void {
+    this.child(`c\u0000${code}`, () => this.httpResponses.labels(String(code))).inc();
   }
 
   toolLabel(name: string): string {

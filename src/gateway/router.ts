@@ -144,6 +144,8 @@ export class Router {
         params: { requestId: gwId, reason: 'client session closed' },
       });
       if (p.method === 'tools/call') this.record(p, 'cancelled');
+      // A POST still waiting on this request gets an answer instead of hanging.
+      p.sink.respond(errorResponse(p.clientId, SERVER_ERROR, 'the session was closed'));
     }
     for (const [downId, o] of this.outbound) {
       if (o.session !== session) continue;
@@ -255,7 +257,7 @@ export class Router {
     const key = typeof response.id === 'string' ? response.id : String(response.id);
     const o = this.outbound.get(key);
     if (!o || o.session !== session) {
-      this.log.debug({ session: session.id }, 'response to an unknown server request dropped');
+      this.log.debug({ session: session.logId }, 'response to an unknown server request dropped');
       return;
     }
     this.outbound.delete(key);
@@ -386,19 +388,20 @@ export class Router {
 
   private record(p: Pending, outcome: string, errorCode?: number): void {
     const seconds = (performance.now() - p.started) / 1000;
-    const tool = this.metrics.toolLabel(p.tool ?? '_unknown');
-    this.metrics.toolCalls.inc({ tool, outcome });
-    this.metrics.toolCallDuration.observe({ tool }, seconds);
+    this.metrics.recordToolCall(p.tool ?? '_unknown', outcome, seconds);
+    // One nested object: the shared logger's wildcard redaction then has one key to walk, not nine.
     this.log.info(
       {
-        audit: 'tool_call',
-        tool: p.tool,
-        argumentKeys: p.argKeys,
-        client: p.session.identity,
-        session: p.session.id,
-        durationMs: Math.round(seconds * 1e5) / 100,
-        outcome,
-        ...(errorCode === undefined ? {} : { errorCode }),
+        audit: {
+          event: 'tool_call',
+          tool: p.tool,
+          argumentKeys: p.argKeys,
+          client: p.session.identity,
+          session: p.session.logId,
+          durationMs: Math.round(seconds * 1e5) / 100,
+          outcome,
+          ...(errorCode === undefined ? {} : { errorCode }),
+        },
       },
       'tool call',
     );
@@ -419,10 +422,10 @@ export class Router {
     let out: JsonRpcResponse;
     if (response.error) {
       out = { jsonrpc: '2.0', id: p.clientId, error: response.error };
-      this.metrics.rpcRequests.inc({ method: this.metrics.methodLabel(p.method), outcome: 'error' });
+      this.metrics.recordRequest(p.method, 'error');
       if (p.method === 'resources/subscribe' && p.uri !== undefined) p.session.subscriptions.delete(p.uri);
     } else {
-      this.metrics.rpcRequests.inc({ method: this.metrics.methodLabel(p.method), outcome: 'ok' });
+      this.metrics.recordRequest(p.method, 'ok');
       out = { jsonrpc: '2.0', id: p.clientId, result: this.filterResult(p.method, response.result) };
     }
     if (p.method === 'tools/call') {
@@ -573,15 +576,17 @@ export class Router {
     return n;
   }
 
-  /** The server died: every request in flight gets a clear error now, not a timeout later. */
-  private failAll(): void {
+  /** The server died (or the drain deadline passed): every request in flight gets a clear error now. */
+  failAll(reason?: string): void {
     const exit = this.upstream.lastExit;
     const how = exit?.signal
       ? `killed by ${exit.signal}`
       : exit?.code != null
         ? `exit code ${exit.code}`
         : exit?.reason;
-    const message = `the MCP server stopped while handling this request (${how ?? 'unknown'}); the gateway is restarting it`;
+    const message =
+      reason ??
+      `the MCP server stopped while handling this request (${how ?? 'unknown'}); the gateway is restarting it`;
     for (const p of [...this.pending.values()]) {
       this.finish(p);
       if (p.method === 'tools/call') this.record(p, 'upstream_failed', INTERNAL_ERROR);

@@ -1,4 +1,5 @@
 /** A client's session as the router sees it, independent of the HTTP transport that carries it. */
+import { createHash } from 'node:crypto';
 import type { JsonRpcId, JsonRpcMessage, JsonRpcResponse, Params } from './jsonrpc.ts';
 
 /** streamable: 2025 Streamable HTTP; sse: legacy HTTP+SSE; modern: one 2026-07-28 request; oneshot: a sessionless 2025 POST. */
@@ -29,8 +30,13 @@ export class ClientSession {
   /** Delivers a message that is not tied to an open request (GET stream, legacy SSE stream). */
   deliver: (message: JsonRpcMessage) => boolean = () => false;
 
+  /** What logs show instead of the id (which lets its holder use the session). */
+  readonly logId: string;
+
   constructor(id: string, kind: SessionKind, identity: string) {
     this.id = id;
+    this.logId =
+      kind === 'modern' || kind === 'oneshot' ? id : createHash('sha256').update(id).digest('hex').slice(0, 12);
     this.kind = kind;
     this.identity = identity;
   }

@@ -166,7 +166,7 @@ export class SessionManager {
       { transport: kind === 'sse' ? 'sse' : 'streamable_http' },
       this.counts[kind],
     );
-    this.options.log.debug({ session: id, kind, client: identity }, 'session opened');
+    this.options.log.debug({ session: session.logId, kind, client: identity }, 'session opened');
     return entry;
   }
 
@@ -184,7 +184,7 @@ export class SessionManager {
     entry.router.detach(session);
     entry.streams?.closeAll();
     entry.sse?.end();
-    this.options.log.debug({ session: session.id, reason }, 'session closed');
+    this.options.log.debug({ session: session.logId, reason }, 'session closed');
     if (entry.upstream) {
       entry.router.close();
       await entry.upstream.stop(2000);

@@ -5,7 +5,6 @@
  * (400 / -32700), per-client rate limit (429 + Retry-After).
  */
 import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
-import { classifyInboundRequest } from '@modelcontextprotocol/server';
 import type { Logger } from '../../observability/log.ts';
 import type { GatewayConfig } from '../config.ts';
 import {
@@ -30,7 +29,7 @@ import type { RateLimiter } from '../policy/ratelimit.ts';
 import type { Router } from '../router.ts';
 import { ClientSession, type Sink } from '../session.ts';
 import { type SessionEntry, type SessionManager, SessionRefused } from '../sessions.ts';
-import type { ModernEndpoint } from './modern.ts';
+import { type LazyModern, looksModern } from './lazy-modern.ts';
 import { type KeepAlive, SseConnection } from './sse.ts';
 import { HttpExchange, type StreamLimits, StreamState } from './streams.ts';
 
@@ -38,7 +37,7 @@ export interface McpHttpOptions {
   config: GatewayConfig;
   sessions: SessionManager;
   sharedRouter: Router;
-  modern: ModernEndpoint;
+  modern: LazyModern;
   auth?: Authenticator;
   limiter: RateLimiter;
   metrics: GatewayMetrics;
@@ -118,7 +117,7 @@ export class McpHttp {
 
   /** The node:http request listener. */
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
-    res.on('finish', () => this.o.metrics.httpResponses.inc({ code: String(res.statusCode) }));
+    res.on('finish', () => this.o.metrics.recordHttp(res.statusCode));
     this.route(req, res).catch((err: unknown) => {
       this.o.log.error({ err: err instanceof Error ? err.message : String(err) }, 'request failed');
       if (!res.headersSent) sendRpcError(res, 500, SERVER_ERROR, 'internal gateway error');
@@ -378,13 +377,15 @@ export class McpHttp {
       }
     } else if (!Array.isArray(parsed) && kindOf(parsed) !== 'invalid') {
       // No session: the 2026-07-28 stateless revision, a new 2025 session, or a sessionless one-shot request.
-      const outcome = classifyInboundRequest({
-        httpMethod: 'POST',
-        protocolVersionHeader: version,
-        mcpMethodHeader: header(req, 'mcp-method'),
-        mcpNameHeader: header(req, 'mcp-name'),
-        body: parsed,
-      });
+      const outcome = looksModern(version, parsed)
+        ? (await this.o.modern.load()).classify({
+            httpMethod: 'POST',
+            protocolVersionHeader: version,
+            mcpMethodHeader: header(req, 'mcp-method'),
+            mcpNameHeader: header(req, 'mcp-name'),
+            body: parsed,
+          })
+        : { kind: 'legacy' as const };
       if (outcome.kind === 'reject') {
         sendRpcError(res, outcome.httpStatus, outcome.code, outcome.message, {}, outcome.data);
         return;
@@ -468,7 +469,7 @@ export class McpHttp {
         return;
       }
     }
-    await this.o.modern.handle(req, res, body, identity);
+    await (await this.o.modern.load()).handle(req, res, body, identity);
   }
 
   private get(req: IncomingMessage, res: ServerResponse, sessionId: string | undefined): void {

@@ -7,7 +7,14 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { toNodeHandler } from '@modelcontextprotocol/node';
-import { createMcpHandler, ProtocolError, Server, type ServerOptions } from '@modelcontextprotocol/server';
+import {
+  classifyInboundRequest,
+  createMcpHandler,
+  type InboundHttpRequest,
+  ProtocolError,
+  Server,
+  type ServerOptions,
+} from '@modelcontextprotocol/server';
 import type { Logger } from '../../observability/log.ts';
 import { isObject, type JsonRpcNotification, type JsonRpcRequest } from '../jsonrpc.ts';
 import type { Router } from '../router.ts';
@@ -16,6 +23,7 @@ import { ClientSession } from '../session.ts';
 const CLIENT_CAPABILITIES = 'io.modelcontextprotocol/clientCapabilities';
 
 export interface ModernOptions {
+  // see LazyModern in lazy-modern.ts
   router: () => Router;
   log: Logger;
   keepAliveMs: number;
@@ -88,6 +96,11 @@ export class ModernEndpoint {
       maxRequestBodySize: options.maxBodyBytes,
       onerror: (err) => log.warn({ err: err.message }, '2026-07-28 handler failed'),
     });
+  }
+
+  /** The SDK's own era classification and header/body validation of a sessionless POST. */
+  classify(request: InboundHttpRequest) {
+    return classifyInboundRequest(request);
   }
 
   handle(req: IncomingMessage, res: ServerResponse, body: unknown, identity: string): Promise<void> {

@@ -51,6 +51,8 @@ export class StreamState {
   private nextStream = 1;
   private readonly standalone: OutStream = { id: 0, seq: 0, remaining: Number.POSITIVE_INFINITY };
   private getStreams: SseConnection[] = [];
+  /** Standalone messages sent while no GET stream was open: the next GET stream gets them. */
+  private undelivered: Array<{ id: string; data: string }> = [];
 
   constructor(session: ClientSession, keepAlive: KeepAlive, limits: StreamLimits = DEFAULT_STREAM_LIMITS) {
     this.session = session;
@@ -90,7 +92,14 @@ export class StreamState {
       this.getStreams.pop();
     }
     this.standalone.conn = this.getStreams[this.getStreams.length - 1];
-    return this.write(this.standalone, message);
+    if (this.write(this.standalone, message)) return true;
+    // No GET stream yet (typically a server request right after the handshake): keep it for the next one.
+    const last = this.events[this.events.length - 1];
+    if (last && this.undelivered.length < this.limits.maxEvents) {
+      this.undelivered.push({ id: `0-${last.seq}`, data: last.data });
+      return true;
+    }
+    return false;
   }
 
   /** Opens the event stream of a POST exchange. */
@@ -147,10 +156,13 @@ export class StreamState {
         return;
       }
       target = this.standalone;
+      this.undelivered = []; // the replay above covered them
     }
     this.getStreams.push(conn);
     while (this.getStreams.length > this.limits.maxGetStreams) this.getStreams.shift()?.end();
     target.conn = conn;
+    for (const u of this.undelivered) conn.event(u.data, { id: u.id, event: 'message' });
+    this.undelivered = [];
     conn.onclose = () => {
       this.getStreams = this.getStreams.filter((c) => c !== conn);
       if (this.standalone.conn === conn) this.standalone.conn = this.getStreams[this.getStreams.length - 1];
@@ -162,6 +174,25 @@ export class StreamState {
     for (const s of this.streams.values()) s.conn?.end();
     for (const c of this.getStreams) c.end();
     this.getStreams = [];
+  }
+}
+
+/** Exchanges still answering in JSON mode; one timer upgrades the slow ones (no timer per request). */
+const waiting = new Set<HttpExchange>();
+let scanner: NodeJS.Timeout | undefined;
+
+function watch(exchange: HttpExchange): void {
+  waiting.add(exchange);
+  if (!scanner) {
+    scanner = setInterval(() => {
+      const now = performance.now();
+      for (const e of waiting) e.checkUpgrade(now);
+      if (waiting.size === 0 && scanner) {
+        clearInterval(scanner);
+        scanner = undefined;
+      }
+    }, 500);
+    scanner.unref();
   }
 }
 
@@ -179,9 +210,8 @@ export class HttpExchange implements Sink {
   private readonly responses: JsonRpcResponse[] = [];
   private stream?: OutStream;
   private done = false;
-  private timer?: NodeJS.Timeout;
+  private readonly upgradeAt: number;
   private readonly oneshot?: { conn?: SseConnection; keepAlive: KeepAlive };
-  onfinish?: () => void;
 
   constructor(options: {
     res: ServerResponse;
@@ -200,25 +230,27 @@ export class HttpExchange implements Sink {
     this.acceptsSse = options.acceptsSse;
     this.headers = options.headers;
     if (!options.state) this.oneshot = { keepAlive: options.keepAlive };
-    if (this.acceptsSse && options.upgradeAfterMs > 0) {
-      this.timer = setTimeout(() => this.upgrade(), options.upgradeAfterMs);
-      this.timer.unref();
+    this.upgradeAt = performance.now() + options.upgradeAfterMs;
+    if (this.acceptsSse && options.upgradeAfterMs > 0) watch(this);
+  }
+
+  /** Called by the shared scanner: a response this slow becomes an event stream so proxies see bytes. */
+  checkUpgrade(now: number): void {
+    if (this.done || this.res.destroyed) {
+      this.finish();
+      return;
     }
-    this.res.on('close', () => {
-      if (!this.res.writableFinished && !this.stream && !this.oneshot?.conn) this.finish();
-    });
+    if (now >= this.upgradeAt) this.upgrade();
   }
 
   private finish(): void {
-    if (this.done) return;
     this.done = true;
-    if (this.timer) clearTimeout(this.timer);
-    this.onfinish?.();
+    waiting.delete(this);
   }
 
   private upgrade(): void {
+    waiting.delete(this);
     if (this.done || this.stream || this.oneshot?.conn || this.res.headersSent) return;
-    if (this.timer) clearTimeout(this.timer);
     if (this.state) {
       this.stream = this.state.openStream(this.res, this.remaining + this.responses.length, this.headers);
       for (const r of this.responses) {
@@ -268,15 +300,14 @@ export class HttpExchange implements Sink {
     }
     this.responses.push(response);
     if (this.remaining > 0) return;
-    const body = JSON.stringify(this.batch ? this.responses : this.responses[0]);
-    if (!this.res.destroyed && !this.res.headersSent) {
-      this.res.writeHead(200, {
-        ...this.headers,
-        'content-type': 'application/json',
-        'content-length': String(Buffer.byteLength(body)),
-      });
-      this.res.end(body);
-    }
     this.finish();
+    if (this.res.destroyed || this.res.headersSent) return;
+    const body = JSON.stringify(this.batch ? this.responses : this.responses[0]);
+    this.res.writeHead(200, {
+      ...this.headers,
+      'content-type': 'application/json',
+      'content-length': String(Buffer.byteLength(body)),
+    });
+    this.res.end(body);
   }
 }

@@ -90,6 +90,7 @@ export class StdioChannel implements Channel {
   private stderrDropped = 0;
   private stderrTimer?: NodeJS.Timeout;
   private nonJsonWarned = 0;
+  private corked = false;
 
   constructor(options: StdioChannelOptions) {
     this.options = options;
@@ -193,6 +194,15 @@ export class StdioChannel implements Channel {
   send(message: JsonRpcMessage): boolean {
     const child = this.child;
     if (this.closed || !child || !child.stdin.writable) return false;
+    // Messages sent in the same tick leave in one write.
+    if (!this.corked) {
+      this.corked = true;
+      child.stdin.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        child.stdin.uncork();
+      });
+    }
     child.stdin.write(`${JSON.stringify(message)}\n`);
     return true;
   }

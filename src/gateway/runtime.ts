@@ -1,0 +1,86 @@
+/**
+ * The self-contained gateway runtime that the operator's init container copies into a stdio server's pod:
+ * one executable, `mcp-gateway`, that is Node itself with the bundled gateway embedded (a Node single
+ * executable application), so the server's image needs no Node and no shell, only glibc.
+ *
+ *   mcp-operator gateway build-runtime --out DIR    # at image build time (needs the dev dependencies)
+ *   mcp-operator gateway install-runtime --to DIR   # in the init container: copies the prebuilt binary
+ */
+import { spawnSync } from 'node:child_process';
+import { chmod, copyFile, mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const RUNTIME_NAME = 'mcp-gateway';
+// Assembled at run time: the literal must not appear in the bundle, which is embedded in the same binary.
+const SEA_FUSE = ['NODE', 'SEA', 'FUSE', 'fce680ab2cc467b6e072b8b5df1996b2'].join('_');
+const packageRoot = () => fileURLToPath(new URL('../..', import.meta.url));
+
+/** Where the image keeps the prebuilt runtime (MCP_GATEWAY_RUNTIME_SOURCE overrides). */
+export function defaultRuntimeSource(env: NodeJS.ProcessEnv = process.env): string {
+  return env.MCP_GATEWAY_RUNTIME_SOURCE ?? join(packageRoot(), 'dist', RUNTIME_NAME);
+}
+
+/** Bundles the gateway into one CommonJS file and embeds it into a copy of this Node binary. */
+export async function buildRuntime(outDir: string, log: (line: string) => void = () => {}): Promise<string> {
+  const work = await mkdtemp(join(tmpdir(), 'mcp-gateway-build-'));
+  try {
+    const root = packageRoot();
+    const pkg = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { version?: string };
+    const bundle = join(work, 'gateway.cjs');
+    const { build } = await import('rolldown');
+    await build({
+      input: join(root, 'src/gateway/sea-main.ts'),
+      platform: 'node',
+      logLevel: 'warn',
+      // Build-time tools stay out of the runtime (build-runtime is not meant to run from it).
+      external: ['rolldown', 'postject'],
+      transform: { define: { __MCP_GATEWAY_VERSION__: JSON.stringify(pkg.version ?? '0.0.0') } },
+      output: { format: 'cjs', file: bundle, codeSplitting: false },
+    });
+    log(`bundled ${bundle} (${(await stat(bundle)).size} bytes)`);
+    const blob = join(work, 'sea.blob');
+    await writeFile(
+      join(work, 'sea-config.json'),
+      JSON.stringify({ main: bundle, output: blob, disableExperimentalSEAWarning: true, useCodeCache: false }),
+    );
+    const sea = spawnSync(process.execPath, ['--experimental-sea-config', join(work, 'sea-config.json')], {
+      encoding: 'utf8',
+    });
+    if (sea.status !== 0) throw new Error(`node --experimental-sea-config failed: ${sea.stderr}`);
+    const exe = join(work, RUNTIME_NAME);
+    await copyFile(process.execPath, exe);
+    await chmod(exe, 0o755);
+    const postject = (await import('postject' as string)) as {
+      inject(file: string, name: string, data: Buffer, options: { sentinelFuse: string }): Promise<void>;
+    };
+    await postject.inject(exe, 'NODE_SEA_BLOB', await readFile(blob), { sentinelFuse: SEA_FUSE });
+    await mkdir(outDir, { recursive: true });
+    const target = join(outDir, RUNTIME_NAME);
+    await copyFile(exe, `${target}.tmp`);
+    await chmod(`${target}.tmp`, 0o755);
+    await rename(`${target}.tmp`, target);
+    log(`wrote ${target}`);
+    return target;
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+/** Copies the prebuilt runtime into `to` (an emptyDir), atomically, executable by any user. */
+export async function installRuntime(to: string, source = defaultRuntimeSource()): Promise<string> {
+  try {
+    await stat(source);
+  } catch {
+    throw new Error(
+      `no prebuilt gateway runtime at ${source}; build it with \`mcp-operator gateway build-runtime --out ${dirname(source)}\``,
+    );
+  }
+  await mkdir(to, { recursive: true });
+  const target = join(to, RUNTIME_NAME);
+  await copyFile(source, `${target}.tmp`);
+  await chmod(`${target}.tmp`, 0o755);
+  await rename(`${target}.tmp`, target);
+  return target;
+}

@@ -1,0 +1,183 @@
+/**
+ * Pure pieces (configuration parsing, the child's environment, token buckets, tool policy, line framing) as
+ * unit tests, and the CLI contract (exit code 2 naming the flag) against the real entry point.
+ */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { describe, expect, test } from 'vitest';
+import { ConfigError, childEnvironment, parseConfig, parseDuration } from '../../src/gateway/config.ts';
+import { RateLimiter } from '../../src/gateway/policy/ratelimit.ts';
+import { ToolPolicy } from '../../src/gateway/policy/tools.ts';
+import { LineSplitter } from '../../src/gateway/upstream/stdio.ts';
+import { GATEWAY_MAIN, NODE } from './helpers.ts';
+
+const run = promisify(execFile);
+
+describe('configuration', () => {
+  test('durations', () => {
+    expect(parseDuration('30m', 'x')).toBe(1_800_000);
+    expect(parseDuration('90s', 'x')).toBe(90_000);
+    expect(parseDuration('1h30m', 'x')).toBe(5_400_000);
+    expect(parseDuration('250ms', 'x')).toBe(250);
+    expect(parseDuration('1.5s', 'x')).toBe(1500);
+    expect(parseDuration('45', 'x')).toBe(45_000);
+    expect(() => parseDuration('10 minutes', 'MCP_GATEWAY_IDLE_TIMEOUT')).toThrow(/MCP_GATEWAY_IDLE_TIMEOUT/);
+    expect(() => parseDuration('', 'x')).toThrow(ConfigError);
+  });
+
+  test('defaults, environment, and flags winning over the environment', () => {
+    const d = parseConfig(['stdio', '--', 'server', '--flag-of-the-server']);
+    expect(d).toMatchObject({
+      mode: 'stdio',
+      command: ['server', '--flag-of-the-server'],
+      port: 8080,
+      healthPort: 9090,
+      host: '0.0.0.0',
+      sessionMode: 'shared',
+      maxSessions: 100,
+      idleTimeoutMs: 1_800_000,
+      drainTimeoutMs: 25_000,
+      basePath: '',
+    });
+    const env = {
+      MCP_GATEWAY_PORT: '7000',
+      MCP_GATEWAY_SESSION_MODE: 'perSession',
+      MCP_GATEWAY_TOOLS_ALLOW: 'a, b,,c',
+      MCP_GATEWAY_RATE_LIMIT_PER_TOOL: 'search=10,write=2',
+      MCP_GATEWAY_BASE_PATH: '/github/',
+      MCP_GATEWAY_IDLE_TIMEOUT: '1h30m',
+    };
+    const c = parseConfig(['stdio', '--port=7001', '--', 's'], env);
+    expect(c.port).toBe(7001);
+    expect(c.sessionMode).toBe('perSession');
+    expect(c.toolsAllow).toEqual(['a', 'b', 'c']);
+    expect([...c.rateLimitPerTool]).toEqual([
+      ['search', 10],
+      ['write', 2],
+    ]);
+    expect(c.basePath).toBe('/github');
+    expect(c.idleTimeoutMs).toBe(5_400_000);
+    const p = parseConfig(['proxy', '--upstream', 'http://127.0.0.1:8000/mcp', '--upstream-transport', 'sse']);
+    expect(p).toMatchObject({ mode: 'proxy', upstream: 'http://127.0.0.1:8000/mcp', upstreamTransport: 'sse' });
+  });
+
+  test('every error names the flag or variable that caused it', () => {
+    const cases: Array<[string[], Record<string, string>, RegExp]> = [
+      [['stdio', '--port', 'abc', '--', 's'], {}, /^--port: /],
+      [['stdio', '--', 's'], { MCP_GATEWAY_PORT: '70000' }, /^MCP_GATEWAY_PORT: /],
+      [['stdio', '--session-mode', 'pooled', '--', 's'], {}, /^--session-mode: /],
+      [['stdio', '--bogus', '--', 's'], {}, /^--bogus: unknown flag/],
+      [['stdio'], {}, /^--: /],
+      [['proxy'], {}, /^--upstream: /],
+      [['proxy', '--upstream', 'ftp://x'], {}, /^--upstream: /],
+      [['stdio', '--', 's'], { MCP_GATEWAY_RATE_LIMIT_PER_TOOL: 'search' }, /^MCP_GATEWAY_RATE_LIMIT_PER_TOOL: /],
+      [['stdio', '--', 's'], { MCP_GATEWAY_OIDC_ISSUER: 'https://idp' }, /^--oidc-audience: /],
+      [['stdio', '--base-path', 'github', '--', 's'], {}, /^--base-path: /],
+      [['stdio', '--port', '9090', '--', 's'], {}, /^--health-port: /],
+      [['serve'], {}, /^mode: /],
+    ];
+    for (const [argv, env, re] of cases) {
+      expect(() => parseConfig(argv, env), argv.join(' ')).toThrow(re);
+    }
+  });
+
+  test('the child environment drops every MCP_GATEWAY_* variable and keeps the rest', () => {
+    const env = childEnvironment({
+      PATH: '/bin',
+      MCP_GATEWAY_AUTH_TOKEN_FILE: '/t',
+      MCP_GATEWAY_X: 'y',
+      GITHUB_TOKEN: 'g',
+    });
+    expect(env).toEqual({ PATH: '/bin', GITHUB_TOKEN: 'g' });
+  });
+});
+
+describe('policy pieces', () => {
+  test('token bucket: the burst, then one token per interval, with the wait reported', () => {
+    let now = 0;
+    const limiter = new RateLimiter({ now: () => now });
+    for (let i = 0; i < 60; i++) expect(limiter.take('k', 60)).toBe(0);
+    const wait = limiter.take('k', 60);
+    expect(wait).toBeGreaterThan(0);
+    expect(wait).toBeLessThanOrEqual(1000);
+    now += 1000;
+    expect(limiter.take('k', 60)).toBe(0);
+    expect(limiter.take('other', 60)).toBe(0);
+  });
+
+  test('token bucket memory is bounded', () => {
+    let now = 0;
+    const limiter = new RateLimiter({ maxKeys: 100, now: () => now });
+    for (let i = 0; i < 1000; i++) {
+      now += 1;
+      limiter.take(`k${i}`, 10);
+    }
+    expect(limiter.size).toBeLessThanOrEqual(100);
+  });
+
+  test('tool policy: deny wins, an empty allow list allows the rest', () => {
+    const limiter = new RateLimiter();
+    const p = new ToolPolicy({ allow: [], deny: ['rm'], perTool: new Map(), limiter });
+    expect(p.toolAllowed('ls')).toBe(true);
+    expect(p.toolAllowed('rm')).toBe(false);
+    const q = new ToolPolicy({ allow: ['ls', 'rm'], deny: ['rm'], perTool: new Map([['ls', 1]]), limiter });
+    expect(q.toolAllowed('ls')).toBe(true);
+    expect(q.toolAllowed('rm')).toBe(false);
+    expect(q.toolAllowed('cat')).toBe(false);
+    expect(q.toolRetryAfterMs('alice', 'ls')).toBe(0);
+    expect(q.toolRetryAfterMs('alice', 'ls')).toBeGreaterThan(0);
+    expect(q.toolRetryAfterMs('bob', 'ls')).toBe(0);
+    expect(q.toolRetryAfterMs('alice', 'cat')).toBe(0);
+  });
+
+  test('line framing across chunks, with oversize lines skipped and the stream resynchronised', () => {
+    const lines: string[] = [];
+    const oversize: number[] = [];
+    const split = new LineSplitter(
+      10,
+      (l) => lines.push(l.toString()),
+      (n) => oversize.push(n),
+    );
+    split.push(Buffer.from('ab'));
+    split.push(Buffer.from('c\nde'));
+    split.push(Buffer.from('f\n0123456789ABCDEF'));
+    split.push(Buffer.from('GHIJ\nok\n'));
+    expect(lines).toEqual(['abc', 'def', 'ok']);
+    expect(oversize).toHaveLength(1);
+  });
+});
+
+describe('the CLI', () => {
+  const cli = (args: string[], env: Record<string, string> = {}) =>
+    run(NODE, [GATEWAY_MAIN, ...args], { env: { ...process.env, ...env } }).then(
+      (r) => ({ code: 0, ...r }),
+      (e: { code: number; stdout: string; stderr: string }) => e,
+    );
+
+  test('bad input exits 2 with a message naming the flag', async () => {
+    const r = await cli(['stdio', '--port', 'abc', '--', 'x']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--port: expected an integer');
+    const e = await cli(['stdio', '--', 'x'], { MCP_GATEWAY_SESSION_MODE: 'bogus' });
+    expect(e.code).toBe(2);
+    expect(e.stderr).toContain('MCP_GATEWAY_SESSION_MODE');
+  });
+
+  test('--help prints the usage and exits 0', async () => {
+    const r = await cli(['--help']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('mcp-operator gateway stdio');
+    expect(r.stdout).toContain('MCP_GATEWAY_RATE_LIMIT_PER_TOOL');
+  });
+
+  test('an unreadable token file fails the start with exit 1', async () => {
+    const r = await cli(['stdio', '--', 'x'], {
+      MCP_GATEWAY_AUTH_TOKEN_FILE: '/nonexistent/tokens',
+      MCP_GATEWAY_PORT: '0',
+      MCP_GATEWAY_HEALTH_PORT: '0',
+      MCP_GATEWAY_HOST: '127.0.0.1',
+    });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('cannot read the token file /nonexistent/tokens');
+  });
+});

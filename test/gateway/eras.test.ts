@@ -1,0 +1,247 @@
+/**
+ * Every client era against one shared child: the real server-everything from npm behind the gateway, with the
+ * SDK 2.x client on the stateless 2026-07-28 revision, SDK 1.x and 2.x clients on 2025 sessions, the SDK 1.x
+ * legacy HTTP+SSE client, and the MCP Inspector CLI.
+ */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { CreateMessageRequestSchema, ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import {
+  childPids,
+  client2xLegacy,
+  client2025,
+  client2026,
+  clientSse,
+  EVERYTHING,
+  INSPECTOR,
+  metricValue,
+  NODE,
+  type RunningGateway,
+  startGateway,
+  stopAll,
+  textOf,
+  waitForAudit,
+} from './helpers.ts';
+
+const execFileAsync = promisify(execFile);
+
+let gw: RunningGateway;
+
+beforeAll(async () => {
+  gw = await startGateway(['stdio', '--', ...EVERYTHING], {
+    env: { MCP_GATEWAY_SECRET_PROBE: 'must-not-leak', MCP_GATEWAY_KEEPALIVE_INTERVAL: '1s' },
+  });
+});
+
+afterAll(async () => {
+  await stopAll();
+});
+
+describe('one child, every era', () => {
+  test('2026-07-28 stateless client: discover, list, call, progress', async () => {
+    const { client } = await client2026(gw.url);
+    expect(client.getServerVersion()?.name).toBe('mcp-servers/everything');
+    const tools = await client.listTools();
+    expect(tools.tools.map((t) => t.name)).toContain('echo');
+    const echoed = await client.callTool({ name: 'echo', arguments: { message: 'from 2026' } });
+    expect(textOf(echoed)).toBe('Echo: from 2026');
+    const progress: number[] = [];
+    const long = await client.callTool(
+      { name: 'trigger-long-running-operation', arguments: { duration: 0.6, steps: 3 } },
+      { onprogress: (p) => progress.push(p.progress) },
+    );
+    expect(textOf(long)).toContain('Long running operation completed');
+    expect(progress).toEqual([1, 2, 3]);
+    await client.close();
+  });
+
+  test('2025 session clients (SDK 1.x and 2.x) and the legacy SSE client share the child', async () => {
+    const before = childPids(gw.proc.pid as number);
+    expect(before).toHaveLength(1);
+    const a = await client2025(gw.url);
+    const b = await client2xLegacy(gw.url);
+    const c = await clientSse(`${gw.url}/sse`);
+    expect(a.transport.sessionId).toBeTruthy();
+    expect(b.transport.sessionId).toBeTruthy();
+    expect(a.transport.sessionId).not.toBe(b.transport.sessionId);
+    const [ra, rb, rc] = await Promise.all([
+      a.client.callTool({ name: 'echo', arguments: { message: 'a' } }),
+      b.client.callTool({ name: 'echo', arguments: { message: 'b' } }),
+      c.client.callTool({ name: 'echo', arguments: { message: 'c' } }),
+    ]);
+    expect([textOf(ra), textOf(rb), textOf(rc)]).toEqual(['Echo: a', 'Echo: b', 'Echo: c']);
+    // Still the one child: sessions do not spawn processes in shared mode.
+    expect(childPids(gw.proc.pid as number)).toEqual(before);
+    const progress: number[] = [];
+    await c.client.callTool(
+      { name: 'trigger-long-running-operation', arguments: { duration: 0.4, steps: 2 } },
+      undefined,
+      { onprogress: (p) => progress.push(p.progress) },
+    );
+    expect(progress).toEqual([1, 2]);
+    await Promise.all([a.client.close(), b.client.close(), c.client.close()]);
+  });
+
+  test('request ids are rewritten: concurrent sessions with the same ids only see their own answers', async () => {
+    const sessions = await Promise.all([0, 1, 2, 3].map(() => client2025(gw.url)));
+    const results = await Promise.all(
+      sessions.flatMap((s, i) =>
+        Array.from({ length: 25 }, (_, j) =>
+          s.client.callTool({ name: 'echo', arguments: { message: `s${i}-${j}` } }).then((r) => [i, j, textOf(r)]),
+        ),
+      ),
+    );
+    for (const [i, j, text] of results) expect(text).toBe(`Echo: s${i}-${j}`);
+    await Promise.all(sessions.map((s) => s.client.close()));
+  });
+
+  test('progress goes only to the session that asked, with its own token', async () => {
+    const a = await client2025(gw.url);
+    const b = await client2025(gw.url);
+    const seenA: number[] = [];
+    const seenB: number[] = [];
+    await Promise.all([
+      a.client.callTool({ name: 'trigger-long-running-operation', arguments: { duration: 0.6, steps: 3 } }, undefined, {
+        onprogress: (p) => seenA.push(p.progress),
+      }),
+      b.client.callTool({ name: 'trigger-long-running-operation', arguments: { duration: 0.4, steps: 2 } }, undefined, {
+        onprogress: (p) => seenB.push(p.progress),
+      }),
+    ]);
+    expect(seenA).toEqual([1, 2, 3]);
+    expect(seenB).toEqual([1, 2]);
+    await Promise.all([a.client.close(), b.client.close()]);
+  });
+
+  test('sampling and elicitation go to the session that caused them, never to another', async () => {
+    const calls: string[] = [];
+    const sampler = (who: string) => async (req: { params: { messages: Array<{ content: unknown }> } }) => {
+      calls.push(who);
+      const first = req.params.messages[0]?.content as { text?: string } | undefined;
+      return {
+        model: 'test-model',
+        role: 'assistant' as const,
+        content: { type: 'text' as const, text: `${who}: ${first?.text}` },
+      };
+    };
+    const caller = await client2025(gw.url, { capabilities: { sampling: {}, elicitation: {} } });
+    caller.client.setRequestHandler(CreateMessageRequestSchema, sampler('caller'));
+    caller.client.setRequestHandler(ElicitRequestSchema, async () => ({
+      action: 'accept',
+      content: { color: 'green', number: 7, pets: 'cats' },
+    }));
+    // A bystander without the sampling capability has a call in flight: attribution must still pick the caller.
+    const plain = await client2025(gw.url);
+    const busy = plain.client.callTool({
+      name: 'trigger-long-running-operation',
+      arguments: { duration: 0.5, steps: 1 },
+    });
+    const sampled = await caller.client.callTool({
+      name: 'trigger-sampling-request',
+      arguments: { prompt: 'hello', maxTokens: 5 },
+    });
+    expect(textOf(sampled)).toContain('caller: ');
+    expect(textOf(sampled)).toContain('hello');
+    await busy;
+    const elicited = await caller.client.callTool({ name: 'trigger-elicitation-request', arguments: {} });
+    expect(textOf(elicited)).toContain('green');
+
+    // A second sampling-capable session with a call in flight makes the wire ambiguous: the gateway refuses with
+    // a clear error rather than guess, and the bystander's handler is never called.
+    const capable = await client2025(gw.url, { capabilities: { sampling: {} } });
+    capable.client.setRequestHandler(CreateMessageRequestSchema, sampler('bystander'));
+    let running!: () => void;
+    const started = new Promise<void>((r) => {
+      running = r;
+    });
+    const busy2 = capable.client.callTool(
+      { name: 'trigger-long-running-operation', arguments: { duration: 4, steps: 4 } },
+      undefined,
+      { onprogress: () => running() },
+    );
+    await started;
+    const refused = await caller.client.callTool({
+      name: 'trigger-sampling-request',
+      arguments: { prompt: 'again', maxTokens: 5 },
+    });
+    await busy2;
+    expect(textOf(refused)).toContain('perSession');
+    expect(calls).toEqual(['caller']);
+    await Promise.all([caller.client.close(), plain.client.close(), capable.client.close()]);
+  });
+
+  test('resources/updated reaches only the subscribed session', async () => {
+    const subscriber = await client2025(gw.url);
+    const other = await client2025(gw.url);
+    const got: string[] = [];
+    const otherGot: string[] = [];
+    const { ResourceUpdatedNotificationSchema } = await import('@modelcontextprotocol/sdk/types.js');
+    subscriber.client.setNotificationHandler(ResourceUpdatedNotificationSchema, async (n) => {
+      got.push(n.params.uri);
+    });
+    other.client.setNotificationHandler(ResourceUpdatedNotificationSchema, async (n) => {
+      otherGot.push(n.params.uri);
+    });
+    const resources = await subscriber.client.listResources();
+    const uri = resources.resources[0]?.uri as string;
+    expect(uri).toBeTruthy();
+    await subscriber.client.subscribeResource({ uri });
+    await subscriber.client.callTool({ name: 'toggle-subscriber-updates', arguments: {} });
+    const { until } = await import('./helpers.ts');
+    await until(() => got.length > 0, 20_000, 'a resources/updated notification');
+    expect(got[0]).toBe(uri);
+    expect(otherGot).toEqual([]);
+    await subscriber.client.callTool({ name: 'toggle-subscriber-updates', arguments: {} });
+    await subscriber.client.unsubscribeResource({ uri });
+    await Promise.all([subscriber.client.close(), other.client.close()]);
+  });
+
+  test('the MCP Inspector CLI works over Streamable HTTP and over SSE', async () => {
+    const run = (args: string[]) =>
+      execFileAsync(NODE, [INSPECTOR, '--cli', ...args], { timeout: 60_000, env: { ...process.env, HOME: '/tmp' } });
+    const list = await run([`${gw.url}/mcp`, '--transport', 'http', '--method', 'tools/list']);
+    expect(list.stdout).toContain('"echo"');
+    const call = await run([
+      `${gw.url}/sse`,
+      '--transport',
+      'sse',
+      '--method',
+      'tools/call',
+      '--tool-name',
+      'echo',
+      '--tool-arg',
+      'message=inspector',
+    ]);
+    expect(call.stdout).toContain('Echo: inspector');
+  });
+
+  test('the child does not inherit MCP_GATEWAY_* variables', async () => {
+    const { client } = await client2025(gw.url);
+    const env = JSON.parse(textOf(await client.callTool({ name: 'get-env', arguments: {} }))) as Record<string, string>;
+    expect(Object.keys(env).filter((k) => k.startsWith('MCP_GATEWAY_'))).toEqual([]);
+    expect(env.PATH).toBeTruthy();
+    await client.close();
+  });
+
+  test('an audit line per tool call with argument keys only, and metrics by tool and outcome', async () => {
+    const { client } = await client2025(gw.url);
+    await client.callTool({ name: 'echo', arguments: { message: 'secret-argument-value' } });
+    const audit = await waitForAudit(gw, (a) => a.tool === 'echo');
+    expect(audit.argumentKeys).toEqual(['message']);
+    expect(audit.outcome).toBe('ok');
+    expect(typeof audit.durationMs).toBe('number');
+    expect(audit.client).toBe('ip:127.0.0.1');
+    expect(JSON.stringify(gw.logs)).not.toContain('secret-argument-value');
+    expect(await metricValue(gw, 'mcp_gateway_tool_calls_total', { tool: 'echo', outcome: 'ok' })).toBeGreaterThan(0);
+    expect(await metricValue(gw, 'mcp_gateway_tool_call_duration_seconds_count', { tool: 'echo' })).toBeGreaterThan(0);
+    expect(await metricValue(gw, 'mcp_gateway_child_up')).toBe(1);
+    expect(await metricValue(gw, 'mcp_gateway_active_sessions', { transport: 'streamable_http' })).toBeGreaterThan(0);
+    await client.close();
+  });
+
+  test('child stderr becomes pino log lines', async () => {
+    const line = await gw.waitForLog((l) => l.stream === 'stderr');
+    expect(line.msg).toContain('Starting default (STDIO) server');
+  });
+});

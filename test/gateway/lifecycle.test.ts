@@ -1,0 +1,183 @@
+/**
+ * Child lifecycle and graceful drain with real processes: kill -9 of the server mid-call, restart with
+ * backoff while sessions survive, readiness during restarts, non-JSON stdout, a command that does not exist,
+ * SIGTERM with calls in flight on every era, and the drain deadline.
+ */
+import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import { afterAll, describe, expect, test } from 'vitest';
+import {
+  childPids,
+  client2025,
+  client2026,
+  clientSse,
+  EVERYTHING,
+  metricValue,
+  startGateway,
+  stopAll,
+  textOf,
+  until,
+  waitForAudit,
+} from './helpers.ts';
+
+afterAll(async () => {
+  await stopAll();
+});
+
+describe('child lifecycle', () => {
+  test('kill -9 mid-call: a clear JSON-RPC error, not ready meanwhile, restarted, sessions keep working', async () => {
+    const gw = await startGateway(['stdio', '--', ...EVERYTHING]);
+    const a = await client2025(gw.url);
+    const b = await client2025(gw.url);
+    let listChanged = 0;
+    b.client.setNotificationHandler(ToolListChangedNotificationSchema, async () => {
+      listChanged++;
+    });
+    const [child] = childPids(gw.proc.pid as number);
+    expect(child).toBeGreaterThan(0);
+    let started!: () => void;
+    const startedP = new Promise<void>((r) => {
+      started = r;
+    });
+    const call = a.client
+      .callTool({ name: 'trigger-long-running-operation', arguments: { duration: 5, steps: 10 } }, undefined, {
+        onprogress: () => started(),
+      })
+      .then(
+        () => 'completed',
+        (err: Error) => err.message,
+      );
+    await startedP;
+    process.kill(child as number, 'SIGKILL');
+    let sawNotReady = false;
+    await until(
+      async () => {
+        const res = await fetch(`${gw.health}/readyz`);
+        if (res.status === 503) {
+          sawNotReady = true;
+          expect(((await res.json()) as { reason: string }).reason).toMatch(/restarting|starting/);
+        }
+        return sawNotReady;
+      },
+      10_000,
+      'readiness to drop',
+    );
+    const outcome = await call;
+    expect(outcome).toMatch(/-32603/);
+    expect(outcome).toMatch(/stopped while handling this request \(killed by SIGKILL\)/);
+    await until(async () => (await fetch(`${gw.health}/readyz`)).status === 200, 30_000, 'the restarted child');
+    expect(await metricValue(gw, 'mcp_gateway_child_restarts_total')).toBe(1);
+    const [newChild] = childPids(gw.proc.pid as number);
+    expect(newChild).not.toBe(child);
+    // Same sessions, new process: nothing to reconnect.
+    expect(textOf(await a.client.callTool({ name: 'echo', arguments: { message: 'after' } }))).toBe('Echo: after');
+    expect(textOf(await b.client.callTool({ name: 'echo', arguments: { message: 'b' } }))).toBe('Echo: b');
+    // The new process announced its tools; list_changed reaches every session.
+    await until(() => listChanged > 0, 10_000, 'tools/list_changed after the restart');
+    const fail = await waitForAudit(gw, (a) => a.outcome === 'upstream_failed');
+    expect(fail.tool).toBe('trigger-long-running-operation');
+    await Promise.all([a.client.close(), b.client.close()]);
+    expect(await gw.stop()).toBe(0);
+  });
+
+  test('non-JSON stdout lines are skipped with a warning', async () => {
+    const script = `echo "banner: not json"; exec ${EVERYTHING.map((s) => `'${s}'`).join(' ')}`;
+    const gw = await startGateway(['stdio', '--', 'sh', '-c', script]);
+    const { client } = await client2025(gw.url);
+    expect(textOf(await client.callTool({ name: 'echo', arguments: { message: 'x' } }))).toBe('Echo: x');
+    const warn = await gw.waitForLog((l) => String(l.msg).includes('non-JSON line'));
+    expect(warn.level).toBe(40);
+    expect(await metricValue(gw, 'mcp_gateway_dropped_messages_total', { reason: 'non_json_stdout' })).toBe(1);
+    await client.close();
+    expect(await gw.stop()).toBe(0);
+  });
+
+  test('a server command that does not exist: the gateway stays up, not ready, retrying with backoff', async () => {
+    const gw = await startGateway(['stdio', '--', '/nonexistent/mcp-server'], {
+      waitReady: false,
+      env: { MCP_GATEWAY_REQUEST_TIMEOUT: '2s' },
+    });
+    const live = await fetch(`${gw.health}/healthz`);
+    expect(live.status).toBe(200);
+    const ready = await fetch(`${gw.health}/readyz`);
+    expect(ready.status).toBe(503);
+    await until(async () => (await metricValue(gw, 'mcp_gateway_child_restarts_total')) >= 2, 10_000, 'retries');
+    const err = await gw.waitForLog((l) => l.msg === 'MCP server failed to start');
+    expect(String(err.err)).toContain('ENOENT');
+    const res = await fetch(`${gw.url}/mcp`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json' },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'initialize',
+        params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'c', version: '1' } },
+      }),
+    });
+    const body = (await res.json()) as { error: { code: number; message: string } };
+    expect(body.error.message).toMatch(/restarting|starting/);
+    expect(await gw.stop()).toBe(0);
+  });
+});
+
+describe('graceful drain', () => {
+  test('SIGTERM: not ready at once, no new sessions, in-flight calls on every era complete, exit 0', async () => {
+    const gw = await startGateway(['stdio', '--', ...EVERYTHING]);
+    const s = await client2025(gw.url);
+    const l = await clientSse(`${gw.url}/sse`);
+    const m = await client2026(gw.url);
+    const args = { name: 'trigger-long-running-operation', arguments: { duration: 1.5, steps: 3 } };
+    const progressed: [number, number, number] = [0, 0, 0];
+    const calls = [
+      s.client.callTool(args, undefined, { onprogress: () => progressed[0]++ }),
+      l.client.callTool(args, undefined, { onprogress: () => progressed[1]++ }),
+      m.client.callTool(args, { onprogress: () => progressed[2]++ }),
+    ];
+    await until(() => progressed.every((n) => n > 0), 10_000, 'all three calls running');
+    const [child] = childPids(gw.proc.pid as number);
+    gw.proc.kill('SIGTERM');
+    await gw.waitForLog((x) => x.msg === 'draining');
+    const ready = await fetch(`${gw.health}/readyz`);
+    expect(ready.status).toBe(503);
+    expect(((await ready.json()) as { reason: string }).reason).toBe('draining');
+    const refused = await fetch(`${gw.url}/mcp`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'initialize',
+        params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'late', version: '1' } },
+      }),
+    });
+    expect(refused.status).toBe(503);
+    expect(refused.headers.get('retry-after')).toBe('5');
+    const results = await Promise.all(calls);
+    for (const r of results) expect(textOf(r)).toContain('Long running operation completed');
+    expect(await gw.exited).toBe(0);
+    expect(gw.logs.some((x) => x.msg === 'drained')).toBe(true);
+    expect(childPids(gw.proc.pid as number)).toEqual([]);
+    expect(() => process.kill(child as number, 0)).toThrow();
+  });
+
+  test('the drain deadline bounds the wait: a call still running gets an error, the exit is clean', async () => {
+    const gw = await startGateway(['stdio', '--', ...EVERYTHING], { env: { MCP_GATEWAY_DRAIN_TIMEOUT: '500ms' } });
+    const { client } = await client2025(gw.url);
+    let started = false;
+    const call = client
+      .callTool({ name: 'trigger-long-running-operation', arguments: { duration: 20, steps: 20 } }, undefined, {
+        onprogress: () => {
+          started = true;
+        },
+      })
+      .then(
+        () => 'completed',
+        (err: Error) => err.message,
+      );
+    await until(() => started, 10_000, 'the call to start');
+    gw.proc.kill('SIGTERM');
+    expect(await gw.exited).toBe(0);
+    expect(await call).toContain('the gateway is shutting down (drain deadline reached)');
+    const warn = await gw.waitForLog((x) => x.msg === 'drain deadline reached; failing the remaining requests');
+    expect(warn.inflight).toBe(1);
+  });
+});

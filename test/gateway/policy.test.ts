@@ -1,0 +1,230 @@
+/**
+ * Policy and bad input, against the real gateway and server-everything: bearer tokens from a file (and its
+ * rotation), RFC 9728 metadata, tool deny list, per-client and per-tool rate limits, body limit, content type,
+ * malformed JSON, unknown session, Origin. After every refusal a well-behaved client is still served.
+ */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import {
+  client2025,
+  client2026,
+  clientSse,
+  EVERYTHING,
+  metricValue,
+  type RunningGateway,
+  startGateway,
+  stopAll,
+  textOf,
+  until,
+  waitForAudit,
+} from './helpers.ts';
+
+let gw: RunningGateway;
+let tokenFile: string;
+const TOKENS = {
+  main: 'tok-main-0123456789abcdef',
+  flood: 'tok-flood-0123456789abcdef',
+  perTool: 'tok-pertool-0123456789abcdef',
+  rotated: 'tok-old-0123456789abcdef',
+};
+const auth = (t: string) => ({ authorization: `Bearer ${t}` });
+
+beforeAll(async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gw-policy-'));
+  tokenFile = join(dir, 'tokens');
+  writeFileSync(tokenFile, `# one token per line\n${Object.values(TOKENS).join('\n')}\n`);
+  gw = await startGateway(['stdio', '--', ...EVERYTHING], {
+    env: {
+      MCP_GATEWAY_AUTH_TOKEN_FILE: tokenFile,
+      MCP_GATEWAY_TOOLS_DENY: 'get-env,gzip-file-as-resource',
+      MCP_GATEWAY_RATE_LIMIT_RPM: '40',
+      MCP_GATEWAY_RATE_LIMIT_PER_TOOL: 'get-sum=3',
+      MCP_GATEWAY_MAX_BODY_BYTES: '65536',
+      MCP_GATEWAY_ALLOWED_ORIGINS: 'https://app.example',
+    },
+  });
+});
+
+afterAll(async () => {
+  await stopAll();
+});
+
+async function post(body: string, headers: Record<string, string>) {
+  return fetch(`${gw.url}/mcp`, {
+    method: 'POST',
+    headers: { accept: 'application/json, text/event-stream', ...headers },
+    body,
+  });
+}
+
+async function stillServed() {
+  const { client } = await client2025(gw.url, { headers: auth(TOKENS.main) });
+  const r = await client.callTool({ name: 'echo', arguments: { message: 'still here' } });
+  expect(textOf(r)).toBe('Echo: still here');
+  await client.close();
+}
+
+describe('authentication', () => {
+  test('no token: 401 with a WWW-Authenticate challenge naming the RFC 9728 metadata', async () => {
+    const res = await post('{"jsonrpc":"2.0","id":1,"method":"ping"}', { 'content-type': 'application/json' });
+    expect(res.status).toBe(401);
+    const challenge = res.headers.get('www-authenticate') ?? '';
+    expect(challenge).toMatch(
+      /^Bearer resource_metadata="http:\/\/127\.0\.0\.1:\d+\/\.well-known\/oauth-protected-resource\/mcp"/,
+    );
+    const meta = await fetch(new URL(/resource_metadata="([^"]+)"/.exec(challenge)?.[1] as string));
+    expect(meta.status).toBe(200);
+    const doc = (await meta.json()) as { resource: string; bearer_methods_supported: string[] };
+    expect(doc.resource).toBe(`${gw.url}/mcp`);
+    expect(doc.bearer_methods_supported).toEqual(['header']);
+    await stillServed();
+  });
+
+  test('a wrong token: 401 invalid_token, for every transport and era', async () => {
+    const bad = auth('not-a-valid-token');
+    const res = await post('{"jsonrpc":"2.0","id":1,"method":"ping"}', { 'content-type': 'application/json', ...bad });
+    expect(res.status).toBe(401);
+    expect(res.headers.get('www-authenticate')).toContain('error="invalid_token"');
+    await expect(client2025(gw.url, { headers: bad })).rejects.toThrow(/Unauthorized/);
+    await expect(client2026(gw.url, { headers: bad })).rejects.toThrow();
+    const sse = await fetch(`${gw.url}/sse`, { headers: bad });
+    expect(sse.status).toBe(401);
+    await stillServed();
+  });
+
+  test('valid tokens work on every era; the audit line names a fingerprint, never the token', async () => {
+    const a = await client2025(gw.url, { headers: auth(TOKENS.main) });
+    const m = await client2026(gw.url, { headers: auth(TOKENS.main) });
+    const s = await clientSse(`${gw.url}/sse`, { headers: auth(TOKENS.main) });
+    expect(textOf(await a.client.callTool({ name: 'echo', arguments: { message: '1' } }))).toBe('Echo: 1');
+    expect(textOf(await m.client.callTool({ name: 'echo', arguments: { message: '2' } }))).toBe('Echo: 2');
+    expect(textOf(await s.client.callTool({ name: 'echo', arguments: { message: '3' } }))).toBe('Echo: 3');
+    const audit = await waitForAudit(gw);
+    expect(String(audit.client)).toMatch(/^token:[0-9a-f]{12}$/);
+    expect(JSON.stringify(gw.logs)).not.toContain(TOKENS.main);
+    await Promise.all([a.client.close(), m.client.close(), s.client.close()]);
+  });
+
+  test('the token file is re-read when the Secret rotates', async () => {
+    const ping = (t: string) =>
+      post('{"jsonrpc":"2.0","id":1,"method":"ping"}', { 'content-type': 'application/json', ...auth(t) });
+    expect((await ping(TOKENS.rotated)).status).toBe(200);
+    const fresh = 'tok-new-0123456789abcdef';
+    writeFileSync(tokenFile, [TOKENS.main, TOKENS.flood, TOKENS.perTool, fresh].join('\n'));
+    await until(async () => (await ping(fresh)).status === 200, 10_000, 'the rotated token to be accepted');
+    expect((await ping(TOKENS.rotated)).status).toBe(401);
+  });
+});
+
+describe('bad input gets a clear error and the gateway keeps serving', () => {
+  const h = { 'content-type': 'application/json', ...auth(TOKENS.main) };
+
+  test('malformed JSON: 400 with -32700', async () => {
+    const res = await post('{"jsonrpc": "2.0", "id": 1, "method": ', h);
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: { code: number } }).error.code).toBe(-32700);
+    await stillServed();
+  });
+
+  test('not JSON-RPC: 400 with -32600', async () => {
+    const res = await post('{"hello":"world"}', h);
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: { code: number } }).error.code).toBe(-32600);
+  });
+
+  test('wrong content type: 415', async () => {
+    const res = await post('{"jsonrpc":"2.0","id":1,"method":"ping"}', { ...h, 'content-type': 'text/plain' });
+    expect(res.status).toBe(415);
+    await stillServed();
+  });
+
+  test('oversize body: 413', async () => {
+    const big = JSON.stringify({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'tools/call',
+      params: { name: 'echo', arguments: { message: 'x'.repeat(100_000) } },
+    });
+    const res = await post(big, h).catch((err: Error) => err);
+    if (res instanceof Error) throw res;
+    expect(res.status).toBe(413);
+    await stillServed();
+  });
+
+  test('unknown session: 404 with -32001', async () => {
+    const res = await post('{"jsonrpc":"2.0","id":1,"method":"tools/list"}', {
+      ...h,
+      'mcp-session-id': 'no-such-session',
+    });
+    expect(res.status).toBe(404);
+    expect(((await res.json()) as { error: { code: number } }).error.code).toBe(-32001);
+    const legacy = await fetch(`${gw.url}/messages?sessionId=nope`, { method: 'POST', headers: h, body: '{}' });
+    expect(legacy.status).toBe(404);
+    await stillServed();
+  });
+
+  test('a foreign Origin: 403; the allowed origin gets CORS headers', async () => {
+    const evil = await post('{"jsonrpc":"2.0","id":1,"method":"ping"}', { ...h, origin: 'http://evil.example' });
+    expect(evil.status).toBe(403);
+    const ok = await post('{"jsonrpc":"2.0","id":1,"method":"ping"}', { ...h, origin: 'https://app.example' });
+    expect(ok.status).toBe(200);
+    expect(ok.headers.get('access-control-allow-origin')).toBe('https://app.example');
+    const preflight = await fetch(`${gw.url}/mcp`, { method: 'OPTIONS', headers: { origin: 'https://app.example' } });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get('access-control-allow-headers')).toContain('mcp-session-id');
+    await stillServed();
+  });
+});
+
+describe('tool policy and rate limits', () => {
+  test('denied tools are hidden from tools/list and refused on tools/call, in every era', async () => {
+    const a = await client2025(gw.url, { headers: auth(TOKENS.main) });
+    const names = (await a.client.listTools()).tools.map((t) => t.name);
+    expect(names).toContain('echo');
+    expect(names).not.toContain('get-env');
+    expect(names).not.toContain('gzip-file-as-resource');
+    await expect(a.client.callTool({ name: 'get-env', arguments: {} })).rejects.toThrow(/not available/);
+    const m = await client2026(gw.url, { headers: auth(TOKENS.main) });
+    expect((await m.client.listTools()).tools.map((t) => t.name)).not.toContain('get-env');
+    await expect(m.client.callTool({ name: 'get-env', arguments: {} })).rejects.toThrow(/not available/);
+    expect(await metricValue(gw, 'mcp_gateway_tool_calls_total', { tool: 'get-env', outcome: 'denied' })).toBe(2);
+    const audit = await waitForAudit(gw, (a) => a.outcome === 'denied');
+    expect(audit.tool).toBe('get-env');
+    await Promise.all([a.client.close(), m.client.close()]);
+  });
+
+  test('a per-tool limit answers in-band with a JSON-RPC error; other tools keep working', async () => {
+    const { client } = await client2025(gw.url, { headers: auth(TOKENS.perTool) });
+    for (let i = 0; i < 3; i++) {
+      expect(textOf(await client.callTool({ name: 'get-sum', arguments: { a: i, b: 1 } }))).toContain(String(i + 1));
+    }
+    await expect(client.callTool({ name: 'get-sum', arguments: { a: 1, b: 1 } })).rejects.toThrow(
+      /Rate limit for tool get-sum/,
+    );
+    expect(textOf(await client.callTool({ name: 'echo', arguments: { message: 'ok' } }))).toBe('Echo: ok');
+    expect(await metricValue(gw, 'mcp_gateway_rate_limited_total', { scope: 'tool' })).toBeGreaterThanOrEqual(1);
+    await client.close();
+  });
+
+  test('a flood past the per-client limit gets 429 with Retry-After; other clients are unaffected', async () => {
+    const h = { 'content-type': 'application/json', ...auth(TOKENS.flood) };
+    const statuses: number[] = [];
+    let retryAfter: string | null = null;
+    let code: number | undefined;
+    for (let i = 0; i < 50; i++) {
+      const res = await post(JSON.stringify({ jsonrpc: '2.0', id: i, method: 'ping' }), h);
+      statuses.push(res.status);
+      if (res.status === 429) {
+        retryAfter = res.headers.get('retry-after');
+        code = ((await res.json()) as { error: { code: number } }).error.code;
+      } else await res.body?.cancel();
+    }
+    expect(statuses.filter((s) => s === 200).length).toBe(40);
+    expect(statuses.filter((s) => s === 429).length).toBe(10);
+    expect(Number(retryAfter)).toBeGreaterThanOrEqual(1);
+    expect(code).toBe(-32029);
+    await stillServed();
+  });
+});
