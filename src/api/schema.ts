@@ -452,7 +452,18 @@ const spec: Schema = {
           required: ['secretName'],
           properties: { secretName: str('A kubernetes.io/tls Secret.', { pattern: DNS_1123_SUBDOMAIN }) },
         },
-        annotations: stringMap("Extra Ingress annotations; they override the operator's streaming defaults."),
+        annotations: {
+          ...stringMap("Extra Ingress annotations; they override the operator's streaming defaults. No snippets."),
+          rules: [
+            rule({
+              rule: "self.all(k, !k.endsWith('-snippet') && !k.endsWith('-snippets'))",
+              message:
+                'snippet annotations are refused: they inject raw nginx configuration (disabled by default in ingress-nginx since the 2025 CVEs); use plain annotations',
+              reason: 'FieldValueForbidden',
+              check: (s) => Object.keys(s).every((k) => !k.endsWith('-snippet') && !k.endsWith('-snippets')),
+            }),
+          ],
+        },
       },
       rules: [
         rule({

@@ -198,7 +198,7 @@ export interface IngressSpec {
   path: string;
   /** Serve HTTPS with the certificate in this Secret. */
   tls?: IngressTls;
-  /** Extra Ingress annotations; they override the operator's streaming defaults. */
+  /** Extra Ingress annotations; they override the operator's streaming defaults. No snippets. */
   annotations?: Record<string, string>;
 }
 
