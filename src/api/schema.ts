@@ -28,7 +28,7 @@ const SECRET_LOOKING_NAME_JS = /(^|_)(TOKEN|SECRET|PASSWORD|PASSWD|API_?KEY|PRIV
 const DURATION = '^([0-9]+(ms|s|m|h))+$';
 const QUANTITY = '^[+-]?(([0-9]+([.][0-9]*)?)|([.][0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE][+-]?[0-9]+))?$';
 /** Volume names the renderer itself uses in every pod. */
-export const RESERVED_VOLUME_NAMES = ['tmp', 'home', 'mcp-gateway', 'mcp-auth'] as const;
+export const RESERVED_VOLUME_NAMES = ['tmp', 'home', 'mcp-gateway', 'mcp-auth', 'mcp-session'] as const;
 /** Volume sources allowed under Pod Security "restricted". */
 export const ALLOWED_VOLUME_SOURCES = [
   'configMap',

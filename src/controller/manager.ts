@@ -56,11 +56,11 @@ class InformerSet<T extends Cached> implements Store<T> {
 function projectReferenced(object: Cached): ReferencedObject {
   const raw = object as Cached & { data?: Record<string, string>; binaryData?: Record<string, string> };
   const keys = [...Object.keys(raw.data ?? {}), ...Object.keys(raw.binaryData ?? {})].sort();
-  const { name, namespace, uid, resourceVersion } = raw.metadata;
+  const { name, namespace, uid, resourceVersion, ownerReferences } = raw.metadata;
   return {
     apiVersion: raw.apiVersion,
     kind: raw.kind,
-    metadata: { name, namespace, uid, resourceVersion },
+    metadata: { name, namespace, uid, resourceVersion, ...(ownerReferences ? { ownerReferences } : {}) },
     keys,
     hash: sha256(canonicalJSON([raw.data ?? {}, raw.binaryData ?? {}])).slice(0, 32),
   };

@@ -1,7 +1,8 @@
 /**
  * The operator's permissions, verb by verb: the single source for the Helm chart's ClusterRole and the tests
- * (which run the controller as a user holding exactly these). No wildcards. Secrets and ConfigMaps are
- * read-only: the controller checks that references exist and hashes contents; it never writes them.
+ * (which run the controller as a user holding exactly these). No wildcards. ConfigMaps are read-only and
+ * user Secrets too (existence and a content hash); the only Secret it creates is each McpServer's gateway
+ * session key, which it never updates.
  */
 export interface PolicyRule {
   apiGroups: string[];
@@ -19,7 +20,9 @@ export const controllerRules: PolicyRule[] = [
   { apiGroups: ['apps'], resources: ['deployments'], verbs: CHILD_VERBS },
   { apiGroups: ['networking.k8s.io'], resources: ['ingresses', 'networkpolicies'], verbs: CHILD_VERBS },
   { apiGroups: ['policy'], resources: ['poddisruptionbudgets'], verbs: CHILD_VERBS },
-  { apiGroups: [''], resources: ['secrets', 'configmaps'], verbs: ['get', 'list', 'watch'] },
+  { apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'list', 'watch'] },
+  // create: the gateway's session-signing key per McpServer (never updated, never read back as a value).
+  { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'list', 'watch', 'create'] },
   { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
 ];
 

@@ -3,6 +3,7 @@
  * delete what is no longer wanted, write status only when it changed. Reads come from the informer caches,
  * so a world that already matches the spec costs no request at all.
  */
+import { randomBytes } from 'node:crypto';
 import type { KubernetesObject, V1Deployment, V1Ingress } from '@kubernetes/client-node';
 import type { McpServer, McpServerStatus } from '../api/types.generated.ts';
 import { InvalidMcpServerError, parseMcpServer } from '../api/validate.ts';
@@ -16,12 +17,13 @@ import {
   renderChildren,
   serviceURL,
 } from '../render/index.ts';
-import { LABEL_INSTANCE } from '../render/metadata.ts';
+import { commonLabels, LABEL_INSTANCE, ownerReference } from '../render/metadata.ts';
 import type { ObjectReference } from '../render/references.ts';
+import { SESSION_KEY, sessionSecretName } from '../render/workload.ts';
 import { canonicalJSON, needsApply, sha256, withSpecHash } from './compare.ts';
 import type { EventRecorder } from './events.ts';
 import type { Cached } from './informer.ts';
-import { isNotFound, KubeApiError, type KubeClient, resourcePath } from './kube-client.ts';
+import { isConflict, isNotFound, KubeApiError, type KubeClient, resourcePath } from './kube-client.ts';
 import { type Blocker, computeStatus, conditionOf } from './status.ts';
 
 export const FIELD_MANAGER = 'mcp-operator';
@@ -124,6 +126,12 @@ export class Reconciler {
       return { result: 'requeue', reason: taken.reason };
     }
 
+    const sessionKey = await this.ensureSessionSecret(mcp, spec);
+    if (sessionKey) {
+      await this.updateStatus(mcp, spec, sessionKey);
+      return { result: 'requeue', reason: sessionKey.reason };
+    }
+
     const current = await Promise.all(desired.map((child) => this.liveChild(child)));
     const live = new Map(desired.map((child, i) => [child, current[i]]));
     for (const [child, object] of live) {
@@ -217,6 +225,38 @@ export class Reconciler {
         reason: 'IngressConflict',
         message: `${route} is already served by Ingress ${other.metadata.namespace}/${other.metadata.name}: pick another spec.ingress.host or spec.ingress.path`,
       };
+    }
+    return undefined;
+  }
+
+  /**
+   * The gateway's session-signing key, shared by the McpServer's replicas. Random, so it cannot go through the
+   * render/apply path: created once (owned, so deleted with the McpServer) and never updated.
+   */
+  private async ensureSessionSecret(mcp: McpServer & Cached, spec: McpServer): Promise<Blocker | undefined> {
+    if (!spec.spec.gateway.enabled) return undefined;
+    const namespace = mcp.metadata.namespace;
+    const name = sessionSecretName(spec);
+    const existing = this.o.caches.secrets.get(namespace, name);
+    if (existing) {
+      if (controlledBy(existing, mcp.metadata.uid)) return undefined;
+      return {
+        reason: 'ChildConflict',
+        message: `Secret ${namespace}/${name} already exists and is not managed by this McpServer: delete it or rename the McpServer`,
+      };
+    }
+    const owner = ownerReference(spec);
+    try {
+      await this.o.client.create(resourcePath({ apiVersion: 'v1', plural: 'secrets' }, { namespace }), {
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name, namespace, labels: commonLabels(spec), ...(owner ? { ownerReferences: [owner] } : {}) },
+        type: 'Opaque',
+        data: { [SESSION_KEY]: randomBytes(32).toString('base64') },
+      });
+      this.o.metrics?.childWrites.inc({ kind: 'Secret', action: 'create' });
+    } catch (err) {
+      if (!isConflict(err)) throw err; // AlreadyExists: ours, and the cache has not seen it yet
     }
     return undefined;
   }

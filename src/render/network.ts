@@ -65,9 +65,13 @@ export function renderNetworkPolicy(mcp: McpServer): V1NetworkPolicy | undefined
   if (!policy) return undefined;
   const from = (peers: unknown[] | undefined) => (peers?.length ? { from: peers as V1NetworkPolicyPeer[] } : {});
   // Named pod ports: `mcp` is the gateway's 8080, or the server's own port when the gateway is disabled.
+  const mcpPort = [{ port: 'mcp', protocol: 'TCP' }];
+  const siblings = [{ podSelector: { matchLabels: selectorLabels(mcp) } }];
   const ingress: Array<{ from?: V1NetworkPolicyPeer[]; ports: Array<{ port: string; protocol: string }> }> = [
-    { ...from(policy.ingressFrom), ports: [{ port: 'mcp', protocol: 'TCP' }] },
+    { ...from(policy.ingressFrom), ports: mcpPort },
   ];
+  // Replicas relay a session's requests to the pod that owns it, so siblings must reach each other.
+  if (policy.ingressFrom?.length && mcp.spec.gateway.enabled) ingress.push({ from: siblings, ports: mcpPort });
   if (policy.metricsFrom?.length && mcp.spec.gateway.enabled) {
     ingress.push({ ...from(policy.metricsFrom), ports: [{ port: 'health', protocol: 'TCP' }] });
   }
@@ -81,7 +85,9 @@ export function renderNetworkPolicy(mcp: McpServer): V1NetworkPolicy | undefined
       policyTypes: policy.egress ? ['Ingress', 'Egress'] : ['Ingress'],
       ingress,
       // Name resolution keeps working whatever egress the user allows.
-      ...(policy.egress ? { egress: [...policy.egress, dns] } : {}),
+      ...(policy.egress
+        ? { egress: [...policy.egress, dns, ...(mcp.spec.gateway.enabled ? [{ to: siblings, ports: mcpPort }] : [])] }
+        : {}),
     },
   };
 }

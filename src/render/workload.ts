@@ -25,6 +25,10 @@ export const RUNTIME_DIR = '/opt/mcp-gateway';
 export const HOME_DIR = '/home/mcp';
 export const AUTH_DIR = '/var/run/mcp-gateway/auth';
 export const AUTH_TOKEN_FILE = `${AUTH_DIR}/tokens`;
+/** Replicas share this key to sign session ids that name the owning pod, so any replica serves any session. */
+export const SESSION_DIR = '/var/run/mcp-gateway/session';
+export const SESSION_KEY = 'session-key';
+export const sessionSecretName = (mcp: McpServer) => `${nameOf(mcp)}-gateway-session`;
 export const SERVER_CONTAINER = 'server';
 export const GATEWAY_CONTAINER = 'gateway';
 
@@ -84,8 +88,14 @@ function gatewayEnv(mcp: McpServer): V1EnvVar[] {
     ['MCP_GATEWAY_OIDC_ISSUER', auth?.oidc?.issuer],
     ['MCP_GATEWAY_OIDC_AUDIENCE', auth?.oidc?.audience],
     ['MCP_GATEWAY_OIDC_JWKS_URL', auth?.oidc?.jwksURL],
+    ['MCP_GATEWAY_SESSION_SECRET_FILE', `${SESSION_DIR}/${SESSION_KEY}`],
   ];
-  return env.filter((e): e is [string, string] => e[1] !== undefined).map(([name, value]) => ({ name, value }));
+  return [
+    ...env.filter((e): e is [string, string] => e[1] !== undefined).map(([name, value]) => ({ name, value })),
+    // Declared before use: $(POD_IP) expands only to variables defined earlier in the list.
+    { name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
+    { name: 'MCP_GATEWAY_ADVERTISE_ADDRESS', value: `$(POD_IP):${GATEWAY_MCP_PORT}` },
+  ];
 }
 
 /** The user's env, passed through with valueFrom references intact, plus HOME on its writable emptyDir. */
@@ -125,6 +135,16 @@ function volumes(mcp: McpServer): V1Volume[] {
     { name: 'home', emptyDir: {} },
   ];
   if (mcp.spec.transport === 'stdio') list.push({ name: 'mcp-gateway', emptyDir: { sizeLimit: '256Mi' } });
+  if (mcp.spec.gateway.enabled) {
+    list.push({
+      name: 'mcp-session',
+      secret: {
+        secretName: sessionSecretName(mcp),
+        items: [{ key: SESSION_KEY, path: SESSION_KEY }],
+        defaultMode: 0o440,
+      },
+    });
+  }
   const bearer = mcp.spec.auth?.bearer?.secretRef;
   if (bearer) {
     list.push({
@@ -139,8 +159,11 @@ const writableMounts: V1VolumeMount[] = [
   { name: 'tmp', mountPath: '/tmp' },
   { name: 'home', mountPath: HOME_DIR },
 ];
-const authMount = (mcp: McpServer): V1VolumeMount[] =>
-  mcp.spec.auth?.bearer ? [{ name: 'mcp-auth', mountPath: AUTH_DIR, readOnly: true }] : [];
+/** What only the gateway reads: the session key, and the bearer tokens when auth is on. */
+const authMount = (mcp: McpServer): V1VolumeMount[] => [
+  { name: 'mcp-session', mountPath: SESSION_DIR, readOnly: true },
+  ...(mcp.spec.auth?.bearer ? [{ name: 'mcp-auth', mountPath: AUTH_DIR, readOnly: true }] : []),
+];
 
 /** Quantities as strings: the API server serves them that way, so what we apply compares equal to what we read. */
 const quantities = (map: Record<string, string | number> | undefined) =>

@@ -99,6 +99,15 @@ describe('an McpServer applied to a real API server', () => {
       });
     }
     expect(account.automountServiceAccountToken).toBe(false);
+    // The replicas' shared session-signing key: created by the controller, owned, 32 random bytes.
+    const sessionKey = await eventually('session Secret', () =>
+      getOrUndefined<{ data: Record<string, string>; metadata: { ownerReferences?: Array<{ uid: string }> } }>(
+        admin,
+        path(T.secrets, 'everything-gateway-session'),
+      ),
+    );
+    expect(sessionKey.metadata.ownerReferences?.[0]?.uid).toBe(uid);
+    expect(Buffer.from(sessionKey.data['session-key'] ?? '', 'base64')).toHaveLength(32);
     const pod = deployment.spec?.template.spec;
     expect(pod?.automountServiceAccountToken).toBe(false);
     expect(pod?.securityContext).toMatchObject({
@@ -112,6 +121,13 @@ describe('an McpServer applied to a real API server', () => {
     expect(server?.readinessProbe?.httpGet).toMatchObject({ path: '/readyz', port: 'health' });
     expect(server?.livenessProbe?.httpGet).toMatchObject({ path: '/healthz', port: 'health' });
     expect(server?.env).toContainEqual({ name: 'MCP_GATEWAY_BASE_PATH', value: '/everything' });
+    expect(server?.env).toContainEqual({ name: 'MCP_GATEWAY_ADVERTISE_ADDRESS', value: '$(POD_IP):8080' });
+    expect(pod?.volumes).toContainEqual(
+      expect.objectContaining({
+        name: 'mcp-session',
+        secret: expect.objectContaining({ secretName: 'everything-gateway-session' }),
+      }),
+    );
     expect(pod?.initContainers?.[0]?.image).toBe('registry.test/mcp-operator:test');
     expect(service.spec?.ports).toEqual([expect.objectContaining({ name: 'mcp', port: 8080, targetPort: 'mcp' })]);
     expect(ingress.metadata?.annotations).toMatchObject({

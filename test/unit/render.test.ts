@@ -258,12 +258,39 @@ describe('gateway settings (MCP_GATEWAY_* environment)', () => {
     expect(envValue(server, 'MCP_GATEWAY_MAX_SESSIONS')).toBe('100');
     expect(envValue(server, 'MCP_GATEWAY_IDLE_TIMEOUT')).toBe('30m');
     expect(gatewayEnvNames(server).sort()).toEqual([
+      'MCP_GATEWAY_ADVERTISE_ADDRESS',
       'MCP_GATEWAY_HEALTH_PORT',
       'MCP_GATEWAY_IDLE_TIMEOUT',
       'MCP_GATEWAY_MAX_SESSIONS',
       'MCP_GATEWAY_PORT',
       'MCP_GATEWAY_SESSION_MODE',
+      'MCP_GATEWAY_SESSION_SECRET_FILE',
     ]);
+  });
+
+  it('lets any replica serve any session: a shared signing key and the pod IP as the advertised address', () => {
+    const d = deploymentOf(stdioServer('multi', { replicas: 3 }));
+    const server = container(d, 'server');
+    const names = (server.env ?? []).map((e) => e.name);
+    expect(envValue(server, 'MCP_GATEWAY_SESSION_SECRET_FILE')).toBe('/var/run/mcp-gateway/session/session-key');
+    expect(envValue(server, 'MCP_GATEWAY_ADVERTISE_ADDRESS')).toBe('$(POD_IP):8080');
+    // $(POD_IP) only expands when POD_IP is declared earlier in the list.
+    expect(names.indexOf('POD_IP')).toBeGreaterThanOrEqual(0);
+    expect(names.indexOf('POD_IP')).toBeLessThan(names.indexOf('MCP_GATEWAY_ADVERTISE_ADDRESS'));
+    expect(server.env?.find((e) => e.name === 'POD_IP')?.valueFrom?.fieldRef?.fieldPath).toBe('status.podIP');
+    const volume = d.spec?.template.spec?.volumes?.find((v) => v.name === 'mcp-session');
+    expect(volume?.secret).toMatchObject({
+      secretName: 'multi-gateway-session',
+      items: [{ key: 'session-key', path: 'session-key' }],
+    });
+    expect(server.volumeMounts).toContainEqual({
+      name: 'mcp-session',
+      mountPath: '/var/run/mcp-gateway/session',
+      readOnly: true,
+    });
+    // Without the gateway there is nothing to sign with.
+    const bare = deploymentOf(httpServer('bare', { gateway: { enabled: false } }));
+    expect(bare.spec?.template.spec?.volumes?.map((v) => v.name)).not.toContain('mcp-session');
   });
 
   it('carries sessions, tool filters and rate limits from the spec', () => {
@@ -625,11 +652,15 @@ describe('NetworkPolicy', () => {
     );
     expect(np.spec?.policyTypes).toEqual(['Ingress']);
     expect(np.spec?.egress).toBeUndefined();
-    expect(np.spec?.ingress).toHaveLength(1);
+    expect(np.spec?.ingress).toHaveLength(2);
     const rule = must(np.spec?.ingress?.[0], 'an ingress rule');
     expect(peersOf(rule)).toEqual(clients);
     expect(rule.ports).toHaveLength(1);
     expect(reaches(rule.ports?.[0], 'mcp')).toBe(true);
+    // Sibling replicas relay sessions to each other on the mcp port.
+    const siblings = must(np.spec?.ingress?.[1], 'the sibling rule');
+    expect(peersOf(siblings)).toEqual([{ podSelector: { matchLabels: np.spec?.podSelector?.matchLabels } }]);
+    expect(siblings.ports?.every((p) => reaches(p, 'mcp'))).toBe(true);
   });
 
   it('opens 9090 to metricsFrom only', () => {
@@ -642,7 +673,7 @@ describe('NetworkPolicy', () => {
     expect(health.map(peersOf)).toEqual([prometheus]);
     expect(health[0]?.ports?.every((p) => reaches(p, 'health'))).toBe(true);
     const mcp = rules.filter((r) => r.ports?.some((p) => reaches(p, 'mcp')));
-    expect(mcp.map(peersOf)).toEqual([clients]);
+    expect(mcp.map(peersOf)).toEqual([clients, [{ podSelector: { matchLabels: np.spec?.podSelector?.matchLabels } }]]);
     expect(mcp[0]?.ports?.every((p) => reaches(p, 'mcp'))).toBe(true);
   });
 
@@ -652,8 +683,13 @@ describe('NetworkPolicy', () => {
     expect(np.spec?.policyTypes).toEqual(['Ingress', 'Egress']);
     const rules = np.spec?.egress ?? [];
     expect(rules.slice(0, 1)).toEqual(egress);
-    expect(rules).toHaveLength(2);
+    expect(rules).toHaveLength(3);
     const dns = must(rules[1], 'the DNS rule');
+    // The last rule lets the gateway relay sessions to sibling replicas.
+    expect(rules[2]).toEqual({
+      to: [{ podSelector: { matchLabels: np.spec?.podSelector?.matchLabels } }],
+      ports: [{ port: 'mcp', protocol: 'TCP' }],
+    });
     expect(dns.ports).toEqual(
       expect.arrayContaining([
         { port: 53, protocol: 'UDP' },
