@@ -241,8 +241,8 @@ export async function runControllerBench(sizes = [200, 1000], log: (s: string) =
     lines.push(
       '',
       `Reading: the target is ${big.n} McpServers in under 60 s. On this machine the API server alone needed ${big.floorSec.toFixed(1)} s to accept`,
-      `just their ${big.n * 3} children with no controller (the floor), while the controller also writes status and an Event per`,
-      `McpServer (5 writes each against the floor's 3): it converged in ${(big.convergeSec / big.floorSec).toFixed(2)}x the floor and ${(big.convergeSec / big.peerApplySec).toFixed(2)}x the client-node path.`,
+      `just their ${big.n * 3} children with no controller (the floor), while the controller also writes the session key, status and an Event per`,
+      `McpServer (${big.writesPerServer.toFixed(1)} writes each against the floor's 3): it converged in ${(big.convergeSec / big.floorSec).toFixed(2)}x the floor and ${(big.convergeSec / big.peerApplySec).toFixed(2)}x the client-node path.`,
       'At steady state it writes nothing, where a re-apply-on-resync operator writes every child on every resync.',
     );
   }
