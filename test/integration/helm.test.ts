@@ -6,7 +6,7 @@
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { V1Deployment, V1Pod, V1PodSpec, V1PolicyRule, V1ReplicaSet } from '@kubernetes/client-node';
@@ -284,6 +284,7 @@ async function install(release: string, values: unknown, releaseNs: string) {
     objects,
     args,
     logs,
+    pid: child.pid,
     stop: async () => {
       child.kill('SIGTERM');
       return exited;
@@ -571,7 +572,7 @@ describe('the Helm chart', () => {
     const lease = await admin.get<{ spec: { holderIdentity?: string } }>(
       resourcePath(T.leases, { namespace: releaseNs, name: 'mcp-operator' }),
     );
-    expect(lease.spec.holderIdentity).toBeTruthy();
+    expect(lease.spec.holderIdentity).toBe(`${hostname()}_${cluster.pid}`); // this very process leads
     expect(await cluster.stop()).toBe(0);
 
     // Namespace-scoped mode: a second release in the same namespace, the CRD left to the first one.

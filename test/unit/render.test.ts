@@ -29,13 +29,13 @@ import {
 import { httpServer, type Manifest, stdioServer } from '../fixtures/manifests.ts';
 
 const GATEWAY_IMAGE = 'registry.test/mcp-operator:9.9.9';
-const LABELS = [
-  'app.kubernetes.io/name',
-  'app.kubernetes.io/instance',
-  'app.kubernetes.io/component',
-  'app.kubernetes.io/managed-by',
-  'app.kubernetes.io/part-of',
-];
+const EXPECTED_LABELS = (instance: string) => ({
+  'app.kubernetes.io/name': 'mcp-server',
+  'app.kubernetes.io/instance': instance,
+  'app.kubernetes.io/component': 'mcp-server',
+  'app.kubernetes.io/managed-by': 'mcp-operator',
+  'app.kubernetes.io/part-of': 'mcp-operator',
+});
 
 function must<T>(value: T | undefined | null, what: string): T {
   if (value === undefined || value === null) throw new Error(`expected ${what}`);
@@ -773,16 +773,14 @@ describe('metadata of every child', () => {
       expect(child.metadata?.name, child.kind).toBe('github');
       expect(child.metadata?.namespace, child.kind).toBe('team-a');
       const labels = child.metadata?.labels ?? {};
-      for (const l of LABELS) expect(labels[l], `${child.kind} ${l}`).toBeTruthy();
-      expect(labels['app.kubernetes.io/managed-by'], child.kind).toBe('mcp-operator');
-      expect(labels['app.kubernetes.io/instance'], child.kind).toBe('github');
+      expect(labels, child.kind).toEqual(EXPECTED_LABELS('github'));
     }
   });
 
   it('labels the pods too, and the Deployment selector matches them', () => {
     const d = deploymentOf(withMeta(everything('github'), { namespace: 'team-a' }));
     const podLabels = d.spec?.template.metadata?.labels ?? {};
-    for (const l of LABELS) expect(podLabels[l], l).toBeTruthy();
+    expect(podLabels).toMatchObject(EXPECTED_LABELS('github'));
     expect(podLabels).toMatchObject(d.spec?.selector.matchLabels ?? { missing: 'selector' });
   });
 
