@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { toOpenApi } from '../../src/api/crd.ts';
-import { generatedFiles } from '../../src/api/generated-files.ts';
+import { CRD_PATH, generatedFiles, TYPES_PATH } from '../../src/api/generated-files.ts';
+import { REFERENCE_PATH } from '../../src/api/reference.ts';
 import { mcpServerSchema } from '../../src/api/schema.ts';
 import type { Schema } from '../../src/api/schema-types.ts';
 import { InvalidMcpServerError, parseMcpServer } from '../../src/api/validate.ts';
@@ -12,8 +13,10 @@ import { httpServer, invalidCases, stdioServer } from '../fixtures/manifests.ts'
 const ROOT = join(import.meta.dirname, '../..');
 
 describe('the schema source', () => {
-  it('matches the committed CRD and types (run `npm run generate` after editing src/api/schema.ts)', () => {
-    for (const [path, text] of Object.entries(generatedFiles())) {
+  it('matches the committed CRD, types and reference (run `npm run generate` after editing src/api/schema.ts)', () => {
+    const files = generatedFiles();
+    expect(Object.keys(files)).toEqual(expect.arrayContaining([CRD_PATH, TYPES_PATH, REFERENCE_PATH]));
+    for (const [path, text] of Object.entries(files)) {
       expect(readFileSync(join(ROOT, path), 'utf8'), path).toBe(text);
     }
   });
@@ -43,6 +46,63 @@ describe('the schema source', () => {
     };
     walk(schema, '');
     expect(untyped).toEqual([]);
+  });
+});
+
+describe('the McpServer reference (docs/mcpserver-reference.md)', () => {
+  const reference = generatedFiles()[REFERENCE_PATH] ?? '';
+
+  it('has a row for every spec and status field, and every CEL rule with its message', () => {
+    const missing: string[] = [];
+    const walk = (schema: Schema, path: string) => {
+      if (schema.preserveUnknownFields) return;
+      for (const rule of schema.rules ?? []) {
+        if (!reference.includes(rule.message)) missing.push(`message of ${path || '<root>'}: ${rule.message}`);
+        if (!reference.includes(rule.rule.replaceAll('|', '\\|'))) missing.push(`rule of ${path || '<root>'}`);
+      }
+      for (const [k, v] of Object.entries(schema.properties ?? {})) {
+        const child = path ? `${path}.${k}` : k;
+        if (path && !reference.includes(`| \`${child}\` |`)) missing.push(child);
+        walk(v, child);
+      }
+      if (schema.items) walk(schema.items, `${path}[]`);
+      if (schema.additionalProperties) walk(schema.additionalProperties, `${path}.<key>`);
+    };
+    for (const part of ['spec', 'status'] as const) walk(mcpServerSchema.properties?.[part] as Schema, part);
+    for (const rule of mcpServerSchema.rules ?? []) if (!reference.includes(rule.message)) missing.push(rule.message);
+    expect(missing).toEqual([]);
+  });
+
+  it('lists every condition reason and Event reason the controller writes', () => {
+    const source = (file: string) => readFileSync(join(ROOT, 'src/controller', file), 'utf8');
+    const written = new Set<string>();
+    for (const file of ['status.ts', 'reconcile.ts']) {
+      const text = source(file);
+      for (const m of text.matchAll(/reason: '([A-Za-z]+)'/g)) written.add(m[1] as string);
+      // reason: err.status === 403 ? 'Forbidden' : 'ApplyFailed'
+      for (const m of text.matchAll(/reason: [^'\n]*\? '([A-Za-z]+)' : '([A-Za-z]+)'/g)) {
+        written.add(m[1] as string);
+        written.add(m[2] as string);
+      }
+      // reason: `${ref.kind}NotFound` for a Secret or ConfigMap reference
+      for (const m of text.matchAll(/reason: `\$\{ref\.kind\}([A-Za-z]+)`/g)) {
+        written.add(`Secret${m[1]}`);
+        written.add(`ConfigMap${m[1]}`);
+      }
+    }
+    expect(written.size).toBeGreaterThan(15);
+    const documented = [...written].filter((reason) => !reference.includes(`| \`${reason}\` |`));
+    expect(documented, 'add them to CONDITION_REASONS in src/controller/status.ts').toEqual([]);
+
+    const events = new Set<string>();
+    const reconcile = source('reconcile.ts');
+    for (const m of reconcile.matchAll(/events\.record\(mcp, 'Normal', '([A-Za-z]+)'/g)) events.add(m[1] as string);
+    for (const m of reconcile.matchAll(/'([A-Z][a-z]+)' : '([A-Z][a-z]+)';\n\s*await this\.o\.events/g)) {
+      events.add(m[1] as string);
+      events.add(m[2] as string);
+    }
+    expect([...events].sort()).toEqual(['Applied', 'Created', 'Deleted']);
+    for (const reason of [...events, 'Ready']) expect(reference).toContain(`| Normal | \`${reason}\` |`);
   });
 });
 
