@@ -17,6 +17,15 @@ export default defineConfig({
       },
       {
         test: {
+          // Builds the images with buildah (minutes the first time, cached after) and runs them under runc.
+          name: 'image',
+          include: ['test/image/**/*.test.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 1_800_000,
+        },
+      },
+      {
+        test: {
           name: 'gateway',
           include: ['test/gateway/**/*.test.ts'],
           testTimeout: 60_000,

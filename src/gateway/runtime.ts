@@ -13,6 +13,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const RUNTIME_NAME = 'mcp-gateway';
+/** Beside the runtime: the C++ runtime libraries Node links, for images that have glibc and nothing else. */
+const RUNTIME_LIB_DIR = 'lib';
+const BUNDLED_LIBS = ['libstdc++.so.6', 'libgcc_s.so.1'];
 // Assembled at run time: the literal must not appear in the bundle, which is embedded in the same binary.
 const SEA_FUSE = ['NODE', 'SEA', 'FUSE', 'fce680ab2cc467b6e072b8b5df1996b2'].join('_');
 const packageRoot = () => fileURLToPath(new URL('../..', import.meta.url));
@@ -56,16 +59,47 @@ export async function buildRuntime(outDir: string, log: (line: string) => void =
       inject(file: string, name: string, data: Buffer, options: { sentinelFuse: string }): Promise<void>;
     };
     await postject.inject(exe, 'NODE_SEA_BLOB', await readFile(blob), { sentinelFuse: SEA_FUSE });
+    // After injection: postject rewrites the ELF with LIEF, which would lose an earlier RUNPATH edit.
+    const libs = await bundleCxxRuntime(exe, outDir, log);
     await mkdir(outDir, { recursive: true });
     const target = join(outDir, RUNTIME_NAME);
     await copyFile(exe, `${target}.tmp`);
     await chmod(`${target}.tmp`, 0o755);
     await rename(`${target}.tmp`, target);
-    log(`wrote ${target}`);
+    log(`wrote ${target}${libs.length ? ` and ${libs.join(', ')}` : ''}`);
     return target;
   } finally {
     await rm(work, { recursive: true, force: true });
   }
+}
+
+/**
+ * Node links libstdc++ and libgcc_s dynamically, and glibc-only images (distroless/base) lack them. With patchelf
+ * present, the runtime gets RUNPATH `$ORIGIN/lib` and copies of the two libraries beside it, so it needs nothing
+ * from the server image but glibc (>= 2.28). Without patchelf, it is left as is (and logged).
+ */
+async function bundleCxxRuntime(exe: string, outDir: string, log: (line: string) => void): Promise<string[]> {
+  const patchelf = spawnSync('patchelf', ['--set-rpath', `$ORIGIN/${RUNTIME_LIB_DIR}`, exe], { encoding: 'utf8' });
+  if (patchelf.error || patchelf.status !== 0) {
+    log(
+      `patchelf unavailable (${patchelf.error?.message ?? patchelf.stderr.trim()}): the runtime will need libstdc++ in the server image`,
+    );
+    return [];
+  }
+  const ldd = spawnSync('ldd', [process.execPath], { encoding: 'utf8' });
+  const found = new Map<string, string>();
+  for (const line of ldd.stdout?.split('\n') ?? []) {
+    const m = /^\s*(libstdc\+\+\.so\.6|libgcc_s\.so\.1) => (\S+)/.exec(line);
+    if (m?.[1] && m[2]) found.set(m[1], m[2]);
+  }
+  const libDir = join(outDir, RUNTIME_LIB_DIR);
+  await mkdir(libDir, { recursive: true });
+  for (const name of BUNDLED_LIBS) {
+    const path = found.get(name);
+    if (!path) throw new Error(`ldd ${process.execPath} did not resolve ${name}:\n${ldd.stdout}${ldd.stderr}`);
+    await copyFile(path, join(libDir, name));
+  }
+  return BUNDLED_LIBS.map((name) => join(libDir, name));
 }
 
 /** Copies the prebuilt runtime into `to` (an emptyDir), atomically, executable by any user. */
@@ -78,6 +112,15 @@ export async function installRuntime(to: string, source = defaultRuntimeSource()
     );
   }
   await mkdir(to, { recursive: true });
+  const sourceLibs = join(dirname(source), RUNTIME_LIB_DIR);
+  for (const name of BUNDLED_LIBS) {
+    const lib = join(sourceLibs, name);
+    if (!(await stat(lib).catch(() => undefined))) continue;
+    await mkdir(join(to, RUNTIME_LIB_DIR), { recursive: true });
+    await copyFile(lib, join(to, RUNTIME_LIB_DIR, `${name}.tmp`));
+    await rename(join(to, RUNTIME_LIB_DIR, `${name}.tmp`), join(to, RUNTIME_LIB_DIR, name));
+  }
+  // The executable last: once it exists, its libraries do.
   const target = join(to, RUNTIME_NAME);
   await copyFile(source, `${target}.tmp`);
   await chmod(`${target}.tmp`, 0o755);

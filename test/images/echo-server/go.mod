@@ -1,0 +1,3 @@
+module mcpoperator.io/echo-server
+
+go 1.24
