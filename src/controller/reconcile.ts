@@ -4,7 +4,7 @@
  * so a world that already matches the spec costs no request at all.
  */
 import { randomBytes } from 'node:crypto';
-import type { KubernetesObject, V1Deployment, V1Ingress } from '@kubernetes/client-node';
+import type { KubernetesObject, V1Deployment, V1Ingress, V1Service } from '@kubernetes/client-node';
 import type { McpServer, McpServerStatus } from '../api/types.generated.ts';
 import { InvalidMcpServerError, parseMcpServer } from '../api/validate.ts';
 import type { ControllerMetrics } from '../observability/controller-metrics.ts';
@@ -21,6 +21,7 @@ import { commonLabels, LABEL_INSTANCE, ownerReference } from '../render/metadata
 import type { ObjectReference } from '../render/references.ts';
 import { SESSION_KEY, sessionSecretName } from '../render/workload.ts';
 import { canonicalJSON, needsApply, sha256, withSpecHash } from './compare.ts';
+import { type Discovery, discoverServer } from './discovery.ts';
 import type { EventRecorder } from './events.ts';
 import type { Cached } from './informer.ts';
 import { isConflict, isNotFound, KubeApiError, type KubeClient, resourcePath } from './kube-client.ts';
@@ -52,12 +53,16 @@ export interface ReconcilerOptions {
   log: Logger;
   metrics?: ControllerMetrics;
   now?: () => string;
+  /** Asks a Ready server for its info and tools (default: an MCP client through the Service's cluster IP). */
+  discover?: (url: string) => Promise<Discovery>;
 }
 
 export type Outcome = { result: 'success'; recheckAfterMs?: number } | { result: 'requeue'; reason: string };
 
 /** After applying a Deployment, its watch event brings the status to report; this is the fallback. */
 const STATUS_RECHECK_MS = 5_000;
+/** A failed discovery is tried again after this long (it never changes readiness). */
+const DISCOVERY_RETRY_MS = 30_000;
 
 const controlledBy = (object: KubernetesObject, uid: string | undefined) =>
   !!uid && (object.metadata?.ownerReferences ?? []).some((ref) => ref.controller && ref.uid === uid);
@@ -69,6 +74,8 @@ export class Reconciler {
   /** Which McpServers read which Secret/ConfigMap, so a change there wakes exactly them. */
   private readonly refIndex = new Map<string, Set<string>>();
   private readonly refsByServer = new Map<string, string[]>();
+  /** Per McpServer uid: which generation/rollout was discovered, and when it last failed. */
+  private readonly discoveries = new Map<string, { fingerprint: string; failedAt?: number }>();
 
   constructor(options: ReconcilerOptions) {
     this.o = options;
@@ -94,6 +101,7 @@ export class Reconciler {
     const mcp = this.o.caches.mcpservers.get(namespace, name);
     if (!mcp || mcp.metadata.deletionTimestamp) {
       this.indexRefs(key, namespace, []); // children go with it: garbage collection follows ownerReferences
+      if (mcp?.metadata.uid) this.discoveries.delete(mcp.metadata.uid);
       return { result: 'success' };
     }
 
@@ -174,8 +182,8 @@ export class Reconciler {
     // A Deployment applied just now is not in the cache yet: writing status would report a stale rollout and
     // cost a write that the Deployment's watch event (milliseconds away) makes again with the real numbers.
     if (applied.includes('Deployment')) return { result: 'success', recheckAfterMs: STATUS_RECHECK_MS };
-    await this.updateStatus(mcp, spec);
-    return { result: 'success' };
+    const discovery = await this.updateStatus(mcp, spec);
+    return discovery === 'failed' ? { result: 'success', recheckAfterMs: DISCOVERY_RETRY_MS } : { result: 'success' };
   }
 
   private missingReference(namespace: string, refs: ObjectReference[]): Blocker | undefined {
@@ -314,23 +322,71 @@ export class Reconciler {
     return deleted;
   }
 
+  /**
+   * Once Ready, ask the server what it is and which tools it offers, once per generation and rollout. Skipped
+   * when the gateway requires a token (the controller holds none) or the Service has no cluster IP.
+   */
+  private async discovery(
+    mcp: McpServer & Cached,
+    spec: McpServer,
+    deployment: V1Deployment | undefined,
+  ): Promise<Discovery | 'failed' | undefined> {
+    const uid = mcp.metadata.uid ?? '';
+    const fingerprint = `${mcp.metadata.generation}/${deployment?.metadata?.generation}`;
+    const previous = this.discoveries.get(uid);
+    if (previous?.fingerprint === fingerprint) {
+      if (previous.failedAt === undefined) return undefined;
+      if (Date.now() - previous.failedAt < DISCOVERY_RETRY_MS) return 'failed';
+    }
+    if (spec.spec.auth) return undefined;
+    const service = this.o.caches.children.Service.get(mcp.metadata.namespace, mcp.metadata.name) as
+      | (V1Service & Cached)
+      | undefined;
+    const clusterIP = service?.spec?.clusterIP;
+    if (!clusterIP || clusterIP === 'None') return undefined;
+    // The cluster IP, not the Service's DNS name: it also works for a controller running outside the cluster.
+    const url = new URL(serviceURL(spec));
+    url.hostname = clusterIP.includes(':') ? `[${clusterIP}]` : clusterIP;
+    try {
+      const found = await (this.o.discover ?? discoverServer)(url.toString());
+      this.discoveries.set(uid, { fingerprint });
+      return found;
+    } catch (err) {
+      this.o.log.info(
+        { mcpserver: `${mcp.metadata.namespace}/${mcp.metadata.name}`, url: url.toString(), err: String(err) },
+        'tool discovery failed; will retry',
+      );
+      this.discoveries.set(uid, { fingerprint, failedAt: Date.now() });
+      return 'failed';
+    }
+  }
+
   /** Patch status only when it differs; record an Event when Ready changes or a blocker appears. */
-  private async updateStatus(mcp: McpServer & Cached, spec: McpServer, blocker?: Blocker): Promise<void> {
+  private async updateStatus(
+    mcp: McpServer & Cached,
+    spec: McpServer,
+    blocker?: Blocker,
+  ): Promise<'failed' | undefined> {
     const namespace = mcp.metadata.namespace;
-    const deployment = this.o.caches.children.Deployment.get(namespace, mcp.metadata.name) as V1Deployment | undefined;
+    const cached = this.o.caches.children.Deployment.get(namespace, mcp.metadata.name) as V1Deployment | undefined;
+    const deployment = controlledBy(cached ?? {}, mcp.metadata.uid) ? cached : undefined;
     const valid = blocker?.reason !== 'InvalidSpec';
-    const next = computeStatus(
-      {
-        mcp: spec,
-        deployment: controlledBy(deployment ?? {}, mcp.metadata.uid) ? deployment : undefined,
-        blocker,
-        url: valid ? serviceURL(spec) : undefined,
-        externalURL: valid ? externalURL(spec) : undefined,
-        now: (this.o.now ?? (() => new Date().toISOString().replace(/\.\d+Z$/, 'Z')))(),
-      },
-      mcp.status,
-    );
-    if (canonicalJSON(next) === canonicalJSON(mcp.status ?? {})) return;
+    const observation = {
+      mcp: spec,
+      deployment,
+      blocker,
+      url: valid ? serviceURL(spec) : undefined,
+      externalURL: valid ? externalURL(spec) : undefined,
+      now: (this.o.now ?? (() => new Date().toISOString().replace(/\.\d+Z$/, 'Z')))(),
+    };
+    let next = computeStatus(observation, mcp.status);
+    let outcome: 'failed' | undefined;
+    if (conditionOf(next, 'Ready')?.status === 'True') {
+      const discovered = await this.discovery(mcp, spec, deployment);
+      if (discovered === 'failed') outcome = 'failed';
+      else if (discovered) next = computeStatus({ ...observation, discovered }, mcp.status);
+    }
+    if (canonicalJSON(next) === canonicalJSON(mcp.status ?? {})) return outcome;
     const patch: Record<string, unknown> = { ...next };
     for (const k of Object.keys(mcp.status ?? {})) if (!(k in next)) patch[k] = null;
     try {
@@ -340,14 +396,15 @@ export class Reconciler {
         FIELD_MANAGER,
       );
     } catch (err) {
-      if (isNotFound(err)) return; // deleted meanwhile
+      if (isNotFound(err)) return undefined; // deleted meanwhile
       throw err;
     }
     const before = conditionOf(mcp.status, 'Ready');
     const after = conditionOf(next, 'Ready');
-    if (!after || (before?.status === after.status && before?.reason === after.reason)) return;
+    if (!after || (before?.status === after.status && before?.reason === after.reason)) return outcome;
     if (after.status === 'True') await this.o.events.record(mcp, 'Normal', after.reason, after.message);
     else if (blocker) await this.o.events.record(mcp, 'Warning', blocker.reason, blocker.message);
+    return outcome;
   }
 }
 

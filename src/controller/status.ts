@@ -112,6 +112,8 @@ export interface Observation {
   blocker?: Blocker | undefined;
   url?: string | undefined;
   externalURL?: string | undefined;
+  /** What the server reported about itself (discovery.ts); absent: keep what status has. */
+  discovered?: Pick<McpServerStatus, 'serverInfo' | 'tools'> | undefined;
   now: string;
 }
 
@@ -234,9 +236,9 @@ export function computeStatus(obs: Observation, previous: McpServerStatus | unde
     readyReplicas: obs.deployment?.status?.readyReplicas ?? 0,
     ...(obs.url ? { url: obs.url } : {}),
     ...(obs.externalURL ? { externalURL: obs.externalURL } : {}),
-    // Discovered by the gateway probe (not this function); keep what is there.
-    ...(previous?.serverInfo ? { serverInfo: previous.serverInfo } : {}),
-    ...(previous?.tools ? { tools: previous.tools } : {}),
+    // Discovered by the controller through the Service once Ready (discovery.ts); otherwise kept as is.
+    ...((obs.discovered ?? previous)?.serverInfo ? { serverInfo: (obs.discovered ?? previous)?.serverInfo } : {}),
+    ...((obs.discovered ?? previous)?.tools ? { tools: (obs.discovered ?? previous)?.tools } : {}),
   };
   return status;
 }

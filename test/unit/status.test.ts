@@ -297,4 +297,18 @@ describe('computeStatus', () => {
     computeStatus(observe({ deployment: healthy(2), now: T1 }), previous);
     expect(previous).toEqual(copy);
   });
+
+  it('reports discovered server info and tools, and keeps the last ones when nothing new was discovered', () => {
+    const discovered = {
+      serverInfo: { name: 'github-mcp', version: '1.2.3', protocolVersion: '2025-06-18' },
+      tools: ['create_issue', 'search_code'],
+    };
+    const first = computeStatus(observe({ deployment: healthy(2), discovered }), undefined);
+    expect(first.serverInfo).toEqual(discovered.serverInfo);
+    expect(first.tools).toEqual(['create_issue', 'search_code']);
+    const later = computeStatus(observe({ deployment: healthy(2), now: T2 }), first);
+    expect(later.tools).toEqual(['create_issue', 'search_code']);
+    const changed = computeStatus(observe({ deployment: healthy(2), discovered: { ...discovered, tools: [] } }), first);
+    expect(changed.tools).toEqual([]);
+  });
 });
