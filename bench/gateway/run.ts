@@ -3,12 +3,17 @@
  * Streamable HTTP) and directly over stdio, same server (server-everything `echo`), same client, same run; then
  * the memory of idle sessions. Loopback only, bounded in time.
  *
- *   node bench/gateway/run.ts            # prints the markdown section
- *   runGatewayBench() from bench/run.ts  # returns it
+ * Our gateway is measured in both forms: the bundled runtime the operator ships into pods (`mcp-gateway`, a
+ * Node single executable with the bundled gateway; built here with `gateway build-runtime` unless --binary
+ * names one), and the TypeScript sources run directly (`node src/gateway/main.ts`, which loads Node's type
+ * stripper).
+ *
+ *   node bench/gateway/run.ts [--runtime both|bundled|source] [--binary PATH]   # prints the markdown section
+ *   runGatewayBench() from bench/run.ts                                          # returns it
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -31,8 +36,21 @@ export interface BenchOptions {
   supergatewayIdleSessions?: number[];
   /** Alternating measurement rounds per concurrency level. */
   rounds?: number;
+  /** Which forms of our gateway to measure (default both). */
+  runtimes?: Runtime[];
+  /** A prebuilt `mcp-gateway` runtime; without it, one is built into a temporary directory. */
+  binary?: string;
   log?: (line: string) => void;
 }
+
+/** bundled: the single-executable runtime the operator ships; source: `node src/gateway/main.ts`. */
+export type Runtime = 'bundled' | 'source';
+
+const OURS: Record<Runtime, string> = {
+  bundled: 'mcp-operator gateway (bundled runtime)',
+  source: 'mcp-operator gateway (node src/gateway/main.ts)',
+};
+const SUPERGATEWAY_NAME = 'supergateway 4.0.0';
 
 interface Result {
   target: string;
@@ -75,14 +93,15 @@ async function stopProc(proc: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
-async function startOurs(): Promise<Target> {
+async function startOurs(runtime: Runtime, binary: string | undefined): Promise<Target> {
   const port = await freePort();
   const healthPort = await freePort();
+  const command = runtime === 'bundled' ? [binary as string] : [NODE, join(ROOT, 'src/gateway/main.ts')];
   // Production settings: info-level logs, so the audit line per call is part of the measured cost.
   const proc = spawn(
-    NODE,
+    command[0] as string,
     [
-      join(ROOT, 'src/gateway/main.ts'),
+      ...command.slice(1),
       'stdio',
       '--host',
       '127.0.0.1',
@@ -98,7 +117,17 @@ async function startOurs(): Promise<Target> {
     { stdio: ['ignore', 'ignore', 'inherit'] },
   );
   await waitHttp(`http://127.0.0.1:${healthPort}/readyz`, (s) => s === 200);
-  return { name: 'mcp-operator gateway', proc, endpoint: `http://127.0.0.1:${port}/mcp`, stop: () => stopProc(proc) };
+  return { name: OURS[runtime], proc, endpoint: `http://127.0.0.1:${port}/mcp`, stop: () => stopProc(proc) };
+}
+
+/** The bundled runtime, built the way the image build does (`gateway build-runtime`). */
+async function buildBundled(log: (line: string) => void): Promise<{ binary: string; cleanup: () => void }> {
+  const dir = mkdtempSync(join(tmpdir(), 'mcp-gateway-bench-'));
+  const started = Date.now();
+  const { buildRuntime } = await import('../../src/gateway/runtime.ts');
+  const binary = await buildRuntime(dir);
+  log(`built the bundled runtime in ${((Date.now() - started) / 1000).toFixed(1)} s: ${binary}`);
+  return { binary, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
 async function startSupergateway(): Promise<Target> {
@@ -120,7 +149,7 @@ async function startSupergateway(): Promise<Target> {
     { stdio: ['ignore', 'ignore', 'inherit'] },
   );
   await waitHttp(`http://127.0.0.1:${port}/healthz`, (s) => s > 0);
-  return { name: 'supergateway 4.0.0', proc, endpoint: `http://127.0.0.1:${port}/mcp`, stop: () => stopProc(proc) };
+  return { name: SUPERGATEWAY_NAME, proc, endpoint: `http://127.0.0.1:${port}/mcp`, stop: () => stopProc(proc) };
 }
 
 function percentile(sorted: number[], q: number): number {
@@ -161,20 +190,50 @@ async function drive(clients: BenchClient[], warmupMs: number, measureMs: number
 }
 
 /** The official SDK 1.x client, one session, sequential calls: what real applications see. */
-async function driveSdk(endpoint: string | undefined, warmupMs: number, measureMs: number) {
+async function sdkClient(endpoint: string | undefined): Promise<BenchClient> {
   const client = new Client({ name: 'bench-sdk', version: '1.0.0' });
   await client.connect(
     endpoint
       ? new StreamableHTTPClientTransport(new URL(endpoint))
       : new StdioClientTransport({ command: EVERYTHING[0] as string, args: EVERYTHING.slice(1), stderr: 'ignore' }),
   );
-  const r = await drive(
-    [{ call: (name, args) => client.callTool({ name, arguments: args }), close: async () => {} }],
-    warmupMs,
-    measureMs,
-  );
-  await client.close();
-  return r;
+  return { call: (name, args) => client.callTool({ name, arguments: args }), close: () => client.close() };
+}
+
+/**
+ * Measures each target's clients in `rounds` alternating rounds (the first with the full warm-up, the order
+ * rotating), so load from other work on the machine hits every target alike; percentiles over all rounds' calls.
+ */
+async function alternate(
+  order: Array<[string, BenchClient[]]>,
+  rounds: number,
+  warmupMs: number,
+  measureMs: number,
+): Promise<Map<string, { calls: number; perSecond: number; p50: number; p99: number }>> {
+  const acc = new Map<string, { latencies: number[][]; calls: number; elapsed: number }>();
+  for (let round = 0; round < rounds; round++) {
+    // Each round starts with a different target, so none always runs right after the same neighbour.
+    const rotated = [...order.slice(round % order.length), ...order.slice(0, round % order.length)];
+    for (const [name, list] of rotated) {
+      const r = await drive(list, round === 0 ? warmupMs : warmupMs / 4, measureMs / rounds);
+      const a = acc.get(name) ?? { latencies: [], calls: 0, elapsed: 0 };
+      a.latencies.push(r.latencies);
+      a.calls += r.calls;
+      a.elapsed += r.elapsed;
+      acc.set(name, a);
+    }
+  }
+  const out = new Map<string, { calls: number; perSecond: number; p50: number; p99: number }>();
+  for (const [name, a] of acc) {
+    const lat = a.latencies.flat().sort((x, y) => x - y);
+    out.set(name, {
+      calls: lat.length,
+      perSecond: (a.calls / a.elapsed) * 1000,
+      p50: percentile(lat, 0.5),
+      p99: percentile(lat, 0.99),
+    });
+  }
+  return out;
 }
 
 /** RSS in MB of a process and all its descendants (Linux /proc). */
@@ -269,101 +328,94 @@ export async function runGatewayBench(options: BenchOptions = {}): Promise<strin
   const idleCounts = options.idleSessions ?? [100, 1000];
   const sgIdle = options.supergatewayIdleSessions ?? [100];
   const log = options.log ?? ((l: string) => process.stderr.write(`${l}\n`));
-  const rounds = options.rounds ?? 3;
+  // Short rounds, many of them: a burst of background load lands on one target's round, so more rounds average it out.
+  const rounds = options.rounds ?? 6;
+  const runtimes = options.runtimes ?? ['bundled', 'source'];
   const results: Result[] = [];
   const started = Date.now();
 
-  // Throughput and latency. The three targets run side by side and are measured in alternating rounds, so
-  // load from other work on the machine hits them alike.
-  const ours = await startOurs();
-  const sgw = await startSupergateway();
-  const direct = await stdioClient(EVERYTHING);
-  try {
-    for (const c of concurrency) {
-      const oursClients: BenchClient[] = [];
-      const sgClients: BenchClient[] = [];
-      for (let i = 0; i < c; i++) {
-        oursClients.push(await httpClient(ours.endpoint as string));
-        sgClients.push(await httpClient(sgw.endpoint as string));
-      }
-      const directClients = Array.from({ length: c }, () => direct);
-      const acc = new Map<string, number[][]>();
-      const perRound = measureMs / rounds;
-      for (let round = 0; round < rounds; round++) {
-        for (const [name, clients] of [
-          ['direct stdio', directClients],
-          [ours.name, oursClients],
-          [sgw.name, sgClients],
-        ] as const) {
-          const r = await drive(clients, round === 0 ? warmupMs : warmupMs / 4, perRound);
-          const list = acc.get(name) ?? [];
-          list.push(r.latencies);
-          acc.set(name, list);
-          const calls = acc.get(`${name}#calls`) ?? [];
-          calls.push([r.calls, r.elapsed]);
-          acc.set(`${name}#calls`, calls);
-        }
-      }
-      for (const name of ['direct stdio', ours.name, sgw.name]) {
-        const lat = (acc.get(name) ?? []).flat().sort((x, y) => x - y);
-        let calls = 0;
-        let elapsed = 0;
-        for (const [n = 0, e = 0] of acc.get(`${name}#calls`) ?? []) {
-          calls += n;
-          elapsed += e;
-        }
-        const r = {
-          calls: lat.length,
-          perSecond: (calls / elapsed) * 1000,
-          p50: percentile(lat, 0.5),
-          p99: percentile(lat, 0.99),
-        };
-        results.push({ target: name, client: 'bench client', concurrency: c, ...r });
-        log(`${name} c=${c}: ${f(r.perSecond)} calls/s p50 ${f(r.p50, 3)} ms p99 ${f(r.p99, 3)} ms`);
-      }
-      await Promise.all([...oursClients, ...sgClients].map((x) => x.close()));
-    }
-    // The official SDK client, one session, sequential calls.
-    for (const [name, endpoint] of [
-      ['direct stdio', undefined],
-      [ours.name, ours.endpoint],
-      [sgw.name, sgw.endpoint],
-    ] as const) {
-      const r = await driveSdk(endpoint, warmupMs, measureMs / 2);
-      results.push({ target: name, client: 'SDK 1.x client', concurrency: 1, ...r });
-      log(`${name} SDK client: ${f(r.perSecond)} calls/s p50 ${f(r.p50, 3)} ms`);
-    }
-  } finally {
-    await direct.close();
-    await ours.stop();
-    await sgw.stop();
-  }
-
-  // Memory of idle sessions, on fresh instances (after a load test V8 keeps a larger heap for a while).
+  let binary = options.binary;
+  let cleanup = () => {};
+  if (runtimes.includes('bundled') && !binary) ({ binary, cleanup } = await buildBundled(log));
   const memory: Array<{ target: string; sessions: number; rssMb: number; processMb: number }> = [];
-  for (const start of [startOurs, startSupergateway]) {
-    const target = await start();
+  try {
+    // Throughput and latency. The targets run side by side and are measured in alternating rounds, so load
+    // from other work on the machine hits them alike.
+    const ours: Target[] = [];
+    for (const runtime of runtimes) ours.push(await startOurs(runtime, binary));
+    const sgw = await startSupergateway();
+    const direct = await stdioClient(EVERYTHING);
+    const httpTargets = [...ours, sgw];
     try {
-      const pid = target.proc?.pid as number;
-      await new Promise((r) => setTimeout(r, 1000));
-      memory.push({ target: target.name, sessions: 0, rssMb: treeRssMb(pid), processMb: processRssMb(pid) });
-      for (const n of target.name.startsWith('supergateway') ? sgIdle : idleCounts) {
-        const m = await idleRss(target, n);
-        memory.push({ target: target.name, ...m });
-        log(`${target.name} ${n} idle sessions: process ${f(m.processMb)} MB, tree ${f(m.rssMb)} MB`);
+      for (const c of concurrency) {
+        const clients = new Map<string, BenchClient[]>();
+        for (const t of httpTargets) {
+          const list: BenchClient[] = [];
+          for (let i = 0; i < c; i++) list.push(await httpClient(t.endpoint as string));
+          clients.set(t.name, list);
+        }
+        const order: Array<[string, BenchClient[]]> = [
+          ['direct stdio', Array.from({ length: c }, () => direct)],
+          ...httpTargets.map((t) => [t.name, clients.get(t.name) ?? []] as [string, BenchClient[]]),
+        ];
+        const measured = await alternate(order, rounds, warmupMs, measureMs);
+        for (const [name] of order) {
+          const r = measured.get(name);
+          if (!r) continue;
+          results.push({ target: name, client: 'bench client', concurrency: c, ...r });
+          log(`${name} c=${c}: ${f(r.perSecond)} calls/s p50 ${f(r.p50, 3)} ms p99 ${f(r.p99, 3)} ms`);
+        }
+        await Promise.all([...clients.values()].flat().map((x) => x.close()));
       }
-      if (!target.name.startsWith('supergateway')) {
-        await touchModern(target.endpoint as string);
-        const n = idleCounts[idleCounts.length - 1] ?? 100;
-        const m = await idleRss(target, n);
-        memory.push({ target: `${target.name} (2026-07-28 leg loaded)`, ...m });
-        log(`${target.name} ${n} idle sessions, modern leg loaded: process ${f(m.processMb)} MB`);
+      // The official SDK client, one session, sequential calls, in alternating rounds as well.
+      const sdk: Array<[string, BenchClient[]]> = [['direct stdio', [await sdkClient(undefined)]]];
+      for (const t of httpTargets) sdk.push([t.name, [await sdkClient(t.endpoint)]]);
+      const measured = await alternate(sdk, rounds, warmupMs, measureMs / 2);
+      for (const [name, list] of sdk) {
+        const r = measured.get(name);
+        if (r) {
+          results.push({ target: name, client: 'SDK 1.x client', concurrency: 1, ...r });
+          log(`${name} SDK client: ${f(r.perSecond)} calls/s p50 ${f(r.p50, 3)} ms`);
+        }
+        for (const client of list) await client.close();
       }
     } finally {
-      await target.stop();
+      await direct.close();
+      for (const t of httpTargets) await t.stop();
     }
+
+    // Memory of idle sessions, on fresh instances (after a load test V8 keeps a larger heap for a while).
+    const starts: Array<() => Promise<Target>> = [
+      ...runtimes.map((runtime) => () => startOurs(runtime, binary)),
+      startSupergateway,
+    ];
+    for (const start of starts) {
+      const target = await start();
+      try {
+        const pid = target.proc?.pid as number;
+        await new Promise((r) => setTimeout(r, 1000));
+        memory.push({ target: target.name, sessions: 0, rssMb: treeRssMb(pid), processMb: processRssMb(pid) });
+        const isSg = target.name === SUPERGATEWAY_NAME;
+        for (const n of isSg ? sgIdle : idleCounts) {
+          const m = await idleRss(target, n);
+          memory.push({ target: target.name, ...m });
+          log(`${target.name} ${n} idle sessions: process ${f(m.processMb)} MB, tree ${f(m.rssMb)} MB`);
+        }
+        if (!isSg) {
+          await touchModern(target.endpoint as string);
+          const n = idleCounts[idleCounts.length - 1] ?? 100;
+          const m = await idleRss(target, n);
+          memory.push({ target: `${target.name}, 2026-07-28 leg loaded`, ...m });
+          log(`${target.name} ${n} idle sessions, modern leg loaded: process ${f(m.processMb)} MB`);
+        }
+      } finally {
+        await target.stop();
+      }
+    }
+  } finally {
+    cleanup();
   }
-  // Reference: what Node itself takes once it has loaded its TypeScript stripper (this repository runs .ts).
+  // Reference: what Node itself takes once it has loaded its TypeScript stripper (the source form runs .ts).
   {
     const ref = spawn(
       NODE,
@@ -386,18 +438,24 @@ export async function runGatewayBench(options: BenchOptions = {}): Promise<strin
 
   const get = (target: string, c: number, client = 'bench client') =>
     results.find((r) => r.target === target && r.concurrency === c && r.client === client);
-  const oursName = 'mcp-operator gateway';
-  const sgName = 'supergateway 4.0.0';
+  const forms = runtimes
+    .map((r) =>
+      r === 'bundled'
+        ? 'the bundled runtime the operator ships (`mcp-gateway`, built by `gateway build-runtime`)'
+        : 'the TypeScript sources run directly (`node src/gateway/main.ts`)',
+    )
+    .join(' and ');
   const lines: string[] = [];
   lines.push('## Gateway: tools/call round trip and idle-session memory');
   lines.push('');
   lines.push(
     `Command: \`node bench/gateway/run.ts\` (or \`npm run bench\`). Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, ` +
       `loopback only, ${new Date().toISOString().slice(0, 10)}. Server: @modelcontextprotocol/server-everything \`echo\`. ` +
-      `Each cell: ${warmupMs / 1000} s warm-up, then ${measureMs / 1000} s measured in ${rounds} rounds that alternate between the three ` +
-      'targets (all running side by side), so background load on the machine hits them alike. Our gateway runs with production settings ' +
+      `Each cell: ${warmupMs / 1000} s warm-up, then ${measureMs / 1000} s (SDK client rows: ${measureMs / 2000} s) measured in ${rounds} rounds that alternate between the ` +
+      'targets (all running side by side), so background load on the machine hits them alike. Our gateway is measured as ' +
+      `${forms}, with production settings ` +
       '(info logs: one audit line per call, metrics on); supergateway with `--stateful --outputTransport streamableHttp --logLevel none` ' +
-      '(its quietest). "Bench client" is one minimal MCP client (bench/gateway/client.ts) used for all three targets: over ' +
+      '(its quietest). "Bench client" is one minimal MCP client (bench/gateway/client.ts) used for all targets: over ' +
       'HTTP each concurrent client has its own session and keep-alive connection; "direct stdio" is one server process ' +
       'with the same number of calls in flight on its pipe. Run time: RUNTIME.',
   );
@@ -410,18 +468,26 @@ export async function runGatewayBench(options: BenchOptions = {}): Promise<strin
     );
   }
   lines.push('');
-  lines.push('| ratio | concurrency | value | target |');
-  lines.push('| --- | ---: | ---: | --- |');
-  for (const c of concurrency) {
-    const o = get(oursName, c);
-    const s = get(sgName, c);
-    const d = get('direct stdio', c);
-    if (o && s) {
-      const goal = c === 1 ? '≥ 4×' : c === 8 ? '≥ 3×' : '—';
-      lines.push(`| ours / supergateway calls/s | ${c} | ${f(o.perSecond / s.perSecond, 2)}× | ${goal} |`);
-      lines.push(`| ours / supergateway p99 | ${c} | ${f(o.p99 / s.p99, 2)} | ≤ 1 |`);
+  lines.push('| ours | ratio | concurrency | value | target |');
+  lines.push('| --- | --- | ---: | ---: | --- |');
+  for (const runtime of runtimes) {
+    const oursName = OURS[runtime];
+    for (const c of concurrency) {
+      const o = get(oursName, c);
+      const s = get(SUPERGATEWAY_NAME, c);
+      const d = get('direct stdio', c);
+      if (o && s) {
+        const goal = c === 1 ? '≥ 4×' : c === 8 ? '≥ 3×' : '—';
+        lines.push(
+          `| ${runtime} | ours / supergateway calls/s | ${c} | ${f(o.perSecond / s.perSecond, 2)}× | ${goal} |`,
+        );
+        lines.push(`| ${runtime} | ours / supergateway p99 | ${c} | ${f(o.p99 / s.p99, 2)} | ≤ 1 |`);
+      }
+      if (o && d) {
+        const goal = c === 1 ? '< 0.5 ms' : '—';
+        lines.push(`| ${runtime} | ours − direct, p50 | ${c} | ${f(o.p50 - d.p50, 3)} ms | ${goal} |`);
+      }
     }
-    if (o && d) lines.push(`| ours − direct, p50 | ${c} | ${f(o.p50 - d.p50, 3)} ms | ${c === 1 ? '< 0.5 ms' : '—'} |`);
   }
   lines.push('');
   lines.push(
@@ -432,12 +498,26 @@ export async function runGatewayBench(options: BenchOptions = {}): Promise<strin
   lines.push('');
   lines.push(
     `supergateway's stateful mode spawns one server process per session, so its idle-session memory is measured at ${sgIdle.join(', ')} ` +
-      'sessions only (1,000 would mean 1,000 node processes).',
+      'sessions only (1,000 would mean 1,000 node processes). RSS target: < 100 MB gateway process at 100 idle sessions.',
   );
   const runtime = `${Math.round((Date.now() - started) / 1000)} s`;
   return `${lines.join('\n').replace('RUNTIME', runtime)}\n`;
 }
 
+/** `--runtime both|bundled|source`, `--binary PATH`. */
+function cliOptions(argv: string[]): BenchOptions {
+  const options: BenchOptions = {};
+  for (let i = 0; i < argv.length; i++) {
+    const [flag = '', inline] = (argv[i] ?? '').split('=', 2);
+    const value = inline ?? argv[++i];
+    if (flag === '--runtime' && (value === 'bundled' || value === 'source')) options.runtimes = [value];
+    else if (flag === '--runtime' && value === 'both') options.runtimes = ['bundled', 'source'];
+    else if (flag === '--binary' && value) options.binary = value;
+    else throw new Error(`usage: node bench/gateway/run.ts [--runtime both|bundled|source] [--binary PATH]`);
+  }
+  return options;
+}
+
 if (import.meta.url === `file://${process.argv[1]}`) {
-  process.stdout.write(await runGatewayBench());
+  process.stdout.write(await runGatewayBench(cliOptions(process.argv.slice(2))));
 }

@@ -41,6 +41,8 @@ export interface GatewayConfig {
   keepAliveMs: number;
   /** How long a request may wait for the server before the gateway answers with an error. */
   requestTimeoutMs: number;
+  /** How long a 2026-07-28 input_required result waits for the client's retry. */
+  inputTimeoutMs: number;
   logLevel: string;
 }
 
@@ -84,6 +86,7 @@ const OPTIONS: Record<string, OptionSpec> = {
   sessionSecretFile: { flag: '--session-secret-file', env: 'MCP_GATEWAY_SESSION_SECRET_FILE' },
   advertiseAddress: { flag: '--advertise-address', env: 'MCP_GATEWAY_ADVERTISE_ADDRESS' },
   requestTimeout: { flag: '--request-timeout', env: 'MCP_GATEWAY_REQUEST_TIMEOUT' },
+  inputTimeout: { flag: '--input-timeout', env: 'MCP_GATEWAY_INPUT_TIMEOUT' },
   keepAliveInterval: { flag: '--keepalive-interval', env: 'MCP_GATEWAY_KEEPALIVE_INTERVAL' },
   logLevel: { flag: '--log-level', env: 'MCP_GATEWAY_LOG_LEVEL' },
 };
@@ -285,6 +288,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
     trustProxy: bool('trustProxy'),
     advertiseAddress: str('advertiseAddress'),
     requestTimeoutMs: dur('requestTimeout', 10 * 60_000),
+    inputTimeoutMs: dur('inputTimeout', 10 * 60_000),
     keepAliveMs: dur('keepAliveInterval', 15_000),
     logLevel: str('logLevel') ?? env.LOG_LEVEL ?? 'info',
   };
@@ -297,6 +301,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
     );
   }
   if (config.idleTimeoutMs <= 0) throw new ConfigError(get('idleTimeout')?.source ?? '', 'must be positive');
+  if (config.inputTimeoutMs <= 0) throw new ConfigError(get('inputTimeout')?.source ?? '', 'must be positive');
   if (config.port !== 0 && config.port === config.healthPort) {
     throw new ConfigError('--health-port', 'must differ from --port');
   }

@@ -5,12 +5,14 @@ import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { createLogger, type Logger } from '../observability/log.ts';
+import { type AuditWriter, directAudit, loggerAudit } from './audit.ts';
 import { childEnvironment, type GatewayConfig } from './config.ts';
 import { healthHandler, Readiness } from './health.ts';
 import { LazyModern } from './http/lazy-modern.ts';
 import { McpHttp } from './http/mcp.ts';
 import { KeepAlive } from './http/sse.ts';
 import { DEFAULT_STREAM_LIMITS, type StreamLimits } from './http/streams.ts';
+import { RequestStateCodec } from './input.ts';
 import { GatewayMetrics } from './metrics.ts';
 import { type Authenticator, OidcAuthenticator, TokenFileAuthenticator } from './policy/auth.ts';
 import { RateLimiter } from './policy/ratelimit.ts';
@@ -36,6 +38,8 @@ export const GATEWAY_VERSION: string = (() => {
   }
 })();
 
+const LOGGER_NAME = 'mcp-gateway';
+
 /** Capabilities the gateway declares to a shared server: it can route sampling and elicitation to the caller. */
 const SHARED_CLIENT_CAPABILITIES = { sampling: {}, elicitation: { form: {}, url: {} } };
 
@@ -49,6 +53,7 @@ export class Gateway {
   readonly config: GatewayConfig;
   readonly metrics = new GatewayMetrics();
   readonly log: Logger;
+  private readonly audit: AuditWriter;
   private readonly env: NodeJS.ProcessEnv;
   private readonly keepAlive: KeepAlive;
   private readonly streamLimits: StreamLimits;
@@ -64,15 +69,16 @@ export class Gateway {
 
   constructor(config: GatewayConfig, options: GatewayOptions = {}) {
     this.config = config;
-    // Buffered: one write per 4 KiB of lines or per 200 ms instead of one per audit line (each write is a
-    // syscall on the hot path); flushed on drain.
-    this.log =
-      options.log ??
-      createLogger({
-        name: 'mcp-gateway',
-        level: config.logLevel,
-        destination: pino.destination({ fd: 1, sync: false, minLength: 4096, periodicFlush: 200 }),
-      });
+    if (options.log) {
+      this.log = options.log;
+      this.audit = loggerAudit(options.log);
+    } else {
+      // Buffered: one write per 4 KiB of lines or per 200 ms instead of one per audit line (each write is a
+      // syscall on the hot path); flushed on drain.
+      const destination = pino.destination({ fd: 1, sync: false, minLength: 4096, periodicFlush: 200 });
+      this.log = createLogger({ name: LOGGER_NAME, level: config.logLevel, destination });
+      this.audit = directAudit(this.log, destination, LOGGER_NAME);
+    }
     this.env = options.env ?? process.env;
     this.keepAlive = new KeepAlive(config.keepAliveMs);
     this.streamLimits = { ...DEFAULT_STREAM_LIMITS, ...options.streamLimits };
@@ -121,11 +127,14 @@ export class Gateway {
     const { config, metrics, log } = this;
     const auth = await this.authenticator();
     let ids = new SessionIds();
+    let requestStates = new RequestStateCodec();
     if (config.sessionSecretFile && config.advertiseAddress) {
       const secret = (await readFile(config.sessionSecretFile, 'utf8')).trim();
       if (secret.length < 16)
         throw new Error(`the session secret in ${config.sessionSecretFile} is shorter than 16 bytes`);
       ids = new SessionIds(Buffer.from(secret), config.advertiseAddress);
+      // Any replica can verify a 2026 requestState and relay the retry to the replica that owns the flow.
+      requestStates = new RequestStateCodec(Buffer.from(secret), config.advertiseAddress);
     }
     const limiter = new RateLimiter();
     const policy = new ToolPolicy({
@@ -149,10 +158,13 @@ export class Gateway {
       policy,
       metrics,
       log,
+      audit: this.audit,
       perSession: false,
       requestTimeoutMs: config.requestTimeoutMs,
       readyWaitMs,
       onServerEvent: (note) => this.modern.serverEvent(note),
+      requestStates,
+      inputTimeoutMs: config.inputTimeoutMs,
     });
     this.sessions = new SessionManager({
       perSession: config.sessionMode === 'perSession',
@@ -162,6 +174,7 @@ export class Gateway {
       policy,
       metrics,
       log,
+      audit: this.audit,
       ids,
       requestTimeoutMs: config.requestTimeoutMs,
       readyWaitMs,
@@ -175,6 +188,7 @@ export class Gateway {
       sessions: this.sessions,
       sharedRouter: this.sharedRouter,
       modern: this.modern,
+      requestStates,
       auth,
       limiter,
       metrics,

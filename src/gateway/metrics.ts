@@ -8,6 +8,28 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
 /** Bound on distinct tool label values; further names share `_other` (a client cannot explode cardinality). */
 const MAX_TOOL_LABELS = 256;
 
+/**
+ * Per-call counts kept in plain maps and copied into their prom-client counter when /metrics is scraped:
+ * prom-client hashes and validates the label set on every inc(), even through a bound child, which was a
+ * measurable part of the per-call work.
+ */
+class Tally {
+  private readonly counts = new Map<string, Map<string, number>>();
+
+  add(first: string, second: string): void {
+    let inner = this.counts.get(first);
+    if (!inner) {
+      inner = new Map();
+      this.counts.set(first, inner);
+    }
+    inner.set(second, (inner.get(second) ?? 0) + 1);
+  }
+
+  *entries(): Generator<[string, string, number]> {
+    for (const [first, inner] of this.counts) for (const [second, n] of inner) yield [first, second, n];
+  }
+}
+
 export class GatewayMetrics {
   readonly registry = new Registry();
   readonly toolCalls: Counter<'tool' | 'outcome'>;
@@ -21,8 +43,11 @@ export class GatewayMetrics {
   readonly droppedMessages: Counter<'reason'>;
   private readonly toolLabels = new Set<string>();
   private readonly methodLabels = new Set<string>();
-  /** Bound label children, so the hot path does not hash label objects on every call. */
-  private readonly bound = new Map<string, { inc(): void; observe?(v: number): void }>();
+  private readonly toolTally = new Tally();
+  private readonly requestTally = new Tally();
+  private readonly httpTally = new Map<number, number>();
+  /** Bound histogram children by tool label, so the hot path does not hash label objects on every call. */
+  private readonly durations = new Map<string, (seconds: number) => void>();
 
   constructor() {
     const registers = [this.registry];
@@ -35,11 +60,18 @@ export class GatewayMetrics {
     ]) {
       this.registry.removeSingleMetric(`mcp_gateway_${name}`);
     }
+    const toolTally = this.toolTally;
+    const requestTally = this.requestTally;
+    const httpTally = this.httpTally;
     this.toolCalls = new Counter({
       name: 'mcp_gateway_tool_calls_total',
-      help: 'tools/call requests by tool and outcome (ok, tool_error, error, denied, rate_limited, upstream_failed, timeout, cancelled)',
+      help: 'tools/call requests by tool and outcome (ok, tool_error, error, denied, rate_limited, upstream_failed, timeout, input_timeout, cancelled)',
       labelNames: ['tool', 'outcome'],
       registers,
+      collect() {
+        this.reset();
+        for (const [tool, outcome, n] of toolTally.entries()) this.inc({ tool, outcome }, n);
+      },
     });
     this.toolCallDuration = new Histogram({
       name: 'mcp_gateway_tool_call_duration_seconds',
@@ -53,6 +85,10 @@ export class GatewayMetrics {
       help: 'JSON-RPC requests from clients by method and outcome (ok, error)',
       labelNames: ['method', 'outcome'],
       registers,
+      collect() {
+        this.reset();
+        for (const [method, outcome, n] of requestTally.entries()) this.inc({ method, outcome }, n);
+      },
     });
     this.activeSessions = new Gauge({
       name: 'mcp_gateway_active_sessions',
@@ -75,6 +111,10 @@ export class GatewayMetrics {
       help: 'HTTP responses sent on the MCP port by status code',
       labelNames: ['code'],
       registers,
+      collect() {
+        this.reset();
+        for (const [code, n] of httpTally) this.inc({ code: String(code) }, n);
+      },
     });
     this.rateLimited = new Counter({
       name: 'mcp_gateway_rate_limited_total',
@@ -91,35 +131,25 @@ export class GatewayMetrics {
     for (const t of ['streamable_http', 'sse']) this.activeSessions.set({ transport: t }, 0);
   }
 
-  private child<T extends { inc(): void }>(key: string, make: () => T): T {
-    let c = this.bound.get(key) as T | undefined;
-    if (!c) {
-      c = make();
-      this.bound.set(key, c);
-    }
-    return c;
-  }
-
   /** One finished tools/call. */
   recordToolCall(tool: string, outcome: string, seconds: number): void {
     const label = this.toolLabel(tool);
-    this.child(`t\u0000${label}\u0000${outcome}`, () => this.toolCalls.labels(label, outcome)).inc();
-    const h = this.bound.get(`h\u0000${label}`) as { observe(v: number): void } | undefined;
-    if (h) h.observe(seconds);
-    else {
+    this.toolTally.add(label, outcome);
+    let observe = this.durations.get(label);
+    if (!observe) {
       const child = this.toolCallDuration.labels(label);
-      this.bound.set(`h\u0000${label}`, { inc() {}, observe: (v: number) => child.observe(v) });
-      child.observe(seconds);
+      observe = (v: number) => child.observe(v);
+      this.durations.set(label, observe);
     }
+    observe(seconds);
   }
 
   recordRequest(method: string, outcome: 'ok' | 'error'): void {
-    const label = this.methodLabel(method);
-    this.child(`r\u0000${label}\u0000${outcome}`, () => this.rpcRequests.labels(label, outcome)).inc();
+    this.requestTally.add(this.methodLabel(method), outcome);
   }
 
   recordHttp(code: number): void {
-    this.child(`c\u0000${code}`, () => this.httpResponses.labels(String(code))).inc();
+    this.httpTally.set(code, (this.httpTally.get(code) ?? 0) + 1);
   }
 
   toolLabel(name: string): string {

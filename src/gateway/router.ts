@@ -12,8 +12,15 @@
  *   attributes it to the only session with calls in flight (filtered by the capability the request needs). When
  *   that is ambiguous it refuses rather than guess: nothing is ever broadcast to a session that did not cause it.
  *   Per-session mode has one session per server, so attribution is exact there.
+ * - A 2026-07-28 client has no server-to-client request channel: a server request attributed to one of its calls
+ *   (tools/call, prompts/get, resources/read) becomes an `input_required` result. The server's request and its
+ *   call stay in flight (an input flow); the client's retry carries the `inputResponses` and the signed
+ *   `requestState`, the responses go to the server's pending requests, and the retry's exchange takes over the
+ *   original call: it gets the final result, or the next `input_required` round. The call is never re-sent.
  */
 import type { Logger } from '../observability/log.ts';
+import { type AuditWriter, loggerAudit } from './audit.ts';
+import { type RequestStateCodec, requestStateProblem } from './input.ts';
 import {
   errorResponse,
   INTERNAL_ERROR,
@@ -59,6 +66,12 @@ export interface RouterOptions {
   maxBacklogBytes?: number;
   /** A list_changed or resources/updated notification, for the 2026 subscriptions/listen streams. */
   onServerEvent?: (message: JsonRpcNotification) => void;
+  /** Signs the requestState of input_required results (2026-07-28 clients); without it they are refused. */
+  requestStates?: RequestStateCodec;
+  /** How long an input_required result waits for the client's retry. */
+  inputTimeoutMs?: number;
+  /** Where audit lines go (default: the logger). */
+  audit?: AuditWriter;
 }
 
 interface Pending {
@@ -75,6 +88,49 @@ interface Pending {
   gatewayToken?: number;
   /** resources/subscribe: the URI, to undo the local record if the server refuses. */
   uri?: string;
+  /** tools/call, prompts/get: the name; resources/read: the URI (what a 2026 retry must repeat). */
+  target?: unknown;
+  /** A 2026-07-28 call the server asked input for. */
+  flow?: InputFlow;
+}
+
+/** A server request waiting for a 2026-07-28 client's answer. */
+interface InputRequest {
+  serverId: JsonRpcId;
+  method: string;
+  params?: Params;
+}
+
+/** A 2026-07-28 call whose server asked for client input (see the module comment). */
+interface InputFlow {
+  id: string;
+  pending: Pending;
+  identity: string;
+  method: string;
+  /** The tool or prompt name, or the resource URI: a retry must continue the same request. */
+  target: unknown;
+  round: number;
+  seq: number;
+  /** Server requests the client has not answered yet, by inputRequests key. */
+  open: Map<string, InputRequest>;
+  /** An input_required result went out; no exchange is attached until the client retries. */
+  parked: boolean;
+  /** A round is about to go out (it gathers the server requests of the next few milliseconds). */
+  asking: boolean;
+  /** performance.now() after which a parked flow gives up. */
+  deadline: number;
+  /** The server's answer, when it came while the flow was parked. */
+  final?: JsonRpcResponse;
+}
+
+/** How long an input_required round waits for more server requests before it goes out. */
+const INPUT_GATHER_MS = 5;
+
+/** Methods whose 2026-07-28 results may be input_required. */
+const INPUT_METHODS = new Set(['tools/call', 'prompts/get', 'resources/read']);
+
+function targetOf(request: JsonRpcRequest): unknown {
+  return request.method === 'resources/read' ? request.params?.uri : request.params?.name;
 }
 
 interface Outbound {
@@ -97,6 +153,7 @@ export class Router {
   private readonly policy: RouterPolicy;
   private readonly metrics: GatewayMetrics;
   private readonly log: Logger;
+  private readonly audit: AuditWriter;
   private nextId = 1;
   private nextToken = 1;
   private nextOutbound = 1;
@@ -104,6 +161,7 @@ export class Router {
   private readonly progress = new Map<number, number>();
   private readonly outbound = new Map<string, Outbound>();
   private readonly inflight = new Map<ClientSession, number>();
+  private readonly flows = new Map<string, InputFlow>();
   private logLevel?: Params;
   private readonly sweeper: NodeJS.Timeout;
 
@@ -113,6 +171,7 @@ export class Router {
     this.policy = options.policy;
     this.metrics = options.metrics;
     this.log = options.log;
+    this.audit = options.audit ?? loggerAudit(options.log);
     this.upstream.onmessage = (m) => this.fromServer(m);
     this.upstream.onstate = (state) => {
       if (state === 'restarting' || state === 'stopped') this.failAll();
@@ -338,6 +397,7 @@ export class Router {
       p.argKeys = isObject(params.arguments) ? Object.keys(params.arguments) : [];
     }
     if (request.method === 'resources/subscribe' && typeof params?.uri === 'string') p.uri = params.uri;
+    if (session.kind === 'modern' && INPUT_METHODS.has(request.method)) p.target = targetOf(request);
     const clientToken = progressTokenOf(params);
     if (clientToken !== undefined && params) {
       const token = this.nextToken++;
@@ -380,31 +440,35 @@ export class Router {
   private finish(p: Pending): void {
     this.pending.delete(p.id);
     if (p.gatewayToken !== undefined) this.progress.delete(p.gatewayToken);
+    this.untrack(p);
+    const flow = p.flow;
+    if (flow) {
+      // The call is over: its server requests are moot. A parked flow keeps the final answer for the retry.
+      this.refuseOpen(flow, 'the client request ended');
+      if (!flow.parked) this.flows.delete(flow.id);
+    }
+  }
+
+  private untrack(p: Pending): void {
     p.session.pendingByClientId.delete(p.clientId);
     const n = (this.inflight.get(p.session) ?? 1) - 1;
     if (n <= 0) this.inflight.delete(p.session);
     else this.inflight.set(p.session, n);
   }
 
-  private record(p: Pending, outcome: string, errorCode?: number): void {
-    const seconds = (performance.now() - p.started) / 1000;
+  private record(p: Pending, outcome: string, errorCode?: number, ended = performance.now()): void {
+    const seconds = (ended - p.started) / 1000;
     this.metrics.recordToolCall(p.tool ?? '_unknown', outcome, seconds);
-    // One nested object: the shared logger's wildcard redaction then has one key to walk, not nine.
-    this.log.info(
-      {
-        audit: {
-          event: 'tool_call',
-          tool: p.tool,
-          argumentKeys: p.argKeys,
-          client: p.session.identity,
-          session: p.session.logId,
-          durationMs: Math.round(seconds * 1e5) / 100,
-          outcome,
-          ...(errorCode === undefined ? {} : { errorCode }),
-        },
-      },
-      'tool call',
-    );
+    this.audit({
+      event: 'tool_call',
+      tool: p.tool,
+      argumentKeys: p.argKeys,
+      client: p.session.identity,
+      session: p.session.logId,
+      durationMs: Math.round(seconds * 1e5) / 100,
+      outcome,
+      errorCode,
+    });
   }
 
   // ---- server -> client
@@ -419,20 +483,20 @@ export class Router {
     const p = typeof response.id === 'number' ? this.pending.get(response.id) : undefined;
     if (!p) return;
     this.finish(p);
-    let out: JsonRpcResponse;
-    if (response.error) {
-      out = { jsonrpc: '2.0', id: p.clientId, error: response.error };
-      this.metrics.recordRequest(p.method, 'error');
+    const ended = performance.now();
+    const error = response.error;
+    if (error) {
       if (p.method === 'resources/subscribe' && p.uri !== undefined) p.session.subscriptions.delete(p.uri);
+      p.sink.respond({ jsonrpc: '2.0', id: p.clientId, error });
     } else {
-      this.metrics.recordRequest(p.method, 'ok');
-      out = { jsonrpc: '2.0', id: p.clientId, result: this.filterResult(p.method, response.result) };
+      p.sink.respond({ jsonrpc: '2.0', id: p.clientId, result: this.filterResult(p.method, response.result) });
     }
+    // Metrics and the audit line after the answer is on its way: they are not on the client's critical path.
+    this.metrics.recordRequest(p.method, error ? 'error' : 'ok');
     if (p.method === 'tools/call') {
-      const isError = !response.error && isObject(response.result) && response.result.isError === true;
-      this.record(p, response.error ? 'error' : isError ? 'tool_error' : 'ok', response.error?.code);
+      const isError = !error && isObject(response.result) && response.result.isError === true;
+      this.record(p, error ? 'error' : isError ? 'tool_error' : 'ok', error?.code, ended);
     }
-    p.sink.respond(out);
   }
 
   private filterResult(method: string, result: unknown): unknown {
@@ -458,6 +522,8 @@ export class Router {
           this.metrics.droppedMessages.inc({ reason: 'unknown_progress_token' });
           return;
         }
+        // A 2026 retry that did not ask for progress has no token to carry it.
+        if (p.clientToken === undefined) return;
         p.sink.related({ ...note, params: { ...params, progressToken: p.clientToken } });
         return;
       }
@@ -467,6 +533,9 @@ export class Router {
           if (o.serverId !== serverId) continue;
           this.outbound.delete(downId);
           o.session.deliver({ ...note, params: { ...params, requestId: downId } });
+        }
+        for (const flow of this.flows.values()) {
+          for (const [key, r] of flow.open) if (r.serverId === serverId) flow.open.delete(key);
         }
         return;
       }
@@ -522,6 +591,10 @@ export class Router {
       return;
     }
     const session = target.session;
+    if (session.kind === 'modern') {
+      this.requestInput(target.pending, request, capability, refuse);
+      return;
+    }
     if (!session.canReceiveRequests) {
       refuse(`the client uses stateless HTTP and cannot receive ${request.method}`);
       return;
@@ -538,6 +611,204 @@ export class Router {
       this.outbound.delete(downId);
       refuse('the client has no open stream to receive the request');
     }
+  }
+
+  // ---- 2026-07-28 multi-round-trip input
+
+  /** A server request during a 2026-07-28 call: queue it for the client's next input_required round. */
+  private requestInput(
+    p: Pending | undefined,
+    request: JsonRpcRequest,
+    capability: string | undefined,
+    refuse: (message: string) => void,
+  ): void {
+    const codec = this.options.requestStates;
+    if (!p || !INPUT_METHODS.has(p.method) || !codec) {
+      refuse(
+        `the 2026-07-28 client cannot receive ${request.method} during ${p?.method ?? 'this request'} ` +
+          '(only tools/call, prompts/get and resources/read can ask the client for input)',
+      );
+      return;
+    }
+    if (capability && !isObject(p.session.capabilities[capability])) {
+      refuse(`the client did not declare the ${capability} capability`);
+      return;
+    }
+    let flow = p.flow;
+    if (!flow) {
+      flow = {
+        id: codec.newFlowId(),
+        pending: p,
+        identity: p.session.identity,
+        method: p.method,
+        target: p.target,
+        round: 0,
+        seq: 0,
+        open: new Map(),
+        parked: false,
+        asking: false,
+        deadline: 0,
+      };
+      p.flow = flow;
+      this.flows.set(flow.id, flow);
+    }
+    const slash = request.method.indexOf('/');
+    const key = `${slash > 0 ? request.method.slice(0, slash) : 'input'}-${++flow.seq}`;
+    flow.open.set(key, { serverId: request.id, method: request.method, params: request.params });
+    if (!flow.parked && !flow.asking) {
+      // Server requests written together (Promise.all on the server) usually travel in one round: the round
+      // waits a few milliseconds for the rest. One that misses it goes out in the next round.
+      flow.asking = true;
+      const f = flow;
+      setTimeout(() => {
+        f.asking = false;
+        this.askClient(f);
+      }, INPUT_GATHER_MS);
+    }
+  }
+
+  /** Answers the client's exchange with an input_required result and parks the call until the retry. */
+  private askClient(flow: InputFlow): void {
+    const p = flow.pending;
+    const codec = this.options.requestStates;
+    if (flow.parked || flow.open.size === 0 || !codec || this.pending.get(p.id) !== p) return;
+    const inputRequests: Record<string, unknown> = {};
+    for (const [key, r] of flow.open) {
+      inputRequests[key] = r.params === undefined ? { method: r.method } : { method: r.method, params: r.params };
+    }
+    const timeout = this.inputTimeoutMs;
+    flow.round++;
+    flow.parked = true;
+    flow.deadline = performance.now() + timeout;
+    const requestState = codec.mint(flow.id, flow.round, Date.now() + timeout, flow.identity);
+    const sink = p.sink;
+    p.sink = {
+      // Nobody listens while the client fulfils the requests: progress and log lines have no stream.
+      related() {},
+      respond: (response) => {
+        flow.final = response;
+      },
+    };
+    this.log.debug(
+      {
+        session: p.session.logId,
+        method: p.method,
+        tool: p.tool,
+        round: flow.round,
+        inputs: Object.keys(inputRequests),
+      },
+      'input_required',
+    );
+    sink.respond(resultResponse(p.clientId, { resultType: 'input_required', inputRequests, requestState }));
+  }
+
+  private get inputTimeoutMs(): number {
+    return this.options.inputTimeoutMs ?? 10 * 60_000;
+  }
+
+  /**
+   * A 2026-07-28 retry with `requestState` (and `inputResponses`): the responses go to the server's pending
+   * requests and this exchange takes over the original call, which was never re-sent.
+   */
+  continueRequest(
+    session: ClientSession,
+    request: JsonRpcRequest,
+    state: unknown,
+    responses: Record<string, unknown> | undefined,
+    sink: Sink,
+  ): void {
+    session.lastActivity = Date.now();
+    const fail = (reason: string) =>
+      sink.respond(
+        errorResponse(request.id, INVALID_PARAMS, requestStateProblem(reason, this.inputTimeoutMs), {
+          reason: 'invalid_request_state',
+        }),
+      );
+    if (typeof state !== 'string') {
+      fail(state === undefined ? 'missing' : 'type');
+      return;
+    }
+    const codec = this.options.requestStates;
+    if (!codec) {
+      fail('unknown');
+      return;
+    }
+    const verified = codec.verify(state, session.identity);
+    if (!verified.ok) {
+      fail(verified.reason);
+      return;
+    }
+    const flow = this.flows.get(verified.claims.flow);
+    if (!flow) {
+      fail('unknown');
+      return;
+    }
+    if (flow.identity !== session.identity) {
+      fail('identity');
+      return;
+    }
+    if (verified.claims.round !== flow.round) {
+      fail('stale');
+      return;
+    }
+    if (!flow.parked) {
+      fail('busy');
+      return;
+    }
+    if (request.method !== flow.method || targetOf(request) !== flow.target) {
+      fail('method');
+      return;
+    }
+    flow.parked = false;
+    if (flow.final) {
+      // The server answered while the client was busy: that answer ends the flow.
+      this.flows.delete(flow.id);
+      sink.respond({ ...flow.final, id: request.id });
+      return;
+    }
+    for (const [key, value] of Object.entries(responses ?? {})) {
+      const r = flow.open.get(key);
+      if (!r) continue;
+      flow.open.delete(key);
+      this.upstream.send({ jsonrpc: '2.0', id: r.serverId, result: value });
+    }
+    // This exchange takes over the call: cancellation, progress and the answer follow the new request id.
+    const p = flow.pending;
+    this.untrack(p);
+    p.session = session;
+    p.clientId = request.id;
+    p.sink = sink;
+    p.deadline = performance.now() + this.options.requestTimeoutMs;
+    session.pendingByClientId.set(request.id, p.id);
+    this.inflight.set(session, (this.inflight.get(session) ?? 0) + 1);
+    const token = progressTokenOf(request.params);
+    if (token === undefined) p.clientToken = undefined;
+    else if (p.gatewayToken !== undefined) p.clientToken = token;
+    // Requests the retry left unanswered, or that the server sent meanwhile, go out in the next round now.
+    if (flow.open.size > 0) this.askClient(flow);
+  }
+
+  /** The client never came back: the server's requests get an error and its call is cancelled. */
+  private expireFlow(flow: InputFlow): void {
+    this.flows.delete(flow.id);
+    flow.parked = false;
+    const seconds = Math.round(this.inputTimeoutMs / 1000);
+    this.refuseOpen(flow, `mcp-operator gateway: the client did not answer the input request within ${seconds} s`);
+    const p = flow.pending;
+    if (flow.final !== undefined || this.pending.get(p.id) !== p) return;
+    this.finish(p);
+    this.upstream.send({
+      jsonrpc: '2.0',
+      method: 'notifications/cancelled',
+      params: { requestId: p.id, reason: 'the client did not retry with the input responses' },
+    });
+    if (p.method === 'tools/call') this.record(p, 'input_timeout');
+    this.log.info({ session: p.session.logId, method: p.method, tool: p.tool }, 'input_required flow timed out');
+  }
+
+  private refuseOpen(flow: InputFlow, message: string): void {
+    for (const r of flow.open.values()) this.upstream.send(errorResponse(r.serverId, INTERNAL_ERROR, message));
+    flow.open.clear();
   }
 
   /** Which session a server message belongs to (see the module comment). */
@@ -607,10 +878,14 @@ export class Router {
   }
 
   private sweep(): void {
-    if (this.pending.size === 0) return;
     const now = performance.now();
+    if (this.flows.size > 0) {
+      for (const flow of [...this.flows.values()]) if (flow.parked && flow.deadline <= now) this.expireFlow(flow);
+    }
+    if (this.pending.size === 0) return;
     for (const p of [...this.pending.values()]) {
-      if (p.deadline > now) continue;
+      // A parked call waits on the client, not the server: the input timeout governs it.
+      if (p.deadline > now || p.flow?.parked) continue;
       this.finish(p);
       this.upstream.send({
         jsonrpc: '2.0',

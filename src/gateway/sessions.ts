@@ -13,6 +13,7 @@
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Logger } from '../observability/log.ts';
+import type { AuditWriter } from './audit.ts';
 import type { SseConnection } from './http/sse.ts';
 import type { StreamState } from './http/streams.ts';
 import type { GatewayMetrics } from './metrics.ts';
@@ -63,6 +64,28 @@ export class SessionIds {
     return `${body}.${this.mac(body)}`;
   }
 
+  /**
+   * The client identity a relaying replica vouches for (anonymous clients are known by their address, which the
+   * owner cannot see behind the relay), as a header value: base64url(identity).mac. Undefined without a secret.
+   */
+  vouch(identity: string): string | undefined {
+    if (!this.secret) return undefined;
+    const encoded = Buffer.from(identity).toString('base64url');
+    return `${encoded}.${this.mac(`identity\u0000${encoded}`)}`;
+  }
+
+  /** The identity in a relayed request's vouch header, when its signature holds. */
+  vouched(value: string | undefined): string | undefined {
+    if (!this.secret || !value) return undefined;
+    const dot = value.indexOf('.');
+    if (dot <= 0) return undefined;
+    const encoded = value.slice(0, dot);
+    const expected = Buffer.from(this.mac(`identity\u0000${encoded}`));
+    const given = Buffer.from(value.slice(dot + 1));
+    if (expected.length !== given.length || !timingSafeEqual(expected, given)) return undefined;
+    return Buffer.from(encoded, 'base64url').toString('utf8');
+  }
+
   /** The replica address a signed id names, when it is not this one and the signature holds. */
   remoteOwner(id: string): string | undefined {
     if (!this.secret) return undefined;
@@ -85,6 +108,7 @@ export interface SessionManagerOptions {
   policy: RouterPolicy;
   metrics: GatewayMetrics;
   log: Logger;
+  audit?: AuditWriter;
   ids: SessionIds;
   requestTimeoutMs: number;
   readyWaitMs: number;
@@ -152,6 +176,7 @@ export class SessionManager {
         policy: this.options.policy,
         metrics: this.options.metrics,
         log: this.options.log,
+        audit: this.options.audit,
         perSession: true,
         requestTimeoutMs: this.options.requestTimeoutMs,
         readyWaitMs: this.options.readyWaitMs,

@@ -6,6 +6,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { describe, expect, test } from 'vitest';
 import { ConfigError, childEnvironment, parseConfig, parseDuration } from '../../src/gateway/config.ts';
+import { RequestStateCodec } from '../../src/gateway/input.ts';
 import { RateLimiter } from '../../src/gateway/policy/ratelimit.ts';
 import { ToolPolicy } from '../../src/gateway/policy/tools.ts';
 import { LineSplitter } from '../../src/gateway/upstream/stdio.ts';
@@ -37,8 +38,13 @@ describe('configuration', () => {
       maxSessions: 100,
       idleTimeoutMs: 1_800_000,
       drainTimeoutMs: 25_000,
+      inputTimeoutMs: 600_000,
       basePath: '',
     });
+    expect(parseConfig(['stdio', '--input-timeout', '90s', '--', 's']).inputTimeoutMs).toBe(90_000);
+    expect(() => parseConfig(['stdio', '--', 's'], { MCP_GATEWAY_INPUT_TIMEOUT: '0s' })).toThrow(
+      /MCP_GATEWAY_INPUT_TIMEOUT/,
+    );
     const env = {
       MCP_GATEWAY_PORT: '7000',
       MCP_GATEWAY_SESSION_MODE: 'perSession',
@@ -179,5 +185,32 @@ describe('the CLI', () => {
     });
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('cannot read the token file /nonexistent/tokens');
+  });
+});
+
+describe('the input_required requestState', () => {
+  test('signed, bound to the client identity, expiring, naming the owning replica', () => {
+    const secret = Buffer.from('a-shared-secret-of-at-least-16-bytes');
+    const a = new RequestStateCodec(secret, '10.0.0.1:8080');
+    const b = new RequestStateCodec(secret, '10.0.0.2:8080');
+    const now = Date.now();
+    const state = a.mint(a.newFlowId(), 2, now + 60_000, 'ip:192.0.2.1');
+    const verified = a.verify(state, 'ip:192.0.2.1');
+    expect(verified).toMatchObject({ ok: true, claims: { owner: '10.0.0.1:8080', round: 2 } });
+    // Any replica with the secret verifies it and relays to the owner; the owner keeps it.
+    expect(b.remoteOwner(state, 'ip:192.0.2.1')).toBe('10.0.0.1:8080');
+    expect(a.remoteOwner(state, 'ip:192.0.2.1')).toBeUndefined();
+    expect(a.verify(state, 'ip:192.0.2.99')).toEqual({ ok: false, reason: 'identity' });
+    expect(b.remoteOwner(state, 'ip:192.0.2.99')).toBeUndefined();
+    expect(a.verify(state, 'ip:192.0.2.1', now + 61_000)).toEqual({ ok: false, reason: 'expired' });
+    const parts = state.split('.');
+    parts[3] = '3';
+    expect(a.verify(parts.join('.'), 'ip:192.0.2.1')).toEqual({ ok: false, reason: 'forged' });
+    expect(a.verify('not-a-state', 'ip:192.0.2.1')).toEqual({ ok: false, reason: 'malformed' });
+    // Another secret (or none: a per-process key) cannot verify it.
+    expect(new RequestStateCodec(Buffer.from('another-secret-of-16-bytes!')).verify(state, 'ip:192.0.2.1')).toEqual({
+      ok: false,
+      reason: 'forged',
+    });
   });
 });

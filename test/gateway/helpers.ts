@@ -5,7 +5,11 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Client as Client2, StreamableHTTPClientTransport as StreamableHTTP2 } from '@modelcontextprotocol/client';
+import {
+  Client as Client2,
+  type ClientCapabilities as ClientCapabilities2,
+  StreamableHTTPClientTransport as StreamableHTTP2,
+} from '@modelcontextprotocol/client';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -240,9 +244,25 @@ export async function clientSse(
 }
 
 /** 2026-07-28 stateless client (SDK 2.x, pinned to the modern revision). */
-export async function client2026(url: string, options: { headers?: Record<string, string> } = {}) {
-  const client = new Client2(info('sdk2-modern'), { versionNegotiation: { mode: { pin: '2026-07-28' } } });
-  const transport = new StreamableHTTP2(new URL(`${url}/mcp`), { requestInit: { headers: options.headers ?? {} } });
+export async function client2026(
+  url: string,
+  options: {
+    headers?: Record<string, string>;
+    capabilities?: ClientCapabilities2;
+    /** false: input_required results are not fulfilled automatically (manual multi-round-trip mode). */
+    autoFulfill?: boolean;
+    fetch?: (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
+  } = {},
+) {
+  const client = new Client2(info('sdk2-modern'), {
+    versionNegotiation: { mode: { pin: '2026-07-28' } },
+    capabilities: options.capabilities ?? {},
+    ...(options.autoFulfill === undefined ? {} : { inputRequired: { autoFulfill: options.autoFulfill } }),
+  });
+  const transport = new StreamableHTTP2(new URL(`${url}/mcp`), {
+    requestInit: { headers: options.headers ?? {} },
+    ...(options.fetch ? { fetch: options.fetch } : {}),
+  });
   await client.connect(transport);
   return { client, transport };
 }

@@ -1,17 +1,20 @@
 /**
  * Several replicas without sticky sessions: session ids are signed and name the owning replica, so a request
  * that lands on another replica is relayed there. A client whose every request is spread round-robin over two
- * real gateways (each with its own server-everything) keeps one working session.
+ * real gateways (each with its own server-everything) keeps one working session. The 2026-07-28 multi-round-trip
+ * retries are relayed the same way: the requestState names the replica holding the call.
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { freePort } from '../../src/local-cluster/control-plane.ts';
-import { EVERYTHING, type RunningGateway, startGateway, stopAll, textOf } from './helpers.ts';
+import { client2026, EVERYTHING, type RunningGateway, startGateway, stopAll, textOf, waitForAudit } from './helpers.ts';
 
 let a: RunningGateway;
 let b: RunningGateway;
@@ -48,6 +51,44 @@ function roundRobin(hits: number[]) {
   };
 }
 
+/**
+ * A fetch whose connections leave from a given loopback address, so the client's address (its identity without
+ * auth) differs from the address a relaying replica connects from.
+ */
+function fetchFrom(localAddress: string) {
+  return (input: string | URL | Request, init: RequestInit = {}) =>
+    new Promise<Response>((resolve, reject) => {
+      const url = new URL(input instanceof Request ? input.url : input.toString());
+      const req = httpRequest(
+        {
+          host: url.hostname,
+          port: url.port,
+          path: `${url.pathname}${url.search}`,
+          method: init.method ?? 'GET',
+          headers: Object.fromEntries(new Headers(init.headers)),
+          localAddress,
+        },
+        (res) => {
+          const headers = new Headers();
+          for (const [k, v] of Object.entries(res.headers)) {
+            if (v !== undefined) headers.set(k, Array.isArray(v) ? v.join(', ') : v);
+          }
+          const empty = res.statusCode === 204 || res.statusCode === 304;
+          if (empty) res.resume();
+          resolve(
+            new Response(empty ? null : (Readable.toWeb(res) as ReadableStream<Uint8Array>), {
+              status: res.statusCode ?? 502,
+              headers,
+            }),
+          );
+        },
+      );
+      req.on('error', reject);
+      init.signal?.addEventListener('abort', () => req.destroy(new Error('aborted')));
+      req.end(typeof init.body === 'string' ? init.body : undefined);
+    });
+}
+
 describe('session forwarding between replicas', () => {
   test('a Streamable HTTP session survives requests landing on either replica', async () => {
     const hits: number[] = [];
@@ -81,6 +122,41 @@ describe('session forwarding between replicas', () => {
     });
     await client.connect(transport);
     expect(textOf(await client.callTool({ name: 'echo', arguments: { message: 'sse' } }))).toBe('Echo: sse');
+    await client.close();
+  });
+
+  test('a 2026-07-28 input_required retry landing on the other replica is relayed to the one holding the call', async () => {
+    const via = fetchFrom('127.0.0.5');
+    const landed: string[] = [];
+    // The call goes to a; every retry (it carries the requestState) lands on b, which relays it to a.
+    const balancer = (input: string | URL | Request, init?: RequestInit) => {
+      const retry = typeof init?.body === 'string' && init.body.includes('"requestState"');
+      const target = retry ? b : a;
+      landed.push(retry ? 'b' : 'a');
+      const url = new URL(input instanceof Request ? input.url : input.toString());
+      url.port = String(target.port);
+      return via(url, init);
+    };
+    const { client } = await client2026(a.url, { capabilities: { sampling: {} }, fetch: balancer });
+    const prompts: string[] = [];
+    client.setRequestHandler('sampling/createMessage', async (request) => {
+      prompts.push(JSON.stringify(request.params.messages));
+      return { model: 'm', role: 'assistant', content: { type: 'text', text: 'relayed answer' } };
+    });
+    const result = await client.callTool({
+      name: 'trigger-sampling-request',
+      arguments: { prompt: 'across replicas', maxTokens: 5 },
+    });
+    expect(textOf(result)).toContain('relayed answer');
+    expect(prompts).toHaveLength(1);
+    expect(prompts[0]).toContain('across replicas');
+    expect(landed).toContain('b');
+    // The call ran on a, for the client's own address: b vouched for it when relaying.
+    const audit = await waitForAudit(a, (l) => l.tool === 'trigger-sampling-request');
+    expect(audit).toMatchObject({ outcome: 'ok', client: 'ip:127.0.0.5' });
+    expect(b.logs.some((l) => (l.audit as { tool?: string } | undefined)?.tool === 'trigger-sampling-request')).toBe(
+      false,
+    );
     await client.close();
   });
 

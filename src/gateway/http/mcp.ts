@@ -7,9 +7,13 @@
 import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Logger } from '../../observability/log.ts';
 import type { GatewayConfig } from '../config.ts';
+import type { RequestStateCodec } from '../input.ts';
 import {
   errorResponse,
+  INVALID_PARAMS,
   INVALID_REQUEST,
+  isObject,
+  type JsonRpcId,
   type JsonRpcMessage,
   type JsonRpcNotification,
   type JsonRpcRequest,
@@ -38,6 +42,7 @@ export interface McpHttpOptions {
   sessions: SessionManager;
   sharedRouter: Router;
   modern: LazyModern;
+  requestStates: RequestStateCodec;
   auth?: Authenticator;
   limiter: RateLimiter;
   metrics: GatewayMetrics;
@@ -48,6 +53,8 @@ export interface McpHttpOptions {
 }
 
 const FORWARD_HEADER = 'x-mcp-gateway-forwarded';
+/** The client identity a relaying replica vouches for (signed with the session secret). */
+const IDENTITY_HEADER = 'x-mcp-gateway-client';
 const SUPPORTED_VERSIONS = new Set<string>([...SESSION_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSION]);
 
 function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
@@ -171,7 +178,11 @@ export class McpHttp {
         return;
       }
       identity = result.identity;
-    } else identity = this.clientAddress(req);
+    } else {
+      identity = this.clientAddress(req);
+      // Relayed by a sibling replica: the address here is the replica's; the client's rides a signed header.
+      if (req.headers[FORWARD_HEADER]) identity = this.o.sessions.ids.vouched(header(req, IDENTITY_HEADER)) ?? identity;
+    }
 
     const sessionHeader = header(req, 'mcp-session-id');
     const querySession =
@@ -180,7 +191,7 @@ export class McpHttp {
     if (sessionId !== undefined && !this.o.sessions.get(sessionId) && !req.headers[FORWARD_HEADER]) {
       const owner = this.o.sessions.ids.remoteOwner(sessionId);
       if (owner) {
-        this.forwardToReplica(req, res, owner);
+        this.forwardToReplica(req, res, owner, identity);
         return;
       }
     }
@@ -263,18 +274,35 @@ export class McpHttp {
     sendJson(res, 200, body, { 'cache-control': 'max-age=300' });
   }
 
-  /** Pod-to-pod: the session lives on another replica; relay the request there, streams included. */
-  private forwardToReplica(req: IncomingMessage, res: ServerResponse, owner: string): void {
+  /**
+   * Pod-to-pod: the session (or the 2026 input flow a requestState names) lives on another replica; relay the
+   * request there, streams included. `retry`: a 2026 retry whose body was already read.
+   */
+  private forwardToReplica(
+    req: IncomingMessage,
+    res: ServerResponse,
+    owner: string,
+    identity: string,
+    retry?: { body: string; id: JsonRpcId | null },
+  ): void {
     const [host, port] = owner.includes(':')
       ? [owner.slice(0, owner.lastIndexOf(':')), owner.slice(owner.lastIndexOf(':') + 1)]
       : [owner, '8080'];
+    const headers: Record<string, string | string[] | undefined> = { ...req.headers, [FORWARD_HEADER]: '1' };
+    delete headers[IDENTITY_HEADER];
+    const vouch = this.o.auth ? undefined : this.o.sessions.ids.vouch(identity);
+    if (vouch) headers[IDENTITY_HEADER] = vouch;
+    if (retry) {
+      delete headers['transfer-encoding'];
+      headers['content-length'] = String(Buffer.byteLength(retry.body));
+    }
     const upstream = httpRequest(
       {
         host: host.replace(/^\[|\]$/g, ''),
         port: Number(port),
         method: req.method,
         path: req.url,
-        headers: { ...req.headers, [FORWARD_HEADER]: '1' },
+        headers,
       },
       (upRes) => {
         res.writeHead(upRes.statusCode ?? 502, upRes.headers);
@@ -284,11 +312,15 @@ export class McpHttp {
     );
     upstream.on('error', (err) => {
       this.o.log.warn({ owner, err: err.message }, 'forwarding to the owning replica failed');
-      if (!res.headersSent) sendRpcError(res, 404, SESSION_NOT_FOUND, 'Session not found (its replica is gone)');
-      else res.end();
+      if (res.headersSent) res.end();
+      else if (retry) {
+        const message = 'Unknown requestState: the replica that held this request is gone; call again without it';
+        sendJson(res, 200, errorResponse(retry.id, INVALID_PARAMS, message, { reason: 'invalid_request_state' }));
+      } else sendRpcError(res, 404, SESSION_NOT_FOUND, 'Session not found (its replica is gone)');
     });
     res.on('close', () => upstream.destroy());
-    req.pipe(upstream);
+    if (retry) upstream.end(retry.body);
+    else req.pipe(upstream);
   }
 
   /** Body, content type and JSON checks shared by the POST endpoints. */
@@ -391,6 +423,17 @@ export class McpHttp {
         return;
       }
       if (outcome.kind === 'modern') {
+        // A multi-round-trip retry whose flow lives on another replica continues there.
+        const state = isObject(parsed) && isObject(parsed.params) ? parsed.params.requestState : undefined;
+        const owner =
+          typeof state === 'string' && !req.headers[FORWARD_HEADER]
+            ? this.o.requestStates.remoteOwner(state, identity)
+            : undefined;
+        if (owner) {
+          const id = (parsed as { id?: JsonRpcId }).id ?? null;
+          this.forwardToReplica(req, res, owner, identity, { body: JSON.stringify(parsed), id });
+          return;
+        }
         if (this.limited(res, identity, [parsed as JsonRpcMessage])) return;
         await this.postModern(req, res, parsed, identity);
         return;

@@ -18,7 +18,7 @@ import {
 import type { Logger } from '../../observability/log.ts';
 import { isObject, type JsonRpcNotification, type JsonRpcRequest } from '../jsonrpc.ts';
 import type { Router } from '../router.ts';
-import { ClientSession } from '../session.ts';
+import { ClientSession, type Sink } from '../session.ts';
 
 const CLIENT_CAPABILITIES = 'io.modelcontextprotocol/clientCapabilities';
 
@@ -64,10 +64,15 @@ export class ModernEndpoint {
                 params: { requestId: c.mcpReq.id, reason: 'client went away' },
               });
             c.mcpReq.signal.addEventListener('abort', onAbort, { once: true });
-            router.handleRequest(session, forwarded, {
+            // The SDK lifts the multi-round-trip retry fields off the params: a retry continues the call the
+            // gateway parked (router.continueRequest), it is never forwarded as a new one.
+            const state = c.mcpReq.requestState();
+            const responses = c.mcpReq.inputResponses;
+            const retry = state !== undefined || (responses !== undefined && Object.keys(responses).length > 0);
+            const sink: Sink = {
               related: (message) => {
-                // Progress and log lines ride the response stream; a 2026 client cannot take server requests
-                // (the router refuses those before they get here).
+                // Progress and log lines ride the response stream; server requests never get here (the router
+                // turns them into input_required results).
                 if ('method' in message && !('id' in message)) {
                   void c.mcpReq.notify(message as { method: string; params?: Record<string, unknown> }).catch(() => {});
                 }
@@ -78,7 +83,9 @@ export class ModernEndpoint {
                   reject(new ProtocolError(response.error.code, response.error.message, response.error.data));
                 } else resolve((response.result ?? {}) as Record<string, unknown>);
               },
-            });
+            };
+            if (retry) router.continueRequest(session, forwarded, state, responses, sink);
+            else router.handleRequest(session, forwarded, sink);
           });
         server.fallbackNotificationHandler = async (note) => {
           router.handleNotification(session, { jsonrpc: '2.0', ...note } as JsonRpcNotification);
