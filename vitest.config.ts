@@ -26,6 +26,17 @@ export default defineConfig({
       },
       {
         test: {
+          name: 'e2e',
+          include: ['test/e2e/**/*.test.ts'],
+          // A real single-node cluster (root: containerd, kubelet, kube-proxy), started once and shared by the files.
+          globalSetup: ['test/e2e/global-setup.ts'],
+          fileParallelism: false,
+          testTimeout: 180_000,
+          hookTimeout: 600_000,
+        },
+      },
+      {
+        test: {
           name: 'gateway',
           include: ['test/gateway/**/*.test.ts'],
           testTimeout: 60_000,

@@ -61,8 +61,8 @@ export type Outcome = { result: 'success'; recheckAfterMs?: number } | { result:
 
 /** After applying a Deployment, its watch event brings the status to report; this is the fallback. */
 const STATUS_RECHECK_MS = 5_000;
-/** A failed discovery is tried again after this long (it never changes readiness). */
-const DISCOVERY_RETRY_MS = 30_000;
+/** A failed discovery is tried again after 2 s, doubling to 5 min (it never changes readiness). */
+const discoveryRetryMs = (failures: number) => Math.min(2_000 * 2 ** (failures - 1), 300_000);
 
 const controlledBy = (object: KubernetesObject, uid: string | undefined) =>
   !!uid && (object.metadata?.ownerReferences ?? []).some((ref) => ref.controller && ref.uid === uid);
@@ -75,7 +75,7 @@ export class Reconciler {
   private readonly refIndex = new Map<string, Set<string>>();
   private readonly refsByServer = new Map<string, string[]>();
   /** Per McpServer uid: which generation/rollout was discovered, and when it last failed. */
-  private readonly discoveries = new Map<string, { fingerprint: string; failedAt?: number }>();
+  private readonly discoveries = new Map<string, { fingerprint: string; retryAt?: number; failures?: number }>();
 
   constructor(options: ReconcilerOptions) {
     this.o = options;
@@ -182,8 +182,10 @@ export class Reconciler {
     // A Deployment applied just now is not in the cache yet: writing status would report a stale rollout and
     // cost a write that the Deployment's watch event (milliseconds away) makes again with the real numbers.
     if (applied.includes('Deployment')) return { result: 'success', recheckAfterMs: STATUS_RECHECK_MS };
-    const discovery = await this.updateStatus(mcp, spec);
-    return discovery === 'failed' ? { result: 'success', recheckAfterMs: DISCOVERY_RETRY_MS } : { result: 'success' };
+    const retryDiscoveryAt = await this.updateStatus(mcp, spec);
+    return retryDiscoveryAt === undefined
+      ? { result: 'success' }
+      : { result: 'success', recheckAfterMs: Math.max(0, retryDiscoveryAt - Date.now()) };
   }
 
   private missingReference(namespace: string, refs: ObjectReference[]): Blocker | undefined {
@@ -330,13 +332,13 @@ export class Reconciler {
     mcp: McpServer & Cached,
     spec: McpServer,
     deployment: V1Deployment | undefined,
-  ): Promise<Discovery | 'failed' | undefined> {
+  ): Promise<Discovery | { retryAt: number } | undefined> {
     const uid = mcp.metadata.uid ?? '';
     const fingerprint = `${mcp.metadata.generation}/${deployment?.metadata?.generation}`;
     const previous = this.discoveries.get(uid);
     if (previous?.fingerprint === fingerprint) {
-      if (previous.failedAt === undefined) return undefined;
-      if (Date.now() - previous.failedAt < DISCOVERY_RETRY_MS) return 'failed';
+      if (previous.retryAt === undefined) return undefined;
+      if (Date.now() < previous.retryAt) return { retryAt: previous.retryAt };
     }
     if (spec.spec.auth) return undefined;
     const service = this.o.caches.children.Service.get(mcp.metadata.namespace, mcp.metadata.name) as
@@ -356,17 +358,18 @@ export class Reconciler {
         { mcpserver: `${mcp.metadata.namespace}/${mcp.metadata.name}`, url: url.toString(), err: String(err) },
         'tool discovery failed; will retry',
       );
-      this.discoveries.set(uid, { fingerprint, failedAt: Date.now() });
-      return 'failed';
+      const failures = (previous?.fingerprint === fingerprint ? (previous.failures ?? 0) : 0) + 1;
+      const retryAt = Date.now() + discoveryRetryMs(failures);
+      this.discoveries.set(uid, { fingerprint, retryAt, failures });
+      return { retryAt };
     }
   }
 
-  /** Patch status only when it differs; record an Event when Ready changes or a blocker appears. */
-  private async updateStatus(
-    mcp: McpServer & Cached,
-    spec: McpServer,
-    blocker?: Blocker,
-  ): Promise<'failed' | undefined> {
+  /**
+   * Patch status only when it differs; record an Event when Ready changes or a blocker appears. Returns when
+   * to retry a failed discovery, if one failed.
+   */
+  private async updateStatus(mcp: McpServer & Cached, spec: McpServer, blocker?: Blocker): Promise<number | undefined> {
     const namespace = mcp.metadata.namespace;
     const cached = this.o.caches.children.Deployment.get(namespace, mcp.metadata.name) as V1Deployment | undefined;
     const deployment = controlledBy(cached ?? {}, mcp.metadata.uid) ? cached : undefined;
@@ -380,10 +383,10 @@ export class Reconciler {
       now: (this.o.now ?? (() => new Date().toISOString().replace(/\.\d+Z$/, 'Z')))(),
     };
     let next = computeStatus(observation, mcp.status);
-    let outcome: 'failed' | undefined;
+    let outcome: number | undefined; // when to retry a failed discovery
     if (conditionOf(next, 'Ready')?.status === 'True') {
       const discovered = await this.discovery(mcp, spec, deployment);
-      if (discovered === 'failed') outcome = 'failed';
+      if (discovered && 'retryAt' in discovered) outcome = discovered.retryAt;
       else if (discovered) next = computeStatus({ ...observation, discovered }, mcp.status);
     }
     if (canonicalJSON(next) === canonicalJSON(mcp.status ?? {})) return outcome;

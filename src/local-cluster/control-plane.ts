@@ -2,10 +2,12 @@
  * A real, local Kubernetes control plane: etcd + kube-apiserver + kube-controller-manager, on loopback ports,
  * from the binaries `scripts/k8s-binaries.sh` builds (or KUBEBUILDER_ASSETS). Used by the integration tests
  * and by `mcp-operator up` when no cluster is configured. No kubelet: pods are created and admitted, not run.
+ * The options for a real node (scheduler, Node authorization, node identities, a routable bind address, detached
+ * processes) serve test/e2e/cluster.ts, which adds containerd, a kubelet and kube-proxy.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { createWriteStream, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, createWriteStream, existsSync, mkdirSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -20,6 +22,34 @@ export interface ControlPlaneOptions {
   binDir?: string;
   /** Record every request of CONTROLLER_USER in `<dir>/audit.log` (JSON lines). */
   audit?: boolean;
+  /**
+   * Address kube-apiserver binds to and advertises (default 127.0.0.1). A node's own address when pods must reach
+   * the API through the `kubernetes` Service (test/e2e runs a real kubelet).
+   */
+  bindAddress?: string;
+  /** Authorize with Node,RBAC and admit with NodeRestriction, for clusters with real kubelets. */
+  nodeAuthorization?: boolean;
+  /** Also run kube-scheduler, as system:kube-scheduler (its bootstrap RBAC), for clusters with real nodes. */
+  scheduler?: boolean;
+  /** More static-token identities; each gets `<dir>/<name>.kubeconfig`, listed in `kubeconfigs.extra`. */
+  users?: ControlPlaneUser[];
+  /** Extra kube-apiserver flags, after the default ones (a repeated flag: the later one wins). */
+  apiServerArgs?: string[];
+  /** Extra kube-controller-manager flags, after the default ones. */
+  controllerManagerArgs?: string[];
+  /**
+   * The components outlive this process: each runs in its own process group and writes its log file itself
+   * (no pipe through this process). For a cluster that a CLI starts and another invocation stops, by pid.
+   */
+  detached?: boolean;
+}
+
+export interface ControlPlaneUser {
+  /** kubeconfig file name (without extension) and token user name */
+  name: string;
+  /** authenticated user name, e.g. system:node:<node> */
+  user: string;
+  groups?: string[];
 }
 
 export interface Kubeconfigs {
@@ -27,6 +57,8 @@ export interface Kubeconfigs {
   admin: string;
   /** the operator's identity, with only the RBAC granted to CONTROLLER_USER */
   controller: string;
+  /** ControlPlaneOptions.users by name */
+  extra?: Record<string, string>;
 }
 
 /** Asks the kernel for a free loopback port. */
@@ -69,6 +101,7 @@ function kubeconfig(server: string, user: string, token: string): string {
 export class ControlPlane {
   readonly dir: string;
   readonly audit: boolean;
+  readonly options: ControlPlaneOptions;
   server = '';
   kubeconfigs: Kubeconfigs = { admin: '', controller: '' };
   private binDir: string | undefined;
@@ -79,6 +112,19 @@ export class ControlPlane {
     this.dir = resolve(options.dir);
     this.binDir = options.binDir;
     this.audit = options.audit ?? false;
+    this.options = options;
+  }
+
+  /** Bearer token of the cluster-admin identity (also in kubeconfigs.admin). */
+  get adminBearerToken(): string {
+    return this.adminToken;
+  }
+
+  /** Process ids of the running components, by name (etcd, kube-apiserver, ...). */
+  pids(): Record<string, number> {
+    const pids: Record<string, number> = {};
+    for (const { name, child } of this.processes) if (child.pid !== undefined) pids[name] = child.pid;
+    return pids;
   }
 
   get auditLog(): string {
@@ -86,7 +132,13 @@ export class ControlPlane {
   }
 
   async start(): Promise<void> {
-    const bin = this.binDir ?? (await controlPlaneBinaries());
+    const scheduler = this.options.scheduler ?? false;
+    const bin =
+      this.binDir ??
+      (await controlPlaneBinaries(
+        scheduler ? ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler'] : [],
+      ));
+    const address = this.options.bindAddress ?? '127.0.0.1';
     rmSync(this.dir, { recursive: true, force: true });
     mkdirSync(join(this.dir, 'logs'), { recursive: true });
     const [etcdClient, etcdPeer, apiPort] = [await freePort(), await freePort(), await freePort()];
@@ -107,13 +159,17 @@ export class ControlPlane {
       admin: randomBytes(24).toString('hex'),
       kcm: randomBytes(24).toString('hex'),
       controller: randomBytes(24).toString('hex'),
+      scheduler: randomBytes(24).toString('hex'),
     };
+    const users = (this.options.users ?? []).map((u) => ({ ...u, token: randomBytes(24).toString('hex') }));
     writeFileSync(
       join(this.dir, 'tokens.csv'),
       [
         `${tokens.admin},admin,admin,"system:masters"`,
         `${tokens.kcm},system:kube-controller-manager,kcm,"system:masters"`,
         `${tokens.controller},${CONTROLLER_USER},mcp-operator,"system:serviceaccounts,system:serviceaccounts:mcp-operator-system"`,
+        ...(scheduler ? [`${tokens.scheduler},system:kube-scheduler,kube-scheduler,""`] : []),
+        ...users.map((u) => `${u.token},${u.user},${u.name},"${(u.groups ?? []).join(',')}"`),
       ].join('\n'),
       { mode: 0o600 },
     );
@@ -133,12 +189,13 @@ export class ControlPlane {
 
     this.launch('kube-apiserver', join(bin, 'kube-apiserver'), [
       `--etcd-servers=http://127.0.0.1:${etcdClient}`,
-      '--bind-address=127.0.0.1',
-      '--advertise-address=127.0.0.1',
+      `--bind-address=${address}`,
+      `--advertise-address=${address}`,
       `--secure-port=${apiPort}`,
       `--cert-dir=${join(this.dir, 'certs')}`,
       `--token-auth-file=${join(this.dir, 'tokens.csv')}`,
-      '--authorization-mode=RBAC',
+      this.options.nodeAuthorization ? '--authorization-mode=Node,RBAC' : '--authorization-mode=RBAC',
+      ...(this.options.nodeAuthorization ? ['--enable-admission-plugins=NodeRestriction'] : []),
       '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
       `--service-account-key-file=${join(this.dir, 'sa.pub')}`,
       `--service-account-signing-key-file=${join(this.dir, 'sa.key')}`,
@@ -153,12 +210,16 @@ export class ControlPlane {
             '--audit-log-mode=blocking',
           ]
         : []),
+      ...(this.options.apiServerArgs ?? []),
     ]);
-    this.server = `https://127.0.0.1:${apiPort}`;
+    this.server = `https://${address}:${apiPort}`;
     this.kubeconfigs = {
       admin: this.writeKubeconfig('admin', tokens.admin),
       controller: this.writeKubeconfig('controller', tokens.controller),
     };
+    if (users.length > 0) {
+      this.kubeconfigs.extra = Object.fromEntries(users.map((u) => [u.name, this.writeKubeconfig(u.name, u.token)]));
+    }
     const kcmConfig = this.writeKubeconfig('kube-controller-manager', tokens.kcm);
     this.adminToken = tokens.admin;
     await this.waitForReady(tokens.admin);
@@ -175,7 +236,17 @@ export class ControlPlane {
       '--kube-api-burst=400',
       '--concurrent-deployment-syncs=10',
       '--concurrent-replicaset-syncs=10',
+      ...(this.options.controllerManagerArgs ?? []),
     ]);
+
+    if (scheduler) {
+      this.launch('kube-scheduler', join(bin, 'kube-scheduler'), [
+        `--kubeconfig=${this.writeKubeconfig('kube-scheduler', tokens.scheduler)}`,
+        '--leader-elect=false',
+        '--bind-address=127.0.0.1',
+        `--secure-port=${await freePort()}`,
+      ]);
+    }
   }
 
   private writeKubeconfig(name: string, token: string): string {
@@ -186,7 +257,19 @@ export class ControlPlane {
 
   private launch(name: string, command: string, args: string[]): void {
     if (!existsSync(command)) throw new Error(`control plane: ${command} is missing; run scripts/k8s-binaries.sh`);
-    const log = createWriteStream(join(this.dir, 'logs', `${name}.log`), { flags: 'a' });
+    const logPath = join(this.dir, 'logs', `${name}.log`);
+    if (this.options.detached) {
+      const fd = openSync(logPath, 'a');
+      try {
+        const child = spawn(command, args, { stdio: ['ignore', fd, fd], detached: true });
+        child.unref();
+        this.processes.push({ name, child, command, args });
+      } finally {
+        closeSync(fd);
+      }
+      return;
+    }
+    const log = createWriteStream(logPath, { flags: 'a' });
     const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout?.pipe(log);
     child.stderr?.pipe(log);
