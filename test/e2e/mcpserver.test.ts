@@ -7,15 +7,14 @@
  * Measurements (apply-to-Ready, image sizes, pod memory) go to $MCP_E2E_RESULTS (default
  * /tmp/mcp-operator-e2e-results.json) for bench/RESULTS.md.
  */
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { V1Pod, V1Secret, V1Service } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { McpServer } from '../../src/api/types.generated.ts';
-import { freePort } from '../../src/local-cluster/control-plane.ts';
 import { installCrd } from '../../src/local-cluster/install.ts';
 import { client2025, client2026, ROOT, textOf } from '../gateway/helpers.ts';
 import { type ControllerProcess, startController } from '../support/controller-process.ts';
@@ -27,6 +26,7 @@ import {
   resourcePath,
   T,
 } from '../support/kube.ts';
+import { ingressLocation, type RunningNginx, startNginx } from '../support/nginx.ts';
 import { startCluster } from './cluster.ts';
 
 const run = promisify(execFile);
@@ -39,7 +39,7 @@ let client: Client;
 let namespace: string;
 let controller: ControllerProcess;
 let images: { operator: string; server: string };
-let nginx: ChildProcess | undefined;
+let nginx: RunningNginx | undefined;
 const results: Record<string, unknown> = {};
 
 /** Retries `check` until it stops throwing (assertions included), then returns its value. */
@@ -156,7 +156,7 @@ beforeAll(async () => {
 }, 1_800_000);
 
 afterAll(async () => {
-  if (nginx && nginx.exitCode === null) nginx.kill('SIGQUIT');
+  await nginx?.stop();
   await controller?.stop();
   const file = process.env.MCP_E2E_RESULTS ?? join(tmpdir(), 'mcp-operator-e2e-results.json');
   writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
@@ -216,42 +216,8 @@ describe('a stdio McpServer on a real node', () => {
 
   test('through nginx configured like the Ingress, progress arrives while the call runs', async () => {
     const upstream = (await serviceURL()).replace('http://', '');
-    const dir = mkdtempSync(join(tmpdir(), 'e2e-nginx-'));
-    for (const d of ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi', 'logs']) mkdirSync(join(dir, d));
-    const port = await freePort();
-    writeFileSync(
-      join(dir, 'nginx.conf'),
-      `daemon off;
-master_process off;
-worker_processes 1;
-error_log ${dir}/logs/error.log warn;
-pid ${dir}/nginx.pid;
-events { worker_connections 256; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/client_body;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
-  server {
-    listen 127.0.0.1:${port};
-    location /everything/ {
-      proxy_pass http://${upstream}/;
-      proxy_set_header X-Forwarded-Prefix /everything;
-      proxy_buffering off;
-      proxy_request_buffering off;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_read_timeout 3600s;
-      proxy_send_timeout 3600s;
-    }
-  }
-}
-`,
-    );
-    nginx = spawn('nginx', ['-p', dir, '-c', join(dir, 'nginx.conf')], { stdio: 'ignore' });
-    const front = `http://127.0.0.1:${port}/everything`;
+    nginx = await startNginx(ingressLocation('/everything', upstream));
+    const front = `${nginx.url}/everything`;
     await until('nginx', async () => expect(await callEcho(front, 'via nginx')).toBe('Echo: via nginx'), 15_000, 300);
     const { client: mcp } = await client2025(front);
     const arrivals: number[] = [];

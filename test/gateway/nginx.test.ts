@@ -6,12 +6,8 @@
  * the tool call is still running on the server: checked causally, by asking the gateway at the first progress
  * whether the call has completed yet.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { freePort } from '../../src/local-cluster/control-plane.ts';
+import { ingressLocation, type RunningNginx, STREAMING_DIRECTIVES, startNginx } from '../support/nginx.ts';
 import {
   client2025,
   client2026,
@@ -25,63 +21,22 @@ import {
   until,
 } from './helpers.ts';
 
-function findNginx(): string {
-  for (const dir of [...(process.env.PATH ?? '').split(':'), '/usr/sbin', '/usr/local/sbin', '/sbin']) {
-    const p = join(dir, 'nginx');
-    if (dir && existsSync(p)) return p;
-  }
-  throw new Error('nginx is not installed (run .ci/install-deps.sh)');
-}
-
 let gw: RunningGateway;
-let nginx: ChildProcess;
+let nginx: RunningNginx;
 let front: string;
 
 beforeAll(async () => {
   gw = await startGateway(['stdio', '--base-path', '/direct', '--', ...EVERYTHING], {
     env: { MCP_GATEWAY_KEEPALIVE_INTERVAL: '500ms' },
   });
-  const dir = mkdtempSync(join(tmpdir(), 'gw-nginx-'));
-  for (const d of ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi', 'logs']) mkdirSync(join(dir, d));
-  const port = await freePort();
-  front = `http://127.0.0.1:${port}`;
   const upstream = `127.0.0.1:${gw.port}`;
-  // What the operator's Ingress annotations amount to in nginx.
-  const streaming = `
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header Host $http_host;
-      proxy_request_buffering off;
-      proxy_read_timeout 3600s;
-      proxy_send_timeout 3600s;`;
-  writeFileSync(
-    join(dir, 'nginx.conf'),
-    `
-daemon off;
-master_process off;
-worker_processes 1;
-error_log ${dir}/logs/error.log warn;
-pid ${dir}/nginx.pid;
-events { worker_connections 256; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/client_body;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
-  server {
-    listen 127.0.0.1:${port};
+  nginx = await startNginx(`
     # ingress-nginx style: prefix stripped, X-Forwarded-Prefix set, buffering off.
-    location /github/ {
-      proxy_pass http://${upstream}/;
-      proxy_set_header X-Forwarded-Prefix /github;
-      proxy_buffering off;${streaming}
-    }
+    ${ingressLocation('/github', upstream).trim()}
     # the gateway's own base path, prefix kept.
     location /direct/ {
       proxy_pass http://${upstream};
-      proxy_buffering off;${streaming}
+      proxy_buffering off;${STREAMING_DIRECTIVES}
     }
     # A hostile hop: buffering ON (the F5 NGINX controller's default) and gzip on event streams. nginx holds
     # the whole stream until the response ends here unless the gateway sends X-Accel-Buffering: no (checked by
@@ -91,13 +46,9 @@ http {
       proxy_set_header X-Forwarded-Prefix /buffered;
       gzip on;
       gzip_types text/event-stream;
-      proxy_buffering on;${streaming}
-    }
-  }
-}
-`,
-  );
-  nginx = spawn(findNginx(), ['-p', dir, '-c', join(dir, 'nginx.conf')], { stdio: ['ignore', 'inherit', 'inherit'] });
+      proxy_buffering on;${STREAMING_DIRECTIVES}
+    }`);
+  front = nginx.url;
   await until(
     async () => (await fetch(`${front}/github/.well-known/oauth-protected-resource`)).status === 404,
     15_000,
@@ -106,11 +57,7 @@ http {
 });
 
 afterAll(async () => {
-  if (nginx && nginx.exitCode === null) {
-    const exited = new Promise((r) => nginx.once('exit', r));
-    nginx.kill('SIGQUIT');
-    await exited;
-  }
+  await nginx?.stop();
   await stopAll();
 });
 
