@@ -32,7 +32,7 @@ export interface GatewayConfig {
   drainTimeoutMs: number;
   maxBodyBytes: number;
   allowedOrigins: string[];
-  /** Trust X-Forwarded-For for the client address (only behind a proxy that sets it). */
+  /** Trust X-Forwarded-For (its last entry) for the client address: only behind one proxy that sets it. */
   trustProxy: boolean;
   /** Multi-replica: file holding the HMAC key that signs session ids, and the address (host:port) other replicas reach this one on. */
   sessionSecretFile?: string;

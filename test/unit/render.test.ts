@@ -332,6 +332,12 @@ describe('gateway settings (MCP_GATEWAY_* environment)', () => {
     expect(envValue(server, 'MCP_GATEWAY_BASE_PATH')).toBe(expected);
   });
 
+  it('trusts the ingress controller for client addresses only when there is an Ingress', () => {
+    const behind = container(deploymentOf(stdioServer('p', { ingress: { host: 'mcp.example.com' } })), 'server');
+    expect(envValue(behind, 'MCP_GATEWAY_TRUST_PROXY')).toBe('true');
+    expect(gatewayEnvNames(container(deploymentOf(stdioServer()), 'server'))).not.toContain('MCP_GATEWAY_TRUST_PROXY');
+  });
+
   it('sets no base path for the root ingress path, explicit or defaulted', () => {
     for (const ingress of [{ host: 'mcp.example.com' }, { host: 'mcp.example.com', path: '/' }]) {
       const server = container(deploymentOf(stdioServer('root', { ingress })), 'server');

@@ -218,9 +218,10 @@ export class McpHttp {
 
   private clientAddress(req: IncomingMessage): string {
     if (this.o.config.trustProxy) {
+      // The last entry: the address our proxy saw. Earlier entries come from the client and can be forged.
       const xff = header(req, 'x-forwarded-for');
-      const first = xff?.split(',')[0]?.trim();
-      if (first) return `ip:${first}`;
+      const last = xff?.split(',').at(-1)?.trim();
+      if (last) return `ip:${last}`;
     }
     return `ip:${req.socket.remoteAddress ?? 'unknown'}`;
   }
