@@ -126,6 +126,7 @@ export class Manager {
       events: new EventRecorder(this.client, options.leaderElection?.identity ?? 'mcp-operator', options.log),
       log: options.log,
       metrics: this.metrics,
+      requeue: (key) => this.enqueue(key),
     });
   }
 

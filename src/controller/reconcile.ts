@@ -55,6 +55,8 @@ export interface ReconcilerOptions {
   now?: () => string;
   /** Asks a Ready server for its info and tools (default: an MCP client through the Service's cluster IP). */
   discover?: (url: string) => Promise<Discovery>;
+  /** Puts an McpServer back on the queue (when a background discovery finishes). */
+  requeue?: (key: string) => void;
 }
 
 export type Outcome = { result: 'success'; recheckAfterMs?: number } | { result: 'requeue'; reason: string };
@@ -63,6 +65,17 @@ export type Outcome = { result: 'success'; recheckAfterMs?: number } | { result:
 const STATUS_RECHECK_MS = 5_000;
 /** A failed discovery is tried again after 2 s, doubling to 5 min (it never changes readiness). */
 const discoveryRetryMs = (failures: number) => Math.min(2_000 * 2 ** (failures - 1), 300_000);
+/** Discoveries run beside the workers, never in them; at most this many at once. */
+const MAX_CONCURRENT_DISCOVERIES = 8;
+
+interface DiscoveryState {
+  /** uid, spec generation and Deployment generation: a new rollout is discovered again. */
+  fingerprint: string;
+  /** running: in flight; waiting: failed, its retry timer pending; retry: the timer fired; found: done. */
+  state: 'running' | 'waiting' | 'retry' | 'found';
+  result?: Discovery;
+  failures?: number;
+}
 
 const controlledBy = (object: KubernetesObject, uid: string | undefined) =>
   !!uid && (object.metadata?.ownerReferences ?? []).some((ref) => ref.controller && ref.uid === uid);
@@ -74,8 +87,9 @@ export class Reconciler {
   /** Which McpServers read which Secret/ConfigMap, so a change there wakes exactly them. */
   private readonly refIndex = new Map<string, Set<string>>();
   private readonly refsByServer = new Map<string, string[]>();
-  /** Per McpServer uid: which generation/rollout was discovered, and when it last failed. */
-  private readonly discoveries = new Map<string, { fingerprint: string; retryAt?: number; failures?: number }>();
+  /** Per McpServer key: the discovery of its current incarnation, generation and rollout. */
+  private readonly discoveries = new Map<string, DiscoveryState>();
+  private runningDiscoveries = 0;
 
   constructor(options: ReconcilerOptions) {
     this.o = options;
@@ -101,7 +115,7 @@ export class Reconciler {
     const mcp = this.o.caches.mcpservers.get(namespace, name);
     if (!mcp || mcp.metadata.deletionTimestamp) {
       this.indexRefs(key, namespace, []); // children go with it: garbage collection follows ownerReferences
-      if (mcp?.metadata.uid) this.discoveries.delete(mcp.metadata.uid);
+      this.discoveries.delete(key);
       return { result: 'success' };
     }
 
@@ -182,10 +196,8 @@ export class Reconciler {
     // A Deployment applied just now is not in the cache yet: writing status would report a stale rollout and
     // cost a write that the Deployment's watch event (milliseconds away) makes again with the real numbers.
     if (applied.includes('Deployment')) return { result: 'success', recheckAfterMs: STATUS_RECHECK_MS };
-    const retryDiscoveryAt = await this.updateStatus(mcp, spec);
-    return retryDiscoveryAt === undefined
-      ? { result: 'success' }
-      : { result: 'success', recheckAfterMs: Math.max(0, retryDiscoveryAt - Date.now()) };
+    await this.updateStatus(mcp, spec);
+    return { result: 'success' };
   }
 
   private missingReference(namespace: string, refs: ObjectReference[]): Blocker | undefined {
@@ -325,49 +337,60 @@ export class Reconciler {
   }
 
   /**
-   * Once Ready, ask the server what it is and which tools it offers, once per generation and rollout. Skipped
-   * when the gateway requires a token (the controller holds none) or the Service has no cluster IP.
+   * Once Ready, ask the server what it is and which tools it offers, once per generation and rollout. Runs in
+   * the background (a slow or unreachable server must not hold a worker) and requeues the McpServer when done.
+   * Skipped when the gateway requires a token (the controller holds none) or the Service has no cluster IP.
    */
-  private async discovery(
-    mcp: McpServer & Cached,
-    spec: McpServer,
-    deployment: V1Deployment | undefined,
-  ): Promise<Discovery | { retryAt: number } | undefined> {
-    const uid = mcp.metadata.uid ?? '';
-    const fingerprint = `${mcp.metadata.generation}/${deployment?.metadata?.generation}`;
-    const previous = this.discoveries.get(uid);
-    if (previous?.fingerprint === fingerprint) {
-      if (previous.retryAt === undefined) return undefined;
-      if (Date.now() < previous.retryAt) return { retryAt: previous.retryAt };
-    }
-    if (spec.spec.auth) return undefined;
+  private discovery(mcp: McpServer & Cached, spec: McpServer, deployment: V1Deployment | undefined) {
+    const key = `${mcp.metadata.namespace}/${mcp.metadata.name}`;
+    const fingerprint = `${mcp.metadata.uid}/${mcp.metadata.generation}/${deployment?.metadata?.generation}`;
+    const known = this.discoveries.get(key);
+    if (known?.fingerprint === fingerprint && known.state !== 'retry') return known.result;
+    if (spec.spec.auth || !this.o.requeue) return undefined;
     const service = this.o.caches.children.Service.get(mcp.metadata.namespace, mcp.metadata.name) as
       | (V1Service & Cached)
       | undefined;
     const clusterIP = service?.spec?.clusterIP;
     if (!clusterIP || clusterIP === 'None') return undefined;
+    const requeue = this.o.requeue;
+    if (this.runningDiscoveries >= MAX_CONCURRENT_DISCOVERIES) {
+      setTimeout(() => requeue(key), 1_000).unref();
+      return undefined;
+    }
     // The cluster IP, not the Service's DNS name: it also works for a controller running outside the cluster.
     const url = new URL(serviceURL(spec));
     url.hostname = clusterIP.includes(':') ? `[${clusterIP}]` : clusterIP;
-    try {
-      const found = await (this.o.discover ?? discoverServer)(url.toString());
-      this.discoveries.set(uid, { fingerprint });
-      return found;
-    } catch (err) {
-      this.o.log.info(
-        { mcpserver: `${mcp.metadata.namespace}/${mcp.metadata.name}`, url: url.toString(), err: String(err) },
-        'tool discovery failed; will retry',
-      );
-      const failures = (previous?.fingerprint === fingerprint ? (previous.failures ?? 0) : 0) + 1;
-      const retryAt = Date.now() + discoveryRetryMs(failures);
-      this.discoveries.set(uid, { fingerprint, retryAt, failures });
-      return { retryAt };
-    }
+    const failures = known?.fingerprint === fingerprint ? (known.failures ?? 0) : 0;
+    this.discoveries.set(key, { fingerprint, state: 'running', failures });
+    this.runningDiscoveries++;
+    (this.o.discover ?? discoverServer)(url.toString()).then(
+      (result) => {
+        this.runningDiscoveries--;
+        if (this.discoveries.get(key)?.fingerprint !== fingerprint) return; // superseded or deleted
+        this.discoveries.set(key, { fingerprint, state: 'found', result });
+        requeue(key);
+      },
+      (err: unknown) => {
+        this.runningDiscoveries--;
+        if (this.discoveries.get(key)?.fingerprint !== fingerprint) return;
+        const delay = discoveryRetryMs(failures + 1);
+        this.o.log.info(
+          { mcpserver: key, url: url.toString(), err: String(err), retryInMs: delay },
+          'tool discovery failed',
+        );
+        this.discoveries.set(key, { fingerprint, state: 'waiting', failures: failures + 1 });
+        setTimeout(() => {
+          if (this.discoveries.get(key)?.fingerprint !== fingerprint) return;
+          this.discoveries.set(key, { fingerprint, state: 'retry', failures: failures + 1 });
+          requeue(key);
+        }, delay).unref();
+      },
+    );
+    return undefined;
   }
 
   /**
-   * Patch status only when it differs; record an Event when Ready changes or a blocker appears. Returns when
-   * to retry a failed discovery, if one failed.
+   * Patch status only when it differs; record an Event when Ready changes or a blocker appears.
    */
   private async updateStatus(mcp: McpServer & Cached, spec: McpServer, blocker?: Blocker): Promise<number | undefined> {
     const namespace = mcp.metadata.namespace;
@@ -383,13 +406,11 @@ export class Reconciler {
       now: (this.o.now ?? (() => new Date().toISOString().replace(/\.\d+Z$/, 'Z')))(),
     };
     let next = computeStatus(observation, mcp.status);
-    let outcome: number | undefined; // when to retry a failed discovery
     if (conditionOf(next, 'Ready')?.status === 'True') {
-      const discovered = await this.discovery(mcp, spec, deployment);
-      if (discovered && 'retryAt' in discovered) outcome = discovered.retryAt;
-      else if (discovered) next = computeStatus({ ...observation, discovered }, mcp.status);
+      const discovered = this.discovery(mcp, spec, deployment);
+      if (discovered) next = computeStatus({ ...observation, discovered }, mcp.status);
     }
-    if (canonicalJSON(next) === canonicalJSON(mcp.status ?? {})) return outcome;
+    if (canonicalJSON(next) === canonicalJSON(mcp.status ?? {})) return;
     const patch: Record<string, unknown> = { ...next };
     for (const k of Object.keys(mcp.status ?? {})) if (!(k in next)) patch[k] = null;
     try {
@@ -399,15 +420,14 @@ export class Reconciler {
         FIELD_MANAGER,
       );
     } catch (err) {
-      if (isNotFound(err)) return undefined; // deleted meanwhile
+      if (isNotFound(err)) return; // deleted meanwhile
       throw err;
     }
     const before = conditionOf(mcp.status, 'Ready');
     const after = conditionOf(next, 'Ready');
-    if (!after || (before?.status === after.status && before?.reason === after.reason)) return outcome;
+    if (!after || (before?.status === after.status && before?.reason === after.reason)) return;
     if (after.status === 'True') await this.o.events.record(mcp, 'Normal', after.reason, after.message);
     else if (blocker) await this.o.events.record(mcp, 'Warning', blocker.reason, blocker.message);
-    return outcome;
   }
 }
 
