@@ -592,6 +592,7 @@ export class McpHttp {
       if (isNotification) lastNotification = performance.now();
       return conn.event(JSON.stringify(m), { event: 'message' });
     };
+    conn.onbeforeend = flush; // a drain or close must not drop an answer still held back by the gap
     conn.onclose = () => void this.o.sessions.close(entry, 'SSE stream closed');
     const endpoint = `${this.externalPrefix(req, prefix)}/messages?sessionId=${encodeURIComponent(session.id)}`;
     conn.event(endpoint, { event: 'endpoint' });

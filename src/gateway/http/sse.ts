@@ -53,6 +53,8 @@ export class KeepAlive {
 export class SseConnection {
   closed = false;
   onclose?: () => void;
+  /** Called by end() before the stream ends: the owner writes what it still holds back. */
+  onbeforeend?: () => void;
   private readonly res: ServerResponse;
   private readonly keepAlive: KeepAlive;
 
@@ -91,6 +93,7 @@ export class SseConnection {
 
   end(): void {
     if (this.closed) return;
+    this.onbeforeend?.();
     this.res.end();
     this.markClosed();
   }
