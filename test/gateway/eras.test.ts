@@ -62,8 +62,8 @@ describe('one child, every era', () => {
     const a = await client2025(gw.url);
     const b = await client2xLegacy(gw.url);
     const c = await clientSse(`${gw.url}/sse`);
-    expect(a.transport.sessionId).toBeTruthy();
-    expect(b.transport.sessionId).toBeTruthy();
+    expect(a.transport.sessionId).toMatch(/^[A-Za-z0-9_-]{24,}/);
+    expect(b.transport.sessionId).toMatch(/^[A-Za-z0-9_-]{24,}/);
     expect(a.transport.sessionId).not.toBe(b.transport.sessionId);
     const [ra, rb, rc] = await Promise.all([
       a.client.callTool({ name: 'echo', arguments: { message: 'a' } }),
@@ -185,7 +185,7 @@ describe('one child, every era', () => {
     });
     const resources = await subscriber.client.listResources();
     const uri = resources.resources[0]?.uri as string;
-    expect(uri).toBeTruthy();
+    expect(uri).toMatch(/^[a-z]+:\/\//);
     await subscriber.client.subscribeResource({ uri });
     await subscriber.client.callTool({ name: 'toggle-subscriber-updates', arguments: {} });
     const { until } = await import('./helpers.ts');
@@ -220,7 +220,7 @@ describe('one child, every era', () => {
     const { client } = await client2025(gw.url);
     const env = JSON.parse(textOf(await client.callTool({ name: 'get-env', arguments: {} }))) as Record<string, string>;
     expect(Object.keys(env).filter((k) => k.startsWith('MCP_GATEWAY_'))).toEqual([]);
-    expect(env.PATH).toBeTruthy();
+    expect(env.PATH).toMatch(/\/bin/); // the rest of the environment is passed on
     await client.close();
   });
 

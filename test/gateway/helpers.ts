@@ -209,6 +209,24 @@ export async function metricValue(gw: RunningGateway, name: string, labels: Reco
   return total;
 }
 
+/** A raw 2025-era `initialize` POST (for tests that inspect the HTTP exchange itself). */
+export function postInitialize(
+  url: string,
+  protocolVersion = '2025-06-18',
+  accept = 'application/json, text/event-stream',
+) {
+  return fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept },
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'initialize',
+      params: { protocolVersion, capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
+    }),
+  });
+}
+
 // ---- clients of each era
 
 const info = (name: string) => ({ name, version: '1.0.0' });

@@ -12,6 +12,7 @@ import {
   clientSse,
   EVERYTHING,
   metricValue,
+  postInitialize,
   startGateway,
   stopAll,
   textOf,
@@ -103,16 +104,7 @@ describe('child lifecycle', () => {
     await until(async () => (await metricValue(gw, 'mcp_gateway_child_restarts_total')) >= 2, 10_000, 'retries');
     const err = await gw.waitForLog((l) => l.msg === 'MCP server failed to start');
     expect(String(err.err)).toContain('ENOENT');
-    const res = await fetch(`${gw.url}/mcp`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'application/json' },
-      body: JSON.stringify({
-        jsonrpc: '2.0',
-        id: 1,
-        method: 'initialize',
-        params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'c', version: '1' } },
-      }),
-    });
+    const res = await postInitialize(`${gw.url}/mcp`, '2025-06-18', 'application/json');
     const body = (await res.json()) as { error: { code: number; message: string } };
     expect(body.error.message).toMatch(/restarting|starting/);
     expect(await gw.stop()).toBe(0);
@@ -139,16 +131,7 @@ describe('graceful drain', () => {
     const ready = await fetch(`${gw.health}/readyz`);
     expect(ready.status).toBe(503);
     expect(((await ready.json()) as { reason: string }).reason).toBe('draining');
-    const refused = await fetch(`${gw.url}/mcp`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
-      body: JSON.stringify({
-        jsonrpc: '2.0',
-        id: 1,
-        method: 'initialize',
-        params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'late', version: '1' } },
-      }),
-    });
+    const refused = await postInitialize(`${gw.url}/mcp`);
     expect(refused.status).toBe(503);
     expect(refused.headers.get('retry-after')).toBe('5');
     const results = await Promise.all(calls);

@@ -14,6 +14,7 @@ import {
   clientSse,
   EVERYTHING,
   metricValue,
+  postInitialize,
   type RunningGateway,
   sseEvents,
   startGateway,
@@ -120,18 +121,9 @@ describe('through real nginx', () => {
   });
 
   test('keep-alive comments pass through nginx on an idle GET stream, even with buffering on', async () => {
-    const init = await fetch(`${front}/github/mcp`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
-      body: JSON.stringify({
-        jsonrpc: '2.0',
-        id: 1,
-        method: 'initialize',
-        params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'ka', version: '1' } },
-      }),
-    });
+    const init = await postInitialize(`${front}/github/mcp`, '2025-11-25');
     const sid = init.headers.get('mcp-session-id') as string;
-    expect(sid).toBeTruthy();
+    expect(sid).toMatch(/^[A-Za-z0-9_-]{24,}/);
     const stream = await fetch(`${front}/buffered/mcp`, {
       headers: { accept: 'text/event-stream', 'mcp-session-id': sid },
     });

@@ -45,7 +45,7 @@ async function openSession(path = '/mcp'): Promise<string> {
   expect(body.result.protocolVersion).toBe('2025-06-18');
   expect(body.result.serverInfo.name).toBe('mcp-servers/everything');
   const id = res.headers.get('mcp-session-id');
-  expect(id).toBeTruthy();
+  expect(id).toMatch(/^[A-Za-z0-9_-]{24,}/);
   const initialized = await rpc(
     { jsonrpc: '2.0', method: 'notifications/initialized' },
     { 'mcp-session-id': id as string },
@@ -185,7 +185,7 @@ describe('base path and the legacy endpoint URL', () => {
     expect(await endpointEvent('/github/sse')).toMatch(/^\/github\/messages\?sessionId=/);
     expect(await endpointEvent('/sse')).toMatch(/^\/messages\?sessionId=/);
     const sid = await openSession('/github/mcp');
-    expect(sid).toBeTruthy();
+    expect(sid).toMatch(/^[A-Za-z0-9_-]{24,}/); // issued through the prefix, by openSession's full handshake
   });
 
   test('X-Forwarded-Prefix (a proxy stripped the prefix) is honoured', async () => {
