@@ -178,5 +178,5 @@ case "${1:-}" in
     echo "$NODE_IMAGE $DISTROLESS_IMAGE $OPERATOR_IMAGE $SERVER_IMAGE $ECHO_IMAGE"
     ;;
   rootfs) export_rootfs "${2:?image}" "${3:?dir}" ;;
-  *) sed -n '2,8p' "$0" >&2; exit 2 ;;
+  *) sed -n '2,9p' "$0" >&2; exit 2 ;;
 esac
