@@ -11,7 +11,7 @@
  *   node bench/gateway/run.ts [--runtime both|bundled|source] [--binary PATH]   # prints the markdown section
  *   runGatewayBench() from bench/run.ts                                          # returns it
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -40,6 +40,8 @@ export interface BenchOptions {
   runtimes?: Runtime[];
   /** A prebuilt `mcp-gateway` runtime; without it, one is built into a temporary directory. */
   binary?: string;
+  /** Also measure the reference bridges in bench/gateway/reference (default true). */
+  references?: boolean;
   log?: (line: string) => void;
 }
 
@@ -150,6 +152,44 @@ async function startSupergateway(): Promise<Target> {
   );
   await waitHttp(`http://127.0.0.1:${port}/healthz`, (s) => s > 0);
   return { name: SUPERGATEWAY_NAME, proc, endpoint: `http://127.0.0.1:${port}/mcp`, stop: () => stopProc(proc) };
+}
+
+/**
+ * The reference targets: not gateways, but the bounds a gateway's figures are read against. A Node HTTP server
+ * answering with no MCP server behind it, and the least stdio-to-HTTP bridge in Node and (when Go is installed) in
+ * Go. Each is driven by the same bench client, in the same alternating rounds.
+ */
+const REFERENCE = {
+  canned: 'reference: Node HTTP server, canned answer, no MCP server',
+  nodeBridge: 'reference: least Node bridge (id rewrite only)',
+  goBridge: 'reference: least Go bridge (id rewrite only)',
+};
+
+async function startReferences(dir: string, log: (line: string) => void): Promise<Target[]> {
+  const started: Target[] = [];
+  const start = async (name: string, command: string[], readyStatus: (s: number) => boolean) => {
+    const port = await freePort();
+    const [cmd = '', ...args] = command.map((a) => a.replace('PORT', String(port)));
+    const proc = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'inherit'] });
+    await waitHttp(`http://127.0.0.1:${port}/mcp`, readyStatus);
+    started.push({ name, proc, endpoint: `http://127.0.0.1:${port}/mcp`, stop: () => stopProc(proc) });
+  };
+  const any = (s: number) => s > 0;
+  await start(REFERENCE.canned, [NODE, join(ROOT, 'bench/gateway/reference/canned.ts'), 'PORT'], any);
+  await start(
+    REFERENCE.nodeBridge,
+    [NODE, join(ROOT, 'bench/gateway/reference/minimal-proxy.ts'), 'PORT', '--', ...EVERYTHING],
+    any,
+  );
+  const goBinary = join(dir, 'minimal-proxy');
+  const built = spawnSync('go', ['build', '-o', goBinary, join(ROOT, 'bench/gateway/reference/minimal-proxy.go')], {
+    cwd: dir,
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, GO111MODULE: 'off' },
+  });
+  if (built.status === 0) await start(REFERENCE.goBridge, [goBinary, 'PORT', '--', ...EVERYTHING], any);
+  else log(`no Go bridge reference: go build failed (${built.error?.message ?? built.stderr?.toString().trim()})`);
+  return started;
 }
 
 function percentile(sorted: number[], q: number): number {
@@ -331,6 +371,8 @@ export async function runGatewayBench(options: BenchOptions = {}): Promise<strin
   // Short rounds, many of them: a burst of background load lands on one target's round, so more rounds average it out.
   const rounds = options.rounds ?? 6;
   const runtimes = options.runtimes ?? ['bundled', 'source'];
+  const withReferences = options.references ?? true;
+  const referenceNames: string[] = [];
   const results: Result[] = [];
   const started = Date.now();
 
@@ -345,7 +387,10 @@ export async function runGatewayBench(options: BenchOptions = {}): Promise<strin
     for (const runtime of runtimes) ours.push(await startOurs(runtime, binary));
     const sgw = await startSupergateway();
     const direct = await stdioClient(EVERYTHING);
-    const httpTargets = [...ours, sgw];
+    const referenceDir = mkdtempSync(join(tmpdir(), 'mcp-gateway-bench-ref-'));
+    const references = withReferences ? await startReferences(referenceDir, log) : [];
+    referenceNames.push(...references.map((r) => r.name));
+    const httpTargets = [...ours, sgw, ...references];
     try {
       for (const c of concurrency) {
         const clients = new Map<string, BenchClient[]>();
@@ -369,7 +414,7 @@ export async function runGatewayBench(options: BenchOptions = {}): Promise<strin
       }
       // The official SDK client, one session, sequential calls, in alternating rounds as well.
       const sdk: Array<[string, BenchClient[]]> = [['direct stdio', [await sdkClient(undefined)]]];
-      for (const t of httpTargets) sdk.push([t.name, [await sdkClient(t.endpoint)]]);
+      for (const t of [...ours, sgw]) sdk.push([t.name, [await sdkClient(t.endpoint)]]);
       const measured = await alternate(sdk, rounds, warmupMs, measureMs / 2);
       for (const [name, list] of sdk) {
         const r = measured.get(name);
@@ -382,6 +427,7 @@ export async function runGatewayBench(options: BenchOptions = {}): Promise<strin
     } finally {
       await direct.close();
       for (const t of httpTargets) await t.stop();
+      rmSync(referenceDir, { recursive: true, force: true });
     }
 
     // Memory of idle sessions, on fresh instances (after a load test V8 keeps a larger heap for a while).
@@ -486,6 +532,30 @@ export async function runGatewayBench(options: BenchOptions = {}): Promise<strin
       if (o && d) {
         const goal = c === 1 ? '< 0.5 ms' : '—';
         lines.push(`| ${runtime} | ours − direct, p50 | ${c} | ${f(o.p50 - d.p50, 3)} ms | ${goal} |`);
+      }
+    }
+  }
+  if (referenceNames.length > 0) {
+    lines.push('');
+    lines.push(
+      'Reading the 1-client target against the references (same client, same rounds). A Node HTTP server with no ' +
+        'MCP server behind it, answering every call with a canned result, bounds any Node HTTP gateway from above; ' +
+        'the least bridge (one child, id rewrite, nothing else) shows what the two extra process hops cost before ' +
+        'any gateway feature; the Go one, what they cost when the bridge itself is compiled and multithreaded.',
+    );
+    lines.push('');
+    lines.push(
+      `| reference | concurrency | reference / supergateway calls/s | ours (${runtimes[0] ?? 'bundled'}) / reference calls/s |`,
+    );
+    lines.push('| --- | ---: | ---: | ---: |');
+    const oursName = OURS[runtimes[0] ?? 'bundled'];
+    for (const name of referenceNames) {
+      for (const c of concurrency) {
+        const r = get(name, c);
+        const s = get(SUPERGATEWAY_NAME, c);
+        const o = get(oursName, c);
+        if (r && s && o)
+          lines.push(`| ${name} | ${c} | ${f(r.perSecond / s.perSecond, 2)}× | ${f(o.perSecond / r.perSecond, 2)} |`);
       }
     }
   }
