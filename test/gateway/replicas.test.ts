@@ -22,15 +22,23 @@ let b: RunningGateway;
 beforeAll(async () => {
   const secretFile = join(mkdtempSync(join(tmpdir(), 'gw-replicas-')), 'secret');
   writeFileSync(secretFile, 'a-shared-secret-of-at-least-16-bytes\n');
-  const start = async () => {
-    const port = await freePort();
-    return startGateway(['stdio', '--', ...EVERYTHING], {
-      env: {
-        MCP_GATEWAY_PORT: String(port),
-        MCP_GATEWAY_SESSION_SECRET_FILE: secretFile,
-        MCP_GATEWAY_ADVERTISE_ADDRESS: `127.0.0.1:${port}`,
-      },
-    });
+  // The advertise address needs the port before the gateway binds it, so a port is picked and released first;
+  // another test file may take it in between, and then the gateway exits with EADDRINUSE: pick again.
+  const start = async (): Promise<RunningGateway> => {
+    for (let attempt = 1; ; attempt++) {
+      const port = await freePort();
+      try {
+        return await startGateway(['stdio', '--', ...EVERYTHING], {
+          env: {
+            MCP_GATEWAY_PORT: String(port),
+            MCP_GATEWAY_SESSION_SECRET_FILE: secretFile,
+            MCP_GATEWAY_ADVERTISE_ADDRESS: `127.0.0.1:${port}`,
+          },
+        });
+      } catch (err) {
+        if (attempt >= 3 || !String(err).includes('EADDRINUSE')) throw err;
+      }
+    }
   };
   [a, b] = await Promise.all([start(), start()]);
 });
