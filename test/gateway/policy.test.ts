@@ -222,7 +222,8 @@ describe('bad input gets a clear error and the gateway keeps serving', () => {
     await stillServed();
   });
 
-  test('oversize body: 413', async () => {
+  test('oversize body: 413, counted in mcp_gateway_http_responses_total{code="413"}', async () => {
+    const before = await metricValue(gw, 'mcp_gateway_http_responses_total', { code: '413' });
     const big = JSON.stringify({
       jsonrpc: '2.0',
       id: 1,
@@ -232,6 +233,7 @@ describe('bad input gets a clear error and the gateway keeps serving', () => {
     const res = await post(big, h).catch((err: Error) => err);
     if (res instanceof Error) throw res;
     expect(res.status).toBe(413);
+    expect(await metricValue(gw, 'mcp_gateway_http_responses_total', { code: '413' })).toBe(before + 1);
     await stillServed();
   });
 
@@ -290,8 +292,10 @@ describe('tool policy and rate limits', () => {
     await client.close();
   });
 
-  test('a flood past the per-client limit gets 429 with Retry-After; other clients are unaffected', async () => {
+  test('a flood past the per-client limit gets 429 with Retry-After, each counted by code; other clients are unaffected', async () => {
     const h = { 'content-type': 'application/json', ...auth(TOKENS.flood) };
+    const counted = (code: string) => metricValue(gw, 'mcp_gateway_http_responses_total', { code });
+    const [ok0, limited0] = [await counted('200'), await counted('429')];
     const statuses: number[] = [];
     let retryAfter: string | null = null;
     let code: number | undefined;
@@ -307,6 +311,9 @@ describe('tool policy and rate limits', () => {
     expect(statuses.filter((s) => s === 429).length).toBe(10);
     expect(Number(retryAfter)).toBeGreaterThanOrEqual(1);
     expect(code).toBe(-32029);
+    expect(await counted('429')).toBe(limited0 + 10);
+    // At least: a stream of an earlier test's session may end (and be counted) meanwhile.
+    expect(await counted('200')).toBeGreaterThanOrEqual(ok0 + 40);
     await stillServed();
   });
 });
