@@ -2,7 +2,9 @@
 import type { V1Ingress, V1NetworkPolicy, V1NetworkPolicyPeer, V1Service } from '@kubernetes/client-node';
 import { GATEWAY_MCP_PORT } from '../api/schema.ts';
 import type { McpServer } from '../api/types.generated.ts';
+import { WELL_KNOWN_RESOURCE } from '../gateway/http/resource-metadata.ts';
 import { childMetadata, nameOf, selectorLabels } from './metadata.ts';
+import { basePath } from './urls.ts';
 
 /**
  * Streams die silently behind nginx unless buffering is off and timeouts are long. Plain annotations only:
@@ -35,19 +37,23 @@ export function renderService(mcp: McpServer): V1Service {
   };
 }
 
+/**
+ * The Ingress paths: the prefix, and with auth under a prefix also the RFC 9728 metadata of `<prefix>/mcp`, which
+ * sits at the host root (`/.well-known/oauth-protected-resource/github/mcp`) where the prefix path cannot reach.
+ */
+export function ingressPaths(mcp: McpServer): string[] {
+  const prefix = mcp.spec.ingress?.path ?? '/';
+  const base = basePath(mcp);
+  return mcp.spec.auth && base !== '' ? [prefix, `${WELL_KNOWN_RESOURCE}${base}`] : [prefix];
+}
+
 export function renderIngress(mcp: McpServer): V1Ingress | undefined {
   const ingress = mcp.spec.ingress;
   if (!ingress) return undefined;
   const annotations = { ...STREAMING_ANNOTATIONS, ...(ingress.annotations ?? {}) };
-  const http = {
-    paths: [
-      {
-        path: ingress.path,
-        pathType: 'Prefix',
-        backend: { service: { name: nameOf(mcp), port: { name: 'mcp' } } },
-      },
-    ],
-  };
+  // A backend object per path: a shared one would print as a YAML alias.
+  const backend = () => ({ service: { name: nameOf(mcp), port: { name: 'mcp' } } });
+  const http = { paths: ingressPaths(mcp).map((path) => ({ path, pathType: 'Prefix', backend: backend() })) };
   return {
     apiVersion: 'networking.k8s.io/v1',
     kind: 'Ingress',

@@ -9,7 +9,7 @@ import { ConfigError, childEnvironment, parseConfig, parseDuration } from '../..
 import { RequestStateCodec } from '../../src/gateway/input.ts';
 import { RateLimiter } from '../../src/gateway/policy/ratelimit.ts';
 import { ToolPolicy } from '../../src/gateway/policy/tools.ts';
-import { LineSplitter } from '../../src/gateway/upstream/stdio.ts';
+import { LineSplitter, stderrText } from '../../src/gateway/upstream/stdio.ts';
 import { GATEWAY_MAIN, NODE } from './helpers.ts';
 
 const run = promisify(execFile);
@@ -40,6 +40,8 @@ describe('configuration', () => {
       drainTimeoutMs: 25_000,
       inputTimeoutMs: 600_000,
       basePath: '',
+      // SSE keep-alive comments: under nginx's 60 s idle cut-off with room to spare.
+      keepAliveMs: 15_000,
     });
     expect(parseConfig(['stdio', '--input-timeout', '90s', '--', 's']).inputTimeoutMs).toBe(90_000);
     expect(() => parseConfig(['stdio', '--', 's'], { MCP_GATEWAY_INPUT_TIMEOUT: '0s' })).toThrow(
@@ -150,6 +152,15 @@ describe('policy pieces', () => {
     split.push(Buffer.from('GHIJ\nok\n'));
     expect(lines).toEqual(['abc', 'def', 'ok']);
     expect(oversize).toHaveLength(1);
+  });
+
+  test('stderr log text: bounded in bytes, cut before a character, never through it', () => {
+    expect(stderrText(Buffer.from('hello\r'), 8)).toBe('hello');
+    expect(stderrText(Buffer.from('0123456789'), 8)).toBe('01234567…');
+    // 'é' is 2 bytes: 8 of them are 16 bytes, over an 8-byte bound although only 8 characters.
+    expect(stderrText(Buffer.from('éééééééé'), 8)).toBe('éééé…');
+    expect(stderrText(Buffer.from('abcdefgé!'), 8)).toBe('abcdefg…');
+    expect(stderrText(Buffer.from('abc😀def'), 5)).toBe('abc…');
   });
 });
 

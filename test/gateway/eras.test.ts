@@ -5,7 +5,11 @@
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { CreateMessageRequestSchema, ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import {
+  CreateMessageRequestSchema,
+  ElicitRequestSchema,
+  ResourceListChangedNotificationSchema,
+} from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import {
   childPids,
@@ -21,6 +25,7 @@ import {
   startGateway,
   stopAll,
   textOf,
+  until,
   waitForAudit,
 } from './helpers.ts';
 
@@ -195,6 +200,75 @@ describe('one child, every era', () => {
     await subscriber.client.callTool({ name: 'toggle-subscriber-updates', arguments: {} });
     await subscriber.client.unsubscribeResource({ uri });
     await Promise.all([subscriber.client.close(), other.client.close()]);
+  });
+
+  test('list_changed reaches every session of every era, not just one', async () => {
+    const sessions = await Promise.all([client2025(gw.url), client2025(gw.url)]);
+    const sdk2 = await client2xLegacy(gw.url);
+    const legacy = await clientSse(`${gw.url}/sse`);
+    const modern = await client2026(gw.url);
+    const got = new Map<string, number>();
+    const count = (who: string) => async () => {
+      got.set(who, (got.get(who) ?? 0) + 1);
+    };
+    sessions.forEach((s, i) => {
+      s.client.setNotificationHandler(ResourceListChangedNotificationSchema, count(`2025-${i}`));
+    });
+    sdk2.client.setNotificationHandler('notifications/resources/list_changed', count('2025-sdk2'));
+    legacy.client.setNotificationHandler(ResourceListChangedNotificationSchema, count('sse'));
+    modern.client.setNotificationHandler('notifications/resources/list_changed', count('2026-listen'));
+    const subscription = await modern.client.listen({ resourcesListChanged: true });
+    expect(subscription.honoredFilter.resourcesListChanged).toBe(true);
+    // A new session resource: server-everything registers it and announces resources/list_changed.
+    const name = `list-changed-${Date.now()}.gz`;
+    await legacy.client.callTool({
+      name: 'gzip-file-as-resource',
+      arguments: { name, data: 'data:text/plain;base64,aGVsbG8=', outputType: 'resourceLink' },
+    });
+    const everyone = ['2025-0', '2025-1', '2025-sdk2', 'sse', '2026-listen'];
+    await until(() => everyone.every((who) => (got.get(who) ?? 0) >= 1), 10_000, 'list_changed on every session');
+    // Once each: one announcement, fanned out, never duplicated.
+    expect(Object.fromEntries(got)).toEqual(Object.fromEntries(everyone.map((who) => [who, 1])));
+    await subscription.close();
+    await Promise.all([...sessions, sdk2, legacy, modern].map((s) => s.client.close()));
+  });
+
+  test('2026-07-28: an Mcp-Method or Mcp-Name header that disagrees with the body is 400 with -32020', async () => {
+    const envelope = {
+      'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+      'io.modelcontextprotocol/clientInfo': { name: 'raw', version: '1' },
+      'io.modelcontextprotocol/clientCapabilities': {},
+    };
+    const call = (headers: Record<string, string>) =>
+      fetch(`${gw.url}/mcp`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          'mcp-protocol-version': '2026-07-28',
+          ...headers,
+        },
+        body: JSON.stringify({
+          jsonrpc: '2.0',
+          id: 7,
+          method: 'tools/call',
+          params: { name: 'echo', arguments: { message: 'headers' }, _meta: envelope },
+        }),
+      });
+    // The same request with matching headers is served: only the headers differ below.
+    const ok = await call({ 'mcp-method': 'tools/call', 'mcp-name': 'echo' });
+    expect(ok.status).toBe(200);
+    expect(JSON.stringify(await ok.json())).toContain('Echo: headers');
+    for (const headers of [
+      { 'mcp-method': 'tools/list', 'mcp-name': 'echo' },
+      { 'mcp-method': 'tools/call', 'mcp-name': 'get-env' },
+    ]) {
+      const res = await call(headers);
+      expect(res.status, JSON.stringify(headers)).toBe(400);
+      const body = (await res.json()) as { error: { code: number; message: string } };
+      expect(body.error.code).toBe(-32020);
+      expect(body.error.message).toMatch(/headers and body disagree/);
+    }
   });
 
   test('the MCP Inspector CLI works over Streamable HTTP and over SSE', async () => {

@@ -3,6 +3,9 @@
  * backoff while sessions survive, readiness during restarts, non-JSON stdout, a command that does not exist,
  * SIGTERM with calls in flight on every era, and the drain deadline.
  */
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, describe, expect, test } from 'vitest';
 import {
@@ -12,7 +15,9 @@ import {
   clientSse,
   EVERYTHING,
   metricValue,
+  NODE,
   postInitialize,
+  ROOT,
   startGateway,
   stopAll,
   textOf,
@@ -20,9 +25,18 @@ import {
   waitForAudit,
 } from './helpers.ts';
 
+const RAW_SERVER = [NODE, join(ROOT, 'test/gateway/fixtures/raw-server.ts')];
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
 afterAll(async () => {
   await stopAll();
 });
+
+/** A file the raw server appends a line to per ping, and a reader of how many it holds. */
+function pingLog(): { path: string; count: () => number } {
+  const path = join(mkdtempSync(join(tmpdir(), 'gw-pings-')), 'pings');
+  return { path, count: () => (existsSync(path) ? readFileSync(path, 'utf8').split('\n').length - 1 : 0) };
+}
 
 describe('child lifecycle', () => {
   test('kill -9 mid-call: a clear JSON-RPC error, not ready meanwhile, restarted, sessions keep working', async () => {
@@ -162,5 +176,102 @@ describe('graceful drain', () => {
     expect(await call).toContain('the gateway is shutting down (drain deadline reached)');
     const warn = await gw.waitForLog((x) => x.msg === 'drain deadline reached; failing the remaining requests');
     expect(warn.inflight).toBe(1);
+  });
+});
+
+describe('readiness', () => {
+  test('a server that initializes but never answers ping: /readyz is 503 at the 3 s deadline, not hanging', async () => {
+    const pings = pingLog();
+    const gw = await startGateway(['stdio', '--', ...RAW_SERVER, '--ignore-ping', '--ping-log', pings.path], {
+      waitReady: false,
+    });
+    await gw.waitForLog((l) => l.msg === 'MCP server ready');
+    const started = performance.now();
+    const res = await fetch(`${gw.health}/readyz`);
+    const waited = performance.now() - started;
+    expect(res.status).toBe(503);
+    expect(((await res.json()) as { reason: string }).reason).toBe(
+      'the MCP server did not answer: ping timed out after 3000 ms',
+    );
+    // The probe's own deadline ended it (generous bounds: a behaviour, not a speed).
+    expect(waited).toBeGreaterThan(2_500);
+    expect(waited).toBeLessThan(10_000);
+    expect(pings.count()).toBe(1);
+    // The failed verdict is cached like a good one: the next probe answers at once without asking the server.
+    const again = await fetch(`${gw.health}/readyz`);
+    expect(again.status).toBe(503);
+    expect(pings.count()).toBe(1);
+    expect(await gw.stop()).toBe(0);
+  });
+
+  test('a verdict is reused for ~2 s: probes inside the window never reach the server, concurrent ones share one ping', async () => {
+    const pings = pingLog();
+    const gw = await startGateway(['stdio', '--', ...RAW_SERVER, '--ping-log', pings.path]);
+    const readyz = async () => (await fetch(`${gw.health}/readyz`)).status;
+    await sleep(2_200); // the verdict startGateway waited for has expired
+    expect(await readyz()).toBe(200);
+    const afterFresh = pings.count();
+    expect(afterFresh).toBeGreaterThanOrEqual(1);
+    for (let i = 0; i < 5; i++) expect(await readyz()).toBe(200);
+    expect(pings.count()).toBe(afterFresh);
+    await sleep(2_200);
+    expect(await Promise.all([1, 2, 3, 4, 5].map(readyz))).toEqual([200, 200, 200, 200, 200]);
+    expect(pings.count()).toBe(afterFresh + 1);
+    expect(await gw.stop()).toBe(0);
+  });
+});
+
+describe('child stderr and restarts', () => {
+  test('stderr is bounded: 4 KiB per logged line, 100 lines/s, the excess counted in a warning; serving goes on', async () => {
+    // Over 4 KiB, and the 4096th byte falls inside the two-byte 'é': the cut goes before it.
+    const big = `${'x'.repeat(4095)}é${'y'.repeat(1000)}`;
+    const flood = 1000;
+    const gw = await startGateway([
+      'stdio',
+      '--',
+      ...RAW_SERVER,
+      '--stderr-flood',
+      '--big-line',
+      big,
+      '--flood',
+      String(flood),
+    ]);
+    const logged = () => gw.logs.filter((l) => l.stream === 'stderr');
+    const dropWarnings = () => gw.logs.filter((l) => l.msg === 'server stderr lines dropped (rate limit)');
+    const dropped = () => dropWarnings().reduce((n, l) => n + (l.dropped as number), 0);
+    // Every line is either logged or counted as dropped (the count is reported once a second).
+    await until(() => logged().length + dropped() === flood + 1, 10_000, 'every stderr line logged or counted');
+    expect(logged()[0]?.msg).toBe(`${'x'.repeat(4095)}…`);
+    expect(logged()[1]?.msg).toBe('flood line 1');
+    // One burst spans at most two one-second windows of 100 lines.
+    expect(logged().length).toBeGreaterThanOrEqual(100);
+    expect(logged().length).toBeLessThanOrEqual(200);
+    expect(dropWarnings()[0]?.level).toBe(40);
+    const { client } = await client2025(gw.url);
+    expect(textOf(await client.callTool({ name: 'echo', arguments: { message: 'after the flood' } }))).toBe(
+      'Echo: after the flood',
+    );
+    await client.close();
+    expect(await gw.stop()).toBe(0);
+  });
+
+  test('a server that exits at once is restarted with growing gaps (exponential backoff from 250 ms)', async () => {
+    const gw = await startGateway(['stdio', '--', 'sh', '-c', 'exit 3'], { waitReady: false });
+    const stops = () => gw.logs.filter((l) => l.msg === 'MCP server stopped; restarting');
+    await until(() => stops().length >= 5, 20_000, 'five exits');
+    expect(stops()[0]?.code).toBe(3);
+    const times = stops().map((l) => l.time as number);
+    const gaps = times.slice(1, 5).map((t, i) => t - (times[i] as number));
+    // Each gap is the backoff delay (250, 500, 1000, 2000 ms) plus a spawn of sh: never shorter than the delay
+    // (a 20 ms allowance for clock granularity), and each longer than the one before.
+    gaps.forEach((gap, i) => {
+      expect(gap, `gap ${i + 1} of ${gaps.join(', ')} ms`).toBeGreaterThanOrEqual(250 * 2 ** i - 20);
+    });
+    for (let i = 1; i < gaps.length; i++) {
+      expect(gaps[i], `gaps ${gaps.join(', ')} ms`).toBeGreaterThan(gaps[i - 1] as number);
+    }
+    expect(await metricValue(gw, 'mcp_gateway_child_restarts_total')).toBeGreaterThanOrEqual(4);
+    expect((await fetch(`${gw.health}/readyz`)).status).toBe(503);
+    expect(await gw.stop()).toBe(0);
   });
 });

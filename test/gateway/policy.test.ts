@@ -59,6 +59,20 @@ async function post(body: string, headers: Record<string, string>) {
   });
 }
 
+/** The resource_metadata URL of a WWW-Authenticate challenge. */
+function resourceMetadataUrl(challenge: string | null): string {
+  const url = /resource_metadata="([^"]+)"/.exec(challenge ?? '')?.[1];
+  if (url === undefined) throw new Error(`no resource_metadata in ${challenge}`);
+  return url;
+}
+
+/** The `resource` an RFC 9728 metadata document names. */
+async function resourceOf(metadataUrl: string, headers: Record<string, string> = {}): Promise<string> {
+  const res = await fetch(metadataUrl, { headers });
+  expect(res.status).toBe(200);
+  return ((await res.json()) as { resource: string }).resource;
+}
+
 async function stillServed() {
   const { client } = await client2025(gw.url, { headers: auth(TOKENS.main) });
   const r = await client.callTool({ name: 'echo', arguments: { message: 'still here' } });
@@ -80,6 +94,19 @@ describe('authentication', () => {
     expect(doc.resource).toBe(`${gw.url}/mcp`);
     expect(doc.bearer_methods_supported).toEqual(['header']);
     await stillServed();
+  });
+
+  test('behind a proxy that stripped a prefix: RFC 9728 metadata URL at the host root, resource with the prefix', async () => {
+    const res = await post('{"jsonrpc":"2.0","id":1,"method":"ping"}', {
+      'content-type': 'application/json',
+      'x-forwarded-prefix': '/team-a',
+    });
+    expect(res.status).toBe(401);
+    const meta = resourceMetadataUrl(res.headers.get('www-authenticate'));
+    // §3.1: the well-known segment right after the host, then the path the client calls.
+    expect(meta).toBe(`${gw.url}/.well-known/oauth-protected-resource/team-a/mcp`);
+    // That URL reaches the gateway unchanged (it is outside the stripped prefix): the suffix names the resource.
+    expect(await resourceOf(meta)).toBe(`${gw.url}/team-a/mcp`);
   });
 
   test('a wrong token: 401 invalid_token, for every transport and era', async () => {
@@ -118,6 +145,61 @@ describe('authentication', () => {
   });
 });
 
+describe('RFC 9728 metadata under a base path (the operator behind an Ingress prefix)', () => {
+  let prefixed: RunningGateway;
+
+  beforeAll(async () => {
+    prefixed = await startGateway(['stdio', '--base-path', '/github', '--', ...EVERYTHING], {
+      env: { MCP_GATEWAY_AUTH_TOKEN_FILE: tokenFile },
+    });
+  });
+
+  const unauthorized = (path: string, headers: Record<string, string> = {}) =>
+    fetch(`${prefixed.url}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers },
+      body: '{"jsonrpc":"2.0","id":1,"method":"ping"}',
+    });
+
+  test('the challenge points at the host-root metadata of <prefix>/mcp, whose resource is the URL clients call', async () => {
+    const res = await unauthorized('/github/mcp');
+    expect(res.status).toBe(401);
+    const meta = resourceMetadataUrl(res.headers.get('www-authenticate'));
+    expect(meta).toBe(`${prefixed.url}/.well-known/oauth-protected-resource/github/mcp`);
+    const resource = await resourceOf(meta);
+    expect(resource).toBe(`${prefixed.url}/github/mcp`);
+    // The resource really is the endpoint: the same URL with a token serves MCP.
+    const { client } = await client2025(resource.replace(/\/mcp$/, ''), { headers: auth(TOKENS.main) });
+    expect(textOf(await client.callTool({ name: 'echo', arguments: { message: 'via prefix' } }))).toBe(
+      'Echo: via prefix',
+    );
+    await client.close();
+  });
+
+  test('the external origin comes from X-Forwarded-Proto/Host, in the challenge and in the document', async () => {
+    const forwarded = { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'mcp.example.com' };
+    const res = await unauthorized('/github/mcp', forwarded);
+    const meta = resourceMetadataUrl(res.headers.get('www-authenticate'));
+    expect(meta).toBe('https://mcp.example.com/.well-known/oauth-protected-resource/github/mcp');
+    const local = meta.replace('https://mcp.example.com', prefixed.url);
+    expect(await resourceOf(local, forwarded)).toBe('https://mcp.example.com/github/mcp');
+  });
+
+  test('the older paths keep answering; a suffix naming no endpoint is 404', async () => {
+    const base = `${prefixed.url}/.well-known/oauth-protected-resource`;
+    // Unprefixed (the in-cluster Service URL): the resource is /mcp.
+    expect(resourceMetadataUrl((await unauthorized('/mcp')).headers.get('www-authenticate'))).toBe(`${base}/mcp`);
+    expect(await resourceOf(`${base}/mcp`)).toBe(`${prefixed.url}/mcp`);
+    // The form the gateway used to emit, and the bare path, under the prefix.
+    const old = `${prefixed.url}/github/.well-known/oauth-protected-resource`;
+    expect(await resourceOf(`${old}/github/mcp`)).toBe(`${prefixed.url}/github/mcp`);
+    expect(await resourceOf(old)).toBe(`${prefixed.url}/github/mcp`);
+    for (const bad of ['/github/admin', '//evil.example/mcp']) {
+      expect((await fetch(`${base}${bad}`)).status, bad).toBe(404);
+    }
+  });
+});
+
 describe('bad input gets a clear error and the gateway keeps serving', () => {
   const h = { 'content-type': 'application/json', ...auth(TOKENS.main) };
 
@@ -140,7 +222,8 @@ describe('bad input gets a clear error and the gateway keeps serving', () => {
     await stillServed();
   });
 
-  test('oversize body: 413', async () => {
+  test('oversize body: 413, counted in mcp_gateway_http_responses_total{code="413"}', async () => {
+    const before = await metricValue(gw, 'mcp_gateway_http_responses_total', { code: '413' });
     const big = JSON.stringify({
       jsonrpc: '2.0',
       id: 1,
@@ -150,6 +233,7 @@ describe('bad input gets a clear error and the gateway keeps serving', () => {
     const res = await post(big, h).catch((err: Error) => err);
     if (res instanceof Error) throw res;
     expect(res.status).toBe(413);
+    expect(await metricValue(gw, 'mcp_gateway_http_responses_total', { code: '413' })).toBe(before + 1);
     await stillServed();
   });
 
@@ -208,8 +292,10 @@ describe('tool policy and rate limits', () => {
     await client.close();
   });
 
-  test('a flood past the per-client limit gets 429 with Retry-After; other clients are unaffected', async () => {
+  test('a flood past the per-client limit gets 429 with Retry-After, each counted by code; other clients are unaffected', async () => {
     const h = { 'content-type': 'application/json', ...auth(TOKENS.flood) };
+    const counted = (code: string) => metricValue(gw, 'mcp_gateway_http_responses_total', { code });
+    const [ok0, limited0] = [await counted('200'), await counted('429')];
     const statuses: number[] = [];
     let retryAfter: string | null = null;
     let code: number | undefined;
@@ -225,6 +311,9 @@ describe('tool policy and rate limits', () => {
     expect(statuses.filter((s) => s === 429).length).toBe(10);
     expect(Number(retryAfter)).toBeGreaterThanOrEqual(1);
     expect(code).toBe(-32029);
+    expect(await counted('429')).toBe(limited0 + 10);
+    // At least: a stream of an earlier test's session may end (and be counted) meanwhile.
+    expect(await counted('200')).toBeGreaterThanOrEqual(ok0 + 40);
     await stillServed();
   });
 });

@@ -123,6 +123,67 @@ describe('Streamable HTTP wire behaviour', () => {
     expect(rest[rest.length - 1]?.id).toBe('long-1');
   });
 
+  test('the GET stream resumes with Last-Event-ID: what was sent while it was down is replayed, in order', async () => {
+    const sid = await openSession();
+    const announceResource = async (name: string) => {
+      // server-everything registers a session resource and announces resources/list_changed to every session.
+      const res = await rpc(
+        {
+          jsonrpc: '2.0',
+          id: name,
+          method: 'tools/call',
+          params: { name: 'gzip-file-as-resource', arguments: { name, data: 'data:text/plain;base64,aGk=' } },
+        },
+        { 'mcp-session-id': sid },
+      );
+      expect(res.status).toBe(200);
+      await res.body?.cancel();
+    };
+    const openGet = (signal: AbortSignal, lastEventId?: string) =>
+      fetch(`${gw.url}/mcp`, {
+        headers: {
+          accept: 'text/event-stream',
+          'mcp-session-id': sid,
+          ...(lastEventId ? { 'last-event-id': lastEventId } : {}),
+        },
+        signal,
+      });
+    /** The next `n` list_changed events of a stream, with their ids. */
+    async function listChanged(res: Response, n: number) {
+      const events: Array<{ id?: string; method: string }> = [];
+      for await (const ev of sseEvents(res.body as ReadableStream<Uint8Array>)) {
+        if (!ev.data) continue;
+        const message = JSON.parse(ev.data) as { method?: string };
+        if (message.method === 'notifications/resources/list_changed')
+          events.push({ id: ev.id, method: message.method });
+        if (events.length === n) break;
+      }
+      return events;
+    }
+
+    const first = new AbortController();
+    const stream = await openGet(first.signal);
+    expect(stream.status).toBe(200);
+    const seen = listChanged(stream, 1);
+    const tag = Date.now();
+    await announceResource(`replay-${tag}-0.gz`);
+    const [live] = await seen;
+    expect(live?.id).toMatch(/^0-\d+$/);
+    first.abort();
+
+    // Down: two more announcements travel nowhere live.
+    await announceResource(`replay-${tag}-1.gz`);
+    await announceResource(`replay-${tag}-2.gz`);
+
+    const second = new AbortController();
+    const resumed = await openGet(second.signal, live?.id);
+    expect(resumed.status).toBe(200);
+    const replayed = await listChanged(resumed, 2);
+    second.abort();
+    const seq = Number(live?.id?.split('-')[1]);
+    expect(replayed.map((e) => e.id)).toEqual([`0-${seq + 1}`, `0-${seq + 2}`]);
+  });
+
   test('several GET streams may be open; the older one keeps receiving keep-alives (no 409)', async () => {
     const sid = await openSession();
     const first = await fetch(`${gw.url}/mcp`, { headers: { accept: 'text/event-stream', 'mcp-session-id': sid } });

@@ -586,6 +586,27 @@ describe('Ingress', () => {
     expect(ing.spec?.tls).toEqual([{ hosts: ['mcp.example.com'], secretName: 'mcp-cert' }]);
   });
 
+  it('with auth under a prefix, also routes the RFC 9728 metadata at the host root to the gateway', () => {
+    const bearer = { bearer: { secretRef: { name: 'tokens' } } };
+    const pathsOf = (manifest: Manifest) =>
+      must(ingressOf(manifest), 'an Ingress').spec?.rules?.[0]?.http?.paths.map((p) => [p.path, p.pathType]);
+    // RFC 9728 §3.1: https://host/github/mcp is described at https://host/.well-known/oauth-protected-resource/github/mcp,
+    // which the /github prefix does not match.
+    expect(pathsOf(stdioServer('github', { auth: bearer, ingress: { host: 'h.example', path: '/github/' } }))).toEqual([
+      ['/github/', 'Prefix'],
+      ['/.well-known/oauth-protected-resource/github', 'Prefix'],
+    ]);
+    const ing = must(ingressOf(stdioServer('github', { auth: bearer, ingress: { path: '/github' } })), 'an Ingress');
+    for (const p of ing.spec?.rules?.[0]?.http?.paths ?? []) {
+      expect(p.backend).toEqual({ service: { name: 'github', port: { name: 'mcp' } } });
+    }
+    // At the root the prefix path already covers /.well-known; without auth there is no metadata to route.
+    expect(pathsOf(stdioServer('root', { auth: bearer, ingress: { host: 'h.example' } }))).toEqual([['/', 'Prefix']]);
+    expect(pathsOf(stdioServer('open', { ingress: { host: 'h.example', path: '/open' } }))).toEqual([
+      ['/open', 'Prefix'],
+    ]);
+  });
+
   it('routes / by default and has no TLS or class unless asked', () => {
     const ing = must(ingressOf(stdioServer('x', { ingress: { host: 'mcp.example.com' } })), 'an Ingress');
     expect(ing.spec?.rules?.[0]?.http?.paths?.[0]?.path).toBe('/');

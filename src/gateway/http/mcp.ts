@@ -34,6 +34,7 @@ import type { Router } from '../router.ts';
 import { ClientSession, type Sink } from '../session.ts';
 import { type SessionEntry, type SessionManager, SessionRefused } from '../sessions.ts';
 import { type LazyModern, looksModern } from './lazy-modern.ts';
+import { describedResourcePath, metadataPath, metadataSuffix } from './resource-metadata.ts';
 import { type KeepAlive, SseConnection } from './sse.ts';
 import { HttpExchange, type StreamLimits, StreamState } from './streams.ts';
 
@@ -142,8 +143,9 @@ export class McpHttp {
       path = path.slice(this.basePath.length) || '/';
     }
     const method = req.method ?? 'GET';
-    if (path === '/.well-known/oauth-protected-resource' || path.startsWith('/.well-known/oauth-protected-resource/')) {
-      this.protectedResource(req, res, prefix);
+    const metadata = metadataSuffix(path);
+    if (metadata !== undefined) {
+      this.protectedResource(req, res, prefix, metadata);
       return;
     }
     if (path !== '/mcp' && path !== '/sse' && path !== '/messages') {
@@ -171,7 +173,8 @@ export class McpHttp {
     if (this.o.auth) {
       const result = await this.o.auth.authenticate(header(req, 'authorization'));
       if (!result.ok) {
-        const meta = `${this.externalOrigin(req)}${this.externalPrefix(req, prefix)}/.well-known/oauth-protected-resource${prefix}/mcp`;
+        // RFC 9728 §3.1: the well-known segment right after the host, then the path clients call.
+        const meta = `${this.externalOrigin(req)}${metadataPath(`${this.externalPrefix(req, prefix)}/mcp`)}`;
         let challenge = `Bearer resource_metadata="${meta}"`;
         if (result.error) challenge += `, error="${result.error}", error_description="${result.description}"`;
         sendRpcError(res, 401, SERVER_ERROR, `Unauthorized: ${result.description}`, { 'www-authenticate': challenge });
@@ -261,13 +264,18 @@ export class McpHttp {
     return clean && clean !== prefix ? `${clean}${prefix}` : prefix;
   }
 
-  private protectedResource(req: IncomingMessage, res: ServerResponse, prefix: string): void {
+  private protectedResource(req: IncomingMessage, res: ServerResponse, prefix: string, suffix: string): void {
     if (!this.o.auth) {
       sendJson(res, 404, { error: 'this gateway does not require authorization' });
       return;
     }
+    const resourcePath = describedResourcePath(this.externalPrefix(req, prefix), suffix);
+    if (resourcePath === undefined) {
+      sendJson(res, 404, { error: 'this path describes no resource of this gateway' });
+      return;
+    }
     const body: Record<string, unknown> = {
-      resource: `${this.externalOrigin(req)}${this.externalPrefix(req, prefix)}/mcp`,
+      resource: `${this.externalOrigin(req)}${resourcePath}`,
       bearer_methods_supported: ['header'],
       resource_name: 'MCP server (mcp-operator gateway)',
     };

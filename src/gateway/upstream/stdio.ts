@@ -77,6 +77,19 @@ export class LineSplitter {
   }
 }
 
+/**
+ * A stderr line as log text: at most `maxBytes` of UTF-8 (bytes, not characters, so non-ASCII output obeys the same
+ * bound), cut before a character rather than through it, with `…` marking the cut; a trailing CR dropped.
+ */
+export function stderrText(line: Buffer, maxBytes: number): string {
+  let end = line.length;
+  if (end > 0 && line[end - 1] === 13) end--;
+  if (end <= maxBytes) return line.toString('utf8', 0, end);
+  let cut = maxBytes;
+  while (cut > 0 && ((line[cut] as number) & 0xc0) === 0x80) cut--; // back up to the start of a split character
+  return `${line.toString('utf8', 0, cut)}…`;
+}
+
 export class StdioChannel implements Channel {
   onmessage?: (message: unknown) => void;
   onclose?: (info: ChannelCloseInfo) => void;
@@ -185,9 +198,8 @@ export class StdioChannel implements Channel {
       return;
     }
     this.stderrBudget--;
-    let text = line.toString('utf8').replace(/\r$/, '');
+    const text = stderrText(line, MAX_STDERR_LINE);
     if (text.trim() === '') return;
-    if (text.length > MAX_STDERR_LINE) text = `${text.slice(0, MAX_STDERR_LINE)}…`;
     this.log.info({ stream: 'stderr', pid: this.child?.pid }, text);
   }
 

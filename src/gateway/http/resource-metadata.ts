@@ -1,0 +1,38 @@
+/**
+ * RFC 9728 protected-resource metadata paths. §3.1 puts the well-known segment right after the host and the
+ * resource's own path after it: `https://host/github/mcp` is described at
+ * `https://host/.well-known/oauth-protected-resource/github/mcp`. A client checks that the document's `resource`
+ * equals the URL it called (§3.3), so the path suffix names the resource.
+ */
+
+export const WELL_KNOWN_RESOURCE = '/.well-known/oauth-protected-resource';
+
+/** A path a proxy may stand in front of us with; anything else is never echoed back. */
+const SAFE_PATH = /^\/[A-Za-z0-9._~!$&'()*+;=:@%/-]*$/;
+/** The endpoints a resource path may end in: the ones this gateway serves. */
+const ENDPOINT = /\/(mcp|sse)$/;
+
+/** The metadata path (RFC form) for a resource path such as `/github/mcp`. */
+export function metadataPath(resourcePath: string): string {
+  return `${WELL_KNOWN_RESOURCE}${resourcePath}`;
+}
+
+/** What follows the well-known segment ('' for the bare path); undefined when this is not a metadata path. */
+export function metadataSuffix(path: string): string | undefined {
+  if (path === WELL_KNOWN_RESOURCE) return '';
+  return path.startsWith(`${WELL_KNOWN_RESOURCE}/`) ? path.slice(WELL_KNOWN_RESOURCE.length) : undefined;
+}
+
+/**
+ * The resource path a metadata request describes; undefined when it names nothing this gateway serves.
+ * `prefix` is the external path in front of the well-known segment: '' for the RFC form, where the suffix is
+ * the resource path; otherwise the older form under a prefix (`/github/.well-known/...`, or a proxy that
+ * stripped the prefix and sent X-Forwarded-Prefix), where the prefix names the resource and the suffix only
+ * picks the endpoint.
+ */
+export function describedResourcePath(prefix: string, suffix: string): string | undefined {
+  if (suffix === '') return `${prefix}/mcp`;
+  const endpoint = ENDPOINT.exec(suffix)?.[0];
+  if (endpoint === undefined || !SAFE_PATH.test(suffix) || /\/\/|\/\.\.?\//.test(suffix)) return undefined;
+  return prefix === '' ? suffix : `${prefix}${endpoint}`;
+}
