@@ -111,6 +111,24 @@ describe('policy pieces', () => {
     expect(limiter.take('other', 60)).toBe(0);
   });
 
+  test('token bucket: a cost takes that many tokens at once, or none; a cost above the burst never fits', () => {
+    let now = 0;
+    const limiter = new RateLimiter({ now: () => now });
+    expect(limiter.take('k', 60, 50)).toBe(0);
+    // 10 left: a cost of 11 is refused whole and takes nothing, so 10 singles still pass.
+    const wait = limiter.take('k', 60, 11);
+    expect(wait).toBeGreaterThan(0);
+    expect(wait).toBeLessThanOrEqual(1000);
+    expect(limiter.take('k', 60, 10)).toBe(0);
+    expect(limiter.take('k', 60)).toBeGreaterThan(0);
+    // Waiting for five tokens reports the time for five, not one.
+    expect(limiter.take('k', 60, 5)).toBeGreaterThan(4000);
+    now += 5000;
+    expect(limiter.take('k', 60, 5)).toBe(0);
+    expect(limiter.take('fresh', 60, 61)).toBe(Number.POSITIVE_INFINITY);
+    expect(limiter.take('fresh', 60, 60)).toBe(0);
+  });
+
   test('token bucket memory is bounded', () => {
     let now = 0;
     const limiter = new RateLimiter({ maxKeys: 100, now: () => now });

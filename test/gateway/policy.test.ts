@@ -228,3 +228,64 @@ describe('tool policy and rate limits', () => {
     await stillServed();
   });
 });
+
+describe('the per-client limit counts JSON-RPC requests, not HTTP requests', () => {
+  const RPM = 10;
+  let limited: RunningGateway;
+
+  beforeAll(async () => {
+    // Trusting X-Forwarded-For lets each test be its own client (the identity is the address).
+    limited = await startGateway(['stdio', '--', ...EVERYTHING], {
+      env: { MCP_GATEWAY_RATE_LIMIT_RPM: String(RPM), MCP_GATEWAY_TRUST_PROXY: 'true' },
+    });
+  });
+
+  const send = (body: unknown, address: string, headers: Record<string, string> = {}) =>
+    fetch(`${limited.url}/mcp`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+        'x-forwarded-for': address,
+        ...headers,
+      },
+      body: JSON.stringify(body),
+    });
+  const pings = (n: number, from = 0) =>
+    Array.from({ length: n }, (_, i) => ({ jsonrpc: '2.0', id: from + i, method: 'ping' }));
+
+  test('a batch of N requests takes N tokens; notifications in it are free; a batch over the limit is refused whole', async () => {
+    const client = '192.0.2.10';
+    const six = await send(pings(6), client);
+    expect(six.status).toBe(200);
+    expect((await six.json()) as unknown[]).toHaveLength(6);
+    // 4 tokens left: a batch of 5 is refused as a whole (and takes nothing)...
+    const five = await send(pings(5, 10), client);
+    expect(five.status).toBe(429);
+    expect(Number(five.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(((await five.json()) as { error: { code: number } }).error.code).toBe(-32029);
+    // ...so 4 requests plus a notification still fit,
+    const four = await send([...pings(4, 20), { jsonrpc: '2.0', method: 'notifications/initialized' }], client);
+    expect(four.status).toBe(200);
+    expect((await four.json()) as unknown[]).toHaveLength(4);
+    // and then nothing does, except a body with no request in it.
+    const one = await send({ jsonrpc: '2.0', id: 30, method: 'ping' }, client);
+    expect(one.status).toBe(429);
+    await one.body?.cancel();
+    const note = await send({ jsonrpc: '2.0', method: 'notifications/initialized' }, client);
+    expect(note.status).toBe(202);
+    // A batch larger than a minute's worth can never pass: no Retry-After, a message that says why.
+    const huge = await send(pings(RPM + 1), '192.0.2.11');
+    expect(huge.status).toBe(429);
+    expect(huge.headers.get('retry-after')).toBeNull();
+    const body = (await huge.json()) as { error: { code: number; message: string } };
+    expect(body.error.code).toBe(-32029);
+    expect(body.error.message).toContain(`the batch holds ${RPM + 1} requests, more than the limit of ${RPM}`);
+    // That client's bucket was left untouched.
+    const full = await send(pings(RPM), '192.0.2.11');
+    expect(full.status).toBe(200);
+    expect((await full.json()) as unknown[]).toHaveLength(RPM);
+    // Refusals count the requests refused: 5 + 1 + 11.
+    expect(await metricValue(limited, 'mcp_gateway_rate_limited_total', { scope: 'client' })).toBe(17);
+  });
+});

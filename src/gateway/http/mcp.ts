@@ -113,6 +113,34 @@ function readBody(req: IncomingMessage, limit: number): Promise<BodyResult> {
   });
 }
 
+/** JSON-RPC requests in a body (notifications and responses ask nothing of the server). */
+export function countRequests(messages: JsonRpcMessage[]): number {
+  let n = 0;
+  for (const m of messages) if ('method' in m && 'id' in m) n++;
+  return n;
+}
+
+/**
+ * The 429 for a body the per-client limit refused after `waitMs`: when to retry, or (Infinity) that the batch
+ * holds more requests than the limit allows in a minute and can only pass split up.
+ */
+export function clientLimitRefusal(
+  waitMs: number,
+  requests: number,
+  perMinute: number,
+): { message: string; retryAfterSeconds?: number } {
+  if (!Number.isFinite(waitMs)) {
+    return {
+      message: `Too Many Requests: the batch holds ${requests} requests, more than the limit of ${perMinute} per minute; send fewer at once`,
+    };
+  }
+  const seconds = Math.ceil(waitMs / 1000);
+  return {
+    message: `Too Many Requests: the limit is ${perMinute} requests per minute; retry after ${seconds} s`,
+    retryAfterSeconds: seconds,
+  };
+}
+
 export class McpHttp {
   private readonly o: McpHttpOptions;
   private readonly basePath: string;
@@ -356,21 +384,23 @@ export class McpHttp {
     return list as JsonRpcMessage[];
   }
 
-  /** Per-client rate limit on HTTP requests that carry JSON-RPC requests. */
+  /** Per-client rate limit: each JSON-RPC request in the body takes a token, so a batch cannot slip past it. */
   private limited(res: ServerResponse, identity: string, messages: JsonRpcMessage[]): boolean {
     const rpm = this.o.config.rateLimitRpm;
-    if (rpm <= 0 || !messages.some((m) => 'method' in m && 'id' in m)) return false;
-    const wait = this.o.limiter.take(`client\u0000${identity}`, rpm);
+    const requests = countRequests(messages);
+    if (rpm <= 0 || requests === 0) return false;
+    const wait = this.o.limiter.take(`client\u0000${identity}`, rpm, requests);
     if (wait === 0) return false;
-    const seconds = Math.ceil(wait / 1000);
-    this.o.metrics.rateLimited.inc({ scope: 'client' });
+    this.o.metrics.rateLimited.inc({ scope: 'client' }, requests);
+    const refusal = clientLimitRefusal(wait, requests, rpm);
+    const seconds = refusal.retryAfterSeconds;
     sendRpcError(
       res,
       429,
       RATE_LIMITED,
-      `Too Many Requests: the limit is ${rpm} requests per minute; retry after ${seconds} s`,
-      { 'retry-after': String(seconds) },
-      { retryAfterSeconds: seconds },
+      refusal.message,
+      seconds === undefined ? {} : { 'retry-after': String(seconds) },
+      seconds === undefined ? { limit: rpm, requests } : { retryAfterSeconds: seconds },
     );
     return true;
   }
@@ -450,7 +480,7 @@ export class McpHttp {
     }
     const accept = header(req, 'accept') ?? '';
     const acceptsSse = accept.includes('text/event-stream') || accept.includes('*/*');
-    const requests = messages.filter((m) => 'method' in m && 'id' in m).length;
+    const requests = countRequests(messages);
     const headers: Record<string, string> = {};
     let streams: StreamState | undefined;
     let target: { session: ClientSession; router: Router };
