@@ -3,11 +3,13 @@
  * rotation), RFC 9728 metadata, tool deny list, per-client and per-tool rate limits, body limit, content type,
  * malformed JSON, unknown session, Origin. After every refusal a well-behaved client is still served.
  */
+import { createHash } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import {
+  type AuditLine,
   client2025,
   client2026,
   clientSse,
@@ -287,5 +289,68 @@ describe('the per-client limit counts JSON-RPC requests, not HTTP requests', () 
     expect((await full.json()) as unknown[]).toHaveLength(RPM);
     // Refusals count the requests refused: 5 + 1 + 11.
     expect(await metricValue(limited, 'mcp_gateway_rate_limited_total', { scope: 'client' })).toBe(17);
+  });
+
+  test('tools/call requests the per-client limit refuses are audited and counted as rate_limited, keys only', async () => {
+    const secret = 'value-that-must-not-be-logged';
+    const call = (id: number, tool = 'echo') => ({
+      jsonrpc: '2.0',
+      id,
+      method: 'tools/call',
+      params: { name: tool, arguments: { message: secret } },
+    });
+    const address = '192.0.2.20';
+    const { client, transport } = await client2025(limited.url, { headers: { 'x-forwarded-for': address } });
+    const session = { 'mcp-session-id': transport.sessionId as string };
+    expect(session['mcp-session-id']).toMatch(/^[A-Za-z0-9_-]{24,}/);
+    // initialize took one token; nine calls take the rest.
+    const nine = await send([...Array.from({ length: 9 }, (_, i) => call(i + 1))], address, session);
+    expect(nine.status).toBe(200);
+    expect((await nine.json()) as unknown[]).toHaveLength(9);
+    const refused = await send(
+      [call(20), call(21, 'get-sum'), { jsonrpc: '2.0', id: 22, method: 'ping' }],
+      address,
+      session,
+    );
+    expect(refused.status).toBe(429);
+    await refused.body?.cancel();
+    const fingerprint = createHash('sha256').update(session['mcp-session-id']).digest('hex').slice(0, 12);
+    await waitForAudit(limited, (a) => a.outcome === 'rate_limited' && a.tool === 'get-sum');
+    const lines = limited.logs
+      .map((l) => l.audit as AuditLine | undefined)
+      .filter((a) => a?.outcome === 'rate_limited' && a.client === `ip:${address}`);
+    expect(lines.map((a) => a?.tool).sort()).toEqual(['echo', 'get-sum']);
+    for (const a of lines) {
+      expect(a).toMatchObject({ event: 'tool_call', argumentKeys: ['message'], session: fingerprint });
+    }
+    expect(await metricValue(limited, 'mcp_gateway_tool_calls_total', { tool: 'echo', outcome: 'rate_limited' })).toBe(
+      1,
+    );
+    expect(
+      await metricValue(limited, 'mcp_gateway_tool_calls_total', { tool: 'get-sum', outcome: 'rate_limited' }),
+    ).toBe(1);
+    await client.close();
+
+    // A 2026-07-28 client past the limit: its refused call is audited the same way.
+    const modernAddress = '192.0.2.21';
+    const modern = await client2026(limited.url, { headers: { 'x-forwarded-for': modernAddress } });
+    let rejection: Error | undefined;
+    for (let i = 0; i <= RPM && !rejection; i++) {
+      rejection = await modern.client.callTool({ name: 'echo', arguments: { message: secret } }).then(
+        () => undefined,
+        (err: Error) => err,
+      );
+    }
+    expect(rejection?.message).toMatch(/429|Too Many Requests/);
+    const modernLine = await waitForAudit(
+      limited,
+      (a) => a.outcome === 'rate_limited' && a.client === `ip:${modernAddress}`,
+    );
+    expect(modernLine).toMatchObject({ tool: 'echo', argumentKeys: ['message'], session: 'modern-refused' });
+    expect(await metricValue(limited, 'mcp_gateway_tool_calls_total', { tool: 'echo', outcome: 'rate_limited' })).toBe(
+      2,
+    );
+    expect(JSON.stringify(limited.logs)).not.toContain(secret);
+    await modern.client.close();
   });
 });

@@ -384,14 +384,31 @@ export class McpHttp {
     return list as JsonRpcMessage[];
   }
 
-  /** Per-client rate limit: each JSON-RPC request in the body takes a token, so a batch cannot slip past it. */
-  private limited(res: ServerResponse, identity: string, messages: JsonRpcMessage[]): boolean {
+  /**
+   * Per-client rate limit: each JSON-RPC request in the body takes a token, so a batch cannot slip past it. The
+   * tools/call requests of a refused body are audited and counted like calls the router refuses: through the
+   * session's router, or as a sessionless request of the given kind.
+   */
+  private limited(
+    res: ServerResponse,
+    identity: string,
+    messages: JsonRpcMessage[],
+    entry: SessionEntry | undefined,
+    sessionless: 'modern' | 'oneshot' = 'oneshot',
+  ): boolean {
     const rpm = this.o.config.rateLimitRpm;
     const requests = countRequests(messages);
     if (rpm <= 0 || requests === 0) return false;
     const wait = this.o.limiter.take(`client\u0000${identity}`, rpm, requests);
     if (wait === 0) return false;
     this.o.metrics.rateLimited.inc({ scope: 'client' }, requests);
+    const { session, router } = entry ?? {
+      session: new ClientSession(`${sessionless}-refused`, sessionless, identity),
+      router: this.o.sharedRouter,
+    };
+    for (const m of messages) {
+      if ('method' in m && 'id' in m) router.recordRefused(session, m as JsonRpcRequest, 'rate_limited');
+    }
     const refusal = clientLimitRefusal(wait, requests, rpm);
     const seconds = refusal.retryAfterSeconds;
     sendRpcError(
@@ -465,14 +482,14 @@ export class McpHttp {
           this.forwardToReplica(req, res, owner, identity, { body: JSON.stringify(parsed), id });
           return;
         }
-        if (this.limited(res, identity, [parsed as JsonRpcMessage])) return;
+        if (this.limited(res, identity, [parsed as JsonRpcMessage], undefined, 'modern')) return;
         await this.postModern(req, res, parsed, identity);
         return;
       }
     }
     const messages = this.validate(res, parsed);
     if (!messages) return;
-    if (this.limited(res, identity, messages)) return;
+    if (this.limited(res, identity, messages, entry)) return;
     const hasInit = messages.some((m) => 'method' in m && m.method === 'initialize');
     if (hasInit && (entry || messages.length > 1)) {
       sendRpcError(res, 400, INVALID_REQUEST, 'Invalid Request: initialize must be the only message of a new session');
@@ -643,7 +660,7 @@ export class McpHttp {
     if (parsed === undefined) return;
     const messages = this.validate(res, parsed);
     if (!messages) return;
-    if (this.limited(res, identity, messages)) return;
+    if (this.limited(res, identity, messages, entry)) return;
     const session = entry.session;
     const sink: Sink = { related: (m) => void session.deliver(m), respond: (r) => void session.deliver(r) };
     this.dispatch(entry, messages, sink);
