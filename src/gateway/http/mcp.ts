@@ -2,7 +2,7 @@
  * The MCP port: `/mcp` (Streamable HTTP, 2025 sessions and 2026-07-28 stateless), `/sse` + `/messages` (legacy
  * HTTP+SSE), the RFC 9728 protected-resource metadata, all also under the base path. Every request passes the
  * same gates in order: route, Origin (403), authentication (401), body size (413), content type (415), JSON
- * (400 / -32700), per-client rate limit (429 + Retry-After).
+ * (400 / -32700), drain (503 + Retry-After for new work), per-client rate limit (429 + Retry-After).
  */
 import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Logger } from '../../observability/log.ts';
@@ -139,6 +139,17 @@ export function clientLimitRefusal(
     message: `Too Many Requests: the limit is ${perMinute} requests per minute; retry after ${seconds} s`,
     retryAfterSeconds: seconds,
   };
+}
+
+/**
+ * Whether a POST would start new work here rather than continue work already here: what a drain refuses. New:
+ * a new session, a 2026-07-28 request, a sessionless 2025 request. Continuing: anything on an open session, and a
+ * 2026 retry carrying a requestState (it resumes a call the drain is waiting for).
+ */
+export function startsNewWork(sessionId: string | undefined, body: unknown): boolean {
+  if (sessionId !== undefined) return false;
+  const state = isObject(body) && isObject(body.params) ? body.params.requestState : undefined;
+  return typeof state !== 'string';
 }
 
 export class McpHttp {
@@ -434,7 +445,7 @@ export class McpHttp {
 
   private refuse(res: ServerResponse, err: unknown): void {
     if (err instanceof SessionRefused) {
-      sendRpcError(res, err.status, SERVER_ERROR, err.message, { 'retry-after': '5' });
+      sendRpcError(res, err.status, SERVER_ERROR, err.message, { 'retry-after': '5' }, { reason: err.reason });
       return;
     }
     throw err;
@@ -446,6 +457,10 @@ export class McpHttp {
     const version = header(req, 'mcp-protocol-version');
     if (version !== undefined && !SUPPORTED_VERSIONS.has(version)) {
       sendRpcError(res, 400, INVALID_REQUEST, `Bad Request: unsupported MCP-Protocol-Version ${version}`);
+      return;
+    }
+    if (this.o.isDraining() && startsNewWork(sessionId, parsed)) {
+      this.refuse(res, SessionRefused.draining());
       return;
     }
     let entry: SessionEntry | undefined;
