@@ -39,8 +39,15 @@ describe('configuration', () => {
       idleTimeoutMs: 1_800_000,
       drainTimeoutMs: 25_000,
       inputTimeoutMs: 600_000,
+      maxStreamBufferBytes: 8 * 1024 * 1024,
       basePath: '',
     });
+    expect(parseConfig(['stdio', '--max-stream-buffer-bytes', '1048576', '--', 's']).maxStreamBufferBytes).toBe(
+      1_048_576,
+    );
+    expect(() => parseConfig(['stdio', '--', 's'], { MCP_GATEWAY_MAX_STREAM_BUFFER_BYTES: '1000' })).toThrow(
+      /^MCP_GATEWAY_MAX_STREAM_BUFFER_BYTES: must be between 65536/,
+    );
     expect(parseConfig(['stdio', '--input-timeout', '90s', '--', 's']).inputTimeoutMs).toBe(90_000);
     expect(() => parseConfig(['stdio', '--', 's'], { MCP_GATEWAY_INPUT_TIMEOUT: '0s' })).toThrow(
       /MCP_GATEWAY_INPUT_TIMEOUT/,

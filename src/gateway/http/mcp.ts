@@ -34,7 +34,7 @@ import type { Router } from '../router.ts';
 import { ClientSession, type Sink } from '../session.ts';
 import { type SessionEntry, type SessionManager, SessionRefused } from '../sessions.ts';
 import { type LazyModern, looksModern } from './lazy-modern.ts';
-import { type KeepAlive, SseConnection } from './sse.ts';
+import { type OpenStreams, SseConnection } from './sse.ts';
 import { HttpExchange, type StreamLimits, StreamState } from './streams.ts';
 
 export interface McpHttpOptions {
@@ -47,7 +47,7 @@ export interface McpHttpOptions {
   limiter: RateLimiter;
   metrics: GatewayMetrics;
   log: Logger;
-  keepAlive: KeepAlive;
+  openStreams: OpenStreams;
   streamLimits: StreamLimits;
   isDraining: () => boolean;
 }
@@ -526,7 +526,7 @@ export class McpHttp {
         this.refuse(res, err);
         return;
       }
-      entry.streams = new StreamState(entry.session, this.o.keepAlive, this.o.streamLimits);
+      entry.streams = new StreamState(entry.session, this.o.openStreams, this.o.streamLimits);
       streams = entry.streams;
       target = entry;
       headers['mcp-session-id'] = entry.session.id;
@@ -544,7 +544,7 @@ export class McpHttp {
     const exchange = new HttpExchange({
       res,
       state: streams,
-      keepAlive: this.o.keepAlive,
+      openStreams: this.o.openStreams,
       expected: requests,
       batch: Array.isArray(parsed),
       acceptsSse,
@@ -622,9 +622,9 @@ export class McpHttp {
       this.refuse(res, err);
       return;
     }
-    const conn = new SseConnection(res, this.o.keepAlive);
-    entry.sse = conn;
     const session = entry.session;
+    const conn = new SseConnection(res, this.o.openStreams, { kind: 'sse', session: session.logId });
+    entry.sse = conn;
     // SDK 1.x legacy clients run notification handlers a microtask later but responses at once, so a progress
     // event and the response parsed from one chunk lose the progress. A response written right after a
     // notification is held back a moment so the two travel as separate chunks.
