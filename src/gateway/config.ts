@@ -31,6 +31,8 @@ export interface GatewayConfig {
   oidcJwksUrl?: string;
   drainTimeoutMs: number;
   maxBodyBytes: number;
+  /** Unsent bytes an event stream may hold for a client that is not reading before it is closed. */
+  maxStreamBufferBytes: number;
   allowedOrigins: string[];
   /** Trust X-Forwarded-For (its last entry) for the client address: only behind one proxy that sets it. */
   trustProxy: boolean;
@@ -81,6 +83,7 @@ const OPTIONS: Record<string, OptionSpec> = {
   upstreamTransport: { flag: '--upstream-transport', env: 'MCP_GATEWAY_UPSTREAM_TRANSPORT' },
   drainTimeout: { flag: '--drain-timeout', env: 'MCP_GATEWAY_DRAIN_TIMEOUT' },
   maxBodyBytes: { flag: '--max-body-bytes', env: 'MCP_GATEWAY_MAX_BODY_BYTES' },
+  maxStreamBufferBytes: { flag: '--max-stream-buffer-bytes', env: 'MCP_GATEWAY_MAX_STREAM_BUFFER_BYTES' },
   allowedOrigins: { flag: '--allowed-origins', env: 'MCP_GATEWAY_ALLOWED_ORIGINS' },
   trustProxy: { flag: '--trust-proxy', env: 'MCP_GATEWAY_TRUST_PROXY', boolean: true },
   sessionSecretFile: { flag: '--session-secret-file', env: 'MCP_GATEWAY_SESSION_SECRET_FILE' },
@@ -284,6 +287,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
     oidcJwksUrl: str('oidcJwksUrl'),
     drainTimeoutMs: dur('drainTimeout', 25_000),
     maxBodyBytes: int('maxBodyBytes', 4 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    maxStreamBufferBytes: int('maxStreamBufferBytes', 8 * 1024 * 1024, 64 * 1024, 1024 * 1024 * 1024),
     allowedOrigins: parseList(str('allowedOrigins') ?? ''),
     trustProxy: bool('trustProxy'),
     advertiseAddress: str('advertiseAddress'),

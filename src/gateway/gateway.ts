@@ -10,7 +10,7 @@ import { childEnvironment, type GatewayConfig } from './config.ts';
 import { healthHandler, Readiness } from './health.ts';
 import { LazyModern } from './http/lazy-modern.ts';
 import { McpHttp } from './http/mcp.ts';
-import { KeepAlive } from './http/sse.ts';
+import { OpenStreams } from './http/sse.ts';
 import { DEFAULT_STREAM_LIMITS, type StreamLimits } from './http/streams.ts';
 import { RequestStateCodec } from './input.ts';
 import { GatewayMetrics } from './metrics.ts';
@@ -55,7 +55,7 @@ export class Gateway {
   readonly log: Logger;
   private readonly audit: AuditWriter;
   private readonly env: NodeJS.ProcessEnv;
-  private readonly keepAlive: KeepAlive;
+  private readonly openStreams: OpenStreams;
   private readonly streamLimits: StreamLimits;
   private sharedUpstream!: Upstream;
   private sharedRouter!: Router;
@@ -80,7 +80,15 @@ export class Gateway {
       this.audit = directAudit(this.log, destination, LOGGER_NAME);
     }
     this.env = options.env ?? process.env;
-    this.keepAlive = new KeepAlive(config.keepAliveMs);
+    const stalled = this.metrics.stalledStreams;
+    this.openStreams = new OpenStreams({
+      keepAliveMs: config.keepAliveMs,
+      maxBufferedBytes: config.maxStreamBufferBytes,
+      onStalled: (info) => {
+        stalled.inc({ stream: info.stream });
+        this.log.warn(info, 'event stream closed: the client stopped reading');
+      },
+    });
     this.streamLimits = { ...DEFAULT_STREAM_LIMITS, ...options.streamLimits };
   }
 
@@ -193,7 +201,7 @@ export class Gateway {
       limiter,
       metrics,
       log,
-      keepAlive: this.keepAlive,
+      openStreams: this.openStreams,
       streamLimits: this.streamLimits,
       isDraining: () => this.draining,
     });
@@ -251,7 +259,7 @@ export class Gateway {
       for (const e of this.sessions?.entries() ?? []) if (e.router !== this.sharedRouter) e.router.failAll(reason);
       await sleep(50);
     }
-    this.keepAlive.endAll();
+    this.openStreams.endAll();
     await this.sessions?.closeAll('gateway shutting down');
     const mcp = this.mcpServer;
     const closed = mcp ? new Promise<void>((r) => mcp.close(() => r())) : Promise.resolve();

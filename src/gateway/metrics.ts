@@ -41,6 +41,7 @@ export class GatewayMetrics {
   readonly httpResponses: Counter<'code'>;
   readonly rateLimited: Counter<'scope'>;
   readonly droppedMessages: Counter<'reason'>;
+  readonly stalledStreams: Counter<'stream'>;
   private readonly toolLabels = new Set<string>();
   private readonly methodLabels = new Set<string>();
   private readonly toolTally = new Tally();
@@ -126,6 +127,12 @@ export class GatewayMetrics {
       name: 'mcp_gateway_dropped_messages_total',
       help: 'Messages from the server the gateway could not attribute or deliver, by reason',
       labelNames: ['reason'],
+      registers,
+    });
+    this.stalledStreams = new Counter({
+      name: 'mcp_gateway_stalled_streams_closed_total',
+      help: 'Event streams closed because the client stopped reading and its unsent bytes passed the limit, by stream (get, post, sse)',
+      labelNames: ['stream'],
       registers,
     });
     for (const t of ['streamable_http', 'sse']) this.activeSessions.set({ transport: t }, 0);

@@ -420,6 +420,14 @@ export class Router {
     }
   }
 
+  /**
+   * A tools/call refused before it reached a router (the per-client rate limit): the same metric and audit line
+   * as a call refused here, argument keys only.
+   */
+  recordRefused(session: ClientSession, request: JsonRpcRequest, outcome: string): void {
+    if (request.method === 'tools/call') this.record(this.transient(session, request), outcome);
+  }
+
   /** A pending record for a request that never reaches the server (denied, limited), for metrics and audit. */
   private transient(session: ClientSession, request: JsonRpcRequest, tool?: string): Pending {
     const params = request.params;

@@ -32,9 +32,21 @@ export interface SessionEntry {
 
 export class SessionRefused extends Error {
   readonly status: number;
-  constructor(status: number, message: string) {
+  /** Machine-readable, for the JSON-RPC error's data. */
+  readonly reason: 'draining' | 'session_limit';
+  constructor(status: number, message: string, reason: SessionRefused['reason']) {
     super(message);
     this.status = status;
+    this.reason = reason;
+  }
+
+  /** New work during a drain, in every era: the client should retry, which reaches another replica. */
+  static draining(): SessionRefused {
+    return new SessionRefused(
+      503,
+      'Service Unavailable: the gateway is shutting down (draining); retry, and another replica will serve it',
+      'draining',
+    );
   }
 }
 
@@ -160,9 +172,13 @@ export class SessionManager {
   }
 
   create(kind: Extract<SessionKind, 'streamable' | 'sse'>, identity: string): SessionEntry {
-    if (this.draining) throw new SessionRefused(503, 'the gateway is shutting down; reconnect to another replica');
+    if (this.draining) throw SessionRefused.draining();
     if (this.sessions.size >= this.options.maxSessions) {
-      throw new SessionRefused(503, `the gateway has reached its session limit (${this.options.maxSessions})`);
+      throw new SessionRefused(
+        503,
+        `the gateway has reached its session limit (${this.options.maxSessions})`,
+        'session_limit',
+      );
     }
     const id = this.ids.mint();
     const session = new ClientSession(id, kind, identity);

@@ -39,10 +39,17 @@ describe('configuration', () => {
       idleTimeoutMs: 1_800_000,
       drainTimeoutMs: 25_000,
       inputTimeoutMs: 600_000,
+      maxStreamBufferBytes: 8 * 1024 * 1024,
       basePath: '',
       // SSE keep-alive comments: under nginx's 60 s idle cut-off with room to spare.
       keepAliveMs: 15_000,
     });
+    expect(parseConfig(['stdio', '--max-stream-buffer-bytes', '1048576', '--', 's']).maxStreamBufferBytes).toBe(
+      1_048_576,
+    );
+    expect(() => parseConfig(['stdio', '--', 's'], { MCP_GATEWAY_MAX_STREAM_BUFFER_BYTES: '1000' })).toThrow(
+      /^MCP_GATEWAY_MAX_STREAM_BUFFER_BYTES: must be between 65536/,
+    );
     expect(parseConfig(['stdio', '--input-timeout', '90s', '--', 's']).inputTimeoutMs).toBe(90_000);
     expect(() => parseConfig(['stdio', '--', 's'], { MCP_GATEWAY_INPUT_TIMEOUT: '0s' })).toThrow(
       /MCP_GATEWAY_INPUT_TIMEOUT/,
@@ -111,6 +118,24 @@ describe('policy pieces', () => {
     now += 1000;
     expect(limiter.take('k', 60)).toBe(0);
     expect(limiter.take('other', 60)).toBe(0);
+  });
+
+  test('token bucket: a cost takes that many tokens at once, or none; a cost above the burst never fits', () => {
+    let now = 0;
+    const limiter = new RateLimiter({ now: () => now });
+    expect(limiter.take('k', 60, 50)).toBe(0);
+    // 10 left: a cost of 11 is refused whole and takes nothing, so 10 singles still pass.
+    const wait = limiter.take('k', 60, 11);
+    expect(wait).toBeGreaterThan(0);
+    expect(wait).toBeLessThanOrEqual(1000);
+    expect(limiter.take('k', 60, 10)).toBe(0);
+    expect(limiter.take('k', 60)).toBeGreaterThan(0);
+    // Waiting for five tokens reports the time for five, not one.
+    expect(limiter.take('k', 60, 5)).toBeGreaterThan(4000);
+    now += 5000;
+    expect(limiter.take('k', 60, 5)).toBe(0);
+    expect(limiter.take('fresh', 60, 61)).toBe(Number.POSITIVE_INFINITY);
+    expect(limiter.take('fresh', 60, 60)).toBe(0);
   });
 
   test('token bucket memory is bounded', () => {

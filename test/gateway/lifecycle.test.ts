@@ -6,6 +6,7 @@
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { InputRequiredResult } from '@modelcontextprotocol/client';
 import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, describe, expect, test } from 'vitest';
 import {
@@ -154,6 +155,73 @@ describe('graceful drain', () => {
     expect(gw.logs.some((x) => x.msg === 'drained')).toBe(true);
     expect(childPids(gw.proc.pid as number)).toEqual([]);
     expect(() => process.kill(child as number, 0)).toThrow();
+  });
+
+  test('SIGTERM: new work in every era gets 503 + Retry-After naming the drain; open sessions and a 2026 retry are served', async () => {
+    const gw = await startGateway(['stdio', '--', ...EVERYTHING]);
+    const s = await client2025(gw.url);
+    const l = await clientSse(`${gw.url}/sse`);
+    // The 2026 client's responses are recorded to read the refusal's status, headers and body.
+    const modernResponses: Response[] = [];
+    const m = await client2026(gw.url, {
+      capabilities: { elicitation: { form: {} } },
+      autoFulfill: false,
+      fetch: async (input, init) => {
+        const res = await fetch(input, init);
+        modernResponses.push(res.clone());
+        return res;
+      },
+    });
+    // A slow call, and a 2026 call parked on input_required: the drain waits for both (the parked one until
+    // the retry below), which holds it open for as long as this test needs.
+    let progressed = 0;
+    const slow = s.client.callTool(
+      { name: 'trigger-long-running-operation', arguments: { duration: 1.5, steps: 3 } },
+      undefined,
+      { onprogress: () => progressed++ },
+    );
+    const elicit = { name: 'trigger-elicitation-request', arguments: {} };
+    const asked = (await m.client.callTool(elicit, { allowInputRequired: true })) as unknown as InputRequiredResult;
+    expect(asked.resultType).toBe('input_required');
+    await until(() => progressed > 0, 10_000, 'the slow call to run');
+    gw.proc.kill('SIGTERM');
+    await gw.waitForLog((x) => x.msg === 'draining');
+
+    const expectDrainRefusal = async (res: Response) => {
+      expect(res.status).toBe(503);
+      expect(res.headers.get('retry-after')).toBe('5');
+      const body = (await res.json()) as { error: { code: number; message: string; data: { reason: string } } };
+      expect(body.error.code).toBe(-32000);
+      expect(body.error.message).toMatch(/shutting down \(draining\)/);
+      expect(body.error.data.reason).toBe('draining');
+    };
+    await expectDrainRefusal(await postInitialize(`${gw.url}/mcp`));
+    await expectDrainRefusal(await fetch(`${gw.url}/sse`, { headers: { accept: 'text/event-stream' } }));
+    const sessionless = await fetch(`${gw.url}/mcp`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' }),
+    });
+    await expectDrainRefusal(sessionless);
+    modernResponses.length = 0;
+    await expect(m.client.callTool({ name: 'echo', arguments: { message: 'new' } })).rejects.toThrow();
+    expect(modernResponses).toHaveLength(1);
+    await expectDrainRefusal(modernResponses[0] as Response);
+
+    // Open sessions keep being served while the drain waits.
+    expect(textOf(await s.client.callTool({ name: 'echo', arguments: { message: 's' } }))).toBe('Echo: s');
+    expect(textOf(await l.client.callTool({ name: 'echo', arguments: { message: 'l' } }))).toBe('Echo: l');
+    expect(textOf(await slow)).toContain('Long running operation completed');
+    expect(gw.proc.exitCode).toBeNull();
+    // The 2026 retry continues the parked call; with nothing left in flight the drain completes.
+    const [key] = Object.keys(asked.inputRequests ?? {});
+    const answered = await m.client.callTool({
+      ...elicit,
+      inputResponses: { [key as string]: { action: 'accept', content: { name: 'Drained' } } },
+      requestState: asked.requestState,
+    } as typeof elicit);
+    expect(textOf(answered)).toContain('Drained');
+    expect(await gw.exited).toBe(0);
   });
 
   test('the drain deadline bounds the wait: a call still running gets an error, the exit is clean', async () => {

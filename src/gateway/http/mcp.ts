@@ -2,7 +2,7 @@
  * The MCP port: `/mcp` (Streamable HTTP, 2025 sessions and 2026-07-28 stateless), `/sse` + `/messages` (legacy
  * HTTP+SSE), the RFC 9728 protected-resource metadata, all also under the base path. Every request passes the
  * same gates in order: route, Origin (403), authentication (401), body size (413), content type (415), JSON
- * (400 / -32700), per-client rate limit (429 + Retry-After).
+ * (400 / -32700), drain (503 + Retry-After for new work), per-client rate limit (429 + Retry-After).
  */
 import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Logger } from '../../observability/log.ts';
@@ -35,7 +35,7 @@ import { ClientSession, type Sink } from '../session.ts';
 import { type SessionEntry, type SessionManager, SessionRefused } from '../sessions.ts';
 import { type LazyModern, looksModern } from './lazy-modern.ts';
 import { describedResourcePath, metadataPath, metadataSuffix } from './resource-metadata.ts';
-import { type KeepAlive, SseConnection } from './sse.ts';
+import { type OpenStreams, SseConnection } from './sse.ts';
 import { HttpExchange, type StreamLimits, StreamState } from './streams.ts';
 
 export interface McpHttpOptions {
@@ -48,7 +48,7 @@ export interface McpHttpOptions {
   limiter: RateLimiter;
   metrics: GatewayMetrics;
   log: Logger;
-  keepAlive: KeepAlive;
+  openStreams: OpenStreams;
   streamLimits: StreamLimits;
   isDraining: () => boolean;
 }
@@ -112,6 +112,45 @@ function readBody(req: IncomingMessage, limit: number): Promise<BodyResult> {
     });
     req.on('error', reject);
   });
+}
+
+/** JSON-RPC requests in a body (notifications and responses ask nothing of the server). */
+export function countRequests(messages: JsonRpcMessage[]): number {
+  let n = 0;
+  for (const m of messages) if ('method' in m && 'id' in m) n++;
+  return n;
+}
+
+/**
+ * The 429 for a body the per-client limit refused after `waitMs`: when to retry, or (Infinity) that the batch
+ * holds more requests than the limit allows in a minute and can only pass split up.
+ */
+export function clientLimitRefusal(
+  waitMs: number,
+  requests: number,
+  perMinute: number,
+): { message: string; retryAfterSeconds?: number } {
+  if (!Number.isFinite(waitMs)) {
+    return {
+      message: `Too Many Requests: the batch holds ${requests} requests, more than the limit of ${perMinute} per minute; send fewer at once`,
+    };
+  }
+  const seconds = Math.ceil(waitMs / 1000);
+  return {
+    message: `Too Many Requests: the limit is ${perMinute} requests per minute; retry after ${seconds} s`,
+    retryAfterSeconds: seconds,
+  };
+}
+
+/**
+ * Whether a POST would start new work here rather than continue work already here: what a drain refuses. New:
+ * a new session, a 2026-07-28 request, a sessionless 2025 request. Continuing: anything on an open session, and a
+ * 2026 retry carrying a requestState (it resumes a call the drain is waiting for).
+ */
+export function startsNewWork(sessionId: string | undefined, body: unknown): boolean {
+  if (sessionId !== undefined) return false;
+  const state = isObject(body) && isObject(body.params) ? body.params.requestState : undefined;
+  return typeof state !== 'string';
 }
 
 export class McpHttp {
@@ -364,21 +403,40 @@ export class McpHttp {
     return list as JsonRpcMessage[];
   }
 
-  /** Per-client rate limit on HTTP requests that carry JSON-RPC requests. */
-  private limited(res: ServerResponse, identity: string, messages: JsonRpcMessage[]): boolean {
+  /**
+   * Per-client rate limit: each JSON-RPC request in the body takes a token, so a batch cannot slip past it. The
+   * tools/call requests of a refused body are audited and counted like calls the router refuses: through the
+   * session's router, or as a sessionless request of the given kind.
+   */
+  private limited(
+    res: ServerResponse,
+    identity: string,
+    messages: JsonRpcMessage[],
+    entry: SessionEntry | undefined,
+    sessionless: 'modern' | 'oneshot' = 'oneshot',
+  ): boolean {
     const rpm = this.o.config.rateLimitRpm;
-    if (rpm <= 0 || !messages.some((m) => 'method' in m && 'id' in m)) return false;
-    const wait = this.o.limiter.take(`client\u0000${identity}`, rpm);
+    const requests = countRequests(messages);
+    if (rpm <= 0 || requests === 0) return false;
+    const wait = this.o.limiter.take(`client\u0000${identity}`, rpm, requests);
     if (wait === 0) return false;
-    const seconds = Math.ceil(wait / 1000);
-    this.o.metrics.rateLimited.inc({ scope: 'client' });
+    this.o.metrics.rateLimited.inc({ scope: 'client' }, requests);
+    const { session, router } = entry ?? {
+      session: new ClientSession(`${sessionless}-refused`, sessionless, identity),
+      router: this.o.sharedRouter,
+    };
+    for (const m of messages) {
+      if ('method' in m && 'id' in m) router.recordRefused(session, m as JsonRpcRequest, 'rate_limited');
+    }
+    const refusal = clientLimitRefusal(wait, requests, rpm);
+    const seconds = refusal.retryAfterSeconds;
     sendRpcError(
       res,
       429,
       RATE_LIMITED,
-      `Too Many Requests: the limit is ${rpm} requests per minute; retry after ${seconds} s`,
-      { 'retry-after': String(seconds) },
-      { retryAfterSeconds: seconds },
+      refusal.message,
+      seconds === undefined ? {} : { 'retry-after': String(seconds) },
+      seconds === undefined ? { limit: rpm, requests } : { retryAfterSeconds: seconds },
     );
     return true;
   }
@@ -395,7 +453,7 @@ export class McpHttp {
 
   private refuse(res: ServerResponse, err: unknown): void {
     if (err instanceof SessionRefused) {
-      sendRpcError(res, err.status, SERVER_ERROR, err.message, { 'retry-after': '5' });
+      sendRpcError(res, err.status, SERVER_ERROR, err.message, { 'retry-after': '5' }, { reason: err.reason });
       return;
     }
     throw err;
@@ -407,6 +465,10 @@ export class McpHttp {
     const version = header(req, 'mcp-protocol-version');
     if (version !== undefined && !SUPPORTED_VERSIONS.has(version)) {
       sendRpcError(res, 400, INVALID_REQUEST, `Bad Request: unsupported MCP-Protocol-Version ${version}`);
+      return;
+    }
+    if (this.o.isDraining() && startsNewWork(sessionId, parsed)) {
+      this.refuse(res, SessionRefused.draining());
       return;
     }
     let entry: SessionEntry | undefined;
@@ -443,14 +505,14 @@ export class McpHttp {
           this.forwardToReplica(req, res, owner, identity, { body: JSON.stringify(parsed), id });
           return;
         }
-        if (this.limited(res, identity, [parsed as JsonRpcMessage])) return;
+        if (this.limited(res, identity, [parsed as JsonRpcMessage], undefined, 'modern')) return;
         await this.postModern(req, res, parsed, identity);
         return;
       }
     }
     const messages = this.validate(res, parsed);
     if (!messages) return;
-    if (this.limited(res, identity, messages)) return;
+    if (this.limited(res, identity, messages, entry)) return;
     const hasInit = messages.some((m) => 'method' in m && m.method === 'initialize');
     if (hasInit && (entry || messages.length > 1)) {
       sendRpcError(res, 400, INVALID_REQUEST, 'Invalid Request: initialize must be the only message of a new session');
@@ -458,7 +520,7 @@ export class McpHttp {
     }
     const accept = header(req, 'accept') ?? '';
     const acceptsSse = accept.includes('text/event-stream') || accept.includes('*/*');
-    const requests = messages.filter((m) => 'method' in m && 'id' in m).length;
+    const requests = countRequests(messages);
     const headers: Record<string, string> = {};
     let streams: StreamState | undefined;
     let target: { session: ClientSession; router: Router };
@@ -472,7 +534,7 @@ export class McpHttp {
         this.refuse(res, err);
         return;
       }
-      entry.streams = new StreamState(entry.session, this.o.keepAlive, this.o.streamLimits);
+      entry.streams = new StreamState(entry.session, this.o.openStreams, this.o.streamLimits);
       streams = entry.streams;
       target = entry;
       headers['mcp-session-id'] = entry.session.id;
@@ -490,7 +552,7 @@ export class McpHttp {
     const exchange = new HttpExchange({
       res,
       state: streams,
-      keepAlive: this.o.keepAlive,
+      openStreams: this.o.openStreams,
       expected: requests,
       batch: Array.isArray(parsed),
       acceptsSse,
@@ -568,9 +630,9 @@ export class McpHttp {
       this.refuse(res, err);
       return;
     }
-    const conn = new SseConnection(res, this.o.keepAlive);
-    entry.sse = conn;
     const session = entry.session;
+    const conn = new SseConnection(res, this.o.openStreams, { kind: 'sse', session: session.logId });
+    entry.sse = conn;
     // SDK 1.x legacy clients run notification handlers a microtask later but responses at once, so a progress
     // event and the response parsed from one chunk lose the progress. A response written right after a
     // notification is held back a moment so the two travel as separate chunks.
@@ -621,7 +683,7 @@ export class McpHttp {
     if (parsed === undefined) return;
     const messages = this.validate(res, parsed);
     if (!messages) return;
-    if (this.limited(res, identity, messages)) return;
+    if (this.limited(res, identity, messages, entry)) return;
     const session = entry.session;
     const sink: Sink = { related: (m) => void session.deliver(m), respond: (r) => void session.deliver(r) };
     this.dispatch(entry, messages, sink);

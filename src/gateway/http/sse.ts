@@ -12,22 +12,48 @@ export const SSE_HEADERS: Record<string, string> = {
   connection: 'keep-alive',
 };
 
-/** All open streams of one gateway share one keep-alive timer. */
-export class KeepAlive {
+/** Which event stream: a 2025 GET stream, a 2025 POST answered as a stream, a legacy HTTP+SSE stream. */
+export type StreamKind = 'get' | 'post' | 'sse';
+
+/** What is known about a stream closed because its client stopped reading (never any payload). */
+export interface StalledStream {
+  stream: StreamKind;
+  /** The session fingerprint, when the stream belongs to a session. */
+  session?: string;
+  bufferedBytes: number;
+  limitBytes: number;
+}
+
+export interface OpenStreamsOptions {
+  keepAliveMs: number;
+  /** Unsent bytes a stream may hold before it is closed (a client that stopped reading). */
+  maxBufferedBytes: number;
+  onStalled?: (stalled: StalledStream) => void;
+}
+
+/**
+ * The open event streams of one gateway: they share one keep-alive timer, and each is held to the same cap on
+ * bytes written but not yet taken by the client.
+ */
+export class OpenStreams {
   private readonly streams = new Set<SseConnection>();
   private timer?: NodeJS.Timeout;
-  private readonly intervalMs: number;
+  private readonly options: OpenStreamsOptions;
 
-  constructor(intervalMs: number) {
-    this.intervalMs = intervalMs;
+  constructor(options: OpenStreamsOptions) {
+    this.options = options;
+  }
+
+  get maxBufferedBytes(): number {
+    return this.options.maxBufferedBytes;
   }
 
   add(stream: SseConnection): void {
     this.streams.add(stream);
-    if (!this.timer && this.intervalMs > 0) {
+    if (!this.timer && this.options.keepAliveMs > 0) {
       this.timer = setInterval(() => {
         for (const s of this.streams) s.comment('keep-alive');
-      }, this.intervalMs);
+      }, this.options.keepAliveMs);
       this.timer.unref();
     }
   }
@@ -40,6 +66,10 @@ export class KeepAlive {
     }
   }
 
+  stalled(info: StalledStream): void {
+    this.options.onStalled?.(info);
+  }
+
   get size(): number {
     return this.streams.size;
   }
@@ -50,45 +80,97 @@ export class KeepAlive {
   }
 }
 
+/**
+ * Whether a stream must be closed instead of written to: the client has left more than the cap untaken. Checked
+ * before a burst of writes, so a single message or a replay larger than the cap still goes out; only what earlier
+ * turns of the event loop left behind counts.
+ */
+export function isStalled(unsentBytes: number, maxBufferedBytes: number): boolean {
+  return unsentBytes > maxBufferedBytes;
+}
+
 export class SseConnection {
   closed = false;
   onclose?: () => void;
   /** Called by end() before the stream ends: the owner writes what it still holds back. */
   onbeforeend?: () => void;
   private readonly res: ServerResponse;
-  private readonly keepAlive: KeepAlive;
+  private readonly streams: OpenStreams;
+  private readonly kind: StreamKind;
+  private readonly session?: string;
+  /** Writes in this turn of the event loop were already checked (see isStalled). */
+  private inBurst = false;
+  private readonly endBurst = () => {
+    this.inBurst = false;
+  };
 
-  constructor(res: ServerResponse, keepAlive: KeepAlive, extraHeaders: Record<string, string> = {}) {
+  constructor(
+    res: ServerResponse,
+    streams: OpenStreams,
+    options: { kind: StreamKind; session?: string; headers?: Record<string, string> },
+  ) {
     this.res = res;
-    this.keepAlive = keepAlive;
+    this.streams = streams;
+    this.kind = options.kind;
+    this.session = options.session;
     res.socket?.setNoDelay(true);
     res.socket?.setTimeout(0);
-    res.writeHead(200, { ...SSE_HEADERS, ...extraHeaders });
+    res.writeHead(200, { ...SSE_HEADERS, ...options.headers });
     res.flushHeaders();
-    keepAlive.add(this);
+    streams.add(this);
     res.on('close', () => this.markClosed());
   }
 
   private markClosed(): void {
     if (this.closed) return;
     this.closed = true;
-    this.keepAlive.delete(this);
+    this.streams.delete(this);
     this.onclose?.();
   }
 
-  /** Writes one event; false if the stream is gone. */
+  /** Writes one event; false if the stream is gone (or was just closed because its client stopped reading). */
   event(data: string, options: { id?: string; event?: string } = {}): boolean {
     if (this.closed) return false;
     let frame = '';
     if (options.event) frame += `event: ${options.event}\n`;
     if (options.id !== undefined) frame += `id: ${options.id}\n`;
     frame += `data: ${data}\n\n`;
+    return this.write(frame);
+  }
+
+  comment(text: string): void {
+    if (!this.closed) this.write(`: ${text}\n\n`);
+  }
+
+  private write(frame: string): boolean {
+    // res.write ignores backpressure: without this cap a client that stops reading makes the gateway buffer
+    // everything sent its way.
+    if (!this.inBurst) {
+      const unsent = this.res.writableLength;
+      if (isStalled(unsent, this.streams.maxBufferedBytes)) {
+        this.closeStalled(unsent);
+        return false;
+      }
+      this.inBurst = true;
+      queueMicrotask(this.endBurst);
+    }
     this.res.write(frame);
     return true;
   }
 
-  comment(text: string): void {
-    if (!this.closed) this.res.write(`: ${text}\n\n`);
+  /**
+   * Drops the connection: end() would queue behind the bytes the client is not reading, destroy frees them now.
+   * Events on a 2025 stream stay in the session's event store, so the client can resume with Last-Event-ID.
+   */
+  private closeStalled(unsent: number): void {
+    this.streams.stalled({
+      stream: this.kind,
+      session: this.session,
+      bufferedBytes: unsent,
+      limitBytes: this.streams.maxBufferedBytes,
+    });
+    this.res.destroy();
+    this.markClosed();
   }
 
   end(): void {

@@ -11,7 +11,7 @@
 import type { ServerResponse } from 'node:http';
 import type { JsonRpcMessage, JsonRpcResponse } from '../jsonrpc.ts';
 import type { ClientSession, Sink } from '../session.ts';
-import { type KeepAlive, SseConnection } from './sse.ts';
+import { type OpenStreams, SseConnection } from './sse.ts';
 
 interface StoredEvent {
   stream: number;
@@ -43,7 +43,7 @@ export const DEFAULT_STREAM_LIMITS: StreamLimits = {
 
 export class StreamState {
   readonly session: ClientSession;
-  private readonly keepAlive: KeepAlive;
+  private readonly openStreams: OpenStreams;
   private readonly limits: StreamLimits;
   private readonly events: StoredEvent[] = [];
   private eventBytes = 0;
@@ -54,9 +54,9 @@ export class StreamState {
   /** Standalone messages sent while no GET stream was open: the next GET stream gets them. */
   private undelivered: Array<{ id: string; data: string }> = [];
 
-  constructor(session: ClientSession, keepAlive: KeepAlive, limits: StreamLimits = DEFAULT_STREAM_LIMITS) {
+  constructor(session: ClientSession, openStreams: OpenStreams, limits: StreamLimits = DEFAULT_STREAM_LIMITS) {
     this.session = session;
-    this.keepAlive = keepAlive;
+    this.openStreams = openStreams;
     this.limits = limits;
     this.streams.set(0, this.standalone);
     session.deliver = (m) => this.sendStandalone(m);
@@ -105,7 +105,7 @@ export class StreamState {
   /** Opens the event stream of a POST exchange. */
   openStream(res: ServerResponse, remaining: number, headers: Record<string, string>): OutStream {
     const stream: OutStream = { id: this.nextStream++, seq: 0, remaining };
-    stream.conn = new SseConnection(res, this.keepAlive, headers);
+    stream.conn = new SseConnection(res, this.openStreams, { kind: 'post', session: this.session.logId, headers });
     this.streams.set(stream.id, stream);
     // The priming event: an id before any data makes the stream resumable.
     stream.conn.event('', { id: `${stream.id}-0` });
@@ -126,7 +126,7 @@ export class StreamState {
 
   /** GET: a new standalone stream, or the resumption of a stream after `lastEventId`. */
   openGet(res: ServerResponse, lastEventId: string | undefined, headers: Record<string, string>): void {
-    const conn = new SseConnection(res, this.keepAlive, headers);
+    const conn = new SseConnection(res, this.openStreams, { kind: 'get', session: this.session.logId, headers });
     let target = this.standalone;
     let after = Number.POSITIVE_INFINITY;
     let streamId = 0;
@@ -211,12 +211,12 @@ export class HttpExchange implements Sink {
   private stream?: OutStream;
   private done = false;
   private readonly upgradeAt: number;
-  private readonly oneshot?: { conn?: SseConnection; keepAlive: KeepAlive };
+  private readonly oneshot?: { conn?: SseConnection; openStreams: OpenStreams };
 
   constructor(options: {
     res: ServerResponse;
     state?: StreamState;
-    keepAlive: KeepAlive;
+    openStreams: OpenStreams;
     expected: number;
     batch: boolean;
     acceptsSse: boolean;
@@ -229,7 +229,7 @@ export class HttpExchange implements Sink {
     this.batch = options.batch;
     this.acceptsSse = options.acceptsSse;
     this.headers = options.headers;
-    if (!options.state) this.oneshot = { keepAlive: options.keepAlive };
+    if (!options.state) this.oneshot = { openStreams: options.openStreams };
     this.upgradeAt = performance.now() + options.upgradeAfterMs;
     if (this.acceptsSse && options.upgradeAfterMs > 0) watch(this);
   }
@@ -258,7 +258,10 @@ export class HttpExchange implements Sink {
         this.state.completeOne(this.stream);
       }
     } else if (this.oneshot) {
-      this.oneshot.conn = new SseConnection(this.res, this.oneshot.keepAlive, this.headers);
+      this.oneshot.conn = new SseConnection(this.res, this.oneshot.openStreams, {
+        kind: 'post',
+        headers: this.headers,
+      });
       for (const r of this.responses) this.oneshot.conn.event(JSON.stringify(r), { event: 'message' });
     }
     this.responses.length = 0;

@@ -15,9 +15,14 @@ export class RateLimiter {
     this.now = options.now ?? (() => performance.now());
   }
 
-  /** Takes one token; returns 0 when allowed, else the milliseconds until a token is available. */
-  take(key: string, perMinute: number): number {
-    if (perMinute <= 0) return 0;
+  /**
+   * Takes `cost` tokens at once (a JSON-RPC batch is charged one per request it holds); returns 0 when allowed,
+   * else the milliseconds until that many are available, and takes nothing. A cost above the burst can never be
+   * met: Infinity.
+   */
+  take(key: string, perMinute: number, cost = 1): number {
+    if (perMinute <= 0 || cost <= 0) return 0;
+    if (cost > perMinute) return Number.POSITIVE_INFINITY;
     const now = this.now();
     const ratePerMs = perMinute / 60_000;
     let b = this.buckets.get(key);
@@ -29,11 +34,11 @@ export class RateLimiter {
       b.tokens = Math.min(perMinute, b.tokens + (now - b.updated) * ratePerMs);
       b.updated = now;
     }
-    if (b.tokens >= 1) {
-      b.tokens -= 1;
+    if (b.tokens >= cost) {
+      b.tokens -= cost;
       return 0;
     }
-    return Math.max(1, Math.ceil((1 - b.tokens) / ratePerMs));
+    return Math.max(1, Math.ceil((cost - b.tokens) / ratePerMs));
   }
 
   /** Drops buckets that have refilled completely (they carry no state). */

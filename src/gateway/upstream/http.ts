@@ -16,6 +16,11 @@ export interface HttpChannelOptions {
   log: Logger;
 }
 
+/** The size of a message on the wire (the SDK transport sends it as one JSON body). */
+export function messageBytes(message: JsonRpcMessage): number {
+  return Buffer.byteLength(JSON.stringify(message));
+}
+
 export class HttpChannel implements Channel {
   onmessage?: (message: unknown) => void;
   onclose?: (info: ChannelCloseInfo) => void;
@@ -23,7 +28,8 @@ export class HttpChannel implements Channel {
   private readonly options: HttpChannelOptions;
   private transport?: StreamableHTTPClientTransport | SSEClientTransport;
   private closed = false;
-  private inflight = 0;
+  /** Bytes of messages handed to the SDK transport whose POST has not completed yet. */
+  private pendingBytes = 0;
 
   constructor(options: HttpChannelOptions) {
     this.options = options;
@@ -55,13 +61,15 @@ export class HttpChannel implements Channel {
   send(message: JsonRpcMessage): boolean {
     const transport = this.transport;
     if (this.closed || !transport) return false;
-    this.inflight++;
+    // The router compares backlog() with a byte threshold, as for a child's stdin: count bytes, not messages.
+    const bytes = messageBytes(message);
+    this.pendingBytes += bytes;
     transport.send(message as JSONRPCMessage).then(
       () => {
-        this.inflight--;
+        this.pendingBytes -= bytes;
       },
       (err: unknown) => {
-        this.inflight--;
+        this.pendingBytes -= bytes;
         const text = err instanceof Error ? err.message : String(err);
         this.options.log.warn({ err: text }, 'sending to the upstream failed');
         if (kindOf(message) === 'request' && 'id' in message && message.id !== null) {
@@ -74,8 +82,9 @@ export class HttpChannel implements Channel {
     return true;
   }
 
+  /** Bytes accepted but not yet delivered to the upstream (its POSTs still open). */
   backlog(): number {
-    return this.inflight;
+    return this.pendingBytes;
   }
 
   private finish(info: ChannelCloseInfo): void {

@@ -1,0 +1,159 @@
+/**
+ * Backpressure on both sides of the gateway: a client that stops reading its event stream gets the stream
+ * closed instead of the gateway buffering everything for it (real gateway, a chatty stdio server, a raw TCP
+ * client that never reads); the proxy-mode upstream backlog is measured in bytes (what the router's threshold
+ * is in), against a real HTTP server that holds its answers.
+ */
+import { createServer, type ServerResponse } from 'node:http';
+import { type AddressInfo, connect, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, describe, expect, test } from 'vitest';
+import type { JsonRpcMessage } from '../../src/gateway/jsonrpc.ts';
+import { HttpChannel, messageBytes } from '../../src/gateway/upstream/http.ts';
+import { createLogger } from '../../src/observability/log.ts';
+import {
+  client2025,
+  type LogLine,
+  metricValue,
+  NODE,
+  postInitialize,
+  ROOT,
+  sseEvents,
+  startGateway,
+  stopAll,
+  textOf,
+  until,
+} from './helpers.ts';
+
+const CHATTY = [NODE, join(ROOT, 'test/gateway/fixtures/chatty-server.ts')];
+const STREAM_CAP = 64 * 1024;
+const FILLER_BYTES = 16 * 1024;
+
+afterAll(async () => {
+  await stopAll();
+});
+
+describe('proxy-mode upstream backlog', () => {
+  test('counts the bytes of messages whose POST is still open, not the number of messages', async () => {
+    const held: ServerResponse[] = [];
+    const server = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => held.push(res));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`;
+    const channel = new HttpChannel({
+      url,
+      transport: 'streamable-http',
+      log: createLogger({ name: 'test', level: 'silent' }),
+    });
+    await channel.start();
+    const small: JsonRpcMessage = { jsonrpc: '2.0', method: 'notifications/small' };
+    const large: JsonRpcMessage = {
+      jsonrpc: '2.0',
+      method: 'notifications/large',
+      params: { text: 'é'.repeat(50_000) },
+    };
+    expect(channel.backlog()).toBe(0);
+    expect(channel.send(small)).toBe(true);
+    expect(channel.send(large)).toBe(true);
+    // Multi-byte characters count as the bytes they take on the wire.
+    expect(messageBytes(large)).toBeGreaterThan(100_000);
+    expect(channel.backlog()).toBe(messageBytes(small) + messageBytes(large));
+    await until(() => held.length === 2, 10_000, 'both POSTs to reach the upstream');
+    for (const res of held.splice(0)) res.writeHead(202).end();
+    await until(() => channel.backlog() === 0, 10_000, 'the backlog to drain');
+    await channel.close();
+    server.closeAllConnections();
+    await new Promise<void>((r) => server.close(() => r()));
+  });
+});
+
+/** Opens a GET stream on a raw socket, waits for its response headers, then stops reading for good. */
+async function stalledGetStream(port: number, sessionId: string): Promise<{ socket: Socket; head: string }> {
+  const socket = connect(port, '127.0.0.1');
+  socket.write(
+    `GET /mcp HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nAccept: text/event-stream\r\nMcp-Session-Id: ${sessionId}\r\n\r\n`,
+  );
+  const head = await new Promise<string>((resolve, reject) => {
+    socket.once('data', (chunk: Buffer) => resolve(chunk.toString('latin1')));
+    socket.once('error', reject);
+  });
+  socket.pause();
+  return { socket, head };
+}
+
+describe('a client that stops reading its event stream', () => {
+  test('gets the stream closed (logged and counted), keeps its session and event store; others keep working', async () => {
+    const gw = await startGateway(['stdio', '--', ...CHATTY], {
+      env: { MCP_GATEWAY_MAX_STREAM_BUFFER_BYTES: String(STREAM_CAP) },
+    });
+    const bystander = await client2025(gw.url);
+    const init = await postInitialize(`${gw.url}/mcp`);
+    const sessionId = init.headers.get('mcp-session-id') as string;
+    expect(sessionId).toMatch(/^[A-Za-z0-9_-]{24,}/);
+    await init.body?.cancel();
+    const { socket, head } = await stalledGetStream(gw.port, sessionId);
+    expect(head).toMatch(/^HTTP\/1\.1 200/);
+    expect(head.toLowerCase()).toContain('content-type: text/event-stream');
+    let socketClosed = false;
+    socket.once('close', () => {
+      socketClosed = true;
+    });
+
+    // A JSON-only POST: everything the server says during the call travels on the session's GET stream. The
+    // kernel's socket buffers take a few megabytes first, so the call is repeated until the gateway gives up.
+    const isStalledLog = (l: LogLine) => l.msg === 'event stream closed: the client stopped reading';
+    const flood = async (id: number) => {
+      const res = await fetch(`${gw.url}/mcp`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json', 'mcp-session-id': sessionId },
+        body: JSON.stringify({
+          jsonrpc: '2.0',
+          id,
+          method: 'tools/call',
+          params: { name: 'flood', arguments: { count: 128, bytes: FILLER_BYTES } },
+        }),
+      });
+      expect(res.status).toBe(200);
+      const body = (await res.json()) as { result: unknown };
+      expect(textOf(body.result)).toBe(`sent 128 notifications of ${FILLER_BYTES} bytes`);
+    };
+    for (let id = 1; id <= 40 && !gw.logs.some(isStalledLog); id++) await flood(id);
+    const warn = await gw.waitForLog(isStalledLog, 10_000);
+    expect(warn.level).toBe(40);
+    expect(warn).toMatchObject({ stream: 'get', limitBytes: STREAM_CAP });
+    expect(warn.bufferedBytes as number).toBeGreaterThan(STREAM_CAP);
+    // The session fingerprint, never the id, and nothing of the payload.
+    expect(warn.session).toMatch(/^[0-9a-f]{12}$/);
+    expect(JSON.stringify(warn)).not.toContain(sessionId);
+    expect(JSON.stringify(warn)).not.toContain('xxxxxxxx');
+    expect(await metricValue(gw, 'mcp_gateway_stalled_streams_closed_total', { stream: 'get' })).toBe(1);
+
+    // The connection is gone: once the client reads again it gets what the kernel held, then the end.
+    socket.resume();
+    await until(() => socketClosed, 20_000, 'the stalled connection to close');
+
+    // The session survived: a new GET with Last-Event-ID replays from the bounded event store.
+    const controller = new AbortController();
+    const resumed = await fetch(`${gw.url}/mcp`, {
+      headers: { accept: 'text/event-stream', 'mcp-session-id': sessionId, 'last-event-id': '0-1' },
+      signal: controller.signal,
+    });
+    expect(resumed.status).toBe(200);
+    const events = sseEvents(resumed.body as ReadableStream<Uint8Array>);
+    const first = (await events.next()).value as { id?: string; data: string };
+    expect(first.id).toMatch(/^0-\d+$/);
+    expect(Number(first.id?.slice(2))).toBeGreaterThan(1);
+    expect((JSON.parse(first.data) as { method: string }).method).toBe('notifications/message');
+    controller.abort();
+
+    // Other sessions, old and new, are served as before.
+    const before = await bystander.client.callTool({ name: 'echo', arguments: { message: 'still here' } });
+    expect(textOf(before)).toBe('Echo: still here');
+    const newcomer = await client2025(gw.url);
+    expect(textOf(await newcomer.client.callTool({ name: 'echo', arguments: { message: 'new' } }))).toBe('Echo: new');
+    await Promise.all([bystander.client.close(), newcomer.client.close()]);
+    expect(await gw.stop()).toBe(0);
+  });
+});
