@@ -53,6 +53,7 @@ export class StreamState {
   private getStreams: SseConnection[] = [];
   /** Standalone messages sent while no GET stream was open: the next GET stream gets them. */
   private undelivered: Array<{ id: string; data: string }> = [];
+  private undeliveredBytes = 0;
 
   constructor(session: ClientSession, openStreams: OpenStreams, limits: StreamLimits = DEFAULT_STREAM_LIMITS) {
     this.session = session;
@@ -95,8 +96,13 @@ export class StreamState {
     if (this.write(this.standalone, message)) return true;
     // No GET stream yet (typically a server request right after the handshake): keep it for the next one.
     const last = this.events[this.events.length - 1];
-    if (last && this.undelivered.length < this.limits.maxEvents) {
+    // Bounded like the event store, by count and by size.
+    const fits =
+      this.undelivered.length < this.limits.maxEvents &&
+      this.undeliveredBytes + (last?.data.length ?? 0) <= this.limits.maxEventBytes;
+    if (last && fits) {
       this.undelivered.push({ id: `0-${last.seq}`, data: last.data });
+      this.undeliveredBytes += last.data.length;
       return true;
     }
     return false;
@@ -157,12 +163,14 @@ export class StreamState {
       }
       target = this.standalone;
       this.undelivered = []; // the replay above covered them
+      this.undeliveredBytes = 0;
     }
     this.getStreams.push(conn);
     while (this.getStreams.length > this.limits.maxGetStreams) this.getStreams.shift()?.end();
     target.conn = conn;
     for (const u of this.undelivered) conn.event(u.data, { id: u.id, event: 'message' });
     this.undelivered = [];
+    this.undeliveredBytes = 0;
     conn.onclose = () => {
       this.getStreams = this.getStreams.filter((c) => c !== conn);
       if (this.standalone.conn === conn) this.standalone.conn = this.getStreams[this.getStreams.length - 1];

@@ -1,0 +1,38 @@
+/**
+ * The per-session stream state keeps messages for a GET stream that is not open yet; that backlog is bounded by
+ * count and by size like the event store, so a session whose client never opens its GET stream cannot grow
+ * without limit.
+ */
+import { describe, expect, test } from 'vitest';
+import { OpenStreams } from '../../src/gateway/http/sse.ts';
+import { StreamState } from '../../src/gateway/http/streams.ts';
+import { ClientSession } from '../../src/gateway/session.ts';
+
+const notification = (text: string) => ({
+  jsonrpc: '2.0' as const,
+  method: 'notifications/message',
+  params: { level: 'info', data: text },
+});
+
+function state(limits: { maxEvents: number; maxEventBytes: number }) {
+  const session = new ClientSession('session-id', 'streamable', 'test');
+  const streams = new OpenStreams({ keepAliveMs: 0, maxBufferedBytes: 1 << 20 });
+  return new StreamState(session, streams, { ...limits, maxGetStreams: 4, upgradeAfterMs: 10_000 });
+}
+
+describe('messages held for a GET stream that is not open', () => {
+  test('are bounded by size: once the bytes are used up, further messages are refused', () => {
+    const s = state({ maxEvents: 100, maxEventBytes: 1000 });
+    const held: boolean[] = [];
+    for (let i = 0; i < 10; i++) held.push(s.sendStandalone(notification('x'.repeat(200))));
+    // Each message is about 270 bytes of JSON: three fit in 1000 bytes, the fourth does not.
+    expect(held).toEqual([true, true, true, false, false, false, false, false, false, false]);
+  });
+
+  test('are bounded by count', () => {
+    const s = state({ maxEvents: 5, maxEventBytes: 1 << 20 });
+    const held = Array.from({ length: 8 }, () => s.sendStandalone(notification('small')));
+    expect(held.filter(Boolean)).toHaveLength(5);
+    expect(held.slice(5)).toEqual([false, false, false]);
+  });
+});
