@@ -190,6 +190,24 @@ export class Router {
     this.sessions.add(session);
   }
 
+  /**
+   * A 2026-07-28 `subscriptions/listen` stream watching resources (that revision has no resources/subscribe:
+   * listen streams replace it). The server is subscribed to a URI while any session or stream holds it, once;
+   * `detach` undoes it when the stream closes.
+   */
+  watch(session: ClientSession, uris: readonly string[]): void {
+    this.attach(session);
+    for (const uri of uris) {
+      if (session.subscriptions.has(uri)) continue;
+      const held = this.subscriberCount(uri) > 0;
+      session.subscriptions.add(uri);
+      if (held || !this.upstream.ready) continue; // held: already subscribed; not ready: the restart replays it
+      void this.upstream.request('resources/subscribe', { uri }, 10_000).then((answer) => {
+        if (answer.error) this.log.warn({ error: answer.error.message }, 'the server refused a listen subscription');
+      });
+    }
+  }
+
   /** The session ended: cancel its requests, refuse its server requests, drop its subscriptions. */
   detach(session: ClientSession): void {
     if (!this.sessions.delete(session) && !this.inflight.has(session)) return;

@@ -30,12 +30,27 @@ export interface ModernOptions {
   maxBodyBytes: number;
 }
 
+/** At most this many resource URIs per listen stream are subscribed on the server (a bound per stream). */
+export const MAX_WATCHED_RESOURCES = 100;
+
+/** The resource URIs a `subscriptions/listen` request asks to watch; none for any other request. */
+export function watchedResources(body: unknown): string[] {
+  if (!isObject(body) || body.method !== 'subscriptions/listen' || !isObject(body.params)) return [];
+  const filter = body.params.notifications;
+  const list = isObject(filter) ? filter.resourceSubscriptions : undefined;
+  if (!Array.isArray(list)) return [];
+  const uris = list.filter((u): u is string => typeof u === 'string' && u.length > 0 && u.length <= 2048);
+  return [...new Set(uris)].slice(0, MAX_WATCHED_RESOURCES);
+}
+
 export class ModernEndpoint {
+  private readonly options: ModernOptions;
   private readonly handler: ReturnType<typeof createMcpHandler>;
   private readonly node: ReturnType<typeof toNodeHandler>;
   private seq = 0;
 
   constructor(options: ModernOptions) {
+    this.options = options;
     const { log } = options;
     this.handler = createMcpHandler(
       (ctx) => {
@@ -112,6 +127,14 @@ export class ModernEndpoint {
 
   handle(req: IncomingMessage, res: ServerResponse, body: unknown, identity: string): Promise<void> {
     (req as IncomingMessage & { auth?: unknown }).auth = { token: '', clientId: identity, scopes: [] };
+    const uris = watchedResources(body);
+    const router = this.options.router();
+    if (uris.length > 0 && isObject(router.upstream.initResult?.capabilities?.resources)) {
+      // The SDK runs the listen stream and filters updates by URI; the server must be subscribed to send them.
+      const watcher = new ClientSession(`listen-${++this.seq}`, 'modern', identity);
+      router.watch(watcher, uris);
+      res.once('close', () => router.detach(watcher));
+    }
     return this.node(req, res, body);
   }
 

@@ -1,0 +1,76 @@
+/**
+ * 2026-07-28 resource subscriptions: that revision drops resources/subscribe, and a client watches resources by
+ * naming them on a `subscriptions/listen` stream. The gateway subscribes the shared server to each URI while any
+ * stream or 2025 session holds it (once), so updates flow, and unsubscribes when the last holder goes.
+ */
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { client2025, client2026, NODE, ROOT, type RunningGateway, startGateway, stopAll, until } from './helpers.ts';
+
+const requestLog = join(mkdtempSync(join(tmpdir(), 'gw-listen-')), 'requests.log');
+const RAW_SERVER = [
+  NODE,
+  join(ROOT, 'test/gateway/fixtures/raw-server.ts'),
+  '--resources',
+  '--request-log',
+  requestLog,
+];
+let gw: RunningGateway;
+
+/** The resources/subscribe and unsubscribe requests the server received, in order. */
+const serverSaw = () => readFileSync(requestLog, { encoding: 'utf8', flag: 'a+' }).split('\n').filter(Boolean);
+
+beforeAll(async () => {
+  gw = await startGateway(['stdio', '--', ...RAW_SERVER]);
+});
+
+afterAll(async () => {
+  await stopAll();
+});
+
+describe('2026-07-28 subscriptions/listen with resourceSubscriptions', () => {
+  test('updates reach the listening client; the server is subscribed once and released by the last holder', async () => {
+    const uri = 'test://doc/a';
+    const first = await client2026(gw.url);
+    const updates: string[] = [];
+    first.client.setNotificationHandler('notifications/resources/updated', async (n) => {
+      updates.push(String(n.params?.uri));
+    });
+    const stream = await first.client.listen({ resourceSubscriptions: [uri] });
+    expect(stream.honoredFilter.resourceSubscriptions).toEqual([uri]);
+    await until(() => serverSaw().includes(`subscribe ${uri}`), 10_000, 'the server subscribed');
+
+    // A change announced by the server reaches the stream.
+    await first.client.callTool({ name: 'touch', arguments: { uri } });
+    await until(() => updates.includes(uri), 10_000, 'resources/updated on the listen stream');
+
+    // A second stream and a 2025 session on the same URI: the server is not subscribed again.
+    const second = await client2026(gw.url);
+    const secondStream = await second.client.listen({ resourceSubscriptions: [uri] });
+    const session = await client2025(gw.url);
+    await session.client.subscribeResource({ uri });
+    expect(serverSaw()).toEqual([`subscribe ${uri}`]);
+
+    // Closing the streams keeps the subscription while the session holds it; the last holder releases it.
+    await stream.close();
+    await secondStream.close();
+    await first.client.callTool({ name: 'touch', arguments: { uri } }); // a round trip after the closes
+    expect(serverSaw()).toEqual([`subscribe ${uri}`]);
+    await session.client.unsubscribeResource({ uri });
+    await until(() => serverSaw().length === 2, 10_000, 'the server unsubscribed');
+    expect(serverSaw()).toEqual([`subscribe ${uri}`, `unsubscribe ${uri}`]);
+    await Promise.all([first.client.close(), second.client.close(), session.client.close()]);
+  });
+
+  test('a stream alone: closing it unsubscribes the server', async () => {
+    const uri = 'test://doc/b';
+    const modern = await client2026(gw.url);
+    const stream = await modern.client.listen({ resourceSubscriptions: [uri] });
+    await until(() => serverSaw().includes(`subscribe ${uri}`), 10_000, 'the server subscribed');
+    await stream.close();
+    await until(() => serverSaw().includes(`unsubscribe ${uri}`), 10_000, 'the server unsubscribed');
+    await modern.client.close();
+  });
+});
