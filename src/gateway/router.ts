@@ -203,7 +203,10 @@ export class Router {
       session.subscriptions.add(uri);
       if (held || !this.upstream.ready) continue; // held: already subscribed; not ready: the restart replays it
       void this.upstream.request('resources/subscribe', { uri }, 10_000).then((answer) => {
-        if (answer.error) this.log.warn({ error: answer.error.message }, 'the server refused a listen subscription');
+        if (!answer.error) return;
+        // Not subscribed after all: nothing to undo on detach, nothing to replay after a restart.
+        session.subscriptions.delete(uri);
+        this.log.warn({ error: answer.error.message }, 'the server refused a listen subscription');
       });
     }
   }

@@ -22,6 +22,11 @@ let gw: RunningGateway;
 /** The resources/subscribe and unsubscribe requests the server received, in order. */
 const serverSaw = () => readFileSync(requestLog, { encoding: 'utf8', flag: 'a+' }).split('\n').filter(Boolean);
 
+/** A call the server answers: everything the gateway sent the server before it has been handled by then. */
+async function echoThroughServer(client: Awaited<ReturnType<typeof client2025>>['client']): Promise<void> {
+  await client.callTool({ name: 'echo', arguments: { message: 'barrier' } });
+}
+
 beforeAll(async () => {
   gw = await startGateway(['stdio', '--', ...RAW_SERVER]);
 });
@@ -51,17 +56,49 @@ describe('2026-07-28 subscriptions/listen with resourceSubscriptions', () => {
     const secondStream = await second.client.listen({ resourceSubscriptions: [uri] });
     const session = await client2025(gw.url);
     await session.client.subscribeResource({ uri });
+    await echoThroughServer(session.client);
     expect(serverSaw()).toEqual([`subscribe ${uri}`]);
 
-    // Closing the streams keeps the subscription while the session holds it; the last holder releases it.
+    // Holders leave one by one; only the last one's leaving unsubscribes the server. An early unsubscribe would
+    // show as a second one when the last holder goes, so the exact log below catches it.
+    await session.client.unsubscribeResource({ uri });
     await stream.close();
     await secondStream.close();
-    await first.client.callTool({ name: 'touch', arguments: { uri } }); // a round trip after the closes
-    expect(serverSaw()).toEqual([`subscribe ${uri}`]);
-    await session.client.unsubscribeResource({ uri });
-    await until(() => serverSaw().length === 2, 10_000, 'the server unsubscribed');
+    await until(() => serverSaw().includes(`unsubscribe ${uri}`), 10_000, 'the server unsubscribed');
+    await echoThroughServer(session.client);
     expect(serverSaw()).toEqual([`subscribe ${uri}`, `unsubscribe ${uri}`]);
     await Promise.all([first.client.close(), second.client.close(), session.client.close()]);
+  });
+
+  test('a listen the SDK rejects subscribes nothing', async () => {
+    const uri = 'test://doc/rejected';
+    const envelope = {
+      'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+      'io.modelcontextprotocol/clientInfo': { name: 'raw', version: '1' },
+      'io.modelcontextprotocol/clientCapabilities': {},
+    };
+    // An invalid filter field: the SDK's listen handler refuses the request before any stream starts.
+    const refused = await fetch(`${gw.url}/mcp`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+        'mcp-protocol-version': '2026-07-28',
+        'mcp-method': 'subscriptions/listen',
+      },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'subscriptions/listen',
+        params: { notifications: { resourceSubscriptions: [uri], toolsListChanged: 'yes' }, _meta: envelope },
+      }),
+    });
+    const answer = await refused.text();
+    expect(answer).toContain('-32602');
+    const session = await client2025(gw.url);
+    await echoThroughServer(session.client);
+    expect(serverSaw().filter((line) => line.endsWith(uri))).toEqual([]);
+    await session.client.close();
   });
 
   test('a stream alone: closing it unsubscribes the server', async () => {

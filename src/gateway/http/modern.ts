@@ -6,6 +6,7 @@
  * it reaches the same server process under the same policy.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { finished } from 'node:stream';
 import { toNodeHandler } from '@modelcontextprotocol/node';
 import {
   classifyInboundRequest,
@@ -41,6 +42,18 @@ export function watchedResources(body: unknown): string[] {
   if (!Array.isArray(list)) return [];
   const uris = list.filter((u): u is string => typeof u === 'string' && u.length > 0 && u.length <= 2048);
   return [...new Set(uris)].slice(0, MAX_WATCHED_RESOURCES);
+}
+
+/** Runs `start` when the response begins as a 200 event stream; never for an error answer. */
+function whenEventStreamStarts(res: ServerResponse, start: () => void): void {
+  const writeHead = res.writeHead;
+  res.writeHead = function (this: ServerResponse, ...args: unknown[]) {
+    res.writeHead = writeHead;
+    const headers = args.find((a): a is Record<string, unknown> => isObject(a)) ?? {};
+    const type = Object.entries(headers).find(([k]) => k.toLowerCase() === 'content-type')?.[1];
+    if (args[0] === 200 && /^text\/event-stream/i.test(String(type ?? res.getHeader('content-type') ?? ''))) start();
+    return (writeHead as (...a: unknown[]) => ServerResponse).apply(this, args);
+  } as ServerResponse['writeHead'];
 }
 
 export class ModernEndpoint {
@@ -129,11 +142,15 @@ export class ModernEndpoint {
     (req as IncomingMessage & { auth?: unknown }).auth = { token: '', clientId: identity, scopes: [] };
     const uris = watchedResources(body);
     const router = this.options.router();
-    if (uris.length > 0 && isObject(router.upstream.initResult?.capabilities?.resources)) {
+    const subscribable = router.upstream.initResult?.capabilities?.resources;
+    if (uris.length > 0 && isObject(subscribable) && subscribable.subscribe === true) {
       // The SDK runs the listen stream and filters updates by URI; the server must be subscribed to send them.
-      const watcher = new ClientSession(`listen-${++this.seq}`, 'modern', identity);
-      router.watch(watcher, uris);
-      res.once('close', () => router.detach(watcher));
+      // Only once the SDK has accepted the listen (its stream starts), and until that stream is gone.
+      whenEventStreamStarts(res, () => {
+        const watcher = new ClientSession(`listen-${++this.seq}`, 'modern', identity);
+        router.watch(watcher, uris);
+        finished(res, () => router.detach(watcher));
+      });
     }
     return this.node(req, res, body);
   }
