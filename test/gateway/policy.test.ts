@@ -441,5 +441,19 @@ describe('the per-client limit counts JSON-RPC requests, not HTTP requests', () 
     );
     expect(JSON.stringify(limited.logs)).not.toContain(secret);
     await modern.client.close();
+
+    // A refused body costs nothing, so a huge batch is audited up to a bound and summed in one warning.
+    const floodAddress = '192.0.2.22';
+    const flooder = await client2025(limited.url, { headers: { 'x-forwarded-for': floodAddress } });
+    const floodSession = { 'mcp-session-id': flooder.transport.sessionId as string };
+    const batch = Array.from({ length: 40 }, (_, i) => call(100 + i, `flood-${i}`));
+    const flood = await send(batch, floodAddress, floodSession);
+    expect(flood.status).toBe(429);
+    await flood.body?.cancel();
+    const summary = await limited.waitForLog((l) => l.client === `ip:${floodAddress}` && l.refused === 40);
+    expect(summary).toMatchObject({ audited: 10 });
+    const floodLines = limited.logs.filter((l) => (l.audit as AuditLine | undefined)?.client === `ip:${floodAddress}`);
+    expect(floodLines).toHaveLength(10);
+    await flooder.client.close();
   });
 });

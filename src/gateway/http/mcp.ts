@@ -142,15 +142,18 @@ export function clientLimitRefusal(
   };
 }
 
+/** tools/call requests of one rate-limited body that get their own audit line; the rest are summed in one. */
+export const MAX_AUDITED_REFUSALS = 10;
+
 /**
  * Whether a POST would start new work here rather than continue work already here: what a drain refuses. New:
  * a new session, a 2026-07-28 request, a sessionless 2025 request. Continuing: anything on an open session, and a
  * 2026 retry carrying a requestState (it resumes a call the drain is waiting for).
  */
-export function startsNewWork(sessionId: string | undefined, body: unknown): boolean {
+export function startsNewWork(sessionId: string | undefined, body: unknown, modern: boolean): boolean {
   if (sessionId !== undefined) return false;
   const state = isObject(body) && isObject(body.params) ? body.params.requestState : undefined;
-  return typeof state !== 'string';
+  return !modern || typeof state !== 'string';
 }
 
 export class McpHttp {
@@ -425,8 +428,15 @@ export class McpHttp {
       session: new ClientSession(`${sessionless}-refused`, sessionless, identity),
       router: this.o.sharedRouter,
     };
-    for (const m of messages) {
-      if ('method' in m && 'id' in m) router.recordRefused(session, m as JsonRpcRequest, 'rate_limited');
+    // Audited one by one up to a bound: a refused body costs the client nothing, so a huge batch must not turn
+    // into as many audit lines.
+    const calls = messages.filter((m): m is JsonRpcRequest => 'method' in m && 'id' in m && m.method === 'tools/call');
+    for (const call of calls.slice(0, MAX_AUDITED_REFUSALS)) router.recordRefused(session, call, 'rate_limited');
+    if (calls.length > MAX_AUDITED_REFUSALS) {
+      this.o.log.warn(
+        { client: session.identity, refused: calls.length, audited: MAX_AUDITED_REFUSALS },
+        'rate-limited body: its further tools/call requests are counted here, not audited one by one',
+      );
     }
     const refusal = clientLimitRefusal(wait, requests, rpm);
     const seconds = refusal.retryAfterSeconds;
@@ -467,7 +477,7 @@ export class McpHttp {
       sendRpcError(res, 400, INVALID_REQUEST, `Bad Request: unsupported MCP-Protocol-Version ${version}`);
       return;
     }
-    if (this.o.isDraining() && startsNewWork(sessionId, parsed)) {
+    if (this.o.isDraining() && startsNewWork(sessionId, parsed, looksModern(version, parsed))) {
       this.refuse(res, SessionRefused.draining());
       return;
     }
