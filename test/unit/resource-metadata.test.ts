@@ -15,10 +15,20 @@ describe('RFC 9728 metadata paths', () => {
     expect(metadataSuffix('/mcp')).toBeUndefined();
   });
 
-  it('RFC form (nothing in front of the well-known segment): the suffix is the resource path', () => {
+  it('RFC form (nothing in front of the well-known segment), no base path: the suffix is the resource path', () => {
+    // A proxy that strips a prefix may stand in front; the gateway cannot know the prefix, so it takes the path.
     expect(describedResourcePath('', '/github/mcp')).toBe('/github/mcp');
-    expect(describedResourcePath('', '/mcp')).toBe('/mcp');
     expect(describedResourcePath('', '/a/b/sse')).toBe('/a/b/sse');
+    expect(describedResourcePath('', '/mcp')).toBe('/mcp');
+  });
+
+  it("RFC form with a base path: only the gateway's own endpoints, never another application's path", () => {
+    expect(describedResourcePath('', '/github/mcp', '/github')).toBe('/github/mcp');
+    expect(describedResourcePath('', '/github/sse', '/github')).toBe('/github/sse');
+    expect(describedResourcePath('', '/mcp', '/github')).toBe('/mcp');
+    expect(describedResourcePath('', '', '/github')).toBe('/github/mcp');
+    expect(describedResourcePath('', '/other/mcp', '/github')).toBeUndefined();
+    expect(describedResourcePath('', '/a/github/mcp', '/github')).toBeUndefined();
   });
 
   it('under a prefix (the older form, or a proxy that stripped it): the prefix names the resource', () => {

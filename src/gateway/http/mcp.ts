@@ -311,7 +311,11 @@ export class McpHttp {
       sendJson(res, 404, { error: 'this gateway does not require authorization' });
       return;
     }
-    const resourcePath = describedResourcePath(this.externalPrefix(req, prefix), suffix);
+    const resourcePath = describedResourcePath(
+      prefix === '' ? '' : this.externalPrefix(req, prefix),
+      suffix,
+      this.basePath ? this.externalPrefix(req, this.basePath) : undefined,
+    );
     if (resourcePath === undefined) {
       sendJson(res, 404, { error: 'this path describes no resource of this gateway' });
       return;

@@ -25,14 +25,18 @@ export function metadataSuffix(path: string): string | undefined {
 
 /**
  * The resource path a metadata request describes; undefined when it names nothing this gateway serves.
- * `prefix` is the external path in front of the well-known segment: '' for the RFC form, where the suffix is
- * the resource path; otherwise the older form under a prefix (`/github/.well-known/...`, or a proxy that
- * stripped the prefix and sent X-Forwarded-Prefix), where the prefix names the resource and the suffix only
- * picks the endpoint.
+ * `prefix` is the external path in front of the well-known segment: '' for the RFC form, where the suffix is the
+ * resource path; otherwise the older form under a prefix (`/github/.well-known/...`, or a proxy that stripped the
+ * prefix and sent X-Forwarded-Prefix), where the prefix names the resource and the suffix only picks the endpoint.
+ * `served`: the gateway's own base path when it has one (the operator sets it from the Ingress path); then the RFC
+ * form must name one of its endpoints, with or without it, so it never describes another application's paths. Without one,
+ * a proxy that strips a prefix may stand in front, so any endpoint path is taken at its word.
  */
-export function describedResourcePath(prefix: string, suffix: string): string | undefined {
-  if (suffix === '') return `${prefix}/mcp`;
+export function describedResourcePath(prefix: string, suffix: string, served?: string): string | undefined {
+  if (suffix === '') return `${prefix || served || ''}/mcp`;
   const endpoint = ENDPOINT.exec(suffix)?.[0];
   if (endpoint === undefined || !SAFE_PATH.test(suffix) || /\/\/|\/\.\.?\//.test(suffix)) return undefined;
-  return prefix === '' ? suffix : `${prefix}${endpoint}`;
+  if (prefix !== '') return `${prefix}${endpoint}`;
+  // The gateway serves its endpoints with and without its base path (the Ingress uses it, the Service does not).
+  return served === undefined || suffix === `${served}${endpoint}` || suffix === endpoint ? suffix : undefined;
 }
