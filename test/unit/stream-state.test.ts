@@ -4,7 +4,7 @@
  * without limit.
  */
 import { describe, expect, test } from 'vitest';
-import { OpenStreams } from '../../src/gateway/http/sse.ts';
+import { isStalled, OpenStreams } from '../../src/gateway/http/sse.ts';
 import { StreamState } from '../../src/gateway/http/streams.ts';
 import { ClientSession } from '../../src/gateway/session.ts';
 
@@ -34,5 +34,19 @@ describe('messages held for a GET stream that is not open', () => {
     const held = Array.from({ length: 8 }, () => s.sendStandalone(notification('small')));
     expect(held.filter(Boolean)).toHaveLength(5);
     expect(held.slice(5)).toEqual([false, false, false]);
+  });
+});
+
+describe('isStalled: when an event stream is closed instead of written to', () => {
+  const cap = 1000;
+  test('not while under the cap', () => {
+    expect(isStalled(999, cap, 999)).toBe(false);
+  });
+  test('over the cap and nothing taken since the last burst: the client stopped reading', () => {
+    expect(isStalled(5000, cap, 5000)).toBe(true);
+    expect(isStalled(5000, cap, 4000)).toBe(true);
+  });
+  test('over the cap but less than after the last burst: a slow client still draining a large message', () => {
+    expect(isStalled(4000, cap, 5000)).toBe(false);
   });
 });

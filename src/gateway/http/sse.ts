@@ -81,12 +81,12 @@ export class OpenStreams {
 }
 
 /**
- * Whether a stream must be closed instead of written to: the client has left more than the cap untaken. Checked
- * before a burst of writes, so a single message or a replay larger than the cap still goes out; only what earlier
- * turns of the event loop left behind counts.
+ * Whether a stream must be closed instead of written to: the client has left more than the cap untaken and has
+ * taken nothing since the last burst of writes ended (`unsentAfterLastBurst`). Checked before a burst, so a single
+ * message or a replay larger than the cap still goes out, and a slow client still draining one is not cut off.
  */
-export function isStalled(unsentBytes: number, maxBufferedBytes: number): boolean {
-  return unsentBytes > maxBufferedBytes;
+export function isStalled(unsentBytes: number, maxBufferedBytes: number, unsentAfterLastBurst: number): boolean {
+  return unsentBytes > maxBufferedBytes && unsentBytes >= unsentAfterLastBurst;
 }
 
 export class SseConnection {
@@ -100,8 +100,11 @@ export class SseConnection {
   private readonly session?: string;
   /** Writes in this turn of the event loop were already checked (see isStalled). */
   private inBurst = false;
+  /** Bytes still unsent when the last burst ended: less now means the client is reading. */
+  private unsentAfterBurst = 0;
   private readonly endBurst = () => {
     this.inBurst = false;
+    this.unsentAfterBurst = this.res.writableLength;
   };
 
   constructor(
@@ -147,7 +150,7 @@ export class SseConnection {
     // everything sent its way.
     if (!this.inBurst) {
       const unsent = this.res.writableLength;
-      if (isStalled(unsent, this.streams.maxBufferedBytes)) {
+      if (isStalled(unsent, this.streams.maxBufferedBytes, this.unsentAfterBurst)) {
         this.closeStalled(unsent);
         return false;
       }
