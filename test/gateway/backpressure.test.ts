@@ -69,6 +69,44 @@ describe('proxy-mode upstream backlog', () => {
   });
 });
 
+describe('proxy-mode upstream backlog, continued', () => {
+  test('a call the upstream has taken (response headers sent) leaves the backlog while it runs', async () => {
+    const running: ServerResponse[] = [];
+    const server = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        // Taken: a JSON answer has started, its body comes when the (long) call is done.
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.flushHeaders();
+        running.push(res);
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`;
+    const channel = new HttpChannel({
+      url,
+      transport: 'streamable-http',
+      log: createLogger({ name: 't', level: 'silent' }),
+    });
+    await channel.start();
+    const call: JsonRpcMessage = {
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'tools/call',
+      params: { name: 'slow', arguments: {} },
+    };
+    expect(channel.send(call)).toBe(true);
+    expect(channel.backlog()).toBe(messageBytes(call));
+    await until(() => running.length === 1, 10_000, 'the call to reach the upstream');
+    await until(() => channel.backlog() === 0, 10_000, 'the backlog to drop once the upstream took the call');
+    expect(running[0]?.writableEnded).toBe(false); // the call is still running
+    for (const res of running) res.end(JSON.stringify({ jsonrpc: '2.0', id: 1, result: { content: [] } }));
+    await channel.close();
+    server.closeAllConnections();
+    await new Promise<void>((r) => server.close(() => r()));
+  });
+});
+
 /** Opens a GET stream on a raw socket, waits for its response headers, then stops reading for good. */
 async function stalledGetStream(port: number, sessionId: string): Promise<{ socket: Socket; head: string }> {
   const socket = connect(port, '127.0.0.1');

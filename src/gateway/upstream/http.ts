@@ -28,8 +28,14 @@ export class HttpChannel implements Channel {
   private readonly options: HttpChannelOptions;
   private transport?: StreamableHTTPClientTransport | SSEClientTransport;
   private closed = false;
-  /** Bytes of messages handed to the SDK transport whose POST has not completed yet. */
+  /**
+   * Bytes of messages handed to the SDK transport that the upstream has not taken yet: their POST has no response
+   * headers. A call the upstream is still working on does not count (the SDK's send() settles only when a JSON
+   * answer's body is complete, which for a long call is long after the upstream took the message).
+   */
   private pendingBytes = 0;
+  /** The bodies behind pendingBytes; identical bodies share an entry. */
+  private readonly untaken = new Map<string, number>();
 
   constructor(options: HttpChannelOptions) {
     this.options = options;
@@ -38,8 +44,18 @@ export class HttpChannel implements Channel {
 
   async start(): Promise<void> {
     const url = new URL(this.options.url);
+    // Response headers mean the upstream took the message: the backlog drops then, not when the call ends.
+    const fetchTaking: typeof fetch = async (input, init) => {
+      try {
+        return await fetch(input, init);
+      } finally {
+        if (typeof init?.body === 'string') this.taken(init.body);
+      }
+    };
     const transport =
-      this.options.transport === 'sse' ? new SSEClientTransport(url) : new StreamableHTTPClientTransport(url);
+      this.options.transport === 'sse'
+        ? new SSEClientTransport(url, { fetch: fetchTaking })
+        : new StreamableHTTPClientTransport(url, { fetch: fetchTaking });
     this.transport = transport;
     transport.onmessage = (message) => this.onmessage?.(message);
     transport.onerror = (err) => {
@@ -62,14 +78,13 @@ export class HttpChannel implements Channel {
     const transport = this.transport;
     if (this.closed || !transport) return false;
     // The router compares backlog() with a byte threshold, as for a child's stdin: count bytes, not messages.
-    const bytes = messageBytes(message);
-    this.pendingBytes += bytes;
+    const body = JSON.stringify(message);
+    this.pendingBytes += Buffer.byteLength(body);
+    this.untaken.set(body, (this.untaken.get(body) ?? 0) + 1);
     transport.send(message as JSONRPCMessage).then(
-      () => {
-        this.pendingBytes -= bytes;
-      },
+      () => this.taken(body),
       (err: unknown) => {
-        this.pendingBytes -= bytes;
+        this.taken(body);
         const text = err instanceof Error ? err.message : String(err);
         this.options.log.warn({ err: text }, 'sending to the upstream failed');
         if (kindOf(message) === 'request' && 'id' in message && message.id !== null) {
@@ -82,9 +97,18 @@ export class HttpChannel implements Channel {
     return true;
   }
 
-  /** Bytes accepted but not yet delivered to the upstream (its POSTs still open). */
+  /** Bytes accepted but not yet taken by the upstream (their POSTs have no response yet). */
   backlog(): number {
     return this.pendingBytes;
+  }
+
+  /** The upstream took this body (or its POST failed): once per body handed over, whichever comes first. */
+  private taken(body: string): void {
+    const count = this.untaken.get(body);
+    if (count === undefined) return;
+    if (count > 1) this.untaken.set(body, count - 1);
+    else this.untaken.delete(body);
+    this.pendingBytes -= Buffer.byteLength(body);
   }
 
   private finish(info: ChannelCloseInfo): void {
