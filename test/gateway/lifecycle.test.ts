@@ -330,14 +330,12 @@ describe('child stderr and restarts', () => {
     expect(stops()[0]?.code).toBe(3);
     const times = stops().map((l) => l.time as number);
     const gaps = times.slice(1, 5).map((t, i) => t - (times[i] as number));
-    // Each gap is the backoff delay (250, 500, 1000, 2000 ms) plus a spawn of sh: never shorter than the delay
-    // (a 20 ms allowance for clock granularity), and each longer than the one before.
+    // Each gap is the backoff delay (250, 500, 1000, 2000 ms) plus a spawn of sh: never shorter than the doubling
+    // delay (a 20 ms allowance for clock granularity). No upper bound and no gap-to-gap comparison: a slow spawn
+    // on a loaded machine lengthens a gap, and that is not the gateway's doing.
     gaps.forEach((gap, i) => {
       expect(gap, `gap ${i + 1} of ${gaps.join(', ')} ms`).toBeGreaterThanOrEqual(250 * 2 ** i - 20);
     });
-    for (let i = 1; i < gaps.length; i++) {
-      expect(gaps[i], `gaps ${gaps.join(', ')} ms`).toBeGreaterThan(gaps[i - 1] as number);
-    }
     expect(await metricValue(gw, 'mcp_gateway_child_restarts_total')).toBeGreaterThanOrEqual(4);
     expect((await fetch(`${gw.health}/readyz`)).status).toBe(503);
     expect(await gw.stop()).toBe(0);
