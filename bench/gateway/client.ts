@@ -71,7 +71,20 @@ interface HttpAnswer {
   body: string;
 }
 
+/**
+ * POST on the keep-alive agent. A server may close an idle keep-alive connection just as the client reuses it
+ * (Node's default keepAliveTimeout is 5 s, and a client idles while other targets take their round): the request
+ * then never reached the server, and is sent again on a fresh connection, as Node's documentation advises
+ * (`request.reusedSocket`).
+ */
 function post(agent: Agent, url: URL, body: string, headers: Record<string, string>): Promise<HttpAnswer> {
+  return postOnce(agent, url, body, headers).catch((err: NodeJS.ErrnoException & { reusedSocket?: boolean }) => {
+    if (err.reusedSocket && err.code === 'ECONNRESET') return postOnce(agent, url, body, headers);
+    throw err;
+  });
+}
+
+function postOnce(agent: Agent, url: URL, body: string, headers: Record<string, string>): Promise<HttpAnswer> {
   return new Promise((resolve, reject) => {
     const req = request(
       {
@@ -97,7 +110,10 @@ function post(agent: Agent, url: URL, body: string, headers: Record<string, stri
         res.on('error', reject);
       },
     );
-    req.on('error', reject);
+    req.on('error', (err: NodeJS.ErrnoException & { reusedSocket?: boolean }) => {
+      err.reusedSocket = req.reusedSocket;
+      reject(err);
+    });
     req.end(body);
   });
 }

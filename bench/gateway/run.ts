@@ -192,6 +192,16 @@ async function startReferences(dir: string, log: (line: string) => void): Promis
   return started;
 }
 
+/** Aggregate CPU ticks from /proc/stat: total and steal (time the hypervisor gave this VM's CPUs to others). */
+function cpuTicks(): { total: number; steal: number } {
+  try {
+    const fields = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '').trim().split(/\s+/).slice(1).map(Number);
+    return { total: fields.reduce((a, b) => a + b, 0), steal: fields[7] ?? 0 };
+  } catch {
+    return { total: 0, steal: 0 };
+  }
+}
+
 function percentile(sorted: number[], q: number): number {
   if (sorted.length === 0) return Number.NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
@@ -375,6 +385,7 @@ export async function runGatewayBench(options: BenchOptions = {}): Promise<strin
   const referenceNames: string[] = [];
   const results: Result[] = [];
   const started = Date.now();
+  const ticksAtStart = cpuTicks();
 
   let binary = options.binary;
   let cleanup = () => {};
@@ -570,7 +581,9 @@ export async function runGatewayBench(options: BenchOptions = {}): Promise<strin
     `supergateway's stateful mode spawns one server process per session, so its idle-session memory is measured at ${sgIdle.join(', ')} ` +
       'sessions only (1,000 would mean 1,000 node processes). RSS target: < 100 MB gateway process at 100 idle sessions.',
   );
-  const runtime = `${Math.round((Date.now() - started) / 1000)} s`;
+  const ticksAtEnd = cpuTicks();
+  const stealShare = (ticksAtEnd.steal - ticksAtStart.steal) / Math.max(1, ticksAtEnd.total - ticksAtStart.total);
+  const runtime = `${Math.round((Date.now() - started) / 1000)} s; CPU time stolen by the hypervisor during the run: ${f(stealShare * 100, 1)}% (a noisy host slows every target alike, which the ratios absorb and absolute figures do not)`;
   return `${lines.join('\n').replace('RUNTIME', runtime)}\n`;
 }
 
