@@ -10,7 +10,8 @@ import { childEnvironment, type GatewayConfig } from './config.ts';
 import { healthHandler, Readiness } from './health.ts';
 import { LazyModern } from './http/lazy-modern.ts';
 import { McpHttp } from './http/mcp.ts';
-import { OpenStreams } from './http/sse.ts';
+import { OpenStreams, type StalledStream } from './http/sse.ts';
+import { SdkStreamWatch } from './http/stall.ts';
 import { DEFAULT_STREAM_LIMITS, type StreamLimits } from './http/streams.ts';
 import { RequestStateCodec } from './input.ts';
 import { GatewayMetrics } from './metrics.ts';
@@ -80,17 +81,18 @@ export class Gateway {
       this.audit = directAudit(this.log, destination, LOGGER_NAME);
     }
     this.env = options.env ?? process.env;
-    const stalled = this.metrics.stalledStreams;
     this.openStreams = new OpenStreams({
       keepAliveMs: config.keepAliveMs,
       maxBufferedBytes: config.maxStreamBufferBytes,
-      onStalled: (info) => {
-        stalled.inc({ stream: info.stream });
-        this.log.warn(info, 'event stream closed: the client stopped reading');
-      },
+      onStalled: this.onStalled,
     });
     this.streamLimits = { ...DEFAULT_STREAM_LIMITS, ...options.streamLimits };
   }
+
+  private readonly onStalled = (info: StalledStream): void => {
+    this.metrics.stalledStreams.inc({ stream: info.stream });
+    this.log.warn(info, 'event stream closed: the client stopped reading');
+  };
 
   get isDraining(): boolean {
     return this.draining;
@@ -160,6 +162,7 @@ export class Gateway {
       log,
       keepAliveMs: config.keepAliveMs,
       maxBodyBytes: config.maxBodyBytes,
+      stalls: new SdkStreamWatch({ intervalMs: config.keepAliveMs, onStalled: this.onStalled }),
     });
     this.sharedRouter = new Router({
       upstream: this.sharedUpstream,

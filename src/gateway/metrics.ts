@@ -131,7 +131,7 @@ export class GatewayMetrics {
     });
     this.stalledStreams = new Counter({
       name: 'mcp_gateway_stalled_streams_closed_total',
-      help: 'Event streams closed because the client stopped reading and its unsent bytes passed the limit, by stream (get, post, sse)',
+      help: 'Event streams closed because the client stopped reading (unsent bytes past the limit, or a 2026-07-28 stream that made no progress), by stream (get, post, sse, modern)',
       labelNames: ['stream'],
       registers,
     });

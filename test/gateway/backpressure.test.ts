@@ -4,8 +4,11 @@
  * client that never reads); the proxy-mode upstream backlog is measured in bytes (what the router's threshold
  * is in), against a real HTTP server that holds its answers.
  */
+
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { createServer, type ServerResponse } from 'node:http';
 import { type AddressInfo, connect, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import type { JsonRpcMessage } from '../../src/gateway/jsonrpc.ts';
@@ -13,6 +16,7 @@ import { HttpChannel, messageBytes } from '../../src/gateway/upstream/http.ts';
 import { createLogger } from '../../src/observability/log.ts';
 import {
   client2025,
+  client2026,
   type LogLine,
   metricValue,
   NODE,
@@ -26,6 +30,7 @@ import {
 } from './helpers.ts';
 
 const CHATTY = [NODE, join(ROOT, 'test/gateway/fixtures/chatty-server.ts')];
+const RAW_SERVER = [NODE, join(ROOT, 'test/gateway/fixtures/raw-server.ts')];
 const STREAM_CAP = 64 * 1024;
 const FILLER_BYTES = 16 * 1024;
 
@@ -193,5 +198,61 @@ describe('a client that stops reading its event stream', () => {
     expect(textOf(await newcomer.client.callTool({ name: 'echo', arguments: { message: 'new' } }))).toBe('Echo: new');
     await Promise.all([bystander.client.close(), newcomer.client.close()]);
     expect(await gw.stop()).toBe(0);
+  });
+});
+
+describe('a 2026-07-28 client that stops reading its listen stream', () => {
+  test('gets the stream closed after two keep-alive intervals without progress (logged and counted); the server subscription is released; others keep working', async () => {
+    const requestLog = join(mkdtempSync(join(tmpdir(), 'gw-stall-')), 'requests.log');
+    const gw = await startGateway(['stdio', '--', ...RAW_SERVER, '--resources', '--request-log', requestLog], {
+      env: { MCP_GATEWAY_KEEPALIVE_INTERVAL: '300ms' },
+    });
+    const serverSaw = () => readFileSync(requestLog, { encoding: 'utf8', flag: 'a+' }).split('\n').filter(Boolean);
+    // A long URI makes each update about 2 KiB, so a few thousand fill every buffer between the SDK and the client.
+    const uri = `test://big/${'x'.repeat(2000)}`;
+    const body = JSON.stringify({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'subscriptions/listen',
+      params: {
+        notifications: { resourceSubscriptions: [uri] },
+        _meta: {
+          'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+          'io.modelcontextprotocol/clientInfo': { name: 'raw', version: '1' },
+          'io.modelcontextprotocol/clientCapabilities': {},
+        },
+      },
+    });
+    const socket = connect(gw.port, '127.0.0.1');
+    socket.write(
+      `POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:${gw.port}\r\nContent-Type: application/json\r\n` +
+        'Accept: application/json, text/event-stream\r\nMCP-Protocol-Version: 2026-07-28\r\n' +
+        `Mcp-Method: subscriptions/listen\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
+    const head = await new Promise<string>((resolve, reject) => {
+      socket.once('data', (chunk: Buffer) => resolve(chunk.toString('latin1')));
+      socket.once('error', reject);
+    });
+    expect(head).toMatch(/^HTTP\/1\.1 200/);
+    expect(head.toLowerCase()).toContain('content-type: text/event-stream');
+    socket.pause(); // and never read again
+    await until(() => serverSaw().includes(`subscribe ${uri}`), 10_000, 'the server subscribed for the stream');
+
+    const other = await client2025(gw.url);
+    await other.client.callTool({ name: 'touch', arguments: { uri, times: 5000 } });
+    const warn = await gw.waitForLog(
+      (l) => l.msg === 'event stream closed: the client stopped reading' && l.stream === 'modern',
+      15_000,
+    );
+    expect(Number(warn.bufferedBytes)).toBeGreaterThan(0);
+    expect(await metricValue(gw, 'mcp_gateway_stalled_streams_closed_total', { stream: 'modern' })).toBe(1);
+    // The closed stream released the server subscription it held.
+    await until(() => serverSaw().includes(`unsubscribe ${uri}`), 10_000, 'the server unsubscribed');
+    // Others are served: the session that flooded, and a new 2026 client.
+    expect(textOf(await other.client.callTool({ name: 'echo', arguments: { message: 'still' } }))).toBe('Echo: still');
+    const modern = await client2026(gw.url);
+    expect(textOf(await modern.client.callTool({ name: 'echo', arguments: { message: 'new' } }))).toBe('Echo: new');
+    socket.destroy();
+    await Promise.all([other.client.close(), modern.client.close()]);
   });
 });

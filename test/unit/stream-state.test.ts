@@ -5,6 +5,7 @@
  */
 import { describe, expect, test } from 'vitest';
 import { isStalled, OpenStreams } from '../../src/gateway/http/sse.ts';
+import { STALL_CHECKS, stallCount } from '../../src/gateway/http/stall.ts';
 import { StreamState } from '../../src/gateway/http/streams.ts';
 import { ClientSession } from '../../src/gateway/session.ts';
 
@@ -48,5 +49,16 @@ describe('isStalled: when an event stream is closed instead of written to', () =
   });
   test('over the cap but less than after the last burst: a slow client still draining a large message', () => {
     expect(isStalled(4000, cap, 5000)).toBe(false);
+  });
+});
+
+describe('stallCount: checks in a row in which an SDK-written stream made no progress', () => {
+  test('counts up only while the response needs draining and nothing moved', () => {
+    expect(stallCount(0, true, false)).toBe(1);
+    expect(stallCount(1, true, false)).toBe(STALL_CHECKS);
+  });
+  test('resets when the client took bytes, or when nothing waits for it (an idle stream is not stalled)', () => {
+    expect(stallCount(1, true, true)).toBe(0);
+    expect(stallCount(1, false, false)).toBe(0);
   });
 });

@@ -20,6 +20,7 @@ import type { Logger } from '../../observability/log.ts';
 import { isObject, type JsonRpcNotification, type JsonRpcRequest } from '../jsonrpc.ts';
 import type { Router } from '../router.ts';
 import { ClientSession, type Sink } from '../session.ts';
+import type { SdkStreamWatch } from './stall.ts';
 
 const CLIENT_CAPABILITIES = 'io.modelcontextprotocol/clientCapabilities';
 
@@ -29,6 +30,8 @@ export interface ModernOptions {
   log: Logger;
   keepAliveMs: number;
   maxBodyBytes: number;
+  /** Closes the SDK-written event streams whose client stopped reading. */
+  stalls?: SdkStreamWatch;
 }
 
 /** At most this many resource URIs per listen stream are subscribed on the server (a bound per stream). */
@@ -143,15 +146,16 @@ export class ModernEndpoint {
     const uris = watchedResources(body);
     const router = this.options.router();
     const subscribable = router.upstream.initResult?.capabilities?.resources;
-    if (uris.length > 0 && isObject(subscribable) && subscribable.subscribe === true) {
+    const watchResources = uris.length > 0 && isObject(subscribable) && subscribable.subscribe === true;
+    whenEventStreamStarts(res, () => {
+      this.options.stalls?.watch(res);
+      if (!watchResources) return;
       // The SDK runs the listen stream and filters updates by URI; the server must be subscribed to send them.
       // Only once the SDK has accepted the listen (its stream starts), and until that stream is gone.
-      whenEventStreamStarts(res, () => {
-        const watcher = new ClientSession(`listen-${++this.seq}`, 'modern', identity);
-        router.watch(watcher, uris);
-        finished(res, () => router.detach(watcher));
-      });
-    }
+      const watcher = new ClientSession(`listen-${++this.seq}`, 'modern', identity);
+      router.watch(watcher, uris);
+      finished(res, () => router.detach(watcher));
+    });
     return this.node(req, res, body);
   }
 

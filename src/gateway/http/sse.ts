@@ -12,8 +12,11 @@ export const SSE_HEADERS: Record<string, string> = {
   connection: 'keep-alive',
 };
 
-/** Which event stream: a 2025 GET stream, a 2025 POST answered as a stream, a legacy HTTP+SSE stream. */
-export type StreamKind = 'get' | 'post' | 'sse';
+/**
+ * Which event stream: a 2025 GET stream, a 2025 POST answered as a stream, a legacy HTTP+SSE stream (the gateway
+ * writes these), or a 2026-07-28 stream (the SDK writes it).
+ */
+export type StreamKind = 'get' | 'post' | 'sse' | 'modern';
 
 /** What is known about a stream closed because its client stopped reading (never any payload). */
 export interface StalledStream {
@@ -21,7 +24,8 @@ export interface StalledStream {
   /** The session fingerprint, when the stream belongs to a session. */
   session?: string;
   bufferedBytes: number;
-  limitBytes: number;
+  /** The byte cap that was passed (streams the gateway writes; the SDK's are closed for making no progress). */
+  limitBytes?: number;
 }
 
 export interface OpenStreamsOptions {
