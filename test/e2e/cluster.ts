@@ -36,17 +36,18 @@ import {
   writeState,
 } from './layout.ts';
 import { isAlive, logTail, processStartTime, run, waitFor } from './sh.ts';
-import { ACTIVE, activeCluster, type DownResult, down, HOST_PATHS, nftTables, removeContainers } from './teardown.ts';
+import {
+  ACTIVE,
+  activeCluster,
+  type DownResult,
+  down,
+  HOST_PATHS,
+  KUBE_PROCESSES,
+  nftTables,
+  removeContainers,
+} from './teardown.ts';
 
-const COMPONENTS = [
-  'etcd',
-  'kube-apiserver',
-  'kube-controller-manager',
-  'kube-scheduler',
-  'kubelet',
-  'kube-proxy',
-  'kubectl',
-];
+const COMPONENTS = [...KUBE_PROCESSES, 'kubectl'];
 const SYSCTLS = [
   'net/ipv4/ip_forward',
   'net/ipv6/conf/all/forwarding',

@@ -29,13 +29,17 @@ const REMOVED_WITH_CONTENT_IF_NEW = new Set(['/var/lib/kubelet']);
 /** libcni's result cache (containerd 1.6 does not move it): one file per pod interface */
 const CNI_RESULTS = '/var/lib/cni/results';
 /** Executables that may run on behalf of the cluster (matched by /proc/<pid>/exe). */
-const OWN_EXECUTABLES = new Set([
+/** The Kubernetes processes of the cluster (built from the pinned Go modules). */
+export const KUBE_PROCESSES = [
   'etcd',
   'kube-apiserver',
   'kube-controller-manager',
   'kube-scheduler',
   'kubelet',
   'kube-proxy',
+];
+const OWN_EXECUTABLES = new Set([
+  ...KUBE_PROCESSES,
   'containerd',
   'containerd-shim',
   'containerd-shim-runc-v1',

@@ -6,7 +6,7 @@
  *   node bench/gateway/reference/minimal-proxy.ts PORT -- COMMAND ARGS...
  */
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:http';
+import { serveJsonRpc } from './http.ts';
 
 const port = Number(process.argv[2]);
 const [command = '', ...args] = process.argv.slice(process.argv.indexOf('--') + 1);
@@ -31,38 +31,16 @@ child.stdout.on('data', (chunk: string) => {
 child.on('exit', () => process.exit(1));
 
 let nextId = 0;
-createServer((req, res) => {
-  let body = '';
-  req.setEncoding('utf8');
-  req.on('data', (chunk: string) => {
-    body += chunk;
-  });
-  req.on('end', () => {
-    if (req.method !== 'POST' || !body) {
-      res.writeHead(req.method === 'DELETE' ? 200 : 405).end();
-      return;
-    }
-    const message = JSON.parse(body) as Record<string, unknown>;
-    if (message.id === undefined) {
-      child.stdin.write(`${body}\n`);
-      res.writeHead(202, { 'mcp-session-id': 'reference' }).end();
-      return;
-    }
+serveJsonRpc(
+  port,
+  (message, reply) => {
     const clientId = message.id;
     const id = ++nextId;
-    pending.set(id, (answer) => {
-      const text = JSON.stringify({ ...answer, id: clientId });
-      res
-        .writeHead(200, {
-          'content-type': 'application/json',
-          'content-length': Buffer.byteLength(text),
-          'mcp-session-id': 'reference',
-        })
-        .end(text);
-    });
+    pending.set(id, (answer) => reply({ ...answer, id: clientId }));
     child.stdin.write(`${JSON.stringify({ ...message, id })}\n`);
-  });
-}).listen(port, '127.0.0.1');
+  },
+  (body) => child.stdin.write(`${body}\n`),
+);
 process.on('SIGTERM', () => {
   child.kill();
   process.exit(0);
