@@ -45,17 +45,21 @@ export function applyDefaults(schema: Schema, value: unknown): unknown {
   return out;
 }
 
+/** How an unknown-field error starts: the API server reports those alone (strict decoding comes first). */
+const UNKNOWN_FIELD = 'unknown field';
+
 const describe = (v: unknown) => (typeof v === 'string' ? JSON.stringify(v) : String(JSON.stringify(v)));
 
-/** Structural and rule errors for `value` at `path`, in document order. */
-export function validateAgainst(schema: Schema, value: unknown, path: string): FieldError[] {
+/** Structural errors for `value` at `path`, in document order, and rule errors when `rules` is set. */
+export function validateAgainst(schema: Schema, value: unknown, path: string, rules = true): FieldError[] {
   const errors: FieldError[] = [];
   const fail = (message: string, field = path) => errors.push({ field, message });
 
   if (schema.intOrString) {
-    if (typeof value === 'number') return errors;
+    // anyOf integer or string, as the API server checks it: 0.5 is neither.
+    if (Number.isInteger(value)) return errors;
     if (typeof value !== 'string')
-      return [{ field: path, message: `must be a number or a string, got ${describe(value)}` }];
+      return [{ field: path, message: `must be an integer or a string, got ${describe(value)}` }];
   } else if (schema.type) {
     const ok =
       (schema.type === 'object' && isObject(value)) ||
@@ -78,6 +82,7 @@ export function validateAgainst(schema: Schema, value: unknown, path: string): F
       fail(`${describe(value)} does not match ${schema.pattern}`);
   }
   if (typeof value === 'number') {
+    // `format` (int32, int64) is not checked: the API server does not check it on custom resources either.
     if (schema.minimum !== undefined && value < schema.minimum)
       fail(
         `must be ${schema.maximum !== undefined ? `between ${schema.minimum} and ${schema.maximum}` : `at least ${schema.minimum}`}; got ${value}`,
@@ -93,7 +98,7 @@ export function validateAgainst(schema: Schema, value: unknown, path: string): F
     if (schema.maxItems !== undefined && value.length > schema.maxItems)
       fail(`allows at most ${schema.maxItems} entries; got ${value.length}`);
     value.forEach((item, i) => {
-      if (schema.items) errors.push(...validateAgainst(schema.items, item, `${path}[${i}]`));
+      if (schema.items) errors.push(...validateAgainst(schema.items, item, `${path}[${i}]`, rules));
     });
     const keys = schema.listType === 'map' ? schema.listMapKeys : schema.listType === 'set' ? [] : undefined;
     if (keys) {
@@ -117,17 +122,17 @@ export function validateAgainst(schema: Schema, value: unknown, path: string): F
       if (!prop) {
         if (schema.properties)
           fail(
-            `unknown field "${key}": check the spelling (kubectl explain mcpserver.${path.replace(/\[\d+\]/g, '')})`,
+            `${UNKNOWN_FIELD} "${key}": check the spelling (kubectl explain mcpserver.${path.replace(/\[\d+\]/g, '')})`,
             `${path}.${key}`,
           );
         continue;
       }
       if (v === undefined || v === null) continue;
-      errors.push(...validateAgainst(prop, v, `${path}.${key}`));
+      errors.push(...validateAgainst(prop, v, `${path}.${key}`, rules));
     }
   }
   // Rules see a structurally valid node only, as on the API server.
-  if (errors.length === 0) {
+  if (rules && errors.length === 0) {
     for (const r of schema.rules ?? []) {
       if (!(r.check as (self: unknown) => boolean)(value))
         fail(r.message, r.fieldPath ? `${path}${r.fieldPath}` : path);
@@ -159,7 +164,12 @@ export function parseMcpServer(manifest: unknown): McpServer {
       metadata: { type: 'object' as const, description: '', preserveUnknownFields: true },
     },
   };
-  const found = validateAgainst(check, defaulted, '').map((e) => ({
+  // As the API server (with kubectl's strict field validation): unknown fields are refused on their own, before
+  // anything else is checked, and the CEL rules run only once the whole object is structurally valid.
+  const structural = validateAgainst(check, defaulted, '', false);
+  const unknown = structural.filter((e) => e.message.startsWith(UNKNOWN_FIELD));
+  const reported = unknown.length ? unknown : structural.length ? structural : validateAgainst(check, defaulted, '');
+  const found = reported.map((e) => ({
     ...e,
     field: e.field.replace(/^\./, '') || '<root>',
   }));
