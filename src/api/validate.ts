@@ -24,7 +24,11 @@ export class InvalidMcpServerError extends Error {
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** A deep copy with the schema's defaults filled in, as the API server does before validating. */
+/**
+ * A deep copy with the schema's defaults filled in, as the API server does before validating. Like it, a
+ * null field is dropped first (none of ours is nullable), so a null required field is missing and a null
+ * defaulted field gets its default; nulls in unknown fields stay, to be refused as unknown.
+ */
 export function applyDefaults(schema: Schema, value: unknown): unknown {
   if (value === undefined) return value;
   if (schema.type === 'array' && Array.isArray(value) && schema.items) {
@@ -33,6 +37,10 @@ export function applyDefaults(schema: Schema, value: unknown): unknown {
   }
   if (!isObject(value)) return value;
   const out: Record<string, unknown> = { ...value };
+  for (const key of Object.keys(out)) {
+    const prop = schema.properties?.[key] ?? schema.additionalProperties;
+    if (prop && out[key] === null) delete out[key];
+  }
   if (schema.properties) {
     for (const [key, prop] of Object.entries(schema.properties)) {
       if (out[key] === undefined && prop.default !== undefined) out[key] = structuredClone(prop.default);
@@ -44,6 +52,10 @@ export function applyDefaults(schema: Schema, value: unknown): unknown {
   }
   return out;
 }
+
+/** What the API server takes as an integer: JSON numbers without a fraction that fit in an int64. */
+const isInteger = (v: unknown): v is number =>
+  Number.isInteger(v) && (v as number) >= -(2 ** 63) && (v as number) < 2 ** 63;
 
 /** How an unknown-field error starts: the API server reports those alone (strict decoding comes first). */
 const UNKNOWN_FIELD = 'unknown field';
@@ -57,7 +69,7 @@ export function validateAgainst(schema: Schema, value: unknown, path: string, ru
 
   if (schema.intOrString) {
     // anyOf integer or string, as the API server checks it: 0.5 is neither.
-    if (Number.isInteger(value)) return errors;
+    if (isInteger(value)) return errors;
     if (typeof value !== 'string')
       return [{ field: path, message: `must be an integer or a string, got ${describe(value)}` }];
   } else if (schema.type) {
@@ -66,7 +78,7 @@ export function validateAgainst(schema: Schema, value: unknown, path: string, ru
       (schema.type === 'array' && Array.isArray(value)) ||
       (schema.type === 'string' && typeof value === 'string') ||
       (schema.type === 'boolean' && typeof value === 'boolean') ||
-      (schema.type === 'integer' && Number.isInteger(value)) ||
+      (schema.type === 'integer' && isInteger(value)) ||
       (schema.type === 'number' && typeof value === 'number');
     if (!ok) return [{ field: path, message: `must be of type ${schema.type}, got ${describe(value)}` }];
   }
@@ -102,13 +114,15 @@ export function validateAgainst(schema: Schema, value: unknown, path: string, ru
     });
     const keys = schema.listType === 'map' ? schema.listMapKeys : schema.listType === 'set' ? [] : undefined;
     if (keys) {
-      const seen = new Set<string>();
+      const seen = new Map<string, number>();
       value.forEach((item, i) => {
         const id = keys.length
           ? JSON.stringify(keys.map((k) => (item as Record<string, unknown>)?.[k]))
           : JSON.stringify(item);
-        if (seen.has(id)) fail(`duplicate entry ${id}: each entry must be unique`, `${path}[${i}]`);
-        seen.add(id);
+        const times = (seen.get(id) ?? 0) + 1;
+        seen.set(id, times);
+        // Blamed on the first repeat only, as the API server does.
+        if (times === 2) fail(`duplicate entry ${id}: each entry must be unique`, `${path}[${i}]`);
       });
     }
   }

@@ -147,6 +147,39 @@ describe('parseMcpServer (the offline twin of API server admission)', () => {
     expect(invalid.message).toContain(manifest.metadata.name);
   });
 
+  it('reads values as the API server does: nulls dropped, integers only where integers go, a duplicate once', () => {
+    const fields = (manifest: object) => {
+      try {
+        parseMcpServer(manifest);
+      } catch (err) {
+        return (err as InvalidMcpServerError).errors.map((e) => e.field);
+      }
+      return [];
+    };
+    // A null field is pruned before defaulting: a required one is then missing, a defaulted one defaulted.
+    expect(fields(stdioServer('n', { image: null }))).toEqual(['spec.image']);
+    expect(fields(stdioServer('n', { pod: { volumes: [{ name: 'v', configMap: null }] } }))).toEqual([
+      'spec.pod.volumes[0]',
+    ]);
+    expect(parseMcpServer(stdioServer('n', { transport: null, replicas: null })).spec).toMatchObject({
+      transport: 'stdio',
+      replicas: 1,
+    });
+    // int-or-string takes integers, not 0.5; an integer must fit in an int64.
+    expect(fields(stdioServer('q', { resources: { requests: { cpu: 0.5 } } }))).toEqual([
+      'spec.resources.requests.cpu',
+    ]);
+    expect(fields(stdioServer('q', { resources: { requests: { cpu: 2 } } }))).toEqual([]);
+    expect(fields(stdioServer('q', { pod: { tolerations: [{ tolerationSeconds: 1e21 }] } }))).toEqual([
+      'spec.pod.tolerations[0].tolerationSeconds',
+    ]);
+    // Each duplicated value is blamed once, on its first repeat.
+    expect(fields(stdioServer('d', { tools: { allow: ['a', 'a', 'a', 'b', 'b'] } }))).toEqual([
+      'spec.tools.allow[1]',
+      'spec.tools.allow[4]',
+    ]);
+  });
+
   it('refuses a wrong apiVersion or kind, and a missing name', () => {
     expect(() => parseMcpServer({ ...stdioServer(), apiVersion: 'v1' })).toThrow(
       /apiVersion: must be mcpoperator.io\/v1alpha1/,
