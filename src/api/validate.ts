@@ -86,9 +86,11 @@ export function validateAgainst(schema: Schema, value: unknown, path: string, ru
   if (typeof value === 'string') {
     if (schema.enum && !schema.enum.includes(value))
       fail(`must be one of ${schema.enum.join(', ')}; got ${describe(value)}`);
-    if (schema.minLength !== undefined && value.length < schema.minLength)
+    // Characters (code points), as the API server counts them: an emoji is one, not two UTF-16 units.
+    const length = [...value].length;
+    if (schema.minLength !== undefined && length < schema.minLength)
       fail(schema.minLength === 1 ? 'must not be empty' : `must be at least ${schema.minLength} characters`);
-    if (schema.maxLength !== undefined && value.length > schema.maxLength)
+    if (schema.maxLength !== undefined && length > schema.maxLength)
       fail(`must be at most ${schema.maxLength} characters`);
     if (schema.pattern && !new RegExp(schema.pattern).test(value))
       fail(`${describe(value)} does not match ${schema.pattern}`);

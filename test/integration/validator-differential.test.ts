@@ -17,10 +17,10 @@ import { adminClient, createRestrictedNamespace, KubeApiError, resourcePath, T }
 import { distinctMutants, type Mutant } from '../support/mutants.ts';
 
 /**
- * A bound on the run (about 1,300 distinct mutants today, each a few milliseconds): above it, mutants are
+ * A bound on the run (about 1,800 distinct mutants today, each a few milliseconds): above it, mutants are
  * sampled evenly. DIFFERENTIAL_LIMIT raises it when hunting.
  */
-const LIMIT = Number(process.env.DIFFERENTIAL_LIMIT ?? 1500);
+const LIMIT = Number(process.env.DIFFERENTIAL_LIMIT ?? 2500);
 
 let admin: KubeClient;
 let namespace: string;
@@ -37,8 +37,48 @@ function seeds(): object[] {
     .flatMap((f) => parseAllDocuments(readFileSync(join(dir, f), 'utf8')).map((d) => d.toJS()))
     .filter((m) => m?.kind === 'McpServer')
     .map(({ metadata: { namespace: _ignored, ...metadata }, ...rest }) => ({ ...rest, metadata }));
-  return [...examples, stdioServer(), httpServer(), passThroughServer()];
+  return [...examples, stdioServer(), httpServer(), passThroughServer(), everyOtherField, withoutGateway];
 }
+
+/** The fields no example or fixture above sets, so that every schema location gets its mutants. */
+const everyOtherField = stdioServer('every-field', {
+  imagePullPolicy: 'IfNotPresent',
+  args: ['--verbose'],
+  env: [
+    { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name', apiVersion: 'v1' } } },
+    { name: 'MEMORY', valueFrom: { resourceFieldRef: { resource: 'limits.memory', divisor: '1Mi' } } },
+    { name: 'MODE', valueFrom: { configMapKeyRef: { name: 'settings', key: 'mode', optional: true } } },
+    { name: 'LEVEL', value: 'debug' },
+  ],
+  envFrom: [{ prefix: 'APP_', configMapRef: { name: 'settings', optional: false } }, { secretRef: { name: 'keys' } }],
+  replicas: 3,
+  resources: { requests: { cpu: 1, memory: '256Mi' }, limits: { cpu: '2', memory: '1Gi' } },
+  sessions: { mode: 'perSession', max: 20, idleTimeout: '1h30m' },
+  tools: { allow: ['search', 'fetch'], deny: ['delete'] },
+  auth: { oidc: { issuer: 'https://id.example.com', audience: 'mcp', jwksURL: 'https://id.example.com/jwks' } },
+  rateLimit: { requestsPerMinute: 60, perTool: { search: 10 } },
+  gateway: { enabled: true },
+  ingress: {
+    className: 'nginx',
+    host: '*.mcp.example.com',
+    path: '/search',
+    tls: { secretName: 'wildcard-tls' },
+    annotations: { 'nginx.ingress.kubernetes.io/proxy-body-size': '8m' },
+  },
+  pod: {
+    annotations: { 'example.com/owner': 'search-team' },
+    labels: { team: 'search' },
+    nodeSelector: { 'kubernetes.io/arch': 'amd64' },
+    priorityClassName: 'high',
+    serviceAccountName: 'search',
+    imagePullSecrets: [{ name: 'registry' }],
+    securityContext: { runAsUser: 1000, runAsGroup: 1000, fsGroup: 1000 },
+    terminationGracePeriodSeconds: 60,
+  },
+});
+
+/** An HTTP server that runs without the gateway. */
+const withoutGateway = httpServer('no-gateway', { transport: 'sse', path: '/sse', gateway: { enabled: false } });
 
 type Verdict = { accepted: true } | { accepted: false; fields: string[] };
 

@@ -52,18 +52,28 @@ function changes(schema: Schema | undefined, value: Json): Array<[kind: string, 
   const out: Array<[string, Json]> = [['null', null]];
   if (typeof value === 'string') {
     out.push(['wrong type', 42], ['fraction for a string', 0.5], ['boolean for a string', true], ['empty string', '']);
-    if (schema?.maxLength !== undefined) out.push(['too long', 'a'.repeat(schema.maxLength + 1)]);
+    if (schema?.maxLength !== undefined) {
+      out.push(['too long', 'a'.repeat(schema.maxLength + 1)]);
+      // The API server counts characters, not UTF-16 code units: an emoji is one.
+      out.push(
+        ['longest in emoji', '😀'.repeat(schema.maxLength)],
+        ['too long in emoji', '😀'.repeat(schema.maxLength + 1)],
+      );
+    }
     if (schema?.enum) out.push(['not in enum', 'Bogus']);
     if (schema?.pattern || schema?.rules) out.push(['bad format', 'Not A/Valid Value']);
   } else if (typeof value === 'number') {
     out.push(['wrong type', 'seven'], ['fraction', value + 0.5]);
-    if (schema?.minimum !== undefined) out.push(['below minimum', schema.minimum - 1]);
-    if (schema?.maximum !== undefined) out.push(['above maximum', schema.maximum + 1]);
+    if (schema?.minimum !== undefined) out.push(['minimum', schema.minimum], ['below minimum', schema.minimum - 1]);
+    if (schema?.maximum !== undefined) out.push(['maximum', schema.maximum], ['above maximum', schema.maximum + 1]);
     out.push(['negative', -1], ['huge', 1e21]);
   } else if (typeof value === 'boolean') {
     out.push(['wrong type', String(value)]);
   } else if (Array.isArray(value)) {
     out.push(['wrong type', 'x'], ['object for a list', {}]);
+    if (schema?.maxItems !== undefined && value.length > 0 && !schema.listType) {
+      out.push(['most items', Array.from({ length: schema.maxItems }, () => clone(value[0] as Json))]);
+    }
     if (schema?.maxItems !== undefined && value.length > 0) {
       out.push(['too many items', Array.from({ length: schema.maxItems + 1 }, () => clone(value[0] as Json))]);
     }

@@ -173,6 +173,11 @@ describe('parseMcpServer (the offline twin of API server admission)', () => {
     expect(fields(stdioServer('q', { pod: { tolerations: [{ tolerationSeconds: 1e21 }] } }))).toEqual([
       'spec.pod.tolerations[0].tolerationSeconds',
     ]);
+    // Lengths count characters: 253 emoji fit in a 253-character field.
+    expect(fields(stdioServer('e', { pod: { priorityClassName: '😀'.repeat(253) } }))).toEqual([]);
+    expect(fields(stdioServer('e', { pod: { priorityClassName: '😀'.repeat(254) } }))).toEqual([
+      'spec.pod.priorityClassName',
+    ]);
     // Each duplicated value is blamed once, on its first repeat.
     expect(fields(stdioServer('d', { tools: { allow: ['a', 'a', 'a', 'b', 'b'] } }))).toEqual([
       'spec.tools.allow[1]',
