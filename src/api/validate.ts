@@ -53,6 +53,40 @@ export function applyDefaults(schema: Schema, value: unknown): unknown {
   return out;
 }
 
+/** RE2's Perl classes are ASCII-only; JavaScript's \s also matches Unicode spaces, \d and \w do not differ. */
+const RE2_SPACE = '\\t\\n\\f\\r ';
+const compiled = new Map<string, RegExp>();
+/** A schema `pattern` (RE2, as the API server reads it) as a JavaScript RegExp with the same meaning. */
+function re2(pattern: string): RegExp {
+  let regexp = compiled.get(pattern);
+  if (!regexp) {
+    let out = '';
+    let inClass = false;
+    for (let i = 0; i < pattern.length; i++) {
+      const c = pattern[i] as string;
+      const next = pattern[i + 1];
+      if (c === '\\' && (next === 's' || next === 'S')) {
+        if (inClass && next === 'S') throw new Error(`pattern ${pattern}: \\S inside a class is not supported`);
+        out += inClass ? RE2_SPACE : `[${next === 'S' ? '^' : ''}${RE2_SPACE}]`;
+        i++;
+        continue;
+      }
+      if (c === '\\') {
+        out += c + (next ?? '');
+        i++;
+        continue;
+      }
+      if (c === '[') inClass = true;
+      else if (c === ']') inClass = false;
+      out += c;
+    }
+    // u: characters, not UTF-16 code units, as RE2 reads UTF-8.
+    regexp = new RegExp(out, 'u');
+    compiled.set(pattern, regexp);
+  }
+  return regexp;
+}
+
 /** What the API server takes as an integer: JSON numbers without a fraction that fit in an int64. */
 const isInteger = (v: unknown): v is number =>
   Number.isInteger(v) && (v as number) >= -(2 ** 63) && (v as number) < 2 ** 63;
@@ -92,8 +126,7 @@ export function validateAgainst(schema: Schema, value: unknown, path: string, ru
       fail(schema.minLength === 1 ? 'must not be empty' : `must be at least ${schema.minLength} characters`);
     if (schema.maxLength !== undefined && length > schema.maxLength)
       fail(`must be at most ${schema.maxLength} characters`);
-    if (schema.pattern && !new RegExp(schema.pattern).test(value))
-      fail(`${describe(value)} does not match ${schema.pattern}`);
+    if (schema.pattern && !re2(schema.pattern).test(value)) fail(`${describe(value)} does not match ${schema.pattern}`);
   }
   if (typeof value === 'number') {
     // `format` (int32, int64) is not checked: the API server does not check it on custom resources either.

@@ -61,7 +61,11 @@ function changes(schema: Schema | undefined, value: Json): Array<[kind: string, 
       );
     }
     if (schema?.enum) out.push(['not in enum', 'Bogus']);
-    if (schema?.pattern || schema?.rules) out.push(['bad format', 'Not A/Valid Value']);
+    if (schema?.pattern || schema?.rules) {
+      out.push(['bad format', 'Not A/Valid Value'], ['upper case', value.toUpperCase()]);
+      // Regular expressions: RE2's \s is ASCII whitespace only, JavaScript's is any Unicode space.
+      out.push(['non-breaking space', `${value}\u00a0x`], ['trailing newline', `${value}\n`]);
+    }
   } else if (typeof value === 'number') {
     out.push(['wrong type', 'seven'], ['fraction', value + 0.5]);
     if (schema?.minimum !== undefined) out.push(['minimum', schema.minimum], ['below minimum', schema.minimum - 1]);

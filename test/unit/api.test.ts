@@ -178,6 +178,9 @@ describe('parseMcpServer (the offline twin of API server admission)', () => {
     expect(fields(stdioServer('e', { pod: { priorityClassName: '😀'.repeat(254) } }))).toEqual([
       'spec.pod.priorityClassName',
     ]);
+    // Patterns are RE2: \s is ASCII whitespace only.
+    expect(fields(stdioServer('s', { image: 'node 24' }))).toEqual(['spec.image']);
+    expect(fields(stdioServer('s', { image: 'node\u00a024' }))).toEqual([]);
     // Each duplicated value is blamed once, on its first repeat.
     expect(fields(stdioServer('d', { tools: { allow: ['a', 'a', 'a', 'b', 'b'] } }))).toEqual([
       'spec.tools.allow[1]',
