@@ -60,7 +60,11 @@ function changes(schema: Schema | undefined, value: Json): Array<[kind: string, 
         ['too long in emoji', '😀'.repeat(schema.maxLength + 1)],
       );
     }
-    if (schema?.enum) out.push(['not in enum', 'Bogus']);
+    if (schema?.enum) {
+      out.push(['not in enum', 'Bogus']);
+      // Every other allowed value: what the CEL rules across fields must then agree on.
+      for (const other of schema.enum) if (other !== value) out.push([`enum ${other}`, other]);
+    }
     if (schema?.pattern || schema?.rules) {
       out.push(['bad format', 'Not A/Valid Value'], ['upper case', value.toUpperCase()]);
       // Regular expressions: RE2's \s is ASCII whitespace only, JavaScript's is any Unicode space.
@@ -72,7 +76,7 @@ function changes(schema: Schema | undefined, value: Json): Array<[kind: string, 
     if (schema?.maximum !== undefined) out.push(['maximum', schema.maximum], ['above maximum', schema.maximum + 1]);
     out.push(['negative', -1], ['huge', 1e21]);
   } else if (typeof value === 'boolean') {
-    out.push(['wrong type', String(value)]);
+    out.push(['wrong type', String(value)], ['flipped', !value]);
   } else if (Array.isArray(value)) {
     out.push(['wrong type', 'x'], ['object for a list', {}]);
     if (schema?.maxItems !== undefined && value.length > 0 && !schema.listType) {
