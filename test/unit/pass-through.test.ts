@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
+import { mcpServerCrd } from '../../src/api/crd.ts';
 import { KUBERNETES_VERSION } from '../../src/api/k8s-types.ts';
 import { ALLOWED_VOLUME_SOURCES, mcpServerSchema } from '../../src/api/schema.ts';
 import { parseMcpServer } from '../../src/api/validate.ts';
@@ -51,6 +52,11 @@ describe('pass-through Kubernetes types', () => {
       'endPort: 8100',
     ])
       expect(r.stdout).toContain(text);
+  });
+
+  it('keeps the CRD small: below 256 KiB, so even a client-side kubectl apply (last-applied annotation) takes it', () => {
+    const size = Buffer.byteLength(JSON.stringify(mcpServerCrd()));
+    expect(size).toBeLessThan(256 * 1024);
   });
 
   it('takes the schemas from the pinned Kubernetes version, the one the test control plane runs', () => {
