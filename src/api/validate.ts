@@ -180,7 +180,7 @@ export function validateAgainst(schema: Schema, value: unknown, path: string, ru
       errors.push(...validateAgainst(prop, v, `${path}.${key}`, rules));
     }
   }
-  // Rules see a structurally valid node only, as on the API server.
+  // Rules see a structurally valid node only (parseMcpServer runs them once the whole object is valid).
   if (rules && errors.length === 0) {
     for (const r of schema.rules ?? []) {
       if (!(r.check as (self: unknown) => boolean)(value))
