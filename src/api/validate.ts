@@ -91,6 +91,9 @@ function re2(pattern: string): RegExp {
 const isInteger = (v: unknown): v is number =>
   Number.isInteger(v) && (v as number) >= -(2 ** 63) && (v as number) < 2 ** 63;
 
+/** Every Kubernetes object name is a DNS-1123 subdomain (apimachinery's ValidateObjectMeta). */
+const OBJECT_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
 /** How an unknown-field error starts: the API server reports those alone (strict decoding comes first). */
 const UNKNOWN_FIELD = 'unknown field';
 
@@ -222,6 +225,13 @@ export function parseMcpServer(manifest: unknown): McpServer {
     ...e,
     field: e.field.replace(/^\./, '') || '<root>',
   }));
+  // The API server's own rule for every object's name, checked beside the schema (and the CEL rules).
+  const objectName = (manifest.metadata as { name: string }).name;
+  if (!unknown.length && !(objectName.length <= 253 && OBJECT_NAME.test(objectName)))
+    found.push({
+      field: 'metadata.name',
+      message: `${describe(objectName)} is not a valid object name: at most 253 lower-case letters, digits, '-' and '.', starting and ending with a letter or digit`,
+    });
   if (found.length) throw new InvalidMcpServerError(name, found);
   return defaulted as unknown as McpServer;
 }

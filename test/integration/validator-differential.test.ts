@@ -80,6 +80,16 @@ const everyOtherField = stdioServer('every-field', {
 /** An HTTP server that runs without the gateway. */
 const withoutGateway = httpServer('no-gateway', { transport: 'sse', path: '/sse', gateway: { enabled: false } });
 
+/** metadata.name: the API server's own rules (a DNS subdomain) and ours (a DNS label, it names the Service). */
+function nameMutants(): Mutant[] {
+  const names = ['UPPER', '1github', 'a.b', 'a'.repeat(63), 'a'.repeat(64), 'a'.repeat(254), '-a', 'a_b', 'ünicode'];
+  return names.map((name) => ({
+    name: `metadata.name: ${name}`,
+    key: `metadata.name ${name}`,
+    manifest: stdioServer(name) as never,
+  }));
+}
+
 type Verdict = { accepted: true } | { accepted: false; fields: string[] };
 
 function offline(manifest: unknown): Verdict {
@@ -129,7 +139,7 @@ const same = (a: Verdict, b: Verdict) =>
 
 describe('the offline validator and the API server', () => {
   it('agree on every one-field mutant of every valid example and fixture', async () => {
-    const mutants = distinctMutants(seeds() as never[], mcpServerSchema, 'spec', LIMIT);
+    const mutants = [...distinctMutants(seeds() as never[], mcpServerSchema, 'spec', LIMIT), ...nameMutants()];
     expect(mutants.length).toBeGreaterThan(300);
     const disagreements: string[] = [];
     let refused = 0;

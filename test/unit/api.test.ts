@@ -181,6 +181,9 @@ describe('parseMcpServer (the offline twin of API server admission)', () => {
     // Patterns are RE2: \s is ASCII whitespace only.
     expect(fields(stdioServer('s', { image: 'node 24' }))).toEqual(['spec.image']);
     expect(fields(stdioServer('s', { image: 'node\u00a024' }))).toEqual([]);
+    // An object name the API server refuses for any kind is named as metadata.name, beside our DNS-label rule.
+    expect(fields(stdioServer('UPPER')).sort()).toEqual(['<root>', 'metadata.name']);
+    expect(fields(stdioServer('1github'))).toEqual(['<root>']);
     // Each duplicated value is blamed once, on its first repeat.
     expect(fields(stdioServer('d', { tools: { allow: ['a', 'a', 'a', 'b', 'b'] } }))).toEqual([
       'spec.tools.allow[1]',
