@@ -94,6 +94,32 @@ const isInteger = (v: unknown): v is number =>
 /** Every Kubernetes object name is a DNS-1123 subdomain (apimachinery's ValidateObjectMeta). */
 const OBJECT_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
+/** Edit distance (insertions, deletions, substitutions), for "did you mean". */
+function distance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      row[j] = Math.min(
+        (previous[j] as number) + 1,
+        (row[j - 1] as number) + 1,
+        (previous[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+    }
+    previous = row;
+  }
+  return previous[b.length] as number;
+}
+
+/** `did you mean "operator"?` when a known field is a near miss (case, or up to two edits) of `key`. */
+function suggestion(key: string, known: string[]): string {
+  const near = known
+    .map((k) => ({ k, d: k.toLowerCase() === key.toLowerCase() ? 0 : distance(k, key) }))
+    .filter(({ d }) => d <= 2)
+    .sort((x, y) => x.d - y.d);
+  return near[0] ? `did you mean "${near[0].k}"?` : 'check the spelling';
+}
+
 /** How an unknown-field error starts: the API server reports those alone (strict decoding comes first). */
 const UNKNOWN_FIELD = 'unknown field';
 
@@ -174,7 +200,7 @@ export function validateAgainst(schema: Schema, value: unknown, path: string, ru
       if (!prop) {
         if (schema.properties)
           fail(
-            `${UNKNOWN_FIELD} "${key}": check the spelling (kubectl explain mcpserver.${path.replace(/\[\d+\]/g, '')})`,
+            `${UNKNOWN_FIELD} "${key}": ${suggestion(key, Object.keys(schema.properties))} (kubectl explain mcpserver${path.replace(/\[\d+\]/g, '')})`,
             `${path}.${key}`,
           );
         continue;

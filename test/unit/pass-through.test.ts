@@ -37,6 +37,13 @@ describe('pass-through Kubernetes types', () => {
     expect(r.stdout).toBe('');
   });
 
+  it('suggests the field a typo was meant to be, and where kubectl explain documents it', () => {
+    const r = render(passThroughCases[0]?.manifest as object);
+    expect(r.stderr).toContain(
+      'unknown field "operatr": did you mean "operator"? (kubectl explain mcpserver.spec.pod.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms.matchExpressions)',
+    );
+  });
+
   it('accepts valid values of every pass-through type and renders them into the children unchanged', () => {
     const mcp = parseMcpServer(passThroughServer());
     expect(mcp.spec.pod).toEqual(passThroughSpec.pod);
