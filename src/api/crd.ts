@@ -37,9 +37,10 @@ export function toOpenApi(schema: Schema): OpenApiSchema {
   if (schema.listType) out['x-kubernetes-list-type'] = schema.listType;
   if (schema.listMapKeys) out['x-kubernetes-list-map-keys'] = [...schema.listMapKeys];
   if (schema.rules?.length) {
-    out['x-kubernetes-validations'] = schema.rules.map(({ rule, message, fieldPath, reason }) => ({
+    out['x-kubernetes-validations'] = schema.rules.map(({ rule, message, messageExpression, fieldPath, reason }) => ({
       rule,
       message,
+      ...(messageExpression ? { messageExpression } : {}),
       ...(fieldPath ? { fieldPath } : {}),
       ...(reason ? { reason } : {}),
     }));

@@ -4,7 +4,7 @@
  * the controller (defence in depth against an outdated CRD). Errors name the field and say how to fix it.
  */
 import { API_VERSION, KIND, mcpServerSchema } from './schema.ts';
-import type { Schema } from './schema-types.ts';
+import type { Rule, Schema } from './schema-types.ts';
 import type { McpServer } from './types.generated.ts';
 
 export interface FieldError {
@@ -47,15 +47,37 @@ export function applyDefaults(schema: Schema, value: unknown): unknown {
 
 const describe = (v: unknown) => (typeof v === 'string' ? JSON.stringify(v) : String(JSON.stringify(v)));
 
+/** A failed rule's text as the API server shows it: messageExpression's, or `message` when that is unusable. */
+function ruleMessage(rule: Rule, value: unknown): string {
+  if (!rule.messageOf) return rule.message;
+  let text: string;
+  try {
+    text = (rule.messageOf as (self: unknown) => string)(value);
+  } catch {
+    return rule.message;
+  }
+  // The API server falls back to `message` for an empty, multi-line or over-long messageExpression result.
+  return text.trim() === '' || text.includes('\n') || text.length > 5000 ? rule.message : text;
+}
+
 /** Structural and rule errors for `value` at `path`, in document order. */
 export function validateAgainst(schema: Schema, value: unknown, path: string): FieldError[] {
   const errors: FieldError[] = [];
   const fail = (message: string, field = path) => errors.push({ field, message });
 
   if (schema.intOrString) {
-    if (typeof value === 'number') return errors;
+    // The API server takes a whole number here (JSON integers up to int64), never a fraction: 0.5 must be a string.
+    if (typeof value === 'number') {
+      if (Number.isInteger(value) && Math.abs(value) < 2 ** 63) return errors;
+      return [
+        {
+          field: path,
+          message: `must be an integer or a string, got ${value}: quote it ("${value}") or use a suffix, e.g. ${Number.isFinite(value) ? `${Math.round(value * 1000)}m` : '500m'}`,
+        },
+      ];
+    }
     if (typeof value !== 'string')
-      return [{ field: path, message: `must be a number or a string, got ${describe(value)}` }];
+      return [{ field: path, message: `must be an integer or a string, got ${describe(value)}` }];
   } else if (schema.type) {
     const ok =
       (schema.type === 'object' && isObject(value)) ||
@@ -130,7 +152,7 @@ export function validateAgainst(schema: Schema, value: unknown, path: string): F
   if (errors.length === 0) {
     for (const r of schema.rules ?? []) {
       if (!(r.check as (self: unknown) => boolean)(value))
-        fail(r.message, r.fieldPath ? `${path}${r.fieldPath}` : path);
+        fail(ruleMessage(r, value), r.fieldPath ? `${path}${r.fieldPath}` : path);
     }
   }
   return errors;
