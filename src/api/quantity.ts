@@ -74,6 +74,7 @@ function compareMagnitudes(a: Quantity, b: Quantity): -1 | 0 | 1 {
   const db = digitsOf(b.nanos) + b.shift;
   if (da !== db) return da < db ? -1 : 1;
   // Same number of digits: the shifts differ by at most the digit counts, so the powers stay small.
+  // biome-ignore lint/complexity/useMathMinMax: Math.min does not take bigints
   const low = a.shift < b.shift ? a.shift : b.shift;
   const x = a.nanos * pow10(a.shift - low);
   const y = b.nanos * pow10(b.shift - low);

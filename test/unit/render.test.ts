@@ -818,7 +818,7 @@ describe('metadata of every child', () => {
           pod: { labels: { 'app.kubernetes.io/instance': 'other', 'app.kubernetes.io/name': 'x', team: 'a' } },
         }),
       ),
-    ).toThrow(/pod.labels may not set app.kubernetes.io\/name, app.kubernetes.io\/instance/);
+    ).toThrow(/spec.pod.labels: pod.labels may not set app.kubernetes.io\/name: the operator sets/);
     const d = deploymentOf(stdioServer('github', { pod: { labels: { team: 'a' } } }));
     const podLabels = d.spec?.template.metadata?.labels ?? {};
     expect(podLabels).toMatchObject(d.spec?.selector.matchLabels ?? { missing: 'selector' });
