@@ -3,8 +3,10 @@
  * validator gives (messageExpression and its TypeScript mirror), and accepts the look-alikes.
  */
 import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { parseDocument, visit } from 'yaml';
 import { compareQuantities, parseQuantity } from '../../src/api/quantity.ts';
 import { InvalidMcpServerError, parseMcpServer } from '../../src/api/validate.ts';
+import { kubectlReadingDifferences, kubectlScalar } from '../../src/cli/kubectl-yaml.ts';
 import type { KubeClient } from '../../src/controller/kube-client.ts';
 import { stdioServer } from '../fixtures/manifests.ts';
 import { gapCases, gapNeighbours, QUANTITY_PAIRS } from '../fixtures/validation-gaps.ts';
@@ -79,5 +81,36 @@ describe('the validation gaps of issue 10 F, on the API server', () => {
         expect(offlineError(manifest) !== undefined, `offline: request ${request}, limit ${limit}`).toBe(above);
       }
     }
+  });
+});
+
+describe("render's YAML 1.1 warning, on the API server", () => {
+  it('names the field where what kubectl would send is refused while what render read is accepted', async () => {
+    const text = `apiVersion: mcpoperator.io/v1alpha1
+kind: McpServer
+metadata:
+  name: yaml11
+spec:
+  image: node:24-slim
+  command: [npx, -y, server]
+  env:
+    - name: VERBOSE
+      value: yes
+    - name: WINDOW
+      value: 1:30
+`;
+    const doc = parseDocument(text);
+    const warned = kubectlReadingDifferences(doc).map((d) => d.path);
+    expect(warned).toEqual(['spec.env[0].value']);
+    expect(await apiError(doc.toJS())).toBeUndefined();
+    // The same text as kubectl reads it (go-yaml v2's resolve for every unquoted scalar).
+    const asKubectl = doc.clone();
+    visit(asKubectl, {
+      Scalar(_key, node) {
+        if (node.type === 'PLAIN' && !node.tag && node.source !== undefined) node.value = kubectlScalar(node.source);
+      },
+    });
+    const err = await apiError(asKubectl.toJS());
+    expect(err?.message).toMatch(/spec\.env\[0\]\.value: Invalid value: "boolean"/);
   });
 });
