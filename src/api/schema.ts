@@ -53,7 +53,11 @@ const SECRET_VALUES = [
   { what: 'a Slack token', re: '(^|[^A-Za-z0-9])xox[abposr]-[A-Za-z0-9-]{10,}' },
   { what: 'an API key (sk-...)', re: '(^|[^A-Za-z0-9])sk-[A-Za-z0-9_-]{32,}' },
   { what: 'an AWS access key id', re: '(^|[^A-Z0-9])(AKIA|ASIA)[A-Z0-9]{16}([^A-Z0-9]|$)' },
-  { what: 'a URL with a password', re: '[A-Za-z][A-Za-z0-9+.-]*://[^/?#@ :]*:[^/?#@ $][^/?#@ ]*@' },
+  {
+    what: 'a URL with a password',
+    re: '[A-Za-z][A-Za-z0-9+.-]*://[^/?#@ :]*:[^/?#@ $][^/?#@ ]*@',
+    or: ' (or take the password from another variable: postgres://user:$(DB_PASSWORD)@db/app)',
+  },
 ] as const;
 /** Volume names the renderer itself uses in every pod. */
 export const RESERVED_VOLUME_NAMES = ['tmp', 'home', 'mcp-gateway', 'mcp-auth', 'mcp-session'] as const;
@@ -115,6 +119,14 @@ const quoted = (cel = 'self', ts: (self: Node) => unknown = (s) => s): MessagePa
   '"',
 ];
 
+/** A path must not climb out of where it is mounted or routed. */
+const noDotDot = (example: string) =>
+  rule({
+    rule: `!self.matches('${DOT_DOT_SEGMENT}')`,
+    message: `must not contain a '..' segment: write the path without it, e.g. ${example}`,
+    ...quoting(...quoted(), ` has a '..' segment: write the path without it, e.g. ${example}`),
+    check: (s) => !new RegExp(DOT_DOT_SEGMENT).test(s),
+  });
 /** A path field's rules: absolute, without `..` segments. */
 const pathRules = (example: string, absolute = "must start with '/'") => [
   rule({
@@ -125,13 +137,6 @@ const pathRules = (example: string, absolute = "must start with '/'") => [
   }),
   noDotDot(example),
 ];
-const noDotDot = (example: string) =>
-  rule({
-    rule: `!self.matches('${DOT_DOT_SEGMENT}')`,
-    message: `must not contain a '..' segment: write the path without it, e.g. ${example}`,
-    ...quoting(...quoted(), ` has a '..' segment: write the path without it, e.g. ${example}`),
-    check: (s) => !new RegExp(DOT_DOT_SEGMENT).test(s),
-  });
 
 /**
  * CEL: quantity a is above quantity b. False when either does not match the pattern (which reports it): a
@@ -194,6 +199,10 @@ const httpsRules = (example: string) => [
 
 /** CEL: volumeMount `m` names a volume of pod.volumes (`self` is pod). */
 const celDeclared = (m: string) => `(has(self.volumes) && self.volumes.exists(v, v.name == ${m}.name))`;
+const mountsWithDotDot = (pod: Node, field: 'mountPath' | 'subPath'): string[] =>
+  ((pod.volumeMounts ?? []) as Array<Record<string, string | undefined>>)
+    .map((m) => m[field] ?? '')
+    .filter((p) => new RegExp(DOT_DOT_SEGMENT).test(p));
 const undeclaredMounts = (pod: Node): string[] =>
   ((pod.volumeMounts ?? []) as Array<{ name: string }>)
     .filter((m) => !((pod.volumes ?? []) as Array<{ name: string }>).some((v) => v.name === m.name))
@@ -317,22 +326,21 @@ const envVar: Schema = {
       reason: 'FieldValueForbidden',
       check: (s) => !has(s, 'value') || s.value === '' || !SECRET_LOOKING_NAME_JS.test(s.name),
     }),
-    // One rule per format: each stays within the API server's cost budget for 128 values of 32 KiB.
-    ...SECRET_VALUES.map(({ what, re }) =>
-      rule({
+    // One rule per format: the API server's cost estimate (128 values of 8 KiB, times the pattern's length)
+    // takes each alone, not all in one rule.
+    ...SECRET_VALUES.map((format) => {
+      const { what, re } = format;
+      const fix = `do not inline it; store it in a Secret and use valueFrom.secretKeyRef {name, key}${'or' in format ? format.or : ''}`;
+      return rule({
         rule: `!has(self.value) || !self.value.matches('${re}')`,
-        message: `the value looks like ${what}: do not inline it; store it in a Secret and use valueFrom.secretKeyRef {name, key}${what.startsWith('a URL') ? ' (or take the password from another variable: postgres://user:$(DB_PASSWORD)@db/app)' : ''}`,
+        message: `the value looks like ${what}: ${fix}`,
         // Names the variable and what its value looks like, never the value.
-        ...quoting(
-          'the value of ',
-          { cel: 'self.name', ts: (s) => s.name },
-          ` looks like ${what}: do not inline it; store it in a Secret and use valueFrom.secretKeyRef {name, key}${what.startsWith('a URL') ? ' (or take the password from another variable: postgres://user:$(DB_PASSWORD)@db/app)' : ''}`,
-        ),
+        ...quoting('the value of ', { cel: 'self.name', ts: (s) => s.name }, ` looks like ${what}: ${fix}`),
         fieldPath: '.value',
         reason: 'FieldValueForbidden',
         check: (s) => !has(s, 'value') || !new RegExp(re).test(s.value),
-      }),
-    ),
+      });
+    }),
   ],
 };
 
@@ -767,20 +775,15 @@ const spec: Schema = {
               name: str('Name of a volume in pod.volumes.'),
               mountPath: str('Path in the container.', {
                 maxLength: 1024,
-                rules: pathRules('/data', 'must be an absolute path'),
-              }),
-              subPath: str('Sub-path within the volume (relative).', {
-                maxLength: 1024,
                 rules: [
                   rule({
-                    rule: "!self.startsWith('/')",
-                    message: 'must be a relative path within the volume, e.g. config/app.yaml',
-                    ...quoting(...quoted(), ' must be a relative path within the volume, e.g. config/app.yaml'),
-                    check: (s) => typeof s === 'string' && !s.startsWith('/'),
+                    rule: "self.startsWith('/')",
+                    message: 'must be an absolute path',
+                    check: (s) => typeof s === 'string' && s.startsWith('/'),
                   }),
-                  noDotDot('config/app.yaml'),
                 ],
               }),
+              subPath: str('Sub-path within the volume.', { maxLength: 1024 }),
               readOnly: { type: 'boolean', description: 'Mount read-only.' },
             },
           },
@@ -818,6 +821,23 @@ const spec: Schema = {
           fieldPath: '.volumeMounts',
           check: (s) => undeclaredMounts(s).length === 0,
         }),
+        // Here rather than on the mount's fields, which follow the Kubernetes VolumeMount type.
+        ...(['mountPath', 'subPath'] as const).map((field) =>
+          rule({
+            rule: `!has(self.volumeMounts) || self.volumeMounts.all(m, !has(m.${field}) || !m.${field}.matches('${DOT_DOT_SEGMENT}'))`,
+            message: `a volumeMount's ${field} must not contain a '..' segment: write the path without it`,
+            ...quoting(
+              `pod.volumeMounts ${field} `,
+              ...quoted(
+                `self.volumeMounts.map(m, has(m.${field}) ? m.${field} : '').filter(p, p.matches('${DOT_DOT_SEGMENT}'))[0]`,
+                (s) => mountsWithDotDot(s, field)[0],
+              ),
+              ` has a '..' segment: write the path without it, e.g. ${field === 'mountPath' ? '/data' : 'config/app.yaml'}`,
+            ),
+            fieldPath: '.volumeMounts',
+            check: (s) => mountsWithDotDot(s, field).length === 0,
+          }),
+        ),
       ],
     },
   },

@@ -150,7 +150,7 @@ export interface VolumeMount {
   name: string;
   /** Path in the container. */
   mountPath: string;
-  /** Sub-path within the volume (relative). */
+  /** Sub-path within the volume. */
   subPath?: string;
   /** Mount read-only. */
   readOnly?: boolean;
