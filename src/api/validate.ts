@@ -69,11 +69,10 @@ export function validateAgainst(schema: Schema, value: unknown, path: string): F
     // The API server takes a whole number here (JSON integers up to int64), never a fraction: 0.5 must be a string.
     if (typeof value === 'number') {
       if (Number.isInteger(value) && Math.abs(value) < 2 ** 63) return errors;
+      const millis = Math.round(value * 1000); // 0.7 * 1000 is 700.0000000000001
+      const inMillis = Math.abs(millis - value * 1000) < 1e-6 ? ` (or, for CPU, millicores: ${millis}m)` : '';
       return [
-        {
-          field: path,
-          message: `must be an integer or a string, got ${value}: quote it ("${value}") or use a suffix, e.g. ${Number.isFinite(value) ? `${Math.round(value * 1000)}m` : '500m'}`,
-        },
+        { field: path, message: `must be an integer or a string, got ${value}: quote it ("${value}")${inMillis}` },
       ];
     }
     if (typeof value !== 'string')
