@@ -107,7 +107,7 @@ export interface McpServerSpec {
 export interface PodOptions {
   /** Extra pod annotations. */
   annotations?: Record<string, string>;
-  /** Extra pod labels. */
+  /** Extra pod labels. Not the operator's own (app.kubernetes.io/name, app.kubernetes.io/instance, app.kubernetes.io/component, app.kubernetes.io/managed-by, app.kubernetes.io/part-of): they select the pods. */
   labels?: Record<string, string>;
   /** Node labels the pod must match. */
   nodeSelector?: Record<string, string>;
@@ -198,7 +198,7 @@ export interface NetworkPolicySpec {
 export interface IngressSpec {
   /** IngressClass name, e.g. nginx. */
   className?: string;
-  /** Host name, e.g. mcp.example.com. */
+  /** Host name, e.g. mcp.example.com (a DNS name, not an IP address). */
   host?: string;
   /** Path prefix, e.g. /github. The gateway serves MCP under it. */
   path: string;
@@ -242,7 +242,7 @@ export interface OidcAuth {
   issuer: string;
   /** Expected audience (aud claim). */
   audience: string;
-  /** JWKS URL; default: discovered from the issuer. */
+  /** JWKS URL (https); default: discovered from the issuer. */
   jwksURL?: string;
 }
 
@@ -259,9 +259,9 @@ export interface BearerAuth {
 
 /** Which tools clients may list and call, enforced by the gateway. Empty allow: all tools. */
 export interface ToolsSpec {
-  /** Only these tools (exact names). */
+  /** Only these tools. Exact tool names or globs: * matches any characters, ? one character (get_* matches get_issue and get_pr); nothing else is special, regular expressions are refused. */
   allow?: Array<string>;
-  /** Never these tools (exact names). */
+  /** Never these tools (deny wins over allow). Exact tool names or globs: * matches any characters, ? one character (get_* matches get_issue and get_pr); nothing else is special, regular expressions are refused. */
   deny?: Array<string>;
 }
 
@@ -277,7 +277,7 @@ export interface SessionsSpec {
 
 /** CPU and memory for the server container. Empty: requests 50m/128Mi, limit 512Mi memory. */
 export interface ResourceRequirements {
-  /** Minimum resources, e.g. {cpu: 100m, memory: 128Mi}. */
+  /** Minimum resources, e.g. {cpu: 100m, memory: 128Mi}. Each at most its limit. */
   requests?: Record<string, number | string>;
   /** Maximum resources, e.g. {memory: 512Mi}. */
   limits?: Record<string, number | string>;
@@ -307,7 +307,7 @@ export interface EnvFromSource {
 export interface EnvVar {
   /** Variable name. */
   name: string;
-  /** Literal value. Never put secrets here: use valueFrom.secretKeyRef. */
+  /** Literal value, at most 8 KiB (a longer one belongs in a ConfigMap: valueFrom.configMapKeyRef). Never put secrets here: use valueFrom.secretKeyRef. */
   value?: string;
   /** Where the value comes from: exactly one source. */
   valueFrom?: EnvVarSource;

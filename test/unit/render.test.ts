@@ -811,12 +811,15 @@ describe('metadata of every child', () => {
     expect(podLabels).toMatchObject(d.spec?.selector.matchLabels ?? { missing: 'selector' });
   });
 
-  it('keeps the selector labels even when pod.labels tries to override them', () => {
-    const d = deploymentOf(
-      stdioServer('github', {
-        pod: { labels: { 'app.kubernetes.io/instance': 'other', 'app.kubernetes.io/name': 'x', team: 'a' } },
-      }),
-    );
+  it('refuses pod.labels that would override the selector labels, and keeps the others', () => {
+    expect(() =>
+      deploymentOf(
+        stdioServer('github', {
+          pod: { labels: { 'app.kubernetes.io/instance': 'other', 'app.kubernetes.io/name': 'x', team: 'a' } },
+        }),
+      ),
+    ).toThrow(/spec.pod.labels: pod.labels may not set app.kubernetes.io\/name: the operator sets/);
+    const d = deploymentOf(stdioServer('github', { pod: { labels: { team: 'a' } } }));
     const podLabels = d.spec?.template.metadata?.labels ?? {};
     expect(podLabels).toMatchObject(d.spec?.selector.matchLabels ?? { missing: 'selector' });
     expect(podLabels['app.kubernetes.io/instance']).toBe('github');
