@@ -212,6 +212,70 @@ const volume: Schema = {
   ],
 };
 
+const probePort: Schema = {
+  type: 'integer',
+  description: 'Port to check; default spec.port.',
+  minimum: 1,
+  maximum: 65535,
+};
+const probeSeconds = (description: string): Schema => ({ type: 'integer', description, minimum: 1, maximum: 3600 });
+
+/**
+ * The server container's liveness check in HTTP transports (the gateway's own probes only cover the gateway,
+ * so a hung server would never be restarted). A small subset of the Kubernetes Probe, one check at most.
+ */
+const livenessProbe: Schema = {
+  type: 'object',
+  tsName: 'LivenessProbe',
+  description:
+    'HTTP transports: how the kubelet checks that the server process itself is alive; it restarts the server container after failureThreshold failed checks in a row. Default: a TCP connect to spec.port every 10 s, restart after 3 failures. A startup probe with the same check gives the server 5 minutes to start first. stdio servers are supervised by the gateway instead.',
+  properties: {
+    tcpSocket: {
+      type: 'object',
+      tsName: 'TcpSocketCheck',
+      description: 'Alive while the port accepts TCP connections (the default check).',
+      properties: { port: probePort },
+    },
+    httpGet: {
+      type: 'object',
+      tsName: 'HttpGetCheck',
+      description:
+        'Alive while GET path answers 200-399, e.g. /healthz. Not the MCP path: a GET there may be 405, which would restart the server in a loop.',
+      required: ['path'],
+      properties: {
+        path: str('Path to GET, e.g. /healthz.', {
+          maxLength: 256,
+          rules: [
+            rule({
+              rule: "self.startsWith('/')",
+              message: "must start with '/', e.g. /healthz",
+              check: (s) => typeof s === 'string' && s.startsWith('/'),
+            }),
+          ],
+        }),
+        port: probePort,
+      },
+    },
+    periodSeconds: probeSeconds('Seconds between checks (default 10).'),
+    timeoutSeconds: probeSeconds('Seconds a check may take (default 3).'),
+    failureThreshold: {
+      type: 'integer',
+      description: 'Failed checks in a row that restart the server container (default 3).',
+      minimum: 1,
+      maximum: 100,
+    },
+  },
+  rules: [
+    rule({
+      rule: '!(has(self.tcpSocket) && has(self.httpGet))',
+      message: 'set one check, tcpSocket or httpGet, not both',
+      fieldPath: '.httpGet',
+      reason: 'FieldValueForbidden',
+      check: (s) => !(has(s, 'tcpSocket') && has(s, 'httpGet')),
+    }),
+  ],
+};
+
 const spec: Schema = {
   type: 'object',
   tsName: 'McpServerSpec',
@@ -583,6 +647,7 @@ const spec: Schema = {
         },
       },
     },
+    livenessProbe,
   },
   rules: [
     rule({
@@ -645,6 +710,14 @@ const spec: Schema = {
       fieldPath: '.sessions.mode',
       check: (s) =>
         s.transport === 'stdio' || !has(s, 'sessions') || !has(s.sessions, 'mode') || s.sessions.mode === 'shared',
+    }),
+    rule({
+      rule: "self.transport != 'stdio' || !has(self.livenessProbe)",
+      message:
+        'livenessProbe is for HTTP transports: a stdio server is a child of the gateway, which restarts it; remove spec.livenessProbe',
+      fieldPath: '.livenessProbe',
+      reason: 'FieldValueForbidden',
+      check: (s) => s.transport !== 'stdio' || !has(s, 'livenessProbe'),
     }),
   ],
 };

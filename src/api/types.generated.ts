@@ -101,6 +101,36 @@ export interface McpServerSpec {
   networkPolicy?: NetworkPolicySpec;
   /** Pod-level settings. Security settings can only stay within Pod Security "restricted". */
   pod?: PodOptions;
+  /** HTTP transports: how the kubelet checks that the server process itself is alive; it restarts the server container after failureThreshold failed checks in a row. Default: a TCP connect to spec.port every 10 s, restart after 3 failures. A startup probe with the same check gives the server 5 minutes to start first. stdio servers are supervised by the gateway instead. */
+  livenessProbe?: LivenessProbe;
+}
+
+/** HTTP transports: how the kubelet checks that the server process itself is alive; it restarts the server container after failureThreshold failed checks in a row. Default: a TCP connect to spec.port every 10 s, restart after 3 failures. A startup probe with the same check gives the server 5 minutes to start first. stdio servers are supervised by the gateway instead. */
+export interface LivenessProbe {
+  /** Alive while the port accepts TCP connections (the default check). */
+  tcpSocket?: TcpSocketCheck;
+  /** Alive while GET path answers 200-399, e.g. /healthz. Not the MCP path: a GET there may be 405, which would restart the server in a loop. */
+  httpGet?: HttpGetCheck;
+  /** Seconds between checks (default 10). */
+  periodSeconds?: number;
+  /** Seconds a check may take (default 3). */
+  timeoutSeconds?: number;
+  /** Failed checks in a row that restart the server container (default 3). */
+  failureThreshold?: number;
+}
+
+/** Alive while GET path answers 200-399, e.g. /healthz. Not the MCP path: a GET there may be 405, which would restart the server in a loop. */
+export interface HttpGetCheck {
+  /** Path to GET, e.g. /healthz. */
+  path: string;
+  /** Port to check; default spec.port. */
+  port?: number;
+}
+
+/** Alive while the port accepts TCP connections (the default check). */
+export interface TcpSocketCheck {
+  /** Port to check; default spec.port. */
+  port?: number;
 }
 
 /** Pod-level settings. Security settings can only stay within Pod Security "restricted". */
