@@ -4,7 +4,7 @@
  * won, so a standby takes over with no relist.
  */
 import { createServer, type Server } from 'node:http';
-import type { KubeConfig, V1ContainerStatus, V1Pod } from '@kubernetes/client-node';
+import type { KubeConfig, V1ContainerState, V1ContainerStatus, V1Pod } from '@kubernetes/client-node';
 import type { McpServer } from '../api/types.generated.ts';
 import { createControllerMetrics } from '../observability/controller-metrics.ts';
 import type { Logger } from '../observability/log.ts';
@@ -73,24 +73,22 @@ const TERMINATION_MESSAGE_KEPT = 1024;
 function projectPod(object: Cached): V1Pod & Cached {
   const raw = object as V1Pod & Cached;
   const { name, namespace, uid, resourceVersion, labels, deletionTimestamp } = raw.metadata;
-  const container = (c: V1ContainerStatus): V1ContainerStatus => {
-    const terminated = c.lastState?.terminated;
-    return {
-      name: c.name,
-      image: c.image,
-      imageID: '',
-      ready: c.ready,
-      restartCount: c.restartCount,
-      ...(c.state ? { state: c.state } : {}),
-      ...(terminated
-        ? {
-            lastState: {
-              terminated: { ...terminated, message: terminated.message?.slice(-TERMINATION_MESSAGE_KEPT) },
-            },
-          }
-        : {}),
-    };
-  };
+  const bounded = (state: V1ContainerState | undefined): V1ContainerState | undefined =>
+    state?.terminated
+      ? {
+          ...state,
+          terminated: { ...state.terminated, message: state.terminated.message?.slice(-TERMINATION_MESSAGE_KEPT) },
+        }
+      : state;
+  const container = (c: V1ContainerStatus): V1ContainerStatus => ({
+    name: c.name,
+    image: c.image,
+    imageID: '',
+    ready: c.ready,
+    restartCount: c.restartCount,
+    ...(c.state ? { state: bounded(c.state) } : {}),
+    ...(c.lastState ? { lastState: bounded(c.lastState) } : {}),
+  });
   return {
     apiVersion: raw.apiVersion,
     kind: raw.kind,
