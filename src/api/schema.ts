@@ -228,7 +228,7 @@ const livenessProbe: Schema = {
   type: 'object',
   tsName: 'LivenessProbe',
   description:
-    'HTTP transports: how the kubelet checks that the server process itself is alive; it restarts the server container after failureThreshold failed checks in a row. Default: a TCP connect to spec.port every 10 s, restart after 3 failures. A startup probe with the same check gives the server 5 minutes to start first. stdio servers are supervised by the gateway instead.',
+    "HTTP transports: how the kubelet checks that the server process itself is alive; it restarts the server container after failureThreshold failed checks in a row. Default: a TCP connect to spec.port every 10 s, restart after 3 failures. A startup probe with the same check gives the server 5 minutes to start first. tcpSocket and httpGet reach the pod's IP: a server that listens only on 127.0.0.1 (FastMCP's default) fails them; make it listen on 0.0.0.0, or use exec. stdio servers are supervised by the gateway instead.",
   properties: {
     tcpSocket: {
       type: 'object',
@@ -256,6 +256,19 @@ const livenessProbe: Schema = {
         port: probePort,
       },
     },
+    exec: {
+      type: 'object',
+      tsName: 'ExecCheck',
+      description:
+        'Alive while this command, run in the server container, exits 0; it can reach 127.0.0.1. The image must have the program.',
+      required: ['command'],
+      properties: {
+        command: {
+          ...stringList('The program and its arguments (no shell), e.g. [python, /app/alive.py].', 32),
+          minItems: 1,
+        },
+      },
+    },
     periodSeconds: probeSeconds('Seconds between checks (default 10).'),
     timeoutSeconds: probeSeconds('Seconds a check may take (default 3).'),
     failureThreshold: {
@@ -267,11 +280,10 @@ const livenessProbe: Schema = {
   },
   rules: [
     rule({
-      rule: '!(has(self.tcpSocket) && has(self.httpGet))',
-      message: 'set one check, tcpSocket or httpGet, not both',
-      fieldPath: '.httpGet',
+      rule: '[has(self.tcpSocket), has(self.httpGet), has(self.exec)].filter(x, x).size() <= 1',
+      message: 'set one check: tcpSocket, httpGet or exec',
       reason: 'FieldValueForbidden',
-      check: (s) => !(has(s, 'tcpSocket') && has(s, 'httpGet')),
+      check: (s) => ['tcpSocket', 'httpGet', 'exec'].filter((k) => has(s, k)).length <= 1,
     }),
   ],
 };

@@ -177,7 +177,12 @@ function describeStuck(pod: string, c: V1ContainerStatus, reason: string, kubele
     const last = c.lastState?.terminated;
     const exit = last ? `last exit code ${last.exitCode}${last.reason ? ` (${last.reason})` : ''}` : 'no exit code yet';
     const said = last?.message ? `, its last message: "${tail(last.message)}"` : '';
-    return `${who} keeps exiting (CrashLoopBackOff): ${exit}${said}; see kubectl logs ${pod} -c ${c.name} --previous`;
+    // 137/143: SIGKILL/SIGTERM from outside, most often the kubelet after failed liveness or startup checks.
+    const killed =
+      last && (last.exitCode === 137 || last.exitCode === 143) && last.reason !== 'OOMKilled'
+        ? `; killed by a signal: if its liveness or startup probe failed (kubectl describe pod ${pod}), check it (spec.livenessProbe for HTTP servers)`
+        : '';
+    return `${who} keeps exiting (CrashLoopBackOff): ${exit}${said}${killed}; see kubectl logs ${pod} -c ${c.name} --previous`;
   }
   return `${who} cannot start (${reason}): ${tail(kubeletMessage) || 'no detail from the kubelet'}`;
 }

@@ -127,9 +127,11 @@ const tcpProbe = (periodSeconds: number, failureThreshold: number): V1Probe => (
  */
 function serverLivenessProbes(mcp: McpServer, port: string): { startupProbe: V1Probe; livenessProbe: V1Probe } {
   const spec = mcp.spec.livenessProbe ?? {};
-  const check: Pick<V1Probe, 'httpGet' | 'tcpSocket'> = spec.httpGet
+  const check: Pick<V1Probe, 'httpGet' | 'tcpSocket' | 'exec'> = spec.httpGet
     ? { httpGet: { path: spec.httpGet.path, port: spec.httpGet.port ?? port } }
-    : { tcpSocket: { port: spec.tcpSocket?.port ?? port } };
+    : spec.exec
+      ? { exec: { command: spec.exec.command } }
+      : { tcpSocket: { port: spec.tcpSocket?.port ?? port } };
   return {
     startupProbe: { ...check, periodSeconds: 5, timeoutSeconds: spec.timeoutSeconds ?? 3, failureThreshold: 60 },
     livenessProbe: {

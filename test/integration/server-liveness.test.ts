@@ -47,12 +47,17 @@ describe('spec.livenessProbe', () => {
     [
       'with two checks',
       httpServer('b', { livenessProbe: { tcpSocket: {}, httpGet: { path: '/healthz' } } }),
-      'spec.livenessProbe.httpGet',
+      'spec.livenessProbe',
     ],
     [
       'with a relative path',
       httpServer('c', { livenessProbe: { httpGet: { path: 'healthz' } } }),
       'spec.livenessProbe.httpGet.path',
+    ],
+    [
+      'with an empty exec command',
+      httpServer('e', { livenessProbe: { exec: { command: [] } } }),
+      'spec.livenessProbe.exec.command',
     ],
     [
       'with a port out of range',

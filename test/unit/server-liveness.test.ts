@@ -61,6 +61,14 @@ describe('the server container of an HTTP transport', () => {
     expect(server.startupProbe?.tcpSocket).toBeUndefined();
   });
 
+  it('runs an exec check in the server container, for a server that listens only on 127.0.0.1', () => {
+    const command = ['python', '-c', "import socket; socket.create_connection(('127.0.0.1', 3000), 2)"];
+    const server = serverContainer(httpServer('remote', { livenessProbe: { exec: { command } } }));
+    expect(server.livenessProbe).toMatchObject({ exec: { command }, periodSeconds: 10 });
+    expect(server.livenessProbe?.tcpSocket).toBeUndefined();
+    expect(server.startupProbe?.exec).toEqual({ command });
+  });
+
   it('checks another port when the spec names one', () => {
     const tcp = serverContainer(httpServer('remote', { livenessProbe: { tcpSocket: { port: 3001 } } }));
     expect(tcp.livenessProbe?.tcpSocket).toEqual({ port: 3001 });
@@ -82,7 +90,13 @@ describe('the server container of an HTTP transport', () => {
 describe('spec.livenessProbe validation', () => {
   it('refuses both checks at once', () => {
     const message = refusal(httpServer('remote', { livenessProbe: { tcpSocket: {}, httpGet: { path: '/healthz' } } }));
-    expect(message).toMatch(/spec.livenessProbe.httpGet: set one check, tcpSocket or httpGet, not both/);
+    expect(message).toMatch(/spec.livenessProbe: set one check: tcpSocket, httpGet or exec/);
+    expect(refusal(httpServer('remote', { livenessProbe: { exec: { command: ['true'] }, tcpSocket: {} } }))).toMatch(
+      /spec.livenessProbe: set one check/,
+    );
+    expect(refusal(httpServer('remote', { livenessProbe: { exec: { command: [] } } }))).toMatch(
+      /spec.livenessProbe.exec.command/,
+    );
   });
 
   it('refuses a path without a leading slash, and out-of-range timings', () => {

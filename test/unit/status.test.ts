@@ -394,6 +394,24 @@ describe('computeStatus while blocked or with pods that cannot start', () => {
     expect(computeStatus(observe({ deployment: unavailable, pods: [crashing('5m0s')] }), first)).toEqual(first);
   });
 
+  it('points a container killed by a signal (exit 137 or 143) at its probes, but not an OOM kill', () => {
+    const killed = (exitCode: number, reason: string) =>
+      cond(
+        computeStatus(
+          observe({
+            deployment: unavailable,
+            pods: [waitingPod('github-a', { reason: 'CrashLoopBackOff', terminated: { exitCode, reason } })],
+          }),
+          undefined,
+        ),
+        'Ready',
+      ).message;
+    expect(killed(137, 'Error')).toContain('killed by a signal: if its liveness or startup probe failed');
+    expect(killed(143, 'Error')).toContain('spec.livenessProbe');
+    expect(killed(137, 'OOMKilled')).not.toContain('probe');
+    expect(killed(1, 'Error')).not.toContain('probe');
+  });
+
   it('surfaces CreateContainerConfigError with its message', () => {
     const pod = waitingPod('github-5d8-abc', {
       reason: 'CreateContainerConfigError',
