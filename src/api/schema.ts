@@ -390,6 +390,82 @@ const volume: Schema = {
   ],
 };
 
+const probePort: Schema = {
+  type: 'integer',
+  description: 'Port to check; default spec.port.',
+  minimum: 1,
+  maximum: 65535,
+};
+const probeSeconds = (description: string): Schema => ({ type: 'integer', description, minimum: 1, maximum: 3600 });
+
+/**
+ * The server container's liveness check in HTTP transports (the gateway's own probes only cover the gateway,
+ * so a hung server would never be restarted). A small subset of the Kubernetes Probe, one check at most.
+ */
+const livenessProbe: Schema = {
+  type: 'object',
+  tsName: 'LivenessProbe',
+  description:
+    "HTTP transports: how the kubelet checks that the server process itself is alive; it restarts the server container after failureThreshold failed checks in a row. Default: a TCP connect to spec.port every 10 s, restart after 3 failures. A startup probe with the same check gives the server 5 minutes to start first. tcpSocket and httpGet reach the pod's IP: a server that listens only on 127.0.0.1 (FastMCP's default) fails them; make it listen on 0.0.0.0, or use exec. stdio servers are supervised by the gateway instead.",
+  properties: {
+    tcpSocket: {
+      type: 'object',
+      tsName: 'TcpSocketCheck',
+      description: 'Alive while the port accepts TCP connections (the default check).',
+      properties: { port: probePort },
+    },
+    httpGet: {
+      type: 'object',
+      tsName: 'HttpGetCheck',
+      description:
+        'Alive while GET path answers 200-399, e.g. /healthz. Not the MCP path: a GET there may be 405, which would restart the server in a loop.',
+      required: ['path'],
+      properties: {
+        path: str('Path to GET, e.g. /healthz.', {
+          maxLength: 256,
+          rules: [
+            rule({
+              rule: "self.startsWith('/')",
+              message: "must start with '/', e.g. /healthz",
+              check: (s) => typeof s === 'string' && s.startsWith('/'),
+            }),
+          ],
+        }),
+        port: probePort,
+      },
+    },
+    exec: {
+      type: 'object',
+      tsName: 'ExecCheck',
+      description:
+        'Alive while this command, run in the server container, exits 0; it can reach 127.0.0.1. The image must have the program.',
+      required: ['command'],
+      properties: {
+        command: {
+          ...stringList('The program and its arguments (no shell), e.g. [python, /app/alive.py].', 32),
+          minItems: 1,
+        },
+      },
+    },
+    periodSeconds: probeSeconds('Seconds between checks (default 10).'),
+    timeoutSeconds: probeSeconds('Seconds a check may take (default 3).'),
+    failureThreshold: {
+      type: 'integer',
+      description: 'Failed checks in a row that restart the server container (default 3).',
+      minimum: 1,
+      maximum: 100,
+    },
+  },
+  rules: [
+    rule({
+      rule: '[has(self.tcpSocket), has(self.httpGet), has(self.exec)].filter(x, x).size() <= 1',
+      message: 'set one check: tcpSocket, httpGet or exec',
+      reason: 'FieldValueForbidden',
+      check: (s) => ['tcpSocket', 'httpGet', 'exec'].filter((k) => has(s, k)).length <= 1,
+    }),
+  ],
+};
+
 const spec: Schema = {
   type: 'object',
   tsName: 'McpServerSpec',
@@ -835,6 +911,7 @@ const spec: Schema = {
         ),
       ],
     },
+    livenessProbe,
   },
   rules: [
     rule({
@@ -906,6 +983,14 @@ const spec: Schema = {
       fieldPath: '.sessions.mode',
       check: (s) =>
         s.transport === 'stdio' || !has(s, 'sessions') || !has(s.sessions, 'mode') || s.sessions.mode === 'shared',
+    }),
+    rule({
+      rule: "self.transport != 'stdio' || !has(self.livenessProbe)",
+      message:
+        'livenessProbe is for HTTP transports: a stdio server is a child of the gateway, which restarts it; remove spec.livenessProbe',
+      fieldPath: '.livenessProbe',
+      reason: 'FieldValueForbidden',
+      check: (s) => s.transport !== 'stdio' || !has(s, 'livenessProbe'),
     }),
   ],
 };

@@ -101,6 +101,44 @@ export interface McpServerSpec {
   networkPolicy?: NetworkPolicySpec;
   /** Pod-level settings. Security settings can only stay within Pod Security "restricted". */
   pod?: PodOptions;
+  /** HTTP transports: how the kubelet checks that the server process itself is alive; it restarts the server container after failureThreshold failed checks in a row. Default: a TCP connect to spec.port every 10 s, restart after 3 failures. A startup probe with the same check gives the server 5 minutes to start first. tcpSocket and httpGet reach the pod's IP: a server that listens only on 127.0.0.1 (FastMCP's default) fails them; make it listen on 0.0.0.0, or use exec. stdio servers are supervised by the gateway instead. */
+  livenessProbe?: LivenessProbe;
+}
+
+/** HTTP transports: how the kubelet checks that the server process itself is alive; it restarts the server container after failureThreshold failed checks in a row. Default: a TCP connect to spec.port every 10 s, restart after 3 failures. A startup probe with the same check gives the server 5 minutes to start first. tcpSocket and httpGet reach the pod's IP: a server that listens only on 127.0.0.1 (FastMCP's default) fails them; make it listen on 0.0.0.0, or use exec. stdio servers are supervised by the gateway instead. */
+export interface LivenessProbe {
+  /** Alive while the port accepts TCP connections (the default check). */
+  tcpSocket?: TcpSocketCheck;
+  /** Alive while GET path answers 200-399, e.g. /healthz. Not the MCP path: a GET there may be 405, which would restart the server in a loop. */
+  httpGet?: HttpGetCheck;
+  /** Alive while this command, run in the server container, exits 0; it can reach 127.0.0.1. The image must have the program. */
+  exec?: ExecCheck;
+  /** Seconds between checks (default 10). */
+  periodSeconds?: number;
+  /** Seconds a check may take (default 3). */
+  timeoutSeconds?: number;
+  /** Failed checks in a row that restart the server container (default 3). */
+  failureThreshold?: number;
+}
+
+/** Alive while this command, run in the server container, exits 0; it can reach 127.0.0.1. The image must have the program. */
+export interface ExecCheck {
+  /** The program and its arguments (no shell), e.g. [python, /app/alive.py]. */
+  command: Array<string>;
+}
+
+/** Alive while GET path answers 200-399, e.g. /healthz. Not the MCP path: a GET there may be 405, which would restart the server in a loop. */
+export interface HttpGetCheck {
+  /** Path to GET, e.g. /healthz. */
+  path: string;
+  /** Port to check; default spec.port. */
+  port?: number;
+}
+
+/** Alive while the port accepts TCP connections (the default check). */
+export interface TcpSocketCheck {
+  /** Port to check; default spec.port. */
+  port?: number;
 }
 
 /** Pod-level settings. Security settings can only stay within Pod Security "restricted". */
