@@ -180,7 +180,9 @@ export class Gateway {
     this.sessions = new SessionManager({
       perSession: config.sessionMode === 'perSession',
       maxSessions: config.maxSessions,
+      maxPerClient: config.maxSessionsPerClient,
       idleTimeoutMs: config.idleTimeoutMs,
+      handshakeTimeoutMs: config.handshakeTimeoutMs,
       sharedRouter: this.sharedRouter,
       policy,
       metrics,
