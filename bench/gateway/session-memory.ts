@@ -139,8 +139,10 @@ async function measure(open: (port: number) => Promise<void>, n: number) {
 
 export async function sessionMemorySection(n = 1000): Promise<string> {
   const rows: string[] = [];
+  const perKb: number[] = [];
   for (const [kind, open] of Object.entries(KINDS)) {
     const m = await measure(open, n);
+    perKb.push(m.perSessionKb);
     console.error(`${kind}: ${m.before.toFixed(0)} -> ${m.after.toFixed(0)} MB, ${m.perSessionKb.toFixed(0)} KB each`);
     rows.push(`| ${kind} | ${n} | ${m.before.toFixed(0)} | ${m.after.toFixed(0)} | ${m.perSessionKb.toFixed(0)} |`);
   }
@@ -152,6 +154,8 @@ export async function sessionMemorySection(n = 1000): Promise<string> {
     '| session kind | sessions | RSS before, MB | RSS after, MB | per session, KB |',
     '| --- | ---: | ---: | ---: | ---: |',
     ...rows,
+    '',
+    `Sizing (src/gateway/config.ts): at the costliest kind measured here, ${Math.max(...perKb).toFixed(0)} KB, the shared-mode default of 1000 sessions takes about ${((Math.max(...perKb) * 1000) / 1024).toFixed(0)} MB, a tenth of the 512 Mi the operator gives the server container by default (gateway and server share it); 100 per client. Sessions that buffer events for resumption use more, bounded per session by the event store (512 events, 4 MiB).`,
   ].join('\n');
 }
 

@@ -102,9 +102,10 @@ const OPTIONS: Record<string, OptionSpec> = {
 
 /**
  * Default session limits. Shared mode: 1000 sessions. Measured (bench/RESULTS.md, `npm run bench -- sessions`):
- * an idle session costs the gateway about 45 KB of RSS (handshake done, GET stream open; 37 KB for legacy SSE,
- * 23 KB for an abandoned handshake), so 1000 take about 45 MB, a tenth of the 512 Mi the operator gives the
- * server container (gateway, about 100 MB, and server included) by default. Sessions that buffer events use more,
+ * an idle session costs the gateway about 45 KB of RSS (handshake done, GET stream open; about 35 KB for legacy
+ * SSE, under 30 KB for an abandoned handshake), so 1000 take about 45 MB, a tenth of the 512 Mi the operator
+ * gives the server container (gateway, about 100 MB, and server included) by default, a sixth of the proxy
+ * sidecar's 256 Mi. Sessions that buffer events use more,
  * bounded per session by the event store. perSession mode keeps 100: each session there is a server process,
  * whose memory the gateway cannot know; size it from the server's. Per client: a tenth of the shared default, so
  * it takes ten clients' busy sessions (idle ones are evicted) to fill the gateway, while a team behind one NAT
