@@ -255,7 +255,8 @@ export class SessionManager {
 
   private evict(entry: SessionEntry, reason: 'evicted' | 'evicted_per_client'): void {
     this.options.metrics.sessionsClosed.inc({ reason });
-    this.options.log.info(
+    // Debug, like 'session opened': a flood must not turn into as many log lines (the metric counts them).
+    this.options.log.debug(
       { session: entry.session.logId, client: entry.client, confirmed: entry.session.confirmed, reason },
       'idle session closed to make room for a new one',
     );

@@ -6,11 +6,15 @@
  * abandoned handshakes expire after the handshake timeout; a refusal happens only when every session in the
  * way is busy, and it answers the initialize by its id (H.7).
  */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import { client2025, clientSse, EVERYTHING, metricValue, startGateway, stopAll, textOf, until } from './helpers.ts';
 import {
   abandonedHandshake,
   confirmedSession,
+  initializeBody,
   inParallel,
   JSON_POST,
   legacyStream,
@@ -21,6 +25,11 @@ import {
 } from './raw-http.ts';
 
 afterAll(stopAll);
+
+async function abandonedHandshakeAs(port: number, headers: Record<string, string>, from: string) {
+  const answer = await raw(port, { headers: { ...JSON_POST, ...headers }, body: initializeBody(1), from });
+  return { answer, sessionId: answer.headers['mcp-session-id'] as string };
+}
 
 const address = (n: number) => `127.0.${Math.floor(n / 250) + 1}.${(n % 250) + 2}`;
 
@@ -137,6 +146,41 @@ describe('session lockout', () => {
     expect(answer.json?.error?.data).toEqual({ reason: 'client_session_limit' });
     for (const s of streams) s.close();
     await other.client.close();
+  });
+
+  test('with auth, the per-client limit counts each token, whatever the address', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gw-limits-'));
+    const tokenFile = join(dir, 'tokens');
+    writeFileSync(tokenFile, 'token-of-alice-0123456789\ntoken-of-bob-0123456789\n');
+    const gw = await startGateway(['stdio', '--', ...EVERYTHING], {
+      env: { MCP_GATEWAY_AUTH_TOKEN_FILE: tokenFile, MCP_GATEWAY_MAX_SESSIONS_PER_CLIENT: '2' },
+    });
+    const as = (token: string) => ({ authorization: `Bearer ${token}` });
+    const busy = async (token: string, from: string) => {
+      const { sessionId } = await abandonedHandshakeAs(gw.port, as(token), from);
+      await raw(gw.port, {
+        headers: { ...JSON_POST, ...as(token), 'mcp-session-id': sessionId },
+        body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }),
+        from,
+      });
+      const s = await openStream(gw.port, {
+        headers: { accept: 'text/event-stream', 'mcp-session-id': sessionId, ...as(token) },
+        from,
+      });
+      expect(s.status).toBe(200);
+      return s;
+    };
+    // Alice's two sessions in use, from two addresses: her third is refused from a third address.
+    const streams = [
+      await busy('token-of-alice-0123456789', '127.0.0.21'),
+      await busy('token-of-alice-0123456789', '127.0.0.22'),
+    ];
+    const third = await abandonedHandshakeAs(gw.port, as('token-of-alice-0123456789'), '127.0.0.23');
+    expect(third.answer.status).toBe(429);
+    // Bob, from Alice's address, has his own limit.
+    const bob = await abandonedHandshakeAs(gw.port, as('token-of-bob-0123456789'), '127.0.0.21');
+    expect(bob.answer.status).toBe(200);
+    for (const s of streams) s.close();
   });
 
   test('refused only when every session is busy, with the request id; legacy SSE the same', async () => {
