@@ -568,16 +568,23 @@ const spec: Schema = {
         },
         max: {
           type: 'integer',
-          description: 'Most concurrent sessions per pod.',
+          description:
+            'Most concurrent sessions per pod. Default: 1000 in shared mode (an idle session costs the gateway about 45 KB), 100 in perSession mode (each session is a server process). At the limit the least recently used idle session is closed for a new one; only when every session is in use is a new one refused (503).',
           minimum: 1,
           maximum: 10000,
-          default: 100,
         },
         idleTimeout: str('A session idle this long is closed, e.g. 30m.', {
           maxLength: 32,
           pattern: DURATION,
           default: '30m',
         }),
+        maxPerClient: {
+          type: 'integer',
+          description:
+            "Most sessions one client holds at once (its token or OIDC subject; without auth, its address, as seen by the Ingress when there is one). Default 100. Over it, that client's least recently used idle session is closed; when all of them are in use the new one is refused (429).",
+          minimum: 1,
+          maximum: 10000,
+        },
       },
     },
     tools: {

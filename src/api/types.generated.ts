@@ -307,10 +307,12 @@ export interface ToolsSpec {
 export interface SessionsSpec {
   /** shared: one server process serves every session (ids rewritten, default). perSession: a process per session (isolation, more memory; stdio only). */
   mode: 'shared' | 'perSession';
-  /** Most concurrent sessions per pod. */
-  max: number;
+  /** Most concurrent sessions per pod. Default: 1000 in shared mode (an idle session costs the gateway about 45 KB), 100 in perSession mode (each session is a server process). At the limit the least recently used idle session is closed for a new one; only when every session is in use is a new one refused (503). */
+  max?: number;
   /** A session idle this long is closed, e.g. 30m. */
   idleTimeout: string;
+  /** Most sessions one client holds at once (its token or OIDC subject; without auth, its address, as seen by the Ingress when there is one). Default 100. Over it, that client's least recently used idle session is closed; when all of them are in use the new one is refused (429). */
+  maxPerClient?: number;
 }
 
 /** CPU and memory for the server container. Empty: requests 50m/128Mi, limit 512Mi memory. */

@@ -71,8 +71,12 @@ function gatewayEnv(mcp: McpServer): V1EnvVar[] {
     ['MCP_GATEWAY_HEALTH_PORT', String(GATEWAY_HEALTH_PORT)],
     ['MCP_GATEWAY_BASE_PATH', basePath(mcp) || undefined],
     ['MCP_GATEWAY_SESSION_MODE', sessions.mode],
-    ['MCP_GATEWAY_MAX_SESSIONS', String(sessions.max)],
+    ['MCP_GATEWAY_MAX_SESSIONS', sessions.max === undefined ? undefined : String(sessions.max)],
     ['MCP_GATEWAY_IDLE_TIMEOUT', sessions.idleTimeout],
+    [
+      'MCP_GATEWAY_MAX_SESSIONS_PER_CLIENT',
+      sessions.maxPerClient === undefined ? undefined : String(sessions.maxPerClient),
+    ],
     ['MCP_GATEWAY_TOOLS_ALLOW', tools?.allow?.length ? tools.allow.join(',') : undefined],
     ['MCP_GATEWAY_TOOLS_DENY', tools?.deny?.length ? tools.deny.join(',') : undefined],
     ['MCP_GATEWAY_RATE_LIMIT_RPM', rateLimit?.requestsPerMinute ? String(rateLimit.requestsPerMinute) : undefined],

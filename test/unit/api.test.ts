@@ -119,7 +119,7 @@ describe('parseMcpServer (the offline twin of API server admission)', () => {
     expect(mcp.spec).toMatchObject({
       transport: 'stdio',
       replicas: 1,
-      sessions: { mode: 'shared', max: 100, idleTimeout: '30m' },
+      sessions: { mode: 'shared', idleTimeout: '30m' },
       gateway: { enabled: true },
     });
     expect(parseMcpServer(stdioServer('x', { ingress: { host: 'a.example.com' } })).spec.ingress?.path).toBe('/');
