@@ -42,6 +42,9 @@ export class GatewayMetrics {
   readonly rateLimited: Counter<'scope'>;
   readonly droppedMessages: Counter<'reason'>;
   readonly stalledStreams: Counter<'stream'>;
+  readonly inflightRequests: Gauge;
+  /** What the in-flight gauge reads when scraped (the gateway sets it). */
+  inflightSource: () => number = () => 0;
   private readonly toolLabels = new Set<string>();
   private readonly methodLabels = new Set<string>();
   private readonly toolTally = new Tally();
@@ -134,6 +137,15 @@ export class GatewayMetrics {
       help: 'Event streams closed because the client stopped reading (unsent bytes past the limit, or a 2026-07-28 stream that made no progress), by stream (get, post, sse, modern)',
       labelNames: ['stream'],
       registers,
+    });
+    const inflight = () => this.inflightSource();
+    this.inflightRequests = new Gauge({
+      name: 'mcp_gateway_inflight_requests',
+      help: 'Client requests forwarded to the server and not answered yet (what a drain waits for)',
+      registers,
+      collect() {
+        this.set(inflight());
+      },
     });
     for (const t of ['streamable_http', 'sse']) this.activeSessions.set({ transport: t }, 0);
   }

@@ -434,7 +434,18 @@ export class Router {
       params === undefined
         ? { jsonrpc: '2.0', id, method: request.method }
         : { jsonrpc: '2.0', id, method: request.method, params };
-    if (!this.upstream.send(message)) {
+    let sent: boolean;
+    try {
+      sent = this.upstream.send(message);
+    } catch (err) {
+      // A message the channel cannot encode: refused now, never left in flight for the drain to wait on.
+      this.finish(p);
+      if (p.method === 'tools/call') this.record(p, 'error', INTERNAL_ERROR);
+      const why = err instanceof Error ? err.message : String(err);
+      sink.respond(errorResponse(request.id, INTERNAL_ERROR, `the gateway could not forward this request: ${why}`));
+      return;
+    }
+    if (!sent) {
       this.finish(p);
       if (p.method === 'tools/call') this.record(p, 'upstream_failed');
       sink.respond(errorResponse(request.id, UPSTREAM_UNAVAILABLE, this.upstream.unavailableReason()));

@@ -19,9 +19,12 @@ import {
   type JsonRpcRequest,
   type JsonRpcResponse,
   kindOf,
+  MAX_JSON_DEPTH,
   MODERN_PROTOCOL_VERSION,
+  nestsDeeperThan,
   PARSE_ERROR,
   RATE_LIMITED,
+  requestIdsOf,
   SERVER_ERROR,
   SESSION_NOT_FOUND,
   SESSION_PROTOCOL_VERSIONS,
@@ -112,6 +115,19 @@ function readBody(req: IncomingMessage, limit: number): Promise<BodyResult> {
     });
     req.on('error', reject);
   });
+}
+
+/**
+ * The 400 body for a message nested past MAX_JSON_DEPTH: -32600 (the message as a whole is refused before its
+ * method is looked at, like any other malformed message), answering each request by its id.
+ */
+export function tooDeepAnswer(parsed: unknown): JsonRpcResponse | JsonRpcResponse[] {
+  const message = `Invalid Request: the message nests arrays and objects more than ${MAX_JSON_DEPTH} levels deep (the gateway's limit); send flatter arguments`;
+  const data = { reason: 'too_deep', maxDepth: MAX_JSON_DEPTH };
+  const ids = requestIdsOf(parsed);
+  if (ids.length === 0) return errorResponse(null, INVALID_REQUEST, message, data);
+  const answers = ids.map((id) => errorResponse(id, INVALID_REQUEST, message, data));
+  return Array.isArray(parsed) ? answers : (answers[0] as JsonRpcResponse);
 }
 
 /** JSON-RPC requests in a body (notifications and responses ask nothing of the server). */
@@ -393,12 +409,19 @@ export class McpHttp {
       });
       return undefined;
     }
+    let parsed: unknown;
     try {
-      return JSON.parse(body.body.toString('utf8'));
+      parsed = JSON.parse(body.body.toString('utf8'));
     } catch {
       sendRpcError(res, 400, PARSE_ERROR, 'Parse error: the body is not valid JSON');
       return undefined;
     }
+    // Before anything walks the message: stringifying it for the server would overflow the stack.
+    if (nestsDeeperThan(body.body, MAX_JSON_DEPTH)) {
+      sendJson(res, 400, tooDeepAnswer(parsed));
+      return undefined;
+    }
+    return parsed;
   }
 
   private validate(res: ServerResponse, parsed: unknown): JsonRpcMessage[] | undefined {
