@@ -20,6 +20,7 @@
  */
 import type { Logger } from '../observability/log.ts';
 import { type AuditWriter, loggerAudit } from './audit.ts';
+import { clip } from './clip.ts';
 import { type RequestStateCodec, requestStateProblem } from './input.ts';
 import {
   errorResponse,
@@ -42,6 +43,7 @@ import {
 } from './jsonrpc.ts';
 import type { GatewayMetrics } from './metrics.ts';
 import type { ClientSession, Sink } from './session.ts';
+import { toolNameProblem } from './tool-names.ts';
 import type { Upstream } from './upstream/upstream.ts';
 
 export interface RouterPolicy {
@@ -176,6 +178,7 @@ export class Router {
     this.upstream.onstate = (state) => {
       if (state === 'restarting' || state === 'stopped') this.failAll();
       if (state === 'ready' && this.upstream.restarts > 0) this.replayState();
+      if (state === 'ready') void this.discoverTools();
     };
     this.sweeper = setInterval(() => this.sweep(), 1000);
     this.sweeper.unref();
@@ -206,7 +209,7 @@ export class Router {
         if (!answer.error) return;
         // Not subscribed after all: nothing to undo on detach, nothing to replay after a restart.
         session.subscriptions.delete(uri);
-        this.log.warn({ error: answer.error.message }, 'the server refused a listen subscription');
+        this.log.warn({ error: clip(answer.error.message) }, 'the server refused a listen subscription');
       });
     }
   }
@@ -259,6 +262,11 @@ export class Router {
       case 'tools/call': {
         const name = params?.name;
         if (typeof name === 'string') {
+          if (!this.metrics.tools.accepts(name)) {
+            this.record(this.transient(session, request, name), 'invalid');
+            sink.respond(errorResponse(request.id, INVALID_PARAMS, toolNameProblem(name)));
+            return;
+          }
           if (!this.policy.toolAllowed(name)) {
             const p = this.transient(session, request, name);
             this.record(p, 'denied');
@@ -525,6 +533,7 @@ export class Router {
     this.finish(p);
     const ended = performance.now();
     const error = response.error;
+    if (p.method === 'tools/list' && !error) this.metrics.tools.declareList(response.result);
     if (error) {
       if (p.method === 'resources/subscribe' && p.uri !== undefined) p.session.subscriptions.delete(p.uri);
       p.sink.respond({ jsonrpc: '2.0', id: p.clientId, error });
@@ -580,6 +589,10 @@ export class Router {
         return;
       }
       case 'notifications/tools/list_changed':
+        void this.discoverTools();
+        for (const s of this.sessions) s.deliver(note);
+        this.options.onServerEvent?.(note);
+        return;
       case 'notifications/prompts/list_changed':
       case 'notifications/resources/list_changed':
         for (const s of this.sessions) s.deliver(note);
@@ -733,7 +746,7 @@ export class Router {
       {
         session: p.session.logId,
         method: p.method,
-        tool: p.tool,
+        tool: p.tool === undefined ? undefined : clip(p.tool),
         round: flow.round,
         inputs: Object.keys(inputRequests),
       },
@@ -843,7 +856,8 @@ export class Router {
       params: { requestId: p.id, reason: 'the client did not retry with the input responses' },
     });
     if (p.method === 'tools/call') this.record(p, 'input_timeout');
-    this.log.info({ session: p.session.logId, method: p.method, tool: p.tool }, 'input_required flow timed out');
+    const tool = p.tool === undefined ? undefined : clip(p.tool);
+    this.log.info({ session: p.session.logId, method: p.method, tool }, 'input_required flow timed out');
   }
 
   private refuseOpen(flow: InputFlow, message: string): void {
@@ -906,6 +920,22 @@ export class Router {
     for (const [downId, o] of this.outbound) {
       this.outbound.delete(downId);
       o.session.deliver({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: downId } });
+    }
+  }
+
+  /**
+   * The server's tool names (every page, bounded), at each start and after list_changed: metric labels and the
+   * tools/call name check know the server's tools even when no client lists them.
+   */
+  private async discoverTools(): Promise<void> {
+    if (!isObject(this.upstream.initResult?.capabilities?.tools)) return;
+    let cursor: unknown;
+    for (let page = 0; page < 50; page++) {
+      const answer = await this.upstream.request('tools/list', cursor === undefined ? {} : { cursor }, 10_000);
+      if (answer.error || !isObject(answer.result)) return;
+      this.metrics.tools.declareList(answer.result);
+      cursor = answer.result.nextCursor;
+      if (typeof cursor !== 'string' || cursor === '') return;
     }
   }
 

@@ -3,18 +3,26 @@
  * absurd tool names, junk tool names aimed at the metric labels, and bodies over the limit sent by clients that
  * keep uploading (Node's fetch, the SDK). After each, nothing is left in flight and real clients are served.
  */
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { MAX_AUDITED_KEYS } from '../../src/gateway/audit.ts';
 import { MAX_JSON_DEPTH } from '../../src/gateway/jsonrpc.ts';
 import {
+  type AuditLine,
   client2025,
   EVERYTHING,
   metricValue,
+  NODE,
+  ROOT,
   type RunningGateway,
-  sseEvents,
   startGateway,
   stopAll,
   textOf,
+  until,
+  waitForAudit,
 } from './helpers.ts';
+
+const RAW_SERVER = [NODE, join(ROOT, 'test/gateway/fixtures/raw-server.ts')];
 
 afterAll(stopAll);
 
@@ -64,10 +72,17 @@ async function rawLegacy(gw: RunningGateway): Promise<{ messages: string; close:
   const controller = new AbortController();
   const res = await fetch(`${gw.url}/sse`, { headers: { accept: 'text/event-stream' }, signal: controller.signal });
   if (!res.body) throw new Error('no SSE body');
-  for await (const ev of sseEvents(res.body)) {
-    if (ev.event === 'endpoint') return { messages: `${gw.url}${ev.data}`, close: () => controller.abort() };
+  // Read without an iterator: leaving a for-await loop would cancel the stream, and with it the session.
+  const reader = res.body.getReader();
+  const decoder = new TextDecoder();
+  let text = '';
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error('no endpoint event');
+    text += decoder.decode(value, { stream: true });
+    const m = /event: endpoint\ndata: (\S+)\n/.exec(text);
+    if (m) return { messages: `${gw.url}${m[1]}`, close: () => controller.abort() };
   }
-  throw new Error('no endpoint event');
 }
 
 describe('deep nesting', () => {
@@ -129,5 +144,100 @@ describe('deep nesting', () => {
     const draining = gw.logs.find((l) => l.msg === 'draining');
     expect(draining?.inflight).toBe(0);
     expect(gw.logs.some((l) => l.msg === 'drain deadline reached; failing the remaining requests')).toBe(false);
+  });
+});
+
+/** A sessionless tools/call (no client ever listed the tools). */
+const call = (id: number, name: string, args: Record<string, unknown> = {}) =>
+  JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: args } });
+
+describe('absurd tool names and unbounded log lines', () => {
+  let gw: RunningGateway;
+  beforeAll(async () => {
+    gw = await startGateway(['stdio', '--', ...EVERYTHING], { env: { MCP_GATEWAY_MAX_BODY_BYTES: '8388608' } });
+  });
+
+  test('a 3 MB tool name is refused with -32602 and the id; its audit line stays small', async () => {
+    const name = 'x'.repeat(3 * 1024 * 1024);
+    const answer = await post(`${gw.url}/mcp`, call(21, name));
+    expect(answer.status).toBe(200);
+    const body = answer.json() as { id: number; error: { code: number; message: string } };
+    expect(body.id).toBe(21);
+    expect(body.error.code).toBe(-32602);
+    expect(body.error.message).toContain(`a name of ${name.length} characters`);
+    expect(body.error.message).toContain('1 to 128 characters of A-Z a-z 0-9 _ - .');
+    expect(answer.text.length).toBeLessThan(1024);
+    const audit = await waitForAudit(gw, (a) => a.outcome === 'invalid');
+    expect(audit.tool?.startsWith('xxxx')).toBe(true);
+    expect(audit.tool?.length).toBeLessThan(200);
+    // Malformed names the server did not declare: spaces, an empty name, 129 characters.
+    for (const bad of ['get sum', '', 'a'.repeat(129), 'rm -rf /']) {
+      const refused = (await post(`${gw.url}/mcp`, call(22, bad))).json() as { id: number; error: { code: number } };
+      expect(refused).toMatchObject({ id: 22, error: { code: -32602 } });
+    }
+    // Well-formed names reach the server, whatever it answers; 128 characters is still well-formed.
+    const unknown = (await post(`${gw.url}/mcp`, call(23, 'a'.repeat(128)))).json() as { id: number };
+    expect(unknown.id).toBe(23);
+    expect(JSON.stringify(unknown)).not.toContain('is not a tool of this server');
+  });
+
+  test('argument keys, however many and long, are bounded in the audit line', async () => {
+    const args: Record<string, string> = { message: 'keys' };
+    for (let i = 0; i < 10_000; i++) args[`${'k'.repeat(300)}${i}`] = 'v';
+    const answer = await post(`${gw.url}/mcp`, call(24, 'echo', args));
+    expect(textOf((answer.json() as { result: unknown }).result)).toBe('Echo: keys');
+    const line = await gw.waitForLog((l) => (l.audit as AuditLine | undefined)?.argumentKeys?.[0] === 'message');
+    const audit = line.audit as AuditLine & { argumentKeysOmitted?: number };
+    expect(audit.argumentKeys).toHaveLength(MAX_AUDITED_KEYS);
+    expect(audit.argumentKeysOmitted).toBe(10_001 - MAX_AUDITED_KEYS);
+    expect(JSON.stringify(line).length).toBeLessThan(8 * 1024);
+  });
+
+  test('no gateway log line is longer than a few kilobytes, and a real client is still served', async () => {
+    const { client } = await client2025(gw.url);
+    expect(textOf(await client.callTool({ name: 'echo', arguments: { message: 'ok' } }))).toBe('Echo: ok');
+    await client.close();
+    const longest = Math.max(...gw.logs.map((l) => JSON.stringify(l).length));
+    expect(longest).toBeLessThan(8 * 1024);
+  });
+});
+
+describe('metric labels', () => {
+  test('only tools the server declared get a label: 300 junk names cannot push echo into a shared bucket', async () => {
+    const gw = await startGateway(['stdio', '--', ...EVERYTHING]);
+    for (let i = 0; i < 300; i++) await post(`${gw.url}/mcp`, call(100 + i, `junk-${i}`));
+    // No client has listed the tools: the gateway read the server's list itself.
+    const answer = await post(`${gw.url}/mcp`, call(1, 'echo', { message: 'labelled' }));
+    expect(textOf((answer.json() as { result: unknown }).result)).toBe('Echo: labelled');
+    expect(await metricValue(gw, 'mcp_gateway_tool_calls_total', { tool: 'echo' })).toBe(1);
+    expect(await metricValue(gw, 'mcp_gateway_tool_calls_total', { tool: '_unknown' })).toBe(300);
+    const text = await (await fetch(`${gw.health}/metrics`)).text();
+    expect(text).not.toContain('junk-');
+    expect(text).not.toContain('_other');
+    // Junk methods share one method label too.
+    for (let i = 0; i < 70; i++) {
+      await post(`${gw.url}/mcp`, JSON.stringify({ jsonrpc: '2.0', id: i, method: `junk/${i}` }));
+    }
+    await post(`${gw.url}/mcp`, JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }));
+    expect(await metricValue(gw, 'mcp_gateway_rpc_requests_total', { method: 'tools/list' })).toBeGreaterThan(0);
+    expect(await metricValue(gw, 'mcp_gateway_rpc_requests_total', { method: '_unknown' })).toBe(70);
+  });
+
+  test('a tool added later (list_changed) is labelled, and a declared name outside the MCP format is served', async () => {
+    const gw = await startGateway(['stdio', '--', ...RAW_SERVER, '--late-tool']);
+    const before = (await post(`${gw.url}/mcp`, call(1, 'late:tool'))).json() as { error?: { code: number } };
+    expect(before.error?.code).toBe(-32602);
+    await post(`${gw.url}/mcp`, call(2, 'grow'));
+    // The gateway reads the list again after list_changed; until then the name is still refused.
+    await until(
+      async () => {
+        const after = (await post(`${gw.url}/mcp`, call(3, 'late:tool', { message: 'late' }))).json();
+        return textOf((after as { result?: unknown }).result ?? {}) === 'Echo: late';
+      },
+      10_000,
+      'late:tool served',
+    );
+    expect(await metricValue(gw, 'mcp_gateway_tool_calls_total', { tool: 'late:tool', outcome: 'ok' })).toBe(1);
+    expect(await metricValue(gw, 'mcp_gateway_tool_calls_total', { tool: 'grow' })).toBe(1);
   });
 });

@@ -5,7 +5,9 @@
  * (400 / -32700), drain (503 + Retry-After for new work), per-client rate limit (429 + Retry-After).
  */
 import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import { isIP } from 'node:net';
 import type { Logger } from '../../observability/log.ts';
+import { clip } from '../clip.ts';
 import type { GatewayConfig } from '../config.ts';
 import type { RequestStateCodec } from '../input.ts';
 import {
@@ -185,7 +187,7 @@ export class McpHttp {
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
     res.on('finish', () => this.o.metrics.recordHttp(res.statusCode));
     this.route(req, res).catch((err: unknown) => {
-      this.o.log.error({ err: err instanceof Error ? err.message : String(err) }, 'request failed');
+      this.o.log.error({ err: clip(err instanceof Error ? err.message : String(err)) }, 'request failed');
       if (!res.headersSent) sendRpcError(res, 500, SERVER_ERROR, 'internal gateway error');
       else res.end();
     });
@@ -282,7 +284,8 @@ export class McpHttp {
       // The last entry: the address our proxy saw. Earlier entries come from the client and can be forged.
       const xff = header(req, 'x-forwarded-for');
       const last = xff?.split(',').at(-1)?.trim();
-      if (last) return `ip:${last}`;
+      // Only an address: the identity is a rate-limit key and goes into logs.
+      if (last && isIP(last) !== 0) return `ip:${last}`;
     }
     return `ip:${req.socket.remoteAddress ?? 'unknown'}`;
   }
@@ -382,7 +385,7 @@ export class McpHttp {
       },
     );
     upstream.on('error', (err) => {
-      this.o.log.warn({ owner, err: err.message }, 'forwarding to the owning replica failed');
+      this.o.log.warn({ owner, err: clip(err.message) }, 'forwarding to the owning replica failed');
       if (res.headersSent) res.end();
       else if (retry) {
         const message = 'Unknown requestState: the replica that held this request is gone; call again without it';
