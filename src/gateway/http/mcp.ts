@@ -38,6 +38,7 @@ import type { RateLimiter } from '../policy/ratelimit.ts';
 import type { Router } from '../router.ts';
 import { ClientSession, type Sink } from '../session.ts';
 import { type SessionEntry, type SessionManager, SessionRefused } from '../sessions.ts';
+import { lingerAfterRefusal, lingerLimits, readBody } from './body.ts';
 import { type LazyModern, looksModern } from './lazy-modern.ts';
 import { describedResourcePath, metadataPath, metadataSuffix } from './resource-metadata.ts';
 import { type OpenStreams, SseConnection } from './sse.ts';
@@ -91,32 +92,6 @@ function sendRpcError(
 function header(req: IncomingMessage, name: string): string | undefined {
   const v = req.headers[name];
   return Array.isArray(v) ? v[0] : v;
-}
-
-type BodyResult = { ok: true; body: Buffer } | { ok: false; status: 413 };
-
-function readBody(req: IncomingMessage, limit: number): Promise<BodyResult> {
-  const declared = Number(req.headers['content-length'] ?? '0');
-  if (declared > limit) return Promise.resolve({ ok: false, status: 413 });
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let over = false;
-    req.on('data', (chunk: Buffer) => {
-      if (over) return;
-      size += chunk.length;
-      if (size > limit) {
-        over = true;
-        resolve({ ok: false, status: 413 });
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => {
-      if (!over) resolve({ ok: true, body: chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size) });
-    });
-    req.on('error', reject);
-  });
 }
 
 /**
@@ -407,6 +382,7 @@ export class McpHttp {
     }
     const body = await readBody(req, this.o.config.maxBodyBytes);
     if (!body.ok) {
+      lingerAfterRefusal(req, lingerLimits(this.o.config.maxBodyBytes));
       sendRpcError(res, 413, INVALID_REQUEST, `Payload Too Large: the limit is ${this.o.config.maxBodyBytes} bytes`, {
         connection: 'close',
       });
