@@ -125,6 +125,8 @@ interface InputFlow {
   final?: JsonRpcResponse;
 }
 
+const MCP_PARAMS_PROBLEM = 'Invalid params: params must be an object (MCP requests take named parameters)';
+
 /** How long an input_required round waits for more server requests before it goes out. */
 const INPUT_GATHER_MS = 5;
 
@@ -252,6 +254,12 @@ export class Router {
   handleRequest(session: ClientSession, request: JsonRpcRequest, sink: Sink): void {
     session.lastActivity = Date.now();
     const params = request.params;
+    if (params !== undefined && !isObject(params)) {
+      // JSON-RPC allows positional (array) params, MCP does not; SDK servers drop such a request unanswered,
+      // which would leave it in flight until the request timeout.
+      sink.respond(errorResponse(request.id, INVALID_PARAMS, MCP_PARAMS_PROBLEM));
+      return;
+    }
     switch (request.method) {
       case 'initialize':
         this.initialize(session, request, sink);

@@ -407,3 +407,59 @@ describe('oversize bodies', () => {
     expect(textOf((served.json() as { result: unknown }).result)).toBe('Echo: still here');
   });
 });
+
+describe('found by the fuzz suite (test/gateway/fuzz.test.ts)', () => {
+  let gw: RunningGateway;
+  beforeAll(async () => {
+    gw = await startGateway(['stdio', '--', ...EVERYTHING]);
+  });
+
+  test('requests with positional (array) params get -32602 with their id at once, not a 10-minute hang', async () => {
+    const session = await rawSession(gw);
+    const bodies = [
+      { jsonrpc: '2.0', id: 31, method: 'tools/call', params: [true, 'x'] },
+      { jsonrpc: '2.0', id: 'c', method: 'completion/complete', params: [] },
+    ];
+    for (const body of bodies) {
+      const answer = await post(`${gw.url}/mcp`, JSON.stringify(body), { 'mcp-session-id': session });
+      expect(answer.json()).toMatchObject({
+        id: body.id,
+        error: {
+          code: -32602,
+          message: 'Invalid params: params must be an object (MCP requests take named parameters)',
+        },
+      });
+    }
+    expect(await metricValue(gw, 'mcp_gateway_inflight_requests')).toBe(0);
+  });
+
+  test('errors answering a body the gateway read carry the request id', async () => {
+    const ping = (id: number | string, extra: Record<string, unknown> = {}) =>
+      JSON.stringify({ jsonrpc: '2.0', id, method: 'ping', ...extra });
+    const cases: Array<[string, Record<string, string>, number | string, number]> = [
+      [ping(41), { 'mcp-protocol-version': '1999-01-01' }, 41, 400],
+      [ping('s'), { 'mcp-session-id': 'no-such-session' }, 's', 404],
+      [ping(42, { params: 'not an object' }), {}, 42, 400],
+      // 2026-07-28: the SDK refuses an Mcp-Method header that does not match the body.
+      [
+        JSON.stringify({ jsonrpc: '2.0', id: 43, method: 'tools/list', params: { _meta: MODERN_META } }),
+        { 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'ping' },
+        43,
+        400,
+      ],
+    ];
+    for (const [body, headers, id, status] of cases) {
+      const answer = await post(`${gw.url}/mcp`, body, headers);
+      expect([answer.status, (answer.json() as { id: unknown }).id], answer.text).toEqual([status, id]);
+    }
+    const session = await rawSession(gw);
+    const init = JSON.stringify({ jsonrpc: '2.0', id: 44, method: 'initialize', params: {} });
+    const again = await post(`${gw.url}/mcp`, init, { 'mcp-session-id': session });
+    expect([again.status, (again.json() as { id: unknown }).id]).toEqual([400, 44]);
+    // The per-client limit answers with the id too.
+    const limitedGw = await startGateway(['stdio', '--', ...EVERYTHING], { env: { MCP_GATEWAY_RATE_LIMIT_RPM: '1' } });
+    expect((await post(`${limitedGw.url}/mcp`, ping(50))).status).toBe(200);
+    const limited = await post(`${limitedGw.url}/mcp`, ping(51));
+    expect([limited.status, (limited.json() as { id: unknown }).id]).toEqual([429, 51]);
+  });
+});

@@ -89,6 +89,23 @@ function sendRpcError(
   sendJson(res, status, errorResponse(null, code, message, data), headers);
 }
 
+/**
+ * An error answering a body that was read: it carries the request's id when the body is one request with a
+ * valid id (JSON-RPC 2.0 §5: null only when the id cannot be known).
+ */
+function sendRpcErrorFor(
+  res: ServerResponse,
+  parsed: unknown,
+  status: number,
+  code: number,
+  message: string,
+  headers: Record<string, string> = {},
+  data?: unknown,
+): void {
+  const id = Array.isArray(parsed) ? null : (requestIdsOf(parsed)[0] ?? null);
+  sendJson(res, status, errorResponse(id, code, message, data), headers);
+}
+
 function header(req: IncomingMessage, name: string): string | undefined {
   const v = req.headers[name];
   return Array.isArray(v) ? v[0] : v;
@@ -406,7 +423,7 @@ export class McpHttp {
   private validate(res: ServerResponse, parsed: unknown): JsonRpcMessage[] | undefined {
     const list = Array.isArray(parsed) ? parsed : [parsed];
     if (list.length === 0 || list.some((m) => kindOf(m) === 'invalid')) {
-      sendRpcError(res, 400, INVALID_REQUEST, 'Invalid Request: not a JSON-RPC 2.0 message');
+      sendRpcErrorFor(res, parsed, 400, INVALID_REQUEST, 'Invalid Request: not a JSON-RPC 2.0 message');
       return undefined;
     }
     return list as JsonRpcMessage[];
@@ -446,8 +463,9 @@ export class McpHttp {
     }
     const refusal = clientLimitRefusal(wait, requests, rpm);
     const seconds = refusal.retryAfterSeconds;
-    sendRpcError(
+    sendRpcErrorFor(
       res,
+      messages.length === 1 ? messages[0] : null,
       429,
       RATE_LIMITED,
       refusal.message,
@@ -480,7 +498,7 @@ export class McpHttp {
     if (parsed === undefined) return;
     const version = header(req, 'mcp-protocol-version');
     if (version !== undefined && !SUPPORTED_VERSIONS.has(version)) {
-      sendRpcError(res, 400, INVALID_REQUEST, `Bad Request: unsupported MCP-Protocol-Version ${version}`);
+      sendRpcErrorFor(res, parsed, 400, INVALID_REQUEST, `Bad Request: unsupported MCP-Protocol-Version ${version}`);
       return;
     }
     if (this.o.isDraining() && startsNewWork(sessionId, parsed, looksModern(version, parsed))) {
@@ -491,7 +509,7 @@ export class McpHttp {
     if (sessionId !== undefined) {
       entry = this.o.sessions.get(sessionId);
       if (entry?.session.kind !== 'streamable') {
-        sendRpcError(res, 404, SESSION_NOT_FOUND, 'Session not found');
+        sendRpcErrorFor(res, parsed, 404, SESSION_NOT_FOUND, 'Session not found');
         return;
       }
     } else if (!Array.isArray(parsed) && kindOf(parsed) !== 'invalid') {
@@ -506,7 +524,7 @@ export class McpHttp {
           })
         : { kind: 'legacy' as const };
       if (outcome.kind === 'reject') {
-        sendRpcError(res, outcome.httpStatus, outcome.code, outcome.message, {}, outcome.data);
+        sendRpcErrorFor(res, parsed, outcome.httpStatus, outcome.code, outcome.message, {}, outcome.data);
         return;
       }
       if (outcome.kind === 'modern') {
@@ -531,7 +549,13 @@ export class McpHttp {
     if (this.limited(res, identity, messages, entry)) return;
     const hasInit = messages.some((m) => 'method' in m && m.method === 'initialize');
     if (hasInit && (entry || messages.length > 1)) {
-      sendRpcError(res, 400, INVALID_REQUEST, 'Invalid Request: initialize must be the only message of a new session');
+      sendRpcErrorFor(
+        res,
+        parsed,
+        400,
+        INVALID_REQUEST,
+        'Invalid Request: initialize must be the only message of a new session',
+      );
       return;
     }
     const accept = header(req, 'accept') ?? '';
@@ -593,7 +617,7 @@ export class McpHttp {
       try {
         await router.upstream.whenReady(Math.min(this.o.config.requestTimeoutMs, 10_000));
       } catch (err) {
-        sendRpcError(res, 503, UPSTREAM_UNAVAILABLE, err instanceof Error ? err.message : String(err), {
+        sendRpcErrorFor(res, body, 503, UPSTREAM_UNAVAILABLE, err instanceof Error ? err.message : String(err), {
           'retry-after': '2',
         });
         return;
