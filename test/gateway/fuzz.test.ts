@@ -7,6 +7,9 @@
  * served afterwards. Bounded: a fixed seed (FUZZ_SEED overrides it; fast-check prints the seed and the
  * shrunk counterexample on failure) and a fixed number of runs (FUZZ_RUNS).
  */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { MAX_JSON_DEPTH } from '../../src/gateway/jsonrpc.ts';
@@ -32,13 +35,18 @@ let gw: RunningGateway;
 let sessionId = '';
 let legacyPath = '';
 let closeLegacy = () => {};
+/** The Authorization header a well-behaved client sends, when the gateway requires one. */
+let auth: Record<string, string> = {};
 
 afterAll(async () => {
   closeLegacy();
   await stopAll();
 });
 
-beforeAll(async () => {
+/** A gateway for one fuzz run, with its live sessions. */
+async function setup(env: Record<string, string>, headers: Record<string, string> = {}): Promise<void> {
+  closeLegacy();
+  auth = headers;
   gw = await startGateway(['stdio', '--', ...EVERYTHING], {
     env: {
       MCP_GATEWAY_MAX_BODY_BYTES: String(LIMIT),
@@ -46,11 +54,12 @@ beforeAll(async () => {
       MCP_GATEWAY_ALLOWED_ORIGINS: 'https://app.example',
       // Longer than an exchange may take, so a request left hanging shows as one.
       MCP_GATEWAY_REQUEST_TIMEOUT: '60s',
+      ...env,
     },
   });
   sessionId = await newSession();
   const controller = new AbortController();
-  const sse = await fetch(`${gw.url}/sse`, { signal: controller.signal });
+  const sse = await fetch(`${gw.url}/sse`, { headers: auth, signal: controller.signal });
   const reader = (sse.body as ReadableStream<Uint8Array>).getReader();
   let text = '';
   while (!/data: (\S+)\n/.test(text)) {
@@ -59,13 +68,13 @@ beforeAll(async () => {
   }
   legacyPath = (/data: (\S+)\n/.exec(text) as RegExpExecArray)[1] as string;
   closeLegacy = () => controller.abort();
-});
+}
 
 /** A new 2025 session (initialize only), for the generated requests to use or end. */
 async function newSession(): Promise<string> {
   const init = await fetch(`${gw.url}/mcp`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...auth },
     body: JSON.stringify({
       jsonrpc: '2.0',
       id: 0,
@@ -209,6 +218,8 @@ const headers = fc.record({
   origin: mostly(undefined, 'same', 'https://app.example', 'https://evil.example', 'null'),
   'mcp-method': mostly(undefined, 'tools/call', 'tools/list', 'ping', 'junk'),
   'mcp-name': fc.option(toolName, { nil: undefined }),
+  // undefined: the gateway's own token, when it needs one.
+  authorization: mostly(undefined, 'Bearer wrong-token-0123456789', 'Basic eDp5', '', 'Bearer '),
 });
 
 const generic = fc.record({
@@ -324,7 +335,7 @@ async function answers(res: Response, controller: AbortController, post: boolean
 const statuses = new Map<number, number>();
 
 async function exchange(g: Generated): Promise<void> {
-  const h: Record<string, string> = {};
+  const h: Record<string, string> = g.headers.authorization === undefined ? { ...auth } : {};
   for (const [k, v] of Object.entries(g.headers)) {
     if (v === undefined) continue;
     // A DELETE ends the session it names: it gets one of its own, so the live one stays for the rest.
@@ -372,36 +383,71 @@ async function exchange(g: Generated): Promise<void> {
   }
 }
 
-describe('gateway fuzz', () => {
-  test(`${RUNS} generated requests: no 5xx, ids echoed in errors, nothing left in flight`, async () => {
-    await fc.assert(
-      fc.asyncProperty(request, async (g) => {
-        const t = performance.now();
-        await exchange(g);
-        const ms = performance.now() - t;
-        if (process.env.FUZZ_VERBOSE && ms > 500)
-          process.stderr.write(`slow ${Math.round(ms)} ms ${JSON.stringify(g).slice(0, 400)}\n`);
-      }),
-      { seed: SEED, numRuns: RUNS, endOnFailure: true },
-    );
-    if (process.env.FUZZ_VERBOSE) process.stderr.write(`statuses ${JSON.stringify(Object.fromEntries(statuses))}\n`);
-    await until(
-      async () => (await metricValue(gw, 'mcp_gateway_inflight_requests')) === 0,
-      15_000,
-      'nothing in flight',
-    );
-    expect(await metricValue(gw, 'mcp_gateway_http_responses_total', { code: '500' })).toBe(0);
-  }, 120_000);
+async function fuzz(runs: number): Promise<void> {
+  statuses.clear();
+  await fc.assert(
+    fc.asyncProperty(request, async (g) => {
+      const t = performance.now();
+      await exchange(g);
+      const ms = performance.now() - t;
+      if (process.env.FUZZ_VERBOSE && ms > 500) {
+        process.stderr.write(`slow ${Math.round(ms)} ms ${JSON.stringify(g).slice(0, 400)}\n`);
+      }
+    }),
+    { seed: SEED, numRuns: runs, endOnFailure: true },
+  );
+  if (process.env.FUZZ_VERBOSE) process.stderr.write(`statuses ${JSON.stringify(Object.fromEntries(statuses))}\n`);
+  await until(async () => (await metricValue(gw, 'mcp_gateway_inflight_requests')) === 0, 15_000, 'nothing in flight');
+  expect(await metricValue(gw, 'mcp_gateway_http_responses_total', { code: '500' })).toBe(0);
+}
 
-  test('real clients of each era are served afterwards', async () => {
-    const a = await client2025(gw.url);
-    expect(textOf(await a.client.callTool({ name: 'echo', arguments: { message: '2025' } }))).toBe('Echo: 2025');
-    await a.client.close();
-    const b = await client2026(gw.url);
-    expect(textOf(await b.client.callTool({ name: 'echo', arguments: { message: '2026' } }))).toBe('Echo: 2026');
-    await b.client.close();
-    const c = await clientSse(`${gw.url}/sse`);
-    expect(textOf(await c.client.callTool({ name: 'echo', arguments: { message: 'sse' } }))).toBe('Echo: sse');
-    await c.client.close();
+async function realClientsServed(): Promise<void> {
+  const headers = auth;
+  const a = await client2025(gw.url, { headers });
+  expect(textOf(await a.client.callTool({ name: 'echo', arguments: { message: '2025' } }))).toBe('Echo: 2025');
+  await a.client.close();
+  const b = await client2026(gw.url, { headers });
+  expect(textOf(await b.client.callTool({ name: 'echo', arguments: { message: '2026' } }))).toBe('Echo: 2026');
+  await b.client.close();
+  const c = await clientSse(`${gw.url}/sse`, { headers });
+  expect(textOf(await c.client.callTool({ name: 'echo', arguments: { message: 'sse' } }))).toBe('Echo: sse');
+  await c.client.close();
+}
+
+describe('gateway fuzz', () => {
+  beforeAll(() => setup({}));
+
+  test(`${RUNS} generated requests: no 5xx, ids echoed in errors, nothing left in flight`, () => fuzz(RUNS), 120_000);
+
+  test('real clients of each era are served afterwards', realClientsServed);
+});
+
+describe('gateway fuzz with bearer tokens, a tool filter and rate limits', () => {
+  const TOKEN = 'fuzz-token-0123456789abcdef';
+  const CLIENT_TOKEN = 'fuzz-client-0123456789abcdef';
+  beforeAll(() => {
+    const dir = mkdtempSync(join(tmpdir(), 'gw-fuzz-'));
+    writeFileSync(join(dir, 'tokens'), `${TOKEN}\n${CLIENT_TOKEN}\n`);
+    return setup(
+      {
+        MCP_GATEWAY_AUTH_TOKEN_FILE: join(dir, 'tokens'),
+        MCP_GATEWAY_TOOLS_DENY: 'get-env',
+        MCP_GATEWAY_RATE_LIMIT_PER_TOOL: 'get-sum=2',
+        // Fewer than the run sends: the rest get 429.
+        MCP_GATEWAY_RATE_LIMIT_RPM: '20',
+      },
+      { authorization: `Bearer ${TOKEN}` },
+    );
+  });
+
+  test(
+    `${Math.round(RUNS / 2)} generated requests, some with bad or missing tokens, some past the limits`,
+    () => fuzz(Math.round(RUNS / 2)),
+    120_000,
+  );
+
+  test('real clients of each era are served afterwards (another token: the first spent its budget)', async () => {
+    auth = { authorization: `Bearer ${CLIENT_TOKEN}` };
+    await realClientsServed();
   });
 });
