@@ -97,7 +97,7 @@ export class GatewayMetrics {
     const httpTally = this.httpTally;
     this.toolCalls = new Counter({
       name: 'mcp_gateway_tool_calls_total',
-      help: 'tools/call requests by tool and outcome (ok, tool_error, error, denied, rate_limited, upstream_failed, timeout, input_timeout, cancelled)',
+      help: 'tools/call requests by tool and outcome (ok, tool_error, error, denied, invalid, rate_limited, upstream_failed, timeout, input_timeout, cancelled)',
       labelNames: ['tool', 'outcome'],
       registers,
       collect() {
