@@ -156,6 +156,26 @@ describe('deep nesting', () => {
 const call = (id: number, name: string, args: Record<string, unknown> = {}) =>
   JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: args } });
 
+describe('deep nesting from the server', () => {
+  test('an answer nested 10,000 levels becomes an error for its caller; the gateway survives', async () => {
+    const gw = await startGateway(['stdio', '--', ...RAW_SERVER]);
+    const deep = (await post(`${gw.url}/mcp`, call(61, 'nest', { depth: 10_000 }))).json() as {
+      id: number;
+      error?: { code: number; message: string };
+    };
+    expect(deep.id).toBe(61);
+    expect(deep.error?.code).toBe(-32603);
+    expect(deep.error?.message).toContain('nests more than 1000 levels deep');
+    // Below the server-side bound the answer is forwarded whole.
+    const fine = (await post(`${gw.url}/mcp`, call(62, 'nest', { depth: 900 }))).json() as {
+      result: { structuredContent: { x: unknown } };
+    };
+    expect(JSON.stringify(fine.result.structuredContent.x)).toBe(`${'['.repeat(900)}${']'.repeat(900)}`);
+    expect(gw.proc.exitCode).toBeNull();
+    expect(await metricValue(gw, 'mcp_gateway_inflight_requests')).toBe(0);
+  });
+});
+
 describe('absurd tool names and unbounded log lines', () => {
   let gw: RunningGateway;
   beforeAll(async () => {
