@@ -167,6 +167,8 @@ export class Router {
   private readonly inflight = new Map<ClientSession, number>();
   private readonly flows = new Map<string, InputFlow>();
   private logLevel?: Params;
+  private toolsRead?: Promise<void>;
+  private toolsChanged = false;
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(options: RouterOptions) {
@@ -180,7 +182,7 @@ export class Router {
     this.upstream.onstate = (state) => {
       if (state === 'restarting' || state === 'stopped') this.failAll();
       if (state === 'ready' && this.upstream.restarts > 0) this.replayState();
-      if (state === 'ready') void this.discoverTools();
+      if (state === 'ready') this.refreshTools();
     };
     this.sweeper = setInterval(() => this.sweep(), 1000);
     this.sweeper.unref();
@@ -597,12 +599,9 @@ export class Router {
         return;
       }
       case 'notifications/tools/list_changed':
-        void this.discoverTools();
-        for (const s of this.sessions) s.deliver(note);
-        this.options.onServerEvent?.(note);
-        return;
       case 'notifications/prompts/list_changed':
       case 'notifications/resources/list_changed':
+        if (note.method === 'notifications/tools/list_changed') this.refreshTools();
         for (const s of this.sessions) s.deliver(note);
         this.options.onServerEvent?.(note);
         return;
@@ -933,8 +932,22 @@ export class Router {
 
   /**
    * The server's tool names (every page, bounded), at each start and after list_changed: metric labels and the
-   * tools/call name check know the server's tools even when no client lists them.
+   * tools/call name check know the server's tools even when no client lists them. One read at a time; changes
+   * announced meanwhile get one more.
    */
+  private refreshTools(): void {
+    if (this.toolsRead) {
+      this.toolsChanged = true;
+      return;
+    }
+    this.toolsRead = this.discoverTools().finally(() => {
+      this.toolsRead = undefined;
+      if (!this.toolsChanged) return;
+      this.toolsChanged = false;
+      this.refreshTools();
+    });
+  }
+
   private async discoverTools(): Promise<void> {
     if (!isObject(this.upstream.initResult?.capabilities?.tools)) return;
     let cursor: unknown;

@@ -63,8 +63,6 @@ export function lingerAfterRefusal(req: IncomingMessage, limits: LingerLimits): 
     dropped += chunk.length;
     if (dropped > limits.maxBytes) cut();
   });
-  req.once('end', cut);
-  req.resume();
   // Node closes a `Connection: close` socket as soon as the response is written (destroySoon): half-close it
   // instead, so the client's remaining bytes are read here rather than answered with a reset.
   const destroySoon = socket.destroySoon.bind(socket);
@@ -72,4 +70,7 @@ export function lingerAfterRefusal(req: IncomingMessage, limits: LingerLimits): 
     if (req.complete) destroySoon();
     else socket.end();
   };
+  // The upload is over: close once the answer is flushed (destroySoon waits for it, destroy would not).
+  req.once('end', destroySoon);
+  req.resume();
 }
