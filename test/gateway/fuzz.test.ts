@@ -213,8 +213,9 @@ const headers = fc.record({
   'mcp-protocol-version': mostly(undefined, ...VERSIONS, 'junk', ''),
   'mcp-session-id': fc.oneof(
     { weight: 4, arbitrary: fc.constantFrom(undefined, 'live') },
-    { weight: 1, arbitrary: fc.constantFrom('junk', '') },
+    { weight: 1, arbitrary: fc.constantFrom('junk', '', 'x'.repeat(8000), 'a.b.c', '../../etc') },
   ),
+  'last-event-id': mostly(undefined, 'junk', '0', '1-1', '0-99999999999999999999', '-1', 'x'.repeat(4000)),
   origin: mostly(undefined, 'same', 'https://app.example', 'https://evil.example', 'null'),
   'mcp-method': mostly(undefined, 'tools/call', 'tools/list', 'ping', 'junk'),
   'mcp-name': fc.option(toolName, { nil: undefined }),
