@@ -227,6 +227,20 @@ describe('absurd tool names and unbounded log lines', () => {
   });
 });
 
+describe('client identity behind a proxy', () => {
+  test('an X-Forwarded-For entry that is not an address is not taken as the client (it is a log field and a limit key)', async () => {
+    const gw = await startGateway(['stdio', '--', ...EVERYTHING], { env: { MCP_GATEWAY_TRUST_PROXY: 'true' } });
+    await post(`${gw.url}/mcp`, call(71, 'echo', { message: 'who' }), {
+      'x-forwarded-for': '198.51.100.7, 203.0.113.9',
+    });
+    expect((await waitForAudit(gw, (a) => a.client === 'ip:203.0.113.9')).outcome).toBe('ok');
+    const junk = `10.0.0.1, ${'x'.repeat(8000)}`;
+    await post(`${gw.url}/mcp`, call(72, 'echo', { message: 'junk' }), { 'x-forwarded-for': junk });
+    const line = await waitForAudit(gw, (a) => a.client !== 'ip:203.0.113.9');
+    expect(line.client).toBe('ip:127.0.0.1');
+  });
+});
+
 describe('metric labels', () => {
   test('only tools the server declared get a label: 300 junk names cannot push echo into a shared bucket', async () => {
     const gw = await startGateway(['stdio', '--', ...EVERYTHING]);
