@@ -87,6 +87,7 @@ export class Gateway {
       onStalled: this.onStalled,
     });
     this.streamLimits = { ...DEFAULT_STREAM_LIMITS, ...options.streamLimits };
+    this.metrics.inflightSource = () => this.inflight();
   }
 
   private readonly onStalled = (info: StalledStream): void => {

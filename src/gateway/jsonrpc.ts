@@ -89,3 +89,45 @@ export function progressTokenOf(params: Params | undefined): JsonRpcId | undefin
   const token = meta.progressToken;
   return isId(token) ? token : undefined;
 }
+
+/**
+ * The deepest nesting of arrays and objects the gateway accepts in one client message (the envelope counts:
+ * a tools/call's arguments start at level 3). serde_json, under Rust servers, refuses past 128 by default;
+ * real tool arguments stay in the tens. JSON.parse is iterative and takes any depth, but JSON.stringify,
+ * structuredClone and schema validators recurse and overflow the stack a few thousand levels down.
+ */
+export const MAX_JSON_DEPTH = 128;
+
+/**
+ * Whether JSON text nests arrays and objects deeper than `limit`: one pass over the bytes that skips strings
+ * (and their escapes), no parse and no recursion; about 2 ns a byte. Text that is not JSON gives a meaningless
+ * answer: parse it too.
+ */
+export function nestsDeeperThan(text: Uint8Array, limit: number): boolean {
+  // Deeper than `limit` takes more than `limit` opening brackets.
+  if (text.length <= limit) return false;
+  let depth = 0;
+  const n = text.length;
+  for (let i = 0; i < n; i++) {
+    const c = text[i];
+    if (c === 0x22) {
+      for (i++; i < n; i++) {
+        const d = text[i];
+        if (d === 0x5c) i++;
+        else if (d === 0x22) break;
+      }
+    } else if (c === 0x5b || c === 0x7b) {
+      if (++depth > limit) return true;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return false;
+}
+
+/** The ids of the requests among decoded messages (one message or a batch), for errors that answer them. */
+export function requestIdsOf(parsed: unknown): JsonRpcId[] {
+  const ids: JsonRpcId[] = [];
+  for (const m of Array.isArray(parsed) ? parsed : [parsed]) {
+    if (isObject(m) && typeof m.method === 'string' && isId(m.id)) ids.push(m.id);
+  }
+  return ids;
+}

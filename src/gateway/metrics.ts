@@ -4,9 +4,37 @@
  * every metric has help text, label values are bounded.
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { DeclaredTools } from './tool-names.ts';
 
-/** Bound on distinct tool label values; further names share `_other` (a client cannot explode cardinality). */
-const MAX_TOOL_LABELS = 256;
+/**
+ * The label of every tool and method a client names that the server did not declare (tools) or the MCP
+ * specification does not define (methods): one fixed value, so junk names can neither grow the label set nor
+ * push real names out of it.
+ */
+export const UNKNOWN_LABEL = '_unknown';
+
+/** Methods a client may send in any revision the gateway serves (the method label's only values). */
+const MCP_METHODS = new Set([
+  'initialize',
+  'ping',
+  'tools/list',
+  'tools/call',
+  'prompts/list',
+  'prompts/get',
+  'resources/list',
+  'resources/templates/list',
+  'resources/read',
+  'resources/subscribe',
+  'resources/unsubscribe',
+  'completion/complete',
+  'logging/setLevel',
+  'tasks/get',
+  'tasks/list',
+  'tasks/result',
+  'tasks/cancel',
+  'server/discover',
+  'subscriptions/listen',
+]);
 
 /**
  * Per-call counts kept in plain maps and copied into their prom-client counter when /metrics is scraped:
@@ -43,8 +71,11 @@ export class GatewayMetrics {
   readonly rateLimited: Counter<'scope'>;
   readonly droppedMessages: Counter<'reason'>;
   readonly stalledStreams: Counter<'stream'>;
-  private readonly toolLabels = new Set<string>();
-  private readonly methodLabels = new Set<string>();
+  readonly inflightRequests: Gauge;
+  /** What the in-flight gauge reads when scraped (the gateway sets it). */
+  inflightSource: () => number = () => 0;
+  /** The server's tools: the only tool label values besides UNKNOWN_LABEL. */
+  readonly tools = new DeclaredTools();
   private readonly toolTally = new Tally();
   private readonly requestTally = new Tally();
   private readonly httpTally = new Map<number, number>();
@@ -67,7 +98,7 @@ export class GatewayMetrics {
     const httpTally = this.httpTally;
     this.toolCalls = new Counter({
       name: 'mcp_gateway_tool_calls_total',
-      help: 'tools/call requests by tool and outcome (ok, tool_error, error, denied, rate_limited, upstream_failed, timeout, input_timeout, cancelled)',
+      help: 'tools/call requests by tool and outcome (ok, tool_error, error, denied, invalid, rate_limited, upstream_failed, timeout, input_timeout, cancelled)',
       labelNames: ['tool', 'outcome'],
       registers,
       collect() {
@@ -142,6 +173,15 @@ export class GatewayMetrics {
       labelNames: ['stream'],
       registers,
     });
+    const inflight = () => this.inflightSource();
+    this.inflightRequests = new Gauge({
+      name: 'mcp_gateway_inflight_requests',
+      help: 'Client requests forwarded to the server and not answered yet (what a drain waits for)',
+      registers,
+      collect() {
+        this.set(inflight());
+      },
+    });
     for (const t of ['streamable_http', 'sse']) this.activeSessions.set({ transport: t }, 0);
   }
 
@@ -167,16 +207,10 @@ export class GatewayMetrics {
   }
 
   toolLabel(name: string): string {
-    if (this.toolLabels.has(name)) return name;
-    if (this.toolLabels.size >= MAX_TOOL_LABELS || name.length > 128) return '_other';
-    this.toolLabels.add(name);
-    return name;
+    return this.tools.has(name) ? name : UNKNOWN_LABEL;
   }
 
   methodLabel(method: string): string {
-    if (this.methodLabels.has(method)) return method;
-    if (this.methodLabels.size >= 64 || method.length > 64) return '_other';
-    this.methodLabels.add(method);
-    return method;
+    return MCP_METHODS.has(method) ? method : UNKNOWN_LABEL;
   }
 }

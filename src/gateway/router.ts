@@ -20,6 +20,7 @@
  */
 import type { Logger } from '../observability/log.ts';
 import { type AuditWriter, loggerAudit } from './audit.ts';
+import { clip } from './clip.ts';
 import { type RequestStateCodec, requestStateProblem } from './input.ts';
 import {
   errorResponse,
@@ -42,6 +43,7 @@ import {
 } from './jsonrpc.ts';
 import type { GatewayMetrics } from './metrics.ts';
 import type { ClientSession, Sink } from './session.ts';
+import { toolNameProblem } from './tool-names.ts';
 import type { Upstream } from './upstream/upstream.ts';
 
 export interface RouterPolicy {
@@ -123,6 +125,8 @@ interface InputFlow {
   final?: JsonRpcResponse;
 }
 
+const MCP_PARAMS_PROBLEM = 'Invalid params: params must be an object (MCP requests take named parameters)';
+
 /** How long an input_required round waits for more server requests before it goes out. */
 const INPUT_GATHER_MS = 5;
 
@@ -163,6 +167,8 @@ export class Router {
   private readonly inflight = new Map<ClientSession, number>();
   private readonly flows = new Map<string, InputFlow>();
   private logLevel?: Params;
+  private toolsRead?: Promise<void>;
+  private toolsChanged = false;
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(options: RouterOptions) {
@@ -176,6 +182,7 @@ export class Router {
     this.upstream.onstate = (state) => {
       if (state === 'restarting' || state === 'stopped') this.failAll();
       if (state === 'ready' && this.upstream.restarts > 0) this.replayState();
+      if (state === 'ready') this.refreshTools();
     };
     this.sweeper = setInterval(() => this.sweep(), 1000);
     this.sweeper.unref();
@@ -206,7 +213,7 @@ export class Router {
         if (!answer.error) return;
         // Not subscribed after all: nothing to undo on detach, nothing to replay after a restart.
         session.subscriptions.delete(uri);
-        this.log.warn({ error: answer.error.message }, 'the server refused a listen subscription');
+        this.log.warn({ error: clip(answer.error.message) }, 'the server refused a listen subscription');
       });
     }
   }
@@ -249,6 +256,12 @@ export class Router {
   handleRequest(session: ClientSession, request: JsonRpcRequest, sink: Sink): void {
     session.lastActivity = Date.now();
     const params = request.params;
+    if (params !== undefined && !isObject(params)) {
+      // JSON-RPC allows positional (array) params, MCP does not; SDK servers drop such a request unanswered,
+      // which would leave it in flight until the request timeout.
+      sink.respond(errorResponse(request.id, INVALID_PARAMS, MCP_PARAMS_PROBLEM));
+      return;
+    }
     switch (request.method) {
       case 'initialize':
         this.initialize(session, request, sink);
@@ -259,6 +272,11 @@ export class Router {
       case 'tools/call': {
         const name = params?.name;
         if (typeof name === 'string') {
+          if (!this.metrics.tools.accepts(name)) {
+            this.record(this.transient(session, request, name), 'invalid');
+            sink.respond(errorResponse(request.id, INVALID_PARAMS, toolNameProblem(name)));
+            return;
+          }
           if (!this.policy.toolAllowed(name)) {
             const p = this.transient(session, request, name);
             this.record(p, 'denied');
@@ -434,7 +452,18 @@ export class Router {
       params === undefined
         ? { jsonrpc: '2.0', id, method: request.method }
         : { jsonrpc: '2.0', id, method: request.method, params };
-    if (!this.upstream.send(message)) {
+    let sent: boolean;
+    try {
+      sent = this.upstream.send(message);
+    } catch (err) {
+      // A message the channel cannot encode: refused now, never left in flight for the drain to wait on.
+      this.finish(p);
+      if (p.method === 'tools/call') this.record(p, 'error', INTERNAL_ERROR);
+      const why = err instanceof Error ? err.message : String(err);
+      sink.respond(errorResponse(request.id, INTERNAL_ERROR, `the gateway could not forward this request: ${why}`));
+      return;
+    }
+    if (!sent) {
       this.finish(p);
       if (p.method === 'tools/call') this.record(p, 'upstream_failed');
       sink.respond(errorResponse(request.id, UPSTREAM_UNAVAILABLE, this.upstream.unavailableReason()));
@@ -514,6 +543,7 @@ export class Router {
     this.finish(p);
     const ended = performance.now();
     const error = response.error;
+    if (p.method === 'tools/list' && !error) this.metrics.tools.declareList(response.result);
     if (error) {
       if (p.method === 'resources/subscribe' && p.uri !== undefined) p.session.subscriptions.delete(p.uri);
       p.sink.respond({ jsonrpc: '2.0', id: p.clientId, error });
@@ -571,6 +601,7 @@ export class Router {
       case 'notifications/tools/list_changed':
       case 'notifications/prompts/list_changed':
       case 'notifications/resources/list_changed':
+        if (note.method === 'notifications/tools/list_changed') this.refreshTools();
         for (const s of this.sessions) s.deliver(note);
         this.options.onServerEvent?.(note);
         return;
@@ -722,7 +753,7 @@ export class Router {
       {
         session: p.session.logId,
         method: p.method,
-        tool: p.tool,
+        tool: p.tool === undefined ? undefined : clip(p.tool),
         round: flow.round,
         inputs: Object.keys(inputRequests),
       },
@@ -832,7 +863,8 @@ export class Router {
       params: { requestId: p.id, reason: 'the client did not retry with the input responses' },
     });
     if (p.method === 'tools/call') this.record(p, 'input_timeout');
-    this.log.info({ session: p.session.logId, method: p.method, tool: p.tool }, 'input_required flow timed out');
+    const tool = p.tool === undefined ? undefined : clip(p.tool);
+    this.log.info({ session: p.session.logId, method: p.method, tool }, 'input_required flow timed out');
   }
 
   private refuseOpen(flow: InputFlow, message: string): void {
@@ -895,6 +927,36 @@ export class Router {
     for (const [downId, o] of this.outbound) {
       this.outbound.delete(downId);
       o.session.deliver({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: downId } });
+    }
+  }
+
+  /**
+   * The server's tool names (every page, bounded), at each start and after list_changed: metric labels and the
+   * tools/call name check know the server's tools even when no client lists them. One read at a time; changes
+   * announced meanwhile get one more.
+   */
+  private refreshTools(): void {
+    if (this.toolsRead) {
+      this.toolsChanged = true;
+      return;
+    }
+    this.toolsRead = this.discoverTools().finally(() => {
+      this.toolsRead = undefined;
+      if (!this.toolsChanged) return;
+      this.toolsChanged = false;
+      this.refreshTools();
+    });
+  }
+
+  private async discoverTools(): Promise<void> {
+    if (!isObject(this.upstream.initResult?.capabilities?.tools)) return;
+    let cursor: unknown;
+    for (let page = 0; page < 50; page++) {
+      const answer = await this.upstream.request('tools/list', cursor === undefined ? {} : { cursor }, 10_000);
+      if (answer.error || !isObject(answer.result)) return;
+      this.metrics.tools.declareList(answer.result);
+      cursor = answer.result.nextCursor;
+      if (typeof cursor !== 'string' || cursor === '') return;
     }
   }
 

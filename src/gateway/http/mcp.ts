@@ -6,7 +6,9 @@
  * Once the body is parsed, every error about a single request carries that request's id.
  */
 import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import { isIP } from 'node:net';
 import type { Logger } from '../../observability/log.ts';
+import { clip } from '../clip.ts';
 import type { GatewayConfig } from '../config.ts';
 import type { RequestStateCodec } from '../input.ts';
 import {
@@ -20,9 +22,12 @@ import {
   type JsonRpcRequest,
   type JsonRpcResponse,
   kindOf,
+  MAX_JSON_DEPTH,
   MODERN_PROTOCOL_VERSION,
+  nestsDeeperThan,
   PARSE_ERROR,
   RATE_LIMITED,
+  requestIdsOf,
   SERVER_ERROR,
   SESSION_NOT_FOUND,
   SESSION_PROTOCOL_VERSIONS,
@@ -35,6 +40,7 @@ import type { Router } from '../router.ts';
 import { ClientSession, type Sink } from '../session.ts';
 import { type SessionEntry, type SessionManager, SessionRefused } from '../sessions.ts';
 import { acceptedFormats } from './accept.ts';
+import { lingerAfterRefusal, lingerLimits, readBody } from './body.ts';
 import { type LazyModern, looksModern } from './lazy-modern.ts';
 import { describedResourcePath, metadataPath, metadataSuffix } from './resource-metadata.ts';
 import { type OpenStreams, SseConnection } from './sse.ts';
@@ -102,35 +108,39 @@ function refuseUnlessSse(req: IncomingMessage, res: ServerResponse): boolean {
   return true;
 }
 
+/**
+ * An error answering a body that was read: it carries the request's id when the body is one request with a
+ * valid id (JSON-RPC 2.0 §5: null only when the id cannot be known).
+ */
+function sendRpcErrorFor(
+  res: ServerResponse,
+  parsed: unknown,
+  status: number,
+  code: number,
+  message: string,
+  headers: Record<string, string> = {},
+  data?: unknown,
+): void {
+  const id = Array.isArray(parsed) ? null : (requestIdsOf(parsed)[0] ?? null);
+  sendJson(res, status, errorResponse(id, code, message, data), headers);
+}
+
 function header(req: IncomingMessage, name: string): string | undefined {
   const v = req.headers[name];
   return Array.isArray(v) ? v[0] : v;
 }
 
-type BodyResult = { ok: true; body: Buffer } | { ok: false; status: 413 };
-
-function readBody(req: IncomingMessage, limit: number): Promise<BodyResult> {
-  const declared = Number(req.headers['content-length'] ?? '0');
-  if (declared > limit) return Promise.resolve({ ok: false, status: 413 });
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let over = false;
-    req.on('data', (chunk: Buffer) => {
-      if (over) return;
-      size += chunk.length;
-      if (size > limit) {
-        over = true;
-        resolve({ ok: false, status: 413 });
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => {
-      if (!over) resolve({ ok: true, body: chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size) });
-    });
-    req.on('error', reject);
-  });
+/**
+ * The 400 body for a message nested past MAX_JSON_DEPTH: -32600 (the message as a whole is refused before its
+ * method is looked at, like any other malformed message), answering each request by its id.
+ */
+export function tooDeepAnswer(parsed: unknown): JsonRpcResponse | JsonRpcResponse[] {
+  const message = `Invalid Request: the message nests arrays and objects more than ${MAX_JSON_DEPTH} levels deep (the gateway's limit); send flatter arguments`;
+  const data = { reason: 'too_deep', maxDepth: MAX_JSON_DEPTH };
+  const ids = requestIdsOf(parsed);
+  if (ids.length === 0) return errorResponse(null, INVALID_REQUEST, message, data);
+  const answers = ids.map((id) => errorResponse(id, INVALID_REQUEST, message, data));
+  return Array.isArray(parsed) ? answers : (answers[0] as JsonRpcResponse);
 }
 
 /** JSON-RPC requests in a body (notifications and responses ask nothing of the server). */
@@ -188,7 +198,7 @@ export class McpHttp {
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
     res.on('finish', () => this.o.metrics.recordHttp(res.statusCode));
     this.route(req, res).catch((err: unknown) => {
-      this.o.log.error({ err: err instanceof Error ? err.message : String(err) }, 'request failed');
+      this.o.log.error({ err: clip(err instanceof Error ? err.message : String(err)) }, 'request failed');
       if (!res.headersSent) sendRpcError(res, 500, SERVER_ERROR, 'internal gateway error');
       else res.end();
     });
@@ -285,7 +295,8 @@ export class McpHttp {
       // The last entry: the address our proxy saw. Earlier entries come from the client and can be forged.
       const xff = header(req, 'x-forwarded-for');
       const last = xff?.split(',').at(-1)?.trim();
-      if (last) return `ip:${last}`;
+      // Only an address: the identity is a rate-limit key and goes into logs.
+      if (last && isIP(last) !== 0) return `ip:${last}`;
     }
     return `ip:${req.socket.remoteAddress ?? 'unknown'}`;
   }
@@ -385,7 +396,7 @@ export class McpHttp {
       },
     );
     upstream.on('error', (err) => {
-      this.o.log.warn({ owner, err: err.message }, 'forwarding to the owning replica failed');
+      this.o.log.warn({ owner, err: clip(err.message) }, 'forwarding to the owning replica failed');
       if (res.headersSent) res.end();
       else if (retry) {
         const message = 'Unknown requestState: the replica that held this request is gone; call again without it';
@@ -407,23 +418,31 @@ export class McpHttp {
     }
     const body = await readBody(req, this.o.config.maxBodyBytes);
     if (!body.ok) {
+      lingerAfterRefusal(req, lingerLimits(this.o.config.maxBodyBytes));
       sendRpcError(res, 413, INVALID_REQUEST, `Payload Too Large: the limit is ${this.o.config.maxBodyBytes} bytes`, {
         connection: 'close',
       });
       return undefined;
     }
+    let parsed: unknown;
     try {
-      return JSON.parse(body.body.toString('utf8'));
+      parsed = JSON.parse(body.body.toString('utf8'));
     } catch {
       sendRpcError(res, 400, PARSE_ERROR, 'Parse error: the body is not valid JSON');
       return undefined;
     }
+    // Before anything walks the message: stringifying it for the server would overflow the stack.
+    if (nestsDeeperThan(body.body, MAX_JSON_DEPTH)) {
+      sendJson(res, 400, tooDeepAnswer(parsed));
+      return undefined;
+    }
+    return parsed;
   }
 
   private validate(res: ServerResponse, parsed: unknown): JsonRpcMessage[] | undefined {
     const list = Array.isArray(parsed) ? parsed : [parsed];
     if (list.length === 0 || list.some((m) => kindOf(m) === 'invalid')) {
-      sendRpcError(res, 400, INVALID_REQUEST, 'Invalid Request: not a JSON-RPC 2.0 message');
+      sendRpcErrorFor(res, parsed, 400, INVALID_REQUEST, 'Invalid Request: not a JSON-RPC 2.0 message');
       return undefined;
     }
     return list as JsonRpcMessage[];
@@ -463,8 +482,9 @@ export class McpHttp {
     }
     const refusal = clientLimitRefusal(wait, requests, rpm);
     const seconds = refusal.retryAfterSeconds;
-    sendRpcError(
+    sendRpcErrorFor(
       res,
+      messages.length === 1 ? messages[0] : null,
       429,
       RATE_LIMITED,
       refusal.message,
@@ -512,7 +532,7 @@ export class McpHttp {
     }
     const version = header(req, 'mcp-protocol-version');
     if (version !== undefined && !SUPPORTED_VERSIONS.has(version)) {
-      sendRpcError(res, 400, INVALID_REQUEST, `Bad Request: unsupported MCP-Protocol-Version ${version}`);
+      sendRpcErrorFor(res, parsed, 400, INVALID_REQUEST, `Bad Request: unsupported MCP-Protocol-Version ${version}`);
       return;
     }
     if (this.o.isDraining() && startsNewWork(sessionId, parsed, looksModern(version, parsed))) {
@@ -523,7 +543,7 @@ export class McpHttp {
     if (sessionId !== undefined) {
       entry = this.o.sessions.get(sessionId);
       if (entry?.session.kind !== 'streamable') {
-        sendRpcError(res, 404, SESSION_NOT_FOUND, 'Session not found');
+        sendRpcErrorFor(res, parsed, 404, SESSION_NOT_FOUND, 'Session not found');
         return;
       }
     } else if (!Array.isArray(parsed) && kindOf(parsed) !== 'invalid') {
@@ -538,7 +558,7 @@ export class McpHttp {
           })
         : { kind: 'legacy' as const };
       if (outcome.kind === 'reject') {
-        sendRpcError(res, outcome.httpStatus, outcome.code, outcome.message, {}, outcome.data);
+        sendRpcErrorFor(res, parsed, outcome.httpStatus, outcome.code, outcome.message, {}, outcome.data);
         return;
       }
       if (outcome.kind === 'modern') {
@@ -563,7 +583,13 @@ export class McpHttp {
     if (this.limited(res, identity, messages, entry)) return;
     const hasInit = messages.some((m) => 'method' in m && m.method === 'initialize');
     if (hasInit && (entry || messages.length > 1)) {
-      sendRpcError(res, 400, INVALID_REQUEST, 'Invalid Request: initialize must be the only message of a new session');
+      sendRpcErrorFor(
+        res,
+        parsed,
+        400,
+        INVALID_REQUEST,
+        'Invalid Request: initialize must be the only message of a new session',
+      );
       return;
     }
     const acceptsSse = formats?.sse ?? false;
@@ -625,7 +651,7 @@ export class McpHttp {
       try {
         await router.upstream.whenReady(Math.min(this.o.config.requestTimeoutMs, 10_000));
       } catch (err) {
-        sendRpcError(res, 503, UPSTREAM_UNAVAILABLE, err instanceof Error ? err.message : String(err), {
+        sendRpcErrorFor(res, body, 503, UPSTREAM_UNAVAILABLE, err instanceof Error ? err.message : String(err), {
           'retry-after': '2',
         });
         return;

@@ -17,6 +17,7 @@ import {
   type ServerOptions,
 } from '@modelcontextprotocol/server';
 import type { Logger } from '../../observability/log.ts';
+import { clip } from '../clip.ts';
 import { isObject, type JsonRpcNotification, type JsonRpcRequest } from '../jsonrpc.ts';
 import type { Router } from '../router.ts';
 import { ClientSession, type Sink } from '../session.ts';
@@ -127,12 +128,12 @@ export class ModernEndpoint {
         legacy: 'reject',
         keepAliveMs: options.keepAliveMs,
         maxRequestBodySize: options.maxBodyBytes,
-        onerror: (err) => log.debug({ err: err.message }, '2026-07-28 request rejected'),
+        onerror: (err) => log.debug({ err: clip(err.message) }, '2026-07-28 request rejected'),
       },
     );
     this.node = toNodeHandler(this.handler, {
       maxRequestBodySize: options.maxBodyBytes,
-      onerror: (err) => log.warn({ err: err.message }, '2026-07-28 handler failed'),
+      onerror: (err) => log.warn({ err: clip(err.message) }, '2026-07-28 handler failed'),
     });
   }
 

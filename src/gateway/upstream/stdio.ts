@@ -5,7 +5,7 @@
  */
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import type { Logger } from '../../observability/log.ts';
-import type { JsonRpcMessage } from '../jsonrpc.ts';
+import { errorResponse, INTERNAL_ERROR, isObject, type JsonRpcMessage, nestsDeeperThan } from '../jsonrpc.ts';
 import type { Channel, ChannelCloseInfo } from './channel.ts';
 
 export interface StdioChannelOptions {
@@ -81,6 +81,9 @@ export class LineSplitter {
  * A stderr line as log text: at most `maxBytes` of UTF-8 (bytes, not characters, so non-ASCII output obeys the same
  * bound), cut before a character rather than through it, with `…` marking the cut; a trailing CR dropped.
  */
+/** Server messages may nest deeper than clients' (MAX_JSON_DEPTH), up to what the gateway can re-encode. */
+export const MAX_SERVER_JSON_DEPTH = 1000;
+
 export function stderrText(line: Buffer, maxBytes: number): string {
   let end = line.length;
   if (end > 0 && line[end - 1] === 13) end--;
@@ -103,6 +106,7 @@ export class StdioChannel implements Channel {
   private stderrDropped = 0;
   private stderrTimer?: NodeJS.Timeout;
   private nonJsonWarned = 0;
+  private deepWarned = 0;
   private corked = false;
 
   constructor(options: StdioChannelOptions) {
@@ -186,6 +190,20 @@ export class StdioChannel implements Channel {
       if (this.nonJsonWarned < 100) {
         this.nonJsonWarned++;
         this.log.warn({ bytes: end, start: text.slice(0, 80) }, 'server wrote a non-JSON line on stdout; skipped');
+      }
+      return;
+    }
+    // Deeper than the gateway can re-encode (JSON.stringify overflows the stack a few thousand levels down,
+    // which would take the whole gateway with it): an answer becomes an error for its caller, the rest is dropped.
+    if (end > MAX_SERVER_JSON_DEPTH && nestsDeeperThan(line.subarray(0, end), MAX_SERVER_JSON_DEPTH)) {
+      const id = isObject(message) && !('method' in message) ? message.id : undefined;
+      if (this.deepWarned < 100) {
+        this.deepWarned++;
+        this.log.warn({ bytes: end, maxDepth: MAX_SERVER_JSON_DEPTH }, 'server message nested too deep; not forwarded');
+      }
+      if (typeof id === 'string' || typeof id === 'number') {
+        const text = `the MCP server's answer nests more than ${MAX_SERVER_JSON_DEPTH} levels deep; the gateway cannot forward it`;
+        this.onmessage?.(errorResponse(id, INTERNAL_ERROR, text));
       }
       return;
     }

@@ -1,0 +1,76 @@
+/**
+ * Request bodies: read up to a limit, and the lingering close after a refusal. A 413 answered while the client
+ * is still uploading, then a closed socket, makes the rest of its upload hit a reset: curl shows the 413, but
+ * Node's fetch (undici, under the TypeScript SDK) fails with EPIPE and never reads it. Like nginx's lingering
+ * close, the gateway sends its answer and its FIN, then keeps reading and dropping what the client still sends,
+ * bounded in bytes and time, and closes when the upload ends.
+ */
+import type { IncomingMessage } from 'node:http';
+
+export type BodyResult = { ok: true; body: Buffer } | { ok: false; status: 413 };
+
+/** Reads the body, or stops at `limit` bytes (declared or received): then the caller refuses it. */
+export function readBody(req: IncomingMessage, limit: number): Promise<BodyResult> {
+  const declared = Number(req.headers['content-length'] ?? '0');
+  if (declared > limit) return Promise.resolve({ ok: false, status: 413 });
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let over = false;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        over = true;
+        req.off('data', onData);
+        resolve({ ok: false, status: 413 });
+        return;
+      }
+      chunks.push(chunk);
+    };
+    req.on('data', onData);
+    req.on('end', () => {
+      if (!over) resolve({ ok: true, body: chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size) });
+    });
+    req.on('error', reject);
+  });
+}
+
+export interface LingerLimits {
+  /** Bytes dropped after the refusal before the socket is cut. */
+  maxBytes: number;
+  /** Milliseconds after the refusal before the socket is cut. */
+  maxMs: number;
+}
+
+/** Bytes a refused upload may still send: twice the body limit, at least 16 MiB (an SDK's oversize call fits). */
+export function lingerLimits(maxBodyBytes: number): LingerLimits {
+  return { maxBytes: Math.max(2 * maxBodyBytes, 16 * 1024 * 1024), maxMs: 5_000 };
+}
+
+/**
+ * Call before answering a refused body with `Connection: close`: the rest of the upload is read and dropped, the
+ * answer and a FIN go out at once, and the socket closes when the client has sent everything, or at the bounds.
+ */
+export function lingerAfterRefusal(req: IncomingMessage, limits: LingerLimits): void {
+  const socket = req.socket;
+  if (req.complete || socket.destroyed) return;
+  let dropped = 0;
+  const cut = () => socket.destroy();
+  const timer = setTimeout(cut, limits.maxMs);
+  timer.unref();
+  socket.once('close', () => clearTimeout(timer));
+  req.on('data', (chunk: Buffer) => {
+    dropped += chunk.length;
+    if (dropped > limits.maxBytes) cut();
+  });
+  // Node closes a `Connection: close` socket as soon as the response is written (destroySoon): half-close it
+  // instead, so the client's remaining bytes are read here rather than answered with a reset.
+  const destroySoon = socket.destroySoon.bind(socket);
+  socket.destroySoon = () => {
+    if (req.complete) destroySoon();
+    else socket.end();
+  };
+  // The upload is over: close once the answer is flushed (destroySoon waits for it, destroy would not).
+  req.once('end', destroySoon);
+  req.resume();
+}
