@@ -286,6 +286,7 @@ export class ControlPlane {
     await exited;
     this.processes.splice(index, 1);
     await sleep(downtimeMs);
+    // spawns: kube-apiserver, kube-controller-manager (a restart relaunches the same binary)
     this.launch(name, entry.command, entry.args);
     if (name === 'kube-apiserver') await this.waitForReady(this.adminToken);
   }

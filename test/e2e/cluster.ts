@@ -189,19 +189,11 @@ async function preflight(): Promise<void> {
     throw new Error('the e2e node cluster needs root on Linux (it runs containerd, a kubelet and kube-proxy)');
   }
   const missing: string[] = [];
-  for (const command of [
-    'containerd',
-    'containerd-shim-runc-v2',
-    'ctr',
-    'runc',
-    'iptables',
-    'ip',
-    'buildah',
-    'gcc',
-    'openssl',
-  ]) {
-    if ((await run('sh', ['-c', `command -v ${command}`], { allowFail: true })).code !== 0) missing.push(command);
-  }
+  // the commands of scripts/system-commands.txt (the one command -> Debian package map), each named with its package
+  const commands = await run('sh', [join(import.meta.dirname, '../../scripts/require-commands.sh'), 'base', 'e2e'], {
+    allowFail: true,
+  });
+  if (commands.code !== 0) missing.push(commands.stderr.trim());
   if (!cniBinDir()) missing.push('CNI plugins (bridge, host-local, portmap, loopback)');
   if (missing.length > 0) throw new Error(`missing: ${missing.join(', ')}; run: sh test/e2e/install-deps.sh`);
 }

@@ -278,10 +278,12 @@ async function removeNetwork(): Promise<void> {
 export async function sweepIptables(): Promise<void> {
   for (const family of ['iptables', 'ip6tables']) {
     for (const table of ['filter', 'nat', 'mangle', 'raw']) {
+      // spawns: iptables, ip6tables
       const listed = await run(family, ['-w', '5', '-t', table, '-S'], { allowFail: true });
       if (listed.code !== 0) continue;
       const script = iptablesSweepScript(listed.stdout);
       if (!script) continue;
+      // spawns: iptables-restore, ip6tables-restore
       await run(`${family}-restore`, ['-w', '5', '--noflush'], { input: `*${table}\n${script}COMMIT\n` });
     }
   }
