@@ -18,6 +18,7 @@ import { Manager } from '../controller/manager.ts';
 import { conditionOf } from '../controller/status.ts';
 import { CONTROLLER_USER, ControlPlane, controlPlaneBinaries } from '../local-cluster/control-plane.ts';
 import { installControllerRbac, installCrd } from '../local-cluster/install.ts';
+import { claimDir, ForeignDirError, releaseDir } from '../local-cluster/owned-dir.ts';
 import { createLogger } from '../observability/log.ts';
 import { DEFAULT_GATEWAY_IMAGE } from './defaults.ts';
 
@@ -28,7 +29,8 @@ export const UP_USAGE = `Usage: mcp-operator up [--local] [--examples DIR] [--na
   --local          use a local control plane even when a kubeconfig is configured
   --examples DIR   manifests to apply on the local control plane (default: examples/)
   --namespace NS   namespace for them (default: demo)
-  --dir DIR        where the local control plane keeps its data (default: ~/.cache/mcp-operator/up)
+  --dir DIR        where the local control plane keeps its data (default: ~/.cache/mcp-operator/up): a new or
+                   empty directory, or one up made before; anything else is refused, never deleted
   --once           exit after printing the result instead of running until Ctrl-C`;
 
 const RESOURCES: Record<string, { apiVersion: string; plural: string }> = {
@@ -137,11 +139,25 @@ export async function runUp(argv: string[]): Promise<number> {
 
   const examples = values.examples as string;
   const namespace = values.namespace as string;
+  const dir = resolve(values.dir as string);
+  try {
+    claimDir(dir); // before anything else: a directory of someone else's is refused, untouched
+  } catch (err) {
+    if (!(err instanceof ForeignDirError)) throw err;
+    process.stderr.write(`up: --dir ${dir}: ${err.reason} (the default is ~/.cache/mcp-operator/up)\n`);
+    return 2;
+  }
   out('up: no kubeconfig configured: starting a local control plane (etcd, kube-apiserver, kube-controller-manager).');
   out('up: (the very first run builds the Kubernetes binaries from their Go modules: about 10 minutes, then cached)');
-  const bin = await controlPlaneBinaries();
-  const plane = new ControlPlane({ dir: values.dir as string, binDir: bin });
-  await plane.start();
+  const bin = await controlPlaneBinaries().catch((err: unknown) => {
+    releaseDir(dir);
+    throw err;
+  });
+  const plane = new ControlPlane({ dir, binDir: bin });
+  await plane.start().catch(async (err: unknown) => {
+    await plane.stop();
+    throw err;
+  });
   const log = createLogger({ name: 'controller', level: process.env.LOG_LEVEL ?? 'warn' });
   let manager: Manager | undefined;
   let stopping: Promise<void> | undefined;

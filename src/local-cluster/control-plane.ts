@@ -7,16 +7,21 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { closeSync, createWriteStream, existsSync, mkdirSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, createWriteStream, existsSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { claimDir, releaseDir } from './owned-dir.ts';
 
 export const CONTROLLER_USER = 'system:serviceaccount:mcp-operator-system:mcp-operator';
 const REPO_ROOT = resolve(import.meta.dirname, '../..');
 
 export interface ControlPlaneOptions {
-  /** Working directory for data, certificates, logs and kubeconfigs; created if missing. */
+  /**
+   * Working directory for data, certificates, logs and kubeconfigs: created if missing, else it must be empty or
+   * one this class made before (its marker file, see owned-dir.ts); a directory of someone else's is refused
+   * (ForeignDirError) and nothing in it is touched.
+   */
   dir: string;
   /** Directory holding etcd, kube-apiserver, kube-controller-manager; default: built and cached on demand. */
   binDir?: string;
@@ -133,13 +138,13 @@ export class ControlPlane {
 
   async start(): Promise<void> {
     const scheduler = this.options.scheduler ?? false;
+    claimDir(this.dir); // first: refuse someone else's directory before minutes of building
     const bin =
       this.binDir ??
       (await controlPlaneBinaries(
         scheduler ? ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler'] : [],
       ));
     const address = this.options.bindAddress ?? '127.0.0.1';
-    rmSync(this.dir, { recursive: true, force: true });
     mkdirSync(join(this.dir, 'logs'), { recursive: true });
     const [etcdClient, etcdPeer, apiPort] = [await freePort(), await freePort(), await freePort()];
 
@@ -355,6 +360,7 @@ export class ControlPlane {
       clearTimeout(timer);
     }
     this.processes = [];
-    if (!options.keepDir) rmSync(this.dir, { recursive: true, force: true });
+    // only what this class made, and the directory itself only if it made that too
+    if (!options.keepDir) releaseDir(this.dir);
   }
 }

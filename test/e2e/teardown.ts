@@ -8,6 +8,7 @@
 import { existsSync, readdirSync, readFileSync, readlinkSync, rmdirSync, rmSync, statSync, unlinkSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { MARKER } from '../../src/local-cluster/owned-dir.ts';
 import { BRIDGE, type ClusterState, CNI_NETWORK, clusterDir, type Layout, layout, readState } from './layout.ts';
 import { isAlive, run, terminate } from './sh.ts';
 
@@ -447,7 +448,8 @@ function removeFiles(l: Layout): void {
   }
   if (existsSync(l.controlPlane)) {
     for (const name of readdirSync(l.controlPlane)) {
-      if (name !== 'logs') rmSync(join(l.controlPlane, name), { recursive: true, force: true });
+      // the marker stays with the logs: the next start reuses the directory as its own (src/local-cluster/owned-dir.ts)
+      if (name !== 'logs' && name !== MARKER) rmSync(join(l.controlPlane, name), { recursive: true, force: true });
     }
   }
   if (existsSync(l.containerd.dir)) {
