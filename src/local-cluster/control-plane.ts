@@ -78,9 +78,9 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** Path of the directory with the control-plane binaries, building them the first time (minutes; progress on stderr). */
-export async function controlPlaneBinaries(components: string[] = []): Promise<string> {
-  const child = spawn('bash', [join(REPO_ROOT, 'scripts/k8s-binaries.sh'), ...components], {
+/** Runs scripts/k8s-binaries.sh; its last stdout line is its answer (progress goes to stderr). */
+async function k8sBinariesScript(args: string[]): Promise<string> {
+  const child = spawn('bash', [join(REPO_ROOT, 'scripts/k8s-binaries.sh'), ...args], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   let stdout = '';
@@ -89,7 +89,17 @@ export async function controlPlaneBinaries(components: string[] = []): Promise<s
   });
   const code = await new Promise<number | null>((ok) => child.once('exit', ok));
   if (code !== 0) throw new Error(`scripts/k8s-binaries.sh failed (exit ${code}); see the output above`);
-  return stdout.trim().split('\n').pop() as string;
+  return stdout.trimEnd().split('\n').pop() ?? '';
+}
+
+/** Path of the directory with the control-plane binaries, building them the first time (minutes; progress on stderr). */
+export async function controlPlaneBinaries(components: string[] = []): Promise<string> {
+  return k8sBinariesScript(components);
+}
+
+/** The components that are not built (cached) yet: what controlPlaneBinaries would spend minutes on. */
+export async function missingControlPlaneBinaries(components: string[] = []): Promise<string[]> {
+  return (await k8sBinariesScript(['--missing', ...components])).split(' ').filter(Boolean);
 }
 
 function kubeconfig(server: string, user: string, token: string): string {
