@@ -317,8 +317,6 @@ interface Token {
   word?: string;
   op?: string;
   line: number;
-  /** the word was quoted or held an expansion: not a literal name */
-  dynamic?: boolean;
 }
 
 /** Splits shell text into words and operators; heredoc bodies and comments are dropped. */
@@ -327,13 +325,11 @@ function tokenize(text: string): Token[] {
   let i = 0;
   let line = 1;
   let word = '';
-  let dynamic = false;
   let started = false;
   const heredocs: string[] = [];
   const flush = () => {
-    if (started) tokens.push({ word, line, dynamic });
+    if (started) tokens.push({ word, line });
     word = '';
-    dynamic = false;
     started = false;
   };
   // `$(` ... `)` and `"..."` nest: the stack holds what closes the current context
@@ -353,14 +349,12 @@ function tokenize(text: string): Token[] {
         continue;
       }
       if (text.startsWith('$(', i) && !text.startsWith('$((', i)) {
-        dynamic = true;
         flush();
         tokens.push({ op: '$(', line });
         stack.push(')');
         i += 2;
         continue;
       }
-      if (c === '$') dynamic = true;
       if (c === '\n') line++;
       word += c;
       i++;
@@ -402,13 +396,11 @@ function tokenize(text: string): Token[] {
       const end = text.indexOf("'", i + 1);
       word += text.slice(i + 1, end);
       started = true;
-      dynamic = true;
       i = end + 1;
       continue;
     }
     if (c === '"') {
       started = true;
-      dynamic = true;
       stack.push('"');
       i++;
       continue;
@@ -432,7 +424,6 @@ function tokenize(text: string): Token[] {
       }
       word += text.slice(i, j + 1);
       started = true;
-      dynamic = true;
       i = j + 1;
       continue;
     }
@@ -440,7 +431,6 @@ function tokenize(text: string): Token[] {
       const end = text.indexOf('))', i);
       word += text.slice(i, end + 2);
       started = true;
-      dynamic = true;
       i = end + 2;
       continue;
     }
@@ -472,7 +462,6 @@ function tokenize(text: string): Token[] {
       i += op.length;
       continue;
     }
-    if (c === '$') dynamic = true;
     word += c;
     started = true;
     i++;
