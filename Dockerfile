@@ -13,14 +13,14 @@ FROM ${NODE_IMAGE} AS build
 RUN apt-get update && apt-get install -y --no-install-recommends patchelf && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY package.json package-lock.json ./
-# Dev dependencies too: rolldown and postject build the runtime. No install scripts: the only one fetches the
-# `node` devDependency, and this stage already runs the pinned Node. `npm install` (versions from the lock
-# file) rather than `npm ci`: the lock records only the platform packages this project's registry served.
+# Dev dependencies too: rolldown and postject build the runtime. `npm ci`: exactly what package-lock.json records
+# (test/unit/package-lock.test.ts keeps it in step with package.json). No install scripts: the only allowed one
+# fetches the `node` devDependency, and this stage already runs the pinned Node.
 # The optional `build-ca` secret is a CA bundle for networks that intercept TLS (scripts/images.sh passes the
 # host's); it never lands in a layer.
 RUN --mount=type=secret,id=build-ca \
     if [ -s /run/secrets/build-ca ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/build-ca; fi; \
-    npm install --ignore-scripts --no-audit --no-fund
+    npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json ./
 COPY bin ./bin
 COPY src ./src

@@ -1,17 +1,9 @@
 #!/bin/sh
-# System packages the tests need: patchelf (the gateway runtime build), nginx (the end-to-end ingress test puts a
-# real nginx in front of the gateway), promtool (from Debian's prometheus package: checks the gateway's metric
-# names), and for the image tests buildah, runc, debootstrap. Idempotent.
+# The Debian packages the tests need (`npm test` runs this first): the `ci:` and `base:` rows of
+# scripts/system-commands.txt (patchelf for the gateway runtime build, nginx, promtool, procps, and buildah,
+# runc, debootstrap for the image tests), installed when a command is missing; then the prerequisites are
+# checked (Node and npm, Go, git). Idempotent.
 set -eu
-need=""
-command -v patchelf >/dev/null 2>&1 || need="$need patchelf"
-command -v nginx >/dev/null 2>&1 || need="$need nginx"
-command -v promtool >/dev/null 2>&1 || need="$need prometheus"
-command -v buildah >/dev/null 2>&1 || need="$need buildah"
-command -v runc >/dev/null 2>&1 || need="$need runc"
-command -v debootstrap >/dev/null 2>&1 || need="$need debootstrap"
-if [ -n "$need" ]; then
-  apt-get update
-  # shellcheck disable=SC2086
-  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $need
-fi
+cd "$(dirname "$0")/.."
+sh scripts/require-commands.sh --install ci base
+sh scripts/require-commands.sh prereq

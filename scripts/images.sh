@@ -64,6 +64,7 @@ build_node_base() {
   have_image "$NODE_IMAGE" && return 0
   local node_bin="$ROOT/node_modules/node/bin/node"
   [ -x "$node_bin" ] || { echo "images: $node_bin is missing: run npm install first" >&2; exit 1; }
+  # spawns: node (node_modules/node/bin/node, the Node the image gets)
   [ "$("$node_bin" --version)" = "v$NODE_VERSION" ] || { echo "images: $node_bin is not v$NODE_VERSION" >&2; exit 1; }
   local tar npm_tgz ctr mnt
   tar="$(minbase_tar)"

@@ -2,7 +2,8 @@
 # Builds the Kubernetes control-plane binaries the tests need from their Go modules at a pinned version,
 # and caches them outside the repo. Prints the directory that holds them.
 #
-#   scripts/k8s-binaries.sh [component...]    default: etcd kube-apiserver kube-controller-manager
+#   scripts/k8s-binaries.sh [component...]              default: etcd kube-apiserver kube-controller-manager
+#   scripts/k8s-binaries.sh --missing [component...]    prints those not built yet (one line), builds nothing
 #
 # KUBEBUILDER_ASSETS, when set, wins: the binaries are taken from there and nothing is built.
 # Why a throwaway module: k8s.io/kubernetes points its staging modules (k8s.io/api, ...) at ./staging with
@@ -15,8 +16,14 @@ HELM_VERSION="${HELM_VERSION:-v3.19.5}"   # helm component (not a default one): 
 CACHE_ROOT="${MCP_OPERATOR_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mcp-operator}"
 OUT="$CACHE_ROOT/k8s-$K8S_VERSION/bin"
 
+report_missing=no
+if [ "${1:-}" = --missing ]; then
+  report_missing=yes
+  shift
+fi
+
 if [ -n "${KUBEBUILDER_ASSETS:-}" ]; then
-  echo "$KUBEBUILDER_ASSETS"
+  [ "$report_missing" = yes ] && echo || echo "$KUBEBUILDER_ASSETS"
   exit 0
 fi
 
@@ -25,6 +32,10 @@ components=("$@")
 
 missing=()
 for c in "${components[@]}"; do [ -x "$OUT/$c" ] || missing+=("$c"); done
+if [ "$report_missing" = yes ]; then
+  echo "${missing[*]}"
+  exit 0
+fi
 if [ ${#missing[@]} -eq 0 ]; then
   echo "$OUT"
   exit 0

@@ -20,6 +20,7 @@ const INIT = {
 /** One stdio connection; concurrent calls are multiplexed by id over the one pipe. */
 export async function stdioClient(command: string[]): Promise<BenchClient & { pid: number }> {
   const [cmd = '', ...args] = command;
+  // spawns: node (the bench runs the servers under the project's Node)
   const child: ChildProcessWithoutNullStreams = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
   child.stderr.resume();
   const pending = new Map<number, (m: { result?: unknown; error?: unknown }) => void>();

@@ -100,6 +100,7 @@ async function startOurs(runtime: Runtime, binary: string | undefined): Promise<
   const healthPort = await freePort();
   const command = runtime === 'bundled' ? [binary as string] : [NODE, join(ROOT, 'src/gateway/main.ts')];
   // Production settings: info-level logs, so the audit line per call is part of the measured cost.
+  // spawns: node, mcp-gateway (the source form, or the bundled runtime that build-runtime made)
   const proc = spawn(
     command[0] as string,
     [
@@ -173,6 +174,7 @@ async function startReferences(dir: string, log: (line: string) => void): Promis
   const start = async (name: string, command: string[], readyStatus: (s: number) => boolean) => {
     const port = await freePort();
     const [cmd = '', ...args] = command.map((a) => a.replace('PORT', String(port)));
+    // spawns: node, minimal-proxy (the Node references, and the Go bridge built below)
     const proc = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'inherit'] });
     await waitHttp(`http://127.0.0.1:${port}/mcp`, readyStatus);
     started.push({ name, proc, endpoint: `http://127.0.0.1:${port}/mcp`, stop: () => stopProc(proc) });

@@ -16,8 +16,14 @@ import type { McpServer } from '../api/types.generated.ts';
 import { KubeApiError, KubeClient, resourcePath } from '../controller/kube-client.ts';
 import { Manager } from '../controller/manager.ts';
 import { conditionOf } from '../controller/status.ts';
-import { CONTROLLER_USER, ControlPlane, controlPlaneBinaries } from '../local-cluster/control-plane.ts';
+import {
+  CONTROLLER_USER,
+  ControlPlane,
+  controlPlaneBinaries,
+  missingControlPlaneBinaries,
+} from '../local-cluster/control-plane.ts';
 import { installControllerRbac, installCrd } from '../local-cluster/install.ts';
+import { claimDir, ForeignDirError, releaseDir } from '../local-cluster/owned-dir.ts';
 import { createLogger } from '../observability/log.ts';
 import { DEFAULT_GATEWAY_IMAGE } from './defaults.ts';
 
@@ -28,7 +34,8 @@ export const UP_USAGE = `Usage: mcp-operator up [--local] [--examples DIR] [--na
   --local          use a local control plane even when a kubeconfig is configured
   --examples DIR   manifests to apply on the local control plane (default: examples/)
   --namespace NS   namespace for them (default: demo)
-  --dir DIR        where the local control plane keeps its data (default: ~/.cache/mcp-operator/up)
+  --dir DIR        where the local control plane keeps its data (default: ~/.cache/mcp-operator/up): a new or
+                   empty directory, or one up made before; anything else is refused, never deleted
   --once           exit after printing the result instead of running until Ctrl-C`;
 
 const RESOURCES: Record<string, { apiVersion: string; plural: string }> = {
@@ -37,6 +44,57 @@ const RESOURCES: Record<string, { apiVersion: string; plural: string }> = {
   ConfigMap: { apiVersion: 'v1', plural: 'configmaps' },
 };
 
+/** The local plane's components, and kubectl, so that the kubectl commands printed at the end work. */
+const COMPONENTS = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kubectl'];
+
+/** A word for a POSIX shell: quoted only when it needs to be. */
+function shellWord(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", "'\\''")}'`;
+}
+
+/**
+ * How to call a tool right now, without a node: the gateway on this machine in front of the `everything` example's
+ * server (the installed devDependency when there is one, else npx), and the Inspector CLI calling its echo tool.
+ */
+function gatewayTryOut(port = 8080): { gateway: string[]; call: string[]; url: string } {
+  const node = process.execPath;
+  const everything = join(REPO_ROOT, 'node_modules/@modelcontextprotocol/server-everything/dist/index.js');
+  const inspector = join(REPO_ROOT, 'node_modules/.bin/mcp-inspector');
+  const url = `http://127.0.0.1:${port}/mcp`;
+  const server = existsSync(everything)
+    ? [node, everything, 'stdio']
+    : ['npx', '-y', '@modelcontextprotocol/server-everything'];
+  const client = existsSync(inspector) ? [node, inspector] : ['npx', '-y', '@modelcontextprotocol/inspector'];
+  return {
+    gateway: [
+      node,
+      join(REPO_ROOT, 'src/cli/main.ts'),
+      'gateway',
+      'stdio',
+      '--host',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--',
+      ...server,
+    ],
+    call: [
+      ...client,
+      '--cli',
+      url,
+      '--transport',
+      'http',
+      '--method',
+      'tools/call',
+      '--tool-name',
+      'echo',
+      '--tool-arg',
+      'message=hello',
+    ],
+    url,
+  };
+}
+
 function configuredKubeconfig(): boolean {
   return (
     !!process.env.KUBECONFIG || existsSync(join(homedir(), '.kube', 'config')) || !!process.env.KUBERNETES_SERVICE_HOST
@@ -44,7 +102,9 @@ function configuredKubeconfig(): boolean {
 }
 
 /** The examples reference Secrets a real user creates by hand; the demo makes placeholders so everything converges. */
-function demoSecrets(servers: McpServer[]): KubernetesObject[] {
+type PlaceholderSecret = KubernetesObject & { stringData: Record<string, string> };
+
+function demoSecrets(servers: McpServer[]): PlaceholderSecret[] {
   const needed = new Map<string, Set<string>>();
   const add = (name: string, key: string) => needed.set(name, (needed.get(name) ?? new Set()).add(key));
   for (const s of servers) {
@@ -58,7 +118,7 @@ function demoSecrets(servers: McpServer[]): KubernetesObject[] {
     kind: 'Secret',
     metadata: { name, labels: { 'mcpoperator.io/demo': 'placeholder' } },
     stringData: Object.fromEntries([...keys].map((k) => [k, `placeholder-${k}`])),
-  })) as KubernetesObject[];
+  }));
 }
 
 function readManifests(dir: string): KubernetesObject[] {
@@ -137,11 +197,28 @@ export async function runUp(argv: string[]): Promise<number> {
 
   const examples = values.examples as string;
   const namespace = values.namespace as string;
+  const dir = resolve(values.dir as string);
+  try {
+    claimDir(dir); // before anything else: a directory of someone else's is refused, untouched
+  } catch (err) {
+    if (!(err instanceof ForeignDirError)) throw err;
+    process.stderr.write(`up: --dir ${dir}: ${err.reason} (the default is ~/.cache/mcp-operator/up)\n`);
+    return 2;
+  }
   out('up: no kubeconfig configured: starting a local control plane (etcd, kube-apiserver, kube-controller-manager).');
-  out('up: (the very first run builds the Kubernetes binaries from their Go modules: about 10 minutes, then cached)');
-  const bin = await controlPlaneBinaries();
-  const plane = new ControlPlane({ dir: values.dir as string, binDir: bin });
-  await plane.start();
+  const unbuilt = await missingControlPlaneBinaries(COMPONENTS);
+  if (unbuilt.length > 0) {
+    out(`up: building ${unbuilt.join(', ')} from their Go modules first (about 10 minutes on 2 cores; cached after)`);
+  }
+  const bin = await controlPlaneBinaries(COMPONENTS).catch((err: unknown) => {
+    releaseDir(dir);
+    throw err;
+  });
+  const plane = new ControlPlane({ dir, binDir: bin });
+  await plane.start().catch(async (err: unknown) => {
+    await plane.stop();
+    throw err;
+  });
   const log = createLogger({ name: 'controller', level: process.env.LOG_LEVEL ?? 'warn' });
   let manager: Manager | undefined;
   let stopping: Promise<void> | undefined;
@@ -181,7 +258,13 @@ export async function runUp(argv: string[]): Promise<number> {
 
     const manifests = readManifests(examples);
     const servers = manifests.filter((m) => m.kind === 'McpServer') as McpServer[];
-    await applyAll(admin, namespace, [...demoSecrets(servers), ...manifests]);
+    const placeholders = demoSecrets(servers);
+    await applyAll(admin, namespace, [...placeholders, ...manifests]);
+    if (placeholders.length > 0) {
+      const names = placeholders.map((p) => `${p.metadata?.name} (${Object.keys(p.stringData).join(', ')})`);
+      out(`up: created ${placeholders.length} placeholder Secrets that the examples reference: ${names.join(', ')}.`);
+      out('    They hold "placeholder-KEY", not credentials: replace them with real values to use those servers.');
+    }
     out(
       `up: applied ${servers.length} McpServers from ${examples} to namespace ${namespace}; waiting for the controller...`,
     );
@@ -226,11 +309,18 @@ export async function runUp(argv: string[]): Promise<number> {
     out('');
     out('This control plane has no nodes, so pods are admitted (Pod Security "restricted") but never run:');
     out('Ready stays False with reason DeploymentUnavailable.');
+    out('');
+    const tryOut = gatewayTryOut();
+    out("Call a tool now: run the gateway on this machine in front of the 'everything' example's server:");
+    out(`  ${tryOut.gateway.map(shellWord).join(' ')}`);
+    out(`and in another terminal call its echo tool at ${tryOut.url} (the MCP Inspector CLI):`);
+    out(`  ${tryOut.call.map(shellWord).join(' ')}`);
+    out('');
     if (values.once) {
       await stop();
       return 0;
     }
-    out('Point kubectl at it:');
+    out(`Point kubectl at it (built with the control plane, in ${bin}):`);
     out(`  export KUBECONFIG=${plane.kubeconfigs.admin}`);
     out(`  ${join(bin, 'kubectl')} get mcps -n ${namespace}`);
     out(`  ${join(bin, 'kubectl')} describe mcps github -n ${namespace}`);

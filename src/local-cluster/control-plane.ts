@@ -7,16 +7,21 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { closeSync, createWriteStream, existsSync, mkdirSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, createWriteStream, existsSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { claimDir, releaseDir } from './owned-dir.ts';
 
 export const CONTROLLER_USER = 'system:serviceaccount:mcp-operator-system:mcp-operator';
 const REPO_ROOT = resolve(import.meta.dirname, '../..');
 
 export interface ControlPlaneOptions {
-  /** Working directory for data, certificates, logs and kubeconfigs; created if missing. */
+  /**
+   * Working directory for data, certificates, logs and kubeconfigs: created if missing, else it must be empty or
+   * one this class made before (its marker file, see owned-dir.ts); a directory of someone else's is refused
+   * (ForeignDirError) and nothing in it is touched.
+   */
   dir: string;
   /** Directory holding etcd, kube-apiserver, kube-controller-manager; default: built and cached on demand. */
   binDir?: string;
@@ -73,9 +78,9 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** Path of the directory with the control-plane binaries, building them the first time (minutes; progress on stderr). */
-export async function controlPlaneBinaries(components: string[] = []): Promise<string> {
-  const child = spawn('bash', [join(REPO_ROOT, 'scripts/k8s-binaries.sh'), ...components], {
+/** Runs scripts/k8s-binaries.sh; its last stdout line is its answer (progress goes to stderr). */
+async function k8sBinariesScript(args: string[]): Promise<string> {
+  const child = spawn('bash', [join(REPO_ROOT, 'scripts/k8s-binaries.sh'), ...args], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   let stdout = '';
@@ -84,7 +89,17 @@ export async function controlPlaneBinaries(components: string[] = []): Promise<s
   });
   const code = await new Promise<number | null>((ok) => child.once('exit', ok));
   if (code !== 0) throw new Error(`scripts/k8s-binaries.sh failed (exit ${code}); see the output above`);
-  return stdout.trim().split('\n').pop() as string;
+  return stdout.trimEnd().split('\n').pop() ?? '';
+}
+
+/** Path of the directory with the control-plane binaries, building them the first time (minutes; progress on stderr). */
+export async function controlPlaneBinaries(components: string[] = []): Promise<string> {
+  return k8sBinariesScript(components);
+}
+
+/** The components that are not built (cached) yet: what controlPlaneBinaries would spend minutes on. */
+export async function missingControlPlaneBinaries(components: string[] = []): Promise<string[]> {
+  return (await k8sBinariesScript(['--missing', ...components])).split(' ').filter(Boolean);
 }
 
 function kubeconfig(server: string, user: string, token: string): string {
@@ -133,13 +148,13 @@ export class ControlPlane {
 
   async start(): Promise<void> {
     const scheduler = this.options.scheduler ?? false;
+    claimDir(this.dir); // first: refuse someone else's directory before minutes of building
     const bin =
       this.binDir ??
       (await controlPlaneBinaries(
         scheduler ? ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler'] : [],
       ));
     const address = this.options.bindAddress ?? '127.0.0.1';
-    rmSync(this.dir, { recursive: true, force: true });
     mkdirSync(join(this.dir, 'logs'), { recursive: true });
     const [etcdClient, etcdPeer, apiPort] = [await freePort(), await freePort(), await freePort()];
 
@@ -286,6 +301,7 @@ export class ControlPlane {
     await exited;
     this.processes.splice(index, 1);
     await sleep(downtimeMs);
+    // spawns: kube-apiserver, kube-controller-manager (a restart relaunches the same binary)
     this.launch(name, entry.command, entry.args);
     if (name === 'kube-apiserver') await this.waitForReady(this.adminToken);
   }
@@ -354,6 +370,7 @@ export class ControlPlane {
       clearTimeout(timer);
     }
     this.processes = [];
-    if (!options.keepDir) rmSync(this.dir, { recursive: true, force: true });
+    // only what this class made, and the directory itself only if it made that too
+    if (!options.keepDir) releaseDir(this.dir);
   }
 }

@@ -15,9 +15,10 @@
  * the IPv4 address of the default route's interface); kube-apiserver and the kubelet bind to it, everything else
  * to 127.0.0.1. MCP_E2E_KEEP=1: leave a cluster whose start failed running, for inspection.
  */
-import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ControlPlane, controlPlaneBinaries, freePort } from '../../src/local-cluster/control-plane.ts';
+import { formatMarker, MARKER } from '../../src/local-cluster/owned-dir.ts';
 import { Api, condition } from './api.ts';
 import { ensurePauseImage, importImages as importInto, PAUSE_IMAGE } from './images.ts';
 import {
@@ -189,21 +190,25 @@ async function preflight(): Promise<void> {
     throw new Error('the e2e node cluster needs root on Linux (it runs containerd, a kubelet and kube-proxy)');
   }
   const missing: string[] = [];
-  for (const command of [
-    'containerd',
-    'containerd-shim-runc-v2',
-    'ctr',
-    'runc',
-    'iptables',
-    'ip',
-    'buildah',
-    'gcc',
-    'openssl',
-  ]) {
-    if ((await run('sh', ['-c', `command -v ${command}`], { allowFail: true })).code !== 0) missing.push(command);
-  }
+  // the commands of scripts/system-commands.txt (the one command -> Debian package map), each named with its package
+  const commands = await run('sh', [join(import.meta.dirname, '../../scripts/require-commands.sh'), 'base', 'e2e'], {
+    allowFail: true,
+  });
+  if (commands.code !== 0) missing.push(commands.stderr.trim());
   if (!cniBinDir()) missing.push('CNI plugins (bridge, host-local, portmap, loopback)');
   if (missing.length > 0) throw new Error(`missing: ${missing.join(', ')}; run: sh test/e2e/install-deps.sh`);
+}
+
+/**
+ * A teardown from before the control plane's marker file (src/local-cluster/owned-dir.ts) left its directory with
+ * only logs/ in it; the directory is this harness's own, so it is marked as the control plane's rather than refused.
+ */
+function adoptControlPlaneDir(dir: string): void {
+  if (!existsSync(dir) || existsSync(join(dir, MARKER))) return;
+  const entries = readdirSync(dir);
+  if (entries.length > 0 && entries.every((e) => e === 'logs')) {
+    writeFileSync(join(dir, MARKER), formatMarker({ createdDir: true }));
+  }
 }
 
 function cniBinDir(): string | undefined {
@@ -288,6 +293,7 @@ async function bringUp(
 
   // The control plane and the container runtime (with its images) start side by side.
   const controlPlane = async () => {
+    adoptControlPlaneDir(l.controlPlane);
     const plane = new ControlPlane({
       dir: l.controlPlane,
       binDir,

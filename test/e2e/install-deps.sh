@@ -1,23 +1,16 @@
 #!/bin/sh
-# System packages the node end-to-end tests need (test/e2e/cluster.ts): containerd + runc (the container runtime),
-# the CNI plugins (bridge, host-local, portmap, loopback), iptables + conntrack (kube-proxy), gcc + the static libc
-# (the pause image), buildah (images without a registry), openssl (the kubelet's certificates), iproute2.
-# Idempotent: installs only what is missing. The Kubernetes binaries come from scripts/k8s-binaries.sh.
+# The Debian packages the node end-to-end tests need (test/e2e/cluster.ts): the `e2e:` rows of
+# scripts/system-commands.txt (containerd + runc, iptables + nftables + conntrack for kube-proxy and the teardown,
+# iproute2, kmod, gcc + binutils for the pause image, openssl for the kubelet's certificates, buildah), and what is
+# not a command: the CNI plugins (bridge, host-local, portmap, loopback) and the static libc. Idempotent: installs
+# only what is missing. The Kubernetes binaries come from scripts/k8s-binaries.sh.
 set -eu
+cd "$(dirname "$0")/../.."
+sh scripts/require-commands.sh --install base e2e
 need=""
-have() { command -v "$1" >/dev/null 2>&1; }
-have containerd || need="$need containerd"
-have containerd-shim-runc-v2 || case "$need" in *containerd*) ;; *) need="$need containerd" ;; esac
-have runc || need="$need runc"
 [ -x /usr/lib/cni/bridge ] || [ -x /opt/cni/bin/bridge ] || need="$need containernetworking-plugins"
-have iptables || need="$need iptables"
-have conntrack || need="$need conntrack"
-have ip || need="$need iproute2"
-have gcc || need="$need gcc"
 # a static link needs libc.a: gcc prints the bare name when it has no such file
-have gcc && [ "$(gcc -print-file-name=libc.a)" != "libc.a" ] || need="$need libc6-dev"
-have buildah || need="$need buildah"
-have openssl || need="$need openssl"
+[ "$(gcc -print-file-name=libc.a)" != "libc.a" ] || need="$need libc6-dev"
 if [ -n "$need" ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "test/e2e: missing packages:$need (run this script as root, or install them)" >&2

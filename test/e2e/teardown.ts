@@ -8,6 +8,7 @@
 import { existsSync, readdirSync, readFileSync, readlinkSync, rmdirSync, rmSync, statSync, unlinkSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { MARKER } from '../../src/local-cluster/owned-dir.ts';
 import { BRIDGE, type ClusterState, CNI_NETWORK, clusterDir, type Layout, layout, readState } from './layout.ts';
 import { isAlive, run, terminate } from './sh.ts';
 
@@ -278,10 +279,12 @@ async function removeNetwork(): Promise<void> {
 export async function sweepIptables(): Promise<void> {
   for (const family of ['iptables', 'ip6tables']) {
     for (const table of ['filter', 'nat', 'mangle', 'raw']) {
+      // spawns: iptables, ip6tables
       const listed = await run(family, ['-w', '5', '-t', table, '-S'], { allowFail: true });
       if (listed.code !== 0) continue;
       const script = iptablesSweepScript(listed.stdout);
       if (!script) continue;
+      // spawns: iptables-restore, ip6tables-restore
       await run(`${family}-restore`, ['-w', '5', '--noflush'], { input: `*${table}\n${script}COMMIT\n` });
     }
   }
@@ -445,7 +448,8 @@ function removeFiles(l: Layout): void {
   }
   if (existsSync(l.controlPlane)) {
     for (const name of readdirSync(l.controlPlane)) {
-      if (name !== 'logs') rmSync(join(l.controlPlane, name), { recursive: true, force: true });
+      // the marker stays with the logs: the next start reuses the directory as its own (src/local-cluster/owned-dir.ts)
+      if (name !== 'logs' && name !== MARKER) rmSync(join(l.controlPlane, name), { recursive: true, force: true });
     }
   }
   if (existsSync(l.containerd.dir)) {

@@ -52,6 +52,7 @@ export async function startGateway(
   options: { env?: Record<string, string>; waitReady?: boolean; logLevel?: string; executable?: string } = {},
 ): Promise<RunningGateway> {
   const [file, ...pre] = options.executable ? [options.executable] : [NODE, GATEWAY_MAIN];
+  // spawns: node, mcp-gateway (options.executable: the runtime that build-runtime made)
   const proc = spawn(file as string, [...pre, ...args], {
     cwd: ROOT,
     env: {

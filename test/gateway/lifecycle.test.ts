@@ -108,6 +108,7 @@ describe('child lifecycle', () => {
   });
 
   test('a server command that does not exist: the gateway stays up, not ready, retrying with backoff', async () => {
+    // spawns: (none: a command that does not exist)
     const gw = await startGateway(['stdio', '--', '/nonexistent/mcp-server'], {
       waitReady: false,
       env: { MCP_GATEWAY_REQUEST_TIMEOUT: '2s' },

@@ -102,6 +102,7 @@ describe('server-filesystem', () => {
     const metrics = await (await fetch(`${gw.health}/metrics`)).text();
     expect(metrics).toContain('mcp_gateway_tool_calls_total{tool="read_text_file",outcome="ok"} 1');
     expect(metrics).toContain('mcp_gateway_tool_calls_total{tool="write_file",outcome="denied"} 1');
+    // spawns: promtool
     const promtool = spawn(findTool('promtool'), ['check', 'metrics'], { stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';
     promtool.stdout.on('data', (d: Buffer) => {

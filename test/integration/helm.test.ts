@@ -63,6 +63,7 @@ function helm(args: string[]): Promise<{ code: number; stdout: string; stderr: s
       HELM_DATA_HOME: work,
     };
     delete env.KUBECONFIG;
+    // spawns: helm
     execFile(helmBin, args, { env, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
       const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
       ok({ code, stdout, stderr });

@@ -70,6 +70,7 @@ ${locations}
 }
 `,
   );
+  // spawns: nginx
   const child = spawn(findNginx(), ['-p', dir, '-c', join(dir, 'nginx.conf')], {
     stdio: ['ignore', 'inherit', 'inherit'],
   });

@@ -10,6 +10,7 @@ import { serveJsonRpc } from './http.ts';
 
 const port = Number(process.argv[2]);
 const [command = '', ...args] = process.argv.slice(process.argv.indexOf('--') + 1);
+// spawns: * (the server command after `--`: bench/gateway/run.ts passes node)
 const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'ignore'] });
 const pending = new Map<number, (message: Record<string, unknown>) => void>();
 let buffered = '';

@@ -125,6 +125,7 @@ export class StdioChannel implements Channel {
     return new Promise((resolve, reject) => {
       let child: ChildProcessWithoutNullStreams;
       try {
+        // spawns: * (the MCP server's command, given after `--`)
         child = spawn(command, args, { env, stdio: ['pipe', 'pipe', 'pipe'], windowsHide: true });
       } catch (err) {
         reject(err);
