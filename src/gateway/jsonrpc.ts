@@ -99,6 +99,14 @@ export function progressTokenOf(params: Params | undefined): JsonRpcId | undefin
 export const MAX_JSON_DEPTH = 128;
 
 /**
+ * The most messages one batch may hold. Each request of a batch is answered in the one HTTP answer, so a small
+ * body of cheap requests (5,000 tools/list: 250 KB) became an answer 200 times its size (51 MB) held in memory,
+ * and a client that does not read it kept it there. No SDK sends batches (the 2025-06-18 revision removed them);
+ * the ones hand-written clients send hold a few messages.
+ */
+export const MAX_BATCH_MESSAGES = 100;
+
+/**
  * Whether JSON text nests arrays and objects deeper than `limit`: one pass over the bytes that skips strings
  * (and their escapes), no parse and no recursion; about 2 ns a byte. Text that is not JSON gives a meaningless
  * answer: parse it too.

@@ -2,10 +2,13 @@
  * Cases an outside tester ran against the real gateway (issue 10, H and K.2) that the team's suites had not:
  * each test here failed before its fix. A request id reused while the first request is still in flight, in one
  * batch or across POSTs, took the first one's place in the session's books: closing the session then left the
- * first call running unseen (a phantom in-flight call the drain waits for).
+ * first call running unseen (a phantom in-flight call the drain waits for). A batch of 3,000 tools/list (150 KB)
+ * became a 30 MB JSON answer; a client that posted a few and never read them held half a gigabyte of the
+ * gateway's memory for as long as it kept the connections open.
  */
+import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { EVERYTHING, metricValue, type RunningGateway, startGateway, stopAll, until } from './helpers.ts';
+import { EVERYTHING, type LogLine, metricValue, type RunningGateway, startGateway, stopAll, until } from './helpers.ts';
 import { confirmedSession, JSON_POST, legacyStream, raw } from './raw-http.ts';
 
 let gw: RunningGateway;
@@ -68,5 +71,79 @@ describe('a request id already in flight on the session', () => {
     await until(() => /"code":-32600[^\n]*already used/.test(stream.received()), 10_000, 'the refusal on the stream');
     stream.close();
     await until(async () => (await inflight()) === 0, 5_000, 'nothing in flight after the stream closed');
+  });
+});
+
+describe('answers a client asks for and does not read', () => {
+  let big: RunningGateway;
+
+  beforeAll(async () => {
+    // A 1 s keep-alive interval: a stalled answer is dropped after two checks without progress. Bodies up to
+    // 64 MB so one echo answer is far larger than what the kernel's socket buffers absorb.
+    big = await startGateway(['stdio', '--', ...EVERYTHING], {
+      env: { MCP_GATEWAY_KEEPALIVE_INTERVAL: '1s', MCP_GATEWAY_MAX_BODY_BYTES: '64000000' },
+    });
+  });
+
+  const pings = (n: number) =>
+    JSON.stringify(Array.from({ length: n }, (_, i) => ({ jsonrpc: '2.0', id: i, method: 'ping' })));
+
+  test('a batch of more than 100 messages is refused as a whole with -32600, in both session eras', async () => {
+    const sid = await confirmedSession(big.port);
+    const headers = { ...JSON_POST, 'mcp-session-id': sid };
+    const refused = await raw(big.port, { headers, body: pings(101) });
+    expect(refused.status).toBe(400);
+    expect(refused.json).toMatchObject({
+      id: null,
+      error: { code: -32600, data: { reason: 'batch_too_large', maxMessages: 100, messages: 101 } },
+    });
+    expect(refused.json?.error?.message).toMatch(/101 messages, more than the gateway's limit of 100/);
+    const served = await raw(big.port, { headers, body: pings(100) });
+    expect(served.status).toBe(200);
+    expect(JSON.parse(served.text)).toHaveLength(100);
+
+    const { stream, sessionId } = await legacyStream(big.port);
+    const legacy = await raw(big.port, {
+      path: `/messages?sessionId=${encodeURIComponent(sessionId)}`,
+      headers: JSON_POST,
+      body: pings(3000),
+    });
+    expect(legacy.status).toBe(400);
+    expect(legacy.json).toMatchObject({ id: null, error: { code: -32600, data: { reason: 'batch_too_large' } } });
+    stream.close();
+  });
+
+  test('a JSON answer the client stops reading is dropped with its connection; a client that reads gets it whole', async () => {
+    const sid = await confirmedSession(big.port);
+    const message = 'x'.repeat(8_000_000);
+    const body = JSON.stringify(
+      [1, 2, 3].map((id) => ({
+        jsonrpc: '2.0',
+        id,
+        method: 'tools/call',
+        params: { name: 'echo', arguments: { message } },
+      })),
+    );
+    const socket: Socket = connect({ port: big.port, host: '127.0.0.1' });
+    socket.on('error', () => {});
+    socket.pause(); // never reads the answer
+    socket.write(
+      `POST /mcp HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\naccept: application/json\r\nmcp-session-id: ${sid}\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n`,
+    );
+    socket.write(body);
+    const isDropped = (l: LogLine) => l.msg === 'answer dropped, connection closed: the client stopped reading';
+    const dropped = await big.waitForLog(isDropped, 20_000);
+    expect(dropped).toMatchObject({ stream: 'json' });
+    expect(dropped.bufferedBytes as number).toBeGreaterThan(0);
+    expect(await metricValue(big, 'mcp_gateway_stalled_streams_closed_total', { stream: 'json' })).toBe(1);
+    socket.destroy();
+
+    // The same answer to a client that reads it: whole, and nothing is dropped.
+    const answer = await raw(big.port, { headers: { ...JSON_POST, 'mcp-session-id': sid }, body });
+    expect(answer.status).toBe(200);
+    const answers = JSON.parse(answer.text) as Array<{ id: number; result: unknown }>;
+    expect(answers.map((a) => a.id).sort()).toEqual([1, 2, 3]);
+    expect(big.logs.filter(isDropped)).toHaveLength(1);
+    expect(await metricValue(big, 'mcp_gateway_inflight_requests')).toBe(0);
   });
 });

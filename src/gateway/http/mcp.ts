@@ -22,6 +22,7 @@ import {
   type JsonRpcRequest,
   type JsonRpcResponse,
   kindOf,
+  MAX_BATCH_MESSAGES,
   MAX_JSON_DEPTH,
   MODERN_PROTOCOL_VERSION,
   nestsDeeperThan,
@@ -44,6 +45,7 @@ import { lingerAfterRefusal, lingerLimits, readBody } from './body.ts';
 import { type LazyModern, looksModern } from './lazy-modern.ts';
 import { describedResourcePath, metadataPath, metadataSuffix } from './resource-metadata.ts';
 import { type OpenStreams, SseConnection } from './sse.ts';
+import type { SdkStreamWatch } from './stall.ts';
 import { HttpExchange, type StreamLimits, StreamState } from './streams.ts';
 
 export interface McpHttpOptions {
@@ -58,6 +60,8 @@ export interface McpHttpOptions {
   log: Logger;
   openStreams: OpenStreams;
   streamLimits: StreamLimits;
+  /** Watches JSON answers a client does not read (they hold their whole body in memory until it does). */
+  stalls?: SdkStreamWatch;
   isDraining: () => boolean;
 }
 
@@ -431,6 +435,13 @@ export class McpHttp {
       sendRpcError(res, 400, PARSE_ERROR, 'Parse error: the body is not valid JSON');
       return undefined;
     }
+    // One answer for the batch as a whole (null id): an answer per request would be the amplification refused.
+    if (Array.isArray(parsed) && parsed.length > MAX_BATCH_MESSAGES) {
+      const message = `Invalid Request: the batch holds ${parsed.length} messages, more than the gateway's limit of ${MAX_BATCH_MESSAGES}; send them in smaller batches`;
+      const data = { reason: 'batch_too_large', maxMessages: MAX_BATCH_MESSAGES, messages: parsed.length };
+      sendJson(res, 400, errorResponse(null, INVALID_REQUEST, message, data));
+      return undefined;
+    }
     // Before anything walks the message: stringifying it for the server would overflow the stack.
     if (nestsDeeperThan(body.body, MAX_JSON_DEPTH)) {
       sendJson(res, 400, tooDeepAnswer(parsed));
@@ -632,6 +643,7 @@ export class McpHttp {
       acceptsJson: formats?.json ?? true,
       headers,
       upgradeAfterMs: this.o.streamLimits.upgradeAfterMs,
+      onUnsent: (r) => this.o.stalls?.watch(r, 'json'),
     });
     const created = hasInit ? entry : undefined;
     if (created) {
