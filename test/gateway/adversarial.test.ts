@@ -4,7 +4,8 @@
  * batch or across POSTs, took the first one's place in the session's books: closing the session then left the
  * first call running unseen (a phantom in-flight call the drain waits for). A batch of 3,000 tools/list (150 KB)
  * became a 30 MB JSON answer; a client that posted a few and never read them held half a gigabyte of the
- * gateway's memory for as long as it kept the connections open.
+ * gateway's memory for as long as it kept the connections open. Every upload a client dropped halfway wrote an
+ * error-level "request failed" line: a client could page the operators at the rate it opens connections.
  */
 import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -145,5 +146,30 @@ describe('answers a client asks for and does not read', () => {
     expect(answers.map((a) => a.id).sort()).toEqual([1, 2, 3]);
     expect(big.logs.filter(isDropped)).toHaveLength(1);
     expect(await metricValue(big, 'mcp_gateway_inflight_requests')).toBe(0);
+  });
+});
+
+describe('uploads a client drops halfway', () => {
+  test('are no gateway error: no error line, and the next client is served', async () => {
+    const before = gw.logs.length;
+    const heads = [
+      'content-length: 100000\r\n\r\n{"jsonrpc":"2.0","id":1,',
+      'transfer-encoding: chunked\r\n\r\n6\r\n{"json\r\n',
+    ];
+    for (let i = 0; i < 20; i++) {
+      const socket = connect({ port: gw.port, host: '127.0.0.1' });
+      socket.on('error', () => {});
+      socket.write(`POST /mcp HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n${heads[i % 2]}`);
+      await new Promise((r) => setTimeout(r, 30));
+      if (i % 4 < 2) socket.destroy();
+      else socket.resetAndDestroy();
+    }
+    const ping = await raw(gw.port, {
+      headers: JSON_POST,
+      body: JSON.stringify({ jsonrpc: '2.0', id: 'after', method: 'ping' }),
+    });
+    expect(ping.json).toMatchObject({ id: 'after', result: {} });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(gw.logs.slice(before).filter((l) => l.level >= 50)).toEqual([]);
   });
 });

@@ -421,6 +421,10 @@ export class McpHttp {
       return undefined;
     }
     const body = await readBody(req, this.o.config.maxBodyBytes);
+    if (!body.ok && body.status === 'aborted') {
+      this.o.log.debug('the client closed the connection before its body was read');
+      return undefined;
+    }
     if (!body.ok) {
       lingerAfterRefusal(req, lingerLimits(this.o.config.maxBodyBytes));
       sendRpcError(res, 413, INVALID_REQUEST, `Payload Too Large: the limit is ${this.o.config.maxBodyBytes} bytes`, {
