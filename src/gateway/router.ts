@@ -34,6 +34,7 @@ import {
   type JsonRpcRequest,
   type JsonRpcResponse,
   LATEST_SESSION_PROTOCOL_VERSION,
+  metaProblem,
   type Params,
   progressTokenOf,
   RATE_LIMITED,
@@ -267,6 +268,12 @@ export class Router {
       // JSON-RPC allows positional (array) params, MCP does not; SDK servers drop such a request unanswered,
       // which would leave it in flight until the request timeout.
       sink.respond(errorResponse(request.id, INVALID_PARAMS, MCP_PARAMS_PROBLEM));
+      return;
+    }
+    const meta = metaProblem(params);
+    if (meta !== undefined) {
+      if (request.method === 'tools/call') this.record(this.transient(session, request), 'invalid');
+      sink.respond(errorResponse(request.id, INVALID_PARAMS, meta));
       return;
     }
     switch (request.method) {

@@ -5,7 +5,9 @@
  * first call running unseen (a phantom in-flight call the drain waits for). A batch of 3,000 tools/list (150 KB)
  * became a 30 MB JSON answer; a client that posted a few and never read them held half a gigabyte of the
  * gateway's memory for as long as it kept the connections open. Every upload a client dropped halfway wrote an
- * error-level "request failed" line: a client could page the operators at the rate it opens connections.
+ * error-level "request failed" line: a client could page the operators at the rate it opens connections. A
+ * `_meta` that is not an object, or a progress token that is an object, null, an array or a boolean, reached the
+ * server, which dropped the request unanswered: the client hung and the call stayed in flight for 10 minutes.
  */
 import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -171,5 +173,72 @@ describe('uploads a client drops halfway', () => {
     expect(ping.json).toMatchObject({ id: 'after', result: {} });
     await new Promise((r) => setTimeout(r, 300));
     expect(gw.logs.slice(before).filter((l) => l.level >= 50)).toEqual([]);
+  });
+});
+
+describe('a request whose _meta SDK servers cannot read', () => {
+  const shapes: unknown[] = [
+    'text',
+    null,
+    [1],
+    { progressToken: { a: 1 } },
+    { progressToken: null },
+    { progressToken: [1] },
+    { progressToken: true },
+    { 'io.modelcontextprotocol/related-task': 5 },
+    { 'io.modelcontextprotocol/related-task': { taskId: 7 } },
+  ];
+  const withMeta = (id: string, method: string, meta: unknown) => ({
+    jsonrpc: '2.0',
+    id,
+    method,
+    params: method === 'tools/call' ? { name: 'echo', arguments: { message: 'x' }, _meta: meta } : { _meta: meta },
+  });
+  const answer = async (path: string, headers: Record<string, string>, body: unknown) => {
+    const res = await fetch(`${gw.url}${path}`, {
+      method: 'POST',
+      headers: { ...JSON_POST, ...headers },
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(5_000),
+    });
+    return {
+      status: res.status,
+      json: (await res.json()) as { id: unknown; error?: { code: number; message: string } },
+    };
+  };
+
+  test('is refused at once with -32602 naming the field and carrying the id; nothing stays in flight', async () => {
+    const sid = await confirmedSession(gw.port);
+    for (const [i, meta] of shapes.entries()) {
+      for (const method of ['tools/call', 'tools/list']) {
+        const id = `meta-${i}-${method}`;
+        const inSession = await answer('/mcp', { 'mcp-session-id': sid }, withMeta(id, method, meta));
+        expect(inSession.json).toMatchObject({ id, error: { code: -32602 } });
+        expect(inSession.json.error?.message).toMatch(/params\._meta/);
+        const sessionless = await answer('/mcp', {}, withMeta(`${id}-oneshot`, method, meta));
+        // An io.modelcontextprotocol/ key makes a sessionless request a 2026-07-28 one: the SDK refuses it (-32600).
+        expect(sessionless.json.id).toBe(`${id}-oneshot`);
+        expect([-32600, -32602]).toContain(sessionless.json.error?.code);
+      }
+    }
+    expect(await inflight()).toBe(0);
+    // Tokens of the types MCP allows are served, and so is an empty _meta.
+    for (const meta of [{ progressToken: 'p' }, { progressToken: 3 }, {}]) {
+      const ok = await answer('/mcp', { 'mcp-session-id': sid }, withMeta('fine', 'tools/call', meta));
+      expect(ok.json).toMatchObject({ id: 'fine', result: {} });
+    }
+  });
+
+  test('legacy SSE: the refusal arrives on the stream with its id', async () => {
+    const { stream, sessionId } = await legacyStream(gw.port);
+    const posted = await raw(gw.port, {
+      path: `/messages?sessionId=${encodeURIComponent(sessionId)}`,
+      headers: JSON_POST,
+      body: JSON.stringify(withMeta('legacy-meta', 'tools/call', { progressToken: { a: 1 } })),
+    });
+    expect(posted.status).toBe(202);
+    await until(() => /"id":"legacy-meta","error":\{"code":-32602/.test(stream.received()), 5_000, 'the refusal');
+    stream.close();
+    expect(await inflight()).toBe(0);
   });
 });
