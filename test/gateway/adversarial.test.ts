@@ -8,11 +8,23 @@
  * error-level "request failed" line: a client could page the operators at the rate it opens connections. A
  * `_meta` that is not an object, or a progress token that is an object, null, an array or a boolean, reached the
  * server, which dropped the request unanswered: the client hung and the call stayed in flight for 10 minutes.
+ * In perSession mode one anonymous client's unanswered initialize POSTs each started a server process, up to the
+ * whole limit of 100 (the per-client default equalled it): 40 of them took 3.4 GB.
  */
 import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { EVERYTHING, type LogLine, metricValue, type RunningGateway, startGateway, stopAll, until } from './helpers.ts';
-import { confirmedSession, JSON_POST, legacyStream, raw } from './raw-http.ts';
+import {
+  childPids,
+  client2025,
+  EVERYTHING,
+  type LogLine,
+  metricValue,
+  type RunningGateway,
+  startGateway,
+  stopAll,
+  until,
+} from './helpers.ts';
+import { confirmedSession, initializeBody, JSON_POST, legacyStream, raw } from './raw-http.ts';
 
 let gw: RunningGateway;
 
@@ -241,4 +253,23 @@ describe('a request whose _meta SDK servers cannot read', () => {
     stream.close();
     expect(await inflight()).toBe(0);
   });
+});
+
+describe('perSession mode: abandoned handshakes from one client', () => {
+  test('start at most 10 server processes by default; another client still gets its own', async () => {
+    const per = await startGateway(['stdio', '--session-mode', 'perSession', '--', ...EVERYTHING]);
+    const baseline = childPids(per.proc.pid as number).length;
+    for (let i = 0; i < 14; i++) {
+      const answer = await raw(per.port, { headers: JSON_POST, body: initializeBody(i), from: '127.0.9.9' });
+      expect(answer.status).toBe(200);
+    }
+    // Each over the cap closed that client's oldest idle session and its process.
+    const spawned = () => childPids(per.proc.pid as number).length - baseline;
+    await until(() => spawned() <= 10, 15_000, 'at most 10 processes for one client');
+    expect(await metricValue(per, 'mcp_gateway_active_sessions')).toBe(10);
+    const other = await client2025(per.url);
+    const result = await other.client.callTool({ name: 'echo', arguments: { message: 'mine' } });
+    expect(JSON.stringify(result)).toContain('Echo: mine');
+    await other.client.close();
+  }, 90_000);
 });
