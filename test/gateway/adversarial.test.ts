@@ -9,7 +9,8 @@
  * `_meta` that is not an object, or a progress token that is an object, null, an array or a boolean, reached the
  * server, which dropped the request unanswered: the client hung and the call stayed in flight for 10 minutes.
  * In perSession mode one anonymous client's unanswered initialize POSTs each started a server process, up to the
- * whole limit of 100 (the per-client default equalled it): 40 of them took 3.4 GB.
+ * whole limit of 100 (the per-client default equalled it): 40 of them took 3.4 GB. An unsupported
+ * MCP-Protocol-Version came back verbatim in the error message, however long.
  */
 import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -272,4 +273,20 @@ describe('perSession mode: abandoned handshakes from one client', () => {
     expect(JSON.stringify(result)).toContain('Echo: mine');
     await other.client.close();
   }, 90_000);
+});
+
+describe('an MCP-Protocol-Version header of 8,000 characters', () => {
+  test('is refused with its id and a short message that names the supported versions', async () => {
+    const sid = await confirmedSession(gw.port);
+    const answer = await raw(gw.port, {
+      headers: { ...JSON_POST, 'mcp-session-id': sid, 'mcp-protocol-version': 'v'.repeat(8000) },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 'long-version', method: 'ping' }),
+    });
+    expect(answer.status).toBe(400);
+    expect(answer.json).toMatchObject({ id: 'long-version', error: { code: -32600 } });
+    expect(answer.json?.error?.message).toMatch(
+      /unsupported MCP-Protocol-Version "v+…\[\d+ more characters\]; supported: 2025-11-25/,
+    );
+    expect(answer.text.length).toBeLessThan(600);
+  });
 });

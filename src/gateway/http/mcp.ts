@@ -547,7 +547,16 @@ export class McpHttp {
     }
     const version = header(req, 'mcp-protocol-version');
     if (version !== undefined && !SUPPORTED_VERSIONS.has(version)) {
-      sendRpcErrorFor(res, parsed, 400, INVALID_REQUEST, `Bad Request: unsupported MCP-Protocol-Version ${version}`);
+      // Clipped: a 16 KB header must not come back as a 16 KB message (nor into a client's logs).
+      const shown = clip(JSON.stringify(version), 64);
+      const supported = [...SUPPORTED_VERSIONS].join(', ');
+      sendRpcErrorFor(
+        res,
+        parsed,
+        400,
+        INVALID_REQUEST,
+        `Bad Request: unsupported MCP-Protocol-Version ${shown}; supported: ${supported}`,
+      );
       return;
     }
     if (this.o.isDraining() && startsNewWork(sessionId, parsed, looksModern(version, parsed))) {
