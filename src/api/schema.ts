@@ -6,6 +6,7 @@
  */
 import { type K8sTypeName, k8sFields, k8sType } from './k8s-types.ts';
 import { OPERATOR_LABEL_KEYS } from './labels.ts';
+import { GATEWAY_ENV_PREFIX, OPERATOR_MOUNT_PATHS } from './pod-layout.ts';
 import { compareQuantities, parseQuantity, type Quantity } from './quantity.ts';
 import type { Rule, Schema } from './schema-types.ts';
 
@@ -119,6 +120,14 @@ const quoted = (cel = 'self', ts: (self: Node) => unknown = (s) => s): MessagePa
   { cel, ts: (s) => String(ts(s)) },
   '"',
 ];
+
+/** The user's env names in the gateway's namespace. */
+const gatewayEnvNames = (s: Node): string[] =>
+  Array.isArray(s?.env)
+    ? s.env.map((e: Node) => e?.name).filter((n: unknown) => typeof n === 'string' && n.startsWith(GATEWAY_ENV_PREFIX))
+    : [];
+/** One of the operator's mount paths, with or without trailing slashes. */
+const OPERATOR_MOUNT_PATH = `^(${OPERATOR_MOUNT_PATHS.join('|')})/*$`;
 
 /** A path must not climb out of where it is mounted or routed. */
 const noDotDot = (example: string) =>
@@ -859,6 +868,17 @@ const spec: Schema = {
                     message: 'must be an absolute path',
                     check: (s) => typeof s === 'string' && s.startsWith('/'),
                   }),
+                  rule({
+                    // The API server would refuse the Deployment (a duplicate mountPath), or, with a trailing
+                    // slash, shadow the operator's volume.
+                    rule: `!self.matches('${OPERATOR_MOUNT_PATH}')`,
+                    message: `the operator mounts its own volumes at ${OPERATOR_MOUNT_PATHS.join(', ')}: mount somewhere else, e.g. /data`,
+                    ...quoting(
+                      ...quoted(),
+                      ` is where the operator mounts one of its own volumes (${OPERATOR_MOUNT_PATHS.join(', ')}): mount somewhere else, e.g. /data`,
+                    ),
+                    check: (s) => typeof s !== 'string' || !new RegExp(OPERATOR_MOUNT_PATH).test(s),
+                  }),
                 ],
               }),
               subPath: str('Sub-path within the volume.', { maxLength: 1024 }),
@@ -942,6 +962,23 @@ const spec: Schema = {
       fieldPath: '.gateway.enabled',
       reason: 'FieldValueForbidden',
       check: (s) => s.transport !== 'stdio' || !has(s, 'gateway') || s.gateway.enabled !== false,
+    }),
+    rule({
+      // In a stdio pod the gateway runs in the server's container: a variable of the same name is refused by the
+      // API server as a duplicate (or would reconfigure the gateway), and the server never sees it anyway.
+      rule: `self.transport != 'stdio' || !has(self.env) || self.env.all(e, !e.name.startsWith('${GATEWAY_ENV_PREFIX}'))`,
+      message: `${GATEWAY_ENV_PREFIX}* variables configure the gateway, which shares a stdio server's container (the server never sees them): rename the variable, or set the McpServer field the gateway reads`,
+      ...quoting(
+        'the variable ',
+        ...quoted(
+          `self.env.map(e, e.name).filter(n, n.startsWith('${GATEWAY_ENV_PREFIX}'))[0]`,
+          (s) => gatewayEnvNames(s)[0],
+        ),
+        ` is in the gateway's ${GATEWAY_ENV_PREFIX}* namespace: the gateway shares a stdio server's container and the server never sees these; rename the variable, or set the McpServer field the gateway reads`,
+      ),
+      fieldPath: '.env',
+      reason: 'FieldValueForbidden',
+      check: (s) => s.transport !== 'stdio' || gatewayEnvNames(s).length === 0,
     }),
     rule({
       rule: `self.transport == 'stdio' || !has(self.port) || (has(self.gateway) && !self.gateway.enabled) || (self.port != ${GATEWAY_MCP_PORT} && self.port != ${GATEWAY_HEALTH_PORT})`,

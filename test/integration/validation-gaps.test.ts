@@ -8,12 +8,15 @@ import { compareQuantities, parseQuantity } from '../../src/api/quantity.ts';
 import { InvalidMcpServerError, parseMcpServer } from '../../src/api/validate.ts';
 import { kubectlReadingDifferences, kubectlScalar } from '../../src/cli/kubectl-yaml.ts';
 import type { KubeClient } from '../../src/controller/kube-client.ts';
+import { CHILD_KINDS, renderChildren } from '../../src/render/index.ts';
 import { stdioServer } from '../fixtures/manifests.ts';
 import { gapCases, gapNeighbours, QUANTITY_PAIRS } from '../fixtures/validation-gaps.ts';
 import { adminClient, createRestrictedNamespace, KubeApiError, resourcePath, T } from '../support/kube.ts';
 
 let admin: KubeClient;
 let namespace: string;
+/** The owner the rendered children name (no McpServer is stored in this file). */
+const OWNER_UID = '6f1c0de0-0000-4000-8000-000000000010';
 
 beforeAll(async () => {
   admin = adminClient(inject('adminKubeconfig'));
@@ -65,6 +68,23 @@ describe('the validation gaps of issue 10 F, on the API server', () => {
       const err = await apiError(c.manifest);
       expect(err?.message, c.name).toBeUndefined();
       expect(offlineError(c.manifest)?.message, c.name).toBeUndefined();
+    }
+  });
+
+  it('renders children the API server takes for every look-alike, applied as the controller applies them', async () => {
+    // The API server's own checks of a Deployment (duplicate env names, mount paths) run only at apply time.
+    for (const c of gapNeighbours) {
+      const mcp = parseMcpServer({ ...c.manifest, metadata: { ...c.manifest.metadata, namespace, uid: OWNER_UID } });
+      for (const child of renderChildren(mcp, { gatewayImage: 'example.test/mcp-operator:1' })) {
+        const kind = CHILD_KINDS.find((k) => k.kind === child.kind);
+        if (!kind) throw new Error(`no CHILD_KINDS entry for ${child.kind}`);
+        const where = resourcePath(kind, { namespace, name: child.metadata?.name });
+        const refusal = await admin.apply(where, child, 'mcp-operator').then(
+          () => undefined,
+          (err: unknown) => (err instanceof KubeApiError ? err.message : Promise.reject(err)),
+        );
+        expect(refusal, `${c.name}: the ${child.kind}`).toBeUndefined();
+      }
     }
   });
 
