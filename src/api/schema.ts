@@ -236,6 +236,44 @@ const stringMap = (description: string): Schema => ({
   maxProperties: 64,
   additionalProperties: { type: 'string', description: 'A value.', maxLength: 4096 },
 });
+/** A label or annotation key: an optional DNS-subdomain prefix and '/', then a name of at most 63 characters. */
+const QUALIFIED_KEY =
+  '^([a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$';
+/** A label value: empty, or at most 63 of letters, digits, - _ . starting and ending alphanumeric. */
+const LABEL_VALUE = '^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$';
+const badKeys = (s: Node): string[] =>
+  s && typeof s === 'object' ? Object.keys(s).filter((k) => !new RegExp(QUALIFIED_KEY).test(k)) : [];
+/**
+ * Keys the API server takes on labels and annotations (it refuses the child otherwise, at apply time). The
+ * example is what a user most likely meant.
+ */
+const qualifiedKeys = (what: string) =>
+  rule({
+    rule: `self.all(k, k.matches('${QUALIFIED_KEY}'))`,
+    message: `every ${what} key must be a name of letters, digits, - _ . (at most 63), optionally prefixed by a DNS name and /, e.g. example.com/team`,
+    ...quoting(
+      `the ${what} key `,
+      ...quoted(`self.filter(k, !k.matches('${QUALIFIED_KEY}'))[0]`, (s) => badKeys(s)[0]),
+      ' is not a valid key: use letters, digits, - _ . (at most 63), optionally prefixed by a DNS name and /, e.g. example.com/team',
+    ),
+    check: (s) => badKeys(s).length === 0,
+  });
+/** Labels (pod labels, a node selector): keys and values the API server takes. */
+const labelMap = (description: string, what: string): Schema => ({
+  ...stringMap(description),
+  additionalProperties: {
+    type: 'string',
+    description: 'A label value: at most 63 letters, digits, - _ . starting and ending with a letter or digit.',
+    maxLength: 63,
+    pattern: LABEL_VALUE,
+  },
+  rules: [qualifiedKeys(what)],
+});
+/** Annotations: keys the API server takes, any value. */
+const annotationMap = (description: string, what: string): Schema => ({
+  ...stringMap(description),
+  rules: [qualifiedKeys(what)],
+});
 const quantityMap = (description: string): Schema => ({
   type: 'object',
   description,
@@ -742,8 +780,12 @@ const spec: Schema = {
           properties: { secretName: str('A kubernetes.io/tls Secret.', { pattern: DNS_1123_SUBDOMAIN }) },
         },
         annotations: {
-          ...stringMap("Extra Ingress annotations; they override the operator's streaming defaults. No snippets."),
+          ...annotationMap(
+            "Extra Ingress annotations; they override the operator's streaming defaults. No snippets.",
+            'ingress.annotations',
+          ),
           rules: [
+            qualifiedKeys('ingress.annotations'),
             rule({
               rule: "self.all(k, !k.endsWith('-snippet') && !k.endsWith('-snippets'))",
               message:
@@ -795,12 +837,14 @@ const spec: Schema = {
       tsName: 'PodOptions',
       description: 'Pod-level settings. Security settings can only stay within Pod Security "restricted".',
       properties: {
-        annotations: stringMap('Extra pod annotations.'),
+        annotations: annotationMap('Extra pod annotations.', 'pod.annotations'),
         labels: {
-          ...stringMap(
+          ...labelMap(
             `Extra pod labels. Not the operator's own (${OPERATOR_LABEL_KEYS.join(', ')}): they select the pods.`,
+            'pod.labels',
           ),
           rules: [
+            qualifiedKeys('pod.labels'),
             rule({
               rule: `!self.exists(k, k in [${OPERATOR_LABEL_KEYS.map((k) => `'${k}'`).join(', ')}])`,
               message: `the labels ${OPERATOR_LABEL_KEYS.join(', ')} are set by the operator (its Service and Deployment select pods by them): use other keys`,
@@ -817,7 +861,7 @@ const spec: Schema = {
             }),
           ],
         },
-        nodeSelector: stringMap('Node labels the pod must match.'),
+        nodeSelector: labelMap('Node labels the pod must match.', 'pod.nodeSelector'),
         tolerations: {
           type: 'array',
           description: 'Tolerations (Kubernetes core type).',
