@@ -138,7 +138,14 @@ const noDotDot = (example: string) =>
     check: (s) => !new RegExp(DOT_DOT_SEGMENT).test(s),
   });
 /** A path field's rules: absolute, without `..` segments. */
-const pathRules = (example: string, absolute = "must start with '/'") => [
+const plainPathRule = (example: string) =>
+  rule({
+    rule: "!self.matches('[?#]') && !self.matches('[ \\t\\n\\r\\f]')",
+    message: `must be a plain path, without a query (?), a fragment (#) or spaces, e.g. ${example}`,
+    ...quoting(...quoted(), ` is not a plain path: remove the query (?), fragment (#) or spaces, e.g. ${example}`),
+    check: (s) => typeof s !== 'string' || !/[?#\t\n\r\f ]/.test(s),
+  });
+const pathRules = (example: string, absolute = "must start with '/'", plain = false) => [
   rule({
     rule: "self.startsWith('/')",
     message: `${absolute}, e.g. ${example}`,
@@ -146,6 +153,9 @@ const pathRules = (example: string, absolute = "must start with '/'") => [
     check: (s) => typeof s === 'string' && s.startsWith('/'),
   }),
   noDotDot(example),
+  // The gateway serves under a plain path (MCP_GATEWAY_BASE_PATH) and refuses to start otherwise: the pod would
+  // crash-loop on a spec the API server accepted. (The upstream's path may carry a query: it is a URL.)
+  ...(plain ? [plainPathRule(example)] : []),
 ];
 
 /**
@@ -770,7 +780,7 @@ const spec: Schema = {
         path: str('Path prefix, e.g. /github. The gateway serves MCP under it.', {
           maxLength: 256,
           default: '/',
-          rules: pathRules('/github'),
+          rules: pathRules('/github', undefined, true),
         }),
         tls: {
           type: 'object',
