@@ -550,7 +550,23 @@ const spec: Schema = {
       'stdio: the server process the gateway spawns (required). HTTP transports: overrides the image entrypoint.',
       64,
     ),
-    args: stringList('Arguments to command.', 256),
+    args: {
+      ...stringList('Arguments to command. Never secrets: pass them as $(VAR) of an env variable from a Secret.', 256),
+      items: {
+        type: 'string',
+        description: 'An entry.',
+        maxLength: 4096,
+        // The same well-known formats as env values: a token on the command line is as inline as one in env.
+        rules: SECRET_VALUES.map((format) =>
+          rule({
+            rule: `!self.matches('${format.re}')`,
+            message: `this argument looks like ${format.what}: do not inline it; put it in a Secret, expose it as an env variable (valueFrom.secretKeyRef) and write $(VARIABLE) here`,
+            reason: 'FieldValueForbidden',
+            check: (s) => typeof s !== 'string' || !new RegExp(format.re).test(s),
+          }),
+        ),
+      },
+    },
     port: {
       type: 'integer',
       description:

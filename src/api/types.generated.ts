@@ -71,7 +71,7 @@ export interface McpServerSpec {
   transport: 'stdio' | 'streamable-http' | 'sse';
   /** stdio: the server process the gateway spawns (required). HTTP transports: overrides the image entrypoint. */
   command?: Array<string>;
-  /** Arguments to command. */
+  /** Arguments to command. Never secrets: pass them as $(VAR) of an env variable from a Secret. */
   args?: Array<string>;
   /** HTTP transports: the port the server itself listens on (required; not 8080 or 9090, the gateway uses them). */
   port?: number;
