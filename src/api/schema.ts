@@ -447,6 +447,49 @@ const volume: Schema = {
   ],
 };
 
+/**
+ * A Toleration, with the checks the API server makes on a pod's tolerations (which the upstream OpenAPI does not
+ * carry): otherwise a typo such as operator: Equals is accepted here and the Deployment refused at apply time.
+ */
+const toleration: Schema = {
+  ...k8sType('core.v1.Toleration', 'A Toleration.'),
+  properties: k8sFields('core.v1.Toleration', {
+    // Empty: the defaults (Equal; every effect).
+    operator: { enum: ['', 'Equal', 'Exists'] },
+    effect: { enum: ['', 'NoSchedule', 'PreferNoSchedule', 'NoExecute'] },
+  }),
+  rules: [
+    rule({
+      rule: "!has(self.operator) || self.operator != 'Exists' || !has(self.value) || self.value == ''",
+      message: 'a toleration with operator Exists matches any value: remove value, or use operator Equal',
+      fieldPath: '.value',
+      reason: 'FieldValueForbidden',
+      check: (s) => s.operator !== 'Exists' || !has(s, 'value') || s.value === '',
+    }),
+    rule({
+      rule: "(has(self.key) && self.key != '') || (has(self.operator) && self.operator == 'Exists')",
+      message: 'a toleration without a key matches every taint only with operator: Exists: set key, or operator Exists',
+      fieldPath: '.operator',
+      check: (s) => (has(s, 'key') && s.key !== '') || s.operator === 'Exists',
+    }),
+    rule({
+      rule: "!has(self.tolerationSeconds) || (has(self.effect) && self.effect == 'NoExecute')",
+      message: 'tolerationSeconds applies only to effect NoExecute: set effect: NoExecute, or remove tolerationSeconds',
+      fieldPath: '.effect',
+      check: (s) => !has(s, 'tolerationSeconds') || s.effect === 'NoExecute',
+    }),
+  ],
+};
+
+/** A NetworkPolicy egress rule, its ports' protocol checked as the API server does (TCP, UDP, SCTP; capitals). */
+const egressRule: Schema = (() => {
+  const schema = k8sType('networking.v1.NetworkPolicyEgressRule', 'A NetworkPolicyEgressRule.');
+  const protocol = schema.properties?.ports?.items?.properties?.protocol;
+  if (!protocol) throw new Error('networking.v1.NetworkPolicyEgressRule: no ports[].protocol in the upstream schema');
+  protocol.enum = ['TCP', 'UDP', 'SCTP'];
+  return schema;
+})();
+
 const probePort: Schema = {
   type: 'integer',
   description: 'Port to check; default spec.port.',
@@ -854,7 +897,7 @@ const spec: Schema = {
           type: 'array',
           description: 'Allowed egress (NetworkPolicyEgressRule). Omitted: egress is not restricted.',
           maxItems: 32,
-          items: k8sType('networking.v1.NetworkPolicyEgressRule', 'A NetworkPolicyEgressRule.'),
+          items: egressRule,
         },
       },
     },
@@ -892,7 +935,7 @@ const spec: Schema = {
           type: 'array',
           description: 'Tolerations (Kubernetes core type).',
           maxItems: 32,
-          items: k8sType('core.v1.Toleration', 'A Toleration.'),
+          items: toleration,
         },
         affinity: k8sType('core.v1.Affinity', 'Affinity (Kubernetes core type).'),
         priorityClassName: str('PriorityClass name.'),
