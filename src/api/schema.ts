@@ -140,10 +140,10 @@ const noDotDot = (example: string) =>
 /** A path field's rules: absolute, without `..` segments. */
 const plainPathRule = (example: string) =>
   rule({
-    rule: "!self.matches('[?#]') && !self.matches('[ \\t\\n\\r\\f]')",
-    message: `must be a plain path, without a query (?), a fragment (#) or spaces, e.g. ${example}`,
-    ...quoting(...quoted(), ` is not a plain path: remove the query (?), fragment (#) or spaces, e.g. ${example}`),
-    check: (s) => typeof s !== 'string' || !/[?#\t\n\r\f ]/.test(s),
+    rule: "!self.matches('[?#]') && !self.matches('[ \\t\\n\\r\\f]') && !self.contains('//')",
+    message: `must be a plain path, without a query (?), a fragment (#), spaces or //, e.g. ${example}`,
+    ...quoting(...quoted(), ` is not a plain path: remove the query (?), fragment (#), spaces or //, e.g. ${example}`),
+    check: (s) => typeof s !== 'string' || (!/[?#\t\n\r\f ]/.test(s) && !s.includes('//')),
   });
 const pathRules = (example: string, absolute = "must start with '/'", plain = false) => [
   rule({
@@ -295,7 +295,22 @@ const quantityMap = (description: string): Schema => ({
     maxLength: 64,
     pattern: QUANTITY,
   },
+  rules: [
+    rule({
+      // The pattern takes a sign (quantities elsewhere may be negative); the API server refuses it in a container.
+      rule: "self.all(k, !string(self[k]).startsWith('-'))",
+      message: 'a resource request or limit cannot be negative: write 0 or more, e.g. 100m or 128Mi',
+      ...quoting(
+        'the ',
+        { cel: "self.filter(k, string(self[k]).startsWith('-'))[0]", ts: (s) => negativeResources(s)[0] ?? '' },
+        ' quantity is negative: a request or limit is 0 or more, e.g. 100m or 128Mi',
+      ),
+      check: (s) => negativeResources(s).length === 0,
+    }),
+  ],
 });
+const negativeResources = (s: Node): string[] =>
+  s && typeof s === 'object' ? Object.keys(s).filter((k) => String(s[k]).startsWith('-')) : [];
 const keySelector = (what: 'Secret' | 'ConfigMap'): Schema => ({
   type: 'object',
   description: `A key of a ${what} in the McpServer's namespace.`,
@@ -963,8 +978,11 @@ const spec: Schema = {
         },
         volumeMounts: {
           type: 'array',
-          description: 'Where the server container mounts the extra volumes.',
+          description: 'Where the server container mounts the extra volumes (one mount per mountPath).',
           maxItems: 32,
+          // As in a container: two mounts at one path are refused (by the Deployment, at apply time, otherwise).
+          listType: 'map',
+          listMapKeys: ['mountPath'],
           items: {
             type: 'object',
             tsName: 'VolumeMount',

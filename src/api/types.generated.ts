@@ -164,7 +164,7 @@ export interface PodOptions {
   }>;
   /** Extra volumes. */
   volumes?: Array<Volume>;
-  /** Where the server container mounts the extra volumes. */
+  /** Where the server container mounts the extra volumes (one mount per mountPath). */
   volumeMounts?: Array<VolumeMount>;
   /** User and group ids (non-zero). Everything else stays at the restricted defaults. */
   securityContext?: PodSecurityOverrides;
