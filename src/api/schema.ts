@@ -604,10 +604,14 @@ const spec: Schema = {
       enum: ['stdio', 'streamable-http', 'sse'],
       default: 'stdio',
     },
-    command: stringList(
-      'stdio: the server process the gateway spawns (required). HTTP transports: overrides the image entrypoint.',
-      64,
-    ),
+    command: {
+      ...stringList(
+        'stdio: the server process the gateway spawns (required). HTTP transports: overrides the image entrypoint.',
+        64,
+      ),
+      // An empty entry (a template's unset value) is no program: the gateway could only fail to spawn it.
+      items: { type: 'string', description: 'An entry.', minLength: 1, maxLength: 4096 },
+    },
     args: {
       ...stringList('Arguments to command. Never secrets: pass them as $(VAR) of an env variable from a Secret.', 256),
       items: {
