@@ -317,7 +317,8 @@ const keySelector = (what: 'Secret' | 'ConfigMap'): Schema => ({
   required: ['name', 'key'],
   properties: {
     name: str(`Name of the ${what}.`, { pattern: DNS_1123_SUBDOMAIN }),
-    key: str(`Key within the ${what}.`),
+    // The API server's config-key syntax: otherwise it refuses the Deployment at apply time.
+    key: str(`Key within the ${what}: letters, digits, - _ .`, { maxLength: 253, pattern: '^[-._a-zA-Z0-9]+$' }),
     optional: { type: 'boolean', description: `Start even when the ${what} or key is missing.` },
   },
 });

@@ -359,7 +359,7 @@ export interface EnvVarSource {
   secretKeyRef?: {
     /** Name of the Secret. */
     name: string;
-    /** Key within the Secret. */
+    /** Key within the Secret: letters, digits, - _ . */
     key: string;
     /** Start even when the Secret or key is missing. */
     optional?: boolean;
@@ -368,7 +368,7 @@ export interface EnvVarSource {
   configMapKeyRef?: {
     /** Name of the ConfigMap. */
     name: string;
-    /** Key within the ConfigMap. */
+    /** Key within the ConfigMap: letters, digits, - _ . */
     key: string;
     /** Start even when the ConfigMap or key is missing. */
     optional?: boolean;
