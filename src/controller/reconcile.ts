@@ -13,6 +13,8 @@ import {
   CHILD_KINDS,
   type ChildKind,
   externalURL,
+  HTTPROUTE_TYPE,
+  type HTTPRoute,
   referencedObjects,
   renderChildren,
   serviceURL,
@@ -23,6 +25,7 @@ import { SESSION_KEY, sessionSecretName } from '../render/workload.ts';
 import { canonicalJSON, needsApply, sha256, withSpecHash } from './compare.ts';
 import { type Discovery, discoverServer } from './discovery.ts';
 import type { EventRecorder } from './events.ts';
+import type { GatewayApi, RouteOutcome } from './gateway-api.ts';
 import type { Cached } from './informer.ts';
 import { isConflict, isNotFound, KubeApiError, type KubeClient, resourcePath } from './kube-client.ts';
 import { type Blocker, computeStatus, conditionOf } from './status.ts';
@@ -55,6 +58,8 @@ export interface ReconcilerOptions {
   now?: () => string;
   /** Asks a Ready server for its info and tools (default: an MCP client through the Service's cluster IP). */
   discover?: (url: string) => Promise<Discovery>;
+  /** HTTPRoutes (Gateway API); absent: spec.httpRoute is only rendered, never applied. */
+  gatewayApi?: GatewayApi;
   /** Puts an McpServer back on the queue (when a background discovery finishes). */
   requeue?: (key: string) => void;
 }
@@ -137,10 +142,13 @@ export class Reconciler {
       return { result: 'requeue', reason: missing.reason };
     }
 
-    const desired = renderChildren(spec, {
+    const rendered = renderChildren(spec, {
       gatewayImage: this.o.gatewayImage,
       configHash: this.configHash(namespace, refs),
     }).map(withSpecHash);
+    // The HTTPRoute's CRD may be missing: gateway-api.ts applies it, after the rest.
+    const route = rendered.find((c) => c.kind === HTTPROUTE_TYPE.kind) as HTTPRoute | undefined;
+    const desired = rendered.filter((c) => c !== route);
 
     const taken = this.ingressTaken(mcp, desired);
     if (taken) {
@@ -187,6 +195,9 @@ export class Reconciler {
       return { result: 'requeue', reason: blocker.reason };
     }
     const deleted = await this.pruneObsolete(mcp, desired);
+    const exposure: RouteOutcome = (await this.o.gatewayApi?.reconcile(mcp, spec, route)) ?? {};
+    if (exposure.applied) applied.push(HTTPROUTE_TYPE.kind);
+    if (exposure.deleted) deleted.push(HTTPROUTE_TYPE.kind);
 
     if (applied.length) {
       const verb = live.size && [...live.values()].every((v) => v === undefined) ? 'Created' : 'Applied';
@@ -195,9 +206,16 @@ export class Reconciler {
     if (deleted.length) await this.o.events.record(mcp, 'Normal', 'Deleted', `deleted obsolete ${deleted.join(', ')}`);
     // A Deployment applied just now is not in the cache yet: writing status would report a stale rollout and
     // cost a write that the Deployment's watch event (milliseconds away) makes again with the real numbers.
+    if (exposure.blocker) {
+      await this.updateStatus(mcp, spec, exposure.blocker, exposure);
+      if (exposure.recheckAfterMs) return { result: 'success', recheckAfterMs: exposure.recheckAfterMs };
+      return { result: 'requeue', reason: exposure.blocker.reason };
+    }
     if (applied.includes('Deployment')) return { result: 'success', recheckAfterMs: STATUS_RECHECK_MS };
-    await this.updateStatus(mcp, spec);
-    return { result: 'success' };
+    await this.updateStatus(mcp, spec, undefined, exposure);
+    return exposure.recheckAfterMs
+      ? { result: 'success', recheckAfterMs: exposure.recheckAfterMs }
+      : { result: 'success' };
   }
 
   private missingReference(namespace: string, refs: ObjectReference[]): Blocker | undefined {
@@ -392,7 +410,12 @@ export class Reconciler {
   /**
    * Patch status only when it differs; record an Event when Ready changes or a blocker appears.
    */
-  private async updateStatus(mcp: McpServer & Cached, spec: McpServer, blocker?: Blocker): Promise<number | undefined> {
+  private async updateStatus(
+    mcp: McpServer & Cached,
+    spec: McpServer,
+    blocker?: Blocker,
+    exposure: RouteOutcome = {},
+  ): Promise<number | undefined> {
     const namespace = mcp.metadata.namespace;
     const cached = this.o.caches.children.Deployment.get(namespace, mcp.metadata.name) as V1Deployment | undefined;
     const deployment = controlledBy(cached ?? {}, mcp.metadata.uid) ? cached : undefined;
@@ -402,7 +425,9 @@ export class Reconciler {
       deployment,
       blocker,
       url: valid ? serviceURL(spec) : undefined,
-      externalURL: valid ? externalURL(spec) : undefined,
+      // The HTTPRoute's URL once a Gateway accepted it, else the Ingress's.
+      externalURL: valid ? (exposure.externalURL ?? externalURL(spec)) : undefined,
+      routeConditions: exposure.conditions,
       now: (this.o.now ?? (() => new Date().toISOString().replace(/\.\d+Z$/, 'Z')))(),
     };
     let next = computeStatus(observation, mcp.status);

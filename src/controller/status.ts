@@ -4,15 +4,22 @@
  */
 import type { V1Deployment } from '@kubernetes/client-node';
 import type { Condition, McpServer, McpServerStatus } from '../api/types.generated.ts';
+import {
+  ROUTE_CONDITION_REASONS,
+  ROUTE_CONDITION_TYPES,
+  type RouteCondition,
+  type RouteConditionType,
+} from './route-status.ts';
 
 export type ConditionType = 'Ready' | 'Available' | 'Progressing' | 'Degraded';
 
 /** What each condition means, for docs/mcpserver-reference.md. */
-export const CONDITION_TYPES: Readonly<Record<ConditionType, string>> = {
+export const CONDITION_TYPES: Readonly<Record<ConditionType | RouteConditionType, string>> = {
   Ready: 'True when every wanted replica is updated and ready at status.url; False says why not.',
   Available: 'True when at least one replica is available.',
   Progressing: 'True while the Deployment is being created or rolled out; False when the rollout completed or stalled.',
   Degraded: 'True when something needs attention: a blocker, a replica failure or a stalled rollout.',
+  ...ROUTE_CONDITION_TYPES,
 };
 
 /** Every reason the controller writes (here and in reconcile.ts), for the reference; a unit test keeps it complete. */
@@ -97,6 +104,7 @@ export const CONDITION_REASONS: ReadonlyArray<{ reason: string; conditions: stri
     conditions: 'Ready=False, Degraded=True',
     meaning: 'the API server refused a child for good (invalid, or another 4xx); the message is its answer',
   },
+  ...ROUTE_CONDITION_REASONS,
 ];
 
 /** Why the controller could not (fully) apply the spec; becomes Ready=False and Degraded=True. */
@@ -112,6 +120,8 @@ export interface Observation {
   blocker?: Blocker | undefined;
   url?: string | undefined;
   externalURL?: string | undefined;
+  /** With spec.httpRoute: RouteAccepted and RouteResolvedRefs (route-status.ts), appended as they are. */
+  routeConditions?: RouteCondition[] | undefined;
   /** What the server reported about itself (discovery.ts); absent: keep what status has. */
   discovered?: Pick<McpServerStatus, 'serverInfo' | 'tools'> | undefined;
   now: string;
@@ -224,11 +234,13 @@ export function computeStatus(obs: Observation, previous: McpServerStatus | unde
         : { type: 'Degraded', status: 'False', reason: 'AsExpected', message: 'no problems observed' };
 
   const generation = mcp.metadata?.generation ?? 0;
-  const conditions = [ready, r.available, r.progressing, degraded].map((draft): Condition => {
-    const before = previous?.conditions?.find((c) => c.type === draft.type);
-    const lastTransitionTime = before && before.status === draft.status ? before.lastTransitionTime : obs.now;
-    return { ...draft, observedGeneration: generation, lastTransitionTime };
-  });
+  const conditions = [ready, r.available, r.progressing, degraded, ...(obs.routeConditions ?? [])].map(
+    (draft): Condition => {
+      const before = previous?.conditions?.find((c) => c.type === draft.type);
+      const lastTransitionTime = before && before.status === draft.status ? before.lastTransitionTime : obs.now;
+      return { ...draft, observedGeneration: generation, lastTransitionTime };
+    },
+  );
   const status: McpServerStatus = {
     observedGeneration: generation,
     conditions,
