@@ -81,11 +81,14 @@ export class GatewayApi {
     if (this.now() - this.checkedAt < DISCOVERY_TTL_MS && this.missing) return this.missing;
     this.checkedAt = this.now();
     let served: string[] = [];
-    try {
+    // The group list first: a group the API server does not serve answers 404 in plain text, not a Status.
+    const groups = await this.o.client.get<{ groups?: Array<{ name: string; versions?: Array<{ version: string }> }> }>(
+      '/apis',
+    );
+    const group = groups.groups?.find((g) => g.name === GATEWAY_API_GROUP);
+    if (group?.versions?.some((v) => v.version === 'v1')) {
       const list = await this.o.client.get<{ resources?: Array<{ name: string }> }>(`/apis/${GATEWAY_API_GROUP}/v1`);
       served = (list.resources ?? []).map((r) => r.name);
-    } catch (err) {
-      if (!isNotFound(err)) throw err;
     }
     const missing = REQUIRED_RESOURCES.filter((r) => !served.includes(r));
     if (missing.length === 0) {
