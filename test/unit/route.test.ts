@@ -63,6 +63,8 @@ describe('renderHTTPRoute', () => {
     };
     const env = deployment.spec.template.spec.containers.flatMap((c) => c.env ?? []);
     expect(env).toContainEqual({ name: 'MCP_GATEWAY_BASE_PATH', value: '/github' });
+    // Requests come from the Gateway's controller: the client address is its last X-Forwarded-For entry.
+    expect(env).toContainEqual({ name: 'MCP_GATEWAY_TRUST_PROXY', value: 'true' });
     expect(children.at(-1)?.kind).toBe('HTTPRoute');
   });
 
