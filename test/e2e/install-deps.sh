@@ -1,6 +1,6 @@
 #!/bin/sh
 # System packages the node end-to-end tests need (test/e2e/cluster.ts): containerd + runc (the container runtime),
-# the CNI plugins (bridge, host-local, portmap, loopback), iptables + conntrack (kube-proxy), gcc + the static libc
+# the CNI plugins (bridge, host-local, portmap, loopback), iptables + conntrack + nft (kube-proxy), gcc + the static libc
 # (the pause image), buildah (images without a registry), openssl (the kubelet's certificates), iproute2.
 # Idempotent: installs only what is missing. The Kubernetes binaries come from scripts/k8s-binaries.sh.
 set -eu
@@ -12,6 +12,7 @@ have runc || need="$need runc"
 [ -x /usr/lib/cni/bridge ] || [ -x /opt/cni/bin/bridge ] || need="$need containernetworking-plugins"
 have iptables || need="$need iptables"
 have conntrack || need="$need conntrack"
+have nft || need="$need nftables" # the cluster lists and removes kube-proxy's nftables tables (teardown.ts)
 have ip || need="$need iproute2"
 have gcc || need="$need gcc"
 # a static link needs libc.a: gcc prints the bare name when it has no such file
