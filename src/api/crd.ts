@@ -25,6 +25,7 @@ export function toOpenApi(schema: Schema): OpenApiSchema {
     'maxItems',
     'maxProperties',
     'pattern',
+    'format',
   ] as const;
   for (const key of copied) if (schema[key] !== undefined) out[key] = schema[key];
   if (schema.required?.length) out.required = [...schema.required];
@@ -36,6 +37,7 @@ export function toOpenApi(schema: Schema): OpenApiSchema {
   if (schema.preserveUnknownFields) out['x-kubernetes-preserve-unknown-fields'] = true;
   if (schema.listType) out['x-kubernetes-list-type'] = schema.listType;
   if (schema.listMapKeys) out['x-kubernetes-list-map-keys'] = [...schema.listMapKeys];
+  if (schema.mapType) out['x-kubernetes-map-type'] = schema.mapType;
   if (schema.rules?.length) {
     out['x-kubernetes-validations'] = schema.rules.map(({ rule, message, fieldPath, reason }) => ({
       rule,

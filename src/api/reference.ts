@@ -5,6 +5,7 @@
  */
 import { EVENT_REASONS } from '../controller/events.ts';
 import { CONDITION_REASONS, CONDITION_TYPES } from '../controller/status.ts';
+import { KUBERNETES_VERSION } from './k8s-types.ts';
 import { API_VERSION, KIND, mcpServerSchema, PLURAL, printerColumns, SHORT_NAMES } from './schema.ts';
 import type { Rule, Schema } from './schema-types.ts';
 
@@ -29,11 +30,11 @@ const table = (head: string[], rows: string[][]) =>
     ...rows.map((r) => `| ${r.map(cell).join(' | ')} |`),
   ].join('\n');
 
-/** `k8s.V1Toleration` -> `Toleration`: a Kubernetes core type passed through as is. */
+/** `k8s.V1Toleration` -> `Toleration`: a Kubernetes type passed through, documented upstream (not walked here). */
 const coreType = (tsType: string | undefined) => tsType?.match(/^k8s\.V1(\w+)$/)?.[1];
 
 const hasFields = (schema: Schema | undefined): schema is Schema & { properties: Record<string, Schema> } =>
-  !!schema?.properties && !schema.preserveUnknownFields;
+  !!schema?.properties && !schema.preserveUnknownFields && !coreType(schema.tsType);
 
 function typeName(schema: Schema): string {
   const core = coreType(schema.tsType);
@@ -53,6 +54,8 @@ const range = (min: number | undefined, max: number | undefined, unit = '') => {
   return undefined;
 };
 
+const CORE_TYPE = `Kubernetes ${KUBERNETES_VERSION} schema`;
+
 /** The limits of one node, not counting its children. */
 function ownLimits(schema: Schema): string[] {
   const out: string[] = [];
@@ -67,7 +70,7 @@ function ownLimits(schema: Schema): string[] {
   if (schema.pattern) out.push(`pattern ${code(schema.pattern)}`);
   if (schema.listType === 'map') out.push(`unique by ${(schema.listMapKeys ?? []).map(code).join(', ')}`);
   if (schema.listType === 'set') out.push('unique entries');
-  if (coreType(schema.tsType) && schema.preserveUnknownFields) out.push('Kubernetes core type, passed through');
+  if (coreType(schema.tsType)) out.push(CORE_TYPE);
   if (schema.rules?.length) out.push('[rules](#validation-rules)');
   return out;
 }
@@ -77,7 +80,7 @@ function limits(schema: Schema): string {
   const out = ownLimits(schema);
   const inner = schema.items ?? schema.additionalProperties;
   if (inner && !hasFields(inner)) {
-    const innerLimits = ownLimits(inner).filter((l) => l !== 'Kubernetes core type, passed through');
+    const innerLimits = ownLimits(inner).filter((l) => l !== CORE_TYPE);
     if (innerLimits.length) out.push(`each ${schema.items ? 'entry' : 'value'}: ${innerLimits.join(', ')}`);
   }
   return out.join('; ');

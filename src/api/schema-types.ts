@@ -38,13 +38,17 @@ export interface Schema {
   maxItems?: number;
   maxProperties?: number;
   pattern?: string;
+  /** OpenAPI format, as upstream Kubernetes types carry it (int32, int64). */
+  format?: string;
   rules?: readonly Rule[];
   /** x-kubernetes-int-or-string (resource quantities). */
   intOrString?: boolean;
-  /** x-kubernetes-preserve-unknown-fields: a Kubernetes core type we pass through as is. */
+  /** x-kubernetes-preserve-unknown-fields: an object whose fields are not ours to check (only `metadata`). */
   preserveUnknownFields?: boolean;
   listType?: 'atomic' | 'set' | 'map';
   listMapKeys?: readonly string[];
+  /** x-kubernetes-map-type, as upstream Kubernetes types carry it (how server-side apply merges the object). */
+  mapType?: 'atomic' | 'granular';
   /** Codegen: the interface name for this object. */
   tsName?: string;
   /** Codegen: use this TypeScript type (from `@kubernetes/client-node`, imported as `k8s`). */

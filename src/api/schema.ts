@@ -4,6 +4,7 @@
  * Every CEL rule carries a TypeScript mirror (`check`) so `render` refuses what the API server refuses; the
  * integration tests feed the same invalid manifests to both.
  */
+import { type K8sTypeName, k8sFields, k8sType } from './k8s-types.ts';
 import type { Rule, Schema } from './schema-types.ts';
 
 export const GROUP = 'mcpoperator.io';
@@ -40,15 +41,15 @@ export const ALLOWED_VOLUME_SOURCES = [
   'csi',
   'ephemeral',
 ] as const;
-const VOLUME_SOURCE_TYPES: Record<(typeof ALLOWED_VOLUME_SOURCES)[number], string> = {
-  configMap: 'V1ConfigMapVolumeSource',
-  secret: 'V1SecretVolumeSource',
-  emptyDir: 'V1EmptyDirVolumeSource',
-  persistentVolumeClaim: 'V1PersistentVolumeClaimVolumeSource',
-  projected: 'V1ProjectedVolumeSource',
-  downwardAPI: 'V1DownwardAPIVolumeSource',
-  csi: 'V1CSIVolumeSource',
-  ephemeral: 'V1EphemeralVolumeSource',
+const VOLUME_SOURCE_TYPES: Record<(typeof ALLOWED_VOLUME_SOURCES)[number], K8sTypeName> = {
+  configMap: 'core.v1.ConfigMapVolumeSource',
+  secret: 'core.v1.SecretVolumeSource',
+  emptyDir: 'core.v1.EmptyDirVolumeSource',
+  persistentVolumeClaim: 'core.v1.PersistentVolumeClaimVolumeSource',
+  projected: 'core.v1.ProjectedVolumeSource',
+  downwardAPI: 'core.v1.DownwardAPIVolumeSource',
+  csi: 'core.v1.CSIVolumeSource',
+  ephemeral: 'core.v1.EphemeralVolumeSource',
 };
 
 // biome-ignore lint/suspicious/noExplicitAny: a rule's mirror reads the same loosely typed node CEL does
@@ -105,13 +106,6 @@ const objectRef = (what: 'Secret' | 'ConfigMap'): Schema => ({
     optional: { type: 'boolean', description: `Start even when the ${what} is missing.` },
   },
 });
-/** A Kubernetes core type passed through untouched (validated by the API server when it lands in a Pod). */
-const passthrough = (description: string, tsType: string): Schema => ({
-  type: 'object',
-  description,
-  preserveUnknownFields: true,
-  tsType,
-});
 
 /** The path prefix of an Ingress or HTTPRoute: one rule set for both, so a migration keeps the same value. */
 const exposurePath = (description: string): Schema =>
@@ -154,8 +148,8 @@ const envVar: Schema = {
       properties: {
         secretKeyRef: keySelector('Secret'),
         configMapKeyRef: keySelector('ConfigMap'),
-        fieldRef: passthrough('A field of the pod (downward API).', 'k8s.V1ObjectFieldSelector'),
-        resourceFieldRef: passthrough('A resource of the container.', 'k8s.V1ResourceFieldSelector'),
+        fieldRef: k8sType('core.v1.ObjectFieldSelector', 'A field of the pod (downward API).'),
+        resourceFieldRef: k8sType('core.v1.ResourceFieldSelector', 'A resource of the container.'),
       },
       rules: [
         rule({
@@ -219,7 +213,7 @@ const volume: Schema = {
     ...Object.fromEntries(
       ALLOWED_VOLUME_SOURCES.map((source) => [
         source,
-        passthrough(`A ${source} volume source (Kubernetes core type).`, `k8s.${VOLUME_SOURCE_TYPES[source]}`),
+        k8sType(VOLUME_SOURCE_TYPES[source], `A ${source} volume source (Kubernetes core type).`),
       ]),
     ),
   },
@@ -542,19 +536,19 @@ const spec: Schema = {
           type: 'array',
           description: 'Who may reach the MCP port (NetworkPolicyPeer). Empty: everyone.',
           maxItems: 32,
-          items: passthrough('A NetworkPolicyPeer.', 'k8s.V1NetworkPolicyPeer'),
+          items: k8sType('networking.v1.NetworkPolicyPeer', 'A NetworkPolicyPeer.'),
         },
         metricsFrom: {
           type: 'array',
           description: 'Who may reach the health and metrics port 9090 (NetworkPolicyPeer), e.g. Prometheus.',
           maxItems: 32,
-          items: passthrough('A NetworkPolicyPeer.', 'k8s.V1NetworkPolicyPeer'),
+          items: k8sType('networking.v1.NetworkPolicyPeer', 'A NetworkPolicyPeer.'),
         },
         egress: {
           type: 'array',
           description: 'Allowed egress (NetworkPolicyEgressRule). Omitted: egress is not restricted.',
           maxItems: 32,
-          items: passthrough('A NetworkPolicyEgressRule.', 'k8s.V1NetworkPolicyEgressRule'),
+          items: k8sType('networking.v1.NetworkPolicyEgressRule', 'A NetworkPolicyEgressRule.'),
         },
       },
     },
@@ -570,9 +564,9 @@ const spec: Schema = {
           type: 'array',
           description: 'Tolerations (Kubernetes core type).',
           maxItems: 32,
-          items: passthrough('A Toleration.', 'k8s.V1Toleration'),
+          items: k8sType('core.v1.Toleration', 'A Toleration.'),
         },
-        affinity: passthrough('Affinity (Kubernetes core type).', 'k8s.V1Affinity'),
+        affinity: k8sType('core.v1.Affinity', 'Affinity (Kubernetes core type).'),
         priorityClassName: str('PriorityClass name.'),
         serviceAccountName: str('Run as this existing ServiceAccount instead of the one the operator creates.', {
           pattern: DNS_1123_SUBDOMAIN,
@@ -605,7 +599,8 @@ const spec: Schema = {
             tsName: 'VolumeMount',
             description: 'A volume mount.',
             required: ['name', 'mountPath'],
-            properties: {
+            // The Kubernetes VolumeMount, with lengths bounded (CEL cost) and an absolute mountPath.
+            properties: k8sFields('core.v1.VolumeMount', {
               name: str('Name of a volume in pod.volumes.'),
               mountPath: str('Path in the container.', {
                 maxLength: 1024,
@@ -618,8 +613,8 @@ const spec: Schema = {
                 ],
               }),
               subPath: str('Sub-path within the volume.', { maxLength: 1024 }),
-              readOnly: { type: 'boolean', description: 'Mount read-only.' },
-            },
+              subPathExpr: { maxLength: 1024 },
+            }),
           },
         },
         securityContext: {

@@ -24,7 +24,11 @@ export class InvalidMcpServerError extends Error {
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** A deep copy with the schema's defaults filled in, as the API server does before validating. */
+/**
+ * A deep copy with the schema's defaults filled in, as the API server does before validating. Like it, a
+ * null field is dropped first (none of ours is nullable), so a null required field is missing and a null
+ * defaulted field gets its default; nulls in unknown fields stay, to be refused as unknown.
+ */
 export function applyDefaults(schema: Schema, value: unknown): unknown {
   if (value === undefined) return value;
   if (schema.type === 'array' && Array.isArray(value) && schema.items) {
@@ -33,6 +37,10 @@ export function applyDefaults(schema: Schema, value: unknown): unknown {
   }
   if (!isObject(value)) return value;
   const out: Record<string, unknown> = { ...value };
+  for (const key of Object.keys(out)) {
+    const prop = schema.properties?.[key] ?? schema.additionalProperties;
+    if (prop && out[key] === null) delete out[key];
+  }
   if (schema.properties) {
     for (const [key, prop] of Object.entries(schema.properties)) {
       if (out[key] === undefined && prop.default !== undefined) out[key] = structuredClone(prop.default);
@@ -45,24 +53,95 @@ export function applyDefaults(schema: Schema, value: unknown): unknown {
   return out;
 }
 
+/** RE2's Perl classes are ASCII-only; JavaScript's \s also matches Unicode spaces, \d and \w do not differ. */
+const RE2_SPACE = '\\t\\n\\f\\r ';
+const compiled = new Map<string, RegExp>();
+/** A schema `pattern` (RE2, as the API server reads it) as a JavaScript RegExp with the same meaning. */
+function re2(pattern: string): RegExp {
+  let regexp = compiled.get(pattern);
+  if (!regexp) {
+    let out = '';
+    let inClass = false;
+    for (let i = 0; i < pattern.length; i++) {
+      const c = pattern[i] as string;
+      const next = pattern[i + 1];
+      if (c === '\\' && (next === 's' || next === 'S')) {
+        if (inClass && next === 'S') throw new Error(`pattern ${pattern}: \\S inside a class is not supported`);
+        out += inClass ? RE2_SPACE : `[${next === 'S' ? '^' : ''}${RE2_SPACE}]`;
+        i++;
+        continue;
+      }
+      if (c === '\\') {
+        out += c + (next ?? '');
+        i++;
+        continue;
+      }
+      if (c === '[') inClass = true;
+      else if (c === ']') inClass = false;
+      out += c;
+    }
+    // u: characters, not UTF-16 code units, as RE2 reads UTF-8.
+    regexp = new RegExp(out, 'u');
+    compiled.set(pattern, regexp);
+  }
+  return regexp;
+}
+
+/** What the API server takes as an integer: JSON numbers without a fraction that fit in an int64. */
+const isInteger = (v: unknown): v is number =>
+  Number.isInteger(v) && (v as number) >= -(2 ** 63) && (v as number) < 2 ** 63;
+
+/** Every Kubernetes object name is a DNS-1123 subdomain (apimachinery's ValidateObjectMeta). */
+const OBJECT_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+/** Edit distance (insertions, deletions, substitutions), for "did you mean". */
+function distance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      row[j] = Math.min(
+        (previous[j] as number) + 1,
+        (row[j - 1] as number) + 1,
+        (previous[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+    }
+    previous = row;
+  }
+  return previous[b.length] as number;
+}
+
+/** `did you mean "operator"?` when a known field is a near miss (case, or up to two edits) of `key`. */
+function suggestion(key: string, known: string[]): string {
+  const near = known
+    .map((k) => ({ k, d: k.toLowerCase() === key.toLowerCase() ? 0 : distance(k, key) }))
+    .filter(({ d }) => d <= 2)
+    .sort((x, y) => x.d - y.d);
+  return near[0] ? `did you mean "${near[0].k}"?` : 'check the spelling';
+}
+
+/** How an unknown-field error starts: the API server reports those alone (strict decoding comes first). */
+const UNKNOWN_FIELD = 'unknown field';
+
 const describe = (v: unknown) => (typeof v === 'string' ? JSON.stringify(v) : String(JSON.stringify(v)));
 
-/** Structural and rule errors for `value` at `path`, in document order. */
-export function validateAgainst(schema: Schema, value: unknown, path: string): FieldError[] {
+/** Structural errors for `value` at `path`, in document order, and rule errors when `rules` is set. */
+export function validateAgainst(schema: Schema, value: unknown, path: string, rules = true): FieldError[] {
   const errors: FieldError[] = [];
   const fail = (message: string, field = path) => errors.push({ field, message });
 
   if (schema.intOrString) {
-    if (typeof value === 'number') return errors;
+    // anyOf integer or string, as the API server checks it: 0.5 is neither.
+    if (isInteger(value)) return errors;
     if (typeof value !== 'string')
-      return [{ field: path, message: `must be a number or a string, got ${describe(value)}` }];
+      return [{ field: path, message: `must be an integer or a string, got ${describe(value)}` }];
   } else if (schema.type) {
     const ok =
       (schema.type === 'object' && isObject(value)) ||
       (schema.type === 'array' && Array.isArray(value)) ||
       (schema.type === 'string' && typeof value === 'string') ||
       (schema.type === 'boolean' && typeof value === 'boolean') ||
-      (schema.type === 'integer' && Number.isInteger(value)) ||
+      (schema.type === 'integer' && isInteger(value)) ||
       (schema.type === 'number' && typeof value === 'number');
     if (!ok) return [{ field: path, message: `must be of type ${schema.type}, got ${describe(value)}` }];
   }
@@ -70,14 +149,16 @@ export function validateAgainst(schema: Schema, value: unknown, path: string): F
   if (typeof value === 'string') {
     if (schema.enum && !schema.enum.includes(value))
       fail(`must be one of ${schema.enum.join(', ')}; got ${describe(value)}`);
-    if (schema.minLength !== undefined && value.length < schema.minLength)
+    // Characters (code points), as the API server counts them: an emoji is one, not two UTF-16 units.
+    const length = [...value].length;
+    if (schema.minLength !== undefined && length < schema.minLength)
       fail(schema.minLength === 1 ? 'must not be empty' : `must be at least ${schema.minLength} characters`);
-    if (schema.maxLength !== undefined && value.length > schema.maxLength)
+    if (schema.maxLength !== undefined && length > schema.maxLength)
       fail(`must be at most ${schema.maxLength} characters`);
-    if (schema.pattern && !new RegExp(schema.pattern).test(value))
-      fail(`${describe(value)} does not match ${schema.pattern}`);
+    if (schema.pattern && !re2(schema.pattern).test(value)) fail(`${describe(value)} does not match ${schema.pattern}`);
   }
   if (typeof value === 'number') {
+    // `format` (int32, int64) is not checked: the API server does not check it on custom resources either.
     if (schema.minimum !== undefined && value < schema.minimum)
       fail(
         `must be ${schema.maximum !== undefined ? `between ${schema.minimum} and ${schema.maximum}` : `at least ${schema.minimum}`}; got ${value}`,
@@ -93,17 +174,19 @@ export function validateAgainst(schema: Schema, value: unknown, path: string): F
     if (schema.maxItems !== undefined && value.length > schema.maxItems)
       fail(`allows at most ${schema.maxItems} entries; got ${value.length}`);
     value.forEach((item, i) => {
-      if (schema.items) errors.push(...validateAgainst(schema.items, item, `${path}[${i}]`));
+      if (schema.items) errors.push(...validateAgainst(schema.items, item, `${path}[${i}]`, rules));
     });
     const keys = schema.listType === 'map' ? schema.listMapKeys : schema.listType === 'set' ? [] : undefined;
     if (keys) {
-      const seen = new Set<string>();
+      const seen = new Map<string, number>();
       value.forEach((item, i) => {
         const id = keys.length
           ? JSON.stringify(keys.map((k) => (item as Record<string, unknown>)?.[k]))
           : JSON.stringify(item);
-        if (seen.has(id)) fail(`duplicate entry ${id}: each entry must be unique`, `${path}[${i}]`);
-        seen.add(id);
+        const times = (seen.get(id) ?? 0) + 1;
+        seen.set(id, times);
+        // Blamed on the first repeat only, as the API server does.
+        if (times === 2) fail(`duplicate entry ${id}: each entry must be unique`, `${path}[${i}]`);
       });
     }
   }
@@ -117,17 +200,17 @@ export function validateAgainst(schema: Schema, value: unknown, path: string): F
       if (!prop) {
         if (schema.properties)
           fail(
-            `unknown field "${key}": check the spelling (kubectl explain mcpserver.${path.replace(/\[\d+\]/g, '')})`,
+            `${UNKNOWN_FIELD} "${key}": ${suggestion(key, Object.keys(schema.properties))} (kubectl explain mcpserver${path.replace(/\[\d+\]/g, '')})`,
             `${path}.${key}`,
           );
         continue;
       }
       if (v === undefined || v === null) continue;
-      errors.push(...validateAgainst(prop, v, `${path}.${key}`));
+      errors.push(...validateAgainst(prop, v, `${path}.${key}`, rules));
     }
   }
-  // Rules see a structurally valid node only, as on the API server.
-  if (errors.length === 0) {
+  // Rules see a structurally valid node only (parseMcpServer runs them once the whole object is valid).
+  if (rules && errors.length === 0) {
     for (const r of schema.rules ?? []) {
       if (!(r.check as (self: unknown) => boolean)(value))
         fail(r.message, r.fieldPath ? `${path}${r.fieldPath}` : path);
@@ -159,10 +242,22 @@ export function parseMcpServer(manifest: unknown): McpServer {
       metadata: { type: 'object' as const, description: '', preserveUnknownFields: true },
     },
   };
-  const found = validateAgainst(check, defaulted, '').map((e) => ({
+  // As the API server (with kubectl's strict field validation): unknown fields are refused on their own, before
+  // anything else is checked, and the CEL rules run only once the whole object is structurally valid.
+  const structural = validateAgainst(check, defaulted, '', false);
+  const unknown = structural.filter((e) => e.message.startsWith(UNKNOWN_FIELD));
+  const reported = unknown.length ? unknown : structural.length ? structural : validateAgainst(check, defaulted, '');
+  const found = reported.map((e) => ({
     ...e,
     field: e.field.replace(/^\./, '') || '<root>',
   }));
+  // The API server's own rule for every object's name, checked beside the schema (and the CEL rules).
+  const objectName = (manifest.metadata as { name: string }).name;
+  if (!unknown.length && !(objectName.length <= 253 && OBJECT_NAME.test(objectName)))
+    found.push({
+      field: 'metadata.name',
+      message: `${describe(objectName)} is not a valid object name: at most 253 lower-case letters, digits, '-' and '.', starting and ending with a letter or digit`,
+    });
   if (found.length) throw new InvalidMcpServerError(name, found);
   return defaulted as unknown as McpServer;
 }

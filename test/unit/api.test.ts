@@ -11,6 +11,8 @@ import { InvalidMcpServerError, parseMcpServer } from '../../src/api/validate.ts
 import { httpServer, invalidCases, stdioServer } from '../fixtures/manifests.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
+/** A Kubernetes type with its upstream schema (src/api/k8s-types.ts), typed as the client-node class. */
+const isKubernetesType = (schema: Schema) => schema.tsType?.startsWith('k8s.') ?? false;
 
 describe('the schema source', () => {
   it('matches the committed CRD, types and reference (run `npm run generate` after editing src/api/schema.ts)', () => {
@@ -25,6 +27,7 @@ describe('the schema source', () => {
     const undocumented: string[] = [];
     const walk = (schema: Schema, path: string) => {
       if (!schema.description && path !== '.metadata') undocumented.push(path || '<root>');
+      if (isKubernetesType(schema)) return; // upstream's own descriptions (its list entries have none)
       for (const [k, v] of Object.entries(schema.properties ?? {})) walk(v, `${path}.${k}`);
       if (schema.items) walk(schema.items, `${path}[]`);
       if (schema.additionalProperties) walk(schema.additionalProperties, `${path}{}`);
@@ -33,16 +36,20 @@ describe('the schema source', () => {
     expect(undocumented).toEqual([]);
   });
 
-  it('is a structural schema: no untyped field except preserved Kubernetes core types', () => {
+  it('is a structural schema: every field typed, no unknown fields preserved except metadata', () => {
     const crd = parse(readFileSync(join(ROOT, 'crds/mcpoperator.io_mcpservers.yaml'), 'utf8'));
     const schema = crd.spec.versions[0].schema.openAPIV3Schema;
     expect(schema).toEqual(toOpenApi(mcpServerSchema));
     const untyped: string[] = [];
     const walk = (node: Record<string, unknown>, path: string) => {
       if (!node.type && !node['x-kubernetes-int-or-string']) untyped.push(path);
+      if (node['x-kubernetes-preserve-unknown-fields']) untyped.push(`${path} (preserves unknown fields)`);
+      if (node.$ref || node.allOf || (node.additionalProperties && node.properties))
+        untyped.push(`${path} (not structural)`);
       for (const [k, v] of Object.entries((node.properties as Record<string, Record<string, unknown>>) ?? {}))
         walk(v, `${path}.${k}`);
       if (node.items) walk(node.items as Record<string, unknown>, `${path}[]`);
+      if (node.additionalProperties) walk(node.additionalProperties as Record<string, unknown>, `${path}{}`);
     };
     walk(schema, '');
     expect(untyped).toEqual([]);
@@ -55,7 +62,7 @@ describe('the McpServer reference (docs/mcpserver-reference.md)', () => {
   it('has a row for every spec and status field, and every CEL rule with its message', () => {
     const missing: string[] = [];
     const walk = (schema: Schema, path: string) => {
-      if (schema.preserveUnknownFields) return;
+      if (schema.preserveUnknownFields || isKubernetesType(schema)) return; // documented upstream
       for (const rule of schema.rules ?? []) {
         if (!reference.includes(rule.message)) missing.push(`message of ${path || '<root>'}: ${rule.message}`);
         if (!reference.includes(rule.rule.replaceAll('|', '\\|'))) missing.push(`rule of ${path || '<root>'}`);
@@ -140,6 +147,50 @@ describe('parseMcpServer (the offline twin of API server admission)', () => {
     expect(invalid.message).toContain(manifest.metadata.name);
   });
 
+  it('reads values as the API server does: nulls dropped, integers only where integers go, a duplicate once', () => {
+    const fields = (manifest: object) => {
+      try {
+        parseMcpServer(manifest);
+      } catch (err) {
+        return (err as InvalidMcpServerError).errors.map((e) => e.field);
+      }
+      return [];
+    };
+    // A null field is pruned before defaulting: a required one is then missing, a defaulted one defaulted.
+    expect(fields(stdioServer('n', { image: null }))).toEqual(['spec.image']);
+    expect(fields(stdioServer('n', { pod: { volumes: [{ name: 'v', configMap: null }] } }))).toEqual([
+      'spec.pod.volumes[0]',
+    ]);
+    expect(parseMcpServer(stdioServer('n', { transport: null, replicas: null })).spec).toMatchObject({
+      transport: 'stdio',
+      replicas: 1,
+    });
+    // int-or-string takes integers, not 0.5; an integer must fit in an int64.
+    expect(fields(stdioServer('q', { resources: { requests: { cpu: 0.5 } } }))).toEqual([
+      'spec.resources.requests.cpu',
+    ]);
+    expect(fields(stdioServer('q', { resources: { requests: { cpu: 2 } } }))).toEqual([]);
+    expect(fields(stdioServer('q', { pod: { tolerations: [{ tolerationSeconds: 1e21 }] } }))).toEqual([
+      'spec.pod.tolerations[0].tolerationSeconds',
+    ]);
+    // Lengths count characters: 253 emoji fit in a 253-character field.
+    expect(fields(stdioServer('e', { pod: { priorityClassName: '😀'.repeat(253) } }))).toEqual([]);
+    expect(fields(stdioServer('e', { pod: { priorityClassName: '😀'.repeat(254) } }))).toEqual([
+      'spec.pod.priorityClassName',
+    ]);
+    // Patterns are RE2: \s is ASCII whitespace only.
+    expect(fields(stdioServer('s', { image: 'node 24' }))).toEqual(['spec.image']);
+    expect(fields(stdioServer('s', { image: 'node\u00a024' }))).toEqual([]);
+    // An object name the API server refuses for any kind is named as metadata.name, beside our DNS-label rule.
+    expect(fields(stdioServer('UPPER')).sort()).toEqual(['<root>', 'metadata.name']);
+    expect(fields(stdioServer('1github'))).toEqual(['<root>']);
+    // Each duplicated value is blamed once, on its first repeat.
+    expect(fields(stdioServer('d', { tools: { allow: ['a', 'a', 'a', 'b', 'b'] } }))).toEqual([
+      'spec.tools.allow[1]',
+      'spec.tools.allow[4]',
+    ]);
+  });
+
   it('refuses a wrong apiVersion or kind, and a missing name', () => {
     expect(() => parseMcpServer({ ...stdioServer(), apiVersion: 'v1' })).toThrow(
       /apiVersion: must be mcpoperator.io\/v1alpha1/,
@@ -163,16 +214,24 @@ describe('parseMcpServer (the offline twin of API server admission)', () => {
     ).not.toThrow();
   });
 
-  it('reports every problem at once, not just the first', () => {
-    try {
-      parseMcpServer(httpServer('many', { port: 70000, replicas: 99, path: 'x' }));
-      expect.unreachable();
-    } catch (err) {
-      expect((err as InvalidMcpServerError).errors.map((e) => e.field).sort()).toEqual([
-        'spec.path',
-        'spec.port',
-        'spec.replicas',
-      ]);
-    }
+  it('reports every problem at once, not just the first; the CEL rules once the schema holds, as the API server', () => {
+    const fields = (manifest: object) => {
+      try {
+        parseMcpServer(manifest);
+      } catch (err) {
+        return (err as InvalidMcpServerError).errors.map((e) => e.field).sort();
+      }
+      return [];
+    };
+    expect(fields(httpServer('many', { port: 70000, replicas: 99, path: 'x' }))).toEqual([
+      'spec.port',
+      'spec.replicas',
+    ]);
+    expect(fields(httpServer('rules', { path: 'x', tools: { allow: ['a'], deny: ['a'] } }))).toEqual([
+      'spec.path',
+      'spec.tools.deny',
+    ]);
+    // Strict field validation refuses unknown fields before anything else: a misspelt required key is one error.
+    expect(fields(httpServer('typo', { imagee: 'x', port: 70000 }))).toEqual(['spec.imagee']);
   });
 });

@@ -1,0 +1,67 @@
+/**
+ * The Kubernetes types McpServer passes through to its children (affinity, tolerations, volume sources, volume
+ * mounts, NetworkPolicy peers and ports), with their real schemas: the upstream OpenAPI of the pinned Kubernetes
+ * version, extracted into a checked-in file by `scripts/k8s-openapi.ts`. So the CRD (and `render`) refuses a typo
+ * deep inside them with its field path, instead of the API server refusing the child later.
+ */
+import upstream from './k8s-openapi/v1.34.4.json' with { type: 'json' };
+import type { Schema, SchemaType } from './schema-types.ts';
+
+type OpenApi = { [key: string]: unknown };
+
+const data = upstream as unknown as { kubernetesVersion: string; definitions: Record<string, OpenApi> };
+
+/** The Kubernetes version the pass-through schemas come from (the one the tests' control plane runs). */
+export const KUBERNETES_VERSION = data.kubernetesVersion;
+
+/** Names in the data file: `core.v1.Affinity`, `networking.v1.NetworkPolicyPeer`, ... */
+export type K8sTypeName = keyof typeof upstream.definitions;
+
+/** An upstream structural schema in the schema source's vocabulary (the inverse of `toOpenApi` in crd.ts). */
+function fromOpenApi(node: OpenApi): Schema {
+  const out: Schema = {};
+  if (node['x-kubernetes-int-or-string']) out.intOrString = true;
+  else if (node.type) out.type = node.type as SchemaType;
+  if (node.description) out.description = node.description as string;
+  if (node.format) out.format = node.format as string;
+  if (node.pattern) out.pattern = node.pattern as string;
+  if (node.required) out.required = node.required as string[];
+  if (node.properties) {
+    out.properties = Object.fromEntries(
+      Object.entries(node.properties as Record<string, OpenApi>).map(([k, v]) => [k, fromOpenApi(v)]),
+    );
+  }
+  if (node.items) out.items = fromOpenApi(node.items as OpenApi);
+  if (node.additionalProperties) out.additionalProperties = fromOpenApi(node.additionalProperties as OpenApi);
+  if (node['x-kubernetes-list-type']) out.listType = node['x-kubernetes-list-type'] as Schema['listType'];
+  if (node['x-kubernetes-list-map-keys']) out.listMapKeys = node['x-kubernetes-list-map-keys'] as string[];
+  if (node['x-kubernetes-map-type']) out.mapType = node['x-kubernetes-map-type'] as Schema['mapType'];
+  return out;
+}
+
+/**
+ * A Kubernetes type with its upstream schema, typed as the `@kubernetes/client-node` class. `description`
+ * replaces the upstream one on this field (the nested fields keep theirs, for `kubectl explain`).
+ */
+export function k8sType(name: K8sTypeName, description?: string): Schema {
+  const def = data.definitions[name];
+  if (!def) throw new Error(`${name} is not in src/api/k8s-openapi/${KUBERNETES_VERSION}.json`);
+  const schema = fromOpenApi(def);
+  return {
+    ...schema,
+    ...(description ? { description } : {}),
+    tsType: `k8s.V1${name.replace(/^\w+\.v1\./, '')}`,
+  };
+}
+
+/**
+ * The fields of a Kubernetes type, to build one of our own on (our name, limits and rules on top):
+ * `overrides` are merged into the upstream schema of each field named.
+ */
+export function k8sFields(name: K8sTypeName, overrides: Record<string, Partial<Schema>> = {}): Record<string, Schema> {
+  const { properties = {} } = k8sType(name);
+  for (const field of Object.keys(overrides)) if (!properties[field]) throw new Error(`${name} has no field ${field}`);
+  return Object.fromEntries(
+    Object.entries(properties).map(([field, schema]) => [field, { ...schema, ...overrides[field] }]),
+  );
+}
