@@ -97,7 +97,7 @@ export interface McpServerSpec {
   gateway: GatewaySpec;
   /** Expose the server through an Ingress configured for streaming. Omitted: no Ingress. */
   ingress?: IngressSpec;
-  /** Expose the server through a Gateway API HTTPRoute (gateway.networking.k8s.io/v1) attached to existing Gateways. Omitted: no HTTPRoute. May be set together with ingress while migrating. The route sets rules[].timeouts.request to "0s": GEP-1742 defines 0s as "no timeout", and an MCP event stream (a long tool call, a listen stream) must never be cut by a request deadline; Traefik, Envoy Gateway and Istio accept it. */
+  /** Expose the server through a Gateway API HTTPRoute (gateway.networking.k8s.io/v1) attached to existing Gateways. Omitted: no HTTPRoute. May be set together with ingress while migrating. The route sets rules[].timeouts.request to "0s": GEP-1742 defines 0s as "no timeout" (or the longest an implementation allows), and an MCP event stream (a long tool call, a listen stream) must never be cut by a request deadline: Envoy-based Gateways otherwise default to a 15 s route timeout; Istio, Contour and kgateway disable it on 0s; Traefik 3.6 accepts the field and applies no route timeout. */
   httpRoute?: HttpRouteSpec;
   /** Restrict traffic with a NetworkPolicy. Present: MCP port open to ingressFrom (everyone if empty), health port to metricsFrom only, egress limited to the rules given plus DNS when egress is set. */
   networkPolicy?: NetworkPolicySpec;
@@ -196,7 +196,7 @@ export interface NetworkPolicySpec {
   egress?: Array<k8s.V1NetworkPolicyEgressRule>;
 }
 
-/** Expose the server through a Gateway API HTTPRoute (gateway.networking.k8s.io/v1) attached to existing Gateways. Omitted: no HTTPRoute. May be set together with ingress while migrating. The route sets rules[].timeouts.request to "0s": GEP-1742 defines 0s as "no timeout", and an MCP event stream (a long tool call, a listen stream) must never be cut by a request deadline; Traefik, Envoy Gateway and Istio accept it. */
+/** Expose the server through a Gateway API HTTPRoute (gateway.networking.k8s.io/v1) attached to existing Gateways. Omitted: no HTTPRoute. May be set together with ingress while migrating. The route sets rules[].timeouts.request to "0s": GEP-1742 defines 0s as "no timeout" (or the longest an implementation allows), and an MCP event stream (a long tool call, a listen stream) must never be cut by a request deadline: Envoy-based Gateways otherwise default to a 15 s route timeout; Istio, Contour and kgateway disable it on 0s; Traefik 3.6 accepts the field and applies no route timeout. */
 export interface HttpRouteSpec {
   /** The Gateways (and optionally their listeners) the route attaches to. */
   parentRefs: Array<GatewayParentRef>;

@@ -7,6 +7,7 @@
  * Gateway controller's answer wakes the McpServer). Gateways are read, never written, with a short-lived cache.
  */
 import type { McpServer } from '../api/types.generated.ts';
+import type { ControllerMetrics } from '../observability/controller-metrics.ts';
 import type { Logger } from '../observability/log.ts';
 import { LABEL_MANAGED_BY, MANAGED_BY } from '../render/metadata.ts';
 import { GATEWAY_API_GROUP, GATEWAY_TYPE, HTTPROUTE_TYPE, type HTTPRoute } from '../render/route.ts';
@@ -30,6 +31,7 @@ export interface GatewayApiOptions {
   /** false: the operator was told not to use the Gateway API (no RBAC for it). */
   enabled: boolean;
   fieldManager: string;
+  metrics?: ControllerMetrics;
   /** A cached route changed (its status, usually): wake its McpServer. */
   onRouteEvent: (route: Cached) => void;
   now?: () => number;
@@ -39,7 +41,7 @@ export interface RouteOutcome extends Partial<RouteVerdict> {
   blocker?: Blocker;
   /** Reconcile again after this long (CRDs missing, a Gateway not answering yet). */
   recheckAfterMs?: number;
-  /** 'HTTPRoute' when it was applied or deleted now (for the Event). */
+  /** The HTTPRoute was applied, or deleted, by this reconcile (for the Event). */
   applied?: boolean;
   deleted?: boolean;
 }
@@ -158,6 +160,7 @@ export class GatewayApi {
       } catch (err) {
         if (!isNotFound(err)) throw err;
       }
+      this.o.metrics?.childWrites.inc({ kind: HTTPROUTE_TYPE.kind, action: 'delete' });
       return { deleted: true };
     }
     if (!this.o.enabled) {
@@ -203,6 +206,7 @@ export class GatewayApi {
         if (!(err instanceof KubeApiError) || err.status >= 500 || err.status === 409 || err.status === 429) throw err;
         return { blocker: { reason: err.status === 403 ? 'Forbidden' : 'ApplyFailed', message: err.message } };
       }
+      this.o.metrics?.childWrites.inc({ kind: HTTPROUTE_TYPE.kind, action: 'apply' });
       applied = true;
     }
     const gateways = new Map<string, Gateway | null>();

@@ -129,6 +129,7 @@ export class Manager {
       log: options.log,
       enabled: options.gatewayApi ?? true,
       fieldManager: FIELD_MANAGER,
+      metrics: this.metrics,
       onRouteEvent: (route) => this.enqueueOwner(route),
     });
     this.reconciler = new Reconciler({
