@@ -70,7 +70,12 @@ export class GatewayApi {
   /** At start: look once, so routes are cached before the first reconcile when the CRDs are there. */
   async start(): Promise<void> {
     if (!this.o.enabled) return;
-    await this.discover();
+    try {
+      await this.discover();
+    } catch (err) {
+      // Not worth failing the start over: the first McpServer that wants a route looks again.
+      this.o.log.warn({ group: GATEWAY_API_GROUP, err: String(err) }, 'Gateway API discovery failed; will retry');
+    }
   }
 
   stop(): void {
@@ -81,7 +86,7 @@ export class GatewayApi {
   private async discover(): Promise<string[]> {
     if (this.missing?.length === 0) return [];
     if (this.now() - this.checkedAt < DISCOVERY_TTL_MS && this.missing) return this.missing;
-    this.checkedAt = this.now();
+    const checkedAt = this.now();
     let served: string[] = [];
     // The group list first: a group the API server does not serve answers 404 in plain text, not a Status.
     const groups = await this.o.client.get<{ groups?: Array<{ name: string; versions?: Array<{ version: string }> }> }>(
@@ -92,6 +97,7 @@ export class GatewayApi {
       const list = await this.o.client.get<{ resources?: Array<{ name: string }> }>(`/apis/${GATEWAY_API_GROUP}/v1`);
       served = (list.resources ?? []).map((r) => r.name);
     }
+    this.checkedAt = checkedAt; // only an answer counts: after an error the next call asks again
     const missing = REQUIRED_RESOURCES.filter((r) => !served.includes(r));
     if (missing.length === 0) {
       this.o.log.info({ group: GATEWAY_API_GROUP }, 'Gateway API found: HTTPRoutes enabled');
@@ -115,7 +121,13 @@ export class GatewayApi {
           }),
       );
       await Promise.all(this.informers.map((i) => i.start()));
-    })();
+    })().catch((err: unknown) => {
+      // A failed first list must not stick: the next discovery starts them afresh.
+      for (const informer of this.informers ?? []) informer.stop();
+      this.informers = undefined;
+      this.starting = undefined;
+      throw err;
+    });
     return this.starting;
   }
 
