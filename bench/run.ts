@@ -4,11 +4,16 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { runControllerBench } from './controller.ts';
 import { runGatewayBench } from './gateway/run.ts';
+import { sessionMemorySection } from './gateway/session-memory.ts';
 import { nodeSection } from './node.ts';
 
 const BENCHES: Record<string, { about: string; run: () => Promise<string> }> = {
   controller: { about: '200 and 1000 McpServers; several minutes', run: () => runControllerBench([200, 1000]) },
   gateway: { about: 'ours vs supergateway vs direct stdio; a few minutes', run: () => runGatewayBench() },
+  sessions: {
+    about: 'gateway memory per session, which sizes the session limits; under a minute',
+    run: () => sessionMemorySection(),
+  },
   node: { about: 'figures of the last `npm run test:e2e` on a real node', run: () => nodeSection() },
 };
 

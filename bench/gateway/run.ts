@@ -113,6 +113,9 @@ async function startOurs(runtime: Runtime, binary: string | undefined): Promise<
       String(healthPort),
       '--max-sessions',
       '2000',
+      // The idle-session rows open every session from one address.
+      '--max-sessions-per-client',
+      '2000',
       '--',
       ...EVERYTHING,
     ],

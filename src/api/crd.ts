@@ -39,9 +39,10 @@ export function toOpenApi(schema: Schema): OpenApiSchema {
   if (schema.listMapKeys) out['x-kubernetes-list-map-keys'] = [...schema.listMapKeys];
   if (schema.mapType) out['x-kubernetes-map-type'] = schema.mapType;
   if (schema.rules?.length) {
-    out['x-kubernetes-validations'] = schema.rules.map(({ rule, message, fieldPath, reason }) => ({
+    out['x-kubernetes-validations'] = schema.rules.map(({ rule, message, messageExpression, fieldPath, reason }) => ({
       rule,
       message,
+      ...(messageExpression ? { messageExpression } : {}),
       ...(fieldPath ? { fieldPath } : {}),
       ...(reason ? { reason } : {}),
     }));

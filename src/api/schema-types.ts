@@ -8,8 +8,12 @@
 export interface Rule {
   /** The CEL expression the API server evaluates against `self` (this node, after defaulting). */
   rule: string;
-  /** Shown to the user: say what is wrong and how to fix it. */
+  /** Shown to the user: say what is wrong and how to fix it (also the fallback when messageExpression fails). */
   message: string;
+  /** CEL that builds the message quoting the bad value (the API server otherwise shows only its type). */
+  messageExpression?: string;
+  /** The same text in TypeScript; must agree with `messageExpression`. */
+  messageOf?: (self: never) => string;
   /** Relative path of the field to blame, e.g. `.command` (defaults to this node). */
   fieldPath?: string;
   reason?: 'FieldValueRequired' | 'FieldValueInvalid' | 'FieldValueForbidden' | 'FieldValueDuplicate';

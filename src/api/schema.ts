@@ -5,6 +5,8 @@
  * integration tests feed the same invalid manifests to both.
  */
 import { type K8sTypeName, k8sFields, k8sType } from './k8s-types.ts';
+import { OPERATOR_LABEL_KEYS } from './labels.ts';
+import { compareQuantities, parseQuantity, type Quantity } from './quantity.ts';
 import type { Rule, Schema } from './schema-types.ts';
 
 export const GROUP = 'mcpoperator.io';
@@ -27,7 +29,37 @@ const ENV_NAME = '^[A-Za-z_][-._A-Za-z0-9]*$';
 const SECRET_LOOKING_NAME = '(?i)(^|_)(TOKEN|SECRET|PASSWORD|PASSWD|API_?KEY|PRIVATE_?KEY|ACCESS_?KEY|CREDENTIALS?)$';
 const SECRET_LOOKING_NAME_JS = /(^|_)(TOKEN|SECRET|PASSWORD|PASSWD|API_?KEY|PRIVATE_?KEY|ACCESS_?KEY|CREDENTIALS?)$/i;
 const DURATION = '^([0-9]+(ms|s|m|h))+$';
-const QUANTITY = '^[+-]?(([0-9]+([.][0-9]*)?)|([.][0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE][+-]?[0-9]+))?$';
+/**
+ * Kubernetes' quantity syntax, with at most two exponent digits: the API server takes ~30 s to parse 1e999999999
+ * (it builds the number), and no resource needs more than 1e18.
+ */
+const QUANTITY = '^[+-]?(([0-9]+([.][0-9]*)?)|([.][0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE][+-]?[0-9]{1,2}))?$';
+/** An IPv4 address, or anything made of hex digits, dots and colons with a colon in it (IPv6, maybe bracketed). */
+const IPV4 = '^[0-9]+([.][0-9]+){3}$';
+const IPV6 = '^[[]?[0-9a-fA-F:.]*:[0-9a-fA-F:.]*]?$';
+/** A `..` path segment, also percent-encoded (`%2e%2e`), which proxies and servers may resolve upwards. */
+const DOT_DOT_SEGMENT = '(^|/)([.]|%2[eE])([.]|%2[eE])(/|$)';
+/** MCP tool names (SEP-986: letters, digits, _ - . /) with the glob characters * and ?. */
+const TOOL_PATTERN = '^[A-Za-z0-9_./*?-]+$';
+/** `.*` or `.?` after a separator or at the start: a regular expression (get_.*), not a glob (github.*). */
+const REGEX_DOT_STAR = '(^|[^A-Za-z0-9*?])[.][*?]';
+/**
+ * Values that are secrets whatever the variable is called: well-known token formats (anchored at a word
+ * boundary and long enough that words like sk-learn pass) and URLs with a password in the userinfo (a
+ * password written as $(VAR), expanded from another variable, is fine).
+ */
+const SECRET_VALUES = [
+  { what: 'a GitHub token', re: '(^|[^A-Za-z0-9_])(gh[opusr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})' },
+  { what: 'a GitLab token', re: '(^|[^A-Za-z0-9])glpat-[A-Za-z0-9_-]{20,}' },
+  { what: 'a Slack token', re: '(^|[^A-Za-z0-9])xox[abposr]-[A-Za-z0-9-]{10,}' },
+  { what: 'an API key (sk-...)', re: '(^|[^A-Za-z0-9])sk-[A-Za-z0-9_-]{32,}' },
+  { what: 'an AWS access key id', re: '(^|[^A-Z0-9])(AKIA|ASIA)[A-Z0-9]{16}([^A-Z0-9]|$)' },
+  {
+    what: 'a URL with a password',
+    re: '[A-Za-z][A-Za-z0-9+.-]*://[^/?#@ :]*:[^/?#@ $][^/?#@ ]*@',
+    or: ' (or take the password from another variable: postgres://user:$(DB_PASSWORD)@db/app)',
+  },
+] as const;
 /** Volume names the renderer itself uses in every pod. */
 export const RESERVED_VOLUME_NAMES = ['tmp', 'home', 'mcp-gateway', 'mcp-auth', 'mcp-session'] as const;
 /** Volume sources allowed under Pod Security "restricted". */
@@ -55,9 +87,127 @@ const VOLUME_SOURCE_TYPES: Record<(typeof ALLOWED_VOLUME_SOURCES)[number], K8sTy
 // biome-ignore lint/suspicious/noExplicitAny: a rule's mirror reads the same loosely typed node CEL does
 type Node = any;
 /** A CEL rule and its TypeScript mirror; `check` receives the node the rule is attached to. */
-const rule = (r: Omit<Rule, 'check'> & { check: (self: Node) => boolean }): Rule => r as Rule;
+const rule = (
+  r: Omit<Rule, 'check' | 'messageOf'> & { check: (self: Node) => boolean; messageOf?: (self: Node) => string },
+): Rule => r as Rule;
 const has = (o: Node, key: string): boolean => o != null && o[key] !== undefined;
 const exactlyOne = (o: Node, keys: readonly string[]): boolean => keys.filter((k) => has(o, k)).length === 1;
+
+/** A piece of a message: literal text, or a value CEL and TypeScript each compute from `self`. */
+type MessagePart = string | { cel: string; ts: (self: Node) => string };
+const celString = (text: string) => `'${text.replaceAll('\\', '\\\\').replaceAll("'", "\\'")}'`;
+/**
+ * A message that quotes the bad value (the API server alone prints only its type): CEL builds it with
+ * messageExpression, TypeScript with messageOf, from the same parts.
+ */
+const quoting = (...parts: MessagePart[]) => {
+  // Adjacent literals become one CEL string; computed parts are parenthesised (a ternary binds looser than +).
+  const merged: MessagePart[] = [];
+  for (const p of parts) {
+    const last = merged[merged.length - 1];
+    if (typeof p === 'string' && typeof last === 'string') merged[merged.length - 1] = last + p;
+    else merged.push(p);
+  }
+  return {
+    messageExpression: merged.map((p) => (typeof p === 'string' ? celString(p) : `(${p.cel})`)).join(' + '),
+    messageOf: (self: Node) => merged.map((p) => (typeof p === 'string' ? p : p.ts(self))).join(''),
+  };
+};
+/** `"<value>"` of a string field (`self`, or a field of it). */
+const quoted = (cel = 'self', ts: (self: Node) => unknown = (s) => s): MessagePart[] => [
+  '"',
+  { cel, ts: (s) => String(ts(s)) },
+  '"',
+];
+
+/** A path must not climb out of where it is mounted or routed. */
+const noDotDot = (example: string) =>
+  rule({
+    rule: `!self.matches('${DOT_DOT_SEGMENT}')`,
+    message: `must not contain a '..' segment: write the path without it, e.g. ${example}`,
+    ...quoting(...quoted(), ` has a '..' segment: write the path without it, e.g. ${example}`),
+    check: (s) => !new RegExp(DOT_DOT_SEGMENT).test(s),
+  });
+/** A path field's rules: absolute, without `..` segments. */
+const pathRules = (example: string, absolute = "must start with '/'") => [
+  rule({
+    rule: "self.startsWith('/')",
+    message: `${absolute}, e.g. ${example}`,
+    ...quoting(...quoted(), ` ${absolute}, e.g. ${example}`),
+    check: (s) => typeof s === 'string' && s.startsWith('/'),
+  }),
+  noDotDot(example),
+];
+
+/**
+ * CEL: quantity a is above quantity b. False when either does not match the pattern (which reports it): a
+ * pattern error does not stop CEL rules, and quantity() must never see a huge exponent.
+ */
+const celQuantityAbove = (a: string, b: string) =>
+  `(string(${a}).matches('${QUANTITY}') && string(${b}).matches('${QUANTITY}') && quantity(string(${a})).compareTo(quantity(string(${b}))) > 0)`;
+const quantityAbove = (a: unknown, b: unknown): boolean => {
+  const [x, y] = [String(a), String(b)];
+  if (!new RegExp(QUANTITY).test(x) || !new RegExp(QUANTITY).test(y)) return false;
+  return compareQuantities(parseQuantity(x) as Quantity, parseQuantity(y) as Quantity) > 0;
+};
+/**
+ * The resource a message names when requests are above limits: cpu, memory, ephemeral-storage first, in that
+ * order, then any other (CEL iterates a map in no fixed order and has no sort; min() has no size bound).
+ */
+const COMMON_RESOURCES = ['cpu', 'memory', 'ephemeral-storage'] as const;
+const celAbove = (k: string) =>
+  `${k} in self.requests && ${k} in self.limits && ${celQuantityAbove(`self.requests[${k}]`, `self.limits[${k}]`)}`;
+const celCommon = `[${COMMON_RESOURCES.map((r) => `'${r}'`).join(', ')}]`;
+const firstAbove = `(${celCommon}.exists(k, ${celAbove('k')}) ? ${celCommon}.filter(k, ${celAbove('k')})[0] : self.requests.filter(k, ${celAbove('k')})[0])`;
+/** Resource names whose request is above their limit, in the order the message picks them. */
+const requestsAboveLimits = (s: Node): string[] => {
+  if (!has(s, 'requests') || !has(s, 'limits')) return [];
+  const above = Object.keys(s.requests).filter((k) => has(s.limits, k) && quantityAbove(s.requests[k], s.limits[k]));
+  const common = COMMON_RESOURCES.filter((k) => above.includes(k));
+  return [...common, ...above.filter((k) => !common.includes(k as never))];
+};
+
+/** A tool name or glob in tools.allow / tools.deny. */
+const toolPatternRules = [
+  rule({
+    rule: `self.matches('${TOOL_PATTERN}') && !self.matches('${REGEX_DOT_STAR}')`,
+    message:
+      'must be a tool name or a glob: globs use * (any characters) and ? (one character), e.g. get_*; regular expressions are not supported',
+    ...quoting(
+      ...quoted(),
+      ' is not a tool name or a glob: globs use * (any characters) and ? (one character), e.g. get_*; regular expressions are not supported',
+    ),
+    check: (s) => new RegExp(TOOL_PATTERN).test(s) && !new RegExp(REGEX_DOT_STAR).test(s),
+  }),
+];
+const toolList = (what: string): Schema => ({
+  type: 'array',
+  description: `${what} Exact tool names or globs: * matches any characters, ? one character (get_* matches get_issue and get_pr); nothing else is special, regular expressions are refused.`,
+  maxItems: 256,
+  listType: 'set',
+  items: { type: 'string', description: 'A tool name or glob.', maxLength: 128, rules: toolPatternRules },
+});
+
+/** A URL the gateway fetches keys or metadata from: https only, or a network attacker picks the keys. */
+const httpsRules = (example: string) => [
+  rule({
+    rule: "self.startsWith('https://')",
+    message: `must be an https:// URL, e.g. ${example}`,
+    ...quoting(...quoted(), ` is not an https:// URL: use https, e.g. ${example}`),
+    check: (s) => typeof s === 'string' && s.startsWith('https://'),
+  }),
+];
+
+/** CEL: volumeMount `m` names a volume of pod.volumes (`self` is pod). */
+const celDeclared = (m: string) => `(has(self.volumes) && self.volumes.exists(v, v.name == ${m}.name))`;
+const mountsWithDotDot = (pod: Node, field: 'mountPath' | 'subPath'): string[] =>
+  ((pod.volumeMounts ?? []) as Array<Record<string, string | undefined>>)
+    .map((m) => m[field] ?? '')
+    .filter((p) => new RegExp(DOT_DOT_SEGMENT).test(p));
+const undeclaredMounts = (pod: Node): string[] =>
+  ((pod.volumeMounts ?? []) as Array<{ name: string }>)
+    .filter((m) => !((pod.volumes ?? []) as Array<{ name: string }>).some((v) => v.name === m.name))
+    .map((m) => m.name);
 
 const str = (description: string, extra: Partial<Schema> = {}): Schema => ({
   type: 'string',
@@ -82,8 +232,10 @@ const quantityMap = (description: string): Schema => ({
   description,
   maxProperties: 16,
   additionalProperties: {
-    description: 'A resource quantity, e.g. 100m or 128Mi.',
+    description:
+      'A resource quantity, e.g. 100m, 0.5 or 128Mi (suffixes m, k, M, G, T, P, E, Ki, Mi, Gi, Ti, Pi, Ei, or an exponent like 2e3). A YAML number is taken only when it is a whole number: quote a fraction ("0.5") or use millicores (500m).',
     intOrString: true,
+    maxLength: 64,
     pattern: QUANTITY,
   },
 });
@@ -109,26 +261,30 @@ const objectRef = (what: 'Secret' | 'ConfigMap'): Schema => ({
 
 /** The path prefix of an Ingress or HTTPRoute: one rule set for both, so a migration keeps the same value. */
 const exposurePath = (description: string): Schema =>
-  str(description, {
-    maxLength: 256,
-    default: '/',
-    rules: [
-      rule({
-        rule: "self.startsWith('/')",
-        message: "must start with '/', e.g. /github",
-        check: (s) => typeof s === 'string' && s.startsWith('/'),
-      }),
-    ],
-  });
+  str(description, { maxLength: 256, default: '/', rules: pathRules('/github') });
 
-/** A lower-case DNS name, a leading `*.` allowed: Ingress hosts and Gateway API hostnames follow the same pattern. */
-const hostName = (description: string): Schema =>
+/**
+ * A lower-case DNS name, a leading `*.` allowed, never an IP address: Ingress hosts and Gateway API hostnames
+ * follow the same rules (both route by host name).
+ */
+const hostName = (description: string, what: 'an Ingress' | 'an HTTPRoute', field: 'host' | 'hostnames'): Schema =>
   str(description, {
     rules: [
       rule({
-        rule: `self.matches('${INGRESS_HOST}')`,
+        rule: `!self.matches('${IPV4}') && !self.matches('${IPV6}')`,
+        message: `must be a DNS name, not an IP address: ${what} routes by host name; use a name like mcp.example.com, or omit ${field} to match any host`,
+        ...quoting(
+          ...quoted(),
+          ` is an IP address: ${what} routes by host name; use a name like mcp.example.com, or omit ${field} to match any host`,
+        ),
+        check: (s) => !new RegExp(IPV4).test(s) && !new RegExp(IPV6).test(s),
+      }),
+      rule({
+        // An IP address gets the rule above only.
+        rule: `self.matches('${IPV4}') || self.matches('${IPV6}') || self.matches('${INGRESS_HOST}')`,
         message: 'must be a lower-case DNS name like mcp.example.com (a leading *. is allowed)',
-        check: (s) => new RegExp(INGRESS_HOST).test(s),
+        ...quoting(...quoted(), ' must be a lower-case DNS name like mcp.example.com (a leading *. is allowed)'),
+        check: (s) => new RegExp(IPV4).test(s) || new RegExp(IPV6).test(s) || new RegExp(INGRESS_HOST).test(s),
       }),
     ],
   });
@@ -140,7 +296,10 @@ const envVar: Schema = {
   required: ['name'],
   properties: {
     name: str('Variable name.', { maxLength: 256 }),
-    value: str('Literal value. Never put secrets here: use valueFrom.secretKeyRef.', { maxLength: 32768 }),
+    value: str(
+      'Literal value, at most 8 KiB (a longer one belongs in a ConfigMap: valueFrom.configMapKeyRef). Never put secrets here: use valueFrom.secretKeyRef.',
+      { maxLength: 8192 },
+    ),
     valueFrom: {
       type: 'object',
       tsName: 'EnvVarSource',
@@ -164,6 +323,10 @@ const envVar: Schema = {
     rule({
       rule: `self.name.matches('${ENV_NAME}')`,
       message: 'must be a valid environment variable name: letters, digits, _ . - and not starting with a digit',
+      ...quoting(
+        ...quoted('self.name', (s) => s.name),
+        ' is not a valid environment variable name: use letters, digits, _ . - and do not start with a digit',
+      ),
       fieldPath: '.name',
       check: (s) => new RegExp(ENV_NAME).test(s.name),
     }),
@@ -178,9 +341,29 @@ const envVar: Schema = {
       rule: `!has(self.value) || self.value == '' || !self.name.matches('${SECRET_LOOKING_NAME}')`,
       message:
         'this looks like a secret: do not inline it; store it in a Secret and use valueFrom.secretKeyRef {name, key}',
+      // Quotes the variable's name, never its value.
+      ...quoting(
+        { cel: 'self.name', ts: (s) => s.name },
+        ' looks like a secret by its name: do not inline it; store it in a Secret and use valueFrom.secretKeyRef {name, key}',
+      ),
       fieldPath: '.value',
       reason: 'FieldValueForbidden',
       check: (s) => !has(s, 'value') || s.value === '' || !SECRET_LOOKING_NAME_JS.test(s.name),
+    }),
+    // One rule per format: the API server's cost estimate (128 values of 8 KiB, times the pattern's length)
+    // takes each alone, not all in one rule.
+    ...SECRET_VALUES.map((format) => {
+      const { what, re } = format;
+      const fix = `do not inline it; store it in a Secret and use valueFrom.secretKeyRef {name, key}${'or' in format ? format.or : ''}`;
+      return rule({
+        rule: `!has(self.value) || !self.value.matches('${re}')`,
+        message: `the value looks like ${what}: ${fix}`,
+        // Names the variable and what its value looks like, never the value.
+        ...quoting('the value of ', { cel: 'self.name', ts: (s) => s.name }, ` looks like ${what}: ${fix}`),
+        fieldPath: '.value',
+        reason: 'FieldValueForbidden',
+        check: (s) => !has(s, 'value') || !new RegExp(re).test(s.value),
+      });
     }),
   ],
 };
@@ -226,8 +409,89 @@ const volume: Schema = {
     rule({
       rule: `!(self.name in [${RESERVED_VOLUME_NAMES.map((n) => `'${n}'`).join(', ')}])`,
       message: `the volume names ${RESERVED_VOLUME_NAMES.join(', ')} are used by the operator: pick another name`,
+      ...quoting(
+        'the volume name ',
+        ...quoted('self.name', (s) => s.name),
+        ` is used by the operator (as are ${RESERVED_VOLUME_NAMES.join(', ')}): pick another name`,
+      ),
       fieldPath: '.name',
       check: (s) => !(RESERVED_VOLUME_NAMES as readonly string[]).includes(s.name),
+    }),
+  ],
+};
+
+const probePort: Schema = {
+  type: 'integer',
+  description: 'Port to check; default spec.port.',
+  minimum: 1,
+  maximum: 65535,
+};
+const probeSeconds = (description: string): Schema => ({ type: 'integer', description, minimum: 1, maximum: 3600 });
+
+/**
+ * The server container's liveness check in HTTP transports (the gateway's own probes only cover the gateway,
+ * so a hung server would never be restarted). A small subset of the Kubernetes Probe, one check at most.
+ */
+const livenessProbe: Schema = {
+  type: 'object',
+  tsName: 'LivenessProbe',
+  description:
+    "HTTP transports: how the kubelet checks that the server process itself is alive; it restarts the server container after failureThreshold failed checks in a row. Default: a TCP connect to spec.port every 10 s, restart after 3 failures. A startup probe with the same check gives the server 5 minutes to start first. tcpSocket and httpGet reach the pod's IP: a server that listens only on 127.0.0.1 (FastMCP's default) fails them; make it listen on 0.0.0.0, or use exec. stdio servers are supervised by the gateway instead.",
+  properties: {
+    tcpSocket: {
+      type: 'object',
+      tsName: 'TcpSocketCheck',
+      description: 'Alive while the port accepts TCP connections (the default check).',
+      properties: { port: probePort },
+    },
+    httpGet: {
+      type: 'object',
+      tsName: 'HttpGetCheck',
+      description:
+        'Alive while GET path answers 200-399, e.g. /healthz. Not the MCP path: a GET there may be 405, which would restart the server in a loop.',
+      required: ['path'],
+      properties: {
+        path: str('Path to GET, e.g. /healthz.', {
+          maxLength: 256,
+          rules: [
+            rule({
+              rule: "self.startsWith('/')",
+              message: "must start with '/', e.g. /healthz",
+              check: (s) => typeof s === 'string' && s.startsWith('/'),
+            }),
+          ],
+        }),
+        port: probePort,
+      },
+    },
+    exec: {
+      type: 'object',
+      tsName: 'ExecCheck',
+      description:
+        'Alive while this command, run in the server container, exits 0; it can reach 127.0.0.1. The image must have the program.',
+      required: ['command'],
+      properties: {
+        command: {
+          ...stringList('The program and its arguments (no shell), e.g. [python, /app/alive.py].', 32),
+          minItems: 1,
+        },
+      },
+    },
+    periodSeconds: probeSeconds('Seconds between checks (default 10).'),
+    timeoutSeconds: probeSeconds('Seconds a check may take (default 3).'),
+    failureThreshold: {
+      type: 'integer',
+      description: 'Failed checks in a row that restart the server container (default 3).',
+      minimum: 1,
+      maximum: 100,
+    },
+  },
+  rules: [
+    rule({
+      rule: '[has(self.tcpSocket), has(self.httpGet), has(self.exec)].filter(x, x).size() <= 1',
+      message: 'set one check: tcpSocket, httpGet or exec',
+      reason: 'FieldValueForbidden',
+      check: (s) => ['tcpSocket', 'httpGet', 'exec'].filter((k) => has(s, k)).length <= 1,
     }),
   ],
 };
@@ -269,13 +533,7 @@ const spec: Schema = {
     },
     path: str('HTTP transports: the path the server serves MCP on (default /mcp, or /sse for sse).', {
       maxLength: 256,
-      rules: [
-        rule({
-          rule: "self.startsWith('/')",
-          message: "must start with '/', e.g. /mcp",
-          check: (s) => typeof s === 'string' && s.startsWith('/'),
-        }),
-      ],
+      rules: pathRules('/mcp'),
     }),
     env: {
       type: 'array',
@@ -303,9 +561,27 @@ const spec: Schema = {
       tsName: 'ResourceRequirements',
       description: 'CPU and memory for the server container. Empty: requests 50m/128Mi, limit 512Mi memory.',
       properties: {
-        requests: quantityMap('Minimum resources, e.g. {cpu: 100m, memory: 128Mi}.'),
+        requests: quantityMap('Minimum resources, e.g. {cpu: 100m, memory: 128Mi}. Each at most its limit.'),
         limits: quantityMap('Maximum resources, e.g. {memory: 512Mi}.'),
       },
+      rules: [
+        rule({
+          rule: `!has(self.requests) || !has(self.limits) || !self.requests.exists(k, k in self.limits && ${celQuantityAbove('self.requests[k]', 'self.limits[k]')})`,
+          message: 'a request is above its limit: lower resources.requests or raise resources.limits',
+          ...quoting(
+            {
+              cel: `${firstAbove} + ' request ' + string(self.requests[${firstAbove}]) + ' is above its limit ' + string(self.limits[${firstAbove}])`,
+              ts: (s) => {
+                const k = requestsAboveLimits(s)[0] as string;
+                return `${k} request ${s.requests[k]} is above its limit ${s.limits[k]}`;
+              },
+            },
+            ': lower resources.requests or raise resources.limits',
+          ),
+          fieldPath: '.requests',
+          check: (s) => requestsAboveLimits(s).length === 0,
+        }),
+      ],
     },
     sessions: {
       type: 'object',
@@ -322,16 +598,23 @@ const spec: Schema = {
         },
         max: {
           type: 'integer',
-          description: 'Most concurrent sessions per pod.',
+          description:
+            'Most concurrent sessions per pod. Default: 1000 in shared mode (an idle session costs the gateway about 45 KB), 100 in perSession mode (each session is a server process). At the limit the least recently used idle session is closed for a new one; only when every session is in use is a new one refused (503).',
           minimum: 1,
           maximum: 10000,
-          default: 100,
         },
         idleTimeout: str('A session idle this long is closed, e.g. 30m.', {
           maxLength: 32,
           pattern: DURATION,
           default: '30m',
         }),
+        maxPerClient: {
+          type: 'integer',
+          description:
+            "Most sessions one client holds at once (its token or OIDC subject; without auth, its address, as seen by the Ingress when there is one). Default 100. Over it, that client's least recently used idle session is closed; when all of them are in use the new one is refused (429).",
+          minimum: 1,
+          maximum: 10000,
+        },
       },
     },
     tools: {
@@ -339,13 +622,20 @@ const spec: Schema = {
       tsName: 'ToolsSpec',
       description: 'Which tools clients may list and call, enforced by the gateway. Empty allow: all tools.',
       properties: {
-        allow: { ...stringList('Only these tools (exact names).', 256, 128), listType: 'set' },
-        deny: { ...stringList('Never these tools (exact names).', 256, 128), listType: 'set' },
+        allow: toolList('Only these tools.'),
+        deny: toolList('Never these tools (deny wins over allow).'),
       },
       rules: [
         rule({
           rule: '!has(self.allow) || !has(self.deny) || self.allow.all(t, !(t in self.deny))',
           message: 'a tool is in both allow and deny: remove it from one list',
+          ...quoting(
+            // The first such tool: joining them all has no size bound the API server's cost estimate accepts.
+            ...quoted('self.allow.filter(t, t in self.deny)[0]', (s) =>
+              s.allow.find((t: string) => s.deny.includes(t)),
+            ),
+            ' is in both allow and deny: remove it from one list',
+          ),
           fieldPath: '.deny',
           check: (s) => !has(s, 'allow') || !has(s, 'deny') || s.allow.every((t: string) => !s.deny.includes(t)),
         }),
@@ -379,18 +669,12 @@ const spec: Schema = {
           description: "OIDC JWT validation: issuer, audience and the issuer's JWKS.",
           required: ['issuer', 'audience'],
           properties: {
-            issuer: str('Issuer URL (https).', {
-              maxLength: 2048,
-              rules: [
-                rule({
-                  rule: "self.startsWith('https://')",
-                  message: 'must be an https:// URL',
-                  check: (s) => typeof s === 'string' && s.startsWith('https://'),
-                }),
-              ],
-            }),
+            issuer: str('Issuer URL (https).', { maxLength: 2048, rules: httpsRules('https://id.example.com') }),
             audience: str('Expected audience (aud claim).'),
-            jwksURL: str('JWKS URL; default: discovered from the issuer.', { maxLength: 2048 }),
+            jwksURL: str('JWKS URL (https); default: discovered from the issuer.', {
+              maxLength: 2048,
+              rules: httpsRules('https://id.example.com/.well-known/jwks.json'),
+            }),
           },
         },
       },
@@ -445,7 +729,7 @@ const spec: Schema = {
       description: 'Expose the server through an Ingress configured for streaming. Omitted: no Ingress.',
       properties: {
         className: str('IngressClass name, e.g. nginx.', { pattern: DNS_1123_SUBDOMAIN }),
-        host: hostName('Host name, e.g. mcp.example.com.'),
+        host: hostName('Host name, e.g. mcp.example.com (a DNS name, not an IP address).', 'an Ingress', 'host'),
         path: exposurePath('Path prefix, e.g. /github. The gateway serves MCP under it.'),
         tls: {
           type: 'object',
@@ -517,7 +801,7 @@ const spec: Schema = {
         },
         hostnames: {
           ...stringList("Host names the route matches, e.g. mcp.example.com. Empty: the listeners' host names.", 16),
-          items: hostName('A host name.'),
+          items: hostName('A host name (a DNS name, not an IP address).', 'an HTTPRoute', 'hostnames'),
           listType: 'set',
         },
         path: exposurePath('Path prefix, e.g. /github. The gateway serves MCP under it (same rules as ingress.path).'),
@@ -558,7 +842,27 @@ const spec: Schema = {
       description: 'Pod-level settings. Security settings can only stay within Pod Security "restricted".',
       properties: {
         annotations: stringMap('Extra pod annotations.'),
-        labels: stringMap('Extra pod labels.'),
+        labels: {
+          ...stringMap(
+            `Extra pod labels. Not the operator's own (${OPERATOR_LABEL_KEYS.join(', ')}): they select the pods.`,
+          ),
+          rules: [
+            rule({
+              rule: `!self.exists(k, k in [${OPERATOR_LABEL_KEYS.map((k) => `'${k}'`).join(', ')}])`,
+              message: `the labels ${OPERATOR_LABEL_KEYS.join(', ')} are set by the operator (its Service and Deployment select pods by them): use other keys`,
+              ...quoting(
+                'pod.labels may not set ',
+                {
+                  cel: `[${OPERATOR_LABEL_KEYS.map((k) => `'${k}'`).join(', ')}].filter(k, k in self)[0]`,
+                  ts: (s) => OPERATOR_LABEL_KEYS.find((k) => has(s, k)) ?? '',
+                },
+                `: the operator sets ${OPERATOR_LABEL_KEYS.join(', ')} itself (its Service and Deployment select pods by them); remove it from pod.labels or use another key`,
+              ),
+              reason: 'FieldValueForbidden',
+              check: (s) => !OPERATOR_LABEL_KEYS.some((k) => has(s, k)),
+            }),
+          ],
+        },
         nodeSelector: stringMap('Node labels the pod must match.'),
         tolerations: {
           type: 'array',
@@ -634,7 +938,42 @@ const spec: Schema = {
           maximum: 3600,
         },
       },
+      rules: [
+        rule({
+          rule: `!has(self.volumeMounts) || self.volumeMounts.all(m, ${celDeclared('m')})`,
+          message: `every volumeMount must name a volume in pod.volumes: declare the volume there or fix the name (the operator's own volumes ${RESERVED_VOLUME_NAMES.join(', ')} cannot be mounted)`,
+          ...quoting(
+            'pod.volumeMounts names ',
+            // map, then filter: the API server can bound the size of a name only along that path.
+            ...quoted(
+              `self.volumeMounts.map(m, m.name).filter(n, !(has(self.volumes) && self.volumes.exists(v, v.name == n)))[0]`,
+              (s) => undeclaredMounts(s)[0],
+            ),
+            `, which is not in pod.volumes: declare the volume there or fix the name (the operator's own volumes ${RESERVED_VOLUME_NAMES.join(', ')} cannot be mounted)`,
+          ),
+          fieldPath: '.volumeMounts',
+          check: (s) => undeclaredMounts(s).length === 0,
+        }),
+        // Here rather than on the mount's fields, which follow the Kubernetes VolumeMount type.
+        ...(['mountPath', 'subPath'] as const).map((field) =>
+          rule({
+            rule: `!has(self.volumeMounts) || self.volumeMounts.all(m, !has(m.${field}) || !m.${field}.matches('${DOT_DOT_SEGMENT}'))`,
+            message: `a volumeMount's ${field} must not contain a '..' segment: write the path without it`,
+            ...quoting(
+              `pod.volumeMounts ${field} `,
+              ...quoted(
+                `self.volumeMounts.map(m, has(m.${field}) ? m.${field} : '').filter(p, p.matches('${DOT_DOT_SEGMENT}'))[0]`,
+                (s) => mountsWithDotDot(s, field)[0],
+              ),
+              ` has a '..' segment: write the path without it, e.g. ${field === 'mountPath' ? '/data' : 'config/app.yaml'}`,
+            ),
+            fieldPath: '.volumeMounts',
+            check: (s) => mountsWithDotDot(s, field).length === 0,
+          }),
+        ),
+      ],
     },
+    livenessProbe,
   },
   rules: [
     rule({
@@ -662,6 +1001,15 @@ const spec: Schema = {
     rule({
       rule: `self.transport == 'stdio' || !has(self.port) || (has(self.gateway) && !self.gateway.enabled) || (self.port != ${GATEWAY_MCP_PORT} && self.port != ${GATEWAY_HEALTH_PORT})`,
       message: `ports ${GATEWAY_MCP_PORT} and ${GATEWAY_HEALTH_PORT} are the gateway's in the same pod: run the server on another port`,
+      ...quoting(
+        'port ',
+        // Not string(self.port): the API server cannot bound the size of a converted number.
+        {
+          cel: `self.port == ${GATEWAY_MCP_PORT} ? '${GATEWAY_MCP_PORT}' : '${GATEWAY_HEALTH_PORT}'`,
+          ts: (s) => String(s.port),
+        },
+        ` is the gateway's in the same pod (it uses ${GATEWAY_MCP_PORT} and ${GATEWAY_HEALTH_PORT}): run the server on another port`,
+      ),
       fieldPath: '.port',
       check: (s) =>
         s.transport === 'stdio' ||
@@ -716,6 +1064,14 @@ const spec: Schema = {
       fieldPath: '.sessions.mode',
       check: (s) =>
         s.transport === 'stdio' || !has(s, 'sessions') || !has(s.sessions, 'mode') || s.sessions.mode === 'shared',
+    }),
+    rule({
+      rule: "self.transport != 'stdio' || !has(self.livenessProbe)",
+      message:
+        'livenessProbe is for HTTP transports: a stdio server is a child of the gateway, which restarts it; remove spec.livenessProbe',
+      fieldPath: '.livenessProbe',
+      reason: 'FieldValueForbidden',
+      check: (s) => s.transport !== 'stdio' || !has(s, 'livenessProbe'),
     }),
   ],
 };
@@ -792,6 +1148,11 @@ export const mcpServerSchema: Schema = {
       rule: `size(self.metadata.name) <= 63 && self.metadata.name.matches('${DNS_1035_LABEL}')`,
       message:
         'metadata.name also names the Service, so it must be a DNS-1035 label: at most 63 lower-case letters, digits and -, starting with a letter',
+      ...quoting(
+        'metadata.name ',
+        ...quoted('self.metadata.name', (s) => s.metadata.name),
+        ' also names the Service, so it must be a DNS-1035 label: at most 63 lower-case letters, digits and -, starting with a letter',
+      ),
       check: (s) =>
         typeof s?.metadata?.name === 'string' &&
         s.metadata.name.length <= 63 &&

@@ -103,13 +103,51 @@ export interface McpServerSpec {
   networkPolicy?: NetworkPolicySpec;
   /** Pod-level settings. Security settings can only stay within Pod Security "restricted". */
   pod?: PodOptions;
+  /** HTTP transports: how the kubelet checks that the server process itself is alive; it restarts the server container after failureThreshold failed checks in a row. Default: a TCP connect to spec.port every 10 s, restart after 3 failures. A startup probe with the same check gives the server 5 minutes to start first. tcpSocket and httpGet reach the pod's IP: a server that listens only on 127.0.0.1 (FastMCP's default) fails them; make it listen on 0.0.0.0, or use exec. stdio servers are supervised by the gateway instead. */
+  livenessProbe?: LivenessProbe;
+}
+
+/** HTTP transports: how the kubelet checks that the server process itself is alive; it restarts the server container after failureThreshold failed checks in a row. Default: a TCP connect to spec.port every 10 s, restart after 3 failures. A startup probe with the same check gives the server 5 minutes to start first. tcpSocket and httpGet reach the pod's IP: a server that listens only on 127.0.0.1 (FastMCP's default) fails them; make it listen on 0.0.0.0, or use exec. stdio servers are supervised by the gateway instead. */
+export interface LivenessProbe {
+  /** Alive while the port accepts TCP connections (the default check). */
+  tcpSocket?: TcpSocketCheck;
+  /** Alive while GET path answers 200-399, e.g. /healthz. Not the MCP path: a GET there may be 405, which would restart the server in a loop. */
+  httpGet?: HttpGetCheck;
+  /** Alive while this command, run in the server container, exits 0; it can reach 127.0.0.1. The image must have the program. */
+  exec?: ExecCheck;
+  /** Seconds between checks (default 10). */
+  periodSeconds?: number;
+  /** Seconds a check may take (default 3). */
+  timeoutSeconds?: number;
+  /** Failed checks in a row that restart the server container (default 3). */
+  failureThreshold?: number;
+}
+
+/** Alive while this command, run in the server container, exits 0; it can reach 127.0.0.1. The image must have the program. */
+export interface ExecCheck {
+  /** The program and its arguments (no shell), e.g. [python, /app/alive.py]. */
+  command: Array<string>;
+}
+
+/** Alive while GET path answers 200-399, e.g. /healthz. Not the MCP path: a GET there may be 405, which would restart the server in a loop. */
+export interface HttpGetCheck {
+  /** Path to GET, e.g. /healthz. */
+  path: string;
+  /** Port to check; default spec.port. */
+  port?: number;
+}
+
+/** Alive while the port accepts TCP connections (the default check). */
+export interface TcpSocketCheck {
+  /** Port to check; default spec.port. */
+  port?: number;
 }
 
 /** Pod-level settings. Security settings can only stay within Pod Security "restricted". */
 export interface PodOptions {
   /** Extra pod annotations. */
   annotations?: Record<string, string>;
-  /** Extra pod labels. */
+  /** Extra pod labels. Not the operator's own (app.kubernetes.io/name, app.kubernetes.io/instance, app.kubernetes.io/component, app.kubernetes.io/managed-by, app.kubernetes.io/part-of): they select the pods. */
   labels?: Record<string, string>;
   /** Node labels the pod must match. */
   nodeSelector?: Record<string, string>;
@@ -224,7 +262,7 @@ export interface GatewayParentRef {
 export interface IngressSpec {
   /** IngressClass name, e.g. nginx. */
   className?: string;
-  /** Host name, e.g. mcp.example.com. */
+  /** Host name, e.g. mcp.example.com (a DNS name, not an IP address). */
   host?: string;
   /** Path prefix, e.g. /github. The gateway serves MCP under it. */
   path: string;
@@ -268,7 +306,7 @@ export interface OidcAuth {
   issuer: string;
   /** Expected audience (aud claim). */
   audience: string;
-  /** JWKS URL; default: discovered from the issuer. */
+  /** JWKS URL (https); default: discovered from the issuer. */
   jwksURL?: string;
 }
 
@@ -285,9 +323,9 @@ export interface BearerAuth {
 
 /** Which tools clients may list and call, enforced by the gateway. Empty allow: all tools. */
 export interface ToolsSpec {
-  /** Only these tools (exact names). */
+  /** Only these tools. Exact tool names or globs: * matches any characters, ? one character (get_* matches get_issue and get_pr); nothing else is special, regular expressions are refused. */
   allow?: Array<string>;
-  /** Never these tools (exact names). */
+  /** Never these tools (deny wins over allow). Exact tool names or globs: * matches any characters, ? one character (get_* matches get_issue and get_pr); nothing else is special, regular expressions are refused. */
   deny?: Array<string>;
 }
 
@@ -295,15 +333,17 @@ export interface ToolsSpec {
 export interface SessionsSpec {
   /** shared: one server process serves every session (ids rewritten, default). perSession: a process per session (isolation, more memory; stdio only). */
   mode: 'shared' | 'perSession';
-  /** Most concurrent sessions per pod. */
-  max: number;
+  /** Most concurrent sessions per pod. Default: 1000 in shared mode (an idle session costs the gateway about 45 KB), 100 in perSession mode (each session is a server process). At the limit the least recently used idle session is closed for a new one; only when every session is in use is a new one refused (503). */
+  max?: number;
   /** A session idle this long is closed, e.g. 30m. */
   idleTimeout: string;
+  /** Most sessions one client holds at once (its token or OIDC subject; without auth, its address, as seen by the Ingress when there is one). Default 100. Over it, that client's least recently used idle session is closed; when all of them are in use the new one is refused (429). */
+  maxPerClient?: number;
 }
 
 /** CPU and memory for the server container. Empty: requests 50m/128Mi, limit 512Mi memory. */
 export interface ResourceRequirements {
-  /** Minimum resources, e.g. {cpu: 100m, memory: 128Mi}. */
+  /** Minimum resources, e.g. {cpu: 100m, memory: 128Mi}. Each at most its limit. */
   requests?: Record<string, number | string>;
   /** Maximum resources, e.g. {memory: 512Mi}. */
   limits?: Record<string, number | string>;
@@ -333,7 +373,7 @@ export interface EnvFromSource {
 export interface EnvVar {
   /** Variable name. */
   name: string;
-  /** Literal value. Never put secrets here: use valueFrom.secretKeyRef. */
+  /** Literal value, at most 8 KiB (a longer one belongs in a ConfigMap: valueFrom.configMapKeyRef). Never put secrets here: use valueFrom.secretKeyRef. */
   value?: string;
   /** Where the value comes from: exactly one source. */
   valueFrom?: EnvVarSource;

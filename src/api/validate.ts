@@ -4,7 +4,7 @@
  * the controller (defence in depth against an outdated CRD). Errors name the field and say how to fix it.
  */
 import { API_VERSION, KIND, mcpServerSchema } from './schema.ts';
-import type { Schema } from './schema-types.ts';
+import type { Rule, Schema } from './schema-types.ts';
 import type { McpServer } from './types.generated.ts';
 
 export interface FieldError {
@@ -123,18 +123,53 @@ function suggestion(key: string, known: string[]): string {
 /** How an unknown-field error starts: the API server reports those alone (strict decoding comes first). */
 const UNKNOWN_FIELD = 'unknown field';
 
+/**
+ * The API server skips the CEL rules when schema validation found a type, enum, required, too-long or too-many
+ * error (apiextensions' hasBlockingErr); pattern, bound and duplicate errors do not stop them.
+ */
+const BLOCKING = new WeakSet<FieldError>();
+const blocking = (error: FieldError): FieldError => {
+  BLOCKING.add(error);
+  return error;
+};
+const isBlocking = (error: FieldError): boolean => BLOCKING.has(error);
+
 const describe = (v: unknown) => (typeof v === 'string' ? JSON.stringify(v) : String(JSON.stringify(v)));
+
+/** A failed rule's text as the API server shows it: messageExpression's, or `message` when that is unusable. */
+function ruleMessage(rule: Rule, value: unknown): string {
+  if (!rule.messageOf) return rule.message;
+  let text: string;
+  try {
+    text = (rule.messageOf as (self: unknown) => string)(value);
+  } catch {
+    return rule.message;
+  }
+  // The API server falls back to `message` for an empty, multi-line or over-long messageExpression result.
+  return text.trim() === '' || text.includes('\n') || text.length > 5000 ? rule.message : text;
+}
 
 /** Structural errors for `value` at `path`, in document order, and rule errors when `rules` is set. */
 export function validateAgainst(schema: Schema, value: unknown, path: string, rules = true): FieldError[] {
   const errors: FieldError[] = [];
   const fail = (message: string, field = path) => errors.push({ field, message });
+  const block = (message: string, field = path) => errors.push(blocking({ field, message }));
 
   if (schema.intOrString) {
-    // anyOf integer or string, as the API server checks it: 0.5 is neither.
+    // anyOf integer or string, as the API server checks it: 0.5 is neither, and must be quoted.
     if (isInteger(value)) return errors;
+    if (typeof value === 'number') {
+      const millis = Math.round(value * 1000); // 0.7 * 1000 is 700.0000000000001
+      const inMillis = Math.abs(millis - value * 1000) < 1e-6 ? ` (or, for CPU, millicores: ${millis}m)` : '';
+      return [
+        blocking({
+          field: path,
+          message: `must be an integer or a string, got ${value}: quote it ("${value}")${inMillis}`,
+        }),
+      ];
+    }
     if (typeof value !== 'string')
-      return [{ field: path, message: `must be an integer or a string, got ${describe(value)}` }];
+      return [blocking({ field: path, message: `must be an integer or a string, got ${describe(value)}` })];
   } else if (schema.type) {
     const ok =
       (schema.type === 'object' && isObject(value)) ||
@@ -143,18 +178,18 @@ export function validateAgainst(schema: Schema, value: unknown, path: string, ru
       (schema.type === 'boolean' && typeof value === 'boolean') ||
       (schema.type === 'integer' && isInteger(value)) ||
       (schema.type === 'number' && typeof value === 'number');
-    if (!ok) return [{ field: path, message: `must be of type ${schema.type}, got ${describe(value)}` }];
+    if (!ok) return [blocking({ field: path, message: `must be of type ${schema.type}, got ${describe(value)}` })];
   }
 
   if (typeof value === 'string') {
     if (schema.enum && !schema.enum.includes(value))
-      fail(`must be one of ${schema.enum.join(', ')}; got ${describe(value)}`);
+      block(`must be one of ${schema.enum.join(', ')}; got ${describe(value)}`);
     // Characters (code points), as the API server counts them: an emoji is one, not two UTF-16 units.
     const length = [...value].length;
     if (schema.minLength !== undefined && length < schema.minLength)
       fail(schema.minLength === 1 ? 'must not be empty' : `must be at least ${schema.minLength} characters`);
     if (schema.maxLength !== undefined && length > schema.maxLength)
-      fail(`must be at most ${schema.maxLength} characters`);
+      block(`must be at most ${schema.maxLength} characters`);
     if (schema.pattern && !re2(schema.pattern).test(value)) fail(`${describe(value)} does not match ${schema.pattern}`);
   }
   if (typeof value === 'number') {
@@ -172,7 +207,7 @@ export function validateAgainst(schema: Schema, value: unknown, path: string, ru
     if (schema.minItems !== undefined && value.length < schema.minItems)
       fail(`needs at least ${schema.minItems} entries`);
     if (schema.maxItems !== undefined && value.length > schema.maxItems)
-      fail(`allows at most ${schema.maxItems} entries; got ${value.length}`);
+      block(`allows at most ${schema.maxItems} entries; got ${value.length}`);
     value.forEach((item, i) => {
       if (schema.items) errors.push(...validateAgainst(schema.items, item, `${path}[${i}]`, rules));
     });
@@ -192,9 +227,9 @@ export function validateAgainst(schema: Schema, value: unknown, path: string, ru
   }
   if (isObject(value) && !schema.preserveUnknownFields) {
     if (schema.maxProperties !== undefined && Object.keys(value).length > schema.maxProperties)
-      fail(`allows at most ${schema.maxProperties} entries`);
+      block(`allows at most ${schema.maxProperties} entries`);
     for (const key of schema.required ?? [])
-      if (value[key] === undefined) fail('required field is missing', `${path}.${key}`);
+      if (value[key] === undefined) block('required field is missing', `${path}.${key}`);
     for (const [key, v] of Object.entries(value)) {
       const prop = schema.properties?.[key] ?? schema.additionalProperties;
       if (!prop) {
@@ -209,11 +244,11 @@ export function validateAgainst(schema: Schema, value: unknown, path: string, ru
       errors.push(...validateAgainst(prop, v, `${path}.${key}`, rules));
     }
   }
-  // Rules see a structurally valid node only (parseMcpServer runs them once the whole object is valid).
-  if (rules && errors.length === 0) {
+  // parseMcpServer runs the rules only when nothing blocks them (see hasBlockingError), as the API server does.
+  if (rules) {
     for (const r of schema.rules ?? []) {
       if (!(r.check as (self: unknown) => boolean)(value))
-        fail(r.message, r.fieldPath ? `${path}${r.fieldPath}` : path);
+        fail(ruleMessage(r, value), r.fieldPath ? `${path}${r.fieldPath}` : path);
     }
   }
   return errors;
@@ -246,7 +281,11 @@ export function parseMcpServer(manifest: unknown): McpServer {
   // anything else is checked, and the CEL rules run only once the whole object is structurally valid.
   const structural = validateAgainst(check, defaulted, '', false);
   const unknown = structural.filter((e) => e.message.startsWith(UNKNOWN_FIELD));
-  const reported = unknown.length ? unknown : structural.length ? structural : validateAgainst(check, defaulted, '');
+  const reported = unknown.length
+    ? unknown
+    : structural.some(isBlocking)
+      ? structural
+      : validateAgainst(check, defaulted, '');
   const found = reported.map((e) => ({
     ...e,
     field: e.field.replace(/^\./, '') || '<root>',

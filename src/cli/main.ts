@@ -25,7 +25,9 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'gateway': {
       const { runGateway } = await import('../gateway/cli.ts');
-      return runGateway(rest);
+      const code = await runGateway(rest);
+      setImmediate(() => process.exit(code));
+      return code;
     }
     case 'render': {
       const { runRender } = await import('./render.ts');

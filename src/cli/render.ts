@@ -6,11 +6,13 @@ import { KIND } from '../api/schema.ts';
 import { InvalidMcpServerError, parseMcpServer } from '../api/validate.ts';
 import { renderChildren } from '../render/index.ts';
 import { DEFAULT_GATEWAY_IMAGE } from './defaults.ts';
+import { describeDifference, kubectlReadingDifferences } from './kubectl-yaml.ts';
 
 export const RENDER_USAGE = `Usage: mcp-operator render -f FILE [-f FILE...] [-o yaml|json] [--gateway-image IMAGE]
 
 Prints the Kubernetes objects the controller creates for the McpServers in FILE (YAML or JSON, several
-documents allowed, - for stdin). Other kinds in the file are ignored. Exits 1 when a manifest is invalid.`;
+documents allowed, - for stdin). Other kinds in the file are ignored. Exits 1 when a manifest is invalid.
+Warns on stderr where kubectl, which reads YAML 1.1, would read an unquoted value differently (yes, on, 0755).`;
 
 export interface RenderIO {
   stdout: (text: string) => void;
@@ -73,6 +75,8 @@ export function runRender(argv: string[], io: RenderIO = defaultIO): number {
         failed = true;
         continue;
       }
+      // kubectl reads YAML 1.1: say where it would see another value than the one rendered here.
+      for (const difference of kubectlReadingDifferences(doc)) io.stderr(describeDifference(where, difference));
       const manifest = doc.toJS() as { kind?: unknown; items?: unknown[] } | null;
       if (manifest == null) continue;
       // `kubectl get mcps -o yaml` prints a List: render its items.

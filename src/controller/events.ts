@@ -19,7 +19,7 @@ export const EVENT_REASONS: ReadonlyArray<{ type: 'Normal' | 'Warning'; reason: 
     type: 'Warning',
     reason: 'the blocker reason',
     meaning:
-      'Ready became False because of a blocker (InvalidSpec, SecretNotFound, ChildConflict, ...): the same reason and message as the condition',
+      'Ready became False because of a blocker (InvalidSpec, SecretNotFound, ChildConflict, ApplyFailed, ...), or its message changed (another field refused): the same reason and message as the condition',
   },
 ];
 

@@ -4,7 +4,7 @@
  * won, so a standby takes over with no relist.
  */
 import { createServer, type Server } from 'node:http';
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig, V1ContainerState, V1ContainerStatus, V1Pod } from '@kubernetes/client-node';
 import type { McpServer } from '../api/types.generated.ts';
 import { createControllerMetrics } from '../observability/controller-metrics.ts';
 import type { Logger } from '../observability/log.ts';
@@ -69,6 +69,41 @@ function projectReferenced(object: Cached): ReferencedObject {
   };
 }
 
+/** Bounds what a pod's cached termination message may cost (status shows only its end). */
+const TERMINATION_MESSAGE_KEPT = 1024;
+
+/** Pods: what status reads (names, labels, container states), nothing else: no spec, no env, no managedFields. */
+function projectPod(object: Cached): V1Pod & Cached {
+  const raw = object as V1Pod & Cached;
+  const { name, namespace, uid, resourceVersion, labels, deletionTimestamp } = raw.metadata;
+  const bounded = (state: V1ContainerState | undefined): V1ContainerState | undefined =>
+    state?.terminated
+      ? {
+          ...state,
+          terminated: { ...state.terminated, message: state.terminated.message?.slice(-TERMINATION_MESSAGE_KEPT) },
+        }
+      : state;
+  const container = (c: V1ContainerStatus): V1ContainerStatus => ({
+    name: c.name,
+    image: c.image,
+    imageID: '',
+    ready: c.ready,
+    restartCount: c.restartCount,
+    ...(c.state ? { state: bounded(c.state) } : {}),
+    ...(c.lastState ? { lastState: bounded(c.lastState) } : {}),
+  });
+  return {
+    apiVersion: raw.apiVersion,
+    kind: raw.kind,
+    metadata: { name, namespace, uid, resourceVersion, labels, ...(deletionTimestamp ? { deletionTimestamp } : {}) },
+    status: {
+      phase: raw.status?.phase,
+      initContainerStatuses: raw.status?.initContainerStatuses?.map(container),
+      containerStatuses: raw.status?.containerStatuses?.map(container),
+    },
+  };
+}
+
 export class Manager {
   private readonly o: ManagerOptions;
   readonly metrics = createControllerMetrics();
@@ -121,6 +156,11 @@ export class Manager {
       secrets: set({ apiVersion: 'v1', plural: 'secrets' }, referenced('Secret'), { transform: projectReferenced }),
       configMaps: set({ apiVersion: 'v1', plural: 'configmaps' }, referenced('ConfigMap'), {
         transform: projectReferenced,
+      }),
+      // A pod that cannot pull its image or crash-loops changes no Deployment field: only its own status says so.
+      pods: set<V1Pod & Cached>({ apiVersion: 'v1', plural: 'pods' }, (_e, o) => this.enqueueOwner(o), {
+        labelSelector: `${LABEL_MANAGED_BY}=${MANAGED_BY}`,
+        transform: projectPod,
       }),
     };
     this.gatewayApi = new GatewayApi({

@@ -21,6 +21,8 @@ export const controllerRules: PolicyRule[] = [
   { apiGroups: ['networking.k8s.io'], resources: ['ingresses', 'networkpolicies'], verbs: CHILD_VERBS },
   { apiGroups: ['policy'], resources: ['poddisruptionbudgets'], verbs: CHILD_VERBS },
   { apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'list', 'watch'] },
+  // Read only: a pod's waiting reason (image pull, crash loop) is what status reports when no replica is ready.
+  { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] },
   // create: the gateway's session-signing key per McpServer (never updated, never read back as a value).
   { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'list', 'watch', 'create'] },
   { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },

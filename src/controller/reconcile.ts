@@ -4,7 +4,7 @@
  * so a world that already matches the spec costs no request at all.
  */
 import { randomBytes } from 'node:crypto';
-import type { KubernetesObject, V1Deployment, V1Ingress, V1Service } from '@kubernetes/client-node';
+import type { KubernetesObject, V1Deployment, V1Ingress, V1Pod, V1Service } from '@kubernetes/client-node';
 import type { McpServer, McpServerStatus } from '../api/types.generated.ts';
 import { InvalidMcpServerError, parseMcpServer } from '../api/validate.ts';
 import type { ControllerMetrics } from '../observability/controller-metrics.ts';
@@ -19,7 +19,14 @@ import {
   renderChildren,
   serviceURL,
 } from '../render/index.ts';
-import { commonLabels, LABEL_INSTANCE, ownerReference } from '../render/metadata.ts';
+import {
+  ANNOTATION_SPEC_HASH,
+  commonLabels,
+  LABEL_INSTANCE,
+  ownerReference,
+  selectorLabels,
+} from '../render/metadata.ts';
+import { renderIngress } from '../render/network.ts';
 import type { ObjectReference } from '../render/references.ts';
 import { SESSION_KEY, sessionSecretName } from '../render/workload.ts';
 import { canonicalJSON, needsApply, sha256, withSpecHash } from './compare.ts';
@@ -28,6 +35,7 @@ import type { EventRecorder } from './events.ts';
 import type { GatewayApi, RouteOutcome } from './gateway-api.ts';
 import type { Cached } from './informer.ts';
 import { isConflict, isNotFound, KubeApiError, type KubeClient, resourcePath } from './kube-client.ts';
+import { type HeldBack, isRefusal, type Refusal, refusalBlocker } from './refusal.ts';
 import { type Blocker, computeStatus, conditionOf } from './status.ts';
 
 export const FIELD_MANAGER = 'mcp-operator';
@@ -46,6 +54,8 @@ export interface Caches {
   children: Record<ChildKind, Store<Cached>>;
   secrets: Store<ReferencedObject>;
   configMaps: Store<ReferencedObject>;
+  /** The operator's pods (a projection: names, labels, container states), read for status. */
+  pods: Store<V1Pod & Cached>;
 }
 
 export interface ReconcilerOptions {
@@ -82,6 +92,22 @@ interface DiscoveryState {
   failures?: number;
 }
 
+/**
+ * Apply order. The ServiceAccount first (pods are refused without it), then the NetworkPolicy: no pod may be
+ * created or updated without the policy the spec asks for. Then every other child side by side. A stage that
+ * fails holds back the stages after it.
+ */
+const APPLY_STAGES: ReadonlyArray<ReadonlyArray<string>> = [['ServiceAccount'], ['NetworkPolicy']];
+
+function applyStages(desired: KubernetesObject[]): KubernetesObject[][] {
+  const staged = new Set(APPLY_STAGES.flat());
+  const stages = [
+    ...APPLY_STAGES.map((kinds) => desired.filter((c) => kinds.includes(c.kind ?? ''))),
+    desired.filter((c) => !staged.has(c.kind ?? '')),
+  ];
+  return stages.filter((stage) => stage.length > 0);
+}
+
 const controlledBy = (object: KubernetesObject, uid: string | undefined) =>
   !!uid && (object.metadata?.ownerReferences ?? []).some((ref) => ref.controller && ref.uid === uid);
 
@@ -95,6 +121,8 @@ export class Reconciler {
   /** Per McpServer key: the discovery of its current incarnation, generation and rollout. */
   private readonly discoveries = new Map<string, DiscoveryState>();
   private runningDiscoveries = 0;
+  /** Per McpServer key: reconciles in a row whose apply got a 5xx (see refusal.ts). */
+  private readonly serverErrors = new Map<string, number>();
 
   constructor(options: ReconcilerOptions) {
     this.o = options;
@@ -121,6 +149,7 @@ export class Reconciler {
     if (!mcp || mcp.metadata.deletionTimestamp) {
       this.indexRefs(key, namespace, []); // children go with it: garbage collection follows ownerReferences
       this.discoveries.delete(key);
+      this.serverErrors.delete(key);
       return { result: 'success' };
     }
 
@@ -175,25 +204,13 @@ export class Reconciler {
       }
     }
 
-    const applied: string[] = [];
-    const apply = async (child: KubernetesObject) => {
-      if (!needsApply(child, live.get(child))) return;
-      await this.o.client.apply(this.pathOf(child), child, FIELD_MANAGER);
-      this.o.metrics?.childWrites.inc({ kind: child.kind, action: 'apply' });
-      applied.push(child.kind as string);
-    };
-    try {
-      // The ServiceAccount first (pods are refused without it), then the rest side by side.
-      const [first, ...rest] = desired;
-      if (first?.kind === 'ServiceAccount') await apply(first);
-      await Promise.all((first?.kind === 'ServiceAccount' ? rest : desired).map(apply));
-    } catch (err) {
-      if (!(err instanceof KubeApiError) || err.status >= 500 || err.status === 409 || err.status === 429) throw err;
-      // Refused for good (invalid, forbidden by RBAC or an admission policy): tell the user, retry slowly.
-      const blocker = { reason: err.status === 403 ? 'Forbidden' : 'ApplyFailed', message: err.message };
-      await this.updateStatus(mcp, spec, blocker);
-      return { result: 'requeue', reason: blocker.reason };
+    const outcome = await this.applyChanged(key, spec, desired, live);
+    if ('blocker' in outcome) {
+      // Refused (invalid, or forbidden by RBAC or an admission policy): tell the user; the queue backs off.
+      await this.updateStatus(mcp, spec, outcome.blocker);
+      return { result: 'requeue', reason: outcome.blocker.reason };
     }
+    const { applied } = outcome;
     const deleted = await this.pruneObsolete(mcp, desired);
     const exposure: RouteOutcome = (await this.o.gatewayApi?.reconcile(mcp, spec, route)) ?? {};
     if (exposure.applied) applied.push(HTTPROUTE_TYPE.kind);
@@ -204,18 +221,62 @@ export class Reconciler {
       await this.o.events.record(mcp, 'Normal', verb, `${verb.toLowerCase()} ${applied.join(', ')}`);
     }
     if (deleted.length) await this.o.events.record(mcp, 'Normal', 'Deleted', `deleted obsolete ${deleted.join(', ')}`);
-    // A Deployment applied just now is not in the cache yet: writing status would report a stale rollout and
-    // cost a write that the Deployment's watch event (milliseconds away) makes again with the real numbers.
     if (exposure.blocker) {
-      await this.updateStatus(mcp, spec, exposure.blocker, exposure);
+      await this.updateStatus(mcp, spec, exposure.blocker, applied, exposure);
       if (exposure.recheckAfterMs) return { result: 'success', recheckAfterMs: exposure.recheckAfterMs };
       return { result: 'requeue', reason: exposure.blocker.reason };
     }
+    // A Deployment applied just now is not in the cache yet: writing status would report a stale rollout and
+    // cost a write that the Deployment's watch event (milliseconds away) makes again with the real numbers.
     if (applied.includes('Deployment')) return { result: 'success', recheckAfterMs: STATUS_RECHECK_MS };
-    await this.updateStatus(mcp, spec, undefined, exposure);
+    await this.updateStatus(mcp, spec, undefined, applied, exposure);
     return exposure.recheckAfterMs
       ? { result: 'success', recheckAfterMs: exposure.recheckAfterMs }
       : { result: 'success' };
+  }
+
+  /**
+   * Applies the children that changed, stage by stage (APPLY_STAGES). A child the API server refuses becomes a
+   * blocker naming what it holds back; a transient error is thrown, and the queue retries with backoff.
+   */
+  private async applyChanged(
+    key: string,
+    spec: McpServer,
+    desired: KubernetesObject[],
+    live: Map<KubernetesObject, KubernetesObject | undefined>,
+  ): Promise<{ applied: string[] } | { blocker: Blocker }> {
+    const applied: string[] = [];
+    const stages = applyStages(desired);
+    for (const [i, stage] of stages.entries()) {
+      const results = await Promise.allSettled(
+        stage.map(async (child) => {
+          if (!needsApply(child, live.get(child))) return;
+          await this.o.client.apply(this.pathOf(child), child, FIELD_MANAGER);
+          this.o.metrics?.childWrites.inc({ kind: child.kind, action: 'apply' });
+          applied.push(child.kind as string);
+        }),
+      );
+      const failed: Refusal[] = [];
+      for (const [j, result] of results.entries()) {
+        if (result.status === 'fulfilled') continue;
+        if (!(result.reason instanceof KubeApiError)) throw result.reason;
+        failed.push({ child: stage[j] as KubernetesObject, err: result.reason });
+      }
+      const [first] = failed;
+      if (!first) continue;
+      const serverErrors = failed.some((f) => f.err.status >= 500) ? (this.serverErrors.get(key) ?? 0) + 1 : 0;
+      this.serverErrors.set(key, serverErrors);
+      const refused = failed.filter((f) => isRefusal(f.err, serverErrors));
+      if (!refused.length) throw first.err;
+      const held: HeldBack[] = stages
+        .slice(i + 1)
+        .flat()
+        .filter((child) => needsApply(child, live.get(child)))
+        .map((child) => ({ kind: child.kind ?? 'object', exists: live.get(child) !== undefined }));
+      return { blocker: refusalBlocker(spec, refused, held) };
+    }
+    this.serverErrors.delete(key);
+    return { applied };
   }
 
   private missingReference(namespace: string, refs: ObjectReference[]): Blocker | undefined {
@@ -407,13 +468,42 @@ export class Reconciler {
     return undefined;
   }
 
+  /** The McpServer's pods, from the cache (selected as its Deployment selects them). */
+  private podsOf(spec: McpServer): V1Pod[] {
+    const selector = Object.entries(selectorLabels(spec));
+    return this.o.caches.pods
+      .list()
+      .filter(
+        (pod) =>
+          pod.metadata.namespace === spec.metadata?.namespace &&
+          selector.every(([k, v]) => pod.metadata.labels?.[k] === v),
+      );
+  }
+
   /**
-   * Patch status only when it differs; record an Event when Ready changes or a blocker appears.
+   * True when the Ingress is ours and is the one this spec asks for (applied and accepted by the API server), so
+   * status.externalURL is true: not when it was refused, and not when another server holds the route.
+   */
+  private exposedByIngress(mcp: McpServer & Cached, spec: McpServer, applied: readonly string[]): boolean {
+    const wanted = renderIngress(spec);
+    if (!wanted) return false;
+    if (applied.includes('Ingress')) return true; // just now, after the ChildConflict check: ours, and accepted
+    const live = this.o.caches.children.Ingress.get(mcp.metadata.namespace, mcp.metadata.name);
+    if (!live || !controlledBy(live, mcp.metadata.uid)) return false;
+    const hash = (o: KubernetesObject | undefined) => o?.metadata?.annotations?.[ANNOTATION_SPEC_HASH];
+    return hash(live) === hash(withSpecHash(wanted));
+  }
+
+  /**
+   * Patch status only when it differs; record an Event when Ready changes or a blocker appears or changes.
+   * `applied`: the kinds this reconcile just applied (accepted by the API server, maybe not in the cache yet).
+   * `exposure`: what the HTTPRoute's status says (gateway-api.ts), when there is one.
    */
   private async updateStatus(
     mcp: McpServer & Cached,
     spec: McpServer,
     blocker?: Blocker,
+    applied: readonly string[] = [],
     exposure: RouteOutcome = {},
   ): Promise<number | undefined> {
     const namespace = mcp.metadata.namespace;
@@ -423,10 +513,13 @@ export class Reconciler {
     const observation = {
       mcp: spec,
       deployment,
+      pods: deployment ? this.podsOf(spec) : undefined,
       blocker,
       url: valid ? serviceURL(spec) : undefined,
-      // The HTTPRoute's URL once a Gateway accepted it, else the Ingress's.
-      externalURL: valid ? (exposure.externalURL ?? externalURL(spec)) : undefined,
+      // The HTTPRoute's URL once every parent Gateway accepted it, else the Ingress's when it is ours.
+      externalURL: valid
+        ? (exposure.externalURL ?? (this.exposedByIngress(mcp, spec, applied) ? externalURL(spec) : undefined))
+        : undefined,
       routeConditions: exposure.conditions,
       now: (this.o.now ?? (() => new Date().toISOString().replace(/\.\d+Z$/, 'Z')))(),
     };
@@ -450,9 +543,14 @@ export class Reconciler {
     }
     const before = conditionOf(mcp.status, 'Ready');
     const after = conditionOf(next, 'Ready');
-    if (!after || (before?.status === after.status && before?.reason === after.reason)) return;
-    if (after.status === 'True') await this.o.events.record(mcp, 'Normal', after.reason, after.message);
-    else if (blocker) await this.o.events.record(mcp, 'Warning', blocker.reason, blocker.message);
+    if (!after) return;
+    const changed = before?.status !== after.status || before?.reason !== after.reason;
+    if (after.status === 'True') {
+      if (changed) await this.o.events.record(mcp, 'Normal', after.reason, after.message);
+    } else if (blocker && (changed || before?.message !== after.message)) {
+      // A new refusal with the same reason (another field) is news too.
+      await this.o.events.record(mcp, 'Warning', blocker.reason, blocker.message);
+    }
   }
 }
 

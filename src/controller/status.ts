@@ -2,7 +2,7 @@
  * Pure: the McpServer's status from what the controller observed. Conditions keep their
  * lastTransitionTime while their status holds, so an unchanged world writes nothing.
  */
-import type { V1Deployment } from '@kubernetes/client-node';
+import type { V1ContainerStatus, V1Deployment, V1Pod } from '@kubernetes/client-node';
 import type { Condition, McpServer, McpServerStatus } from '../api/types.generated.ts';
 import {
   ROUTE_CONDITION_REASONS,
@@ -17,7 +17,8 @@ export type ConditionType = 'Ready' | 'Available' | 'Progressing' | 'Degraded';
 export const CONDITION_TYPES: Readonly<Record<ConditionType | RouteConditionType, string>> = {
   Ready: 'True when every wanted replica is updated and ready at status.url; False says why not.',
   Available: 'True when at least one replica is available.',
-  Progressing: 'True while the Deployment is being created or rolled out; False when the rollout completed or stalled.',
+  Progressing:
+    "True while the Deployment is being created or rolled out; False when the rollout completed or stalled, when a pod cannot start (the pod's reason), or when a blocker holds the Deployment back (the blocker's reason).",
   Degraded: 'True when something needs attention: a blocker, a replica failure or a stalled rollout.',
   ...ROUTE_CONDITION_TYPES,
 };
@@ -101,9 +102,25 @@ export const CONDITION_REASONS: ReadonlyArray<{ reason: string; conditions: stri
   },
   {
     reason: 'ApplyFailed',
-    conditions: 'Ready=False, Degraded=True',
-    meaning: 'the API server refused a child for good (invalid, or another 4xx); the message is its answer',
+    conditions: 'Ready=False, Degraded=True, Progressing=False',
+    meaning:
+      'the API server refused a child (a 4xx, or a 5xx three times in a row), with its answer and the McpServer field it is about; retried with backoff. A refused NetworkPolicy holds back the Deployment: no pod runs without the policy',
   },
+  ...['ErrImagePull', 'ImagePullBackOff', 'InvalidImageName', 'ErrImageNeverPull'].map((reason) => ({
+    reason,
+    conditions: 'Ready=False, Degraded=True, Progressing=False',
+    meaning: "a pod cannot pull its image; the message names the pod, the container, the image and the kubelet's error",
+  })),
+  {
+    reason: 'CrashLoopBackOff',
+    conditions: 'Ready=False, Degraded=True, Progressing=False',
+    meaning: 'a container keeps exiting; the message gives its last exit code and the end of its termination message',
+  },
+  ...['CreateContainerConfigError', 'CreateContainerError', 'RunContainerError'].map((reason) => ({
+    reason,
+    conditions: 'Ready=False, Degraded=True, Progressing=False',
+    meaning: 'the kubelet cannot start a container (e.g. a missing Secret key); the message is its error',
+  })),
   ...ROUTE_CONDITION_REASONS,
 ];
 
@@ -117,6 +134,8 @@ export interface Observation {
   mcp: McpServer;
   /** The Deployment as the cache has it, if it exists. */
   deployment?: V1Deployment | undefined;
+  /** The McpServer's pods (read while a rollout is not done): their waiting reasons say why no replica is ready. */
+  pods?: readonly V1Pod[] | undefined;
   blocker?: Blocker | undefined;
   url?: string | undefined;
   externalURL?: string | undefined;
@@ -134,9 +153,99 @@ function deploymentFailure(deployment: V1Deployment | undefined): string | undef
   return failed?.message;
 }
 
-function rollout(obs: Observation): { available: Draft; progressing: Draft; done: boolean; ready: number } {
+/** Waiting reasons that do not go away by waiting: the pod needs a fix (or an outside change) first. */
+const STUCK_REASONS = new Set([
+  'ErrImagePull',
+  'ImagePullBackOff',
+  'InvalidImageName',
+  'ErrImageNeverPull',
+  'CrashLoopBackOff',
+  'CreateContainerConfigError',
+  'CreateContainerError',
+  'RunContainerError',
+]);
+const IMAGE_REASONS = new Set(['ErrImagePull', 'ImagePullBackOff', 'InvalidImageName', 'ErrImageNeverPull']);
+/** Termination messages can be 4 KiB; the end says the most (the last error). */
+const MESSAGE_TAIL = 300;
+
+const tail = (text: string) => {
+  const trimmed = text.trim().replace(/\s+/g, ' ');
+  return trimmed.length > MESSAGE_TAIL ? `...${trimmed.slice(-MESSAGE_TAIL)}` : trimmed;
+};
+
+function describeStuck(pod: string, c: V1ContainerStatus, reason: string, kubeletMessage: string): string {
+  const who = `container ${c.name} of pod ${pod}`;
+  if (IMAGE_REASONS.has(reason)) {
+    const fix =
+      c.name === 'server'
+        ? 'check spec.image (and spec.pod.imagePullSecrets for a private registry)'
+        : "check the operator's --gateway-image";
+    return `${who} cannot pull image "${c.image}" (${reason}): ${tail(kubeletMessage) || 'no detail from the kubelet'}; ${fix}`;
+  }
+  if (reason === 'CrashLoopBackOff') {
+    // Not the kubelet's message: it names the growing back-off delay, which would rewrite status on every restart.
+    const last = c.lastState?.terminated;
+    const exit = last ? `last exit code ${last.exitCode}${last.reason ? ` (${last.reason})` : ''}` : 'no exit code yet';
+    const said = last?.message ? `, its last message: "${tail(last.message)}"` : '';
+    // 137/143: SIGKILL/SIGTERM from outside, most often the kubelet after failed liveness or startup checks.
+    const killed =
+      last && (last.exitCode === 137 || last.exitCode === 143) && last.reason !== 'OOMKilled'
+        ? `; killed by a signal: if its liveness or startup probe failed (kubectl describe pod ${pod}), check it (spec.livenessProbe for HTTP servers)`
+        : '';
+    return `${who} keeps exiting (CrashLoopBackOff): ${exit}${said}${killed}; see kubectl logs ${pod} -c ${c.name} --previous`;
+  }
+  return `${who} cannot start (${reason}): ${tail(kubeletMessage) || 'no detail from the kubelet'}`;
+}
+
+/**
+ * The first stuck container of the McpServer's pods (by pod name, init containers first, so the answer is stable):
+ * an image that cannot be pulled, a crash loop, a container the kubelet cannot create.
+ */
+export function stuckPod(pods: readonly V1Pod[] | undefined): Blocker | undefined {
+  const live = (pods ?? []).filter((p) => !p.metadata?.deletionTimestamp);
+  const sorted = [...live].sort((a, b) => String(a.metadata?.name).localeCompare(String(b.metadata?.name)));
+  for (const pod of sorted) {
+    for (const c of [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])]) {
+      const waiting = c.state?.waiting;
+      if (!waiting?.reason || !STUCK_REASONS.has(waiting.reason)) continue;
+      const name = pod.metadata?.name ?? 'unknown';
+      return { reason: waiting.reason, message: describeStuck(name, c, waiting.reason, waiting.message ?? '') };
+    }
+  }
+  return undefined;
+}
+
+interface Rollout {
+  available: Draft;
+  progressing: Draft;
+  done: boolean;
+  ready: number;
+  /** A pod of the rollout that cannot start. */
+  stuck?: Blocker | undefined;
+}
+
+function rollout(obs: Observation): Rollout {
   const wanted = obs.mcp.spec.replicas;
   const d = obs.deployment;
+  if (!d && obs.blocker) {
+    // Nothing is being created while a blocker holds the Deployment back.
+    return {
+      available: {
+        type: 'Available',
+        status: 'False',
+        reason: 'DeploymentNotFound',
+        message: 'the Deployment does not exist yet',
+      },
+      progressing: {
+        type: 'Progressing',
+        status: 'False',
+        reason: obs.blocker.reason,
+        message: `the Deployment is not created until this is fixed: ${obs.blocker.message}`,
+      },
+      done: false,
+      ready: 0,
+    };
+  }
   if (!d) {
     return {
       available: {
@@ -157,6 +266,7 @@ function rollout(obs: Observation): { available: Draft; progressing: Draft; done
   const seen = (s.observedGeneration ?? 0) >= (d.metadata?.generation ?? 0);
   const done = seen && updated >= wanted && ready >= wanted && (s.replicas ?? 0) <= wanted;
   const failure = deploymentFailure(d);
+  const stuck = done ? undefined : stuckPod(obs.pods);
   const availableCondition: Draft =
     wanted === 0
       ? { type: 'Available', status: 'False', reason: 'ScaledToZero', message: 'spec.replicas is 0' }
@@ -173,7 +283,9 @@ function rollout(obs: Observation): { available: Draft; progressing: Draft; done
             reason: 'DeploymentUnavailable',
             message: failure
               ? `no replica is available: ${failure}`
-              : `no replica is available yet (0/${wanted}); see kubectl describe pods -l app.kubernetes.io/instance=${obs.mcp.metadata?.name}`,
+              : stuck
+                ? `no replica is available: ${stuck.message}`
+                : `no replica is available yet (0/${wanted}); see kubectl describe pods -l app.kubernetes.io/instance=${obs.mcp.metadata?.name}`,
           };
   const stalled = d.status?.conditions?.find(
     (c) => c.type === 'Progressing' && c.reason === 'ProgressDeadlineExceeded',
@@ -192,14 +304,21 @@ function rollout(obs: Observation): { available: Draft; progressing: Draft; done
           reason: 'ProgressDeadlineExceeded',
           message: stalled.message ?? 'rollout stalled',
         }
-      : {
-          type: 'Progressing',
-          status: 'True',
-          reason: 'RolloutInProgress',
-          // Readiness only: a message that changed on every replica count would cost a status write each time.
-          message: `rolling out: ${ready}/${wanted} replicas ready`,
-        };
-  return { available: availableCondition, progressing, done, ready };
+      : stuck
+        ? {
+            type: 'Progressing',
+            status: 'False',
+            reason: stuck.reason,
+            message: `the rollout is stuck: ${stuck.message}`,
+          }
+        : {
+            type: 'Progressing',
+            status: 'True',
+            reason: 'RolloutInProgress',
+            // Readiness only: a message that changed on every replica count would cost a status write each time.
+            message: `rolling out: ${ready}/${wanted} replicas ready`,
+          };
+  return { available: availableCondition, progressing, done, ready, stuck };
 }
 
 export function computeStatus(obs: Observation, previous: McpServerStatus | undefined): McpServerStatus {
@@ -219,19 +338,23 @@ export function computeStatus(obs: Observation, previous: McpServerStatus | unde
             reason: 'Ready',
             message: `${r.ready}/${wanted} replicas ready at ${obs.url}`,
           }
-        : {
-            type: 'Ready',
-            status: 'False',
-            reason: r.available.status === 'True' ? 'RolloutInProgress' : r.available.reason,
-            message: r.available.status === 'True' ? r.progressing.message : r.available.message,
-          };
+        : r.stuck
+          ? { type: 'Ready', status: 'False', reason: r.stuck.reason, message: r.stuck.message }
+          : {
+              type: 'Ready',
+              status: 'False',
+              reason: r.available.status === 'True' ? 'RolloutInProgress' : r.available.reason,
+              message: r.available.status === 'True' ? r.progressing.message : r.available.message,
+            };
   const degraded: Draft = blocker
     ? { type: 'Degraded', status: 'True', reason: blocker.reason, message: blocker.message }
     : failure
       ? { type: 'Degraded', status: 'True', reason: 'ReplicaFailure', message: failure }
-      : stalled
-        ? { type: 'Degraded', status: 'True', reason: 'ProgressDeadlineExceeded', message: r.progressing.message }
-        : { type: 'Degraded', status: 'False', reason: 'AsExpected', message: 'no problems observed' };
+      : r.stuck
+        ? { type: 'Degraded', status: 'True', reason: r.stuck.reason, message: r.stuck.message }
+        : stalled
+          ? { type: 'Degraded', status: 'True', reason: 'ProgressDeadlineExceeded', message: r.progressing.message }
+          : { type: 'Degraded', status: 'False', reason: 'AsExpected', message: 'no problems observed' };
 
   const generation = mcp.metadata?.generation ?? 0;
   const conditions = [ready, r.available, r.progressing, degraded, ...(obs.routeConditions ?? [])].map(

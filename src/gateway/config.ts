@@ -20,7 +20,11 @@ export interface GatewayConfig {
   basePath: string;
   sessionMode: SessionMode;
   maxSessions: number;
+  /** Sessions one client (token, OIDC subject, or address) may hold; over it, its least recently used idle one closes. */
+  maxSessionsPerClient: number;
   idleTimeoutMs: number;
+  /** A session that makes no request after initialize closes after this long (abandoned handshakes). */
+  handshakeTimeoutMs: number;
   toolsAllow: string[];
   toolsDeny: string[];
   rateLimitRpm: number;
@@ -70,7 +74,9 @@ const OPTIONS: Record<string, OptionSpec> = {
   basePath: { flag: '--base-path', env: 'MCP_GATEWAY_BASE_PATH' },
   sessionMode: { flag: '--session-mode', env: 'MCP_GATEWAY_SESSION_MODE' },
   maxSessions: { flag: '--max-sessions', env: 'MCP_GATEWAY_MAX_SESSIONS' },
+  maxSessionsPerClient: { flag: '--max-sessions-per-client', env: 'MCP_GATEWAY_MAX_SESSIONS_PER_CLIENT' },
   idleTimeout: { flag: '--idle-timeout', env: 'MCP_GATEWAY_IDLE_TIMEOUT' },
+  handshakeTimeout: { flag: '--handshake-timeout', env: 'MCP_GATEWAY_HANDSHAKE_TIMEOUT' },
   toolsAllow: { flag: '--tools-allow', env: 'MCP_GATEWAY_TOOLS_ALLOW' },
   toolsDeny: { flag: '--tools-deny', env: 'MCP_GATEWAY_TOOLS_DENY' },
   rateLimitRpm: { flag: '--rate-limit-rpm', env: 'MCP_GATEWAY_RATE_LIMIT_RPM' },
@@ -93,6 +99,22 @@ const OPTIONS: Record<string, OptionSpec> = {
   keepAliveInterval: { flag: '--keepalive-interval', env: 'MCP_GATEWAY_KEEPALIVE_INTERVAL' },
   logLevel: { flag: '--log-level', env: 'MCP_GATEWAY_LOG_LEVEL' },
 };
+
+/**
+ * Default session limits. Shared mode: 1000 sessions. Measured (bench/RESULTS.md, `npm run bench -- sessions`):
+ * an idle session costs the gateway about 45 KB of RSS (handshake done, GET stream open; about 35 KB for legacy
+ * SSE, under 30 KB for an abandoned handshake), so 1000 take about 45 MB, a tenth of the 512 Mi the operator
+ * gives the server container (gateway, about 100 MB, and server included) by default, a sixth of the proxy
+ * sidecar's 256 Mi. Sessions that buffer events use more,
+ * bounded per session by the event store. perSession mode keeps 100: each session there is a server process,
+ * whose memory the gateway cannot know; size it from the server's. Per client: a tenth of the shared default, so
+ * it takes ten clients' busy sessions (idle ones are evicted) to fill the gateway, while a team behind one NAT
+ * address or one shared token still has room.
+ */
+export const DEFAULT_MAX_SESSIONS: Record<SessionMode, number> = { shared: 1000, perSession: 100 };
+export const DEFAULT_MAX_SESSIONS_PER_CLIENT = 100;
+/** Clients send notifications/initialized right after initialize; 30 s is far beyond any real handshake. */
+export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 30_000;
 
 const BY_FLAG = new Map(Object.entries(OPTIONS).map(([key, spec]) => [spec.flag, key]));
 
@@ -273,8 +295,10 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
     healthPort: int('healthPort', 9090, 0, 65535),
     basePath: basePathOpt ? parseBasePath(basePathOpt.value, basePathOpt.source) : '',
     sessionMode,
-    maxSessions: int('maxSessions', 100, 1, 1_000_000),
+    maxSessions: int('maxSessions', DEFAULT_MAX_SESSIONS[sessionMode], 1, 1_000_000),
+    maxSessionsPerClient: int('maxSessionsPerClient', DEFAULT_MAX_SESSIONS_PER_CLIENT, 1, 1_000_000),
     idleTimeoutMs: dur('idleTimeout', 30 * 60_000),
+    handshakeTimeoutMs: dur('handshakeTimeout', DEFAULT_HANDSHAKE_TIMEOUT_MS),
     toolsAllow: parseList(str('toolsAllow') ?? ''),
     toolsDeny: parseList(str('toolsDeny') ?? ''),
     rateLimitRpm: int('rateLimitRpm', 0, 0, 10_000_000),
@@ -305,6 +329,9 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
     );
   }
   if (config.idleTimeoutMs <= 0) throw new ConfigError(get('idleTimeout')?.source ?? '', 'must be positive');
+  if (config.handshakeTimeoutMs <= 0) {
+    throw new ConfigError(get('handshakeTimeout')?.source ?? '', 'must be positive');
+  }
   if (config.inputTimeoutMs <= 0) throw new ConfigError(get('inputTimeout')?.source ?? '', 'must be positive');
   if (config.port !== 0 && config.port === config.healthPort) {
     throw new ConfigError('--health-port', 'must differ from --port');

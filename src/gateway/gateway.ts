@@ -180,7 +180,9 @@ export class Gateway {
     this.sessions = new SessionManager({
       perSession: config.sessionMode === 'perSession',
       maxSessions: config.maxSessions,
+      maxPerClient: config.maxSessionsPerClient,
       idleTimeoutMs: config.idleTimeoutMs,
+      handshakeTimeoutMs: config.handshakeTimeoutMs,
       sharedRouter: this.sharedRouter,
       policy,
       metrics,
@@ -210,8 +212,13 @@ export class Gateway {
     });
     this.mcpServer = createServer({ keepAliveTimeout: 65_000, headersTimeout: 66_000 }, http.handle);
     this.healthServer = createServer(healthHandler(this.readiness, metrics));
-    const port = await listen(this.mcpServer, config.port, config.host);
-    const healthPort = await listen(this.healthServer, config.healthPort, config.host);
+    const port = await listen(this.mcpServer, config.port, config.host, '--port, MCP_GATEWAY_PORT');
+    const healthPort = await listen(
+      this.healthServer,
+      config.healthPort,
+      config.host,
+      '--health-port, MCP_GATEWAY_HEALTH_PORT',
+    );
     log.info(
       {
         mode: config.mode,
@@ -282,11 +289,27 @@ export class Gateway {
   }
 }
 
-function listen(server: HttpServer, port: number, host: string): Promise<number> {
+/** `setting`: the flag and variable that chose the port, for the message when it cannot be bound. */
+function listen(server: HttpServer, port: number, host: string, setting: string): Promise<number> {
   return new Promise((resolve, reject) => {
-    server.once('error', reject);
+    const onError = (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EADDRINUSE') {
+        reject(
+          new Error(
+            `port ${port} on ${host} is already in use (${setting}): stop what holds it or choose another port`,
+          ),
+        );
+      } else if (err.code === 'EACCES') {
+        reject(
+          new Error(
+            `port ${port} on ${host} needs privileges this process lacks (${setting}): choose a port above 1023`,
+          ),
+        );
+      } else reject(new Error(`cannot listen on ${host}:${port} (${setting}): ${err.message}`));
+    };
+    server.once('error', onError);
     server.listen(port, host, () => {
-      server.off('error', reject);
+      server.off('error', onError);
       resolve((server.address() as AddressInfo).port);
     });
   });

@@ -36,6 +36,7 @@ export class GatewayMetrics {
   readonly toolCallDuration: Histogram<'tool'>;
   readonly rpcRequests: Counter<'method' | 'outcome'>;
   readonly activeSessions: Gauge<'transport'>;
+  readonly sessionsClosed: Counter<'reason'>;
   readonly childRestarts: Counter;
   readonly childUp: Gauge;
   readonly httpResponses: Counter<'code'>;
@@ -95,6 +96,12 @@ export class GatewayMetrics {
       name: 'mcp_gateway_active_sessions',
       help: 'Open client sessions by transport (streamable_http, sse)',
       labelNames: ['transport'],
+      registers,
+    });
+    this.sessionsClosed = new Counter({
+      name: 'mcp_gateway_sessions_closed_by_gateway_total',
+      help: 'Sessions the gateway closed, by reason (idle_timeout, handshake_timeout, evicted, evicted_per_client)',
+      labelNames: ['reason'],
       registers,
     });
     this.childRestarts = new Counter({

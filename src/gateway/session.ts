@@ -23,6 +23,11 @@ export class ClientSession {
   protocolVersion = '';
   closed = false;
   lastActivity = Date.now();
+  /**
+   * The client went on past `initialize` (any other message, or a GET stream). Until then the session may be an
+   * abandoned handshake: it expires after the short handshake timeout and is the first to be evicted.
+   */
+  confirmed = false;
   /** resources/subscribe URIs this session holds. */
   readonly subscriptions = new Set<string>();
   /** Client request id -> gateway id, for cancellation and cleanup. */

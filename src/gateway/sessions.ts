@@ -8,6 +8,15 @@
  *   back into the client), bounded by the maximum and the idle timeout. One process is kept pre-spawned so a
  *   new session does not wait for a cold start. 2026-07-28 stateless requests still use the shared process.
  *
+ * Limits, so that sessions nobody uses cannot lock real clients out: a session that makes no request after
+ * `initialize` (no notifications/initialized, no call, no GET stream) expires after the short handshake timeout;
+ * one client (its token or OIDC subject, else its address as the rate limits see it) holds at most
+ * `maxPerClient` sessions; at either limit an idle session is closed to make room (abandoned handshakes first,
+ * then the least recently used session with nothing in flight and no stream open, and a handshake still in
+ * progress only when nothing else is idle), and a new session is refused only when every session in the way is
+ * busy. Legacy SSE sessions count the same way (their stream does not protect a session that never went past
+ * the handshake).
+ *
  * With a session secret, ids are signed and name the replica that owns them, so another replica can forward
  * the request there instead of answering "Session not found" (no sticky sessions needed).
  */
@@ -28,12 +37,14 @@ export interface SessionEntry {
   sse?: SseConnection;
   /** per-session mode: the process this session owns. */
   upstream?: Upstream;
+  /** Whom the per-client limit counts this session against (the identity at creation). */
+  client: string;
 }
 
 export class SessionRefused extends Error {
   readonly status: number;
   /** Machine-readable, for the JSON-RPC error's data. */
-  readonly reason: 'draining' | 'session_limit';
+  readonly reason: 'draining' | 'session_limit' | 'client_session_limit';
   constructor(status: number, message: string, reason: SessionRefused['reason']) {
     super(message);
     this.status = status;
@@ -112,10 +123,17 @@ export class SessionIds {
   }
 }
 
+/** How long a fresh handshake is presumed in progress rather than abandoned (it takes one round trip). */
+const HANDSHAKE_GRACE_MS = 5_000;
+
 export interface SessionManagerOptions {
   perSession: boolean;
   maxSessions: number;
+  /** Sessions one client identity may hold at once. */
+  maxPerClient: number;
   idleTimeoutMs: number;
+  /** A session that made no request after initialize is closed after this long. */
+  handshakeTimeoutMs: number;
   sharedRouter: Router;
   policy: RouterPolicy;
   metrics: GatewayMetrics;
@@ -131,6 +149,7 @@ export interface SessionManagerOptions {
 export class SessionManager {
   readonly ids: SessionIds;
   private readonly sessions = new Map<string, SessionEntry>();
+  private readonly byClient = new Map<string, Set<SessionEntry>>();
   private readonly options: SessionManagerOptions;
   private spare?: Upstream;
   private readonly sweeper: NodeJS.Timeout;
@@ -141,7 +160,7 @@ export class SessionManager {
   constructor(options: SessionManagerOptions) {
     this.options = options;
     this.ids = options.ids;
-    const every = Math.max(250, Math.min(options.idleTimeoutMs / 4, 30_000));
+    const every = Math.max(250, Math.min(options.idleTimeoutMs / 4, options.handshakeTimeoutMs / 4, 30_000));
     this.sweeper = setInterval(() => this.expireIdle(), every);
     this.sweeper.unref();
     if (options.perSession) this.refillSpare();
@@ -171,15 +190,83 @@ export class SessionManager {
     this.spare.prespawn();
   }
 
+  /** Whether the session is in use: a request in flight, or (past the handshake) an open stream. */
+  private busy(entry: SessionEntry): boolean {
+    const { session } = entry;
+    if (session.pendingByClientId.size > 0) return true;
+    if (!session.confirmed) return false;
+    return (entry.streams?.hasOpenStreams ?? false) || (entry.sse !== undefined && !entry.sse.closed);
+  }
+
+  /**
+   * Eviction order of an idle session: 0, a handshake nobody finished within the grace; 1, a session past its
+   * handshake; 2, a handshake still within the grace (a client that connects during a flood is in this state for
+   * one round trip, and must not be the one that makes room for the flood).
+   */
+  private evictionRank(session: ClientSession, now: number): number {
+    if (session.confirmed) return 1;
+    const grace = Math.min(HANDSHAKE_GRACE_MS, this.options.handshakeTimeoutMs / 2);
+    return now - session.lastActivity > grace ? 0 : 2;
+  }
+
+  /** The session to close to make room: the lowest rank, least recently used first; undefined when all are busy. */
+  private evictable(candidates: Iterable<SessionEntry>): SessionEntry | undefined {
+    const now = Date.now();
+    let best: SessionEntry | undefined;
+    let bestRank = Number.POSITIVE_INFINITY;
+    for (const entry of candidates) {
+      if (this.busy(entry)) continue;
+      const rank = this.evictionRank(entry.session, now);
+      if (rank < bestRank || (rank === bestRank && entry.session.lastActivity < (best?.session.lastActivity ?? 0))) {
+        best = entry;
+        bestRank = rank;
+      }
+    }
+    return best;
+  }
+
+  /** Makes room for one more session of `identity`, or throws the refusal when everything in the way is busy. */
+  private makeRoom(identity: string): void {
+    const { maxPerClient, maxSessions } = this.options;
+    const mine = this.byClient.get(identity);
+    if (mine && mine.size >= maxPerClient) {
+      const victim = this.evictable(mine);
+      if (!victim) {
+        throw new SessionRefused(
+          429,
+          `this client already holds ${mine.size} sessions, all in use (the per-client limit is ${maxPerClient}); close one (DELETE) or retry later`,
+          'client_session_limit',
+        );
+      }
+      this.evict(victim, 'evicted_per_client');
+    }
+    if (this.sessions.size >= maxSessions) {
+      const victim = this.evictable(this.sessions.values());
+      if (!victim) {
+        throw new SessionRefused(
+          503,
+          `the gateway has reached its session limit (${maxSessions}) and every session is in use; retry later`,
+          'session_limit',
+        );
+      }
+      this.evict(victim, 'evicted');
+    }
+  }
+
+  private evict(entry: SessionEntry, reason: 'evicted' | 'evicted_per_client'): void {
+    this.options.metrics.sessionsClosed.inc({ reason });
+    // Debug, like 'session opened': a flood must not turn into as many log lines (the metric counts them).
+    this.options.log.debug(
+      { session: entry.session.logId, client: entry.client, confirmed: entry.session.confirmed, reason },
+      'idle session closed to make room for a new one',
+    );
+    // close() is synchronous up to the first await: the session is gone from every count on return.
+    void this.close(entry, reason);
+  }
+
   create(kind: Extract<SessionKind, 'streamable' | 'sse'>, identity: string): SessionEntry {
     if (this.draining) throw SessionRefused.draining();
-    if (this.sessions.size >= this.options.maxSessions) {
-      throw new SessionRefused(
-        503,
-        `the gateway has reached its session limit (${this.options.maxSessions})`,
-        'session_limit',
-      );
-    }
+    this.makeRoom(identity);
     const id = this.ids.mint();
     const session = new ClientSession(id, kind, identity);
     let router = this.options.sharedRouter;
@@ -200,8 +287,11 @@ export class SessionManager {
       setImmediate(() => this.refillSpare());
     }
     router.attach(session);
-    const entry: SessionEntry = { session, router, upstream };
+    const entry: SessionEntry = { session, router, upstream, client: identity };
     this.sessions.set(id, entry);
+    const mine = this.byClient.get(identity) ?? new Set<SessionEntry>();
+    mine.add(entry);
+    this.byClient.set(identity, mine);
     this.counts[kind]++;
     this.options.metrics.activeSessions.set(
       { transport: kind === 'sse' ? 'sse' : 'streamable_http' },
@@ -216,6 +306,9 @@ export class SessionManager {
     if (session.closed) return;
     session.closed = true;
     this.sessions.delete(session.id);
+    const mine = this.byClient.get(entry.client);
+    mine?.delete(entry);
+    if (mine?.size === 0) this.byClient.delete(entry.client);
     const kind = session.kind === 'sse' ? 'sse' : 'streamable';
     this.counts[kind]--;
     this.options.metrics.activeSessions.set(
@@ -235,10 +328,15 @@ export class SessionManager {
 
   private expireIdle(): void {
     const now = Date.now();
+    const { idleTimeoutMs, handshakeTimeoutMs } = this.options;
     for (const entry of [...this.sessions.values()]) {
       const s = entry.session;
-      if (s.pendingByClientId.size === 0 && now - s.lastActivity > this.options.idleTimeoutMs) {
-        void this.close(entry, 'idle timeout');
+      if (s.pendingByClientId.size > 0) continue;
+      const reason = s.confirmed ? 'idle_timeout' : 'handshake_timeout';
+      const limit = s.confirmed ? idleTimeoutMs : Math.min(handshakeTimeoutMs, idleTimeoutMs);
+      if (now - s.lastActivity > limit) {
+        this.options.metrics.sessionsClosed.inc({ reason });
+        void this.close(entry, reason);
       }
     }
   }

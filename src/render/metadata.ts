@@ -1,14 +1,11 @@
 /** Names, labels and owner references shared by every child of an McpServer. */
 import type { V1ObjectMeta, V1OwnerReference } from '@kubernetes/client-node';
+import { LABEL_COMPONENT, LABEL_INSTANCE, LABEL_MANAGED_BY, LABEL_NAME, LABEL_PART_OF } from '../api/labels.ts';
 import { API_VERSION, KIND } from '../api/schema.ts';
 import type { McpServer } from '../api/types.generated.ts';
 
+export { LABEL_COMPONENT, LABEL_INSTANCE, LABEL_MANAGED_BY, LABEL_NAME, LABEL_PART_OF };
 export const MANAGED_BY = 'mcp-operator';
-export const LABEL_NAME = 'app.kubernetes.io/name';
-export const LABEL_INSTANCE = 'app.kubernetes.io/instance';
-export const LABEL_COMPONENT = 'app.kubernetes.io/component';
-export const LABEL_MANAGED_BY = 'app.kubernetes.io/managed-by';
-export const LABEL_PART_OF = 'app.kubernetes.io/part-of';
 /** Set on every child: the hash of what we applied, so a changed spec is seen without diffing. */
 export const ANNOTATION_SPEC_HASH = 'mcpoperator.io/spec-hash';
 /** Set on the pod template: the hash of the Secrets and ConfigMaps the pod reads, so rotation rolls pods. */

@@ -71,8 +71,12 @@ function gatewayEnv(mcp: McpServer): V1EnvVar[] {
     ['MCP_GATEWAY_HEALTH_PORT', String(GATEWAY_HEALTH_PORT)],
     ['MCP_GATEWAY_BASE_PATH', basePath(mcp) || undefined],
     ['MCP_GATEWAY_SESSION_MODE', sessions.mode],
-    ['MCP_GATEWAY_MAX_SESSIONS', String(sessions.max)],
+    ['MCP_GATEWAY_MAX_SESSIONS', sessions.max === undefined ? undefined : String(sessions.max)],
     ['MCP_GATEWAY_IDLE_TIMEOUT', sessions.idleTimeout],
+    [
+      'MCP_GATEWAY_MAX_SESSIONS_PER_CLIENT',
+      sessions.maxPerClient === undefined ? undefined : String(sessions.maxPerClient),
+    ],
     ['MCP_GATEWAY_TOOLS_ALLOW', tools?.allow?.length ? tools.allow.join(',') : undefined],
     ['MCP_GATEWAY_TOOLS_DENY', tools?.deny?.length ? tools.deny.join(',') : undefined],
     ['MCP_GATEWAY_RATE_LIMIT_RPM', rateLimit?.requestsPerMinute ? String(rateLimit.requestsPerMinute) : undefined],
@@ -119,6 +123,29 @@ const tcpProbe = (periodSeconds: number, failureThreshold: number): V1Probe => (
   timeoutSeconds: 3,
   failureThreshold,
 });
+
+/**
+ * The server's own liveness in HTTP transports: the gateway's probes cover only the gateway, so without this a hung
+ * server is never restarted. TCP on the server's port unless spec.livenessProbe says otherwise; the startup probe
+ * runs the same check with the 5 minutes a first boot may need, and liveness counts only after it.
+ */
+function serverLivenessProbes(mcp: McpServer, port: string): { startupProbe: V1Probe; livenessProbe: V1Probe } {
+  const spec = mcp.spec.livenessProbe ?? {};
+  const check: Pick<V1Probe, 'httpGet' | 'tcpSocket' | 'exec'> = spec.httpGet
+    ? { httpGet: { path: spec.httpGet.path, port: spec.httpGet.port ?? port } }
+    : spec.exec
+      ? { exec: { command: spec.exec.command } }
+      : { tcpSocket: { port: spec.tcpSocket?.port ?? port } };
+  return {
+    startupProbe: { ...check, periodSeconds: 5, timeoutSeconds: spec.timeoutSeconds ?? 3, failureThreshold: 60 },
+    livenessProbe: {
+      ...check,
+      periodSeconds: spec.periodSeconds ?? 10,
+      timeoutSeconds: spec.timeoutSeconds ?? 3,
+      failureThreshold: spec.failureThreshold ?? 3,
+    },
+  };
+}
 
 /** Gateway probes on the health port, never on /mcp (a GET there is 405 and would crash-loop the pod). */
 const gatewayProbes = {
@@ -212,14 +239,18 @@ function serverContainer(mcp: McpServer): V1Container {
     ...(spec.args?.length ? { args: spec.args } : {}),
   };
   if (spec.gateway.enabled) {
-    return { ...withCommand, ports: [{ name: 'server', containerPort: spec.port as number, protocol: 'TCP' }] };
+    // Readiness is the gateway's (it checks the server through its port); liveness is the server's own.
+    return {
+      ...withCommand,
+      ports: [{ name: 'server', containerPort: spec.port as number, protocol: 'TCP' }],
+      ...serverLivenessProbes(mcp, 'server'),
+    };
   }
-  // No gateway: the server's own port is the MCP port; TCP probes, since GET on an MCP path may be 405.
+  // No gateway: the server's own port is the MCP port; TCP readiness, since GET on an MCP path may be 405.
   return {
     ...withCommand,
     ports: [{ name: 'mcp', containerPort: spec.port as number, protocol: 'TCP' }],
-    startupProbe: tcpProbe(5, 60),
-    livenessProbe: tcpProbe(10, 3),
+    ...serverLivenessProbes(mcp, 'mcp'),
     readinessProbe: tcpProbe(5, 2),
   };
 }

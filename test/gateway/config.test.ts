@@ -35,8 +35,11 @@ describe('configuration', () => {
       healthPort: 9090,
       host: '0.0.0.0',
       sessionMode: 'shared',
-      maxSessions: 100,
+      // Sized from the measured memory of an idle session (config.ts, bench/RESULTS.md).
+      maxSessions: 1000,
+      maxSessionsPerClient: 100,
       idleTimeoutMs: 1_800_000,
+      handshakeTimeoutMs: 30_000,
       drainTimeoutMs: 25_000,
       inputTimeoutMs: 600_000,
       maxStreamBufferBytes: 8 * 1024 * 1024,
@@ -44,6 +47,11 @@ describe('configuration', () => {
       // SSE keep-alive comments: under nginx's 60 s idle cut-off with room to spare.
       keepAliveMs: 15_000,
     });
+    // Each perSession session is a server process: its default stays small.
+    expect(parseConfig(['stdio', '--session-mode', 'perSession', '--', 's']).maxSessions).toBe(100);
+    expect(parseConfig(['stdio', '--', 's'], { MCP_GATEWAY_HANDSHAKE_TIMEOUT: '45s' }).handshakeTimeoutMs).toBe(45_000);
+    expect(() => parseConfig(['stdio', '--handshake-timeout', '0', '--', 's'])).toThrow(/--handshake-timeout/);
+    expect(parseConfig(['stdio', '--max-sessions-per-client', '3', '--', 's']).maxSessionsPerClient).toBe(3);
     expect(parseConfig(['stdio', '--max-stream-buffer-bytes', '1048576', '--', 's']).maxStreamBufferBytes).toBe(
       1_048_576,
     );

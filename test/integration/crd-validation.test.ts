@@ -61,9 +61,11 @@ describe('the McpServer CRD on a real API server', () => {
     expect(created.spec).toMatchObject({
       transport: 'stdio',
       replicas: 1,
-      sessions: { mode: 'shared', max: 100, idleTimeout: '30m' },
+      sessions: { mode: 'shared', idleTimeout: '30m' },
       gateway: { enabled: true },
     });
+    // No session maximum: the gateway picks it by session mode.
+    expect(created.spec.sessions).not.toHaveProperty('max');
     // The offline validator defaults the same way.
     expect(parseMcpServer(stdioServer('defaults')).spec).toMatchObject(created.spec);
   });

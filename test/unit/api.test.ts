@@ -83,7 +83,7 @@ describe('the McpServer reference (docs/mcpserver-reference.md)', () => {
   it('lists every condition reason and Event reason the controller writes', () => {
     const source = (file: string) => readFileSync(join(ROOT, 'src/controller', file), 'utf8');
     const written = new Set<string>();
-    for (const file of ['status.ts', 'reconcile.ts', 'gateway-api.ts', 'route-status.ts']) {
+    for (const file of ['status.ts', 'reconcile.ts', 'refusal.ts', 'gateway-api.ts', 'route-status.ts']) {
       const text = source(file);
       for (const m of text.matchAll(/reason: '([A-Za-z]+)'/g)) written.add(m[1] as string);
       // reason: err.status === 403 ? 'Forbidden' : 'ApplyFailed'
@@ -119,7 +119,7 @@ describe('parseMcpServer (the offline twin of API server admission)', () => {
     expect(mcp.spec).toMatchObject({
       transport: 'stdio',
       replicas: 1,
-      sessions: { mode: 'shared', max: 100, idleTimeout: '30m' },
+      sessions: { mode: 'shared', idleTimeout: '30m' },
       gateway: { enabled: true },
     });
     expect(parseMcpServer(stdioServer('x', { ingress: { host: 'a.example.com' } })).spec.ingress?.path).toBe('/');
@@ -214,7 +214,7 @@ describe('parseMcpServer (the offline twin of API server admission)', () => {
     ).not.toThrow();
   });
 
-  it('reports every problem at once, not just the first; the CEL rules once the schema holds, as the API server', () => {
+  it('reports every problem at once; CEL rules run unless a blocking schema error stops them, as on the API server', () => {
     const fields = (manifest: object) => {
       try {
         parseMcpServer(manifest);
@@ -223,10 +223,15 @@ describe('parseMcpServer (the offline twin of API server admission)', () => {
       }
       return [];
     };
+    // Bounds do not block the rules (the API server answered exactly these three causes).
     expect(fields(httpServer('many', { port: 70000, replicas: 99, path: 'x' }))).toEqual([
+      'spec.path',
       'spec.port',
       'spec.replicas',
     ]);
+    // A type or enum error does (apiextensions' hasBlockingErr): the path rule is not reported.
+    expect(fields(httpServer('blocked', { port: 'http', path: 'x' }))).toEqual(['spec.port']);
+    expect(fields(httpServer('enum', { transport: 'websocket', path: 'x' }))).toEqual(['spec.transport']);
     expect(fields(httpServer('rules', { path: 'x', tools: { allow: ['a'], deny: ['a'] } }))).toEqual([
       'spec.path',
       'spec.tools.deny',

@@ -250,18 +250,16 @@ describe('stdio server: the pod under Pod Security "restricted"', () => {
 });
 
 describe('gateway settings (MCP_GATEWAY_* environment)', () => {
-  it('carries the defaults: ports, shared sessions, 100 max, 30m idle; no base path, no auth, no limits', () => {
+  it('carries the defaults: ports, shared sessions, 30m idle; no session maximum (the gateway sizes it by mode), no base path, no auth, no limits', () => {
     const server = container(deploymentOf(stdioServer()), 'server');
     expect(envValue(server, 'MCP_GATEWAY_PORT')).toBe('8080');
     expect(envValue(server, 'MCP_GATEWAY_HEALTH_PORT')).toBe('9090');
     expect(envValue(server, 'MCP_GATEWAY_SESSION_MODE')).toBe('shared');
-    expect(envValue(server, 'MCP_GATEWAY_MAX_SESSIONS')).toBe('100');
     expect(envValue(server, 'MCP_GATEWAY_IDLE_TIMEOUT')).toBe('30m');
     expect(gatewayEnvNames(server).sort()).toEqual([
       'MCP_GATEWAY_ADVERTISE_ADDRESS',
       'MCP_GATEWAY_HEALTH_PORT',
       'MCP_GATEWAY_IDLE_TIMEOUT',
-      'MCP_GATEWAY_MAX_SESSIONS',
       'MCP_GATEWAY_PORT',
       'MCP_GATEWAY_SESSION_MODE',
       'MCP_GATEWAY_SESSION_SECRET_FILE',
@@ -297,7 +295,7 @@ describe('gateway settings (MCP_GATEWAY_* environment)', () => {
     const server = container(
       deploymentOf(
         stdioServer('tuned', {
-          sessions: { mode: 'perSession', max: 7, idleTimeout: '1h30m' },
+          sessions: { mode: 'perSession', max: 7, idleTimeout: '1h30m', maxPerClient: 3 },
           tools: { allow: ['echo', 'add'], deny: ['rm'] },
           rateLimit: { requestsPerMinute: 120, perTool: { echo: 10, add: 5 } },
         }),
@@ -306,6 +304,7 @@ describe('gateway settings (MCP_GATEWAY_* environment)', () => {
     );
     expect(envValue(server, 'MCP_GATEWAY_SESSION_MODE')).toBe('perSession');
     expect(envValue(server, 'MCP_GATEWAY_MAX_SESSIONS')).toBe('7');
+    expect(envValue(server, 'MCP_GATEWAY_MAX_SESSIONS_PER_CLIENT')).toBe('3');
     expect(envValue(server, 'MCP_GATEWAY_IDLE_TIMEOUT')).toBe('1h30m');
     expect(envValue(server, 'MCP_GATEWAY_TOOLS_ALLOW')?.split(',').sort()).toEqual(['add', 'echo']);
     expect(envValue(server, 'MCP_GATEWAY_TOOLS_DENY')).toBe('rm');
@@ -811,12 +810,15 @@ describe('metadata of every child', () => {
     expect(podLabels).toMatchObject(d.spec?.selector.matchLabels ?? { missing: 'selector' });
   });
 
-  it('keeps the selector labels even when pod.labels tries to override them', () => {
-    const d = deploymentOf(
-      stdioServer('github', {
-        pod: { labels: { 'app.kubernetes.io/instance': 'other', 'app.kubernetes.io/name': 'x', team: 'a' } },
-      }),
-    );
+  it('refuses pod.labels that would override the selector labels, and keeps the others', () => {
+    expect(() =>
+      deploymentOf(
+        stdioServer('github', {
+          pod: { labels: { 'app.kubernetes.io/instance': 'other', 'app.kubernetes.io/name': 'x', team: 'a' } },
+        }),
+      ),
+    ).toThrow(/spec.pod.labels: pod.labels may not set app.kubernetes.io\/name: the operator sets/);
+    const d = deploymentOf(stdioServer('github', { pod: { labels: { team: 'a' } } }));
     const podLabels = d.spec?.template.metadata?.labels ?? {};
     expect(podLabels).toMatchObject(d.spec?.selector.matchLabels ?? { missing: 'selector' });
     expect(podLabels['app.kubernetes.io/instance']).toBe('github');

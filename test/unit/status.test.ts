@@ -1,5 +1,5 @@
 /** The McpServer status a person reads: conditions with reasons and messages they can act on. */
-import type { V1Deployment, V1DeploymentCondition } from '@kubernetes/client-node';
+import type { V1ContainerStatus, V1Deployment, V1DeploymentCondition, V1Pod } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import type { Condition, McpServer, McpServerStatus } from '../../src/api/types.generated.ts';
 import { parseMcpServer } from '../../src/api/validate.ts';
@@ -310,5 +310,162 @@ describe('computeStatus', () => {
     expect(later.tools).toEqual(['create_issue', 'search_code']);
     const changed = computeStatus(observe({ deployment: healthy(2), discovered: { ...discovered, tools: [] } }), first);
     expect(changed.tools).toEqual([]);
+  });
+});
+
+describe('computeStatus while blocked or with pods that cannot start', () => {
+  const waitingPod = (
+    name: string,
+    container: { name?: string; image?: string; reason: string; message?: string; terminated?: object },
+  ): V1Pod => ({
+    metadata: { name, namespace: 'team-a' },
+    status: {
+      phase: 'Pending',
+      containerStatuses: [
+        {
+          name: container.name ?? 'server',
+          image: container.image ?? 'ghcr.io/example/github-mcp:v9',
+          imageID: '',
+          ready: false,
+          restartCount: 4,
+          state: {
+            waiting: { reason: container.reason, ...(container.message ? { message: container.message } : {}) },
+          },
+          ...(container.terminated ? { lastState: { terminated: container.terminated } } : {}),
+        } as V1ContainerStatus,
+      ],
+    },
+  });
+  const unavailable = deployment({ replicas: 2, updatedReplicas: 2, readyReplicas: 0, availableReplicas: 0 });
+
+  it('does not say it is creating the Deployment while a blocker holds it back', () => {
+    const blocker = { reason: 'ApplyFailed', message: 'the API server refused the NetworkPolicy team-a/github' };
+    const status = computeStatus(observe({ blocker }), undefined);
+    const progressing = cond(status, 'Progressing');
+    expect(progressing).toMatchObject({ status: 'False', reason: 'ApplyFailed' });
+    expect(progressing.message).not.toMatch(/creating the Deployment/);
+    expect(progressing.message).toContain('refused the NetworkPolicy');
+    expect(cond(status, 'Ready')).toMatchObject({ status: 'False', ...blocker });
+  });
+
+  it('names the image a pod cannot pull, with the kubelet error, instead of DeploymentUnavailable', () => {
+    const pod = waitingPod('github-5d8-abc', {
+      reason: 'ErrImagePull',
+      message: 'failed to pull and unpack image "ghcr.io/example/github-mcp:v9": not found',
+    });
+    const status = computeStatus(observe({ deployment: unavailable, pods: [pod] }), undefined);
+    const ready = cond(status, 'Ready');
+    expect(ready).toMatchObject({ status: 'False', reason: 'ErrImagePull' });
+    expect(ready.message).toBe(
+      'container server of pod github-5d8-abc cannot pull image "ghcr.io/example/github-mcp:v9" (ErrImagePull): failed to pull and unpack image "ghcr.io/example/github-mcp:v9": not found; check spec.image (and spec.pod.imagePullSecrets for a private registry)',
+    );
+    expect(cond(status, 'Degraded')).toMatchObject({ status: 'True', reason: 'ErrImagePull' });
+    expect(cond(status, 'Available')).toMatchObject({ status: 'False', reason: 'DeploymentUnavailable' });
+    expect(cond(status, 'Available').message).toContain('cannot pull image');
+    const progressing = cond(status, 'Progressing');
+    expect(progressing).toMatchObject({ status: 'False', reason: 'ErrImagePull' });
+    expect(progressing.message).not.toMatch(/creating the Deployment/);
+
+    const backOff = waitingPod('github-5d8-abc', {
+      reason: 'ImagePullBackOff',
+      message: 'Back-off pulling image "ghcr.io/example/github-mcp:v9"',
+    });
+    const later = computeStatus(observe({ deployment: unavailable, pods: [backOff] }), status);
+    expect(cond(later, 'Ready')).toMatchObject({ status: 'False', reason: 'ImagePullBackOff' });
+    expect(cond(later, 'Ready').message).toContain('"ghcr.io/example/github-mcp:v9"');
+  });
+
+  it('gives a crash loop its last exit code and the end of its termination message, stable across restarts', () => {
+    const longMessage = `${'x'.repeat(2000)} Error: GITHUB_PERSONAL_ACCESS_TOKEN is not set`;
+    const crashing = (backOff: string) =>
+      waitingPod('github-5d8-abc', {
+        reason: 'CrashLoopBackOff',
+        message: `back-off ${backOff} restarting failed container=server pod=github-5d8-abc_team-a`,
+        terminated: { exitCode: 1, reason: 'Error', message: longMessage },
+      });
+    const first = computeStatus(observe({ deployment: unavailable, pods: [crashing('10s')] }), undefined);
+    const ready = cond(first, 'Ready');
+    expect(ready.reason).toBe('CrashLoopBackOff');
+    expect(ready.message).toContain('last exit code 1 (Error)');
+    expect(ready.message).toContain('Error: GITHUB_PERSONAL_ACCESS_TOKEN is not set"');
+    expect(ready.message).toContain('kubectl logs github-5d8-abc -c server --previous');
+    expect(ready.message.length).toBeLessThan(600);
+    // The kubelet's back-off grows on every restart; status must not be rewritten each time.
+    expect(computeStatus(observe({ deployment: unavailable, pods: [crashing('5m0s')] }), first)).toEqual(first);
+  });
+
+  it('points a container killed by a signal (exit 137 or 143) at its probes, but not an OOM kill', () => {
+    const killed = (exitCode: number, reason: string) =>
+      cond(
+        computeStatus(
+          observe({
+            deployment: unavailable,
+            pods: [waitingPod('github-a', { reason: 'CrashLoopBackOff', terminated: { exitCode, reason } })],
+          }),
+          undefined,
+        ),
+        'Ready',
+      ).message;
+    expect(killed(137, 'Error')).toContain('killed by a signal: if its liveness or startup probe failed');
+    expect(killed(143, 'Error')).toContain('spec.livenessProbe');
+    expect(killed(137, 'OOMKilled')).not.toContain('probe');
+    expect(killed(1, 'Error')).not.toContain('probe');
+  });
+
+  it('surfaces CreateContainerConfigError with its message', () => {
+    const pod = waitingPod('github-5d8-abc', {
+      reason: 'CreateContainerConfigError',
+      message: "couldn't find key token in Secret team-a/gh",
+    });
+    const status = computeStatus(observe({ deployment: unavailable, pods: [pod] }), undefined);
+    expect(cond(status, 'Ready')).toMatchObject({
+      status: 'False',
+      reason: 'CreateContainerConfigError',
+      message:
+        "container server of pod github-5d8-abc cannot start (CreateContainerConfigError): couldn't find key token in Secret team-a/gh",
+    });
+  });
+
+  it("points an init container's image at the operator's gateway image, not spec.image", () => {
+    const pod: V1Pod = {
+      metadata: { name: 'github-5d8-abc' },
+      status: {
+        initContainerStatuses: [
+          {
+            name: 'install-gateway',
+            image: 'registry.test/mcp-operator:1',
+            imageID: '',
+            ready: false,
+            restartCount: 0,
+            state: { waiting: { reason: 'ImagePullBackOff', message: 'Back-off' } },
+          },
+        ],
+      },
+    };
+    const message = cond(computeStatus(observe({ deployment: unavailable, pods: [pod] }), undefined), 'Ready').message;
+    expect(message).toContain('container install-gateway of pod github-5d8-abc cannot pull image');
+    expect(message).toContain('--gateway-image');
+  });
+
+  it('reports the same pod whatever order the pods come in, and ignores terminating ones', () => {
+    const a = waitingPod('github-a', { reason: 'ErrImagePull', message: 'a' });
+    const b = waitingPod('github-b', { reason: 'CrashLoopBackOff', terminated: { exitCode: 2 } });
+    const gone = { ...waitingPod('github-0', { reason: 'ErrImagePull' }) };
+    gone.metadata = { ...gone.metadata, deletionTimestamp: new Date(0) };
+    const one = computeStatus(observe({ deployment: unavailable, pods: [b, a, gone] }), undefined);
+    const two = computeStatus(observe({ deployment: unavailable, pods: [gone, a, b] }), undefined);
+    expect(one).toEqual(two);
+    expect(cond(one, 'Ready').message).toContain('pod github-a ');
+  });
+
+  it('ignores waiting pods once the rollout is done, and pods that are only starting', () => {
+    const stuck = waitingPod('github-a', { reason: 'ErrImagePull' });
+    expect(cond(computeStatus(observe({ deployment: healthy(2), pods: [stuck] }), undefined), 'Ready').status).toBe(
+      'True',
+    );
+    const starting = waitingPod('github-a', { reason: 'ContainerCreating' });
+    const status = computeStatus(observe({ deployment: unavailable, pods: [starting] }), undefined);
+    expect(cond(status, 'Ready').reason).toBe('DeploymentUnavailable');
+    expect(cond(status, 'Progressing')).toMatchObject({ status: 'True', reason: 'RolloutInProgress' });
   });
 });

@@ -2,7 +2,8 @@
  * The MCP port: `/mcp` (Streamable HTTP, 2025 sessions and 2026-07-28 stateless), `/sse` + `/messages` (legacy
  * HTTP+SSE), the RFC 9728 protected-resource metadata, all also under the base path. Every request passes the
  * same gates in order: route, Origin (403), authentication (401), body size (413), content type (415), JSON
- * (400 / -32700), drain (503 + Retry-After for new work), per-client rate limit (429 + Retry-After).
+ * (400 / -32700), Accept (406), drain (503 + Retry-After for new work), per-client rate limit (429 + Retry-After).
+ * Once the body is parsed, every error about a single request carries that request's id.
  */
 import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Logger } from '../../observability/log.ts';
@@ -33,6 +34,7 @@ import type { RateLimiter } from '../policy/ratelimit.ts';
 import type { Router } from '../router.ts';
 import { ClientSession, type Sink } from '../session.ts';
 import { type SessionEntry, type SessionManager, SessionRefused } from '../sessions.ts';
+import { acceptedFormats } from './accept.ts';
 import { type LazyModern, looksModern } from './lazy-modern.ts';
 import { describedResourcePath, metadataPath, metadataSuffix } from './resource-metadata.ts';
 import { type OpenStreams, SseConnection } from './sse.ts';
@@ -72,6 +74,15 @@ function sendJson(res: ServerResponse, status: number, body: unknown, headers: R
   res.end(text);
 }
 
+/** The id of the single request a parsed body holds: errors about that body answer it by its id. */
+const requestIds = new WeakMap<ServerResponse, JsonRpcId>();
+
+function rememberRequestId(res: ServerResponse, parsed: unknown): void {
+  if (!isObject(parsed) || typeof parsed.method !== 'string') return;
+  const id = parsed.id;
+  if (typeof id === 'string' || (typeof id === 'number' && Number.isFinite(id))) requestIds.set(res, id);
+}
+
 function sendRpcError(
   res: ServerResponse,
   status: number,
@@ -80,7 +91,15 @@ function sendRpcError(
   headers: Record<string, string> = {},
   data?: unknown,
 ): void {
-  sendJson(res, status, errorResponse(null, code, message, data), headers);
+  sendJson(res, status, errorResponse(requestIds.get(res) ?? null, code, message, data), headers);
+}
+
+/** 406 unless the client takes an event stream (GET /mcp, GET /sse); no Accept header at all is taken as yes. */
+function refuseUnlessSse(req: IncomingMessage, res: ServerResponse): boolean {
+  const formats = acceptedFormats(header(req, 'accept'));
+  if (formats === null || formats.sse) return false;
+  sendRpcError(res, 406, INVALID_REQUEST, 'Not Acceptable: the client must accept text/event-stream');
+  return true;
 }
 
 function header(req: IncomingMessage, name: string): string | undefined {
@@ -457,6 +476,9 @@ export class McpHttp {
 
   private dispatch(entry: { session: ClientSession; router: Router }, messages: JsonRpcMessage[], sink: Sink): void {
     const { session, router } = entry;
+    if (!session.confirmed && messages.some((m) => !('method' in m) || m.method !== 'initialize')) {
+      session.confirmed = true;
+    }
     for (const m of messages) {
       if ('method' in m) {
         if ('id' in m) router.handleRequest(session, m as JsonRpcRequest, sink);
@@ -476,6 +498,18 @@ export class McpHttp {
   private async post(req: IncomingMessage, res: ServerResponse, sessionId: string | undefined, identity: string) {
     const parsed = await this.parse(req, res);
     if (parsed === undefined) return;
+    rememberRequestId(res, parsed);
+    // No Accept header: JSON answers (simple scripts); JSON-only clients get JSON and their GET stream the rest.
+    const formats = acceptedFormats(header(req, 'accept'));
+    if (formats && !formats.json && !formats.sse) {
+      sendRpcError(
+        res,
+        406,
+        INVALID_REQUEST,
+        'Not Acceptable: the client must accept application/json or text/event-stream (both, per the MCP transport)',
+      );
+      return;
+    }
     const version = header(req, 'mcp-protocol-version');
     if (version !== undefined && !SUPPORTED_VERSIONS.has(version)) {
       sendRpcError(res, 400, INVALID_REQUEST, `Bad Request: unsupported MCP-Protocol-Version ${version}`);
@@ -532,8 +566,7 @@ export class McpHttp {
       sendRpcError(res, 400, INVALID_REQUEST, 'Invalid Request: initialize must be the only message of a new session');
       return;
     }
-    const accept = header(req, 'accept') ?? '';
-    const acceptsSse = accept.includes('text/event-stream') || accept.includes('*/*');
+    const acceptsSse = formats?.sse ?? false;
     const requests = countRequests(messages);
     const headers: Record<string, string> = {};
     let streams: StreamState | undefined;
@@ -570,6 +603,7 @@ export class McpHttp {
       expected: requests,
       batch: Array.isArray(parsed),
       acceptsSse,
+      acceptsJson: formats?.json ?? true,
       headers,
       upgradeAfterMs: this.o.streamLimits.upgradeAfterMs,
     });
@@ -601,11 +635,7 @@ export class McpHttp {
   }
 
   private get(req: IncomingMessage, res: ServerResponse, sessionId: string | undefined): void {
-    const accept = header(req, 'accept') ?? '';
-    if (!accept.includes('text/event-stream') && !accept.includes('*/*')) {
-      sendRpcError(res, 406, INVALID_REQUEST, 'Not Acceptable: the client must accept text/event-stream');
-      return;
-    }
+    if (refuseUnlessSse(req, res)) return;
     if (sessionId === undefined) {
       sendRpcError(res, 400, INVALID_REQUEST, 'Bad Request: Mcp-Session-Id header is required');
       return;
@@ -616,6 +646,7 @@ export class McpHttp {
       return;
     }
     entry.session.lastActivity = Date.now();
+    entry.session.confirmed = true;
     entry.streams.openGet(res, header(req, 'last-event-id'), { 'mcp-session-id': sessionId });
   }
 
@@ -637,6 +668,7 @@ export class McpHttp {
   // ---- legacy HTTP+SSE (2024-11-05)
 
   private openLegacy(req: IncomingMessage, res: ServerResponse, prefix: string, identity: string): void {
+    if (refuseUnlessSse(req, res)) return;
     let entry: SessionEntry;
     try {
       entry = this.o.sessions.create('sse', identity);
@@ -695,6 +727,7 @@ export class McpHttp {
     }
     const parsed = await this.parse(req, res);
     if (parsed === undefined) return;
+    rememberRequestId(res, parsed);
     const messages = this.validate(res, parsed);
     if (!messages) return;
     if (this.limited(res, identity, messages, entry)) return;

@@ -67,6 +67,13 @@ export class StreamState {
     return this.getStreams.length;
   }
 
+  /** Whether an event stream of the session is open: a GET stream, or a POST answered as a stream. */
+  get hasOpenStreams(): boolean {
+    if (this.getStreams.some((c) => !c.closed)) return true;
+    for (const s of this.streams.values()) if (s.conn && !s.conn.closed) return true;
+    return false;
+  }
+
   private store(stream: number, seq: number, data: string): void {
     this.events.push({ stream, seq, data });
     this.eventBytes += data.length;
@@ -228,6 +235,8 @@ export class HttpExchange implements Sink {
     expected: number;
     batch: boolean;
     acceptsSse: boolean;
+    /** false: the client takes only event streams, so even a quick answer travels as one. */
+    acceptsJson?: boolean;
     headers: Record<string, string>;
     upgradeAfterMs: number;
   }) {
@@ -239,7 +248,8 @@ export class HttpExchange implements Sink {
     this.headers = options.headers;
     if (!options.state) this.oneshot = { openStreams: options.openStreams };
     this.upgradeAt = performance.now() + options.upgradeAfterMs;
-    if (this.acceptsSse && options.upgradeAfterMs > 0) watch(this);
+    if (this.acceptsSse && options.acceptsJson === false) this.upgrade();
+    else if (this.acceptsSse && options.upgradeAfterMs > 0) watch(this);
   }
 
   /** Called by the shared scanner: a response this slow becomes an event stream so proxies see bytes. */

@@ -1,26 +1,28 @@
-/** Tool allow/deny lists and per-tool rate limits, as the router consumes them. */
+/** Tool allow/deny lists (names or globs) and per-tool rate limits, as the router consumes them. */
 import type { RouterPolicy } from '../router.ts';
 import type { RateLimiter } from './ratelimit.ts';
+import { toolMatcher } from './tool-patterns.ts';
 
 export class ToolPolicy implements RouterPolicy {
-  private readonly allow: Set<string> | undefined;
-  private readonly deny: Set<string>;
+  /** Tool names or globs (`*`, `?`); undefined: every tool not denied. */
+  private readonly allow: ((name: string) => boolean) | undefined;
+  private readonly deny: (name: string) => boolean;
   private readonly perTool: Map<string, number>;
   private readonly limiter: RateLimiter;
   readonly filtersTools: boolean;
 
   constructor(options: { allow: string[]; deny: string[]; perTool: Map<string, number>; limiter: RateLimiter }) {
-    this.allow = options.allow.length > 0 ? new Set(options.allow) : undefined;
-    this.deny = new Set(options.deny);
+    this.allow = options.allow.length > 0 ? toolMatcher(options.allow) : undefined;
+    this.deny = toolMatcher(options.deny);
     this.perTool = options.perTool;
     this.limiter = options.limiter;
-    this.filtersTools = this.allow !== undefined || this.deny.size > 0;
+    this.filtersTools = options.allow.length > 0 || options.deny.length > 0;
   }
 
   /** Deny wins over allow; an empty allow list allows everything not denied. */
   toolAllowed(name: string): boolean {
-    if (this.deny.has(name)) return false;
-    return this.allow === undefined || this.allow.has(name);
+    if (this.deny(name)) return false;
+    return this.allow === undefined || this.allow(name);
   }
 
   toolRetryAfterMs(identity: string, tool: string): number {

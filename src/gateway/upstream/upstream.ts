@@ -217,11 +217,7 @@ export class Upstream {
     if (channel !== this.channel) return;
     this.channel = undefined;
     this.lastExit = info;
-    for (const [id, p] of this.internal) {
-      clearTimeout(p.timer);
-      this.internal.delete(id);
-      p.resolve({ jsonrpc: '2.0', id, error: { code: -32603, message: 'the MCP server stopped' } });
-    }
+    this.settleInternal('the MCP server stopped');
     if (this.state === 'stopped') return;
     this.log.warn({ upstream: this.name, ...info }, 'MCP server stopped; restarting');
     if (Date.now() - this.readySince > (this.options.stableAfterMs ?? 60_000) && this.readySince > 0) {
@@ -297,11 +293,23 @@ export class Upstream {
     });
   }
 
+  /** Answers the gateway's own pending requests (initialize, ping) with an error and clears their timers. */
+  private settleInternal(message: string): void {
+    for (const [id, p] of this.internal) {
+      clearTimeout(p.timer);
+      this.internal.delete(id);
+      p.resolve({ jsonrpc: '2.0', id, error: { code: -32603, message } });
+    }
+  }
+
   /** Stops for good (drain, session end). */
   async stop(graceMs = 5000): Promise<void> {
     if (this.restartTimer) clearTimeout(this.restartTimer);
     this.restartTimer = undefined;
     this.setState('stopped');
+    // The closed channel is no longer this.channel, so channelClosed will not settle these: a pending
+    // initialize's 30 s timer would otherwise keep a stopped gateway's process alive.
+    this.settleInternal('the MCP server is stopped');
     const closing: Promise<void>[] = [];
     if (this.channel) closing.push(this.channel.close(graceMs));
     if (this.spare) {
