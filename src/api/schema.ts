@@ -259,6 +259,36 @@ const objectRef = (what: 'Secret' | 'ConfigMap'): Schema => ({
   },
 });
 
+/** The path prefix of an Ingress or HTTPRoute: one rule set for both, so a migration keeps the same value. */
+const exposurePath = (description: string): Schema =>
+  str(description, { maxLength: 256, default: '/', rules: pathRules('/github') });
+
+/**
+ * A lower-case DNS name, a leading `*.` allowed, never an IP address: Ingress hosts and Gateway API hostnames
+ * follow the same rules (both route by host name).
+ */
+const hostName = (description: string, what: 'an Ingress' | 'an HTTPRoute', field: 'host' | 'hostnames'): Schema =>
+  str(description, {
+    rules: [
+      rule({
+        rule: `!self.matches('${IPV4}') && !self.matches('${IPV6}')`,
+        message: `must be a DNS name, not an IP address: ${what} routes by host name; use a name like mcp.example.com, or omit ${field} to match any host`,
+        ...quoting(
+          ...quoted(),
+          ` is an IP address: ${what} routes by host name; use a name like mcp.example.com, or omit ${field} to match any host`,
+        ),
+        check: (s) => !new RegExp(IPV4).test(s) && !new RegExp(IPV6).test(s),
+      }),
+      rule({
+        // An IP address gets the rule above only.
+        rule: `self.matches('${IPV4}') || self.matches('${IPV6}') || self.matches('${INGRESS_HOST}')`,
+        message: 'must be a lower-case DNS name like mcp.example.com (a leading *. is allowed)',
+        ...quoting(...quoted(), ' must be a lower-case DNS name like mcp.example.com (a leading *. is allowed)'),
+        check: (s) => new RegExp(IPV4).test(s) || new RegExp(IPV6).test(s) || new RegExp(INGRESS_HOST).test(s),
+      }),
+    ],
+  });
+
 const envVar: Schema = {
   type: 'object',
   tsName: 'EnvVar',
@@ -699,32 +729,8 @@ const spec: Schema = {
       description: 'Expose the server through an Ingress configured for streaming. Omitted: no Ingress.',
       properties: {
         className: str('IngressClass name, e.g. nginx.', { pattern: DNS_1123_SUBDOMAIN }),
-        host: str('Host name, e.g. mcp.example.com (a DNS name, not an IP address).', {
-          rules: [
-            rule({
-              rule: `!self.matches('${IPV4}') && !self.matches('${IPV6}')`,
-              message:
-                'must be a DNS name, not an IP address: an Ingress routes by host name; use a name like mcp.example.com, or omit host to match any host',
-              ...quoting(
-                ...quoted(),
-                ' is an IP address: an Ingress routes by host name; use a name like mcp.example.com, or omit host to match any host',
-              ),
-              check: (s) => !new RegExp(IPV4).test(s) && !new RegExp(IPV6).test(s),
-            }),
-            rule({
-              // An IP address gets the rule above only.
-              rule: `self.matches('${IPV4}') || self.matches('${IPV6}') || self.matches('${INGRESS_HOST}')`,
-              message: 'must be a lower-case DNS name like mcp.example.com (a leading *. is allowed)',
-              ...quoting(...quoted(), ' must be a lower-case DNS name like mcp.example.com (a leading *. is allowed)'),
-              check: (s) => new RegExp(IPV4).test(s) || new RegExp(IPV6).test(s) || new RegExp(INGRESS_HOST).test(s),
-            }),
-          ],
-        }),
-        path: str('Path prefix, e.g. /github. The gateway serves MCP under it.', {
-          maxLength: 256,
-          default: '/',
-          rules: pathRules('/github'),
-        }),
+        host: hostName('Host name, e.g. mcp.example.com (a DNS name, not an IP address).', 'an Ingress', 'host'),
+        path: exposurePath('Path prefix, e.g. /github. The gateway serves MCP under it.'),
         tls: {
           type: 'object',
           tsName: 'IngressTls',
@@ -754,6 +760,55 @@ const spec: Schema = {
           check: (s) => !has(s, 'tls') || has(s, 'host'),
         }),
       ],
+    },
+    httpRoute: {
+      type: 'object',
+      tsName: 'HttpRouteSpec',
+      description:
+        'Expose the server through a Gateway API HTTPRoute (gateway.networking.k8s.io/v1) attached to existing Gateways. Omitted: no HTTPRoute. May be set together with ingress while migrating. The route sets rules[].timeouts.request to "0s": GEP-1742 defines 0s as "no timeout" (or the longest an implementation allows), and an MCP event stream (a long tool call, a listen stream) must never be cut by a request deadline: Envoy-based Gateways otherwise default to a 15 s route timeout; Istio, Contour and kgateway disable it on 0s; Traefik 3.6 accepts the field and applies no route timeout.',
+      required: ['parentRefs'],
+      properties: {
+        parentRefs: {
+          type: 'array',
+          description: 'The Gateways (and optionally their listeners) the route attaches to.',
+          minItems: 1,
+          maxItems: 32,
+          items: {
+            type: 'object',
+            tsName: 'GatewayParentRef',
+            description: 'A Gateway, by name; in another namespace only when its listener allows routes from this one.',
+            required: ['name'],
+            properties: {
+              name: str('Name of the Gateway.', { pattern: DNS_1123_SUBDOMAIN }),
+              namespace: str("Namespace of the Gateway (default: the McpServer's).", {
+                maxLength: 63,
+                pattern: DNS_1123_SUBDOMAIN,
+              }),
+              sectionName: str(
+                'Name of the listener to attach to, e.g. https (default: every listener that allows it).',
+                {
+                  pattern: DNS_1123_SUBDOMAIN,
+                },
+              ),
+              port: {
+                type: 'integer',
+                description: 'Attach to the listeners on this port only.',
+                minimum: 1,
+                maximum: 65535,
+              },
+            },
+          },
+        },
+        hostnames: {
+          ...stringList("Host names the route matches, e.g. mcp.example.com. Empty: the listeners' host names.", 16),
+          items: hostName('A host name (a DNS name, not an IP address).', 'an HTTPRoute', 'hostnames'),
+          listType: 'set',
+        },
+        path: exposurePath('Path prefix, e.g. /github. The gateway serves MCP under it (same rules as ingress.path).'),
+        annotations: {
+          ...stringMap('Extra HTTPRoute annotations.'),
+        },
+      },
     },
     networkPolicy: {
       type: 'object',
@@ -985,6 +1040,25 @@ const spec: Schema = {
         s.ingress.path === '/',
     }),
     rule({
+      rule: "!has(self.gateway) || self.gateway.enabled || !has(self.httpRoute) || !has(self.httpRoute.path) || self.httpRoute.path == '/'",
+      message: "an httpRoute path prefix is served by the gateway: enable it or use path '/'",
+      fieldPath: '.httpRoute.path',
+      reason: 'FieldValueForbidden',
+      check: (s) =>
+        !has(s, 'gateway') ||
+        s.gateway.enabled !== false ||
+        !has(s, 'httpRoute') ||
+        !has(s.httpRoute, 'path') ||
+        s.httpRoute.path === '/',
+    }),
+    rule({
+      rule: "!has(self.ingress) || !has(self.httpRoute) || (has(self.ingress.path) ? self.ingress.path : '/') == (has(self.httpRoute.path) ? self.httpRoute.path : '/')",
+      message:
+        'ingress.path and httpRoute.path differ: the gateway serves one path prefix, so give both the same path while migrating',
+      fieldPath: '.httpRoute.path',
+      check: (s) => !has(s, 'ingress') || !has(s, 'httpRoute') || (s.ingress.path ?? '/') === (s.httpRoute.path ?? '/'),
+    }),
+    rule({
       rule: "self.transport == 'stdio' || !has(self.sessions) || !has(self.sessions.mode) || self.sessions.mode == 'shared'",
       message: 'perSession mode spawns a process per session, which only stdio servers have: use mode shared',
       fieldPath: '.sessions.mode',
@@ -1036,7 +1110,10 @@ const status: Schema = {
       items: condition,
     },
     url: str('In-cluster URL of the MCP endpoint.', { maxLength: 2048 }),
-    externalURL: str('URL through the Ingress, when there is one.', { maxLength: 2048 }),
+    externalURL: str(
+      'URL from outside the cluster: through the HTTPRoute once a Gateway accepted it (scheme from the listener), else through the Ingress.',
+      { maxLength: 2048 },
+    ),
     replicas: { type: 'integer', description: 'Pods wanted.' },
     readyReplicas: { type: 'integer', description: 'Pods ready to serve.' },
     serverInfo: {

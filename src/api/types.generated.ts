@@ -23,7 +23,7 @@ export interface McpServerStatus {
   conditions?: Array<Condition>;
   /** In-cluster URL of the MCP endpoint. */
   url?: string;
-  /** URL through the Ingress, when there is one. */
+  /** URL from outside the cluster: through the HTTPRoute once a Gateway accepted it (scheme from the listener), else through the Ingress. */
   externalURL?: string;
   /** Pods wanted. */
   replicas?: number;
@@ -97,6 +97,8 @@ export interface McpServerSpec {
   gateway: GatewaySpec;
   /** Expose the server through an Ingress configured for streaming. Omitted: no Ingress. */
   ingress?: IngressSpec;
+  /** Expose the server through a Gateway API HTTPRoute (gateway.networking.k8s.io/v1) attached to existing Gateways. Omitted: no HTTPRoute. May be set together with ingress while migrating. The route sets rules[].timeouts.request to "0s": GEP-1742 defines 0s as "no timeout" (or the longest an implementation allows), and an MCP event stream (a long tool call, a listen stream) must never be cut by a request deadline: Envoy-based Gateways otherwise default to a 15 s route timeout; Istio, Contour and kgateway disable it on 0s; Traefik 3.6 accepts the field and applies no route timeout. */
+  httpRoute?: HttpRouteSpec;
   /** Restrict traffic with a NetworkPolicy. Present: MCP port open to ingressFrom (everyone if empty), health port to metricsFrom only, egress limited to the rules given plus DNS when egress is set. */
   networkPolicy?: NetworkPolicySpec;
   /** Pod-level settings. Security settings can only stay within Pod Security "restricted". */
@@ -230,6 +232,30 @@ export interface NetworkPolicySpec {
   metricsFrom?: Array<k8s.V1NetworkPolicyPeer>;
   /** Allowed egress (NetworkPolicyEgressRule). Omitted: egress is not restricted. */
   egress?: Array<k8s.V1NetworkPolicyEgressRule>;
+}
+
+/** Expose the server through a Gateway API HTTPRoute (gateway.networking.k8s.io/v1) attached to existing Gateways. Omitted: no HTTPRoute. May be set together with ingress while migrating. The route sets rules[].timeouts.request to "0s": GEP-1742 defines 0s as "no timeout" (or the longest an implementation allows), and an MCP event stream (a long tool call, a listen stream) must never be cut by a request deadline: Envoy-based Gateways otherwise default to a 15 s route timeout; Istio, Contour and kgateway disable it on 0s; Traefik 3.6 accepts the field and applies no route timeout. */
+export interface HttpRouteSpec {
+  /** The Gateways (and optionally their listeners) the route attaches to. */
+  parentRefs: Array<GatewayParentRef>;
+  /** Host names the route matches, e.g. mcp.example.com. Empty: the listeners' host names. */
+  hostnames?: Array<string>;
+  /** Path prefix, e.g. /github. The gateway serves MCP under it (same rules as ingress.path). */
+  path: string;
+  /** Extra HTTPRoute annotations. */
+  annotations?: Record<string, string>;
+}
+
+/** A Gateway, by name; in another namespace only when its listener allows routes from this one. */
+export interface GatewayParentRef {
+  /** Name of the Gateway. */
+  name: string;
+  /** Namespace of the Gateway (default: the McpServer's). */
+  namespace?: string;
+  /** Name of the listener to attach to, e.g. https (default: every listener that allows it). */
+  sectionName?: string;
+  /** Attach to the listeners on this port only. */
+  port?: number;
 }
 
 /** Expose the server through an Ingress configured for streaming. Omitted: no Ingress. */

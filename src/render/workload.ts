@@ -65,7 +65,7 @@ function podSecurityContext(mcp: McpServer): V1PodSecurityContext {
 
 /** Gateway settings travel as environment variables (see src/gateway/cli.ts for their meaning). */
 function gatewayEnv(mcp: McpServer): V1EnvVar[] {
-  const { sessions, tools, rateLimit, auth, ingress } = mcp.spec;
+  const { sessions, tools, rateLimit, auth, ingress, httpRoute } = mcp.spec;
   const env: Array<[string, string | undefined]> = [
     ['MCP_GATEWAY_PORT', String(GATEWAY_MCP_PORT)],
     ['MCP_GATEWAY_HEALTH_PORT', String(GATEWAY_HEALTH_PORT)],
@@ -93,9 +93,9 @@ function gatewayEnv(mcp: McpServer): V1EnvVar[] {
     ['MCP_GATEWAY_OIDC_AUDIENCE', auth?.oidc?.audience],
     ['MCP_GATEWAY_OIDC_JWKS_URL', auth?.oidc?.jwksURL],
     ['MCP_GATEWAY_SESSION_SECRET_FILE', `${SESSION_DIR}/${SESSION_KEY}`],
-    // Behind the Ingress every request comes from the ingress controller: per-client limits need the address it
-    // saw (the last X-Forwarded-For entry, which a client cannot forge through the controller).
-    ['MCP_GATEWAY_TRUST_PROXY', ingress ? 'true' : undefined],
+    // Behind the Ingress or a Gateway every request comes from its controller: per-client limits need the address
+    // it saw (the last X-Forwarded-For entry, which a client cannot forge through the controller).
+    ['MCP_GATEWAY_TRUST_PROXY', ingress || httpRoute ? 'true' : undefined],
   ];
   return [
     ...env.filter((e): e is [string, string] => e[1] !== undefined).map(([name, value]) => ({ name, value })),
