@@ -4,6 +4,7 @@
  * Every CEL rule carries a TypeScript mirror (`check`) so `render` refuses what the API server refuses; the
  * integration tests feed the same invalid manifests to both.
  */
+import { GATEWAY_HEALTH_PORT, GATEWAY_MCP_PORT } from './gateway-contract.ts';
 import { type K8sTypeName, k8sFields, k8sType } from './k8s-types.ts';
 import { OPERATOR_LABEL_KEYS } from './labels.ts';
 import { compareQuantities, parseQuantity, type Quantity } from './quantity.ts';
@@ -17,9 +18,8 @@ export const PLURAL = 'mcpservers';
 export const SINGULAR = 'mcpserver';
 export const SHORT_NAMES = ['mcps'] as const;
 
-/** Ports the gateway owns inside every pod (the public contract, see DESIGN.md). */
-export const GATEWAY_MCP_PORT = 8080;
-export const GATEWAY_HEALTH_PORT = 9090;
+/** Ports the gateway owns inside every pod (the public contract, see DESIGN.md), spelled in gateway-contract.ts. */
+export { GATEWAY_HEALTH_PORT, GATEWAY_MCP_PORT };
 
 // Patterns kept free of backslashes so the same text reads the same in TypeScript, YAML and CEL.
 const DNS_1035_LABEL = '^[a-z]([-a-z0-9]*[a-z0-9])?$';
