@@ -113,7 +113,10 @@ export class UpstreamLiveness {
   private connectOnce(): Promise<LivenessVerdict> {
     return new Promise((resolve) => {
       const socket = connect(this.target);
+      let settled = false;
       const settle = (verdict: LivenessVerdict) => {
+        if (settled) return;
+        settled = true;
         clearTimeout(timer);
         socket.destroy();
         // Probes come every few seconds: a failure is a debug line, the kubelet's Event is what a person reads.
@@ -126,7 +129,8 @@ export class UpstreamLiveness {
         this.timeoutMs,
       );
       socket.once('connect', () => settle({ alive: true, reason: `${this.where} accepts TCP connections` }));
-      socket.once('error', (err: NodeJS.ErrnoException) =>
+      // Listening for the socket's whole life: an 'error' with no listener would crash the gateway.
+      socket.on('error', (err: NodeJS.ErrnoException) =>
         settle({ alive: false, reason: `cannot connect to ${this.where}: ${err.code ?? err.message}` }),
       );
     });
