@@ -102,32 +102,35 @@ afterAll(async () => {
 });
 
 describe('an HTTP server bound to 127.0.0.1 behind the gateway', () => {
-  test('passes its default startup and liveness checks, through the gateway, and is never restarted', async () => {
+  test('passes its default startup and liveness checks, through the gateway, and is never restarted', {
+    timeout: 360_000,
+  }, async () => {
+    // The kubelet runs the startup probe from the server container to the gateway's port: it must pass (with the old
+    // default, a TCP probe of the pod IP, it fails for 5 minutes, and the pod is never Ready meanwhile).
+    const server = await until(
+      'the server container started (its startup probe passed)',
+      async () => {
+        const status = (await serverPod()).status?.containerStatuses?.find((c) => c.name === 'server');
+        expect(status?.started).toBe(true);
+        return status;
+      },
+      180_000,
+    );
     await until(
       'Ready',
       async () => {
         const mcp = await client.get<McpServer>(resourcePath(MCPSERVERS, { namespace, name: NAME }));
         expect(mcp.status?.conditions?.find((c) => c.type === 'Ready')?.status).toBe('True');
       },
-      300_000,
+      60_000,
     );
     const pod = await serverPod();
     const probe = pod.spec?.containers.find((c) => c.name === 'server')?.livenessProbe;
     expect(probe?.httpGet).toMatchObject({ path: '/livez/upstream', port: 9090 });
-    // The server is not on the pod IP: a TCP probe there (the old default) could never pass.
+    // The server is not on the pod IP: a TCP probe there could never pass.
     const podIP = pod.status?.podIP as string;
     expect(await tcpConnect(podIP, PORT)).toBe('refused');
     expect(await tcpConnect(podIP, 9090)).toBe('open');
-    // The kubelet ran the startup probe from the server container to the gateway's port, and it passed.
-    const server = await until(
-      'the server container started',
-      async () => {
-        const status = (await serverPod()).status?.containerStatuses?.find((c) => c.name === 'server');
-        expect(status?.started).toBe(true);
-        return status;
-      },
-      120_000,
-    );
     expect(server?.restartCount).toBe(0);
     // Three liveness periods later, still the same container.
     await new Promise((r) => setTimeout(r, 35_000));
