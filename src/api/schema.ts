@@ -4,6 +4,7 @@
  * Every CEL rule carries a TypeScript mirror (`check`) so `render` refuses what the API server refuses; the
  * integration tests feed the same invalid manifests to both.
  */
+import { GATEWAY_HEALTH_PORT, GATEWAY_MCP_PORT } from './gateway-contract.ts';
 import { type K8sTypeName, k8sFields, k8sType } from './k8s-types.ts';
 import { OPERATOR_LABEL_KEYS } from './labels.ts';
 import { compareQuantities, parseQuantity, type Quantity } from './quantity.ts';
@@ -17,9 +18,8 @@ export const PLURAL = 'mcpservers';
 export const SINGULAR = 'mcpserver';
 export const SHORT_NAMES = ['mcps'] as const;
 
-/** Ports the gateway owns inside every pod (the public contract, see DESIGN.md). */
-export const GATEWAY_MCP_PORT = 8080;
-export const GATEWAY_HEALTH_PORT = 9090;
+/** Ports the gateway owns inside every pod (the public contract, see DESIGN.md), spelled in gateway-contract.ts. */
+export { GATEWAY_HEALTH_PORT, GATEWAY_MCP_PORT };
 
 // Patterns kept free of backslashes so the same text reads the same in TypeScript, YAML and CEL.
 const DNS_1035_LABEL = '^[a-z]([-a-z0-9]*[a-z0-9])?$';
@@ -436,12 +436,13 @@ const livenessProbe: Schema = {
   type: 'object',
   tsName: 'LivenessProbe',
   description:
-    "HTTP transports: how the kubelet checks that the server process itself is alive; it restarts the server container after failureThreshold failed checks in a row. Default: a TCP connect to spec.port every 10 s, restart after 3 failures. A startup probe with the same check gives the server 5 minutes to start first. tcpSocket and httpGet reach the pod's IP: a server that listens only on 127.0.0.1 (FastMCP's default) fails them; make it listen on 0.0.0.0, or use exec. stdio servers are supervised by the gateway instead.",
+    "HTTP transports: how the kubelet checks that the server process itself is alive; it restarts the server container after failureThreshold failed checks in a row (default: every 10 s, 3 failures), once a startup probe with the same check has given it 5 minutes to start. The default check, also when only timings are set: with the gateway, GET /livez/upstream on the gateway's port 9090, 200 when the gateway opens a TCP connection to spec.port on 127.0.0.1 within 1 s (so a server listening only on 127.0.0.1, FastMCP's default, is checked; the check also fails while the gateway container is down); with gateway.enabled false, a TCP connect to spec.port on the pod's IP, where clients reach the server anyway. A TCP check passes for a server that hangs while its socket still accepts connections: catch that with httpGet or exec. tcpSocket and httpGet reach the pod's IP: a server listening only on 127.0.0.1 fails them (make it listen on 0.0.0.0, or use exec). stdio servers are supervised by the gateway instead.",
   properties: {
     tcpSocket: {
       type: 'object',
       tsName: 'TcpSocketCheck',
-      description: 'Alive while the port accepts TCP connections (the default check).',
+      description:
+        "Alive while the port accepts TCP connections on the pod's IP (the default check without the gateway).",
       properties: { port: probePort },
     },
     httpGet: {
