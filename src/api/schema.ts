@@ -4,6 +4,7 @@
  * Every CEL rule carries a TypeScript mirror (`check`) so `render` refuses what the API server refuses; the
  * integration tests feed the same invalid manifests to both.
  */
+import { GATEWAY_HEALTH_PORT, GATEWAY_MCP_PORT } from './gateway-contract.ts';
 import { type K8sTypeName, k8sFields, k8sType } from './k8s-types.ts';
 import { OPERATOR_LABEL_KEYS } from './labels.ts';
 import { GATEWAY_ENV_PREFIX, OPERATOR_MOUNT_PATHS } from './pod-layout.ts';
@@ -18,9 +19,8 @@ export const PLURAL = 'mcpservers';
 export const SINGULAR = 'mcpserver';
 export const SHORT_NAMES = ['mcps'] as const;
 
-/** Ports the gateway owns inside every pod (the public contract, see DESIGN.md). */
-export const GATEWAY_MCP_PORT = 8080;
-export const GATEWAY_HEALTH_PORT = 9090;
+/** Ports the gateway owns inside every pod (the public contract, see DESIGN.md), spelled in gateway-contract.ts. */
+export { GATEWAY_HEALTH_PORT, GATEWAY_MCP_PORT };
 
 // Patterns kept free of backslashes so the same text reads the same in TypeScript, YAML and CEL.
 const DNS_1035_LABEL = '^[a-z]([-a-z0-9]*[a-z0-9])?$';
@@ -332,6 +332,36 @@ const objectRef = (what: 'Secret' | 'ConfigMap'): Schema => ({
   },
 });
 
+/** The path prefix of an Ingress or HTTPRoute: one rule set for both, so a migration keeps the same value. */
+const exposurePath = (description: string): Schema =>
+  str(description, { maxLength: 256, default: '/', rules: pathRules('/github', undefined, true) });
+
+/**
+ * A lower-case DNS name, a leading `*.` allowed, never an IP address: Ingress hosts and Gateway API hostnames
+ * follow the same rules (both route by host name).
+ */
+const hostName = (description: string, what: 'an Ingress' | 'an HTTPRoute', field: 'host' | 'hostnames'): Schema =>
+  str(description, {
+    rules: [
+      rule({
+        rule: `!self.matches('${IPV4}') && !self.matches('${IPV6}')`,
+        message: `must be a DNS name, not an IP address: ${what} routes by host name; use a name like mcp.example.com, or omit ${field} to match any host`,
+        ...quoting(
+          ...quoted(),
+          ` is an IP address: ${what} routes by host name; use a name like mcp.example.com, or omit ${field} to match any host`,
+        ),
+        check: (s) => !new RegExp(IPV4).test(s) && !new RegExp(IPV6).test(s),
+      }),
+      rule({
+        // An IP address gets the rule above only.
+        rule: `self.matches('${IPV4}') || self.matches('${IPV6}') || self.matches('${INGRESS_HOST}')`,
+        message: 'must be a lower-case DNS name like mcp.example.com (a leading *. is allowed)',
+        ...quoting(...quoted(), ' must be a lower-case DNS name like mcp.example.com (a leading *. is allowed)'),
+        check: (s) => new RegExp(IPV4).test(s) || new RegExp(IPV6).test(s) || new RegExp(INGRESS_HOST).test(s),
+      }),
+    ],
+  });
+
 const envVar: Schema = {
   type: 'object',
   tsName: 'EnvVar',
@@ -522,12 +552,13 @@ const livenessProbe: Schema = {
   type: 'object',
   tsName: 'LivenessProbe',
   description:
-    "HTTP transports: how the kubelet checks that the server process itself is alive; it restarts the server container after failureThreshold failed checks in a row. Default: a TCP connect to spec.port every 10 s, restart after 3 failures. A startup probe with the same check gives the server 5 minutes to start first. tcpSocket and httpGet reach the pod's IP: a server that listens only on 127.0.0.1 (FastMCP's default) fails them; make it listen on 0.0.0.0, or use exec. stdio servers are supervised by the gateway instead.",
+    "HTTP transports: how the kubelet checks that the server process itself is alive; it restarts the server container after failureThreshold failed checks in a row (default: every 10 s, 3 failures), once a startup probe with the same check has given it 5 minutes to start. The default check, also when only timings are set: with the gateway, GET /livez/upstream on the gateway's port 9090, 200 when the gateway opens a TCP connection to spec.port on 127.0.0.1 within 1 s (so a server listening only on 127.0.0.1, FastMCP's default, is checked; the check also fails while the gateway container is down); with gateway.enabled false, a TCP connect to spec.port on the pod's IP, where clients reach the server anyway. A TCP check passes for a server that hangs while its socket still accepts connections: catch that with httpGet or exec. tcpSocket and httpGet reach the pod's IP: a server listening only on 127.0.0.1 fails them (make it listen on 0.0.0.0, or use exec). stdio servers are supervised by the gateway instead.",
   properties: {
     tcpSocket: {
       type: 'object',
       tsName: 'TcpSocketCheck',
-      description: 'Alive while the port accepts TCP connections (the default check).',
+      description:
+        "Alive while the port accepts TCP connections on the pod's IP (the default check without the gateway).",
       properties: { port: probePort },
     },
     httpGet: {
@@ -835,32 +866,8 @@ const spec: Schema = {
       description: 'Expose the server through an Ingress configured for streaming. Omitted: no Ingress.',
       properties: {
         className: str('IngressClass name, e.g. nginx.', { pattern: DNS_1123_SUBDOMAIN }),
-        host: str('Host name, e.g. mcp.example.com (a DNS name, not an IP address).', {
-          rules: [
-            rule({
-              rule: `!self.matches('${IPV4}') && !self.matches('${IPV6}')`,
-              message:
-                'must be a DNS name, not an IP address: an Ingress routes by host name; use a name like mcp.example.com, or omit host to match any host',
-              ...quoting(
-                ...quoted(),
-                ' is an IP address: an Ingress routes by host name; use a name like mcp.example.com, or omit host to match any host',
-              ),
-              check: (s) => !new RegExp(IPV4).test(s) && !new RegExp(IPV6).test(s),
-            }),
-            rule({
-              // An IP address gets the rule above only.
-              rule: `self.matches('${IPV4}') || self.matches('${IPV6}') || self.matches('${INGRESS_HOST}')`,
-              message: 'must be a lower-case DNS name like mcp.example.com (a leading *. is allowed)',
-              ...quoting(...quoted(), ' must be a lower-case DNS name like mcp.example.com (a leading *. is allowed)'),
-              check: (s) => new RegExp(IPV4).test(s) || new RegExp(IPV6).test(s) || new RegExp(INGRESS_HOST).test(s),
-            }),
-          ],
-        }),
-        path: str('Path prefix, e.g. /github. The gateway serves MCP under it.', {
-          maxLength: 256,
-          default: '/',
-          rules: pathRules('/github', undefined, true),
-        }),
+        host: hostName('Host name, e.g. mcp.example.com (a DNS name, not an IP address).', 'an Ingress', 'host'),
+        path: exposurePath('Path prefix, e.g. /github. The gateway serves MCP under it.'),
         tls: {
           type: 'object',
           tsName: 'IngressTls',
@@ -894,6 +901,55 @@ const spec: Schema = {
           check: (s) => !has(s, 'tls') || has(s, 'host'),
         }),
       ],
+    },
+    httpRoute: {
+      type: 'object',
+      tsName: 'HttpRouteSpec',
+      description:
+        'Expose the server through a Gateway API HTTPRoute (gateway.networking.k8s.io/v1) attached to existing Gateways. Omitted: no HTTPRoute. May be set together with ingress while migrating. The route sets rules[].timeouts.request to "0s": GEP-1742 defines 0s as "no timeout" (or the longest an implementation allows), and an MCP event stream (a long tool call, a listen stream) must never be cut by a request deadline: Envoy-based Gateways otherwise default to a 15 s route timeout; Istio, Contour and kgateway disable it on 0s; Traefik 3.6 accepts the field and applies no route timeout.',
+      required: ['parentRefs'],
+      properties: {
+        parentRefs: {
+          type: 'array',
+          description: 'The Gateways (and optionally their listeners) the route attaches to.',
+          minItems: 1,
+          maxItems: 32,
+          items: {
+            type: 'object',
+            tsName: 'GatewayParentRef',
+            description: 'A Gateway, by name; in another namespace only when its listener allows routes from this one.',
+            required: ['name'],
+            properties: {
+              name: str('Name of the Gateway.', { pattern: DNS_1123_SUBDOMAIN }),
+              namespace: str("Namespace of the Gateway (default: the McpServer's).", {
+                maxLength: 63,
+                pattern: DNS_1123_SUBDOMAIN,
+              }),
+              sectionName: str(
+                'Name of the listener to attach to, e.g. https (default: every listener that allows it).',
+                {
+                  pattern: DNS_1123_SUBDOMAIN,
+                },
+              ),
+              port: {
+                type: 'integer',
+                description: 'Attach to the listeners on this port only.',
+                minimum: 1,
+                maximum: 65535,
+              },
+            },
+          },
+        },
+        hostnames: {
+          ...stringList("Host names the route matches, e.g. mcp.example.com. Empty: the listeners' host names.", 16),
+          items: hostName('A host name (a DNS name, not an IP address).', 'an HTTPRoute', 'hostnames'),
+          listType: 'set',
+        },
+        path: exposurePath('Path prefix, e.g. /github. The gateway serves MCP under it (same rules as ingress.path).'),
+        annotations: {
+          ...stringMap('Extra HTTPRoute annotations.'),
+        },
+      },
     },
     networkPolicy: {
       type: 'object',
@@ -1158,6 +1214,25 @@ const spec: Schema = {
         s.ingress.path === '/',
     }),
     rule({
+      rule: "!has(self.gateway) || self.gateway.enabled || !has(self.httpRoute) || !has(self.httpRoute.path) || self.httpRoute.path == '/'",
+      message: "an httpRoute path prefix is served by the gateway: enable it or use path '/'",
+      fieldPath: '.httpRoute.path',
+      reason: 'FieldValueForbidden',
+      check: (s) =>
+        !has(s, 'gateway') ||
+        s.gateway.enabled !== false ||
+        !has(s, 'httpRoute') ||
+        !has(s.httpRoute, 'path') ||
+        s.httpRoute.path === '/',
+    }),
+    rule({
+      rule: "!has(self.ingress) || !has(self.httpRoute) || (has(self.ingress.path) ? self.ingress.path : '/') == (has(self.httpRoute.path) ? self.httpRoute.path : '/')",
+      message:
+        'ingress.path and httpRoute.path differ: the gateway serves one path prefix, so give both the same path while migrating',
+      fieldPath: '.httpRoute.path',
+      check: (s) => !has(s, 'ingress') || !has(s, 'httpRoute') || (s.ingress.path ?? '/') === (s.httpRoute.path ?? '/'),
+    }),
+    rule({
       rule: "self.transport == 'stdio' || !has(self.sessions) || !has(self.sessions.mode) || self.sessions.mode == 'shared'",
       message: 'perSession mode spawns a process per session, which only stdio servers have: use mode shared',
       fieldPath: '.sessions.mode',
@@ -1209,7 +1284,10 @@ const status: Schema = {
       items: condition,
     },
     url: str('In-cluster URL of the MCP endpoint.', { maxLength: 2048 }),
-    externalURL: str('URL through the Ingress, when there is one.', { maxLength: 2048 }),
+    externalURL: str(
+      'URL from outside the cluster: through the HTTPRoute once a Gateway accepted it (scheme from the listener), else through the Ingress.',
+      { maxLength: 2048 },
+    ),
     replicas: { type: 'integer', description: 'Pods wanted.' },
     readyReplicas: { type: 'integer', description: 'Pods ready to serve.' },
     serverInfo: {

@@ -23,7 +23,7 @@ export interface McpServerStatus {
   conditions?: Array<Condition>;
   /** In-cluster URL of the MCP endpoint. */
   url?: string;
-  /** URL through the Ingress, when there is one. */
+  /** URL from outside the cluster: through the HTTPRoute once a Gateway accepted it (scheme from the listener), else through the Ingress. */
   externalURL?: string;
   /** Pods wanted. */
   replicas?: number;
@@ -97,17 +97,19 @@ export interface McpServerSpec {
   gateway: GatewaySpec;
   /** Expose the server through an Ingress configured for streaming. Omitted: no Ingress. */
   ingress?: IngressSpec;
+  /** Expose the server through a Gateway API HTTPRoute (gateway.networking.k8s.io/v1) attached to existing Gateways. Omitted: no HTTPRoute. May be set together with ingress while migrating. The route sets rules[].timeouts.request to "0s": GEP-1742 defines 0s as "no timeout" (or the longest an implementation allows), and an MCP event stream (a long tool call, a listen stream) must never be cut by a request deadline: Envoy-based Gateways otherwise default to a 15 s route timeout; Istio, Contour and kgateway disable it on 0s; Traefik 3.6 accepts the field and applies no route timeout. */
+  httpRoute?: HttpRouteSpec;
   /** Restrict traffic with a NetworkPolicy. Present: MCP port open to ingressFrom (everyone if empty), health port to metricsFrom only, egress limited to the rules given plus DNS when egress is set. */
   networkPolicy?: NetworkPolicySpec;
   /** Pod-level settings. Security settings can only stay within Pod Security "restricted". */
   pod?: PodOptions;
-  /** HTTP transports: how the kubelet checks that the server process itself is alive; it restarts the server container after failureThreshold failed checks in a row. Default: a TCP connect to spec.port every 10 s, restart after 3 failures. A startup probe with the same check gives the server 5 minutes to start first. tcpSocket and httpGet reach the pod's IP: a server that listens only on 127.0.0.1 (FastMCP's default) fails them; make it listen on 0.0.0.0, or use exec. stdio servers are supervised by the gateway instead. */
+  /** HTTP transports: how the kubelet checks that the server process itself is alive; it restarts the server container after failureThreshold failed checks in a row (default: every 10 s, 3 failures), once a startup probe with the same check has given it 5 minutes to start. The default check, also when only timings are set: with the gateway, GET /livez/upstream on the gateway's port 9090, 200 when the gateway opens a TCP connection to spec.port on 127.0.0.1 within 1 s (so a server listening only on 127.0.0.1, FastMCP's default, is checked; the check also fails while the gateway container is down); with gateway.enabled false, a TCP connect to spec.port on the pod's IP, where clients reach the server anyway. A TCP check passes for a server that hangs while its socket still accepts connections: catch that with httpGet or exec. tcpSocket and httpGet reach the pod's IP: a server listening only on 127.0.0.1 fails them (make it listen on 0.0.0.0, or use exec). stdio servers are supervised by the gateway instead. */
   livenessProbe?: LivenessProbe;
 }
 
-/** HTTP transports: how the kubelet checks that the server process itself is alive; it restarts the server container after failureThreshold failed checks in a row. Default: a TCP connect to spec.port every 10 s, restart after 3 failures. A startup probe with the same check gives the server 5 minutes to start first. tcpSocket and httpGet reach the pod's IP: a server that listens only on 127.0.0.1 (FastMCP's default) fails them; make it listen on 0.0.0.0, or use exec. stdio servers are supervised by the gateway instead. */
+/** HTTP transports: how the kubelet checks that the server process itself is alive; it restarts the server container after failureThreshold failed checks in a row (default: every 10 s, 3 failures), once a startup probe with the same check has given it 5 minutes to start. The default check, also when only timings are set: with the gateway, GET /livez/upstream on the gateway's port 9090, 200 when the gateway opens a TCP connection to spec.port on 127.0.0.1 within 1 s (so a server listening only on 127.0.0.1, FastMCP's default, is checked; the check also fails while the gateway container is down); with gateway.enabled false, a TCP connect to spec.port on the pod's IP, where clients reach the server anyway. A TCP check passes for a server that hangs while its socket still accepts connections: catch that with httpGet or exec. tcpSocket and httpGet reach the pod's IP: a server listening only on 127.0.0.1 fails them (make it listen on 0.0.0.0, or use exec). stdio servers are supervised by the gateway instead. */
 export interface LivenessProbe {
-  /** Alive while the port accepts TCP connections (the default check). */
+  /** Alive while the port accepts TCP connections on the pod's IP (the default check without the gateway). */
   tcpSocket?: TcpSocketCheck;
   /** Alive while GET path answers 200-399, e.g. /healthz. Not the MCP path: a GET there may be 405, which would restart the server in a loop. */
   httpGet?: HttpGetCheck;
@@ -135,7 +137,7 @@ export interface HttpGetCheck {
   port?: number;
 }
 
-/** Alive while the port accepts TCP connections (the default check). */
+/** Alive while the port accepts TCP connections on the pod's IP (the default check without the gateway). */
 export interface TcpSocketCheck {
   /** Port to check; default spec.port. */
   port?: number;
@@ -230,6 +232,30 @@ export interface NetworkPolicySpec {
   metricsFrom?: Array<k8s.V1NetworkPolicyPeer>;
   /** Allowed egress (NetworkPolicyEgressRule). Omitted: egress is not restricted. */
   egress?: Array<k8s.V1NetworkPolicyEgressRule>;
+}
+
+/** Expose the server through a Gateway API HTTPRoute (gateway.networking.k8s.io/v1) attached to existing Gateways. Omitted: no HTTPRoute. May be set together with ingress while migrating. The route sets rules[].timeouts.request to "0s": GEP-1742 defines 0s as "no timeout" (or the longest an implementation allows), and an MCP event stream (a long tool call, a listen stream) must never be cut by a request deadline: Envoy-based Gateways otherwise default to a 15 s route timeout; Istio, Contour and kgateway disable it on 0s; Traefik 3.6 accepts the field and applies no route timeout. */
+export interface HttpRouteSpec {
+  /** The Gateways (and optionally their listeners) the route attaches to. */
+  parentRefs: Array<GatewayParentRef>;
+  /** Host names the route matches, e.g. mcp.example.com. Empty: the listeners' host names. */
+  hostnames?: Array<string>;
+  /** Path prefix, e.g. /github. The gateway serves MCP under it (same rules as ingress.path). */
+  path: string;
+  /** Extra HTTPRoute annotations. */
+  annotations?: Record<string, string>;
+}
+
+/** A Gateway, by name; in another namespace only when its listener allows routes from this one. */
+export interface GatewayParentRef {
+  /** Name of the Gateway. */
+  name: string;
+  /** Namespace of the Gateway (default: the McpServer's). */
+  namespace?: string;
+  /** Name of the listener to attach to, e.g. https (default: every listener that allows it). */
+  sectionName?: string;
+  /** Attach to the listeners on this port only. */
+  port?: number;
 }
 
 /** Expose the server through an Ingress configured for streaming. Omitted: no Ingress. */
