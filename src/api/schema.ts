@@ -7,6 +7,7 @@
 import { GATEWAY_HEALTH_PORT, GATEWAY_MCP_PORT } from './gateway-contract.ts';
 import { type K8sTypeName, k8sFields, k8sType } from './k8s-types.ts';
 import { OPERATOR_LABEL_KEYS } from './labels.ts';
+import { GATEWAY_ENV_PREFIX, OPERATOR_MOUNT_PATHS } from './pod-layout.ts';
 import { compareQuantities, parseQuantity, type Quantity } from './quantity.ts';
 import type { Rule, Schema } from './schema-types.ts';
 
@@ -120,6 +121,14 @@ const quoted = (cel = 'self', ts: (self: Node) => unknown = (s) => s): MessagePa
   '"',
 ];
 
+/** The user's env names in the gateway's namespace. */
+const gatewayEnvNames = (s: Node): string[] =>
+  Array.isArray(s?.env)
+    ? s.env.map((e: Node) => e?.name).filter((n: unknown) => typeof n === 'string' && n.startsWith(GATEWAY_ENV_PREFIX))
+    : [];
+/** One of the operator's mount paths, with or without trailing slashes. */
+const OPERATOR_MOUNT_PATH = `^(${OPERATOR_MOUNT_PATHS.join('|')})/*$`;
+
 /** A path must not climb out of where it is mounted or routed. */
 const noDotDot = (example: string) =>
   rule({
@@ -129,7 +138,14 @@ const noDotDot = (example: string) =>
     check: (s) => !new RegExp(DOT_DOT_SEGMENT).test(s),
   });
 /** A path field's rules: absolute, without `..` segments. */
-const pathRules = (example: string, absolute = "must start with '/'") => [
+const plainPathRule = (example: string) =>
+  rule({
+    rule: "!self.matches('[?#]') && !self.matches('[ \\t\\n\\r\\f]') && !self.contains('//')",
+    message: `must be a plain path, without a query (?), a fragment (#), spaces or //, e.g. ${example}`,
+    ...quoting(...quoted(), ` is not a plain path: remove the query (?), fragment (#), spaces or //, e.g. ${example}`),
+    check: (s) => typeof s !== 'string' || (!/[?#\t\n\r\f ]/.test(s) && !s.includes('//')),
+  });
+const pathRules = (example: string, absolute = "must start with '/'", plain = false) => [
   rule({
     rule: "self.startsWith('/')",
     message: `${absolute}, e.g. ${example}`,
@@ -137,6 +153,9 @@ const pathRules = (example: string, absolute = "must start with '/'") => [
     check: (s) => typeof s === 'string' && s.startsWith('/'),
   }),
   noDotDot(example),
+  // The gateway serves under a plain path (MCP_GATEWAY_BASE_PATH) and refuses to start otherwise: the pod would
+  // crash-loop on a spec the API server accepted. (The upstream's path may carry a query: it is a URL.)
+  ...(plain ? [plainPathRule(example)] : []),
 ];
 
 /**
@@ -227,6 +246,44 @@ const stringMap = (description: string): Schema => ({
   maxProperties: 64,
   additionalProperties: { type: 'string', description: 'A value.', maxLength: 4096 },
 });
+/** A label or annotation key: an optional DNS-subdomain prefix and '/', then a name of at most 63 characters. */
+const QUALIFIED_KEY =
+  '^([a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$';
+/** A label value: empty, or at most 63 of letters, digits, - _ . starting and ending alphanumeric. */
+const LABEL_VALUE = '^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$';
+const badKeys = (s: Node): string[] =>
+  s && typeof s === 'object' ? Object.keys(s).filter((k) => !new RegExp(QUALIFIED_KEY).test(k)) : [];
+/**
+ * Keys the API server takes on labels and annotations (it refuses the child otherwise, at apply time). The
+ * example is what a user most likely meant.
+ */
+const qualifiedKeys = (what: string) =>
+  rule({
+    rule: `self.all(k, k.matches('${QUALIFIED_KEY}'))`,
+    message: `every ${what} key must be a name of letters, digits, - _ . (at most 63), optionally prefixed by a DNS name and /, e.g. example.com/team`,
+    ...quoting(
+      `the ${what} key `,
+      ...quoted(`self.filter(k, !k.matches('${QUALIFIED_KEY}'))[0]`, (s) => badKeys(s)[0]),
+      ' is not a valid key: use letters, digits, - _ . (at most 63), optionally prefixed by a DNS name and /, e.g. example.com/team',
+    ),
+    check: (s) => badKeys(s).length === 0,
+  });
+/** Labels (pod labels, a node selector): keys and values the API server takes. */
+const labelMap = (description: string, what: string): Schema => ({
+  ...stringMap(description),
+  additionalProperties: {
+    type: 'string',
+    description: 'A label value: at most 63 letters, digits, - _ . starting and ending with a letter or digit.',
+    maxLength: 63,
+    pattern: LABEL_VALUE,
+  },
+  rules: [qualifiedKeys(what)],
+});
+/** Annotations: keys the API server takes, any value. */
+const annotationMap = (description: string, what: string): Schema => ({
+  ...stringMap(description),
+  rules: [qualifiedKeys(what)],
+});
 const quantityMap = (description: string): Schema => ({
   type: 'object',
   description,
@@ -238,14 +295,30 @@ const quantityMap = (description: string): Schema => ({
     maxLength: 64,
     pattern: QUANTITY,
   },
+  rules: [
+    rule({
+      // The pattern takes a sign (quantities elsewhere may be negative); the API server refuses it in a container.
+      rule: "self.all(k, !string(self[k]).startsWith('-'))",
+      message: 'a resource request or limit cannot be negative: write 0 or more, e.g. 100m or 128Mi',
+      ...quoting(
+        'the ',
+        { cel: "self.filter(k, string(self[k]).startsWith('-'))[0]", ts: (s) => negativeResources(s)[0] ?? '' },
+        ' quantity is negative: a request or limit is 0 or more, e.g. 100m or 128Mi',
+      ),
+      check: (s) => negativeResources(s).length === 0,
+    }),
+  ],
 });
+const negativeResources = (s: Node): string[] =>
+  s && typeof s === 'object' ? Object.keys(s).filter((k) => String(s[k]).startsWith('-')) : [];
 const keySelector = (what: 'Secret' | 'ConfigMap'): Schema => ({
   type: 'object',
   description: `A key of a ${what} in the McpServer's namespace.`,
   required: ['name', 'key'],
   properties: {
     name: str(`Name of the ${what}.`, { pattern: DNS_1123_SUBDOMAIN }),
-    key: str(`Key within the ${what}.`),
+    // The API server's config-key syntax: otherwise it refuses the Deployment at apply time.
+    key: str(`Key within the ${what}: letters, digits, - _ .`, { maxLength: 253, pattern: '^[-._a-zA-Z0-9]+$' }),
     optional: { type: 'boolean', description: `Start even when the ${what} or key is missing.` },
   },
 });
@@ -261,7 +334,7 @@ const objectRef = (what: 'Secret' | 'ConfigMap'): Schema => ({
 
 /** The path prefix of an Ingress or HTTPRoute: one rule set for both, so a migration keeps the same value. */
 const exposurePath = (description: string): Schema =>
-  str(description, { maxLength: 256, default: '/', rules: pathRules('/github') });
+  str(description, { maxLength: 256, default: '/', rules: pathRules('/github', undefined, true) });
 
 /**
  * A lower-case DNS name, a leading `*.` allowed, never an IP address: Ingress hosts and Gateway API hostnames
@@ -420,6 +493,49 @@ const volume: Schema = {
   ],
 };
 
+/**
+ * A Toleration, with the checks the API server makes on a pod's tolerations (which the upstream OpenAPI does not
+ * carry): otherwise a typo such as operator: Equals is accepted here and the Deployment refused at apply time.
+ */
+const toleration: Schema = {
+  ...k8sType('core.v1.Toleration', 'A Toleration.'),
+  properties: k8sFields('core.v1.Toleration', {
+    // Empty: the defaults (Equal; every effect).
+    operator: { enum: ['', 'Equal', 'Exists'] },
+    effect: { enum: ['', 'NoSchedule', 'PreferNoSchedule', 'NoExecute'] },
+  }),
+  rules: [
+    rule({
+      rule: "!has(self.operator) || self.operator != 'Exists' || !has(self.value) || self.value == ''",
+      message: 'a toleration with operator Exists matches any value: remove value, or use operator Equal',
+      fieldPath: '.value',
+      reason: 'FieldValueForbidden',
+      check: (s) => s.operator !== 'Exists' || !has(s, 'value') || s.value === '',
+    }),
+    rule({
+      rule: "(has(self.key) && self.key != '') || (has(self.operator) && self.operator == 'Exists')",
+      message: 'a toleration without a key matches every taint only with operator: Exists: set key, or operator Exists',
+      fieldPath: '.operator',
+      check: (s) => (has(s, 'key') && s.key !== '') || s.operator === 'Exists',
+    }),
+    rule({
+      rule: "!has(self.tolerationSeconds) || (has(self.effect) && self.effect == 'NoExecute')",
+      message: 'tolerationSeconds applies only to effect NoExecute: set effect: NoExecute, or remove tolerationSeconds',
+      fieldPath: '.effect',
+      check: (s) => !has(s, 'tolerationSeconds') || s.effect === 'NoExecute',
+    }),
+  ],
+};
+
+/** A NetworkPolicy egress rule, its ports' protocol checked as the API server does (TCP, UDP, SCTP; capitals). */
+const egressRule: Schema = (() => {
+  const schema = k8sType('networking.v1.NetworkPolicyEgressRule', 'A NetworkPolicyEgressRule.');
+  const protocol = schema.properties?.ports?.items?.properties?.protocol;
+  if (!protocol) throw new Error('networking.v1.NetworkPolicyEgressRule: no ports[].protocol in the upstream schema');
+  protocol.enum = ['TCP', 'UDP', 'SCTP'];
+  return schema;
+})();
+
 const probePort: Schema = {
   type: 'integer',
   description: 'Port to check; default spec.port.',
@@ -520,11 +636,31 @@ const spec: Schema = {
       enum: ['stdio', 'streamable-http', 'sse'],
       default: 'stdio',
     },
-    command: stringList(
-      'stdio: the server process the gateway spawns (required). HTTP transports: overrides the image entrypoint.',
-      64,
-    ),
-    args: stringList('Arguments to command.', 256),
+    command: {
+      ...stringList(
+        'stdio: the server process the gateway spawns (required). HTTP transports: overrides the image entrypoint.',
+        64,
+      ),
+      // An empty entry (a template's unset value) is no program: the gateway could only fail to spawn it.
+      items: { type: 'string', description: 'An entry.', minLength: 1, maxLength: 4096 },
+    },
+    args: {
+      ...stringList('Arguments to command. Never secrets: pass them as $(VAR) of an env variable from a Secret.', 256),
+      items: {
+        type: 'string',
+        description: 'An entry.',
+        maxLength: 4096,
+        // The same well-known formats as env values: a token on the command line is as inline as one in env.
+        rules: SECRET_VALUES.map((format) =>
+          rule({
+            rule: `!self.matches('${format.re}')`,
+            message: `this argument looks like ${format.what}: do not inline it; put it in a Secret, expose it as an env variable (valueFrom.secretKeyRef) and write $(VARIABLE) here`,
+            reason: 'FieldValueForbidden',
+            check: (s) => typeof s !== 'string' || !new RegExp(format.re).test(s),
+          }),
+        ),
+      },
+    },
     port: {
       type: 'integer',
       description:
@@ -740,8 +876,12 @@ const spec: Schema = {
           properties: { secretName: str('A kubernetes.io/tls Secret.', { pattern: DNS_1123_SUBDOMAIN }) },
         },
         annotations: {
-          ...stringMap("Extra Ingress annotations; they override the operator's streaming defaults. No snippets."),
+          ...annotationMap(
+            "Extra Ingress annotations; they override the operator's streaming defaults. No snippets.",
+            'ingress.annotations',
+          ),
           rules: [
+            qualifiedKeys('ingress.annotations'),
             rule({
               rule: "self.all(k, !k.endsWith('-snippet') && !k.endsWith('-snippets'))",
               message:
@@ -833,7 +973,7 @@ const spec: Schema = {
           type: 'array',
           description: 'Allowed egress (NetworkPolicyEgressRule). Omitted: egress is not restricted.',
           maxItems: 32,
-          items: k8sType('networking.v1.NetworkPolicyEgressRule', 'A NetworkPolicyEgressRule.'),
+          items: egressRule,
         },
       },
     },
@@ -842,12 +982,14 @@ const spec: Schema = {
       tsName: 'PodOptions',
       description: 'Pod-level settings. Security settings can only stay within Pod Security "restricted".',
       properties: {
-        annotations: stringMap('Extra pod annotations.'),
+        annotations: annotationMap('Extra pod annotations.', 'pod.annotations'),
         labels: {
-          ...stringMap(
+          ...labelMap(
             `Extra pod labels. Not the operator's own (${OPERATOR_LABEL_KEYS.join(', ')}): they select the pods.`,
+            'pod.labels',
           ),
           rules: [
+            qualifiedKeys('pod.labels'),
             rule({
               rule: `!self.exists(k, k in [${OPERATOR_LABEL_KEYS.map((k) => `'${k}'`).join(', ')}])`,
               message: `the labels ${OPERATOR_LABEL_KEYS.join(', ')} are set by the operator (its Service and Deployment select pods by them): use other keys`,
@@ -864,12 +1006,12 @@ const spec: Schema = {
             }),
           ],
         },
-        nodeSelector: stringMap('Node labels the pod must match.'),
+        nodeSelector: labelMap('Node labels the pod must match.', 'pod.nodeSelector'),
         tolerations: {
           type: 'array',
           description: 'Tolerations (Kubernetes core type).',
           maxItems: 32,
-          items: k8sType('core.v1.Toleration', 'A Toleration.'),
+          items: toleration,
         },
         affinity: k8sType('core.v1.Affinity', 'Affinity (Kubernetes core type).'),
         priorityClassName: str('PriorityClass name.'),
@@ -897,8 +1039,11 @@ const spec: Schema = {
         },
         volumeMounts: {
           type: 'array',
-          description: 'Where the server container mounts the extra volumes.',
+          description: 'Where the server container mounts the extra volumes (one mount per mountPath).',
           maxItems: 32,
+          // As in a container: two mounts at one path are refused (by the Deployment, at apply time, otherwise).
+          listType: 'map',
+          listMapKeys: ['mountPath'],
           items: {
             type: 'object',
             tsName: 'VolumeMount',
@@ -914,6 +1059,17 @@ const spec: Schema = {
                     rule: "self.startsWith('/')",
                     message: 'must be an absolute path',
                     check: (s) => typeof s === 'string' && s.startsWith('/'),
+                  }),
+                  rule({
+                    // The API server would refuse the Deployment (a duplicate mountPath), or, with a trailing
+                    // slash, shadow the operator's volume.
+                    rule: `!self.matches('${OPERATOR_MOUNT_PATH}')`,
+                    message: `the operator mounts its own volumes at ${OPERATOR_MOUNT_PATHS.join(', ')}: mount somewhere else, e.g. /data`,
+                    ...quoting(
+                      ...quoted(),
+                      ` is where the operator mounts one of its own volumes (${OPERATOR_MOUNT_PATHS.join(', ')}): mount somewhere else, e.g. /data`,
+                    ),
+                    check: (s) => typeof s !== 'string' || !new RegExp(OPERATOR_MOUNT_PATH).test(s),
                   }),
                 ],
               }),
@@ -998,6 +1154,23 @@ const spec: Schema = {
       fieldPath: '.gateway.enabled',
       reason: 'FieldValueForbidden',
       check: (s) => s.transport !== 'stdio' || !has(s, 'gateway') || s.gateway.enabled !== false,
+    }),
+    rule({
+      // In a stdio pod the gateway runs in the server's container: a variable of the same name is refused by the
+      // API server as a duplicate (or would reconfigure the gateway), and the server never sees it anyway.
+      rule: `self.transport != 'stdio' || !has(self.env) || self.env.all(e, !e.name.startsWith('${GATEWAY_ENV_PREFIX}'))`,
+      message: `${GATEWAY_ENV_PREFIX}* variables configure the gateway, which shares a stdio server's container (the server never sees them): rename the variable, or set the McpServer field the gateway reads`,
+      ...quoting(
+        'the variable ',
+        ...quoted(
+          `self.env.map(e, e.name).filter(n, n.startsWith('${GATEWAY_ENV_PREFIX}'))[0]`,
+          (s) => gatewayEnvNames(s)[0],
+        ),
+        ` is in the gateway's ${GATEWAY_ENV_PREFIX}* namespace: the gateway shares a stdio server's container and the server never sees these; rename the variable, or set the McpServer field the gateway reads`,
+      ),
+      fieldPath: '.env',
+      reason: 'FieldValueForbidden',
+      check: (s) => s.transport !== 'stdio' || gatewayEnvNames(s).length === 0,
     }),
     rule({
       rule: `self.transport == 'stdio' || !has(self.port) || (has(self.gateway) && !self.gateway.enabled) || (self.port != ${GATEWAY_MCP_PORT} && self.port != ${GATEWAY_HEALTH_PORT})`,

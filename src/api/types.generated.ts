@@ -71,7 +71,7 @@ export interface McpServerSpec {
   transport: 'stdio' | 'streamable-http' | 'sse';
   /** stdio: the server process the gateway spawns (required). HTTP transports: overrides the image entrypoint. */
   command?: Array<string>;
-  /** Arguments to command. */
+  /** Arguments to command. Never secrets: pass them as $(VAR) of an env variable from a Secret. */
   args?: Array<string>;
   /** HTTP transports: the port the server itself listens on (required; not 8080 or 9090, the gateway uses them). */
   port?: number;
@@ -166,7 +166,7 @@ export interface PodOptions {
   }>;
   /** Extra volumes. */
   volumes?: Array<Volume>;
-  /** Where the server container mounts the extra volumes. */
+  /** Where the server container mounts the extra volumes (one mount per mountPath). */
   volumeMounts?: Array<VolumeMount>;
   /** User and group ids (non-zero). Everything else stays at the restricted defaults. */
   securityContext?: PodSecurityOverrides;
@@ -385,7 +385,7 @@ export interface EnvVarSource {
   secretKeyRef?: {
     /** Name of the Secret. */
     name: string;
-    /** Key within the Secret. */
+    /** Key within the Secret: letters, digits, - _ . */
     key: string;
     /** Start even when the Secret or key is missing. */
     optional?: boolean;
@@ -394,7 +394,7 @@ export interface EnvVarSource {
   configMapKeyRef?: {
     /** Name of the ConfigMap. */
     name: string;
-    /** Key within the ConfigMap. */
+    /** Key within the ConfigMap: letters, digits, - _ . */
     key: string;
     /** Start even when the ConfigMap or key is missing. */
     optional?: boolean;

@@ -16,17 +16,14 @@ import type {
   V1VolumeMount,
 } from '@kubernetes/client-node';
 import { GATEWAY_HEALTH_PORT, GATEWAY_MCP_PORT, HEALTH_PATHS } from '../api/gateway-contract.ts';
+import { AUTH_DIR, GATEWAY_POD_IP_ENV, HOME_DIR, RUNTIME_DIR, SESSION_DIR } from '../api/pod-layout.ts';
 import type { McpServer } from '../api/types.generated.ts';
 import { ANNOTATION_CONFIG_HASH, childMetadata, commonLabels, nameOf, selectorLabels } from './metadata.ts';
 import { basePath, upstreamPath } from './urls.ts';
 
 export const DEFAULT_UID = 65532;
-export const RUNTIME_DIR = '/opt/mcp-gateway';
-export const HOME_DIR = '/home/mcp';
-export const AUTH_DIR = '/var/run/mcp-gateway/auth';
+export { AUTH_DIR, HOME_DIR, RUNTIME_DIR, SESSION_DIR };
 export const AUTH_TOKEN_FILE = `${AUTH_DIR}/tokens`;
-/** Replicas share this key to sign session ids that name the owning pod, so any replica serves any session. */
-export const SESSION_DIR = '/var/run/mcp-gateway/session';
 export const SESSION_KEY = 'session-key';
 export const sessionSecretName = (mcp: McpServer) => `${nameOf(mcp)}-gateway-session`;
 export const SERVER_CONTAINER = 'server';
@@ -99,9 +96,10 @@ function gatewayEnv(mcp: McpServer): V1EnvVar[] {
   ];
   return [
     ...env.filter((e): e is [string, string] => e[1] !== undefined).map(([name, value]) => ({ name, value })),
-    // Declared before use: $(POD_IP) expands only to variables defined earlier in the list.
-    { name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
-    { name: 'MCP_GATEWAY_ADVERTISE_ADDRESS', value: `$(POD_IP):${GATEWAY_MCP_PORT}` },
+    // Declared before use: $(VAR) expands only to variables defined earlier in the list. Under the MCP_GATEWAY_
+    // prefix, so it never collides with a POD_IP of the user's in the same container (stdio).
+    { name: GATEWAY_POD_IP_ENV, valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
+    { name: 'MCP_GATEWAY_ADVERTISE_ADDRESS', value: `$(${GATEWAY_POD_IP_ENV}):${GATEWAY_MCP_PORT}` },
   ];
 }
 
