@@ -40,13 +40,39 @@ function fromOpenApi(node: OpenApi): Schema {
 }
 
 /**
+ * What the API server checks in these types beyond their OpenAPI (which says it only in descriptions), where a
+ * schema can say it at no CEL cost: selector operators and affinity weights (1-100). Without it a typo such as
+ * operator: in is accepted here and the Deployment refused at apply time. (CEL rules under these unbounded lists
+ * would overrun the CRD's total cost budget.)
+ */
+function withApiServerChecks(schema: Schema): Schema {
+  const props = schema.properties;
+  const out: Schema = { ...schema };
+  if (props) {
+    out.properties = Object.fromEntries(Object.entries(props).map(([k, v]) => [k, withApiServerChecks(v)]));
+    const nodeRequirement = schema.description?.startsWith('A node selector requirement');
+    const labelRequirement = schema.description?.startsWith('A label selector requirement');
+    if ((nodeRequirement || labelRequirement) && out.properties.operator) {
+      const operators = ['In', 'NotIn', 'Exists', 'DoesNotExist', ...(nodeRequirement ? ['Gt', 'Lt'] : [])];
+      out.properties.operator = { ...out.properties.operator, enum: operators };
+    }
+    if (out.properties.weight && (props.preference || props.podAffinityTerm)) {
+      out.properties.weight = { ...out.properties.weight, minimum: 1, maximum: 100 };
+    }
+  }
+  if (schema.items) out.items = withApiServerChecks(schema.items);
+  if (schema.additionalProperties) out.additionalProperties = withApiServerChecks(schema.additionalProperties);
+  return out;
+}
+
+/**
  * A Kubernetes type with its upstream schema, typed as the `@kubernetes/client-node` class. `description`
  * replaces the upstream one on this field (the nested fields keep theirs, for `kubectl explain`).
  */
 export function k8sType(name: K8sTypeName, description?: string): Schema {
   const def = data.definitions[name];
   if (!def) throw new Error(`${name} is not in src/api/k8s-openapi/${KUBERNETES_VERSION}.json`);
-  const schema = fromOpenApi(def);
+  const schema = withApiServerChecks(fromOpenApi(def));
   return {
     ...schema,
     ...(description ? { description } : {}),

@@ -4,8 +4,10 @@
  * Every CEL rule carries a TypeScript mirror (`check`) so `render` refuses what the API server refuses; the
  * integration tests feed the same invalid manifests to both.
  */
+import { GATEWAY_HEALTH_PORT, GATEWAY_MCP_PORT } from './gateway-contract.ts';
 import { type K8sTypeName, k8sFields, k8sType } from './k8s-types.ts';
 import { OPERATOR_LABEL_KEYS } from './labels.ts';
+import { GATEWAY_ENV_PREFIX, OPERATOR_MOUNT_PATHS } from './pod-layout.ts';
 import { compareQuantities, parseQuantity, type Quantity } from './quantity.ts';
 import type { Rule, Schema } from './schema-types.ts';
 
@@ -17,9 +19,8 @@ export const PLURAL = 'mcpservers';
 export const SINGULAR = 'mcpserver';
 export const SHORT_NAMES = ['mcps'] as const;
 
-/** Ports the gateway owns inside every pod (the public contract, see DESIGN.md). */
-export const GATEWAY_MCP_PORT = 8080;
-export const GATEWAY_HEALTH_PORT = 9090;
+/** Ports the gateway owns inside every pod (the public contract, see DESIGN.md), spelled in gateway-contract.ts. */
+export { GATEWAY_HEALTH_PORT, GATEWAY_MCP_PORT };
 
 // Patterns kept free of backslashes so the same text reads the same in TypeScript, YAML and CEL.
 const DNS_1035_LABEL = '^[a-z]([-a-z0-9]*[a-z0-9])?$';
@@ -120,6 +121,14 @@ const quoted = (cel = 'self', ts: (self: Node) => unknown = (s) => s): MessagePa
   '"',
 ];
 
+/** The user's env names in the gateway's namespace. */
+const gatewayEnvNames = (s: Node): string[] =>
+  Array.isArray(s?.env)
+    ? s.env.map((e: Node) => e?.name).filter((n: unknown) => typeof n === 'string' && n.startsWith(GATEWAY_ENV_PREFIX))
+    : [];
+/** One of the operator's mount paths, with or without trailing slashes. */
+const OPERATOR_MOUNT_PATH = `^(${OPERATOR_MOUNT_PATHS.join('|')})/*$`;
+
 /** A path must not climb out of where it is mounted or routed. */
 const noDotDot = (example: string) =>
   rule({
@@ -129,7 +138,14 @@ const noDotDot = (example: string) =>
     check: (s) => !new RegExp(DOT_DOT_SEGMENT).test(s),
   });
 /** A path field's rules: absolute, without `..` segments. */
-const pathRules = (example: string, absolute = "must start with '/'") => [
+const plainPathRule = (example: string) =>
+  rule({
+    rule: "!self.matches('[?#]') && !self.matches('[ \\t\\n\\r\\f]') && !self.contains('//')",
+    message: `must be a plain path, without a query (?), a fragment (#), spaces or //, e.g. ${example}`,
+    ...quoting(...quoted(), ` is not a plain path: remove the query (?), fragment (#), spaces or //, e.g. ${example}`),
+    check: (s) => typeof s !== 'string' || (!/[?#\t\n\r\f ]/.test(s) && !s.includes('//')),
+  });
+const pathRules = (example: string, absolute = "must start with '/'", plain = false) => [
   rule({
     rule: "self.startsWith('/')",
     message: `${absolute}, e.g. ${example}`,
@@ -137,6 +153,9 @@ const pathRules = (example: string, absolute = "must start with '/'") => [
     check: (s) => typeof s === 'string' && s.startsWith('/'),
   }),
   noDotDot(example),
+  // The gateway serves under a plain path (MCP_GATEWAY_BASE_PATH) and refuses to start otherwise: the pod would
+  // crash-loop on a spec the API server accepted. (The upstream's path may carry a query: it is a URL.)
+  ...(plain ? [plainPathRule(example)] : []),
 ];
 
 /**
@@ -227,6 +246,44 @@ const stringMap = (description: string): Schema => ({
   maxProperties: 64,
   additionalProperties: { type: 'string', description: 'A value.', maxLength: 4096 },
 });
+/** A label or annotation key: an optional DNS-subdomain prefix and '/', then a name of at most 63 characters. */
+const QUALIFIED_KEY =
+  '^([a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$';
+/** A label value: empty, or at most 63 of letters, digits, - _ . starting and ending alphanumeric. */
+const LABEL_VALUE = '^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$';
+const badKeys = (s: Node): string[] =>
+  s && typeof s === 'object' ? Object.keys(s).filter((k) => !new RegExp(QUALIFIED_KEY).test(k)) : [];
+/**
+ * Keys the API server takes on labels and annotations (it refuses the child otherwise, at apply time). The
+ * example is what a user most likely meant.
+ */
+const qualifiedKeys = (what: string) =>
+  rule({
+    rule: `self.all(k, k.matches('${QUALIFIED_KEY}'))`,
+    message: `every ${what} key must be a name of letters, digits, - _ . (at most 63), optionally prefixed by a DNS name and /, e.g. example.com/team`,
+    ...quoting(
+      `the ${what} key `,
+      ...quoted(`self.filter(k, !k.matches('${QUALIFIED_KEY}'))[0]`, (s) => badKeys(s)[0]),
+      ' is not a valid key: use letters, digits, - _ . (at most 63), optionally prefixed by a DNS name and /, e.g. example.com/team',
+    ),
+    check: (s) => badKeys(s).length === 0,
+  });
+/** Labels (pod labels, a node selector): keys and values the API server takes. */
+const labelMap = (description: string, what: string): Schema => ({
+  ...stringMap(description),
+  additionalProperties: {
+    type: 'string',
+    description: 'A label value: at most 63 letters, digits, - _ . starting and ending with a letter or digit.',
+    maxLength: 63,
+    pattern: LABEL_VALUE,
+  },
+  rules: [qualifiedKeys(what)],
+});
+/** Annotations: keys the API server takes, any value. */
+const annotationMap = (description: string, what: string): Schema => ({
+  ...stringMap(description),
+  rules: [qualifiedKeys(what)],
+});
 const quantityMap = (description: string): Schema => ({
   type: 'object',
   description,
@@ -238,14 +295,30 @@ const quantityMap = (description: string): Schema => ({
     maxLength: 64,
     pattern: QUANTITY,
   },
+  rules: [
+    rule({
+      // The pattern takes a sign (quantities elsewhere may be negative); the API server refuses it in a container.
+      rule: "self.all(k, !string(self[k]).startsWith('-'))",
+      message: 'a resource request or limit cannot be negative: write 0 or more, e.g. 100m or 128Mi',
+      ...quoting(
+        'the ',
+        { cel: "self.filter(k, string(self[k]).startsWith('-'))[0]", ts: (s) => negativeResources(s)[0] ?? '' },
+        ' quantity is negative: a request or limit is 0 or more, e.g. 100m or 128Mi',
+      ),
+      check: (s) => negativeResources(s).length === 0,
+    }),
+  ],
 });
+const negativeResources = (s: Node): string[] =>
+  s && typeof s === 'object' ? Object.keys(s).filter((k) => String(s[k]).startsWith('-')) : [];
 const keySelector = (what: 'Secret' | 'ConfigMap'): Schema => ({
   type: 'object',
   description: `A key of a ${what} in the McpServer's namespace.`,
   required: ['name', 'key'],
   properties: {
     name: str(`Name of the ${what}.`, { pattern: DNS_1123_SUBDOMAIN }),
-    key: str(`Key within the ${what}.`),
+    // The API server's config-key syntax: otherwise it refuses the Deployment at apply time.
+    key: str(`Key within the ${what}: letters, digits, - _ .`, { maxLength: 253, pattern: '^[-._a-zA-Z0-9]+$' }),
     optional: { type: 'boolean', description: `Start even when the ${what} or key is missing.` },
   },
 });
@@ -258,6 +331,36 @@ const objectRef = (what: 'Secret' | 'ConfigMap'): Schema => ({
     optional: { type: 'boolean', description: `Start even when the ${what} is missing.` },
   },
 });
+
+/** The path prefix of an Ingress or HTTPRoute: one rule set for both, so a migration keeps the same value. */
+const exposurePath = (description: string): Schema =>
+  str(description, { maxLength: 256, default: '/', rules: pathRules('/github', undefined, true) });
+
+/**
+ * A lower-case DNS name, a leading `*.` allowed, never an IP address: Ingress hosts and Gateway API hostnames
+ * follow the same rules (both route by host name).
+ */
+const hostName = (description: string, what: 'an Ingress' | 'an HTTPRoute', field: 'host' | 'hostnames'): Schema =>
+  str(description, {
+    rules: [
+      rule({
+        rule: `!self.matches('${IPV4}') && !self.matches('${IPV6}')`,
+        message: `must be a DNS name, not an IP address: ${what} routes by host name; use a name like mcp.example.com, or omit ${field} to match any host`,
+        ...quoting(
+          ...quoted(),
+          ` is an IP address: ${what} routes by host name; use a name like mcp.example.com, or omit ${field} to match any host`,
+        ),
+        check: (s) => !new RegExp(IPV4).test(s) && !new RegExp(IPV6).test(s),
+      }),
+      rule({
+        // An IP address gets the rule above only.
+        rule: `self.matches('${IPV4}') || self.matches('${IPV6}') || self.matches('${INGRESS_HOST}')`,
+        message: 'must be a lower-case DNS name like mcp.example.com (a leading *. is allowed)',
+        ...quoting(...quoted(), ' must be a lower-case DNS name like mcp.example.com (a leading *. is allowed)'),
+        check: (s) => new RegExp(IPV4).test(s) || new RegExp(IPV6).test(s) || new RegExp(INGRESS_HOST).test(s),
+      }),
+    ],
+  });
 
 const envVar: Schema = {
   type: 'object',
@@ -390,6 +493,49 @@ const volume: Schema = {
   ],
 };
 
+/**
+ * A Toleration, with the checks the API server makes on a pod's tolerations (which the upstream OpenAPI does not
+ * carry): otherwise a typo such as operator: Equals is accepted here and the Deployment refused at apply time.
+ */
+const toleration: Schema = {
+  ...k8sType('core.v1.Toleration', 'A Toleration.'),
+  properties: k8sFields('core.v1.Toleration', {
+    // Empty: the defaults (Equal; every effect).
+    operator: { enum: ['', 'Equal', 'Exists'] },
+    effect: { enum: ['', 'NoSchedule', 'PreferNoSchedule', 'NoExecute'] },
+  }),
+  rules: [
+    rule({
+      rule: "!has(self.operator) || self.operator != 'Exists' || !has(self.value) || self.value == ''",
+      message: 'a toleration with operator Exists matches any value: remove value, or use operator Equal',
+      fieldPath: '.value',
+      reason: 'FieldValueForbidden',
+      check: (s) => s.operator !== 'Exists' || !has(s, 'value') || s.value === '',
+    }),
+    rule({
+      rule: "(has(self.key) && self.key != '') || (has(self.operator) && self.operator == 'Exists')",
+      message: 'a toleration without a key matches every taint only with operator: Exists: set key, or operator Exists',
+      fieldPath: '.operator',
+      check: (s) => (has(s, 'key') && s.key !== '') || s.operator === 'Exists',
+    }),
+    rule({
+      rule: "!has(self.tolerationSeconds) || (has(self.effect) && self.effect == 'NoExecute')",
+      message: 'tolerationSeconds applies only to effect NoExecute: set effect: NoExecute, or remove tolerationSeconds',
+      fieldPath: '.effect',
+      check: (s) => !has(s, 'tolerationSeconds') || s.effect === 'NoExecute',
+    }),
+  ],
+};
+
+/** A NetworkPolicy egress rule, its ports' protocol checked as the API server does (TCP, UDP, SCTP; capitals). */
+const egressRule: Schema = (() => {
+  const schema = k8sType('networking.v1.NetworkPolicyEgressRule', 'A NetworkPolicyEgressRule.');
+  const protocol = schema.properties?.ports?.items?.properties?.protocol;
+  if (!protocol) throw new Error('networking.v1.NetworkPolicyEgressRule: no ports[].protocol in the upstream schema');
+  protocol.enum = ['TCP', 'UDP', 'SCTP'];
+  return schema;
+})();
+
 const probePort: Schema = {
   type: 'integer',
   description: 'Port to check; default spec.port.',
@@ -406,12 +552,13 @@ const livenessProbe: Schema = {
   type: 'object',
   tsName: 'LivenessProbe',
   description:
-    "HTTP transports: how the kubelet checks that the server process itself is alive; it restarts the server container after failureThreshold failed checks in a row. Default: a TCP connect to spec.port every 10 s, restart after 3 failures. A startup probe with the same check gives the server 5 minutes to start first. tcpSocket and httpGet reach the pod's IP: a server that listens only on 127.0.0.1 (FastMCP's default) fails them; make it listen on 0.0.0.0, or use exec. stdio servers are supervised by the gateway instead.",
+    "HTTP transports: how the kubelet checks that the server process itself is alive; it restarts the server container after failureThreshold failed checks in a row (default: every 10 s, 3 failures), once a startup probe with the same check has given it 5 minutes to start. The default check, also when only timings are set: with the gateway, GET /livez/upstream on the gateway's port 9090, 200 when the gateway opens a TCP connection to spec.port on 127.0.0.1 within 1 s (so a server listening only on 127.0.0.1, FastMCP's default, is checked; the check also fails while the gateway container is down); with gateway.enabled false, a TCP connect to spec.port on the pod's IP, where clients reach the server anyway. A TCP check passes for a server that hangs while its socket still accepts connections: catch that with httpGet or exec. tcpSocket and httpGet reach the pod's IP: a server listening only on 127.0.0.1 fails them (make it listen on 0.0.0.0, or use exec). stdio servers are supervised by the gateway instead.",
   properties: {
     tcpSocket: {
       type: 'object',
       tsName: 'TcpSocketCheck',
-      description: 'Alive while the port accepts TCP connections (the default check).',
+      description:
+        "Alive while the port accepts TCP connections on the pod's IP (the default check without the gateway).",
       properties: { port: probePort },
     },
     httpGet: {
@@ -489,11 +636,31 @@ const spec: Schema = {
       enum: ['stdio', 'streamable-http', 'sse'],
       default: 'stdio',
     },
-    command: stringList(
-      'stdio: the server process the gateway spawns (required). HTTP transports: overrides the image entrypoint.',
-      64,
-    ),
-    args: stringList('Arguments to command.', 256),
+    command: {
+      ...stringList(
+        'stdio: the server process the gateway spawns (required). HTTP transports: overrides the image entrypoint.',
+        64,
+      ),
+      // An empty entry (a template's unset value) is no program: the gateway could only fail to spawn it.
+      items: { type: 'string', description: 'An entry.', minLength: 1, maxLength: 4096 },
+    },
+    args: {
+      ...stringList('Arguments to command. Never secrets: pass them as $(VAR) of an env variable from a Secret.', 256),
+      items: {
+        type: 'string',
+        description: 'An entry.',
+        maxLength: 4096,
+        // The same well-known formats as env values: a token on the command line is as inline as one in env.
+        rules: SECRET_VALUES.map((format) =>
+          rule({
+            rule: `!self.matches('${format.re}')`,
+            message: `this argument looks like ${format.what}: do not inline it; put it in a Secret, expose it as an env variable (valueFrom.secretKeyRef) and write $(VARIABLE) here`,
+            reason: 'FieldValueForbidden',
+            check: (s) => typeof s !== 'string' || !new RegExp(format.re).test(s),
+          }),
+        ),
+      },
+    },
     port: {
       type: 'integer',
       description:
@@ -699,32 +866,8 @@ const spec: Schema = {
       description: 'Expose the server through an Ingress configured for streaming. Omitted: no Ingress.',
       properties: {
         className: str('IngressClass name, e.g. nginx.', { pattern: DNS_1123_SUBDOMAIN }),
-        host: str('Host name, e.g. mcp.example.com (a DNS name, not an IP address).', {
-          rules: [
-            rule({
-              rule: `!self.matches('${IPV4}') && !self.matches('${IPV6}')`,
-              message:
-                'must be a DNS name, not an IP address: an Ingress routes by host name; use a name like mcp.example.com, or omit host to match any host',
-              ...quoting(
-                ...quoted(),
-                ' is an IP address: an Ingress routes by host name; use a name like mcp.example.com, or omit host to match any host',
-              ),
-              check: (s) => !new RegExp(IPV4).test(s) && !new RegExp(IPV6).test(s),
-            }),
-            rule({
-              // An IP address gets the rule above only.
-              rule: `self.matches('${IPV4}') || self.matches('${IPV6}') || self.matches('${INGRESS_HOST}')`,
-              message: 'must be a lower-case DNS name like mcp.example.com (a leading *. is allowed)',
-              ...quoting(...quoted(), ' must be a lower-case DNS name like mcp.example.com (a leading *. is allowed)'),
-              check: (s) => new RegExp(IPV4).test(s) || new RegExp(IPV6).test(s) || new RegExp(INGRESS_HOST).test(s),
-            }),
-          ],
-        }),
-        path: str('Path prefix, e.g. /github. The gateway serves MCP under it.', {
-          maxLength: 256,
-          default: '/',
-          rules: pathRules('/github'),
-        }),
+        host: hostName('Host name, e.g. mcp.example.com (a DNS name, not an IP address).', 'an Ingress', 'host'),
+        path: exposurePath('Path prefix, e.g. /github. The gateway serves MCP under it.'),
         tls: {
           type: 'object',
           tsName: 'IngressTls',
@@ -733,8 +876,12 @@ const spec: Schema = {
           properties: { secretName: str('A kubernetes.io/tls Secret.', { pattern: DNS_1123_SUBDOMAIN }) },
         },
         annotations: {
-          ...stringMap("Extra Ingress annotations; they override the operator's streaming defaults. No snippets."),
+          ...annotationMap(
+            "Extra Ingress annotations; they override the operator's streaming defaults. No snippets.",
+            'ingress.annotations',
+          ),
           rules: [
+            qualifiedKeys('ingress.annotations'),
             rule({
               rule: "self.all(k, !k.endsWith('-snippet') && !k.endsWith('-snippets'))",
               message:
@@ -754,6 +901,55 @@ const spec: Schema = {
           check: (s) => !has(s, 'tls') || has(s, 'host'),
         }),
       ],
+    },
+    httpRoute: {
+      type: 'object',
+      tsName: 'HttpRouteSpec',
+      description:
+        'Expose the server through a Gateway API HTTPRoute (gateway.networking.k8s.io/v1) attached to existing Gateways. Omitted: no HTTPRoute. May be set together with ingress while migrating. The route sets rules[].timeouts.request to "0s": GEP-1742 defines 0s as "no timeout" (or the longest an implementation allows), and an MCP event stream (a long tool call, a listen stream) must never be cut by a request deadline: Envoy-based Gateways otherwise default to a 15 s route timeout; Istio, Contour and kgateway disable it on 0s; Traefik 3.6 accepts the field and applies no route timeout.',
+      required: ['parentRefs'],
+      properties: {
+        parentRefs: {
+          type: 'array',
+          description: 'The Gateways (and optionally their listeners) the route attaches to.',
+          minItems: 1,
+          maxItems: 32,
+          items: {
+            type: 'object',
+            tsName: 'GatewayParentRef',
+            description: 'A Gateway, by name; in another namespace only when its listener allows routes from this one.',
+            required: ['name'],
+            properties: {
+              name: str('Name of the Gateway.', { pattern: DNS_1123_SUBDOMAIN }),
+              namespace: str("Namespace of the Gateway (default: the McpServer's).", {
+                maxLength: 63,
+                pattern: DNS_1123_SUBDOMAIN,
+              }),
+              sectionName: str(
+                'Name of the listener to attach to, e.g. https (default: every listener that allows it).',
+                {
+                  pattern: DNS_1123_SUBDOMAIN,
+                },
+              ),
+              port: {
+                type: 'integer',
+                description: 'Attach to the listeners on this port only.',
+                minimum: 1,
+                maximum: 65535,
+              },
+            },
+          },
+        },
+        hostnames: {
+          ...stringList("Host names the route matches, e.g. mcp.example.com. Empty: the listeners' host names.", 16),
+          items: hostName('A host name (a DNS name, not an IP address).', 'an HTTPRoute', 'hostnames'),
+          listType: 'set',
+        },
+        path: exposurePath('Path prefix, e.g. /github. The gateway serves MCP under it (same rules as ingress.path).'),
+        annotations: {
+          ...stringMap('Extra HTTPRoute annotations.'),
+        },
+      },
     },
     networkPolicy: {
       type: 'object',
@@ -777,7 +973,7 @@ const spec: Schema = {
           type: 'array',
           description: 'Allowed egress (NetworkPolicyEgressRule). Omitted: egress is not restricted.',
           maxItems: 32,
-          items: k8sType('networking.v1.NetworkPolicyEgressRule', 'A NetworkPolicyEgressRule.'),
+          items: egressRule,
         },
       },
     },
@@ -786,12 +982,14 @@ const spec: Schema = {
       tsName: 'PodOptions',
       description: 'Pod-level settings. Security settings can only stay within Pod Security "restricted".',
       properties: {
-        annotations: stringMap('Extra pod annotations.'),
+        annotations: annotationMap('Extra pod annotations.', 'pod.annotations'),
         labels: {
-          ...stringMap(
+          ...labelMap(
             `Extra pod labels. Not the operator's own (${OPERATOR_LABEL_KEYS.join(', ')}): they select the pods.`,
+            'pod.labels',
           ),
           rules: [
+            qualifiedKeys('pod.labels'),
             rule({
               rule: `!self.exists(k, k in [${OPERATOR_LABEL_KEYS.map((k) => `'${k}'`).join(', ')}])`,
               message: `the labels ${OPERATOR_LABEL_KEYS.join(', ')} are set by the operator (its Service and Deployment select pods by them): use other keys`,
@@ -808,12 +1006,12 @@ const spec: Schema = {
             }),
           ],
         },
-        nodeSelector: stringMap('Node labels the pod must match.'),
+        nodeSelector: labelMap('Node labels the pod must match.', 'pod.nodeSelector'),
         tolerations: {
           type: 'array',
           description: 'Tolerations (Kubernetes core type).',
           maxItems: 32,
-          items: k8sType('core.v1.Toleration', 'A Toleration.'),
+          items: toleration,
         },
         affinity: k8sType('core.v1.Affinity', 'Affinity (Kubernetes core type).'),
         priorityClassName: str('PriorityClass name.'),
@@ -841,8 +1039,11 @@ const spec: Schema = {
         },
         volumeMounts: {
           type: 'array',
-          description: 'Where the server container mounts the extra volumes.',
+          description: 'Where the server container mounts the extra volumes (one mount per mountPath).',
           maxItems: 32,
+          // As in a container: two mounts at one path are refused (by the Deployment, at apply time, otherwise).
+          listType: 'map',
+          listMapKeys: ['mountPath'],
           items: {
             type: 'object',
             tsName: 'VolumeMount',
@@ -858,6 +1059,17 @@ const spec: Schema = {
                     rule: "self.startsWith('/')",
                     message: 'must be an absolute path',
                     check: (s) => typeof s === 'string' && s.startsWith('/'),
+                  }),
+                  rule({
+                    // The API server would refuse the Deployment (a duplicate mountPath), or, with a trailing
+                    // slash, shadow the operator's volume.
+                    rule: `!self.matches('${OPERATOR_MOUNT_PATH}')`,
+                    message: `the operator mounts its own volumes at ${OPERATOR_MOUNT_PATHS.join(', ')}: mount somewhere else, e.g. /data`,
+                    ...quoting(
+                      ...quoted(),
+                      ` is where the operator mounts one of its own volumes (${OPERATOR_MOUNT_PATHS.join(', ')}): mount somewhere else, e.g. /data`,
+                    ),
+                    check: (s) => typeof s !== 'string' || !new RegExp(OPERATOR_MOUNT_PATH).test(s),
                   }),
                 ],
               }),
@@ -944,6 +1156,23 @@ const spec: Schema = {
       check: (s) => s.transport !== 'stdio' || !has(s, 'gateway') || s.gateway.enabled !== false,
     }),
     rule({
+      // In a stdio pod the gateway runs in the server's container: a variable of the same name is refused by the
+      // API server as a duplicate (or would reconfigure the gateway), and the server never sees it anyway.
+      rule: `self.transport != 'stdio' || !has(self.env) || self.env.all(e, !e.name.startsWith('${GATEWAY_ENV_PREFIX}'))`,
+      message: `${GATEWAY_ENV_PREFIX}* variables configure the gateway, which shares a stdio server's container (the server never sees them): rename the variable, or set the McpServer field the gateway reads`,
+      ...quoting(
+        'the variable ',
+        ...quoted(
+          `self.env.map(e, e.name).filter(n, n.startsWith('${GATEWAY_ENV_PREFIX}'))[0]`,
+          (s) => gatewayEnvNames(s)[0],
+        ),
+        ` is in the gateway's ${GATEWAY_ENV_PREFIX}* namespace: the gateway shares a stdio server's container and the server never sees these; rename the variable, or set the McpServer field the gateway reads`,
+      ),
+      fieldPath: '.env',
+      reason: 'FieldValueForbidden',
+      check: (s) => s.transport !== 'stdio' || gatewayEnvNames(s).length === 0,
+    }),
+    rule({
       rule: `self.transport == 'stdio' || !has(self.port) || (has(self.gateway) && !self.gateway.enabled) || (self.port != ${GATEWAY_MCP_PORT} && self.port != ${GATEWAY_HEALTH_PORT})`,
       message: `ports ${GATEWAY_MCP_PORT} and ${GATEWAY_HEALTH_PORT} are the gateway's in the same pod: run the server on another port`,
       ...quoting(
@@ -983,6 +1212,25 @@ const spec: Schema = {
         !has(s, 'ingress') ||
         !has(s.ingress, 'path') ||
         s.ingress.path === '/',
+    }),
+    rule({
+      rule: "!has(self.gateway) || self.gateway.enabled || !has(self.httpRoute) || !has(self.httpRoute.path) || self.httpRoute.path == '/'",
+      message: "an httpRoute path prefix is served by the gateway: enable it or use path '/'",
+      fieldPath: '.httpRoute.path',
+      reason: 'FieldValueForbidden',
+      check: (s) =>
+        !has(s, 'gateway') ||
+        s.gateway.enabled !== false ||
+        !has(s, 'httpRoute') ||
+        !has(s.httpRoute, 'path') ||
+        s.httpRoute.path === '/',
+    }),
+    rule({
+      rule: "!has(self.ingress) || !has(self.httpRoute) || (has(self.ingress.path) ? self.ingress.path : '/') == (has(self.httpRoute.path) ? self.httpRoute.path : '/')",
+      message:
+        'ingress.path and httpRoute.path differ: the gateway serves one path prefix, so give both the same path while migrating',
+      fieldPath: '.httpRoute.path',
+      check: (s) => !has(s, 'ingress') || !has(s, 'httpRoute') || (s.ingress.path ?? '/') === (s.httpRoute.path ?? '/'),
     }),
     rule({
       rule: "self.transport == 'stdio' || !has(self.sessions) || !has(self.sessions.mode) || self.sessions.mode == 'shared'",
@@ -1036,7 +1284,10 @@ const status: Schema = {
       items: condition,
     },
     url: str('In-cluster URL of the MCP endpoint.', { maxLength: 2048 }),
-    externalURL: str('URL through the Ingress, when there is one.', { maxLength: 2048 }),
+    externalURL: str(
+      'URL from outside the cluster: through the HTTPRoute once every parent Gateway accepted it (scheme from the listener), else through the Ingress once it is ours and the API server accepted it; unset otherwise (a refused or conflicting Ingress or route).',
+      { maxLength: 2048 },
+    ),
     replicas: { type: 'integer', description: 'Pods wanted.' },
     readyReplicas: { type: 'integer', description: 'Pods ready to serve.' },
     serverInfo: {

@@ -23,7 +23,7 @@ export interface McpServerStatus {
   conditions?: Array<Condition>;
   /** In-cluster URL of the MCP endpoint. */
   url?: string;
-  /** URL through the Ingress, when there is one. */
+  /** URL from outside the cluster: through the HTTPRoute once every parent Gateway accepted it (scheme from the listener), else through the Ingress once it is ours and the API server accepted it; unset otherwise (a refused or conflicting Ingress or route). */
   externalURL?: string;
   /** Pods wanted. */
   replicas?: number;
@@ -71,7 +71,7 @@ export interface McpServerSpec {
   transport: 'stdio' | 'streamable-http' | 'sse';
   /** stdio: the server process the gateway spawns (required). HTTP transports: overrides the image entrypoint. */
   command?: Array<string>;
-  /** Arguments to command. */
+  /** Arguments to command. Never secrets: pass them as $(VAR) of an env variable from a Secret. */
   args?: Array<string>;
   /** HTTP transports: the port the server itself listens on (required; not 8080 or 9090, the gateway uses them). */
   port?: number;
@@ -97,17 +97,19 @@ export interface McpServerSpec {
   gateway: GatewaySpec;
   /** Expose the server through an Ingress configured for streaming. Omitted: no Ingress. */
   ingress?: IngressSpec;
+  /** Expose the server through a Gateway API HTTPRoute (gateway.networking.k8s.io/v1) attached to existing Gateways. Omitted: no HTTPRoute. May be set together with ingress while migrating. The route sets rules[].timeouts.request to "0s": GEP-1742 defines 0s as "no timeout" (or the longest an implementation allows), and an MCP event stream (a long tool call, a listen stream) must never be cut by a request deadline: Envoy-based Gateways otherwise default to a 15 s route timeout; Istio, Contour and kgateway disable it on 0s; Traefik 3.6 accepts the field and applies no route timeout. */
+  httpRoute?: HttpRouteSpec;
   /** Restrict traffic with a NetworkPolicy. Present: MCP port open to ingressFrom (everyone if empty), health port to metricsFrom only, egress limited to the rules given plus DNS when egress is set. */
   networkPolicy?: NetworkPolicySpec;
   /** Pod-level settings. Security settings can only stay within Pod Security "restricted". */
   pod?: PodOptions;
-  /** HTTP transports: how the kubelet checks that the server process itself is alive; it restarts the server container after failureThreshold failed checks in a row. Default: a TCP connect to spec.port every 10 s, restart after 3 failures. A startup probe with the same check gives the server 5 minutes to start first. tcpSocket and httpGet reach the pod's IP: a server that listens only on 127.0.0.1 (FastMCP's default) fails them; make it listen on 0.0.0.0, or use exec. stdio servers are supervised by the gateway instead. */
+  /** HTTP transports: how the kubelet checks that the server process itself is alive; it restarts the server container after failureThreshold failed checks in a row (default: every 10 s, 3 failures), once a startup probe with the same check has given it 5 minutes to start. The default check, also when only timings are set: with the gateway, GET /livez/upstream on the gateway's port 9090, 200 when the gateway opens a TCP connection to spec.port on 127.0.0.1 within 1 s (so a server listening only on 127.0.0.1, FastMCP's default, is checked; the check also fails while the gateway container is down); with gateway.enabled false, a TCP connect to spec.port on the pod's IP, where clients reach the server anyway. A TCP check passes for a server that hangs while its socket still accepts connections: catch that with httpGet or exec. tcpSocket and httpGet reach the pod's IP: a server listening only on 127.0.0.1 fails them (make it listen on 0.0.0.0, or use exec). stdio servers are supervised by the gateway instead. */
   livenessProbe?: LivenessProbe;
 }
 
-/** HTTP transports: how the kubelet checks that the server process itself is alive; it restarts the server container after failureThreshold failed checks in a row. Default: a TCP connect to spec.port every 10 s, restart after 3 failures. A startup probe with the same check gives the server 5 minutes to start first. tcpSocket and httpGet reach the pod's IP: a server that listens only on 127.0.0.1 (FastMCP's default) fails them; make it listen on 0.0.0.0, or use exec. stdio servers are supervised by the gateway instead. */
+/** HTTP transports: how the kubelet checks that the server process itself is alive; it restarts the server container after failureThreshold failed checks in a row (default: every 10 s, 3 failures), once a startup probe with the same check has given it 5 minutes to start. The default check, also when only timings are set: with the gateway, GET /livez/upstream on the gateway's port 9090, 200 when the gateway opens a TCP connection to spec.port on 127.0.0.1 within 1 s (so a server listening only on 127.0.0.1, FastMCP's default, is checked; the check also fails while the gateway container is down); with gateway.enabled false, a TCP connect to spec.port on the pod's IP, where clients reach the server anyway. A TCP check passes for a server that hangs while its socket still accepts connections: catch that with httpGet or exec. tcpSocket and httpGet reach the pod's IP: a server listening only on 127.0.0.1 fails them (make it listen on 0.0.0.0, or use exec). stdio servers are supervised by the gateway instead. */
 export interface LivenessProbe {
-  /** Alive while the port accepts TCP connections (the default check). */
+  /** Alive while the port accepts TCP connections on the pod's IP (the default check without the gateway). */
   tcpSocket?: TcpSocketCheck;
   /** Alive while GET path answers 200-399, e.g. /healthz. Not the MCP path: a GET there may be 405, which would restart the server in a loop. */
   httpGet?: HttpGetCheck;
@@ -135,7 +137,7 @@ export interface HttpGetCheck {
   port?: number;
 }
 
-/** Alive while the port accepts TCP connections (the default check). */
+/** Alive while the port accepts TCP connections on the pod's IP (the default check without the gateway). */
 export interface TcpSocketCheck {
   /** Port to check; default spec.port. */
   port?: number;
@@ -164,7 +166,7 @@ export interface PodOptions {
   }>;
   /** Extra volumes. */
   volumes?: Array<Volume>;
-  /** Where the server container mounts the extra volumes. */
+  /** Where the server container mounts the extra volumes (one mount per mountPath). */
   volumeMounts?: Array<VolumeMount>;
   /** User and group ids (non-zero). Everything else stays at the restricted defaults. */
   securityContext?: PodSecurityOverrides;
@@ -230,6 +232,30 @@ export interface NetworkPolicySpec {
   metricsFrom?: Array<k8s.V1NetworkPolicyPeer>;
   /** Allowed egress (NetworkPolicyEgressRule). Omitted: egress is not restricted. */
   egress?: Array<k8s.V1NetworkPolicyEgressRule>;
+}
+
+/** Expose the server through a Gateway API HTTPRoute (gateway.networking.k8s.io/v1) attached to existing Gateways. Omitted: no HTTPRoute. May be set together with ingress while migrating. The route sets rules[].timeouts.request to "0s": GEP-1742 defines 0s as "no timeout" (or the longest an implementation allows), and an MCP event stream (a long tool call, a listen stream) must never be cut by a request deadline: Envoy-based Gateways otherwise default to a 15 s route timeout; Istio, Contour and kgateway disable it on 0s; Traefik 3.6 accepts the field and applies no route timeout. */
+export interface HttpRouteSpec {
+  /** The Gateways (and optionally their listeners) the route attaches to. */
+  parentRefs: Array<GatewayParentRef>;
+  /** Host names the route matches, e.g. mcp.example.com. Empty: the listeners' host names. */
+  hostnames?: Array<string>;
+  /** Path prefix, e.g. /github. The gateway serves MCP under it (same rules as ingress.path). */
+  path: string;
+  /** Extra HTTPRoute annotations. */
+  annotations?: Record<string, string>;
+}
+
+/** A Gateway, by name; in another namespace only when its listener allows routes from this one. */
+export interface GatewayParentRef {
+  /** Name of the Gateway. */
+  name: string;
+  /** Namespace of the Gateway (default: the McpServer's). */
+  namespace?: string;
+  /** Name of the listener to attach to, e.g. https (default: every listener that allows it). */
+  sectionName?: string;
+  /** Attach to the listeners on this port only. */
+  port?: number;
 }
 
 /** Expose the server through an Ingress configured for streaming. Omitted: no Ingress. */
@@ -359,7 +385,7 @@ export interface EnvVarSource {
   secretKeyRef?: {
     /** Name of the Secret. */
     name: string;
-    /** Key within the Secret. */
+    /** Key within the Secret: letters, digits, - _ . */
     key: string;
     /** Start even when the Secret or key is missing. */
     optional?: boolean;
@@ -368,7 +394,7 @@ export interface EnvVarSource {
   configMapKeyRef?: {
     /** Name of the ConfigMap. */
     name: string;
-    /** Key within the ConfigMap. */
+    /** Key within the ConfigMap: letters, digits, - _ . */
     key: string;
     /** Start even when the ConfigMap or key is missing. */
     optional?: boolean;

@@ -11,6 +11,8 @@ export const CONTROLLER_USAGE = `Usage: mcp-operator controller [flags]
   --kubeconfig PATH            kubeconfig (default: $KUBECONFIG, ~/.kube/config, or in-cluster)
   --namespaces NS[,NS...]      namespaces to watch (default: all; env WATCH_NAMESPACES)
   --gateway-image IMAGE        image of the gateway put in every McpServer pod (env GATEWAY_IMAGE)
+  --gateway-api=false          never use the Gateway API, even when its CRDs are installed (default: true;
+                               McpServers with spec.httpRoute then get the GatewayAPIDisabled condition)
   --leader-elect=false         run without leader election (default: on)
   --leader-election-namespace  namespace of the Lease (default: $POD_NAMESPACE or mcp-operator-system)
   --leader-election-id NAME    name of the Lease (default: mcp-operator)
@@ -36,6 +38,7 @@ export function parseControllerFlags(argv: string[], env: NodeJS.ProcessEnv) {
       namespaces: { type: 'string', default: env.WATCH_NAMESPACES ?? '' },
       'gateway-image': { type: 'string', default: env.GATEWAY_IMAGE ?? DEFAULT_GATEWAY_IMAGE },
       'leader-elect': { type: 'string', default: 'true' },
+      'gateway-api': { type: 'string', default: 'true' },
       'leader-election-namespace': { type: 'string', default: env.POD_NAMESPACE ?? 'mcp-operator-system' },
       'leader-election-id': { type: 'string', default: 'mcp-operator' },
       'health-addr': { type: 'string', default: '0.0.0.0:8081' },
@@ -47,6 +50,8 @@ export function parseControllerFlags(argv: string[], env: NodeJS.ProcessEnv) {
   });
   const leaderElect = values['leader-elect'];
   if (leaderElect !== 'true' && leaderElect !== 'false') throw new Error('--leader-elect must be true or false');
+  const gatewayApi = values['gateway-api'];
+  if (gatewayApi !== 'true' && gatewayApi !== 'false') throw new Error('--gateway-api must be true or false');
   const [host = '', port = ''] = (values['health-addr'] as string).split(/:(?=[^:]*$)/);
   return {
     help: values.help ?? false,
@@ -57,6 +62,7 @@ export function parseControllerFlags(argv: string[], env: NodeJS.ProcessEnv) {
       .filter(Boolean),
     gatewayImage: values['gateway-image'] as string,
     leaderElect: leaderElect === 'true',
+    gatewayApi: gatewayApi === 'true',
     leaderElectionNamespace: values['leader-election-namespace'] as string,
     leaderElectionId: values['leader-election-id'] as string,
     health: { host: host || '0.0.0.0', port: parsePositiveInt('health-addr port', port, 0) },
@@ -98,6 +104,7 @@ export async function runController(argv: string[]): Promise<number> {
       : undefined,
     health: flags.health,
     resyncMs: flags.resyncMs,
+    gatewayApi: flags.gatewayApi,
     log,
     onFatal: (reason) => {
       log.error({ reason }, 'stopping');

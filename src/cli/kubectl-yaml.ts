@@ -6,7 +6,7 @@
  * The model is go-yaml v2's `resolve` (goyaml.v2/resolve.go in sigs.k8s.io/yaml), not the YAML 1.1 spec: go-yaml
  * deliberately reads sexagesimal numbers (`1:30`) as strings, and keeps timestamps as strings, as YAML 1.2 does.
  */
-import { type Document, isPair, isScalar, isSeq, type Scalar, visit } from 'yaml';
+import { type Document, isAlias, isPair, isScalar, isSeq, type Scalar, visit } from 'yaml';
 
 const BOOLEANS: Record<string, boolean> = Object.fromEntries([
   ...['y', 'Y', 'yes', 'Yes', 'YES', 'true', 'True', 'TRUE', 'on', 'On', 'ON'].map((s) => [s, true]),
@@ -114,4 +114,22 @@ export function kubectlReadingDifferences(doc: Document): ReadingDifference[] {
 export function describeDifference(where: string, d: ReadingDifference): string {
   const show = (v: unknown) => (typeof v === 'string' ? JSON.stringify(v) : String(v));
   return `render: warning: ${where} ${d.path}: kubectl reads ${d.source} as ${show(d.kubectl)} (YAML 1.1) but render as ${show(d.render)} (YAML 1.2): quote it ("${d.source}") if you mean the text, or write ${show(d.kubectl)} if you mean that\n`;
+}
+
+/**
+ * The first alias that refers to a node containing it (`spec: &s {args: *s}`): a value that would be infinite.
+ * kubectl refuses it ("anchor 's' value contains itself"); read as JavaScript it is a cycle that nothing downstream
+ * can print or validate. Its anchor name, or undefined.
+ */
+export function selfContainingAlias(doc: Document): string | undefined {
+  let found: string | undefined;
+  visit(doc, {
+    Alias(_key, node, ancestors) {
+      if (isAlias(node) && ancestors.includes(node.resolve(doc) as never)) {
+        found = node.source;
+        return visit.BREAK;
+      }
+    },
+  });
+  return found;
 }

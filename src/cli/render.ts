@@ -6,7 +6,7 @@ import { KIND } from '../api/schema.ts';
 import { InvalidMcpServerError, parseMcpServer } from '../api/validate.ts';
 import { renderChildren } from '../render/index.ts';
 import { DEFAULT_GATEWAY_IMAGE } from './defaults.ts';
-import { describeDifference, kubectlReadingDifferences } from './kubectl-yaml.ts';
+import { describeDifference, kubectlReadingDifferences, selfContainingAlias } from './kubectl-yaml.ts';
 
 export const RENDER_USAGE = `Usage: mcp-operator render -f FILE [-f FILE...] [-o yaml|json] [--gateway-image IMAGE]
 
@@ -72,6 +72,14 @@ export function runRender(argv: string[], io: RenderIO = defaultIO): number {
       const where = `${file} (document ${index + 1})`;
       if (doc.errors.length) {
         io.stderr(`render: ${where} is not valid YAML: ${doc.errors[0]?.message}\n`);
+        failed = true;
+        continue;
+      }
+      const cycle = selfContainingAlias(doc);
+      if (cycle !== undefined) {
+        io.stderr(
+          `render: ${where}: the alias *${cycle} is inside the node its anchor &${cycle} names, so its value would be infinite (kubectl refuses it too): write the value out instead of the alias\n`,
+        );
         failed = true;
         continue;
       }

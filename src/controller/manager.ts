@@ -12,11 +12,12 @@ import { CHILD_KINDS, type ChildKind } from '../render/index.ts';
 import { LABEL_INSTANCE, LABEL_MANAGED_BY, MANAGED_BY } from '../render/metadata.ts';
 import { canonicalJSON, sha256 } from './compare.ts';
 import { EventRecorder } from './events.ts';
+import { GatewayApi } from './gateway-api.ts';
 import { type Cached, Informer, type InformerEvent } from './informer.ts';
 import { KubeClient } from './kube-client.ts';
 import { LeaderElector } from './leader.ts';
 import { WorkQueue } from './queue.ts';
-import { type Caches, MCPSERVERS, Reconciler, type ReferencedObject, type Store } from './reconcile.ts';
+import { type Caches, FIELD_MANAGER, MCPSERVERS, Reconciler, type ReferencedObject, type Store } from './reconcile.ts';
 import { conditionOf } from './status.ts';
 
 export interface ManagerOptions {
@@ -30,6 +31,8 @@ export interface ManagerOptions {
   /** Re-reconcile everything this often as a safety net (no writes when nothing changed); 0: never. */
   resyncMs: number;
   log: Logger;
+  /** Use the Gateway API (HTTPRoutes) when its CRDs are installed (default true; false: never touch it). */
+  gatewayApi?: boolean;
   /** Called when the process must exit (lost leadership). */
   onFatal: (reason: string) => void;
 }
@@ -109,6 +112,7 @@ export class Manager {
   private readonly informers: Informer<Cached>[] = [];
   private readonly caches: Caches;
   private readonly reconciler: Reconciler;
+  private readonly gatewayApi: GatewayApi;
   private readonly generations = new Map<string, number | undefined>();
   private elector: LeaderElector | undefined;
   private server: Server | undefined;
@@ -159,7 +163,17 @@ export class Manager {
         transform: projectPod,
       }),
     };
+    this.gatewayApi = new GatewayApi({
+      client: this.client,
+      scopes,
+      log: options.log,
+      enabled: options.gatewayApi ?? true,
+      fieldManager: FIELD_MANAGER,
+      metrics: this.metrics,
+      onRouteEvent: (route) => this.enqueueOwner(route),
+    });
     this.reconciler = new Reconciler({
+      gatewayApi: this.gatewayApi,
       client: this.client,
       caches: this.caches,
       gatewayImage: options.gatewayImage,
@@ -193,7 +207,7 @@ export class Manager {
 
   async start(): Promise<void> {
     await this.startHealthServer();
-    await Promise.all(this.informers.map((i) => i.start()));
+    await Promise.all([...this.informers.map((i) => i.start()), this.gatewayApi.start()]);
     this.synced = true;
     this.o.log.info(
       {
@@ -291,6 +305,7 @@ export class Manager {
     await this.elector?.release();
     this.metrics.leader.set(0);
     for (const informer of this.informers) informer.stop();
+    this.gatewayApi.stop();
     await new Promise((ok) => (this.server ? this.server.close(ok) : ok(undefined)));
   }
 }

@@ -32,3 +32,18 @@ export const controllerRules: PolicyRule[] = [
 export const leaderElectionRules: PolicyRule[] = [
   { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update'] },
 ];
+
+/**
+ * With the Gateway API (Helm value gatewayAPI.enabled, default true; flag --gateway-api): the McpServers'
+ * HTTPRoutes like any child (update included: the Gateway API's own tooling expects it), and the parent Gateways
+ * read-only, for their listeners' protocol and addresses. CRD discovery needs no grant (API discovery is open to
+ * every authenticated user), so nothing cluster-wide is added.
+ */
+export const gatewayApiRules: PolicyRule[] = [
+  {
+    apiGroups: ['gateway.networking.k8s.io'],
+    resources: ['httproutes'],
+    verbs: ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'],
+  },
+  { apiGroups: ['gateway.networking.k8s.io'], resources: ['gateways'], verbs: ['get', 'list', 'watch'] },
+];

@@ -13,6 +13,8 @@ import {
   CHILD_KINDS,
   type ChildKind,
   externalURL,
+  HTTPROUTE_TYPE,
+  type HTTPRoute,
   referencedObjects,
   renderChildren,
   serviceURL,
@@ -30,6 +32,7 @@ import { SESSION_KEY, sessionSecretName } from '../render/workload.ts';
 import { canonicalJSON, needsApply, sha256, withSpecHash } from './compare.ts';
 import { type Discovery, discoverServer } from './discovery.ts';
 import type { EventRecorder } from './events.ts';
+import type { GatewayApi, RouteOutcome } from './gateway-api.ts';
 import type { Cached } from './informer.ts';
 import { isConflict, isNotFound, KubeApiError, type KubeClient, resourcePath } from './kube-client.ts';
 import { type HeldBack, isRefusal, type Refusal, refusalBlocker } from './refusal.ts';
@@ -65,6 +68,8 @@ export interface ReconcilerOptions {
   now?: () => string;
   /** Asks a Ready server for its info and tools (default: an MCP client through the Service's cluster IP). */
   discover?: (url: string) => Promise<Discovery>;
+  /** HTTPRoutes (Gateway API); absent: spec.httpRoute is only rendered, never applied. */
+  gatewayApi?: GatewayApi;
   /** Puts an McpServer back on the queue (when a background discovery finishes). */
   requeue?: (key: string) => void;
 }
@@ -166,10 +171,13 @@ export class Reconciler {
       return { result: 'requeue', reason: missing.reason };
     }
 
-    const desired = renderChildren(spec, {
+    const rendered = renderChildren(spec, {
       gatewayImage: this.o.gatewayImage,
       configHash: this.configHash(namespace, refs),
     }).map(withSpecHash);
+    // The HTTPRoute's CRD may be missing: gateway-api.ts applies it, after the rest.
+    const route = rendered.find((c) => c.kind === HTTPROUTE_TYPE.kind) as HTTPRoute | undefined;
+    const desired = rendered.filter((c) => c !== route);
 
     const taken = this.ingressTaken(mcp, desired);
     if (taken) {
@@ -204,17 +212,27 @@ export class Reconciler {
     }
     const { applied } = outcome;
     const deleted = await this.pruneObsolete(mcp, desired);
+    const exposure: RouteOutcome = (await this.o.gatewayApi?.reconcile(mcp, spec, route)) ?? {};
+    if (exposure.applied) applied.push(HTTPROUTE_TYPE.kind);
+    if (exposure.deleted) deleted.push(HTTPROUTE_TYPE.kind);
 
     if (applied.length) {
       const verb = live.size && [...live.values()].every((v) => v === undefined) ? 'Created' : 'Applied';
       await this.o.events.record(mcp, 'Normal', verb, `${verb.toLowerCase()} ${applied.join(', ')}`);
     }
     if (deleted.length) await this.o.events.record(mcp, 'Normal', 'Deleted', `deleted obsolete ${deleted.join(', ')}`);
+    if (exposure.blocker) {
+      await this.updateStatus(mcp, spec, exposure.blocker, applied, exposure);
+      if (exposure.recheckAfterMs) return { result: 'success', recheckAfterMs: exposure.recheckAfterMs };
+      return { result: 'requeue', reason: exposure.blocker.reason };
+    }
     // A Deployment applied just now is not in the cache yet: writing status would report a stale rollout and
     // cost a write that the Deployment's watch event (milliseconds away) makes again with the real numbers.
     if (applied.includes('Deployment')) return { result: 'success', recheckAfterMs: STATUS_RECHECK_MS };
-    await this.updateStatus(mcp, spec, undefined, applied);
-    return { result: 'success' };
+    await this.updateStatus(mcp, spec, undefined, applied, exposure);
+    return exposure.recheckAfterMs
+      ? { result: 'success', recheckAfterMs: exposure.recheckAfterMs }
+      : { result: 'success' };
   }
 
   /**
@@ -479,12 +497,14 @@ export class Reconciler {
   /**
    * Patch status only when it differs; record an Event when Ready changes or a blocker appears or changes.
    * `applied`: the kinds this reconcile just applied (accepted by the API server, maybe not in the cache yet).
+   * `exposure`: what the HTTPRoute's status says (gateway-api.ts), when there is one.
    */
   private async updateStatus(
     mcp: McpServer & Cached,
     spec: McpServer,
     blocker?: Blocker,
     applied: readonly string[] = [],
+    exposure: RouteOutcome = {},
   ): Promise<number | undefined> {
     const namespace = mcp.metadata.namespace;
     const cached = this.o.caches.children.Deployment.get(namespace, mcp.metadata.name) as V1Deployment | undefined;
@@ -496,7 +516,11 @@ export class Reconciler {
       pods: deployment ? this.podsOf(spec) : undefined,
       blocker,
       url: valid ? serviceURL(spec) : undefined,
-      externalURL: valid && this.exposedByIngress(mcp, spec, applied) ? externalURL(spec) : undefined,
+      // The HTTPRoute's URL once every parent Gateway accepted it, else the Ingress's when it is ours.
+      externalURL: valid
+        ? (exposure.externalURL ?? (this.exposedByIngress(mcp, spec, applied) ? externalURL(spec) : undefined))
+        : undefined,
+      routeConditions: exposure.conditions,
       now: (this.o.now ?? (() => new Date().toISOString().replace(/\.\d+Z$/, 'Z')))(),
     };
     let next = computeStatus(observation, mcp.status);

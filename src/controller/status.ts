@@ -4,16 +4,23 @@
  */
 import type { V1ContainerStatus, V1Deployment, V1Pod } from '@kubernetes/client-node';
 import type { Condition, McpServer, McpServerStatus } from '../api/types.generated.ts';
+import {
+  ROUTE_CONDITION_REASONS,
+  ROUTE_CONDITION_TYPES,
+  type RouteCondition,
+  type RouteConditionType,
+} from './route-status.ts';
 
 export type ConditionType = 'Ready' | 'Available' | 'Progressing' | 'Degraded';
 
 /** What each condition means, for docs/mcpserver-reference.md. */
-export const CONDITION_TYPES: Readonly<Record<ConditionType, string>> = {
+export const CONDITION_TYPES: Readonly<Record<ConditionType | RouteConditionType, string>> = {
   Ready: 'True when every wanted replica is updated and ready at status.url; False says why not.',
   Available: 'True when at least one replica is available.',
   Progressing:
     "True while the Deployment is being created or rolled out; False when the rollout completed or stalled, when a pod cannot start (the pod's reason), or when a blocker holds the Deployment back (the blocker's reason).",
   Degraded: 'True when something needs attention: a blocker, a replica failure or a stalled rollout.',
+  ...ROUTE_CONDITION_TYPES,
 };
 
 /** Every reason the controller writes (here and in reconcile.ts), for the reference; a unit test keeps it complete. */
@@ -114,6 +121,7 @@ export const CONDITION_REASONS: ReadonlyArray<{ reason: string; conditions: stri
     conditions: 'Ready=False, Degraded=True, Progressing=False',
     meaning: 'the kubelet cannot start a container (e.g. a missing Secret key); the message is its error',
   })),
+  ...ROUTE_CONDITION_REASONS,
 ];
 
 /** Why the controller could not (fully) apply the spec; becomes Ready=False and Degraded=True. */
@@ -131,6 +139,8 @@ export interface Observation {
   blocker?: Blocker | undefined;
   url?: string | undefined;
   externalURL?: string | undefined;
+  /** With spec.httpRoute: RouteAccepted and RouteResolvedRefs (route-status.ts), appended as they are. */
+  routeConditions?: RouteCondition[] | undefined;
   /** What the server reported about itself (discovery.ts); absent: keep what status has. */
   discovered?: Pick<McpServerStatus, 'serverInfo' | 'tools'> | undefined;
   now: string;
@@ -347,11 +357,13 @@ export function computeStatus(obs: Observation, previous: McpServerStatus | unde
           : { type: 'Degraded', status: 'False', reason: 'AsExpected', message: 'no problems observed' };
 
   const generation = mcp.metadata?.generation ?? 0;
-  const conditions = [ready, r.available, r.progressing, degraded].map((draft): Condition => {
-    const before = previous?.conditions?.find((c) => c.type === draft.type);
-    const lastTransitionTime = before && before.status === draft.status ? before.lastTransitionTime : obs.now;
-    return { ...draft, observedGeneration: generation, lastTransitionTime };
-  });
+  const conditions = [ready, r.available, r.progressing, degraded, ...(obs.routeConditions ?? [])].map(
+    (draft): Condition => {
+      const before = previous?.conditions?.find((c) => c.type === draft.type);
+      const lastTransitionTime = before && before.status === draft.status ? before.lastTransitionTime : obs.now;
+      return { ...draft, observedGeneration: generation, lastTransitionTime };
+    },
+  );
   const status: McpServerStatus = {
     observedGeneration: generation,
     conditions,

@@ -7,7 +7,7 @@ import { pino } from 'pino';
 import { createLogger, type Logger } from '../observability/log.ts';
 import { type AuditWriter, directAudit, loggerAudit } from './audit.ts';
 import { childEnvironment, type GatewayConfig } from './config.ts';
-import { healthHandler, Readiness } from './health.ts';
+import { healthHandler, Readiness, tcpTargetOf, UpstreamLiveness } from './health.ts';
 import { LazyModern } from './http/lazy-modern.ts';
 import { McpHttp } from './http/mcp.ts';
 import { OpenStreams, type StalledStream } from './http/sse.ts';
@@ -215,7 +215,11 @@ export class Gateway {
       isDraining: () => this.draining,
     });
     this.mcpServer = createServer({ keepAliveTimeout: 65_000, headersTimeout: 66_000 }, http.handle);
-    this.healthServer = createServer(healthHandler(this.readiness, metrics));
+    const upstreamLiveness =
+      config.mode === 'proxy' && config.upstream
+        ? new UpstreamLiveness({ target: tcpTargetOf(config.upstream), log: log.child({ component: 'health' }) })
+        : undefined;
+    this.healthServer = createServer(healthHandler({ readiness: this.readiness, metrics, upstreamLiveness }));
     const port = await listen(this.mcpServer, config.port, config.host, '--port, MCP_GATEWAY_PORT');
     const healthPort = await listen(
       this.healthServer,

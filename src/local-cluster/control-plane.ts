@@ -11,7 +11,7 @@ import { closeSync, createWriteStream, existsSync, mkdirSync, openSync, writeFil
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { claimDir, releaseDir } from './owned-dir.ts';
+import { claimDir, releaseDir, USERS_DIR } from './owned-dir.ts';
 
 export const CONTROLLER_USER = 'system:serviceaccount:mcp-operator-system:mcp-operator';
 const REPO_ROOT = resolve(import.meta.dirname, '../..');
@@ -36,7 +36,7 @@ export interface ControlPlaneOptions {
   nodeAuthorization?: boolean;
   /** Also run kube-scheduler, as system:kube-scheduler (its bootstrap RBAC), for clusters with real nodes. */
   scheduler?: boolean;
-  /** More static-token identities; each gets `<dir>/<name>.kubeconfig`, listed in `kubeconfigs.extra`. */
+  /** More static-token identities; each gets `<dir>/users/<name>.kubeconfig`, listed in `kubeconfigs.extra`. */
   users?: ControlPlaneUser[];
   /** Extra kube-apiserver flags, after the default ones (a repeated flag: the later one wins). */
   apiServerArgs?: string[];
@@ -233,7 +233,10 @@ export class ControlPlane {
       controller: this.writeKubeconfig('controller', tokens.controller),
     };
     if (users.length > 0) {
-      this.kubeconfigs.extra = Object.fromEntries(users.map((u) => [u.name, this.writeKubeconfig(u.name, u.token)]));
+      mkdirSync(join(this.dir, USERS_DIR), { recursive: true });
+      this.kubeconfigs.extra = Object.fromEntries(
+        users.map((u) => [u.name, this.writeKubeconfig(u.name, u.token, USERS_DIR)]),
+      );
     }
     const kcmConfig = this.writeKubeconfig('kube-controller-manager', tokens.kcm);
     this.adminToken = tokens.admin;
@@ -264,8 +267,8 @@ export class ControlPlane {
     }
   }
 
-  private writeKubeconfig(name: string, token: string): string {
-    const path = join(this.dir, `${name}.kubeconfig`);
+  private writeKubeconfig(name: string, token: string, subdir = ''): string {
+    const path = join(this.dir, subdir, `${name}.kubeconfig`);
     writeFileSync(path, kubeconfig(this.server, name, token), { mode: 0o600 });
     return path;
   }

@@ -12,6 +12,9 @@ import { join } from 'node:path';
 export const MARKER = '.mcp-operator-control-plane';
 const MARKER_HEADER = 'mcp-operator local control plane';
 
+/** Where the kubeconfigs of extra users go (their names are the caller's, so they get a directory of ours). */
+export const USERS_DIR = 'users';
+
 /** What the control plane writes at the top of its directory; anything else in it is someone else's. */
 const OWN_ENTRIES = new Set([
   'etcd',
@@ -22,10 +25,17 @@ const OWN_ENTRIES = new Set([
   'sa.key',
   'audit-policy.yaml',
   'audit.log',
+  // By name, not every *.kubeconfig: a user's own kubeconfig kept beside them is not ours to delete.
+  'admin.kubeconfig',
+  'controller.kubeconfig',
+  'kube-controller-manager.kubeconfig',
+  'kube-scheduler.kubeconfig',
+  /** ControlPlaneOptions.users' kubeconfigs */
+  USERS_DIR,
 ]);
 
 export function isOwnEntry(name: string): boolean {
-  return OWN_ENTRIES.has(name) || name.endsWith('.kubeconfig');
+  return OWN_ENTRIES.has(name);
 }
 
 /** What is at the directory's path now. */
@@ -132,7 +142,12 @@ export function claimDir(dir: string): void {
     case 'refuse':
       throw new ForeignDirError(dir, decision.reason);
     case 'create':
-      mkdirSync(dir, { recursive: true });
+      try {
+        mkdirSync(dir, { recursive: true });
+      } catch (err) {
+        // A dangling symlink, a file on the way, no permission: say so instead of crashing with a stack.
+        throw new ForeignDirError(dir, `cannot create ${dir}: ${(err as Error).message}; use another directory`);
+      }
       writeFileSync(join(dir, MARKER), formatMarker({ createdDir: true }));
       return;
     case 'adopt-empty':

@@ -6,6 +6,7 @@ import type { KubernetesObject, V1PodDisruptionBudget, V1ServiceAccount } from '
 import type { McpServer } from '../api/types.generated.ts';
 import { childMetadata, selectorLabels } from './metadata.ts';
 import { renderIngress, renderNetworkPolicy, renderService } from './network.ts';
+import { renderHTTPRoute } from './route.ts';
 import { renderDeployment, type WorkloadOptions } from './workload.ts';
 
 export type RenderOptions = WorkloadOptions;
@@ -42,7 +43,10 @@ function renderPodDisruptionBudget(mcp: McpServer): V1PodDisruptionBudget | unde
   };
 }
 
-/** The children of a defaulted, valid McpServer (see api/validate.ts), in apply order. */
+/**
+ * The children of a defaulted, valid McpServer (see api/validate.ts), in apply order. The HTTPRoute comes last and
+ * is not in CHILD_KINDS: its CRD may be missing, so the controller applies it separately (controller/gateway-api.ts).
+ */
 export function renderChildren(mcp: McpServer, options: RenderOptions): KubernetesObject[] {
   const children: Array<KubernetesObject | undefined> = [
     renderServiceAccount(mcp),
@@ -51,9 +55,11 @@ export function renderChildren(mcp: McpServer, options: RenderOptions): Kubernet
     renderIngress(mcp),
     renderNetworkPolicy(mcp),
     renderPodDisruptionBudget(mcp),
+    renderHTTPRoute(mcp),
   ];
   return children.filter((c): c is KubernetesObject => c !== undefined);
 }
 
 export { referencedObjects } from './references.ts';
+export { GATEWAY_TYPE, HTTPROUTE_TYPE, type HTTPRoute, renderHTTPRoute } from './route.ts';
 export { externalURL, serviceURL } from './urls.ts';

@@ -13,9 +13,9 @@ export function clientPath(mcp: McpServer): string {
   return mcp.spec.gateway.enabled ? '/mcp' : upstreamPath(mcp);
 }
 
-/** The Ingress path prefix the gateway must serve under ('' for none). */
+/** The Ingress or HTTPRoute path prefix the gateway must serve under ('' for none); a CEL rule keeps them equal. */
 export function basePath(mcp: McpServer): string {
-  const prefix = mcp.spec.ingress?.path ?? '/';
+  const prefix = mcp.spec.ingress?.path ?? mcp.spec.httpRoute?.path ?? '/';
   return prefix === '/' ? '' : prefix.replace(/\/+$/, '');
 }
 

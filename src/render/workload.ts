@@ -15,18 +15,15 @@ import type {
   V1Volume,
   V1VolumeMount,
 } from '@kubernetes/client-node';
-import { GATEWAY_HEALTH_PORT, GATEWAY_MCP_PORT } from '../api/schema.ts';
+import { GATEWAY_HEALTH_PORT, GATEWAY_MCP_PORT, HEALTH_PATHS } from '../api/gateway-contract.ts';
+import { AUTH_DIR, GATEWAY_POD_IP_ENV, HOME_DIR, RUNTIME_DIR, SESSION_DIR } from '../api/pod-layout.ts';
 import type { McpServer } from '../api/types.generated.ts';
 import { ANNOTATION_CONFIG_HASH, childMetadata, commonLabels, nameOf, selectorLabels } from './metadata.ts';
 import { basePath, upstreamPath } from './urls.ts';
 
 export const DEFAULT_UID = 65532;
-export const RUNTIME_DIR = '/opt/mcp-gateway';
-export const HOME_DIR = '/home/mcp';
-export const AUTH_DIR = '/var/run/mcp-gateway/auth';
+export { AUTH_DIR, HOME_DIR, RUNTIME_DIR, SESSION_DIR };
 export const AUTH_TOKEN_FILE = `${AUTH_DIR}/tokens`;
-/** Replicas share this key to sign session ids that name the owning pod, so any replica serves any session. */
-export const SESSION_DIR = '/var/run/mcp-gateway/session';
 export const SESSION_KEY = 'session-key';
 export const sessionSecretName = (mcp: McpServer) => `${nameOf(mcp)}-gateway-session`;
 export const SERVER_CONTAINER = 'server';
@@ -65,7 +62,7 @@ function podSecurityContext(mcp: McpServer): V1PodSecurityContext {
 
 /** Gateway settings travel as environment variables (see src/gateway/cli.ts for their meaning). */
 function gatewayEnv(mcp: McpServer): V1EnvVar[] {
-  const { sessions, tools, rateLimit, auth, ingress } = mcp.spec;
+  const { sessions, tools, rateLimit, auth, ingress, httpRoute } = mcp.spec;
   const env: Array<[string, string | undefined]> = [
     ['MCP_GATEWAY_PORT', String(GATEWAY_MCP_PORT)],
     ['MCP_GATEWAY_HEALTH_PORT', String(GATEWAY_HEALTH_PORT)],
@@ -93,15 +90,16 @@ function gatewayEnv(mcp: McpServer): V1EnvVar[] {
     ['MCP_GATEWAY_OIDC_AUDIENCE', auth?.oidc?.audience],
     ['MCP_GATEWAY_OIDC_JWKS_URL', auth?.oidc?.jwksURL],
     ['MCP_GATEWAY_SESSION_SECRET_FILE', `${SESSION_DIR}/${SESSION_KEY}`],
-    // Behind the Ingress every request comes from the ingress controller: per-client limits need the address it
-    // saw (the last X-Forwarded-For entry, which a client cannot forge through the controller).
-    ['MCP_GATEWAY_TRUST_PROXY', ingress ? 'true' : undefined],
+    // Behind the Ingress or a Gateway every request comes from its controller: per-client limits need the address
+    // it saw (the last X-Forwarded-For entry, which a client cannot forge through the controller).
+    ['MCP_GATEWAY_TRUST_PROXY', ingress || httpRoute ? 'true' : undefined],
   ];
   return [
     ...env.filter((e): e is [string, string] => e[1] !== undefined).map(([name, value]) => ({ name, value })),
-    // Declared before use: $(POD_IP) expands only to variables defined earlier in the list.
-    { name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
-    { name: 'MCP_GATEWAY_ADVERTISE_ADDRESS', value: `$(POD_IP):${GATEWAY_MCP_PORT}` },
+    // Declared before use: $(VAR) expands only to variables defined earlier in the list. Under the MCP_GATEWAY_
+    // prefix, so it never collides with a POD_IP of the user's in the same container (stdio).
+    { name: GATEWAY_POD_IP_ENV, valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
+    { name: 'MCP_GATEWAY_ADVERTISE_ADDRESS', value: `$(${GATEWAY_POD_IP_ENV}):${GATEWAY_MCP_PORT}` },
   ];
 }
 
@@ -124,18 +122,35 @@ const tcpProbe = (periodSeconds: number, failureThreshold: number): V1Probe => (
   failureThreshold,
 });
 
+type ProbeCheck = Pick<V1Probe, 'httpGet' | 'tcpSocket' | 'exec'>;
+
+/**
+ * The default check of the server's liveness. Behind the gateway: the gateway's /livez/upstream, a TCP connect to
+ * the server on loopback, because the kubelet probes the pod IP and many servers (FastMCP's default) listen on
+ * 127.0.0.1 only; they work behind the gateway, and a TCP probe would restart them in a loop. The port by number: a
+ * probe resolves a port name in its own container only, and `health` is the gateway container's. Without the
+ * gateway clients reach the server on the pod IP anyway: TCP on its port.
+ */
+function defaultServerCheck(mcp: McpServer, port: string): ProbeCheck {
+  return mcp.spec.gateway.enabled
+    ? { httpGet: { path: HEALTH_PATHS.upstreamLiveness, port: GATEWAY_HEALTH_PORT } }
+    : { tcpSocket: { port } };
+}
+
 /**
  * The server's own liveness in HTTP transports: the gateway's probes cover only the gateway, so without this a hung
- * server is never restarted. TCP on the server's port unless spec.livenessProbe says otherwise; the startup probe
- * runs the same check with the 5 minutes a first boot may need, and liveness counts only after it.
+ * server is never restarted. The default check unless spec.livenessProbe names one; the startup probe runs the same
+ * check with the 5 minutes a first boot may need, and liveness counts only after it.
  */
 function serverLivenessProbes(mcp: McpServer, port: string): { startupProbe: V1Probe; livenessProbe: V1Probe } {
   const spec = mcp.spec.livenessProbe ?? {};
-  const check: Pick<V1Probe, 'httpGet' | 'tcpSocket' | 'exec'> = spec.httpGet
+  const check: ProbeCheck = spec.httpGet
     ? { httpGet: { path: spec.httpGet.path, port: spec.httpGet.port ?? port } }
     : spec.exec
       ? { exec: { command: spec.exec.command } }
-      : { tcpSocket: { port: spec.tcpSocket?.port ?? port } };
+      : spec.tcpSocket
+        ? { tcpSocket: { port: spec.tcpSocket.port ?? port } }
+        : defaultServerCheck(mcp, port);
   return {
     startupProbe: { ...check, periodSeconds: 5, timeoutSeconds: spec.timeoutSeconds ?? 3, failureThreshold: 60 },
     livenessProbe: {
@@ -150,9 +165,9 @@ function serverLivenessProbes(mcp: McpServer, port: string): { startupProbe: V1P
 /** Gateway probes on the health port, never on /mcp (a GET there is 405 and would crash-loop the pod). */
 const gatewayProbes = {
   // npx/uvx servers download on first boot: allow 5 minutes before liveness starts counting.
-  startupProbe: httpProbe('/readyz', 5, 60),
-  livenessProbe: httpProbe('/healthz', 10, 3),
-  readinessProbe: httpProbe('/readyz', 5, 2),
+  startupProbe: httpProbe(HEALTH_PATHS.readiness, 5, 60),
+  livenessProbe: httpProbe(HEALTH_PATHS.liveness, 10, 3),
+  readinessProbe: httpProbe(HEALTH_PATHS.readiness, 5, 2),
 };
 const gatewayPorts = [
   { name: 'mcp', containerPort: GATEWAY_MCP_PORT, protocol: 'TCP' },
@@ -293,7 +308,7 @@ export function renderDeployment(mcp: McpServer, options: WorkloadOptions): V1De
       ? {
           'prometheus.io/scrape': 'true',
           'prometheus.io/port': String(GATEWAY_HEALTH_PORT),
-          'prometheus.io/path': '/metrics',
+          'prometheus.io/path': HEALTH_PATHS.metrics,
         }
       : {}),
     ...(options.configHash ? { [ANNOTATION_CONFIG_HASH]: options.configHash } : {}),

@@ -28,6 +28,15 @@ export default async function setup(project: TestProject) {
   if (!(await buildahImageId(NODE_IMAGE))) {
     await run('bash', [join(import.meta.dirname, '../../scripts/images.sh'), 'base'], { timeoutMs: 1_800_000 });
   }
+  // Traefik (exposure.test.ts's Gateway API and ingress-nginx controller) and the Gateway API CRDs: built from
+  // their Go modules the first time (minutes on 2 cores), cached under ~/.cache/mcp-operator after.
+  const traefikStart = Date.now();
+  const script = join(import.meta.dirname, '../../scripts/traefik.sh');
+  await run('bash', [script, 'binary'], { timeoutMs: 3_600_000 });
+  await run('bash', [script, 'crds'], { timeoutMs: 600_000 });
+  process.stderr.write(
+    `e2e: Traefik and the Gateway API CRDs ready in ${((Date.now() - traefikStart) / 1000).toFixed(1)} s\n`,
+  );
   const cluster = await startCluster({ images: [NODE_IMAGE] });
   process.stderr.write(
     `e2e: cluster ${cluster.reused ? 'reused' : 'started'} in ${cluster.timings.total?.toFixed(1)} s ` +

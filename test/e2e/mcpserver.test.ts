@@ -2,7 +2,7 @@
  * The whole path on a real node: the controller (the real CLI) turns an McpServer into a pod on containerd
  * under Pod Security "restricted"; the operator image's init container copies the gateway runtime into a
  * third-party server image (server-everything on Debian slim); clients reach tools through the Service (kube-proxy
- * rules) and through nginx configured like the Ingress. Then the things users rely on: a crashed MCP child comes
+ * rules) and through nginx buffering like F5 NGINX by default. Then the things users rely on: a crashed MCP child comes
  * back, a rotated Secret rolls the pods, two replicas keep serving, and deleting the McpServer removes everything.
  * Measurements (apply-to-Ready, image sizes, pod memory) go to $MCP_E2E_RESULTS (default
  * /tmp/mcp-operator-e2e-results.json) for bench/RESULTS.md.
@@ -26,7 +26,7 @@ import {
   resourcePath,
   T,
 } from '../support/kube.ts';
-import { ingressLocation, type RunningNginx, startNginx } from '../support/nginx.ts';
+import { bufferedLocation, type RunningNginx, startNginx } from '../support/nginx.ts';
 import { startCluster } from './cluster.ts';
 
 const run = promisify(execFile);
@@ -214,9 +214,12 @@ describe('a stdio McpServer on a real node', () => {
     await modern.client.close();
   });
 
-  test('through nginx configured like the Ingress, progress arrives while the call runs', async () => {
+  // Real controllers read the operator's Ingress and HTTPRoute in exposure.test.ts (Traefik). This hand-configured
+  // nginx stays for the one thing those do not cover: F5 NGINX-style response buffering, on by default, which only
+  // the gateway's X-Accel-Buffering: no header turns off for event streams.
+  test('through nginx with F5 NGINX-style buffering on by default, progress arrives while the call runs', async () => {
     const upstream = (await serviceURL()).replace('http://', '');
-    nginx = await startNginx(ingressLocation('/everything', upstream));
+    nginx = await startNginx(bufferedLocation('/everything', upstream));
     const front = `${nginx.url}/everything`;
     await until('nginx', async () => expect(await callEcho(front, 'via nginx')).toBe('Echo: via nginx'), 15_000, 300);
     const { client: mcp } = await client2025(front);

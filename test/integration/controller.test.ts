@@ -121,7 +121,7 @@ describe('an McpServer applied to a real API server', () => {
     expect(server?.readinessProbe?.httpGet).toMatchObject({ path: '/readyz', port: 'health' });
     expect(server?.livenessProbe?.httpGet).toMatchObject({ path: '/healthz', port: 'health' });
     expect(server?.env).toContainEqual({ name: 'MCP_GATEWAY_BASE_PATH', value: '/everything' });
-    expect(server?.env).toContainEqual({ name: 'MCP_GATEWAY_ADVERTISE_ADDRESS', value: '$(POD_IP):8080' });
+    expect(server?.env).toContainEqual({ name: 'MCP_GATEWAY_ADVERTISE_ADDRESS', value: '$(MCP_GATEWAY_POD_IP):8080' });
     expect(pod?.volumes).toContainEqual(
       expect.objectContaining({
         name: 'mcp-session',

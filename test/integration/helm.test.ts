@@ -16,7 +16,7 @@ import { mcpServerCrd } from '../../src/api/crd.ts';
 import type { McpServer } from '../../src/api/types.generated.ts';
 import { VERSION } from '../../src/cli/defaults.ts';
 import type { KubeClient } from '../../src/controller/kube-client.ts';
-import { controllerRules, leaderElectionRules } from '../../src/controller/rbac.ts';
+import { controllerRules, gatewayApiRules, leaderElectionRules } from '../../src/controller/rbac.ts';
 import { controlPlaneBinaries } from '../../src/local-cluster/control-plane.ts';
 import { stdioServer } from '../fixtures/manifests.ts';
 import {
@@ -361,7 +361,7 @@ describe('the Helm chart', () => {
     // RBAC: src/controller/rbac.ts, cluster-wide objects named per release and namespace.
     const clusterRole = one(objects, 'ClusterRole');
     expect(clusterRole.metadata.name).toBe('mcp-operator-mcp-operator-system');
-    expect(clusterRole.rules).toEqual(controllerRules);
+    expect(clusterRole.rules).toEqual([...controllerRules, ...gatewayApiRules]);
     expect(one(objects, 'ClusterRoleBinding')).toMatchObject({
       roleRef: { kind: 'ClusterRole', name: 'mcp-operator-mcp-operator-system' },
       subjects: [{ kind: 'ServiceAccount', name: 'mcp-operator', namespace: 'mcp-operator-system' }],
@@ -391,6 +391,7 @@ describe('the Helm chart', () => {
       '--workers=4',
       '--resync=600',
       '--log-level=info',
+      '--gateway-api=true',
     ]);
     expect(container?.env).toEqual([
       { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
@@ -425,7 +426,9 @@ describe('the Helm chart', () => {
     ]);
     for (const role of roles)
       expect(role.rules).toEqual(
-        role.metadata.namespace === 'mcp-operator-system' ? leaderElectionRules : controllerRules,
+        role.metadata.namespace === 'mcp-operator-system'
+          ? leaderElectionRules
+          : [...controllerRules, ...gatewayApiRules],
       );
     const bindings = ofKind(objects, 'RoleBinding');
     expect(bindings.map(where).sort()).toEqual(roles.map(where).sort());
@@ -438,6 +441,20 @@ describe('the Helm chart', () => {
     expectNoWildcards(objects);
     expect(containerArgs(objects)).toContain('--namespaces=team-a,team-b');
     expectRestricted(podSpec(objects));
+  });
+
+  it('gatewayAPI.enabled=false: no HTTPRoute or Gateway grants, and the controller is told not to use them', async () => {
+    const off = valuesFile('no-gateway-api', { gatewayAPI: { enabled: false } });
+    const cluster = await render({ values: off });
+    expect(one(cluster, 'ClusterRole').rules).toEqual(controllerRules);
+    expect(containerArgs(cluster)).toContain('--gateway-api=false');
+    const namespaced = valuesFile('no-gateway-api-namespaced', {
+      gatewayAPI: { enabled: false },
+      rbac: { namespaced: true },
+      watchNamespaces: ['team-a'],
+    });
+    const roles = ofKind(await render({ values: namespaced }), 'Role');
+    expect(roles.find((r) => r.metadata.namespace === 'team-a')?.rules).toEqual(controllerRules);
   });
 
   it('renders the optional parts: no CRD, a ServiceMonitor, a NetworkPolicy', async () => {

@@ -66,12 +66,16 @@ describe('mcp-operator up (npm start) without a cluster', () => {
       'up: created 3 placeholder Secrets that the examples reference: github-token (token), analytics-db (dsn), ' +
         'everything-clients (token).\n    They hold "placeholder-KEY", not credentials',
     );
-    expect(out).toMatch(/applied 5 McpServers/);
+    expect(out).toMatch(/applied 6 McpServers/);
     for (const name of ['github', 'filesystem', 'postgres', 'everything-http', 'everything']) {
       expect(out).toMatch(
         new RegExp(`^${name}\\s+\\S+\\s+False\\s+DeploymentUnavailable\\s+http://${name}\\.demo\\.svc:8080/mcp$`, 'm'),
       );
     }
+    // The local plane has no Gateway API CRDs: the HTTPRoute example says so instead of waiting on pods.
+    expect(out).toMatch(
+      /^github-route\s+stdio\s+False\s+GatewayAPINotInstalled\s+http:\/\/github-route\.demo\.svc:8080\/mcp$/m,
+    );
     expect(out).toMatch(/networkpolicies\s+postgres/);
     expect(out).toMatch(/poddisruptionbudgets\s+everything-http/);
     expect(existsSync(dir), `${dir} is left behind`).toBe(false);
@@ -112,7 +116,7 @@ describe('mcp-operator up (npm start) without a cluster', () => {
     writeFileSync(join(dir, 'notes.txt'), 'mine');
     const { code, out } = await up([`--dir=${dir}`]);
     expect(code, out).toBe(0);
-    expect(out).toMatch(/applied 5 McpServers/);
+    expect(out).toMatch(/applied 6 McpServers/);
     expect(readdirSync(dir)).toEqual(['notes.txt']);
     expect(readFileSync(join(dir, 'notes.txt'), 'utf8')).toBe('mine');
     expect(out, 'the binaries are cached by now').not.toMatch(/building|10 minutes/);
@@ -188,7 +192,7 @@ describe('mcp-operator up (npm start) without a cluster', () => {
       const listed = await execFileAsync(get[0] ?? '', get.slice(1), {
         env: { ...process.env, KUBECONFIG: kubeconfig },
       });
-      for (const name of ['github', 'filesystem', 'postgres', 'everything-http', 'everything']) {
+      for (const name of ['github', 'github-route', 'filesystem', 'postgres', 'everything-http', 'everything']) {
         expect(listed.stdout).toMatch(new RegExp(`^${name}\\s`, 'm'));
       }
     } finally {

@@ -139,18 +139,17 @@ afterAll(async () => {
 
 describe('a child the API server refuses', () => {
   it('makes the McpServer Degraded with ApplyFailed, the McpServer field, an Event and backoff', async () => {
-    // Valid for the CRD; the API server's own validation of Tolerations refuses it in the Deployment.
-    await admin.create(
-      path(T.mcpservers),
-      stdioServer('tolerant', { pod: { tolerations: [{ key: 'dedicated', operator: 'Exists', value: 'gpu' }] } }),
-    );
+    // Valid for the CRD; the API server's own validation of projected tokens refuses it in the Deployment.
+    const tokenVolume = (expirationSeconds: number) => ({
+      volumes: [{ name: 'vault', projected: { sources: [{ serviceAccountToken: { path: 't', expirationSeconds } }] } }],
+    });
+    await admin.create(path(T.mcpservers), stdioServer('tolerant', { pod: tokenVolume(60) }));
     const mcp = await readyReason('tolerant', 'ApplyFailed');
     const ready = condition(mcp, 'Ready');
     expect(ready?.message).toContain(`the API server refused the Deployment ${ns}/tolerant (HTTP 422)`);
-    expect(ready?.message).toContain(
-      'spec.pod.tolerations[0].operator: Invalid value: "gpu": value must be empty when `operator` is \'Exists\'',
-    );
-    expect(ready?.message).toContain('fix spec.pod.tolerations[0].operator in the McpServer');
+    const field = 'spec.pod.volumes[0].projected.sources[0].serviceAccountToken.expirationSeconds';
+    expect(ready?.message).toContain(`${field}: Invalid value: 60: may not specify a duration less than 10 minutes`);
+    expect(ready?.message).toContain(`fix ${field} in the McpServer`);
     expect(ready?.message).not.toContain('spec.template');
     expect(condition(mcp, 'Degraded')).toMatchObject({ status: 'True', reason: 'ApplyFailed' });
     expect(condition(mcp, 'Progressing')).toMatchObject({ status: 'False', reason: 'ApplyFailed' });
@@ -158,7 +157,7 @@ describe('a child the API server refuses', () => {
     // The columns are never blank: `kubectl get mcps` shows Ready False and the in-cluster URL.
     expect(mcp.status?.url).toBe(`http://tolerant.${ns}.svc:8080/mcp`);
     const event = await warningEvent('tolerant', 'ApplyFailed');
-    expect(event.message).toContain('spec.pod.tolerations[0].operator');
+    expect(event.message).toContain(field);
 
     // Backoff from the queue's rate limiter: each retry waits longer than the one before.
     const delays = await eventually('four retries, backing off', async () => {
@@ -172,9 +171,7 @@ describe('a child the API server refuses', () => {
     for (let i = 1; i < delays.length; i++) expect(delays[i]).toBeGreaterThan(delays[i - 1] as number);
 
     // Fixed spec: applied, and the blocker is gone.
-    await admin.mergePatch(path(T.mcpservers, 'tolerant'), {
-      spec: { pod: { tolerations: [{ key: 'dedicated', operator: 'Exists' }] } },
-    });
+    await admin.mergePatch(path(T.mcpservers, 'tolerant'), { spec: { pod: tokenVolume(3600) } });
     await eventually('the Deployment', () => getOrUndefined<V1Deployment>(admin, path(T.deployments, 'tolerant')));
     await eventually('Degraded False', async () =>
       condition(await getServer('tolerant'), 'Degraded')?.status === 'False' ? true : undefined,

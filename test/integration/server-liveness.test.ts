@@ -69,11 +69,17 @@ describe('spec.livenessProbe', () => {
     expect(offline(manifest)).toContain(`${field}:`);
   });
 
-  it('renders a Deployment the API server accepts, with the server container probed on its port', async () => {
-    for (const spec of [
-      {},
-      { livenessProbe: { httpGet: { path: '/healthz' }, periodSeconds: 20, failureThreshold: 5 } },
-    ]) {
+  it('renders a Deployment the API server accepts, with the server container probed by default or as asked', async () => {
+    const cases: Array<[Record<string, unknown>, Record<string, unknown>]> = [
+      // Behind the gateway: its /livez/upstream, by port number (a port name resolves in the probed container only).
+      [{}, { httpGet: { path: '/livez/upstream', port: 9090 }, periodSeconds: 10, failureThreshold: 3 }],
+      [{ gateway: { enabled: false } }, { tcpSocket: { port: 'mcp' }, periodSeconds: 10, failureThreshold: 3 }],
+      [
+        { livenessProbe: { httpGet: { path: '/healthz' }, periodSeconds: 20, failureThreshold: 5 } },
+        { httpGet: { path: '/healthz', port: 'server' }, periodSeconds: 20, failureThreshold: 5 },
+      ],
+    ];
+    for (const [spec, probe] of cases) {
       const manifest = httpServer('remote', spec);
       await admin.create(resourcePath(T.mcpservers, { namespace }), manifest, { dryRun: 'All' });
       const mcp = parseMcpServer({ ...manifest, metadata: { ...manifest.metadata, namespace } });
@@ -88,11 +94,7 @@ describe('spec.livenessProbe', () => {
         contentType: 'application/apply-patch+yaml',
       });
       const server = applied.spec.template.spec.containers.find((c) => c.name === 'server');
-      expect(server?.livenessProbe).toMatchObject(
-        'livenessProbe' in spec
-          ? { httpGet: { path: '/healthz', port: 'server' }, periodSeconds: 20, failureThreshold: 5 }
-          : { tcpSocket: { port: 'server' }, periodSeconds: 10, failureThreshold: 3 },
-      );
+      expect(server?.livenessProbe).toMatchObject(probe);
     }
   });
 });

@@ -8,12 +8,15 @@ import { compareQuantities, parseQuantity } from '../../src/api/quantity.ts';
 import { InvalidMcpServerError, parseMcpServer } from '../../src/api/validate.ts';
 import { kubectlReadingDifferences, kubectlScalar } from '../../src/cli/kubectl-yaml.ts';
 import type { KubeClient } from '../../src/controller/kube-client.ts';
+import { CHILD_KINDS, renderChildren } from '../../src/render/index.ts';
 import { stdioServer } from '../fixtures/manifests.ts';
 import { gapCases, gapNeighbours, QUANTITY_PAIRS } from '../fixtures/validation-gaps.ts';
 import { adminClient, createRestrictedNamespace, KubeApiError, resourcePath, T } from '../support/kube.ts';
 
 let admin: KubeClient;
 let namespace: string;
+/** The owner the rendered children name (no McpServer is stored in this file). */
+const OWNER_UID = '6f1c0de0-0000-4000-8000-000000000010';
 
 beforeAll(async () => {
   admin = adminClient(inject('adminKubeconfig'));
@@ -68,6 +71,23 @@ describe('the validation gaps of issue 10 F, on the API server', () => {
     }
   });
 
+  it('renders children the API server takes for every look-alike, applied as the controller applies them', async () => {
+    // The API server's own checks of a Deployment (duplicate env names, mount paths) run only at apply time.
+    for (const c of gapNeighbours) {
+      const mcp = parseMcpServer({ ...c.manifest, metadata: { ...c.manifest.metadata, namespace, uid: OWNER_UID } });
+      for (const child of renderChildren(mcp, { gatewayImage: 'example.test/mcp-operator:1' })) {
+        const kind = CHILD_KINDS.find((k) => k.kind === child.kind);
+        if (!kind) throw new Error(`no CHILD_KINDS entry for ${child.kind}`);
+        const where = resourcePath(kind, { namespace, name: child.metadata?.name });
+        const refusal = await admin.apply(where, child, 'mcp-operator').then(
+          () => undefined,
+          (err: unknown) => (err instanceof KubeApiError ? err.message : Promise.reject(err)),
+        );
+        expect(refusal, `${c.name}: the ${child.kind}`).toBeUndefined();
+      }
+    }
+  });
+
   it("compares quantities exactly as CEL's quantity library does", async () => {
     for (const [a, b] of QUANTITY_PAIRS) {
       for (const [request, limit] of [
@@ -76,9 +96,13 @@ describe('the validation gaps of issue 10 F, on the API server', () => {
       ] as const) {
         const manifest = stdioServer('q', { resources: { requests: { cpu: request }, limits: { cpu: limit } } });
         const refused = (await apiError(manifest)) !== undefined;
+        // A negative request or limit is refused for itself (a container takes none).
+        const negative = [request, limit].some((q) => String(q).startsWith('-'));
         const above = compareQuantities(parseQuantity(request) as never, parseQuantity(limit) as never) > 0;
-        expect(refused, `request ${request}, limit ${limit}`).toBe(above);
-        expect(offlineError(manifest) !== undefined, `offline: request ${request}, limit ${limit}`).toBe(above);
+        expect(refused, `request ${request}, limit ${limit}`).toBe(above || negative);
+        expect(offlineError(manifest) !== undefined, `offline: request ${request}, limit ${limit}`).toBe(
+          above || negative,
+        );
       }
     }
   });

@@ -27,6 +27,19 @@ export function ingressLocation(prefix: string, upstream: string): string {
     }`;
 }
 
+/**
+ * An F5 NGINX-style location: response buffering left at nginx's default (on), as the F5 NGINX Ingress
+ * Controller has it unless nginx.org/proxy-buffering says otherwise. Streams flow only because the gateway sends
+ * `X-Accel-Buffering: no`, which nginx honours per response.
+ */
+export function bufferedLocation(prefix: string, upstream: string): string {
+  return `
+    location ${prefix}/ {
+      proxy_pass http://${upstream}/;
+      proxy_set_header X-Forwarded-Prefix ${prefix};${STREAMING_DIRECTIVES}
+    }`;
+}
+
 function findNginx(): string {
   for (const dir of [...(process.env.PATH ?? '').split(':'), '/usr/sbin', '/usr/local/sbin', '/sbin']) {
     const p = join(dir, 'nginx');

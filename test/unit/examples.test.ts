@@ -1,6 +1,6 @@
 /** `mcp-operator render -f` works on every manifest in examples/, through the real CLI entry point. */
 import { execFileSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
@@ -22,6 +22,19 @@ describe('mcp-operator render on examples/', () => {
     expect(kinds).toContain('Deployment');
     expect(kinds).toContain('Service');
     for (const o of objects) expect(o.metadata.name).toMatch(/^[a-z][-a-z0-9]*$/);
+    // The Gateway API example prints its HTTPRoute, the one render shows that the controller applies separately.
+    if (file === 'gateway-api.yaml') expect(kinds).toContain('HTTPRoute');
+  });
+
+  it('names every McpServer apart: `up` applies all of examples/ into one namespace', () => {
+    const names = examples.flatMap((file) =>
+      parseAllDocuments(readFileSync(join(ROOT, 'examples', file), 'utf8'))
+        .map((d) => d.toJS() as { kind?: string; metadata?: { name?: string } })
+        .filter((o) => o?.kind === 'McpServer')
+        .map((o) => o.metadata?.name),
+    );
+    expect(names.length).toBeGreaterThanOrEqual(examples.length);
+    expect(names.filter((n, i) => names.indexOf(n) !== i)).toEqual([]);
   });
 
   it('exits 1 and names the field for an invalid manifest on stdin', () => {

@@ -1,5 +1,5 @@
 /** The control plane's directory: never delete what it did not create (`up --dir .` once would have erased a checkout). */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -121,5 +121,33 @@ describe('claimDir and releaseDir on a real directory', () => {
     expect(existsSync(adopted)).toBe(true);
     expect(existsSync(join(adopted, 'tokens.csv'))).toBe(false);
     expect(existsSync(join(adopted, MARKER))).toBe(false);
+  });
+
+  it("keeps a user's own kubeconfig and files in a directory it made before, at reuse and at release", () => {
+    const dir = join(base, 'reused');
+    claimDir(dir);
+    for (const own of ['admin.kubeconfig', 'controller.kubeconfig', 'kube-scheduler.kubeconfig']) {
+      writeFileSync(join(dir, own), '{}');
+    }
+    mkdirSync(join(dir, 'users'));
+    writeFileSync(join(dir, 'users', 'kubelet.kubeconfig'), '{}');
+    writeFileSync(join(dir, 'prod.kubeconfig'), 'the user copied this here');
+    writeFileSync(join(dir, 'notes.txt'), 'mine');
+    claimDir(dir); // a second run
+    expect(readdirSync(dir).sort()).toEqual([MARKER, 'notes.txt', 'prod.kubeconfig']);
+    releaseDir(dir);
+    expect(readdirSync(dir).sort()).toEqual(['notes.txt', 'prod.kubeconfig']);
+    expect(readFileSync(join(dir, 'prod.kubeconfig'), 'utf8')).toBe('the user copied this here');
+  });
+
+  it('refuses, with the reason and not a crash, a path it cannot create: a dangling symlink, a file on the way', () => {
+    const dangling = join(base, 'dangling');
+    symlinkSync(join(base, 'nowhere'), dangling);
+    expect(() => claimDir(dangling)).toThrow(ForeignDirError);
+    expect(() => claimDir(dangling)).toThrow(/cannot create .*dangling: .*use another directory/);
+    const file = join(base, 'a-file');
+    writeFileSync(file, 'x');
+    expect(() => claimDir(join(file, 'sub'))).toThrow(/cannot create .*a-file\/sub: ENOTDIR.*use another directory/);
+    expect(readFileSync(file, 'utf8')).toBe('x');
   });
 });

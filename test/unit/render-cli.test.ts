@@ -221,3 +221,27 @@ describe('render CLI', () => {
     expect(r.stderr).toBe('');
   });
 });
+
+describe('render and YAML aliases', () => {
+  const header = 'apiVersion: mcpoperator.io/v1alpha1\nkind: McpServer\n';
+  it('refuses an alias inside the node its anchor names (an infinite value), naming it, instead of crashing', () => {
+    const cyclic = `${header}metadata: {name: cyclic}\nspec: &s {image: a, command: [x], args: *s}\n`;
+    const good = `${header}metadata: {name: fine}\nspec: {image: a, command: [x]}\n`;
+    const r = run(['-f', 'm.yaml'], { 'm.yaml': `${cyclic}---\n${good}` });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/m\.yaml \(document 1\): the alias \*s is inside the node its anchor &s names/);
+    expect(r.stderr).toMatch(/write the value out instead of the alias/);
+    expect(r.stderr).not.toMatch(/document 2/);
+  });
+
+  it('renders an alias that repeats a sibling, as kubectl reads it', () => {
+    const r = run(['-f', 'm.yaml'], {
+      'm.yaml': `${header}metadata: {name: shared}\nspec:\n  image: a\n  command: &c [npx, server]\n  args: *c\n`,
+    });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const deployment = yamlObjects(r.stdout).find((o) => o.kind === 'Deployment') as V1Deployment;
+    const server = deployment.spec?.template.spec?.containers.find((c) => c.name === 'server');
+    expect(server?.args?.slice(-4)).toEqual(['npx', 'server', 'npx', 'server']);
+  });
+});

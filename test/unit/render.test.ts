@@ -260,6 +260,7 @@ describe('gateway settings (MCP_GATEWAY_* environment)', () => {
       'MCP_GATEWAY_ADVERTISE_ADDRESS',
       'MCP_GATEWAY_HEALTH_PORT',
       'MCP_GATEWAY_IDLE_TIMEOUT',
+      'MCP_GATEWAY_POD_IP',
       'MCP_GATEWAY_PORT',
       'MCP_GATEWAY_SESSION_MODE',
       'MCP_GATEWAY_SESSION_SECRET_FILE',
@@ -271,11 +272,13 @@ describe('gateway settings (MCP_GATEWAY_* environment)', () => {
     const server = container(d, 'server');
     const names = (server.env ?? []).map((e) => e.name);
     expect(envValue(server, 'MCP_GATEWAY_SESSION_SECRET_FILE')).toBe('/var/run/mcp-gateway/session/session-key');
-    expect(envValue(server, 'MCP_GATEWAY_ADVERTISE_ADDRESS')).toBe('$(POD_IP):8080');
-    // $(POD_IP) only expands when POD_IP is declared earlier in the list.
-    expect(names.indexOf('POD_IP')).toBeGreaterThanOrEqual(0);
-    expect(names.indexOf('POD_IP')).toBeLessThan(names.indexOf('MCP_GATEWAY_ADVERTISE_ADDRESS'));
-    expect(server.env?.find((e) => e.name === 'POD_IP')?.valueFrom?.fieldRef?.fieldPath).toBe('status.podIP');
+    expect(envValue(server, 'MCP_GATEWAY_ADVERTISE_ADDRESS')).toBe('$(MCP_GATEWAY_POD_IP):8080');
+    // $(MCP_GATEWAY_POD_IP) only expands when MCP_GATEWAY_POD_IP is declared earlier in the list.
+    expect(names.indexOf('MCP_GATEWAY_POD_IP')).toBeGreaterThanOrEqual(0);
+    expect(names.indexOf('MCP_GATEWAY_POD_IP')).toBeLessThan(names.indexOf('MCP_GATEWAY_ADVERTISE_ADDRESS'));
+    expect(server.env?.find((e) => e.name === 'MCP_GATEWAY_POD_IP')?.valueFrom?.fieldRef?.fieldPath).toBe(
+      'status.podIP',
+    );
     const volume = d.spec?.template.spec?.volumes?.find((v) => v.name === 'mcp-session');
     expect(volume?.secret).toMatchObject({
       secretName: 'multi-gateway-session',

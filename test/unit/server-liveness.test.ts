@@ -1,20 +1,24 @@
 /**
  * HTTP transports: the server container has its own liveness probe (the gateway's probes cover only the gateway),
- * TCP on the server's port by default, overridable with spec.livenessProbe.
+ * overridable with spec.livenessProbe. Default behind the gateway: its /livez/upstream (a TCP connect on loopback,
+ * where a server bound to 127.0.0.1 is reachable and the kubelet's probe of the pod IP is not); without the
+ * gateway: TCP on the server's port.
  */
 import type { V1Container, V1Deployment } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
+import { GATEWAY_HEALTH_PORT, HEALTH_PATHS } from '../../src/api/gateway-contract.ts';
 import { InvalidMcpServerError, parseMcpServer } from '../../src/api/validate.ts';
 import { renderChildren } from '../../src/render/index.ts';
 import { httpServer, type Manifest, stdioServer } from '../fixtures/manifests.ts';
 
-function serverContainer(manifest: Manifest): V1Container {
+function containerOf(manifest: Manifest, name: string): V1Container {
   const children = renderChildren(parseMcpServer(manifest), { gatewayImage: 'registry.test/mcp-operator:1' });
   const deployment = children.find((c) => c.kind === 'Deployment') as V1Deployment;
-  const server = deployment.spec?.template.spec?.containers.find((c) => c.name === 'server');
-  if (!server) throw new Error('no server container');
-  return server;
+  const container = deployment.spec?.template.spec?.containers.find((c) => c.name === name);
+  if (!container) throw new Error(`no ${name} container`);
+  return container;
 }
+const serverContainer = (manifest: Manifest) => containerOf(manifest, 'server');
 
 function refusal(manifest: Manifest): string {
   try {
@@ -28,22 +32,55 @@ function refusal(manifest: Manifest): string {
 
 describe('the server container of an HTTP transport', () => {
   for (const transport of ['streamable-http', 'sse']) {
-    it(`has a TCP liveness probe on the server's port behind the gateway (${transport})`, () => {
+    it(`behind the gateway, is checked through the gateway's /livez/upstream (${transport})`, () => {
       const server = serverContainer(httpServer('remote', { transport }));
       expect(server.ports).toEqual([expect.objectContaining({ name: 'server', containerPort: 3000 })]);
+      // Not a TCP probe of the pod IP: a server bound to 127.0.0.1 (FastMCP's default) would be restarted in a loop.
       expect(server.livenessProbe).toEqual({
-        tcpSocket: { port: 'server' },
+        httpGet: { path: '/livez/upstream', port: 9090 },
         periodSeconds: 10,
         timeoutSeconds: 3,
         failureThreshold: 3,
       });
       // Liveness counts only after the startup probe passed: a slow first boot is not killed.
-      expect(server.startupProbe).toMatchObject({ tcpSocket: { port: 'server' }, periodSeconds: 5 });
+      expect(server.startupProbe).toMatchObject({ httpGet: { path: '/livez/upstream', port: 9090 }, periodSeconds: 5 });
+      expect(server.startupProbe?.tcpSocket).toBeUndefined();
       expect((server.startupProbe?.periodSeconds ?? 0) * (server.startupProbe?.failureThreshold ?? 0)).toBe(300);
       // Readiness stays with the gateway, whose /readyz reflects the server.
       expect(server.readinessProbe).toBeUndefined();
     });
   }
+
+  it("targets the gateway container's health port by number, the path the gateway serves", () => {
+    const manifest = httpServer('remote');
+    const gateway = containerOf(manifest, 'gateway');
+    // A probe resolves a port name among its own container's ports only: `health` is the gateway's, not the server's.
+    expect(serverContainer(manifest).ports?.map((p) => p.name)).not.toContain('health');
+    expect(gateway.ports).toContainEqual(
+      expect.objectContaining({ name: 'health', containerPort: GATEWAY_HEALTH_PORT }),
+    );
+    expect(serverContainer(manifest).livenessProbe?.httpGet).toEqual({
+      path: HEALTH_PATHS.upstreamLiveness,
+      port: GATEWAY_HEALTH_PORT,
+    });
+  });
+
+  it('keeps the default check when spec.livenessProbe sets only timings', () => {
+    const server = serverContainer(httpServer('remote', { livenessProbe: { periodSeconds: 30, failureThreshold: 5 } }));
+    expect(server.livenessProbe).toEqual({
+      httpGet: { path: '/livez/upstream', port: 9090 },
+      periodSeconds: 30,
+      timeoutSeconds: 3,
+      failureThreshold: 5,
+    });
+  });
+
+  it("probes the server's port over the pod IP when spec.livenessProbe asks for tcpSocket", () => {
+    const server = serverContainer(httpServer('remote', { livenessProbe: { tcpSocket: {} } }));
+    expect(server.livenessProbe).toMatchObject({ tcpSocket: { port: 'server' }, periodSeconds: 10 });
+    expect(server.livenessProbe?.httpGet).toBeUndefined();
+    expect(server.startupProbe?.tcpSocket).toEqual({ port: 'server' });
+  });
 
   it('takes an httpGet check and timings from spec.livenessProbe', () => {
     const server = serverContainer(
@@ -82,8 +119,11 @@ describe('the server container of an HTTP transport', () => {
     );
     expect(server.livenessProbe?.httpGet).toEqual({ path: '/healthz', port: 'mcp' });
     expect(server.readinessProbe?.tcpSocket).toEqual({ port: 'mcp' });
+    // No gateway: clients reach the server on the pod IP, so it listens there: TCP on its port by default.
     const plain = serverContainer(httpServer('bare', { gateway: { enabled: false } }));
-    expect(plain.livenessProbe?.tcpSocket).toEqual({ port: 'mcp' });
+    expect(plain.livenessProbe).toMatchObject({ tcpSocket: { port: 'mcp' }, periodSeconds: 10 });
+    expect(plain.livenessProbe?.httpGet).toBeUndefined();
+    expect(plain.startupProbe?.tcpSocket).toEqual({ port: 'mcp' });
   });
 });
 

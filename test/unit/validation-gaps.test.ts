@@ -2,10 +2,13 @@
  * Issue 10 F, offline: `render`'s validator refuses each gap the way the API server does (the integration test
  * validation-gaps.test.ts feeds the same manifests to a real kube-apiserver), and accepts the look-alikes.
  */
+
+import type { V1Container, V1Deployment } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { mcpServerSchema } from '../../src/api/schema.ts';
 import type { Rule, Schema } from '../../src/api/schema-types.ts';
 import { InvalidMcpServerError, parseMcpServer, validateAgainst } from '../../src/api/validate.ts';
+import { parseConfig } from '../../src/gateway/config.ts';
 import { renderChildren } from '../../src/render/index.ts';
 import { stdioServer } from '../fixtures/manifests.ts';
 import { gapCases, gapNeighbours } from '../fixtures/validation-gaps.ts';
@@ -31,6 +34,23 @@ describe('the validation gaps of issue 10 F, offline', () => {
 
   it.each(gapNeighbours)('accepts $name', ({ manifest }) => {
     expect(() => parseMcpServer(manifest)).not.toThrow();
+  });
+
+  // What the API server accepts must also start: the gateway refuses a bad setting at start, and the pod loops.
+  it.each(gapNeighbours)('renders a gateway configuration the gateway takes: $name', ({ manifest }) => {
+    const children = renderChildren(parseMcpServer(manifest), { gatewayImage: 'example.test/gw:1' });
+    const deployment = children.find((c) => c.kind === 'Deployment') as V1Deployment;
+    const containers = deployment.spec?.template.spec?.containers ?? [];
+    const gateway =
+      containers.find((c) => c.name === 'gateway') ?? (containers.find((c) => c.name === 'server') as V1Container);
+    if (!gateway.env?.some((e) => e.name.startsWith('MCP_GATEWAY_'))) return; // no gateway in this pod
+    // As the kubelet passes them: literal values, references resolved to some value, $(VAR) expanded.
+    const env: Record<string, string> = {};
+    for (const e of gateway.env ?? []) {
+      env[e.name] = (e.value ?? '10.0.0.7').replace(/\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g, (m, v) => env[v] ?? m);
+    }
+    const argv = gateway.name === 'server' ? (gateway.args ?? []) : (gateway.args ?? []).slice(1);
+    expect(() => parseConfig(argv, env)).not.toThrow();
   });
 
   it('tells how to write a fractional quantity that YAML read as a number', () => {

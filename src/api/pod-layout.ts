@@ -1,0 +1,20 @@
+/**
+ * Where the operator puts its own things in every server pod: the schema refuses user mounts and variables that
+ * would collide with them (the API server would refuse the Deployment), and the renderer uses them.
+ */
+
+/** The gateway runtime the init container copies (stdio). */
+export const RUNTIME_DIR = '/opt/mcp-gateway';
+/** HOME, on a writable emptyDir (npx/uvx caches). */
+export const HOME_DIR = '/home/mcp';
+/** The bearer tokens, when auth.bearer is set. */
+export const AUTH_DIR = '/var/run/mcp-gateway/auth';
+/** Replicas share this key to sign session ids that name the owning pod, so any replica serves any session. */
+export const SESSION_DIR = '/var/run/mcp-gateway/session';
+/** Every path the operator mounts a volume at. */
+export const OPERATOR_MOUNT_PATHS = ['/tmp', HOME_DIR, RUNTIME_DIR, AUTH_DIR, SESSION_DIR] as const;
+
+/** The gateway's configuration variables; in a stdio pod they share the server's container. */
+export const GATEWAY_ENV_PREFIX = 'MCP_GATEWAY_';
+/** The pod's IP, for the gateway's advertised address. */
+export const GATEWAY_POD_IP_ENV = `${GATEWAY_ENV_PREFIX}POD_IP`;

@@ -1,0 +1,215 @@
+/**
+ * Pure: what an HTTPRoute's status (written by the Gateway's controller) and the Gateways it names mean for the
+ * McpServer: two conditions mirroring the route's, a blocker when a Gateway refused it, and the external URL.
+ */
+import type { Condition, McpServer } from '../api/types.generated.ts';
+import type { HTTPRoute, RouteParentStatus } from '../render/route.ts';
+import { basePath, clientPath } from '../render/urls.ts';
+import type { Blocker } from './status.ts';
+
+export type RouteConditionType = 'RouteAccepted' | 'RouteResolvedRefs';
+export type RouteCondition = Pick<Condition, 'type' | 'status' | 'reason' | 'message'>;
+
+/** The slice of a Gateway the controller reads (read-only): listeners and addresses. */
+export interface Gateway {
+  metadata?: { name?: string; namespace?: string };
+  spec?: { listeners?: Array<{ name: string; protocol: string; port: number; hostname?: string }> };
+  status?: { addresses?: Array<{ type?: string; value: string }> };
+}
+
+export const ROUTE_CONDITION_TYPES: Readonly<Record<RouteConditionType, string>> = {
+  RouteAccepted:
+    "Only with spec.httpRoute: the route's Accepted condition from every parent Gateway (False names the Gateway and its controller's reason; Unknown while no controller has answered).",
+  RouteResolvedRefs:
+    "Only with spec.httpRoute: the route's ResolvedRefs condition (can the Gateway reach the Service).",
+};
+
+/** Reasons this module and gateway-api.ts write, for the reference (status.ts merges them into its catalogue). */
+export const ROUTE_CONDITION_REASONS: ReadonlyArray<{ reason: string; conditions: string; meaning: string }> = [
+  {
+    reason: 'GatewayAPINotInstalled',
+    conditions: 'Ready=False, Degraded=True',
+    meaning:
+      'spec.httpRoute is set but the Gateway API CRDs are not installed; the message names the missing ones and how to install them (rechecked every 15 s)',
+  },
+  {
+    reason: 'GatewayAPIDisabled',
+    conditions: 'Ready=False, Degraded=True',
+    meaning: 'spec.httpRoute is set but the operator runs with --gateway-api=false (chart value gatewayAPI.enabled)',
+  },
+  {
+    reason: 'RouteConflict',
+    conditions: 'Ready=False, Degraded=True',
+    meaning: "an HTTPRoute with the McpServer's name exists and is not managed by it; it is never overwritten",
+  },
+  {
+    reason: 'GatewayNotFound',
+    conditions: 'RouteAccepted=False, Ready=False, Degraded=True',
+    meaning: 'a Gateway in spec.httpRoute.parentRefs does not exist (no controller will ever answer for it)',
+  },
+  {
+    reason: 'RouteNotAccepted',
+    conditions: 'Ready=False, Degraded=True',
+    meaning: "a Gateway's controller refused the route (Accepted=False); RouteAccepted has its reason and message",
+  },
+  {
+    reason: 'RouteRefsNotResolved',
+    conditions: 'Ready=False, Degraded=True',
+    meaning: "a Gateway's controller cannot resolve the route's backend (ResolvedRefs=False)",
+  },
+  {
+    reason: 'Accepted',
+    conditions: 'RouteAccepted=True',
+    meaning: 'every parent Gateway accepted the route; otherwise RouteAccepted carries the reason its controller gave',
+  },
+  {
+    reason: 'ResolvedRefs',
+    conditions: 'RouteResolvedRefs=True',
+    meaning: "every parent Gateway's controller resolved the route's backend (the McpServer's Service)",
+  },
+  {
+    reason: 'NotAccepted',
+    conditions: 'RouteAccepted=False',
+    meaning: "a Gateway's controller refused the route without a CamelCase reason of its own",
+  },
+  {
+    reason: 'RefsNotResolved',
+    conditions: 'RouteResolvedRefs=False',
+    meaning: "a Gateway's controller could not resolve the backend, without a CamelCase reason of its own",
+  },
+  {
+    reason: 'Pending',
+    conditions: 'RouteAccepted=Unknown, RouteResolvedRefs=Unknown',
+    meaning: "no Gateway controller has written the route's status for its current generation yet",
+  },
+];
+
+export interface RouteObservation {
+  mcp: McpServer;
+  /** The route as the API server has it (with status), if it exists. */
+  route?: HTTPRoute | undefined;
+  /** The parent Gateways by "namespace/name"; null: known not to exist; absent: could not be read. */
+  gateways: ReadonlyMap<string, Gateway | null>;
+}
+
+export interface RouteVerdict {
+  conditions: RouteCondition[];
+  blocker?: Blocker;
+  /** Set once every parent accepted the route and the URL can be told (a host is known). */
+  externalURL?: string;
+}
+
+type SpecParent = NonNullable<McpServer['spec']['httpRoute']>['parentRefs'][number];
+
+const parentLabel = (ns: string, p: SpecParent) => `Gateway ${ns}/${p.name}${p.sectionName ? `/${p.sectionName}` : ''}`;
+
+function statusFor(route: HTTPRoute | undefined, ns: string, p: SpecParent): RouteParentStatus | undefined {
+  return route?.status?.parents?.find(
+    (s) =>
+      s.parentRef.name === p.name &&
+      (s.parentRef.namespace ?? ns) === (p.namespace ?? ns) &&
+      (s.parentRef.sectionName ?? '') === (p.sectionName ?? '') &&
+      (s.parentRef.port ?? 0) === (p.port ?? 0) &&
+      (s.parentRef.kind ?? 'Gateway') === 'Gateway',
+  );
+}
+
+/** One condition type over every parent: False wins, then Unknown (pending), else True. */
+function aggregate(
+  type: RouteConditionType,
+  source: 'Accepted' | 'ResolvedRefs',
+  obs: RouteObservation,
+  generation: number,
+): RouteCondition {
+  const ns = obs.mcp.metadata?.namespace ?? 'default';
+  const parents = obs.mcp.spec.httpRoute?.parentRefs ?? [];
+  const pending: string[] = [];
+  const accepted: string[] = [];
+  for (const p of parents) {
+    const label = parentLabel(p.namespace ?? ns, p);
+    if (obs.gateways.get(`${p.namespace ?? ns}/${p.name}`) === null) {
+      if (source === 'Accepted') {
+        return {
+          type,
+          status: 'False',
+          reason: 'GatewayNotFound',
+          message: `${label} (spec.httpRoute.parentRefs) does not exist: create it or fix the reference`,
+        };
+      }
+      pending.push(label);
+      continue;
+    }
+    const parent = statusFor(obs.route, ns, p);
+    const c = parent?.conditions?.find((x) => x.type === source);
+    if (!c || (c.observedGeneration !== undefined && c.observedGeneration < generation)) {
+      pending.push(label);
+      continue;
+    }
+    if (c.status === 'False') {
+      const by = parent?.controllerName ? ` (${parent.controllerName})` : '';
+      return {
+        type,
+        status: 'False',
+        reason: /^[A-Z][A-Za-z]*$/.test(c.reason ?? '')
+          ? (c.reason as string)
+          : source === 'Accepted'
+            ? 'NotAccepted'
+            : 'RefsNotResolved',
+        message: `${label}${by}: ${c.message || c.reason || `${source} is False`}`,
+      };
+    }
+    if (c.status === 'True') accepted.push(label);
+    else pending.push(label);
+  }
+  if (pending.length) {
+    return {
+      type,
+      status: 'Unknown',
+      reason: 'Pending',
+      message: `waiting for the controller of ${pending.join(', ')} to report ${source} for the route: is a controller running for the Gateway's class?`,
+    };
+  }
+  return { type, status: 'True', reason: source, message: `${source} by ${accepted.join(', ')}` };
+}
+
+/** The external URL through the first parent: host from the route, the listener, or the Gateway's address. */
+function routeURL(obs: RouteObservation): string | undefined {
+  const ns = obs.mcp.metadata?.namespace ?? 'default';
+  const spec = obs.mcp.spec.httpRoute;
+  const first = spec?.parentRefs[0];
+  if (!spec || !first) return undefined;
+  const gateway = obs.gateways.get(`${first.namespace ?? ns}/${first.name}`);
+  if (!gateway) return undefined;
+  const listeners = (gateway.spec?.listeners ?? []).filter((l) => l.protocol === 'HTTP' || l.protocol === 'HTTPS');
+  const listener = listeners.find(
+    (l) => (!first.sectionName || l.name === first.sectionName) && (!first.port || l.port === first.port),
+  );
+  if (!listener) return undefined;
+  const concrete = (h: string | undefined) => (h && !h.startsWith('*') ? h : undefined);
+  const address = gateway.status?.addresses?.find((a) => a.value)?.value;
+  const host = concrete(spec.hostnames?.find((h) => !h.startsWith('*'))) ?? concrete(listener.hostname) ?? address;
+  if (!host) return undefined;
+  const scheme = listener.protocol === 'HTTPS' ? 'https' : 'http';
+  const port = listener.port === (scheme === 'https' ? 443 : 80) ? '' : `:${listener.port}`;
+  const authority = host.includes(':') ? `[${host}]` : host; // an IPv6 address
+  return `${scheme}://${authority}${port}${basePath(obs.mcp)}${clientPath(obs.mcp)}`;
+}
+
+export function routeVerdict(obs: RouteObservation): RouteVerdict {
+  const generation = (obs.route?.metadata as { generation?: number } | undefined)?.generation ?? 0;
+  const accepted = aggregate('RouteAccepted', 'Accepted', obs, generation);
+  const resolved = aggregate('RouteResolvedRefs', 'ResolvedRefs', obs, generation);
+  const conditions = [accepted, resolved];
+  if (accepted.status === 'False') {
+    const reason = accepted.reason === 'GatewayNotFound' ? 'GatewayNotFound' : 'RouteNotAccepted';
+    return { conditions, blocker: { reason, message: `HTTPRoute not accepted: ${accepted.message}` } };
+  }
+  if (resolved.status === 'False') {
+    return {
+      conditions,
+      blocker: { reason: 'RouteRefsNotResolved', message: `HTTPRoute backend not resolved: ${resolved.message}` },
+    };
+  }
+  const url = accepted.status === 'True' ? routeURL(obs) : undefined;
+  return { conditions, ...(url ? { externalURL: url } : {}) };
+}

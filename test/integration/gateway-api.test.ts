@@ -1,0 +1,244 @@
+/**
+ * The Gateway API exposure on a real API server. The controller starts while the Gateway API CRDs are missing
+ * (McpServers asking for a route get a condition that says how to install them), then the CRDs appear and it
+ * creates the HTTPRoutes without a restart. The test writes the route status the way a Gateway's controller
+ * does, and the McpServer's conditions and externalURL follow. A same-named route that is not ours is left alone.
+ */
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { McpServer } from '../../src/api/types.generated.ts';
+import type { KubeClient } from '../../src/controller/kube-client.ts';
+import type { HTTPRoute } from '../../src/render/route.ts';
+import { stdioServer } from '../fixtures/manifests.ts';
+import { type ControllerProcess, startController } from '../support/controller-process.ts';
+import { installGatewayApiCrds, removeCrds } from '../support/gateway-api.ts';
+import {
+  adminClient,
+  createRestrictedNamespace,
+  eventually,
+  getOrUndefined,
+  resourcePath,
+  T,
+} from '../support/kube.ts';
+
+const ROUTES = { apiVersion: 'gateway.networking.k8s.io/v1', plural: 'httproutes' };
+const GATEWAYS = { apiVersion: 'gateway.networking.k8s.io/v1', plural: 'gateways' };
+const CONTROLLER_NAME = 'example.test/gateway-controller';
+
+let admin: KubeClient;
+let ns: string;
+let gatewayNs: string;
+let controller: ControllerProcess;
+let installed: string[] = [];
+
+const mcpPath = (name: string) => resourcePath(T.mcpservers, { namespace: ns, name });
+const routePath = (name: string) => resourcePath(ROUTES, { namespace: ns, name });
+const condition = (mcp: McpServer | undefined, type: string) => mcp?.status?.conditions?.find((c) => c.type === type);
+
+/** Polls the McpServer until `check` holds for its current generation. */
+function waitFor(name: string, what: string, check: (mcp: McpServer) => boolean, timeoutMs = 60_000) {
+  return eventually(
+    `${what} on ${ns}/${name}`,
+    async () => {
+      const mcp = await admin.get<McpServer>(mcpPath(name));
+      return mcp.status?.observedGeneration === mcp.metadata?.generation && check(mcp) ? mcp : undefined;
+    },
+    { timeoutMs, intervalMs: 250 },
+  );
+}
+
+const withRoute = (name: string, httpRoute: Record<string, unknown>) => {
+  const m = stdioServer(name, { httpRoute });
+  return { ...m, metadata: { ...m.metadata, namespace: ns } };
+};
+
+/** What a Gateway controller writes: one parent status with Accepted and ResolvedRefs. */
+async function writeRouteStatus(name: string, accepted: { status: string; reason: string; message: string }) {
+  const route = await admin.get<HTTPRoute & { metadata: { generation: number } }>(routePath(name));
+  const at = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+  const condition = (type: string, c: { status: string; reason: string; message: string }) => ({
+    type,
+    ...c,
+    observedGeneration: route.metadata.generation,
+    lastTransitionTime: at,
+  });
+  await admin.mergePatch(`${routePath(name)}/status`, {
+    status: {
+      parents: [
+        {
+          parentRef: {
+            group: 'gateway.networking.k8s.io',
+            kind: 'Gateway',
+            name: 'public',
+            namespace: gatewayNs,
+            sectionName: 'https',
+          },
+          controllerName: CONTROLLER_NAME,
+          conditions: [
+            condition('Accepted', accepted),
+            condition('ResolvedRefs', { status: 'True', reason: 'ResolvedRefs', message: 'resolved' }),
+          ],
+        },
+      ],
+    },
+  });
+}
+
+beforeAll(async () => {
+  admin = adminClient(inject('adminKubeconfig'));
+  ns = await createRestrictedNamespace(admin, 'gwapi');
+  gatewayNs = await createRestrictedNamespace(admin, 'gwsys');
+  controller = startController({ kubeconfig: inject('controllerKubeconfig'), namespaces: [ns] });
+  await controller.waitForLog((l) => l.msg === 'controller started');
+});
+
+afterAll(async () => {
+  expect(await controller.stop()).toBe(0);
+  await removeCrds(admin, installed); // the control plane is shared: leave it without the Gateway API
+});
+
+describe('spec.httpRoute on a real API server', () => {
+  it('without the Gateway API CRDs: a condition naming them and how to install them', async () => {
+    await admin.create(
+      resourcePath(T.mcpservers, { namespace: ns }),
+      withRoute('github', {
+        parentRefs: [{ name: 'public', namespace: gatewayNs, sectionName: 'https' }],
+        hostnames: ['mcp.example.test'],
+        path: '/github',
+      }),
+    );
+    const mcp = await waitFor(
+      'github',
+      'GatewayAPINotInstalled',
+      (m) => condition(m, 'Ready')?.reason === 'GatewayAPINotInstalled',
+    );
+    expect(condition(mcp, 'Ready')?.status).toBe('False');
+    expect(condition(mcp, 'Degraded')).toMatchObject({ status: 'True', reason: 'GatewayAPINotInstalled' });
+    expect(condition(mcp, 'Ready')?.message).toContain('httproutes.gateway.networking.k8s.io');
+    expect(condition(mcp, 'Ready')?.message).toMatch(/kubectl apply --server-side -f standard-install\.yaml/);
+    // The rest of the server is there: only the route waits.
+    expect(await getOrUndefined(admin, resourcePath(T.services, { namespace: ns, name: 'github' }))).toBeDefined();
+  });
+
+  it('when the CRDs appear, the HTTPRoute is created without a restart, Pending until a Gateway answers', async () => {
+    installed = await installGatewayApiCrds(admin);
+    const route = await eventually('the HTTPRoute', () => getOrUndefined<HTTPRoute>(admin, routePath('github')), {
+      timeoutMs: 60_000,
+    });
+    const mcp = await admin.get<McpServer>(mcpPath('github'));
+    expect(route.metadata?.ownerReferences?.[0]).toMatchObject({
+      kind: 'McpServer',
+      uid: mcp.metadata?.uid,
+      controller: true,
+    });
+    expect(route.spec?.parentRefs).toEqual([
+      {
+        group: 'gateway.networking.k8s.io',
+        kind: 'Gateway',
+        name: 'public',
+        namespace: gatewayNs,
+        sectionName: 'https',
+      },
+    ]);
+    expect(route.spec?.hostnames).toEqual(['mcp.example.test']);
+    expect(route.spec?.rules?.[0]).toMatchObject({
+      matches: [{ path: { type: 'PathPrefix', value: '/github' } }],
+      backendRefs: [{ name: 'github', port: 8080 }],
+      timeouts: { request: '0s' },
+    });
+    // The Gateway does not exist yet: nobody will ever answer for it.
+    const missing = await waitFor(
+      'github',
+      'GatewayNotFound',
+      (m) => condition(m, 'RouteAccepted')?.reason === 'GatewayNotFound',
+    );
+    expect(condition(missing, 'RouteAccepted')?.message).toContain(
+      `Gateway ${gatewayNs}/public/https (spec.httpRoute.parentRefs) does not exist`,
+    );
+    expect(condition(missing, 'Ready')).toMatchObject({ status: 'False', reason: 'GatewayNotFound' });
+
+    await admin.create(resourcePath(GATEWAYS, { namespace: gatewayNs }), {
+      apiVersion: 'gateway.networking.k8s.io/v1',
+      kind: 'Gateway',
+      metadata: { name: 'public', namespace: gatewayNs },
+      spec: {
+        gatewayClassName: 'example',
+        listeners: [
+          { name: 'http', protocol: 'HTTP', port: 80 },
+          {
+            name: 'https',
+            protocol: 'HTTPS',
+            port: 443,
+            tls: { certificateRefs: [{ name: 'cert' }] },
+            allowedRoutes: { namespaces: { from: 'All' } },
+          },
+        ],
+      },
+    });
+    const pending = await waitFor('github', 'Pending', (m) => condition(m, 'RouteAccepted')?.reason === 'Pending');
+    expect(condition(pending, 'RouteAccepted')?.status).toBe('Unknown');
+    expect(pending.status?.externalURL).toBeUndefined();
+  });
+
+  it("reads the Gateway controller's answer: Accepted gives the https externalURL, a refusal a condition", async () => {
+    await writeRouteStatus('github', { status: 'True', reason: 'Accepted', message: 'accepted' });
+    const accepted = await waitFor('github', 'RouteAccepted', (m) => condition(m, 'RouteAccepted')?.status === 'True');
+    expect(condition(accepted, 'RouteResolvedRefs')).toMatchObject({ status: 'True', reason: 'ResolvedRefs' });
+    expect(accepted.status?.externalURL).toBe('https://mcp.example.test/github/mcp');
+
+    await writeRouteStatus('github', {
+      status: 'False',
+      reason: 'NotAllowedByListeners',
+      message: `namespace ${ns} is not allowed by listener https`,
+    });
+    const refused = await waitFor('github', 'refusal', (m) => condition(m, 'RouteAccepted')?.status === 'False');
+    expect(condition(refused, 'RouteAccepted')).toMatchObject({
+      reason: 'NotAllowedByListeners',
+      message: `Gateway ${gatewayNs}/public/https (${CONTROLLER_NAME}): namespace ${ns} is not allowed by listener https`,
+    });
+    expect(condition(refused, 'Ready')).toMatchObject({ status: 'False', reason: 'RouteNotAccepted' });
+    expect(refused.status?.externalURL).toBeUndefined();
+  });
+
+  it('a same-named HTTPRoute that is not ours: RouteConflict, and it is never overwritten', async () => {
+    const foreign = {
+      apiVersion: 'gateway.networking.k8s.io/v1',
+      kind: 'HTTPRoute',
+      metadata: { name: 'taken', namespace: ns },
+      spec: {
+        parentRefs: [{ name: 'other' }],
+        rules: [
+          {
+            matches: [{ path: { type: 'PathPrefix', value: '/theirs' } }],
+            backendRefs: [{ name: 'theirs', port: 80 }],
+          },
+        ],
+      },
+    };
+    const before = await admin.create<HTTPRoute & { metadata: { resourceVersion: string } }>(
+      routePath('').replace(/\/$/, ''),
+      foreign,
+    );
+    await admin.create(
+      resourcePath(T.mcpservers, { namespace: ns }),
+      withRoute('taken', { parentRefs: [{ name: 'public', namespace: gatewayNs }] }),
+    );
+    const mcp = await waitFor('taken', 'RouteConflict', (m) => condition(m, 'Ready')?.reason === 'RouteConflict');
+    expect(condition(mcp, 'Degraded')?.message).toContain(
+      `HTTPRoute ${ns}/taken already exists and is not managed by this McpServer`,
+    );
+    const after = await admin.get<HTTPRoute & { metadata: { resourceVersion: string } }>(routePath('taken'));
+    expect(after.metadata.resourceVersion).toBe(before.metadata.resourceVersion);
+    expect(after.metadata.ownerReferences).toBeUndefined();
+  });
+
+  it('removing spec.httpRoute deletes the route it made', async () => {
+    await admin.mergePatch(mcpPath('github'), { spec: { httpRoute: null } });
+    await eventually(
+      'the HTTPRoute gone',
+      async () => ((await getOrUndefined(admin, routePath('github'))) === undefined ? true : undefined),
+      { timeoutMs: 60_000 },
+    );
+    const mcp = await waitFor('github', 'no route conditions', (m) => !condition(m, 'RouteAccepted'));
+    expect(mcp.status?.externalURL).toBeUndefined();
+  });
+});
