@@ -109,10 +109,11 @@ const OPTIONS: Record<string, OptionSpec> = {
  * bounded per session by the event store. perSession mode keeps 100: each session there is a server process,
  * whose memory the gateway cannot know; size it from the server's. Per client: a tenth of the shared default, so
  * it takes ten clients' busy sessions (idle ones are evicted) to fill the gateway, while a team behind one NAT
- * address or one shared token still has room.
+ * address or one shared token still has room. The same tenth in perSession mode: with 100 there, one anonymous
+ * client's 100 unanswered initialize POSTs started 100 server processes (80 MB each for server-everything).
  */
 export const DEFAULT_MAX_SESSIONS: Record<SessionMode, number> = { shared: 1000, perSession: 100 };
-export const DEFAULT_MAX_SESSIONS_PER_CLIENT = 100;
+export const DEFAULT_MAX_SESSIONS_PER_CLIENT: Record<SessionMode, number> = { shared: 100, perSession: 10 };
 /** Clients send notifications/initialized right after initialize; 30 s is far beyond any real handshake. */
 export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 30_000;
 
@@ -296,7 +297,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
     basePath: basePathOpt ? parseBasePath(basePathOpt.value, basePathOpt.source) : '',
     sessionMode,
     maxSessions: int('maxSessions', DEFAULT_MAX_SESSIONS[sessionMode], 1, 1_000_000),
-    maxSessionsPerClient: int('maxSessionsPerClient', DEFAULT_MAX_SESSIONS_PER_CLIENT, 1, 1_000_000),
+    maxSessionsPerClient: int('maxSessionsPerClient', DEFAULT_MAX_SESSIONS_PER_CLIENT[sessionMode], 1, 1_000_000),
     idleTimeoutMs: dur('idleTimeout', 30 * 60_000),
     handshakeTimeoutMs: dur('handshakeTimeout', DEFAULT_HANDSHAKE_TIMEOUT_MS),
     toolsAllow: parseList(str('toolsAllow') ?? ''),

@@ -92,7 +92,8 @@ export class Gateway {
 
   private readonly onStalled = (info: StalledStream): void => {
     this.metrics.stalledStreams.inc({ stream: info.stream });
-    this.log.warn(info, 'event stream closed: the client stopped reading');
+    if (info.stream === 'json') this.log.warn(info, 'answer dropped, connection closed: the client stopped reading');
+    else this.log.warn(info, 'event stream closed: the client stopped reading');
   };
 
   get isDraining(): boolean {
@@ -157,13 +158,14 @@ export class Gateway {
     const createChannel = await this.channelFactory();
     const createUpstream = (name: string) => new Upstream({ name, createChannel, log, metrics });
     const readyWaitMs = Math.min(config.requestTimeoutMs, 10_000);
+    const stalls = new SdkStreamWatch({ intervalMs: config.keepAliveMs, onStalled: this.onStalled });
     this.sharedUpstream = createUpstream('shared');
     this.modern = new LazyModern({
       router: () => this.sharedRouter,
       log,
       keepAliveMs: config.keepAliveMs,
       maxBodyBytes: config.maxBodyBytes,
-      stalls: new SdkStreamWatch({ intervalMs: config.keepAliveMs, onStalled: this.onStalled }),
+      stalls,
     });
     this.sharedRouter = new Router({
       upstream: this.sharedUpstream,
@@ -209,6 +211,7 @@ export class Gateway {
       log,
       openStreams: this.openStreams,
       streamLimits: this.streamLimits,
+      stalls,
       isDraining: () => this.draining,
     });
     this.mcpServer = createServer({ keepAliveTimeout: 65_000, headersTimeout: 66_000 }, http.handle);

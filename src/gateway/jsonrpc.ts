@@ -90,6 +90,28 @@ export function progressTokenOf(params: Params | undefined): JsonRpcId | undefin
   return isId(token) ? token : undefined;
 }
 
+/** The `_meta` key that ties a request to a task (MCP 2025-11-25 tasks). */
+const RELATED_TASK_META_KEY = 'io.modelcontextprotocol/related-task';
+
+/**
+ * What is wrong with a request's `params._meta`, or undefined. SDK servers check this part of every message before
+ * anything else and drop a request that fails it, unanswered, so it would stay in flight until the request
+ * timeout: `_meta` is an object, its `progressToken` a string or a number, its related task `{taskId: string}`.
+ */
+export function metaProblem(params: Params | undefined): string | undefined {
+  if (params === undefined || !('_meta' in params)) return undefined;
+  const meta = params._meta;
+  if (!isObject(meta)) return 'Invalid params: params._meta must be an object';
+  if ('progressToken' in meta && !isId(meta.progressToken)) {
+    return 'Invalid params: params._meta.progressToken must be a string or a number';
+  }
+  const task = meta[RELATED_TASK_META_KEY];
+  if (task !== undefined && !(isObject(task) && typeof task.taskId === 'string')) {
+    return `Invalid params: params._meta["${RELATED_TASK_META_KEY}"] must be an object with a string taskId`;
+  }
+  return undefined;
+}
+
 /**
  * The deepest nesting of arrays and objects the gateway accepts in one client message (the envelope counts:
  * a tools/call's arguments start at level 3). serde_json, under Rust servers, refuses past 128 by default;
@@ -97,6 +119,14 @@ export function progressTokenOf(params: Params | undefined): JsonRpcId | undefin
  * structuredClone and schema validators recurse and overflow the stack a few thousand levels down.
  */
 export const MAX_JSON_DEPTH = 128;
+
+/**
+ * The most messages one batch may hold. Each request of a batch is answered in the one HTTP answer, so a small
+ * body of cheap requests (5,000 tools/list: 250 KB) became an answer 200 times its size (51 MB) held in memory,
+ * and a client that does not read it kept it there. No SDK sends batches (the 2025-06-18 revision removed them);
+ * the ones hand-written clients send hold a few messages.
+ */
+export const MAX_BATCH_MESSAGES = 100;
 
 /**
  * Whether JSON text nests arrays and objects deeper than `limit`: one pass over the bytes that skips strings

@@ -26,6 +26,7 @@ import {
   errorResponse,
   INTERNAL_ERROR,
   INVALID_PARAMS,
+  INVALID_REQUEST,
   isObject,
   type JsonRpcId,
   type JsonRpcMessage,
@@ -33,6 +34,7 @@ import {
   type JsonRpcRequest,
   type JsonRpcResponse,
   LATEST_SESSION_PROTOCOL_VERSION,
+  metaProblem,
   type Params,
   progressTokenOf,
   RATE_LIMITED,
@@ -126,6 +128,12 @@ interface InputFlow {
 }
 
 const MCP_PARAMS_PROBLEM = 'Invalid params: params must be an object (MCP requests take named parameters)';
+
+/** The refusal of a request whose id is that of a request still in flight on the same session. */
+export function duplicateIdProblem(id: JsonRpcId): string {
+  const shown = clip(JSON.stringify(id), 64);
+  return `Invalid Request: id ${shown} is already used by a request in flight on this session; give each request its own id`;
+}
 
 /** How long an input_required round waits for more server requests before it goes out. */
 const INPUT_GATHER_MS = 5;
@@ -260,6 +268,12 @@ export class Router {
       // JSON-RPC allows positional (array) params, MCP does not; SDK servers drop such a request unanswered,
       // which would leave it in flight until the request timeout.
       sink.respond(errorResponse(request.id, INVALID_PARAMS, MCP_PARAMS_PROBLEM));
+      return;
+    }
+    const meta = metaProblem(params);
+    if (meta !== undefined) {
+      if (request.method === 'tools/call') this.record(this.transient(session, request), 'invalid');
+      sink.respond(errorResponse(request.id, INVALID_PARAMS, meta));
       return;
     }
     switch (request.method) {
@@ -413,6 +427,13 @@ export class Router {
           sink.respond(errorResponse(request.id, UPSTREAM_UNAVAILABLE, err.message));
         },
       );
+      return;
+    }
+    if (session.pendingByClientId.has(request.id)) {
+      // The id names the call for cancellation, progress and the session's close: a second one in flight would
+      // take the first one's place there and leave it running unseen (JSON-RPC: ids are unique per requestor).
+      if (request.method === 'tools/call') this.record(this.transient(session, request), 'invalid');
+      sink.respond(errorResponse(request.id, INVALID_REQUEST, duplicateIdProblem(request.id)));
       return;
     }
     if (this.upstream.backlog() > (this.options.maxBacklogBytes ?? 16 * 1024 * 1024)) {

@@ -7,13 +7,14 @@
  */
 import type { IncomingMessage } from 'node:http';
 
-export type BodyResult = { ok: true; body: Buffer } | { ok: false; status: 413 };
+/** `aborted`: the client closed the connection before its body was complete; there is no one to answer. */
+export type BodyResult = { ok: true; body: Buffer } | { ok: false; status: 413 } | { ok: false; status: 'aborted' };
 
 /** Reads the body, or stops at `limit` bytes (declared or received): then the caller refuses it. */
 export function readBody(req: IncomingMessage, limit: number): Promise<BodyResult> {
   const declared = Number(req.headers['content-length'] ?? '0');
   if (declared > limit) return Promise.resolve({ ok: false, status: 413 });
-  return new Promise((resolve, reject) => {
+  return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let size = 0;
     let over = false;
@@ -31,7 +32,12 @@ export function readBody(req: IncomingMessage, limit: number): Promise<BodyResul
     req.on('end', () => {
       if (!over) resolve({ ok: true, body: chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size) });
     });
-    req.on('error', reject);
+    // A client going away is the client's business, not a gateway error (one error line per dropped upload).
+    const aborted = () => resolve({ ok: false, status: 'aborted' });
+    req.on('error', aborted);
+    req.on('close', () => {
+      if (!req.complete) aborted();
+    });
   });
 }
 

@@ -22,6 +22,7 @@ import {
   type JsonRpcRequest,
   type JsonRpcResponse,
   kindOf,
+  MAX_BATCH_MESSAGES,
   MAX_JSON_DEPTH,
   MODERN_PROTOCOL_VERSION,
   nestsDeeperThan,
@@ -44,6 +45,7 @@ import { lingerAfterRefusal, lingerLimits, readBody } from './body.ts';
 import { type LazyModern, looksModern } from './lazy-modern.ts';
 import { describedResourcePath, metadataPath, metadataSuffix } from './resource-metadata.ts';
 import { type OpenStreams, SseConnection } from './sse.ts';
+import type { SdkStreamWatch } from './stall.ts';
 import { HttpExchange, type StreamLimits, StreamState } from './streams.ts';
 
 export interface McpHttpOptions {
@@ -58,6 +60,8 @@ export interface McpHttpOptions {
   log: Logger;
   openStreams: OpenStreams;
   streamLimits: StreamLimits;
+  /** Watches JSON answers a client does not read (they hold their whole body in memory until it does). */
+  stalls?: SdkStreamWatch;
   isDraining: () => boolean;
 }
 
@@ -417,6 +421,10 @@ export class McpHttp {
       return undefined;
     }
     const body = await readBody(req, this.o.config.maxBodyBytes);
+    if (!body.ok && body.status === 'aborted') {
+      this.o.log.debug('the client closed the connection before its body was read');
+      return undefined;
+    }
     if (!body.ok) {
       lingerAfterRefusal(req, lingerLimits(this.o.config.maxBodyBytes));
       sendRpcError(res, 413, INVALID_REQUEST, `Payload Too Large: the limit is ${this.o.config.maxBodyBytes} bytes`, {
@@ -429,6 +437,13 @@ export class McpHttp {
       parsed = JSON.parse(body.body.toString('utf8'));
     } catch {
       sendRpcError(res, 400, PARSE_ERROR, 'Parse error: the body is not valid JSON');
+      return undefined;
+    }
+    // One answer for the batch as a whole (null id): an answer per request would be the amplification refused.
+    if (Array.isArray(parsed) && parsed.length > MAX_BATCH_MESSAGES) {
+      const message = `Invalid Request: the batch holds ${parsed.length} messages, more than the gateway's limit of ${MAX_BATCH_MESSAGES}; send them in smaller batches`;
+      const data = { reason: 'batch_too_large', maxMessages: MAX_BATCH_MESSAGES, messages: parsed.length };
+      sendJson(res, 400, errorResponse(null, INVALID_REQUEST, message, data));
       return undefined;
     }
     // Before anything walks the message: stringifying it for the server would overflow the stack.
@@ -532,7 +547,16 @@ export class McpHttp {
     }
     const version = header(req, 'mcp-protocol-version');
     if (version !== undefined && !SUPPORTED_VERSIONS.has(version)) {
-      sendRpcErrorFor(res, parsed, 400, INVALID_REQUEST, `Bad Request: unsupported MCP-Protocol-Version ${version}`);
+      // Clipped: a 16 KB header must not come back as a 16 KB message (nor into a client's logs).
+      const shown = clip(JSON.stringify(version), 64);
+      const supported = [...SUPPORTED_VERSIONS].join(', ');
+      sendRpcErrorFor(
+        res,
+        parsed,
+        400,
+        INVALID_REQUEST,
+        `Bad Request: unsupported MCP-Protocol-Version ${shown}; supported: ${supported}`,
+      );
       return;
     }
     if (this.o.isDraining() && startsNewWork(sessionId, parsed, looksModern(version, parsed))) {
@@ -632,6 +656,7 @@ export class McpHttp {
       acceptsJson: formats?.json ?? true,
       headers,
       upgradeAfterMs: this.o.streamLimits.upgradeAfterMs,
+      onUnsent: (r) => this.o.stalls?.watch(r, 'json'),
     });
     const created = hasInit ? entry : undefined;
     if (created) {

@@ -14,9 +14,9 @@ export const SSE_HEADERS: Record<string, string> = {
 
 /**
  * Which event stream: a 2025 GET stream, a 2025 POST answered as a stream, a legacy HTTP+SSE stream (the gateway
- * writes these), or a 2026-07-28 stream (the SDK writes it).
+ * writes these), a 2026-07-28 stream (the SDK writes it), or a plain JSON answer to a 2025 POST.
  */
-export type StreamKind = 'get' | 'post' | 'sse' | 'modern';
+export type StreamKind = 'get' | 'post' | 'sse' | 'modern' | 'json';
 
 /** What is known about a stream closed because its client stopped reading (never any payload). */
 export interface StalledStream {

@@ -1,12 +1,13 @@
 /**
- * Stalled 2026-07-28 event streams. Those streams (listen streams, POST answers streamed by the SDK) are written by
+ * Stalled 2026-07-28 event streams, and 2025 JSON answers a client stopped taking (`json`). Those streams
+ * (listen streams, POST answers streamed by the SDK) are written by
  * the SDK's Node adapter, which waits for 'drain' and keeps what it has not written in the SDK's own queue, out of
  * the gateway's reach: the byte cap of the session-era streams cannot apply. A client that stopped reading is
  * recognised by its socket instead: the response needs draining and not one byte has moved since the last check.
  * Two such checks in a row, the keep-alive interval apart, close the stream, which frees what the SDK queued.
  */
 import type { ServerResponse } from 'node:http';
-import type { StalledStream } from './sse.ts';
+import type { StalledStream, StreamKind } from './sse.ts';
 
 /** Consecutive checks without progress that close a stream. */
 export const STALL_CHECKS = 2;
@@ -17,6 +18,7 @@ export function stallCount(previous: number, needsDrain: boolean, progressed: bo
 }
 
 interface Watched {
+  kind: StreamKind;
   /** Bytes the socket had accepted, and bytes the response still held, at the last check. */
   written: number;
   unsent: number;
@@ -34,11 +36,16 @@ export class SdkStreamWatch {
     this.onStalled = options.onStalled;
   }
 
-  /** Watches an event stream the SDK writes, until it closes. */
-  watch(res: ServerResponse): void {
+  /**
+   * Watches an event stream the SDK writes, or (`json`) a JSON answer already ended that the socket has not
+   * taken yet, until it closes.
+   */
+  watch(res: ServerResponse, kind: StreamKind = 'modern'): void {
     if (this.intervalMs <= 0) return;
-    this.streams.set(res, { written: res.socket?.bytesWritten ?? 0, unsent: res.writableLength, checks: 0 });
+    const written = res.socket?.bytesWritten ?? 0;
+    this.streams.set(res, { kind, written, unsent: res.writableLength, checks: 0 });
     res.once('close', () => this.forget(res));
+    if (kind === 'json') res.once('finish', () => this.forget(res));
     if (!this.timer) {
       this.timer = setInterval(() => this.check(), this.intervalMs);
       this.timer.unref();
@@ -57,12 +64,14 @@ export class SdkStreamWatch {
     for (const [res, w] of this.streams) {
       const written = res.socket?.bytesWritten ?? w.written;
       const unsent = res.writableLength;
-      w.checks = stallCount(w.checks, res.writableNeedDrain, written !== w.written || unsent < w.unsent);
+      // An ended answer never reports needing a drain: it waits for the client until it is finished.
+      const waits = w.kind === 'json' ? !res.writableFinished : res.writableNeedDrain;
+      w.checks = stallCount(w.checks, waits, written !== w.written || unsent < w.unsent);
       w.written = written;
       w.unsent = unsent;
       if (w.checks < STALL_CHECKS) continue;
       this.forget(res);
-      this.onStalled({ stream: 'modern', bufferedBytes: unsent });
+      this.onStalled({ stream: w.kind, bufferedBytes: unsent });
       res.destroy();
     }
   }

@@ -222,6 +222,7 @@ export class HttpExchange implements Sink {
   private readonly batch: boolean;
   private readonly acceptsSse: boolean;
   private readonly headers: Record<string, string>;
+  private readonly onUnsent?: (res: ServerResponse) => void;
   private readonly responses: JsonRpcResponse[] = [];
   private stream?: OutStream;
   private done = false;
@@ -239,7 +240,10 @@ export class HttpExchange implements Sink {
     acceptsJson?: boolean;
     headers: Record<string, string>;
     upgradeAfterMs: number;
+    /** A JSON answer the socket could not take at once: the caller watches that the client reads it. */
+    onUnsent?: (res: ServerResponse) => void;
   }) {
+    this.onUnsent = options.onUnsent;
     this.res = options.res;
     this.state = options.state;
     this.remaining = options.expected;
@@ -330,5 +334,6 @@ export class HttpExchange implements Sink {
       'content-length': String(Buffer.byteLength(body)),
     });
     this.res.end(body);
+    if (!this.res.writableFinished) this.onUnsent?.(this.res);
   }
 }
