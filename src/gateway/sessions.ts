@@ -13,7 +13,8 @@
  * one client (its token or OIDC subject, else its address as the rate limits see it) holds at most
  * `maxPerClient` sessions; at either limit an idle session is closed to make room (abandoned handshakes first,
  * then the least recently used session with nothing in flight and no stream open, and a handshake still in
- * progress only when nothing else is idle), and a new session is refused only when every session in the way is
+ * progress only when nothing else is idle; at the gateway's limit, then the session that only holds a stream
+ * and has been quiet longest, past 30 s), and a new session is refused only when every session in the way is
  * busy. Legacy SSE sessions count the same way (their stream does not protect a session that never went past
  * the handshake).
  *
@@ -125,6 +126,8 @@ export class SessionIds {
 
 /** How long a fresh handshake is presumed in progress rather than abandoned (it takes one round trip). */
 const HANDSHAKE_GRACE_MS = 5_000;
+/** A stream held this long without a request may be closed at the gateway's limit (a quarter of the idle timeout if less). */
+const STREAM_QUIET_MS = 30_000;
 
 export interface SessionManagerOptions {
   perSession: boolean;
@@ -195,7 +198,33 @@ export class SessionManager {
     const { session } = entry;
     if (session.pendingByClientId.size > 0) return true;
     if (!session.confirmed) return false;
+    return this.holdsStream(entry);
+  }
+
+  private holdsStream(entry: SessionEntry): boolean {
     return (entry.streams?.hasOpenStreams ?? false) || (entry.sse !== undefined && !entry.sse.closed);
+  }
+
+  /**
+   * At the gateway's own limit, when nothing is idle: the session that holds only a stream (nothing in flight)
+   * and has been quiet longest, if for at least `streamQuietMs`. Without it, clients that open a stream and
+   * never use it (from as many addresses as the per-client cap needs) would lock every new client out until
+   * the idle timeout; a 2025 client whose session is closed gets 404 and starts a new one, as the spec says.
+   */
+  private quietestStreamHolder(): SessionEntry | undefined {
+    const cutoff = Date.now() - this.streamQuietMs;
+    let best: SessionEntry | undefined;
+    for (const entry of this.sessions.values()) {
+      if (entry.session.pendingByClientId.size > 0 || !this.holdsStream(entry)) continue;
+      if (entry.session.lastActivity > cutoff) continue;
+      if (!best || entry.session.lastActivity < best.session.lastActivity) best = entry;
+    }
+    return best;
+  }
+
+  /** How long a stream holder must have been quiet before the gateway's limit may close it (see above). */
+  private get streamQuietMs(): number {
+    return Math.min(STREAM_QUIET_MS, this.options.idleTimeoutMs / 4);
   }
 
   /**
@@ -241,11 +270,11 @@ export class SessionManager {
       this.evict(victim, 'evicted_per_client');
     }
     if (this.sessions.size >= maxSessions) {
-      const victim = this.evictable(this.sessions.values());
+      const victim = this.evictable(this.sessions.values()) ?? this.quietestStreamHolder();
       if (!victim) {
         throw new SessionRefused(
           503,
-          `the gateway has reached its session limit (${maxSessions}) and every session is in use; retry later`,
+          `the gateway has reached its session limit (${maxSessions}) and every session is in use (a request in flight, or a stream used in the last ${Math.round(this.streamQuietMs / 1000)} s); retry later`,
           'session_limit',
         );
       }

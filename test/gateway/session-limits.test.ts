@@ -208,6 +208,37 @@ describe('session lockout', () => {
     for (const s of streams) s.close();
   });
 
+  test('at the limit, streams held open and unused make room once quiet; the quietest first', async () => {
+    // Idle timeout 8 s: a stream holder may be closed at the limit after 2 s without a request (a quarter).
+    const gw = await startGateway(['stdio', '--', ...EVERYTHING], {
+      env: { MCP_GATEWAY_MAX_SESSIONS: '3', MCP_GATEWAY_IDLE_TIMEOUT: '8s' },
+    });
+    const port = gw.port;
+    const held: Array<{ sid: string; stream: OpenStream; from: string }> = [];
+    for (let i = 0; i < 3; i++) {
+      const from = address(20 + i);
+      const sid = await confirmedSession(port, from);
+      const stream = await openStream(port, { headers: { accept: 'text/event-stream', 'mcp-session-id': sid }, from });
+      expect(stream.status).toBe(200);
+      held.push({ sid, stream, from });
+    }
+    // Just opened, so in use: a new session is refused.
+    expect((await abandonedHandshake(port, address(30), 1)).answer.status).toBe(503);
+    await new Promise((r) => setTimeout(r, 2_500));
+    // The first holder makes a request: now the second is the quietest.
+    const [first, second, third] = held as [(typeof held)[0], (typeof held)[0], (typeof held)[0]];
+    expect(await pingStatus(port, first.sid, first.from)).toBe(200);
+    const fresh = await client2025(gw.url);
+    expect(await echo(fresh.client, 'in')).toBe('Echo: in');
+    await second.stream.ended;
+    expect(await pingStatus(port, second.sid, second.from)).toBe(404);
+    expect(await pingStatus(port, first.sid, first.from)).toBe(200);
+    expect(third.stream.isEnded()).toBe(false);
+    expect(await metricValue(gw, 'mcp_gateway_sessions_closed_by_gateway_total', { reason: 'evicted' })).toBe(1);
+    for (const h of held) h.stream.close();
+    await fresh.client.close();
+  });
+
   test('a session that never goes past initialize expires after the handshake timeout', async () => {
     const gw = await startGateway(['stdio', '--', ...EVERYTHING], { env: { MCP_GATEWAY_HANDSHAKE_TIMEOUT: '1s' } });
     const port = gw.port;
