@@ -201,7 +201,7 @@ function describeStuck(pod: string, c: V1ContainerStatus, reason: string, kubele
  * The first stuck container of the McpServer's pods (by pod name, init containers first, so the answer is stable):
  * an image that cannot be pulled, a crash loop, a container the kubelet cannot create.
  */
-export function stuckPod(pods: readonly V1Pod[] | undefined): Blocker | undefined {
+function stuckPod(pods: readonly V1Pod[] | undefined): Blocker | undefined {
   const live = (pods ?? []).filter((p) => !p.metadata?.deletionTimestamp);
   const sorted = [...live].sort((a, b) => String(a.metadata?.name).localeCompare(String(b.metadata?.name)));
   for (const pod of sorted) {

@@ -138,7 +138,7 @@ function header(req: IncomingMessage, name: string): string | undefined {
  * The 400 body for a message nested past MAX_JSON_DEPTH: -32600 (the message as a whole is refused before its
  * method is looked at, like any other malformed message), answering each request by its id.
  */
-export function tooDeepAnswer(parsed: unknown): JsonRpcResponse | JsonRpcResponse[] {
+function tooDeepAnswer(parsed: unknown): JsonRpcResponse | JsonRpcResponse[] {
   const message = `Invalid Request: the message nests arrays and objects more than ${MAX_JSON_DEPTH} levels deep (the gateway's limit); send flatter arguments`;
   const data = { reason: 'too_deep', maxDepth: MAX_JSON_DEPTH };
   const ids = requestIdsOf(parsed);
