@@ -7,7 +7,12 @@
 import { GATEWAY_HEALTH_PORT, GATEWAY_MCP_PORT } from './gateway-contract.ts';
 import { type K8sTypeName, k8sFields, k8sType } from './k8s-types.ts';
 import { OPERATOR_LABEL_KEYS } from './labels.ts';
-import { GATEWAY_ENV_PREFIX, OPERATOR_MOUNT_PATHS } from './pod-layout.ts';
+import {
+  ALLOWED_VOLUME_SOURCES,
+  GATEWAY_ENV_PREFIX,
+  OPERATOR_MOUNT_PATHS,
+  RESERVED_VOLUME_NAMES,
+} from './pod-layout.ts';
 import { compareQuantities, parseQuantity, type Quantity } from './quantity.ts';
 import type { Rule, Schema } from './schema-types.ts';
 
@@ -60,19 +65,6 @@ const SECRET_VALUES = [
     re: '[A-Za-z][A-Za-z0-9+.-]*://[^/?#@ :]*:[^/?#@ $][^/?#@ ]*@',
     or: ' (or take the password from another variable: postgres://user:$(DB_PASSWORD)@db/app)',
   },
-] as const;
-/** Volume names the renderer itself uses in every pod. */
-export const RESERVED_VOLUME_NAMES = ['tmp', 'home', 'mcp-gateway', 'mcp-auth', 'mcp-session'] as const;
-/** Volume sources allowed under Pod Security "restricted". */
-export const ALLOWED_VOLUME_SOURCES = [
-  'configMap',
-  'secret',
-  'emptyDir',
-  'persistentVolumeClaim',
-  'projected',
-  'downwardAPI',
-  'csi',
-  'ephemeral',
 ] as const;
 const VOLUME_SOURCE_TYPES: Record<(typeof ALLOWED_VOLUME_SOURCES)[number], K8sTypeName> = {
   configMap: 'core.v1.ConfigMapVolumeSource',
