@@ -12,21 +12,11 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { ALLOWED_VOLUME_SOURCES as VOLUME_SOURCES } from '../src/api/pod-layout.ts';
 
 type Node = { [key: string]: unknown };
 
 const ROOT = new URL('..', import.meta.url).pathname;
-/** The volume sources Pod Security "restricted" allows (src/api/schema.ts ALLOWED_VOLUME_SOURCES keeps the list). */
-const VOLUME_SOURCES = [
-  'configMap',
-  'secret',
-  'emptyDir',
-  'persistentVolumeClaim',
-  'projected',
-  'downwardAPI',
-  'csi',
-  'ephemeral',
-];
 const ROOTS = [
   'io.k8s.api.core.v1.Affinity',
   'io.k8s.api.core.v1.Toleration',

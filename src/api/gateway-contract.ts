@@ -22,3 +22,6 @@ export const HEALTH_PATHS = {
    */
   upstreamLiveness: '/livez/upstream',
 } as const;
+
+/** RFC 9728 protected-resource metadata lives under this path at the host root; the Ingress routes it there. */
+export const WELL_KNOWN_RESOURCE = '/.well-known/oauth-protected-resource';

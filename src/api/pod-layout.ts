@@ -18,3 +18,17 @@ export const OPERATOR_MOUNT_PATHS = ['/tmp', HOME_DIR, RUNTIME_DIR, AUTH_DIR, SE
 export const GATEWAY_ENV_PREFIX = 'MCP_GATEWAY_';
 /** The pod's IP, for the gateway's advertised address. */
 export const GATEWAY_POD_IP_ENV = `${GATEWAY_ENV_PREFIX}POD_IP`;
+
+/** Volume names the renderer itself uses in every pod. */
+export const RESERVED_VOLUME_NAMES = ['tmp', 'home', 'mcp-gateway', 'mcp-auth', 'mcp-session'] as const;
+/** Volume sources allowed under Pod Security "restricted". */
+export const ALLOWED_VOLUME_SOURCES = [
+  'configMap',
+  'secret',
+  'emptyDir',
+  'persistentVolumeClaim',
+  'projected',
+  'downwardAPI',
+  'csi',
+  'ephemeral',
+] as const;

@@ -7,7 +7,12 @@
 import { GATEWAY_HEALTH_PORT, GATEWAY_MCP_PORT } from './gateway-contract.ts';
 import { type K8sTypeName, k8sFields, k8sType } from './k8s-types.ts';
 import { OPERATOR_LABEL_KEYS } from './labels.ts';
-import { GATEWAY_ENV_PREFIX, OPERATOR_MOUNT_PATHS } from './pod-layout.ts';
+import {
+  ALLOWED_VOLUME_SOURCES,
+  GATEWAY_ENV_PREFIX,
+  OPERATOR_MOUNT_PATHS,
+  RESERVED_VOLUME_NAMES,
+} from './pod-layout.ts';
 import { compareQuantities, parseQuantity, type Quantity } from './quantity.ts';
 import type { Rule, Schema } from './schema-types.ts';
 
@@ -60,19 +65,6 @@ const SECRET_VALUES = [
     re: '[A-Za-z][A-Za-z0-9+.-]*://[^/?#@ :]*:[^/?#@ $][^/?#@ ]*@',
     or: ' (or take the password from another variable: postgres://user:$(DB_PASSWORD)@db/app)',
   },
-] as const;
-/** Volume names the renderer itself uses in every pod. */
-export const RESERVED_VOLUME_NAMES = ['tmp', 'home', 'mcp-gateway', 'mcp-auth', 'mcp-session'] as const;
-/** Volume sources allowed under Pod Security "restricted". */
-export const ALLOWED_VOLUME_SOURCES = [
-  'configMap',
-  'secret',
-  'emptyDir',
-  'persistentVolumeClaim',
-  'projected',
-  'downwardAPI',
-  'csi',
-  'ephemeral',
 ] as const;
 const VOLUME_SOURCE_TYPES: Record<(typeof ALLOWED_VOLUME_SOURCES)[number], K8sTypeName> = {
   configMap: 'core.v1.ConfigMapVolumeSource',
@@ -137,7 +129,7 @@ const noDotDot = (example: string) =>
     ...quoting(...quoted(), ` has a '..' segment: write the path without it, e.g. ${example}`),
     check: (s) => !new RegExp(DOT_DOT_SEGMENT).test(s),
   });
-/** A path field's rules: absolute, without `..` segments. */
+/** No query, fragment, whitespace or `//`: a path the gateway can serve under as it is. */
 const plainPathRule = (example: string) =>
   rule({
     rule: "!self.matches('[?#]') && !self.matches('[ \\t\\n\\r\\f]') && !self.contains('//')",
@@ -145,6 +137,7 @@ const plainPathRule = (example: string) =>
     ...quoting(...quoted(), ` is not a plain path: remove the query (?), fragment (#), spaces or //, e.g. ${example}`),
     check: (s) => typeof s !== 'string' || (!/[?#\t\n\r\f ]/.test(s) && !s.includes('//')),
   });
+/** A path field's rules: absolute, without `..` segments, and (`plain`) a path the gateway serves under. */
 const pathRules = (example: string, absolute = "must start with '/'", plain = false) => [
   rule({
     rule: "self.startsWith('/')",
@@ -157,6 +150,21 @@ const pathRules = (example: string, absolute = "must start with '/'", plain = fa
   // crash-loop on a spec the API server accepted. (The upstream's path may carry a query: it is a URL.)
   ...(plain ? [plainPathRule(example)] : []),
 ];
+
+/** Only the gateway serves under a path prefix: without it, `exposure`.path must stay '/'. */
+const prefixNeedsGateway = (exposure: 'ingress' | 'httpRoute') =>
+  rule({
+    rule: `!has(self.gateway) || self.gateway.enabled || !has(self.${exposure}) || !has(self.${exposure}.path) || self.${exposure}.path == '/'`,
+    message: `an ${exposure} path prefix is served by the gateway: enable it or use path '/'`,
+    fieldPath: `.${exposure}.path`,
+    reason: 'FieldValueForbidden',
+    check: (s) =>
+      !has(s, 'gateway') ||
+      s.gateway.enabled !== false ||
+      !has(s, exposure) ||
+      !has(s[exposure], 'path') ||
+      s[exposure].path === '/',
+  });
 
 /**
  * CEL: quantity a is above quantity b. False when either does not match the pattern (which reports it): a
@@ -1201,30 +1209,8 @@ const spec: Schema = {
         s.gateway.enabled !== false ||
         !(has(s, 'auth') || has(s, 'tools') || has(s, 'rateLimit')),
     }),
-    rule({
-      rule: "!has(self.gateway) || self.gateway.enabled || !has(self.ingress) || !has(self.ingress.path) || self.ingress.path == '/'",
-      message: "an ingress path prefix is served by the gateway: enable it or use path '/'",
-      fieldPath: '.ingress.path',
-      reason: 'FieldValueForbidden',
-      check: (s) =>
-        !has(s, 'gateway') ||
-        s.gateway.enabled !== false ||
-        !has(s, 'ingress') ||
-        !has(s.ingress, 'path') ||
-        s.ingress.path === '/',
-    }),
-    rule({
-      rule: "!has(self.gateway) || self.gateway.enabled || !has(self.httpRoute) || !has(self.httpRoute.path) || self.httpRoute.path == '/'",
-      message: "an httpRoute path prefix is served by the gateway: enable it or use path '/'",
-      fieldPath: '.httpRoute.path',
-      reason: 'FieldValueForbidden',
-      check: (s) =>
-        !has(s, 'gateway') ||
-        s.gateway.enabled !== false ||
-        !has(s, 'httpRoute') ||
-        !has(s.httpRoute, 'path') ||
-        s.httpRoute.path === '/',
-    }),
+    prefixNeedsGateway('ingress'),
+    prefixNeedsGateway('httpRoute'),
     rule({
       rule: "!has(self.ingress) || !has(self.httpRoute) || (has(self.ingress.path) ? self.ingress.path : '/') == (has(self.httpRoute.path) ? self.httpRoute.path : '/')",
       message:

@@ -6,6 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { KubernetesObject } from '@kubernetes/client-node';
+import { compareQuantities, parseQuantity, type Quantity } from '../api/quantity.ts';
 import { ANNOTATION_SPEC_HASH } from '../render/metadata.ts';
 
 /** JSON with sorted keys: the same object always hashes the same. */
@@ -34,34 +35,17 @@ export function withSpecHash<T extends KubernetesObject>(object: T): T {
   };
 }
 
-const SUFFIX: Record<string, number> = {
-  '': 1,
-  n: 1e-9,
-  u: 1e-6,
-  m: 1e-3,
-  k: 1e3,
-  M: 1e6,
-  G: 1e9,
-  T: 1e12,
-  P: 1e15,
-  E: 1e18,
-  Ki: 2 ** 10,
-  Mi: 2 ** 20,
-  Gi: 2 ** 30,
-  Ti: 2 ** 40,
-  Pi: 2 ** 50,
-  Ei: 2 ** 60,
-};
-
-/** The numeric value of a Kubernetes quantity ("500m" -> 0.5, "1Gi" -> 1073741824), or undefined. */
-export function parseQuantity(q: unknown): number | undefined {
-  if (typeof q === 'number') return q;
-  if (typeof q !== 'string') return undefined;
-  const m = /^([+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE]|)$/.exec(q.trim());
-  if (!m) return undefined;
-  const factor = SUFFIX[m[2] ?? ''];
-  return factor === undefined ? undefined : Number(m[1]) * factor;
+/**
+ * Two quantities denote the same amount ("700m" and "0.7", "1Gi" and "1073741824"), compared exactly as the API
+ * server canonicalizes them; a value that is no quantity equals nothing by value.
+ */
+function sameQuantity(a: unknown, b: unknown): boolean {
+  const [x, y] = [quantityOf(a), quantityOf(b)];
+  return x !== undefined && y !== undefined && compareQuantities(x, y) === 0;
 }
+
+const quantityOf = (q: unknown): Quantity | undefined =>
+  typeof q === 'number' ? parseQuantity(String(q)) : typeof q === 'string' ? parseQuantity(q.trim()) : undefined;
 
 /** Values the API server omits when serializing (omitempty): absent on the server means the same. */
 const isEmpty = (v: unknown) =>
@@ -85,9 +69,7 @@ export function isSubset(desired: unknown, live: unknown, path: readonly string[
   if (desired === live) return true;
   // Quantities come back canonicalized: compare by value where Kubernetes stores quantities.
   if (path.some((p) => p === 'resources' || p === 'sizeLimit')) {
-    const [a, b] = [parseQuantity(desired), parseQuantity(live)];
-    // Floating point: 0.7 and 700m must compare equal (700 * 1e-3 is 0.7000000000000001).
-    return a !== undefined && b !== undefined && Math.abs(a - b) <= 1e-9 * Math.max(Math.abs(a), Math.abs(b));
+    return sameQuantity(desired, live);
   }
   return false;
 }

@@ -30,7 +30,8 @@ import { renderIngress } from '../render/network.ts';
 import type { ObjectReference } from '../render/references.ts';
 import { SESSION_KEY, sessionSecretName } from '../render/workload.ts';
 import { canonicalJSON, needsApply, sha256, withSpecHash } from './compare.ts';
-import { type Discovery, discoverServer } from './discovery.ts';
+import type { Discovery } from './discovery.ts';
+import { DiscoveryRunner } from './discovery-runner.ts';
 import type { EventRecorder } from './events.ts';
 import type { GatewayApi, RouteOutcome } from './gateway-api.ts';
 import type { Cached } from './informer.ts';
@@ -78,20 +79,6 @@ export type Outcome = { result: 'success'; recheckAfterMs?: number } | { result:
 
 /** After applying a Deployment, its watch event brings the status to report; this is the fallback. */
 const STATUS_RECHECK_MS = 5_000;
-/** A failed discovery is tried again after 2 s, doubling to 5 min (it never changes readiness). */
-const discoveryRetryMs = (failures: number) => Math.min(2_000 * 2 ** (failures - 1), 300_000);
-/** Discoveries run beside the workers, never in them; at most this many at once. */
-const MAX_CONCURRENT_DISCOVERIES = 8;
-
-interface DiscoveryState {
-  /** uid, spec generation and Deployment generation: a new rollout is discovered again. */
-  fingerprint: string;
-  /** running: in flight; waiting: failed, its retry timer pending; retry: the timer fired; found: done. */
-  state: 'running' | 'waiting' | 'retry' | 'found';
-  result?: Discovery;
-  failures?: number;
-}
-
 /**
  * Apply order. The ServiceAccount first (pods are refused without it), then the NetworkPolicy: no pod may be
  * created or updated without the policy the spec asks for. Then every other child side by side. A stage that
@@ -118,14 +105,19 @@ export class Reconciler {
   /** Which McpServers read which Secret/ConfigMap, so a change there wakes exactly them. */
   private readonly refIndex = new Map<string, Set<string>>();
   private readonly refsByServer = new Map<string, string[]>();
-  /** Per McpServer key: the discovery of its current incarnation, generation and rollout. */
-  private readonly discoveries = new Map<string, DiscoveryState>();
-  private runningDiscoveries = 0;
+  private readonly discoveries: DiscoveryRunner;
   /** Per McpServer key: reconciles in a row whose apply got a 5xx (see refusal.ts). */
   private readonly serverErrors = new Map<string, number>();
 
   constructor(options: ReconcilerOptions) {
     this.o = options;
+    this.discoveries = new DiscoveryRunner({
+      log: options.log,
+      service: (namespace, name) =>
+        options.caches.children.Service.get(namespace, name) as (V1Service & Cached) | undefined,
+      discover: options.discover,
+      requeue: options.requeue,
+    });
   }
 
   /** McpServer keys (namespace/name) that reference this Secret or ConfigMap. */
@@ -148,7 +140,7 @@ export class Reconciler {
     const mcp = this.o.caches.mcpservers.get(namespace, name);
     if (!mcp || mcp.metadata.deletionTimestamp) {
       this.indexRefs(key, namespace, []); // children go with it: garbage collection follows ownerReferences
-      this.discoveries.delete(key);
+      this.discoveries.forget(key);
       this.serverErrors.delete(key);
       return { result: 'success' };
     }
@@ -415,59 +407,6 @@ export class Reconciler {
     return deleted;
   }
 
-  /**
-   * Once Ready, ask the server what it is and which tools it offers, once per generation and rollout. Runs in
-   * the background (a slow or unreachable server must not hold a worker) and requeues the McpServer when done.
-   * Skipped when the gateway requires a token (the controller holds none) or the Service has no cluster IP.
-   */
-  private discovery(mcp: McpServer & Cached, spec: McpServer, deployment: V1Deployment | undefined) {
-    const key = `${mcp.metadata.namespace}/${mcp.metadata.name}`;
-    const fingerprint = `${mcp.metadata.uid}/${mcp.metadata.generation}/${deployment?.metadata?.generation}`;
-    const known = this.discoveries.get(key);
-    if (known?.fingerprint === fingerprint && known.state !== 'retry') return known.result;
-    if (spec.spec.auth || !this.o.requeue) return undefined;
-    const service = this.o.caches.children.Service.get(mcp.metadata.namespace, mcp.metadata.name) as
-      | (V1Service & Cached)
-      | undefined;
-    const clusterIP = service?.spec?.clusterIP;
-    if (!clusterIP || clusterIP === 'None') return undefined;
-    const requeue = this.o.requeue;
-    if (this.runningDiscoveries >= MAX_CONCURRENT_DISCOVERIES) {
-      setTimeout(() => requeue(key), 1_000).unref();
-      return undefined;
-    }
-    // The cluster IP, not the Service's DNS name: it also works for a controller running outside the cluster.
-    const url = new URL(serviceURL(spec));
-    url.hostname = clusterIP.includes(':') ? `[${clusterIP}]` : clusterIP;
-    const failures = known?.fingerprint === fingerprint ? (known.failures ?? 0) : 0;
-    this.discoveries.set(key, { fingerprint, state: 'running', failures });
-    this.runningDiscoveries++;
-    (this.o.discover ?? discoverServer)(url.toString()).then(
-      (result) => {
-        this.runningDiscoveries--;
-        if (this.discoveries.get(key)?.fingerprint !== fingerprint) return; // superseded or deleted
-        this.discoveries.set(key, { fingerprint, state: 'found', result });
-        requeue(key);
-      },
-      (err: unknown) => {
-        this.runningDiscoveries--;
-        if (this.discoveries.get(key)?.fingerprint !== fingerprint) return;
-        const delay = discoveryRetryMs(failures + 1);
-        this.o.log.info(
-          { mcpserver: key, url: url.toString(), err: String(err), retryInMs: delay },
-          'tool discovery failed',
-        );
-        this.discoveries.set(key, { fingerprint, state: 'waiting', failures: failures + 1 });
-        setTimeout(() => {
-          if (this.discoveries.get(key)?.fingerprint !== fingerprint) return;
-          this.discoveries.set(key, { fingerprint, state: 'retry', failures: failures + 1 });
-          requeue(key);
-        }, delay).unref();
-      },
-    );
-    return undefined;
-  }
-
   /** The McpServer's pods, from the cache (selected as its Deployment selects them). */
   private podsOf(spec: McpServer): V1Pod[] {
     const selector = Object.entries(selectorLabels(spec));
@@ -525,7 +464,7 @@ export class Reconciler {
     };
     let next = computeStatus(observation, mcp.status);
     if (conditionOf(next, 'Ready')?.status === 'True') {
-      const discovered = this.discovery(mcp, spec, deployment);
+      const discovered = this.discoveries.resultOrStart(mcp, spec, deployment);
       if (discovered) next = computeStatus({ ...observation, discovered }, mcp.status);
     }
     if (canonicalJSON(next) === canonicalJSON(mcp.status ?? {})) return;

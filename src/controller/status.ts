@@ -201,7 +201,7 @@ function describeStuck(pod: string, c: V1ContainerStatus, reason: string, kubele
  * The first stuck container of the McpServer's pods (by pod name, init containers first, so the answer is stable):
  * an image that cannot be pulled, a crash loop, a container the kubelet cannot create.
  */
-export function stuckPod(pods: readonly V1Pod[] | undefined): Blocker | undefined {
+function stuckPod(pods: readonly V1Pod[] | undefined): Blocker | undefined {
   const live = (pods ?? []).filter((p) => !p.metadata?.deletionTimestamp);
   const sorted = [...live].sort((a, b) => String(a.metadata?.name).localeCompare(String(b.metadata?.name)));
   for (const pod of sorted) {
@@ -224,18 +224,20 @@ interface Rollout {
   stuck?: Blocker | undefined;
 }
 
+const NO_DEPLOYMENT: Draft = {
+  type: 'Available',
+  status: 'False',
+  reason: 'DeploymentNotFound',
+  message: 'the Deployment does not exist yet',
+};
+
 function rollout(obs: Observation): Rollout {
   const wanted = obs.mcp.spec.replicas;
   const d = obs.deployment;
   if (!d && obs.blocker) {
     // Nothing is being created while a blocker holds the Deployment back.
     return {
-      available: {
-        type: 'Available',
-        status: 'False',
-        reason: 'DeploymentNotFound',
-        message: 'the Deployment does not exist yet',
-      },
+      available: NO_DEPLOYMENT,
       progressing: {
         type: 'Progressing',
         status: 'False',
@@ -248,12 +250,7 @@ function rollout(obs: Observation): Rollout {
   }
   if (!d) {
     return {
-      available: {
-        type: 'Available',
-        status: 'False',
-        reason: 'DeploymentNotFound',
-        message: 'the Deployment does not exist yet',
-      },
+      available: NO_DEPLOYMENT,
       progressing: { type: 'Progressing', status: 'True', reason: 'Creating', message: 'creating the Deployment' },
       done: false,
       ready: 0,

@@ -130,7 +130,7 @@ interface InputFlow {
 const MCP_PARAMS_PROBLEM = 'Invalid params: params must be an object (MCP requests take named parameters)';
 
 /** The refusal of a request whose id is that of a request still in flight on the same session. */
-export function duplicateIdProblem(id: JsonRpcId): string {
+function duplicateIdProblem(id: JsonRpcId): string {
   const shown = clip(JSON.stringify(id), 64);
   return `Invalid Request: id ${shown} is already used by a request in flight on this session; give each request its own id`;
 }

@@ -34,7 +34,7 @@ const OWN_ENTRIES = new Set([
   USERS_DIR,
 ]);
 
-export function isOwnEntry(name: string): boolean {
+function isOwnEntry(name: string): boolean {
   return OWN_ENTRIES.has(name);
 }
 
@@ -57,7 +57,7 @@ export function formatMarker(marker: Marker): string {
   return `${MARKER_HEADER}\n${JSON.stringify(marker)}\n`;
 }
 
-export function parseMarker(text: string | undefined): Marker | undefined {
+function parseMarker(text: string | undefined): Marker | undefined {
   const [header, json] = (text ?? '').split('\n');
   if (header !== MARKER_HEADER) return undefined;
   try {
@@ -107,7 +107,7 @@ export function decideRelease(state: DirState): ReleaseDecision {
   return { remove, removeMarker: true, removeDir: marker.createdDir && others.length === 0 };
 }
 
-export function readDirState(dir: string): DirState {
+function readDirState(dir: string): DirState {
   if (!existsSync(dir)) return { exists: false, isDirectory: false, entries: [] };
   if (!statSync(dir).isDirectory()) return { exists: true, isDirectory: false, entries: [] };
   const entries = readdirSync(dir);

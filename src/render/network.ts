@@ -2,9 +2,8 @@
 import type { V1Ingress, V1NetworkPolicy, V1NetworkPolicyPeer, V1Service } from '@kubernetes/client-node';
 import { GATEWAY_MCP_PORT } from '../api/schema.ts';
 import type { McpServer } from '../api/types.generated.ts';
-import { WELL_KNOWN_RESOURCE } from '../gateway/http/resource-metadata.ts';
 import { childMetadata, nameOf, selectorLabels } from './metadata.ts';
-import { basePath } from './urls.ts';
+import { exposurePaths } from './urls.ts';
 
 /**
  * Streams die silently behind nginx unless buffering is off and timeouts are long. Plain annotations only:
@@ -37,14 +36,9 @@ export function renderService(mcp: McpServer): V1Service {
   };
 }
 
-/**
- * The Ingress paths: the prefix, and with auth under a prefix also the RFC 9728 metadata of `<prefix>/mcp`, which
- * sits at the host root (`/.well-known/oauth-protected-resource/github/mcp`) where the prefix path cannot reach.
- */
-export function ingressPaths(mcp: McpServer): string[] {
-  const prefix = mcp.spec.ingress?.path ?? '/';
-  const base = basePath(mcp);
-  return mcp.spec.auth && base !== '' ? [prefix, `${WELL_KNOWN_RESOURCE}${base}`] : [prefix];
+/** The Ingress paths, e.g. `/github` and `/.well-known/oauth-protected-resource/github/mcp` with auth. */
+function ingressPaths(mcp: McpServer): string[] {
+  return exposurePaths(mcp, mcp.spec.ingress?.path ?? '/');
 }
 
 export function renderIngress(mcp: McpServer): V1Ingress | undefined {

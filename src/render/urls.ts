@@ -1,4 +1,5 @@
 /** Where clients reach an McpServer, inside the cluster and through its Ingress. */
+import { WELL_KNOWN_RESOURCE } from '../api/gateway-contract.ts';
 import { GATEWAY_MCP_PORT } from '../api/schema.ts';
 import type { McpServer } from '../api/types.generated.ts';
 import { nameOf, namespaceOf } from './metadata.ts';
@@ -17,6 +18,15 @@ export function clientPath(mcp: McpServer): string {
 export function basePath(mcp: McpServer): string {
   const prefix = mcp.spec.ingress?.path ?? mcp.spec.httpRoute?.path ?? '/';
   return prefix === '/' ? '' : prefix.replace(/\/+$/, '');
+}
+
+/**
+ * The paths an Ingress or HTTPRoute routes for `prefix`: the prefix and, with auth under a prefix, the RFC 9728
+ * metadata of `<prefix>/mcp`, which sits at the host root where the prefix cannot reach.
+ */
+export function exposurePaths(mcp: McpServer, prefix: string): string[] {
+  const base = basePath(mcp);
+  return mcp.spec.auth && base !== '' ? [prefix, `${WELL_KNOWN_RESOURCE}${base}`] : [prefix];
 }
 
 export function serviceURL(mcp: McpServer): string {

@@ -10,9 +10,6 @@
  * idleTimeout 180 s) without a reconnect; the RFC 9728 metadata at the URL the 401 names; two replicas. And the
  * status: RouteAccepted, then Ready, externalURL from the Gateway listener; a missing parent Gateway's condition.
  */
-import { execFile } from 'node:child_process';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { Client as Client2, StreamableHTTPClientTransport as StreamableHTTP2 } from '@modelcontextprotocol/client';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
@@ -23,7 +20,7 @@ import type { McpServer } from '../../src/api/types.generated.ts';
 import { freePort } from '../../src/local-cluster/control-plane.ts';
 import { installCrd } from '../../src/local-cluster/install.ts';
 import type { HTTPRoute } from '../../src/render/route.ts';
-import { client2025, client2026, ROOT, textOf } from '../gateway/helpers.ts';
+import { client2025, client2026, textOf } from '../gateway/helpers.ts';
 import { type ControllerProcess, startController } from '../support/controller-process.ts';
 import { installGatewayApiCrds, removeCrds } from '../support/gateway-api.ts';
 import {
@@ -36,8 +33,8 @@ import {
 } from '../support/kube.ts';
 import { type RunningTraefik, startTraefik } from '../support/traefik.ts';
 import { startCluster } from './cluster.ts';
+import { buildProjectImages } from './images.ts';
 
-const run = promisify(execFile);
 const SERVER_JS = '/usr/local/lib/node_modules/@modelcontextprotocol/server-everything/dist/index.js';
 const G = 'gateway.networking.k8s.io/v1';
 const TYPES = {
@@ -145,12 +142,8 @@ const idle: Array<Awaited<ReturnType<typeof openIdleStreams>> & { exposure: stri
 let idleSince = 0;
 
 beforeAll(async () => {
-  const built = await run('bash', [join(ROOT, 'scripts/images.sh'), 'all'], { maxBuffer: 64 * 1024 * 1024 });
-  const names = built.stdout.trim().split(/\s+/);
-  images = {
-    operator: names.find((n) => n.includes('/mcp-operator:')) as string,
-    server: names.find((n) => n.includes('/server-everything:')) as string,
-  };
+  const { operator, server } = await buildProjectImages();
+  images = { operator, server };
   const cluster = await startCluster({ images: [images.operator, images.server] });
   kube = adminClient(cluster.kubeconfig);
   await installCrd(kube);

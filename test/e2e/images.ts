@@ -3,9 +3,11 @@
  * copied from buildah's storage into containerd's k8s.io namespace (the one the CRI plugin serves the kubelet) as
  * OCI archives. Both steps are cached.
  */
+import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { run } from './sh.ts';
 
 export const PAUSE_IMAGE = 'localhost/pause:3.10';
@@ -104,4 +106,16 @@ export async function importImages(target: ImportTarget, names: string[]): Promi
     cache[name] = id;
     writeFileSync(target.cacheFile, `${JSON.stringify(cache, null, 2)}\n`);
   }
+}
+
+/** The project's images, built (or found cached) by `scripts/images.sh all`: every name, and the two tests use. */
+export async function buildProjectImages(): Promise<{ names: string[]; operator: string; server: string }> {
+  const script = join(import.meta.dirname, '../../scripts/images.sh');
+  const built = await promisify(execFile)('bash', [script, 'all'], { maxBuffer: 64 * 1024 * 1024 });
+  const names = built.stdout.trim().split(/\s+/);
+  return {
+    names,
+    operator: names.find((n) => n.includes('/mcp-operator:')) as string,
+    server: names.find((n) => n.includes('/server-everything:')) as string,
+  };
 }

@@ -16,7 +16,7 @@ import type { V1Pod, V1Secret, V1Service } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { McpServer } from '../../src/api/types.generated.ts';
 import { installCrd } from '../../src/local-cluster/install.ts';
-import { client2025, client2026, ROOT, textOf } from '../gateway/helpers.ts';
+import { client2025, client2026, textOf } from '../gateway/helpers.ts';
 import { type ControllerProcess, startController } from '../support/controller-process.ts';
 import {
   adminClient,
@@ -28,6 +28,7 @@ import {
 } from '../support/kube.ts';
 import { bufferedLocation, type RunningNginx, startNginx } from '../support/nginx.ts';
 import { startCluster } from './cluster.ts';
+import { buildProjectImages } from './images.ts';
 
 const run = promisify(execFile);
 const SERVER_JS = '/usr/local/lib/node_modules/@modelcontextprotocol/server-everything/dist/index.js';
@@ -123,12 +124,8 @@ function podMemoryMiB(uid: string): number | undefined {
 }
 
 beforeAll(async () => {
-  const built = await run('bash', [join(ROOT, 'scripts/images.sh'), 'all'], { maxBuffer: 64 * 1024 * 1024 });
-  const names = built.stdout.trim().split(/\s+/);
-  images = {
-    operator: names.find((n) => n.includes('/mcp-operator:')) as string,
-    server: names.find((n) => n.includes('/server-everything:')) as string,
-  };
+  const { names, operator, server } = await buildProjectImages();
+  images = { operator, server };
   const sizes = await run('buildah', ['images', '--format', '{{.Name}}:{{.Tag}} {{.Size}}']);
   results.imageSizes = Object.fromEntries(
     sizes.stdout

@@ -5,20 +5,17 @@
  * which reaches the server on loopback: the startup probe passes and the server is never restarted, where a TCP
  * probe of the pod IP would have failed for 5 minutes and then restarted it in a loop.
  */
-import { execFile } from 'node:child_process';
 import { connect } from 'node:net';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
 import type { V1Pod } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { McpServer } from '../../src/api/types.generated.ts';
 import { installCrd } from '../../src/local-cluster/install.ts';
-import { client2025, ROOT, textOf } from '../gateway/helpers.ts';
+import { client2025, textOf } from '../gateway/helpers.ts';
 import { type ControllerProcess, startController } from '../support/controller-process.ts';
 import { adminClient, createRestrictedNamespace, eventually, resourcePath, T } from '../support/kube.ts';
 import { startCluster } from './cluster.ts';
+import { buildProjectImages } from './images.ts';
 
-const run = promisify(execFile);
 const SERVER_JS = '/usr/local/lib/node_modules/@modelcontextprotocol/server-everything/dist/index.js';
 const MCPSERVERS = { apiVersion: 'mcpoperator.io/v1alpha1', plural: 'mcpservers' };
 const NAME = 'loopback';
@@ -68,10 +65,7 @@ function tcpConnect(host: string, port: number): Promise<string> {
 }
 
 beforeAll(async () => {
-  const built = await run('bash', [join(ROOT, 'scripts/images.sh'), 'all'], { maxBuffer: 64 * 1024 * 1024 });
-  const names = built.stdout.trim().split(/\s+/);
-  const operator = names.find((n) => n.includes('/mcp-operator:')) as string;
-  const server = names.find((n) => n.includes('/server-everything:')) as string;
+  const { operator, server } = await buildProjectImages();
   const cluster = await startCluster({ images: [operator, server] });
   client = adminClient(cluster.kubeconfig);
   await installCrd(client);

@@ -26,6 +26,7 @@ import {
   until,
   waitForAudit,
 } from './helpers.ts';
+import { confirmedSession } from './raw-http.ts';
 
 const RAW_SERVER = [NODE, join(ROOT, 'test/gateway/fixtures/raw-server.ts')];
 
@@ -51,25 +52,6 @@ async function post(url: string, body: string, headers: Record<string, string> =
   const res = await fetch(url, { method: 'POST', headers: { ...JSON_HEADERS, ...headers }, body });
   const text = await res.text();
   return { status: res.status, headers: res.headers, text, json: () => JSON.parse(text) };
-}
-
-/** A raw 2025 session: initialize + initialized; returns the session id. */
-async function rawSession(gw: RunningGateway): Promise<string> {
-  const init = await post(
-    `${gw.url}/mcp`,
-    JSON.stringify({
-      jsonrpc: '2.0',
-      id: 1,
-      method: 'initialize',
-      params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
-    }),
-  );
-  const id = init.headers.get('mcp-session-id');
-  if (!id) throw new Error(`no session: ${init.status} ${init.text}`);
-  await post(`${gw.url}/mcp`, JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }), {
-    'mcp-session-id': id,
-  });
-  return id;
 }
 
 /** A raw legacy SSE session: the /messages URL of its endpoint event, and a way to close the stream. */
@@ -116,7 +98,7 @@ describe('deep nesting', () => {
       }),
       'm-1',
     );
-    const session = await rawSession(gw);
+    const session = await confirmedSession(gw.port);
     expectRefused(await post(`${gw.url}/mcp`, deepCall(8, deep), { 'mcp-session-id': session }), 8);
     const legacy = await rawLegacy(gw);
     expectRefused(await post(legacy.messages, deepCall(9, deep)), 9);
@@ -449,7 +431,7 @@ describe('found by the fuzz suite (test/gateway/fuzz.test.ts)', () => {
   });
 
   test('requests with positional (array) params get -32602 with their id at once, not a 10-minute hang', async () => {
-    const session = await rawSession(gw);
+    const session = await confirmedSession(gw.port);
     const bodies = [
       { jsonrpc: '2.0', id: 31, method: 'tools/call', params: [true, 'x'] },
       { jsonrpc: '2.0', id: 'c', method: 'completion/complete', params: [] },
@@ -486,7 +468,7 @@ describe('found by the fuzz suite (test/gateway/fuzz.test.ts)', () => {
       const answer = await post(`${gw.url}/mcp`, body, headers);
       expect([answer.status, (answer.json() as { id: unknown }).id], answer.text).toEqual([status, id]);
     }
-    const session = await rawSession(gw);
+    const session = await confirmedSession(gw.port);
     const init = JSON.stringify({ jsonrpc: '2.0', id: 44, method: 'initialize', params: {} });
     const again = await post(`${gw.url}/mcp`, init, { 'mcp-session-id': session });
     expect([again.status, (again.json() as { id: unknown }).id]).toEqual([400, 44]);

@@ -7,7 +7,7 @@
 import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { McpServer } from '../../src/api/types.generated.ts';
-import type { KubeClient } from '../../src/controller/kube-client.ts';
+import { isNotFound, type KubeClient } from '../../src/controller/kube-client.ts';
 import { stdioServer } from '../fixtures/manifests.ts';
 import { type ControllerProcess, startController } from '../support/controller-process.ts';
 import {
@@ -133,7 +133,12 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const object of clusterObjects.reverse()) await admin.delete(object).catch(() => undefined);
+  // Cluster-scoped policies and webhooks outlive the namespace: one left behind would refuse other suites' writes.
+  for (const object of clusterObjects.reverse()) {
+    await admin.delete(object).catch((err: unknown) => {
+      if (!isNotFound(err)) throw err;
+    });
+  }
   expect(await controller.stop()).toBe(0);
 });
 

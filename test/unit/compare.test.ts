@@ -6,7 +6,7 @@
 import type { KubernetesObject, V1Container, V1Deployment, V1Service } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { parseMcpServer } from '../../src/api/validate.ts';
-import { canonicalJSON, isSubset, needsApply, parseQuantity, withSpecHash } from '../../src/controller/compare.ts';
+import { canonicalJSON, isSubset, needsApply, withSpecHash } from '../../src/controller/compare.ts';
 import { renderChildren } from '../../src/render/index.ts';
 import { httpServer, type Manifest, stdioServer } from '../fixtures/manifests.ts';
 
@@ -179,7 +179,9 @@ describe('withSpecHash', () => {
   });
 });
 
-describe('parseQuantity', () => {
+describe('quantities under resources, by value', () => {
+  const same = (desired: unknown, live: unknown) => isSubset({ resources: { q: desired } }, { resources: { q: live } });
+
   it.each([
     ['500m', 0.5],
     ['1Gi', 2 ** 30],
@@ -194,18 +196,38 @@ describe('parseQuantity', () => {
     ['0.5Gi', 2 ** 29],
     [4, 4],
   ] as const)('reads %s as %d', (q, n) => {
-    expect(parseQuantity(q)).toBe(n);
+    expect(same(q, String(n))).toBe(true);
+    expect(same(q, n)).toBe(true);
+    expect(same(q, String(n + 1))).toBe(false);
   });
 
   it.each([
     ['1Ki', 1024],
     ['1536Ki', 1536 * 1024],
   ] as const)('reads the binary suffix Ki: %s is %d', (q, n) => {
-    expect(parseQuantity(q)).toBe(n);
+    expect(same(q, String(n))).toBe(true);
+    expect(same(q, String(n + 1))).toBe(false);
   });
 
-  it.each(['garbage', '', '1Xi', '12mm', 'Gi', '1 2', '--1', undefined, null, {}, true])('refuses %j', (q) => {
-    expect(parseQuantity(q)).toBeUndefined();
+  it('tells apart amounts a floating-point comparison would merge', () => {
+    expect(same('1000000001', '1G')).toBe(false);
+    expect(same('1000000000', '1G')).toBe(true);
+  });
+
+  it.each([
+    ['garbage', '0'],
+    ['', '0'],
+    ['1Xi', '1'],
+    ['12mm', '0.012'],
+    ['Gi', '0'],
+    ['1 2', '12'],
+    ['--1', '1'],
+    [undefined, '0'],
+    [null, '0'],
+    [{}, '0'],
+    [true, '1'],
+  ])('refuses %j: it equals no quantity', (q, live) => {
+    expect(same(q, live)).toBe(false);
   });
 });
 

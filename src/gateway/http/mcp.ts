@@ -87,10 +87,13 @@ function sendJson(res: ServerResponse, status: number, body: unknown, headers: R
 /** The id of the single request a parsed body holds: errors about that body answer it by its id. */
 const requestIds = new WeakMap<ServerResponse, JsonRpcId>();
 
+/** The id of a body that is one request with a valid id (JSON-RPC 2.0 §5: else null, the id cannot be known). */
+const singleRequestId = (parsed: unknown): JsonRpcId | null =>
+  Array.isArray(parsed) ? null : (requestIdsOf(parsed)[0] ?? null);
+
 function rememberRequestId(res: ServerResponse, parsed: unknown): void {
-  if (!isObject(parsed) || typeof parsed.method !== 'string') return;
-  const id = parsed.id;
-  if (typeof id === 'string' || (typeof id === 'number' && Number.isFinite(id))) requestIds.set(res, id);
+  const id = singleRequestId(parsed);
+  if (id !== null) requestIds.set(res, id);
 }
 
 function sendRpcError(
@@ -112,10 +115,7 @@ function refuseUnlessSse(req: IncomingMessage, res: ServerResponse): boolean {
   return true;
 }
 
-/**
- * An error answering a body that was read: it carries the request's id when the body is one request with a
- * valid id (JSON-RPC 2.0 §5: null only when the id cannot be known).
- */
+/** An error answering a body that was read, by the request's id when it has one (singleRequestId). */
 function sendRpcErrorFor(
   res: ServerResponse,
   parsed: unknown,
@@ -125,8 +125,7 @@ function sendRpcErrorFor(
   headers: Record<string, string> = {},
   data?: unknown,
 ): void {
-  const id = Array.isArray(parsed) ? null : (requestIdsOf(parsed)[0] ?? null);
-  sendJson(res, status, errorResponse(id, code, message, data), headers);
+  sendJson(res, status, errorResponse(singleRequestId(parsed), code, message, data), headers);
 }
 
 function header(req: IncomingMessage, name: string): string | undefined {
@@ -138,7 +137,7 @@ function header(req: IncomingMessage, name: string): string | undefined {
  * The 400 body for a message nested past MAX_JSON_DEPTH: -32600 (the message as a whole is refused before its
  * method is looked at, like any other malformed message), answering each request by its id.
  */
-export function tooDeepAnswer(parsed: unknown): JsonRpcResponse | JsonRpcResponse[] {
+function tooDeepAnswer(parsed: unknown): JsonRpcResponse | JsonRpcResponse[] {
   const message = `Invalid Request: the message nests arrays and objects more than ${MAX_JSON_DEPTH} levels deep (the gateway's limit); send flatter arguments`;
   const data = { reason: 'too_deep', maxDepth: MAX_JSON_DEPTH };
   const ids = requestIdsOf(parsed);

@@ -4,8 +4,10 @@
  * `https://host/.well-known/oauth-protected-resource/github/mcp`. A client checks that the document's `resource`
  * equals the URL it called (§3.3), so the path suffix names the resource.
  */
+import { WELL_KNOWN_RESOURCE } from '../../api/gateway-contract.ts';
 
-export const WELL_KNOWN_RESOURCE = '/.well-known/oauth-protected-resource';
+// Re-exported for src/render/route.ts, which should import it from src/api/gateway-contract.ts instead.
+export { WELL_KNOWN_RESOURCE };
 
 /** A path a proxy may stand in front of us with; anything else is never echoed back. */
 const SAFE_PATH = /^\/[A-Za-z0-9._~!$&'()*+;=:@%/-]*$/;
