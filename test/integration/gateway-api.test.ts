@@ -241,4 +241,31 @@ describe('spec.httpRoute on a real API server', () => {
     const mcp = await waitFor('github', 'no route conditions', (m) => !condition(m, 'RouteAccepted'));
     expect(mcp.status?.externalURL).toBeUndefined();
   });
+
+  it('CRDs deleted while running: GatewayAPINotInstalled, then the route comes back when they return', async () => {
+    await admin.create(
+      resourcePath(T.mcpservers, { namespace: ns }),
+      withRoute('survivor', { parentRefs: [{ name: 'public', namespace: gatewayNs }], path: '/' }),
+    );
+    await eventually('the HTTPRoute', () => getOrUndefined<HTTPRoute>(admin, routePath('survivor')), {
+      timeoutMs: 60_000,
+    });
+    await removeCrds(admin, installed);
+    const gone = await waitFor(
+      'survivor',
+      'GatewayAPINotInstalled after the CRDs went',
+      (m) => condition(m, 'Ready')?.reason === 'GatewayAPINotInstalled',
+    );
+    expect(condition(gone, 'Ready')?.message).toContain('httproutes.gateway.networking.k8s.io');
+    expect(controller.child.exitCode).toBeNull();
+    // Paused once, not in a loop (rechecks are rate-limited by discovery's cache).
+    expect(
+      controller.logs.filter((l) => l.msg === 'Gateway API CRDs gone: HTTPRoutes paused until they return').length,
+    ).toBeLessThanOrEqual(3);
+
+    installed = await installGatewayApiCrds(admin);
+    await eventually('the HTTPRoute back', () => getOrUndefined<HTTPRoute>(admin, routePath('survivor')), {
+      timeoutMs: 60_000,
+    });
+  });
 });
