@@ -229,6 +229,18 @@ describe('spec.httpRoute on a real API server', () => {
     const after = await admin.get<HTTPRoute & { metadata: { resourceVersion: string } }>(routePath('taken'));
     expect(after.metadata.resourceVersion).toBe(before.metadata.resourceVersion);
     expect(after.metadata.ownerReferences).toBeUndefined();
+
+    // The user does what the message says: nothing watches a route that is not ours, yet the McpServer notices.
+    await admin.delete(routePath('taken'));
+    const ours = await eventually(
+      'our HTTPRoute once theirs is gone',
+      async () => {
+        const r = await getOrUndefined<HTTPRoute>(admin, routePath('taken'));
+        return r?.metadata?.ownerReferences?.length ? r : undefined;
+      },
+      { timeoutMs: 60_000 },
+    );
+    expect(ours.metadata?.ownerReferences?.[0]?.uid).toBe(mcp.metadata?.uid);
   });
 
   it('removing spec.httpRoute deletes the route it made', async () => {

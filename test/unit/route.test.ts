@@ -205,4 +205,39 @@ describe('routeVerdict', () => {
     expect(v.conditions[0]?.status).toBe('True');
     expect(v.externalURL).toBeUndefined();
   });
+
+  it('two parents, one accepting and one refusing: not Ready and no externalURL (every parent must accept)', () => {
+    const INTERNAL = { name: 'internal', namespace: 'gateway-system', sectionName: 'http' };
+    const two = server({ parentRefs: [PUBLIC, INTERNAL], hostnames: ['mcp.example.com'], path: '/github' });
+    const r = withStatus(route(two), accepted);
+    r.status?.parents?.push({
+      parentRef: { group: 'gateway.networking.k8s.io', kind: 'Gateway', ...INTERNAL },
+      controllerName: 'example.test/other',
+      conditions: [
+        { type: 'Accepted', status: 'False', reason: 'NotAllowedByListeners', message: 'no', observedGeneration: 1 },
+        { type: 'ResolvedRefs', status: 'True', reason: 'ResolvedRefs', message: '', observedGeneration: 1 },
+      ],
+    });
+    const internal = gateway([{ name: 'http', protocol: 'HTTP', port: 80 }]);
+    const both = new Map([
+      ['gateway-system/public', HTTPS],
+      ['gateway-system/internal', internal],
+    ]);
+    const v = routeVerdict({ mcp: two, route: r, gateways: both });
+    expect(v.conditions[0]).toMatchObject({ status: 'False', reason: 'NotAllowedByListeners' });
+    expect(v.conditions[0]?.message).toContain('Gateway gateway-system/internal/http (example.test/other)');
+    expect(v.blocker?.reason).toBe('RouteNotAccepted');
+    expect(v.externalURL).toBeUndefined();
+  });
+
+  it('ignores a status another controller wrote for a parent the McpServer does not name', () => {
+    const r = withStatus(route(mcp), accepted);
+    const foreign = r.status?.parents?.[0];
+    if (!foreign) throw new Error('no parent status');
+    foreign.parentRef = { ...foreign.parentRef, name: 'elsewhere' };
+    foreign.controllerName = 'example.test/other';
+    const v = routeVerdict({ mcp, route: r, gateways });
+    expect(v.conditions.map((c) => c.reason)).toEqual(['Pending', 'Pending']);
+    expect(v.externalURL).toBeUndefined();
+  });
 });
