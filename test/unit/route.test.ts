@@ -149,6 +149,25 @@ describe('routeVerdict', () => {
     expect(
       routeVerdict({ mcp: plain, route: r, gateways: new Map([['gateway-system/public', wild]]) }).externalURL,
     ).toBeUndefined();
+    // Nor the address when a wildcard restricts the host: a request to the IP would match no route.
+    const wildWithAddress = gateway(
+      [{ name: 'web', protocol: 'HTTP', port: 80, hostname: '*.example.com' }],
+      ['10.0.0.7'],
+    );
+    expect(
+      routeVerdict({ mcp: plain, route: r, gateways: new Map([['gateway-system/public', wildWithAddress]]) })
+        .externalURL,
+    ).toBeUndefined();
+    const wildRoute = server({
+      parentRefs: [{ ...PUBLIC, sectionName: 'web' }],
+      hostnames: ['*.mcp.example.com'],
+      path: '/github',
+    });
+    const rw = withStatus(route(wildRoute), accepted);
+    (rw.status?.parents?.[0]?.parentRef as { sectionName: string }).sectionName = 'web';
+    expect(
+      routeVerdict({ mcp: wildRoute, route: rw, gateways: new Map([['gateway-system/public', g]]) }).externalURL,
+    ).toBeUndefined();
   });
 
   it('a refusal becomes RouteAccepted=False with the controller reason and a RouteNotAccepted blocker', () => {
