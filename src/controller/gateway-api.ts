@@ -207,7 +207,20 @@ export class GatewayApi {
         },
       };
     }
-    const missing = await this.discover();
+    let missing: string[];
+    try {
+      missing = await this.discover();
+    } catch (err) {
+      // Flag on, RBAC off (a hand-made Role): say so on the McpServer instead of failing every reconcile.
+      if (!(err instanceof KubeApiError) || err.status !== 403) throw err;
+      return {
+        blocker: {
+          reason: 'Forbidden',
+          message: `spec.httpRoute needs the operator to list and watch httproutes.${GATEWAY_API_GROUP} and get gateways, and it may not (${err.message}): grant the chart's Gateway API rules (Helm value gatewayAPI.enabled=true), or run the operator with --gateway-api=false`,
+        },
+        recheckAfterMs: ROUTE_RECHECK_MS,
+      };
+    }
     if (missing.length) return this.notInstalled(missing);
     let live: HTTPRoute | undefined = this.cached(namespace, name);
     if (!live) {
