@@ -29,6 +29,7 @@ export { GATEWAY_HEALTH_PORT, GATEWAY_MCP_PORT };
 
 // Patterns kept free of backslashes so the same text reads the same in TypeScript, YAML and CEL.
 const DNS_1035_LABEL = '^[a-z]([-a-z0-9]*[a-z0-9])?$';
+const DNS_1123_LABEL = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
 const DNS_1123_SUBDOMAIN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
 const INGRESS_HOST = '^([*][.])?[a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
 const ENV_NAME = '^[A-Za-z_][-._A-Za-z0-9]*$';
@@ -45,6 +46,12 @@ const IPV4 = '^[0-9]+([.][0-9]+){3}$';
 const IPV6 = '^[[]?[0-9a-fA-F:.]*:[0-9a-fA-F:.]*]?$';
 /** A `..` path segment, also percent-encoded (`%2e%2e`), which proxies and servers may resolve upwards. */
 const DOT_DOT_SEGMENT = '(^|/)([.]|%2[eE])([.]|%2[eE])(/|$)';
+/**
+ * What an HTTPRoute PathPrefix takes (Gateway API HTTPPathMatch, an Ingress Prefix path likewise): no `.`
+ * segment, no encoded slash, only RFC 3986 path characters (a single quote too is refused: CEL quoting).
+ */
+const DOT_SEGMENT = '(^|/)([.]|%2[eE])(/|$)';
+const ROUTE_PATH_CHARS = '^([-A-Za-z0-9/._~!$&()*+,;=:@]|%[0-9a-fA-F]{2})+$';
 /** MCP tool names (SEP-986: letters, digits, _ - . /) with the glob characters * and ?. */
 const TOOL_PATTERN = '^[A-Za-z0-9_./*?-]+$';
 /** `.*` or `.?` after a separator or at the start: a regular expression (get_.*), not a glob (github.*). */
@@ -342,7 +349,31 @@ const objectRef = (what: 'Secret' | 'ConfigMap'): Schema => ({
 
 /** The path prefix of an Ingress or HTTPRoute: one rule set for both, so a migration keeps the same value. */
 const exposurePath = (description: string): Schema =>
-  str(description, { maxLength: 256, default: '/', rules: pathRules('/github', undefined, true) });
+  str(description, {
+    maxLength: 256,
+    default: '/',
+    rules: [
+      ...pathRules('/github', undefined, true),
+      // Else the API server refuses the HTTPRoute or Ingress at apply time, after the McpServer was accepted.
+      rule({
+        rule: `!self.matches('${DOT_SEGMENT}') && !self.contains('%2f') && !self.contains('%2F')`,
+        message: "must not contain a '.' segment or an encoded slash (%2F): write the path plainly, e.g. /github",
+        ...quoting(...quoted(), " has a '.' segment or an encoded slash (%2F): write the path plainly, e.g. /github"),
+        check: (s) => !new RegExp(DOT_SEGMENT).test(s) && !s.includes('%2f') && !s.includes('%2F'),
+      }),
+      rule({
+        // The characters the plain-path rule reports are left to it: one message per mistake.
+        rule: `self.matches('[?#]') || self.matches('[ \\t\\n\\r\\f]') || self.matches('${ROUTE_PATH_CHARS}')`,
+        message:
+          "must use only letters, digits, / - . _ ~ ! $ & ( ) * + , ; = : @ and %XX escapes (an HTTPRoute's path characters), e.g. /github",
+        ...quoting(
+          ...quoted(),
+          ' has a character an HTTPRoute path does not take: use letters, digits, / - . _ ~ ! $ & ( ) * + , ; = : @ and %XX escapes, e.g. /github',
+        ),
+        check: (s) => /[?#\t\n\r\f ]/.test(s) || new RegExp(ROUTE_PATH_CHARS).test(s),
+      }),
+    ],
+  });
 
 /**
  * A lower-case DNS name, a leading `*.` allowed, never an IP address: Ingress hosts and Gateway API hostnames
@@ -931,7 +962,7 @@ const spec: Schema = {
               name: str('Name of the Gateway.', { pattern: DNS_1123_SUBDOMAIN }),
               namespace: str("Namespace of the Gateway (default: the McpServer's).", {
                 maxLength: 63,
-                pattern: DNS_1123_SUBDOMAIN,
+                pattern: DNS_1123_LABEL,
               }),
               sectionName: str(
                 'Name of the listener to attach to, e.g. https (default: every listener that allows it).',
@@ -954,9 +985,7 @@ const spec: Schema = {
           listType: 'set',
         },
         path: exposurePath('Path prefix, e.g. /github. The gateway serves MCP under it (same rules as ingress.path).'),
-        annotations: {
-          ...stringMap('Extra HTTPRoute annotations.'),
-        },
+        annotations: annotationMap('Extra HTTPRoute annotations.', 'httpRoute.annotations'),
       },
     },
     networkPolicy: {

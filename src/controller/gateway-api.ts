@@ -82,6 +82,29 @@ export class GatewayApi {
     for (const informer of this.informers ?? []) informer.stop();
   }
 
+  /**
+   * The API server answered 404 for HTTPRoutes after they were found: the CRDs were deleted. Forget them, so
+   * that discovery asks again (and the informers restart when they come back).
+   */
+  private forgetDiscovery(): void {
+    this.o.log.warn({ group: GATEWAY_API_GROUP }, 'Gateway API CRDs gone: HTTPRoutes paused until they return');
+    this.stop();
+    this.informers = undefined;
+    this.starting = undefined;
+    this.missing = [...REQUIRED_RESOURCES];
+    this.checkedAt = Number.NEGATIVE_INFINITY;
+  }
+
+  private notInstalled(missing: string[], state = 'the API server does not serve'): RouteOutcome {
+    return {
+      blocker: {
+        reason: 'GatewayAPINotInstalled',
+        message: `spec.httpRoute needs the Gateway API CRDs, and ${state} ${missing.map((r) => `${r}.${GATEWAY_API_GROUP}`).join(', ')}: install the standard channel (kubectl apply --server-side -f standard-install.yaml from a Gateway API release, v1.1 or newer; see gateway-api.sigs.k8s.io/guides), or remove spec.httpRoute`,
+      },
+      recheckAfterMs: ROUTE_RECHECK_MS,
+    };
+  }
+
   /** Missing resource names ([] when all are served), from a cached discovery while they are missing. */
   private async discover(): Promise<string[]> {
     if (this.missing?.length === 0) return [];
@@ -184,16 +207,21 @@ export class GatewayApi {
         },
       };
     }
-    const missing = await this.discover();
-    if (missing.length) {
+    let missing: string[];
+    try {
+      missing = await this.discover();
+    } catch (err) {
+      // Flag on, RBAC off (a hand-made Role): say so on the McpServer instead of failing every reconcile.
+      if (!(err instanceof KubeApiError) || err.status !== 403) throw err;
       return {
         blocker: {
-          reason: 'GatewayAPINotInstalled',
-          message: `spec.httpRoute needs the Gateway API CRDs, and the API server does not serve ${missing.map((r) => `${r}.${GATEWAY_API_GROUP}`).join(', ')}: install the standard channel (kubectl apply --server-side -f standard-install.yaml from a Gateway API release, v1.1 or newer; see gateway-api.sigs.k8s.io/guides), or remove spec.httpRoute`,
+          reason: 'Forbidden',
+          message: `spec.httpRoute needs the operator to list and watch httproutes.${GATEWAY_API_GROUP} and get gateways, and it may not (${err.message}): grant the chart's Gateway API rules (Helm value gatewayAPI.enabled=true), or run the operator with --gateway-api=false`,
         },
         recheckAfterMs: ROUTE_RECHECK_MS,
       };
     }
+    if (missing.length) return this.notInstalled(missing);
     let live: HTTPRoute | undefined = this.cached(namespace, name);
     if (!live) {
       try {
@@ -215,6 +243,17 @@ export class GatewayApi {
       try {
         live = await this.o.client.apply<HTTPRoute>(path, desired, this.o.fieldManager);
       } catch (err) {
+        if (isNotFound(err)) {
+          // The resource itself is gone (an apply creates a missing route): the CRDs were deleted while running.
+          this.forgetDiscovery();
+          const now = await this.discover();
+          if (now.length) return this.notInstalled(now);
+          throw err; // back already: retry with backoff
+        }
+        if (err instanceof KubeApiError && err.status === 403 && /definition is terminating/.test(err.message)) {
+          this.forgetDiscovery();
+          return this.notInstalled([HTTPROUTE_TYPE.plural], 'someone is deleting the CRD of');
+        }
         if (!(err instanceof KubeApiError) || err.status >= 500 || err.status === 409 || err.status === 429) throw err;
         return { blocker: { reason: err.status === 403 ? 'Forbidden' : 'ApplyFailed', message: err.message } };
       }

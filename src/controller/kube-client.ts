@@ -20,6 +20,15 @@ export class KubeApiError extends Error {
   }
 }
 
+function parseStatus(text: string): { reason?: string; message?: string } | undefined {
+  try {
+    const body: unknown = JSON.parse(text);
+    return body && typeof body === 'object' ? body : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export const isNotFound = (err: unknown) => err instanceof KubeApiError && err.status === 404;
 export const isConflict = (err: unknown) => err instanceof KubeApiError && err.status === 409;
 
@@ -111,16 +120,17 @@ export class KubeClient {
       });
       status = res.status;
       const text = await res.text();
-      const body = text ? JSON.parse(text) : undefined;
       if (res.status >= 400) {
+        // Not always a Status: a resource the API server does not serve (a deleted CRD) is a plain-text 404.
+        const body = parseStatus(text);
         throw new KubeApiError(
           res.status,
           body?.reason ?? res.statusText,
-          body?.message ?? `${method} ${path}: HTTP ${res.status}`,
+          body?.message ?? `${method} ${path}: HTTP ${res.status}${body ? '' : ` ${text.trim().slice(0, 200)}`}`,
           body,
         );
       }
-      return body as T;
+      return (text ? JSON.parse(text) : undefined) as T;
     } finally {
       this.observe(verb, resource, status);
     }

@@ -187,7 +187,12 @@ function routeURL(obs: RouteObservation): string | undefined {
   if (!listener) return undefined;
   const concrete = (h: string | undefined) => (h && !h.startsWith('*') ? h : undefined);
   const address = gateway.status?.addresses?.find((a) => a.value)?.value;
-  const host = concrete(spec.hostnames?.find((h) => !h.startsWith('*'))) ?? concrete(listener.hostname) ?? address;
+  // The address only when nothing restricts the host: a request to it would not match a (wildcard) host name.
+  const unrestricted = !spec.hostnames?.length && !listener.hostname;
+  const host =
+    concrete(spec.hostnames?.find((h) => !h.startsWith('*'))) ??
+    concrete(listener.hostname) ??
+    (unrestricted ? address : undefined);
   if (!host) return undefined;
   const scheme = listener.protocol === 'HTTPS' ? 'https' : 'http';
   const port = listener.port === (scheme === 'https' ? 443 : 80) ? '' : `:${listener.port}`;

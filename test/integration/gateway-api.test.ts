@@ -3,10 +3,16 @@
  * (McpServers asking for a route get a condition that says how to install them), then the CRDs appear and it
  * creates the HTTPRoutes without a restart. The test writes the route status the way a Gateway's controller
  * does, and the McpServer's conditions and externalURL follow. A same-named route that is not ours is left alone.
+ * The CRDs deleted while running, and an operator identity without the Gateway API rules, each become a condition.
  */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { parse, stringify } from 'yaml';
 import type { McpServer } from '../../src/api/types.generated.ts';
 import type { KubeClient } from '../../src/controller/kube-client.ts';
+import { controllerRules, leaderElectionRules } from '../../src/controller/rbac.ts';
 import type { HTTPRoute } from '../../src/render/route.ts';
 import { stdioServer } from '../fixtures/manifests.ts';
 import { type ControllerProcess, startController } from '../support/controller-process.ts';
@@ -229,6 +235,18 @@ describe('spec.httpRoute on a real API server', () => {
     const after = await admin.get<HTTPRoute & { metadata: { resourceVersion: string } }>(routePath('taken'));
     expect(after.metadata.resourceVersion).toBe(before.metadata.resourceVersion);
     expect(after.metadata.ownerReferences).toBeUndefined();
+
+    // The user does what the message says: nothing watches a route that is not ours, yet the McpServer notices.
+    await admin.delete(routePath('taken'));
+    const ours = await eventually(
+      'our HTTPRoute once theirs is gone',
+      async () => {
+        const r = await getOrUndefined<HTTPRoute>(admin, routePath('taken'));
+        return r?.metadata?.ownerReferences?.length ? r : undefined;
+      },
+      { timeoutMs: 60_000 },
+    );
+    expect(ours.metadata?.ownerReferences?.[0]?.uid).toBe(mcp.metadata?.uid);
   });
 
   it('removing spec.httpRoute deletes the route it made', async () => {
@@ -240,5 +258,96 @@ describe('spec.httpRoute on a real API server', () => {
     );
     const mcp = await waitFor('github', 'no route conditions', (m) => !condition(m, 'RouteAccepted'));
     expect(mcp.status?.externalURL).toBeUndefined();
+  });
+
+  it('CRDs deleted while running: GatewayAPINotInstalled, then the route comes back when they return', async () => {
+    await admin.create(
+      resourcePath(T.mcpservers, { namespace: ns }),
+      withRoute('survivor', { parentRefs: [{ name: 'public', namespace: gatewayNs }], path: '/' }),
+    );
+    await eventually('the HTTPRoute', () => getOrUndefined<HTTPRoute>(admin, routePath('survivor')), {
+      timeoutMs: 60_000,
+    });
+    await removeCrds(admin, installed);
+    const gone = await waitFor(
+      'survivor',
+      'GatewayAPINotInstalled after the CRDs went',
+      (m) => condition(m, 'Ready')?.reason === 'GatewayAPINotInstalled',
+    );
+    expect(condition(gone, 'Ready')?.message).toContain('httproutes.gateway.networking.k8s.io');
+    expect(controller.child.exitCode).toBeNull();
+    // Paused once, not in a loop (rechecks are rate-limited by discovery's cache).
+    expect(
+      controller.logs.filter((l) => l.msg === 'Gateway API CRDs gone: HTTPRoutes paused until they return').length,
+    ).toBeLessThanOrEqual(3);
+
+    installed = await installGatewayApiCrds(admin);
+    await eventually('the HTTPRoute back', () => getOrUndefined<HTTPRoute>(admin, routePath('survivor')), {
+      timeoutMs: 60_000,
+    });
+  });
+
+  it('flag on but no Gateway API RBAC (a hand-made Role): Forbidden on the McpServer, naming the fix', async () => {
+    const own = await createRestrictedNamespace(admin, 'gwnorbac');
+    const rbac = (plural: string) => ({ apiVersion: 'rbac.authorization.k8s.io/v1', plural });
+    await admin.create(resourcePath(T.serviceaccounts, { namespace: own }), {
+      apiVersion: 'v1',
+      kind: 'ServiceAccount',
+      metadata: { name: 'operator' },
+    });
+    await admin.create(resourcePath(rbac('roles'), { namespace: own }), {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'Role',
+      metadata: { name: 'operator' },
+      rules: [...controllerRules, ...leaderElectionRules],
+    });
+    await admin.create(resourcePath(rbac('rolebindings'), { namespace: own }), {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'RoleBinding',
+      metadata: { name: 'operator' },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'operator' },
+      subjects: [{ kind: 'ServiceAccount', name: 'operator', namespace: own }],
+    });
+    const { status } = await admin.create<{ status: { token: string } }>(
+      `${resourcePath(T.serviceaccounts, { namespace: own, name: 'operator' })}/token`,
+      { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: 3600 } },
+    );
+    const { server } = parse(readFileSync(inject('adminKubeconfig'), 'utf8')).clusters[0].cluster;
+    const dir = mkdtempSync(join(tmpdir(), 'mcp-operator-gwapi-'));
+    const kubeconfig = join(dir, 'kubeconfig');
+    writeFileSync(
+      kubeconfig,
+      stringify({
+        apiVersion: 'v1',
+        kind: 'Config',
+        clusters: [{ name: 'c', cluster: { server, 'insecure-skip-tls-verify': true } }],
+        users: [{ name: 'operator', user: { token: status.token } }],
+        contexts: [{ name: 'c', context: { cluster: 'c', user: 'operator' } }],
+        'current-context': 'c',
+      }),
+      { mode: 0o600 },
+    );
+    const restricted = startController({ kubeconfig, namespaces: [own] });
+    try {
+      await restricted.waitForLog((l) => l.msg === 'controller started');
+      const m = stdioServer('routed', { httpRoute: { parentRefs: [{ name: 'public', namespace: gatewayNs }] } });
+      await admin.create(resourcePath(T.mcpservers, { namespace: own }), {
+        ...m,
+        metadata: { ...m.metadata, namespace: own },
+      });
+      const mcp = await eventually(
+        `Forbidden on ${own}/routed`,
+        async () => {
+          const live = await admin.get<McpServer>(resourcePath(T.mcpservers, { namespace: own, name: 'routed' }));
+          return condition(live, 'Ready')?.reason === 'Forbidden' ? live : undefined;
+        },
+        { timeoutMs: 60_000, intervalMs: 250 },
+      );
+      expect(condition(mcp, 'Ready')?.message).toContain('gatewayAPI.enabled=true');
+      expect(condition(mcp, 'Ready')?.message).toContain('--gateway-api=false');
+    } finally {
+      expect(await restricted.stop()).toBe(0);
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

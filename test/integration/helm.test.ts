@@ -608,4 +608,36 @@ describe('the Helm chart', () => {
     expect(scoped.logs.filter((l) => Number(l.level) >= 50)).toEqual([]);
     expect(await scoped.stop()).toBe(0);
   });
+
+  it('gatewayAPI.enabled=false: an McpServer with spec.httpRoute gets GatewayAPIDisabled, not Forbidden', async () => {
+    const releaseNs = await namespace('mcp-operator');
+    const watched = await namespace('helm-nogw');
+    const off = await install(
+      'nogw',
+      {
+        crds: { install: false },
+        rbac: { namespaced: true },
+        watchNamespaces: [watched],
+        gatewayAPI: { enabled: false },
+      },
+      releaseNs,
+    );
+    expect(off.args).toContain('--gateway-api=false');
+    await admin.create(
+      resourcePath(T.mcpservers, { namespace: watched }),
+      stdioServer('routed', { httpRoute: { parentRefs: [{ name: 'public' }] } }),
+    );
+    const mcp = await eventually(`GatewayAPIDisabled on ${watched}/routed`, async () => {
+      const live = await admin.get<McpServer>(resourcePath(T.mcpservers, { namespace: watched, name: 'routed' }));
+      const ready = live.status?.conditions?.find((c) => c.type === 'Ready');
+      return live.status?.observedGeneration === live.metadata?.generation && ready?.reason === 'GatewayAPIDisabled'
+        ? live
+        : undefined;
+    });
+    expect(mcp.status?.conditions?.find((c) => c.type === 'Ready')?.message).toContain('gatewayAPI.enabled');
+    // The rest of the server is there, and nothing asked for what the chart did not grant.
+    expect(await getOrUndefined(admin, resourcePath(T.services, { namespace: watched, name: 'routed' }))).toBeDefined();
+    expect(off.logs.filter((l) => /forbidden|403/i.test(JSON.stringify(l)))).toEqual([]);
+    expect(await off.stop()).toBe(0);
+  });
 });

@@ -65,6 +65,13 @@ const everyOtherField = stdioServer('every-field', {
     tls: { secretName: 'wildcard-tls' },
     annotations: { 'nginx.ingress.kubernetes.io/proxy-body-size': '8m' },
   },
+  // Every httpRoute field (examples/gateway-api.yaml sets the common ones): the same path as the Ingress.
+  httpRoute: {
+    parentRefs: [{ name: 'public', namespace: 'gateway-system', sectionName: 'https', port: 443 }],
+    hostnames: ['*.mcp.example.com', 'search.example.com'],
+    path: '/search',
+    annotations: { 'example.com/team': 'search' },
+  },
   pod: {
     annotations: { 'example.com/owner': 'search-team' },
     labels: { team: 'search' },

@@ -149,6 +149,25 @@ describe('routeVerdict', () => {
     expect(
       routeVerdict({ mcp: plain, route: r, gateways: new Map([['gateway-system/public', wild]]) }).externalURL,
     ).toBeUndefined();
+    // Nor the address when a wildcard restricts the host: a request to the IP would match no route.
+    const wildWithAddress = gateway(
+      [{ name: 'web', protocol: 'HTTP', port: 80, hostname: '*.example.com' }],
+      ['10.0.0.7'],
+    );
+    expect(
+      routeVerdict({ mcp: plain, route: r, gateways: new Map([['gateway-system/public', wildWithAddress]]) })
+        .externalURL,
+    ).toBeUndefined();
+    const wildRoute = server({
+      parentRefs: [{ ...PUBLIC, sectionName: 'web' }],
+      hostnames: ['*.mcp.example.com'],
+      path: '/github',
+    });
+    const rw = withStatus(route(wildRoute), accepted);
+    (rw.status?.parents?.[0]?.parentRef as { sectionName: string }).sectionName = 'web';
+    expect(
+      routeVerdict({ mcp: wildRoute, route: rw, gateways: new Map([['gateway-system/public', g]]) }).externalURL,
+    ).toBeUndefined();
   });
 
   it('a refusal becomes RouteAccepted=False with the controller reason and a RouteNotAccepted blocker', () => {
@@ -203,6 +222,41 @@ describe('routeVerdict', () => {
   it('an unreadable Gateway (no RBAC there) leaves the conditions to the route status but gives no URL', () => {
     const v = routeVerdict({ mcp, route: withStatus(route(mcp), accepted), gateways: new Map() });
     expect(v.conditions[0]?.status).toBe('True');
+    expect(v.externalURL).toBeUndefined();
+  });
+
+  it('two parents, one accepting and one refusing: not Ready and no externalURL (every parent must accept)', () => {
+    const INTERNAL = { name: 'internal', namespace: 'gateway-system', sectionName: 'http' };
+    const two = server({ parentRefs: [PUBLIC, INTERNAL], hostnames: ['mcp.example.com'], path: '/github' });
+    const r = withStatus(route(two), accepted);
+    r.status?.parents?.push({
+      parentRef: { group: 'gateway.networking.k8s.io', kind: 'Gateway', ...INTERNAL },
+      controllerName: 'example.test/other',
+      conditions: [
+        { type: 'Accepted', status: 'False', reason: 'NotAllowedByListeners', message: 'no', observedGeneration: 1 },
+        { type: 'ResolvedRefs', status: 'True', reason: 'ResolvedRefs', message: '', observedGeneration: 1 },
+      ],
+    });
+    const internal = gateway([{ name: 'http', protocol: 'HTTP', port: 80 }]);
+    const both = new Map([
+      ['gateway-system/public', HTTPS],
+      ['gateway-system/internal', internal],
+    ]);
+    const v = routeVerdict({ mcp: two, route: r, gateways: both });
+    expect(v.conditions[0]).toMatchObject({ status: 'False', reason: 'NotAllowedByListeners' });
+    expect(v.conditions[0]?.message).toContain('Gateway gateway-system/internal/http (example.test/other)');
+    expect(v.blocker?.reason).toBe('RouteNotAccepted');
+    expect(v.externalURL).toBeUndefined();
+  });
+
+  it('ignores a status another controller wrote for a parent the McpServer does not name', () => {
+    const r = withStatus(route(mcp), accepted);
+    const foreign = r.status?.parents?.[0];
+    if (!foreign) throw new Error('no parent status');
+    foreign.parentRef = { ...foreign.parentRef, name: 'elsewhere' };
+    foreign.controllerName = 'example.test/other';
+    const v = routeVerdict({ mcp, route: r, gateways });
+    expect(v.conditions.map((c) => c.reason)).toEqual(['Pending', 'Pending']);
     expect(v.externalURL).toBeUndefined();
   });
 });
