@@ -5,9 +5,8 @@
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { GATEWAY_MCP_PORT } from '../api/schema.ts';
 import type { McpServer } from '../api/types.generated.ts';
-import { WELL_KNOWN_RESOURCE } from '../gateway/http/resource-metadata.ts';
 import { childMetadata, nameOf } from './metadata.ts';
-import { basePath } from './urls.ts';
+import { exposurePaths } from './urls.ts';
 
 export const GATEWAY_API_GROUP = 'gateway.networking.k8s.io';
 export const HTTPROUTE_TYPE = {
@@ -54,9 +53,7 @@ export interface RouteParentStatus {
 
 /** The route's path prefixes: like the Ingress, the prefix and, with auth under a prefix, the metadata path. */
 export function routePaths(mcp: McpServer): string[] {
-  const prefix = mcp.spec.httpRoute?.path ?? '/';
-  const base = basePath(mcp);
-  return mcp.spec.auth && base !== '' ? [prefix, `${WELL_KNOWN_RESOURCE}${base}`] : [prefix];
+  return exposurePaths(mcp, mcp.spec.httpRoute?.path ?? '/');
 }
 
 export function renderHTTPRoute(mcp: McpServer): HTTPRoute | undefined {

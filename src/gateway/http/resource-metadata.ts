@@ -7,7 +7,6 @@
 import { WELL_KNOWN_RESOURCE } from '../../api/gateway-contract.ts';
 
 // Re-exported for src/render/route.ts, which should import it from src/api/gateway-contract.ts instead.
-export { WELL_KNOWN_RESOURCE };
 
 /** A path a proxy may stand in front of us with; anything else is never echoed back. */
 const SAFE_PATH = /^\/[A-Za-z0-9._~!$&'()*+;=:@%/-]*$/;
