@@ -12,7 +12,7 @@ import { KubeConfig, KubernetesObjectApi, PatchStrategy } from '@kubernetes/clie
 import type { McpServer } from '../src/api/types.generated.ts';
 import { parseMcpServer } from '../src/api/validate.ts';
 import { withSpecHash } from '../src/controller/compare.ts';
-import { KubeClient, resourcePath } from '../src/controller/kube-client.ts';
+import { KubeClient, resourcePath } from '../src/kube/client.ts';
 import { CONTROLLER_USER, ControlPlane, freePort } from '../src/local-cluster/control-plane.ts';
 import { installControllerRbac, installCrd } from '../src/local-cluster/install.ts';
 import { renderChildren } from '../src/render/index.ts';

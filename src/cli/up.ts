@@ -13,9 +13,9 @@ import { parseArgs } from 'node:util';
 import { KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
 import type { McpServer } from '../api/types.generated.ts';
-import { KubeApiError, KubeClient, resourcePath } from '../controller/kube-client.ts';
 import { Manager } from '../controller/manager.ts';
 import { conditionOf } from '../controller/status.ts';
+import { KubeApiError, KubeClient, resourcePath } from '../kube/client.ts';
 import {
   CONTROLLER_USER,
   ControlPlane,

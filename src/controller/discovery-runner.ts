@@ -5,10 +5,10 @@
  */
 import type { V1Deployment, V1Service } from '@kubernetes/client-node';
 import type { McpServer } from '../api/types.generated.ts';
+import type { Cached } from '../kube/informer.ts';
 import type { Logger } from '../observability/log.ts';
 import { serviceURL } from '../render/index.ts';
 import { type Discovery, discoverServer } from './discovery.ts';
-import type { Cached } from './informer.ts';
 
 /** A failed discovery is tried again after 2 s, doubling to 5 min (it never changes readiness). */
 const discoveryRetryMs = (failures: number) => Math.min(2_000 * 2 ** (failures - 1), 300_000);

@@ -1,7 +1,7 @@
 /** Kubernetes Events on the McpServer for decisions a user must know about (kubectl describe mcps NAME). */
 import type { McpServer } from '../api/types.generated.ts';
+import { type KubeClient, resourcePath } from '../kube/client.ts';
 import type { Logger } from '../observability/log.ts';
-import { type KubeClient, resourcePath } from './kube-client.ts';
 
 const EVENTS = { apiVersion: 'v1', plural: 'events' };
 

@@ -7,13 +7,13 @@
  * Gateway controller's answer wakes the McpServer). Gateways are read, never written, with a short-lived cache.
  */
 import type { McpServer } from '../api/types.generated.ts';
+import { isNotFound, KubeApiError, type KubeClient, resourcePath } from '../kube/client.ts';
+import { type Cached, Informer } from '../kube/informer.ts';
 import type { ControllerMetrics } from '../observability/controller-metrics.ts';
 import type { Logger } from '../observability/log.ts';
 import { LABEL_MANAGED_BY, MANAGED_BY } from '../render/metadata.ts';
 import { GATEWAY_API_GROUP, GATEWAY_TYPE, HTTPROUTE_TYPE, type HTTPRoute } from '../render/route.ts';
 import { needsApply } from './compare.ts';
-import { type Cached, Informer } from './informer.ts';
-import { isNotFound, KubeApiError, type KubeClient, resourcePath } from './kube-client.ts';
 import { type Gateway, type RouteVerdict, routeVerdict } from './route-status.ts';
 import type { Blocker } from './status.ts';
 

@@ -3,8 +3,9 @@
  * no helper). Expiry is judged by when *we* last saw the record change, not by the holder's clock.
  * Losing the lease stops the controller (the process restarts clean, as controller-runtime does).
  */
+
+import { isConflict, isNotFound, type KubeClient, resourcePath } from '../kube/client.ts';
 import type { Logger } from '../observability/log.ts';
-import { isConflict, isNotFound, type KubeClient, resourcePath } from './kube-client.ts';
 
 const LEASES = { apiVersion: 'coordination.k8s.io/v1', plural: 'leases' };
 

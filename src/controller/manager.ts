@@ -6,6 +6,8 @@
 import { createServer, type Server } from 'node:http';
 import type { KubeConfig, V1ContainerState, V1ContainerStatus, V1Pod } from '@kubernetes/client-node';
 import type { McpServer } from '../api/types.generated.ts';
+import { KubeClient } from '../kube/client.ts';
+import { type Cached, Informer, type InformerEvent } from '../kube/informer.ts';
 import { createControllerMetrics } from '../observability/controller-metrics.ts';
 import type { Logger } from '../observability/log.ts';
 import { CHILD_KINDS, type ChildKind } from '../render/index.ts';
@@ -13,8 +15,6 @@ import { LABEL_INSTANCE, LABEL_MANAGED_BY, MANAGED_BY } from '../render/metadata
 import { canonicalJSON, sha256 } from './compare.ts';
 import { EventRecorder } from './events.ts';
 import { GatewayApi } from './gateway-api.ts';
-import { type Cached, Informer, type InformerEvent } from './informer.ts';
-import { KubeClient } from './kube-client.ts';
 import { LeaderElector } from './leader.ts';
 import { WorkQueue } from './queue.ts';
 import { type Caches, FIELD_MANAGER, MCPSERVERS, Reconciler, type ReferencedObject, type Store } from './reconcile.ts';

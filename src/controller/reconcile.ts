@@ -7,6 +7,8 @@ import { randomBytes } from 'node:crypto';
 import type { KubernetesObject, V1Deployment, V1Ingress, V1Pod, V1Service } from '@kubernetes/client-node';
 import type { McpServer, McpServerStatus } from '../api/types.generated.ts';
 import { InvalidMcpServerError, parseMcpServer } from '../api/validate.ts';
+import { isConflict, isNotFound, KubeApiError, type KubeClient, resourcePath } from '../kube/client.ts';
+import type { Cached } from '../kube/informer.ts';
 import type { ControllerMetrics } from '../observability/controller-metrics.ts';
 import type { Logger } from '../observability/log.ts';
 import {
@@ -34,8 +36,6 @@ import type { Discovery } from './discovery.ts';
 import { DiscoveryRunner } from './discovery-runner.ts';
 import type { EventRecorder } from './events.ts';
 import type { GatewayApi, RouteOutcome } from './gateway-api.ts';
-import type { Cached } from './informer.ts';
-import { isConflict, isNotFound, KubeApiError, type KubeClient, resourcePath } from './kube-client.ts';
 import { type HeldBack, isRefusal, type Refusal, refusalBlocker } from './refusal.ts';
 import { type Blocker, computeStatus, conditionOf } from './status.ts';
 

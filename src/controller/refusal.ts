@@ -4,8 +4,8 @@
  */
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { McpServer } from '../api/types.generated.ts';
+import type { KubeApiError } from '../kube/client.ts';
 import { translateChildPaths } from '../render/field-paths.ts';
-import type { KubeApiError } from './kube-client.ts';
 import type { Blocker } from './status.ts';
 
 /** A 5xx this many reconciles in a row is the API server refusing the child (server-side apply answers 500 to a

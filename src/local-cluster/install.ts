@@ -1,7 +1,7 @@
 /** Installs the CRD and the operator's RBAC into a cluster (the local control plane, or any, with admin rights). */
 import { mcpServerCrd } from '../api/crd.ts';
-import { isConflict, type KubeClient, resourcePath } from '../controller/kube-client.ts';
 import { controllerRules, gatewayApiRules, leaderElectionRules } from '../controller/rbac.ts';
+import { isConflict, type KubeClient, resourcePath } from '../kube/client.ts';
 
 const CRDS = { apiVersion: 'apiextensions.k8s.io/v1', plural: 'customresourcedefinitions' };
 const CLUSTER_ROLES = { apiVersion: 'rbac.authorization.k8s.io/v1', plural: 'clusterroles' };

@@ -14,7 +14,7 @@ import type {
 } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { McpServer } from '../../src/api/types.generated.ts';
-import type { KubeClient } from '../../src/controller/kube-client.ts';
+import type { KubeClient } from '../../src/kube/client.ts';
 import { httpServer, stdioServer } from '../fixtures/manifests.ts';
 import { describeWrites, writesSince } from '../support/audit.ts';
 import { type ControllerProcess, startController } from '../support/controller-process.ts';

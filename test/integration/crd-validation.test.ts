@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { InvalidMcpServerError, parseMcpServer } from '../../src/api/validate.ts';
-import type { KubeClient } from '../../src/controller/kube-client.ts';
+import type { KubeClient } from '../../src/kube/client.ts';
 import { invalidCases, stdioServer } from '../fixtures/manifests.ts';
 import { adminClient, createRestrictedNamespace, KubeApiError, resourcePath, T } from '../support/kube.ts';
 

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import type { TestProject } from 'vitest/node';
-import { KubeClient } from '../../src/controller/kube-client.ts';
+import { KubeClient } from '../../src/kube/client.ts';
 import { CONTROLLER_USER, ControlPlane } from '../../src/local-cluster/control-plane.ts';
 import { installControllerRbac, installCrd } from '../../src/local-cluster/install.ts';
 

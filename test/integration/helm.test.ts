@@ -15,8 +15,8 @@ import { parse, parseAllDocuments, stringify } from 'yaml';
 import { mcpServerCrd } from '../../src/api/crd.ts';
 import type { McpServer } from '../../src/api/types.generated.ts';
 import { VERSION } from '../../src/cli/defaults.ts';
-import type { KubeClient } from '../../src/controller/kube-client.ts';
 import { controllerRules, gatewayApiRules, leaderElectionRules } from '../../src/controller/rbac.ts';
+import type { KubeClient } from '../../src/kube/client.ts';
 import { controlPlaneBinaries } from '../../src/local-cluster/control-plane.ts';
 import { stdioServer } from '../fixtures/manifests.ts';
 import {

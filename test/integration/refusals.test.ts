@@ -7,7 +7,7 @@
 import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { McpServer } from '../../src/api/types.generated.ts';
-import { isNotFound, type KubeClient } from '../../src/controller/kube-client.ts';
+import { isNotFound, type KubeClient } from '../../src/kube/client.ts';
 import { stdioServer } from '../fixtures/manifests.ts';
 import { type ControllerProcess, startController } from '../support/controller-process.ts';
 import {

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { V1Deployment, V1ReplicaSet, V1Service, V1ServiceAccount } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { McpServer } from '../../src/api/types.generated.ts';
-import type { KubeClient } from '../../src/controller/kube-client.ts';
+import type { KubeClient } from '../../src/kube/client.ts';
 import { CONTROLLER_USER, ControlPlane } from '../../src/local-cluster/control-plane.ts';
 import { installControllerRbac, installCrd } from '../../src/local-cluster/install.ts';
 import { stdioServer } from '../fixtures/manifests.ts';

@@ -5,7 +5,7 @@
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { InvalidMcpServerError, parseMcpServer } from '../../src/api/validate.ts';
 import { withSpecHash } from '../../src/controller/compare.ts';
-import type { KubeClient } from '../../src/controller/kube-client.ts';
+import type { KubeClient } from '../../src/kube/client.ts';
 import { renderChildren } from '../../src/render/index.ts';
 import { httpServer, type Manifest, stdioServer } from '../fixtures/manifests.ts';
 import { adminClient, createRestrictedNamespace, KubeApiError, resourcePath, T } from '../support/kube.ts';

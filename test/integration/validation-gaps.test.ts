@@ -7,7 +7,7 @@ import { parseDocument, visit } from 'yaml';
 import { compareQuantities, parseQuantity } from '../../src/api/quantity.ts';
 import { InvalidMcpServerError, parseMcpServer } from '../../src/api/validate.ts';
 import { kubectlReadingDifferences, kubectlScalar } from '../../src/cli/kubectl-yaml.ts';
-import type { KubeClient } from '../../src/controller/kube-client.ts';
+import type { KubeClient } from '../../src/kube/client.ts';
 import { CHILD_KINDS, renderChildren } from '../../src/render/index.ts';
 import { stdioServer } from '../fixtures/manifests.ts';
 import { gapCases, gapNeighbours, QUANTITY_PAIRS } from '../fixtures/validation-gaps.ts';

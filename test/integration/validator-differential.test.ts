@@ -10,7 +10,7 @@ import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { mcpServerSchema } from '../../src/api/schema.ts';
 import { InvalidMcpServerError, parseMcpServer } from '../../src/api/validate.ts';
-import type { KubeClient } from '../../src/controller/kube-client.ts';
+import type { KubeClient } from '../../src/kube/client.ts';
 import { httpServer, stdioServer } from '../fixtures/manifests.ts';
 import { passThroughServer } from '../fixtures/pass-through.ts';
 import { adminClient, createRestrictedNamespace, KubeApiError, resourcePath, T } from '../support/kube.ts';

@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parse } from 'yaml';
-import { isNotFound, type KubeClient, resourcePath } from '../../src/controller/kube-client.ts';
+import { isNotFound, type KubeClient, resourcePath } from '../../src/kube/client.ts';
 
 const SCRIPT = resolve(import.meta.dirname, '../../scripts/traefik.sh');
 const CRDS = { apiVersion: 'apiextensions.k8s.io/v1', plural: 'customresourcedefinitions' };

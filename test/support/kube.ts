@@ -1,6 +1,6 @@
 /** Helpers for tests that talk to the real API server: an admin client and polling. */
 import { KubeConfig } from '@kubernetes/client-node';
-import { KubeApiError, KubeClient, resourcePath } from '../../src/controller/kube-client.ts';
+import { KubeApiError, KubeClient, resourcePath } from '../../src/kube/client.ts';
 
 export { KubeApiError, resourcePath };
 

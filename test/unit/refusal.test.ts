@@ -2,8 +2,8 @@
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { parseMcpServer } from '../../src/api/validate.ts';
-import { KubeApiError } from '../../src/controller/kube-client.ts';
 import { isRefusal, refusalBlocker, SERVER_ERRORS_BEFORE_REFUSAL } from '../../src/controller/refusal.ts';
+import { KubeApiError } from '../../src/kube/client.ts';
 import { stdioServer } from '../fixtures/manifests.ts';
 
 const mcp = parseMcpServer({

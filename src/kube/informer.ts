@@ -6,7 +6,7 @@
  */
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from '../observability/log.ts';
-import { KubeApiError, type KubeClient, type ResourceType, resourcePath } from './kube-client.ts';
+import { KubeApiError, type KubeClient, type ResourceType, resourcePath } from './client.ts';
 
 export type InformerEvent = 'add' | 'update' | 'delete';
 export type Cached = KubernetesObject & { metadata: { name: string; namespace?: string; resourceVersion?: string } };
