@@ -3,9 +3,9 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { toOpenApi } from '../../src/api/crd.ts';
-import { CRD_PATH, generatedFiles, TYPES_PATH } from '../../src/api/generated-files.ts';
-import { REFERENCE_PATH } from '../../src/api/reference.ts';
-import { mcpServerSchema } from '../../src/api/schema.ts';
+import { CRD_PATH, generatedFiles, TYPES_PATH, VIRTUAL_CRD_PATH } from '../../src/api/generated-files.ts';
+import { REFERENCE_PATH, VIRTUAL_REFERENCE_PATH } from '../../src/api/reference.ts';
+import { mcpServerSchema, virtualMcpServerSchema } from '../../src/api/schema.ts';
 import type { Schema } from '../../src/api/schema-types.ts';
 import { InvalidMcpServerError, parseMcpServer } from '../../src/api/validate.ts';
 import { httpServer, invalidCases, stdioServer } from '../fixtures/manifests.ts';
@@ -17,7 +17,9 @@ const isKubernetesType = (schema: Schema) => schema.tsType?.startsWith('k8s.') ?
 describe('the schema source', () => {
   it('matches the committed CRD, types and reference (run `npm run generate` after editing src/api/schema.ts)', () => {
     const files = generatedFiles();
-    expect(Object.keys(files)).toEqual(expect.arrayContaining([CRD_PATH, TYPES_PATH, REFERENCE_PATH]));
+    expect(Object.keys(files)).toEqual(
+      expect.arrayContaining([CRD_PATH, VIRTUAL_CRD_PATH, TYPES_PATH, REFERENCE_PATH, VIRTUAL_REFERENCE_PATH]),
+    );
     for (const [path, text] of Object.entries(files)) {
       expect(readFileSync(join(ROOT, path), 'utf8'), path).toBe(text);
     }
@@ -33,13 +35,17 @@ describe('the schema source', () => {
       if (schema.additionalProperties) walk(schema.additionalProperties, `${path}{}`);
     };
     walk(mcpServerSchema, '');
+    walk(virtualMcpServerSchema, '');
     expect(undocumented).toEqual([]);
   });
 
-  it('is a structural schema: every field typed, no unknown fields preserved except metadata', () => {
-    const crd = parse(readFileSync(join(ROOT, 'crds/mcpoperator.io_mcpservers.yaml'), 'utf8'));
+  it.each([
+    [CRD_PATH, mcpServerSchema],
+    [VIRTUAL_CRD_PATH, virtualMcpServerSchema],
+  ])('%s is a structural schema: every field typed, no unknown fields preserved except metadata', (path, source) => {
+    const crd = parse(readFileSync(join(ROOT, path), 'utf8'));
     const schema = crd.spec.versions[0].schema.openAPIV3Schema;
-    expect(schema).toEqual(toOpenApi(mcpServerSchema));
+    expect(schema).toEqual(toOpenApi(source));
     const untyped: string[] = [];
     const walk = (node: Record<string, unknown>, path: string) => {
       if (!node.type && !node['x-kubernetes-int-or-string']) untyped.push(path);
