@@ -5,11 +5,6 @@
  */
 import { EVENT_REASONS } from '../controller/events.ts';
 import { CONDITION_REASONS, CONDITION_TYPES } from '../controller/status.ts';
-import {
-  VIRTUAL_CONDITION_REASONS,
-  VIRTUAL_CONDITION_TYPES,
-  VIRTUAL_EVENT_REASONS,
-} from '../controller/virtual/catalogue.ts';
 import { KUBERNETES_VERSION } from './k8s-types.ts';
 import {
   API_VERSION,
@@ -25,6 +20,12 @@ import {
   virtualPrinterColumns,
 } from './schema.ts';
 import type { Rule, Schema } from './schema-types.ts';
+import {
+  VIRTUAL_CONDITION_REASONS,
+  VIRTUAL_CONDITION_TYPES,
+  VIRTUAL_EVENT_REASONS,
+  WORKLOAD_REASONS,
+} from './virtual-conditions.ts';
 
 interface Row {
   path: string;
@@ -187,9 +188,15 @@ export const VIRTUAL_MCP_SERVER_REFERENCE: ReferenceKind = {
   schema: virtualMcpServerSchema,
   columns: virtualPrinterColumns,
   conditionTypes: VIRTUAL_CONDITION_TYPES,
-  conditionReasons: VIRTUAL_CONDITION_REASONS,
+  conditionReasons: [
+    ...CONDITION_REASONS.filter((r) => WORKLOAD_REASONS.has(r.reason)).map((r) => ({
+      ...r,
+      meaning: r.meaning.replaceAll('McpServer', 'VirtualMcpServer'),
+    })),
+    ...VIRTUAL_CONDITION_REASONS,
+  ],
   events: VIRTUAL_EVENT_REASONS,
-  sources: 'src/api/schema.ts and src/controller/virtual/catalogue.ts',
+  sources: 'src/api/schema.ts, src/api/virtual-conditions.ts and src/controller/status.ts',
   alwaysHeld: 'these six types',
   intro: [
     'auth, tools, rateLimit, sessions, replicas, resources, pod, ingress, httpRoute and networkPolicy mean what they',

@@ -1,7 +1,8 @@
 /** Where clients reach an McpServer, inside the cluster and through its Ingress. */
-import { WELL_KNOWN_RESOURCE } from '../api/gateway-contract.ts';
+
 import { GATEWAY_MCP_PORT } from '../api/schema.ts';
 import type { McpServer, McpServerSpec } from '../api/types.generated.ts';
+import { WELL_KNOWN_RESOURCE } from '../contract/gateway.ts';
 import { nameOf, namespaceOf, type Owner } from './metadata.ts';
 
 /** What the exposure needs of its owner (an McpServer or a VirtualMcpServer): the same fields on both. */

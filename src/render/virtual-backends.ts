@@ -3,11 +3,12 @@
  * about each. Pure: the controller passes the McpServers of the namespace from its cache, `render` those of its
  * input files.
  */
-import { type AggregateBackend, type AggregateBackendsFile, BACKENDS_FILE_VERSION } from '../api/aggregate-contract.ts';
-import { GATEWAY_MCP_PORT } from '../api/gateway-contract.ts';
+
 import { MAX_BACKENDS } from '../api/schema.ts';
 import type { McpServer, VirtualMcpServer, VirtualServerSelector } from '../api/types.generated.ts';
-import type { BackendNaming } from '../api/virtual-names.ts';
+import { type AggregateBackend, type AggregateBackendsFile, BACKENDS_FILE_VERSION } from '../contract/aggregate.ts';
+import { GATEWAY_MCP_PORT } from '../contract/gateway.ts';
+import type { BackendNaming } from '../contract/virtual-names.ts';
 import { nameOf, namespaceOf } from './metadata.ts';
 
 /** Kubernetes label-selector semantics: every matchLabels entry and every requirement holds; {} matches all. */

@@ -14,15 +14,10 @@ import type {
   V1ServiceAccount,
   V1Volume,
 } from '@kubernetes/client-node';
-import {
-  AGGREGATE_VERB,
-  type AggregateBackendsFile,
-  BACKENDS_FILE_ENV,
-  BACKENDS_KEY,
-} from '../api/aggregate-contract.ts';
-import { GATEWAY_HEALTH_PORT, GATEWAY_MCP_PORT, HEALTH_PATHS } from '../api/gateway-contract.ts';
 import { BACKENDS_DIR, HOME_DIR } from '../api/pod-layout.ts';
 import type { VirtualMcpServer } from '../api/types.generated.ts';
+import { AGGREGATE_VERB, type AggregateBackendsFile, BACKENDS_FILE_ENV, BACKENDS_KEY } from '../contract/aggregate.ts';
+import { GATEWAY_HEALTH_PORT, GATEWAY_MCP_PORT, HEALTH_PATHS } from '../contract/gateway.ts';
 import { CHILD_KINDS } from './index.ts';
 import {
   ANNOTATION_CONFIG_HASH,

@@ -1,14 +1,14 @@
 /** How a VirtualMcpServer names its backends' items: exposed names, conflicts, policy, and the way back. */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { globMatches as apiGlob } from '../../src/api/tool-patterns.ts';
+import { globMatches as apiGlob } from '../../src/contract/tool-patterns.ts';
 import {
   type BackendNaming,
   buildCatalog,
   describeConflict,
   exposedName,
   type Offered,
-} from '../../src/api/virtual-names.ts';
+} from '../../src/contract/virtual-names.ts';
 import { globMatches as gatewayGlob } from '../../src/gateway/policy/tool-patterns.ts';
 
 const github: BackendNaming = {

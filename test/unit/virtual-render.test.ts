@@ -2,10 +2,11 @@
 import type { KubernetesObject, V1ConfigMap, V1Deployment, V1NetworkPolicy } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments, stringify } from 'yaml';
-import { AGGREGATE_VERB, type AggregateBackendsFile, BACKENDS_FILE_ENV } from '../../src/api/aggregate-contract.ts';
 import type { McpServer } from '../../src/api/types.generated.ts';
 import { parseMcpServer, parseVirtualMcpServer } from '../../src/api/validate.ts';
 import { runRender } from '../../src/cli/render.ts';
+import { AGGREGATE_VERB, type AggregateBackendsFile, BACKENDS_FILE_ENV } from '../../src/contract/aggregate.ts';
+import { GATEWAY_ENV_PREFIX, GATEWAY_SETTINGS } from '../../src/contract/gateway.ts';
 import { renderVirtualChildren, virtualServiceURL } from '../../src/render/virtual.ts';
 import { backendsFile, matchesSelector, selectBackends } from '../../src/render/virtual-backends.ts';
 import { httpServer, stdioServer } from '../fixtures/manifests.ts';
@@ -148,6 +149,11 @@ describe('renderVirtualChildren', () => {
       readOnly: true,
     });
     expect(gateway?.volumeMounts?.some((m) => m.subPath)).toBe(false);
+    // Every variable is one of the gateway's settings (same meaning as in an McpServer's pod), or the backends file.
+    const known = new Set<string>([...Object.values(GATEWAY_SETTINGS).map((s) => s.env), BACKENDS_FILE_ENV]);
+    expect(Object.keys(env).filter((k) => k.startsWith(GATEWAY_ENV_PREFIX) && !known.has(k))).toEqual([
+      'MCP_GATEWAY_POD_IP',
+    ]);
     expect(gateway?.readinessProbe?.httpGet).toMatchObject({ path: '/readyz', port: 'health' });
     // Membership is not part of the pod template: a backend joining rolls no pod.
     const other = renderVirtualChildren(

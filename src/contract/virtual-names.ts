@@ -10,7 +10,7 @@
  * - per-backend allow/deny match the backend's own tool names and drop a tool before names are resolved; the
  *   overall allow/deny match exposed names afterwards. A denied name stays the denied item's: calling it is a
  *   refusal (never "not found"), and no other backend's item takes its place.
- * A leaf: it imports only the leaf tool-patterns.ts.
+ * In the contract layer (it imports only tool-patterns.ts), so the gateway can import it.
  */
 import { allowDeny } from './tool-patterns.ts';
 

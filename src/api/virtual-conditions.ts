@@ -1,8 +1,8 @@
 /**
- * What the VirtualMcpServer controller writes: condition types, reasons and Events, for
- * docs/virtualmcpserver-reference.md (a unit test keeps the reasons complete).
+ * What the VirtualMcpServer controller writes (src/controller/virtual/): condition types, its own reasons and
+ * Events, for docs/virtualmcpserver-reference.md. The reasons of its workload are McpServer's (WORKLOAD_REASONS);
+ * reference.ts takes their text from the McpServer catalogue.
  */
-import { CONDITION_REASONS, CONDITION_TYPES } from '../status.ts';
 
 export type VirtualConditionType =
   | 'Ready'
@@ -15,8 +15,8 @@ export type VirtualConditionType =
 export const VIRTUAL_CONDITION_TYPES: Readonly<Record<VirtualConditionType, string>> = {
   Ready:
     "True when the gateway's replicas are updated and ready at status.url and at least one backend is ready; False says why not.",
-  Available: CONDITION_TYPES.Available,
-  Progressing: CONDITION_TYPES.Progressing,
+  Available: "True when at least one of the gateway's replicas is available.",
+  Progressing: "As on an McpServer, for the gateway's Deployment: True while it is created or rolled out.",
   Degraded:
     'True when something needs attention: a blocker, a missing or not-ready backend, a name conflict, a replica failure or a stalled rollout.',
   BackendsReady: 'True when every backend (listed or selected) exists and is Ready; False names those that are not.',
@@ -25,7 +25,7 @@ export const VIRTUAL_CONDITION_TYPES: Readonly<Record<VirtualConditionType, stri
 };
 
 /** The McpServer reasons that apply to the aggregate's own workload (its rollout and the refusals). */
-const WORKLOAD_REASONS = new Set([
+export const WORKLOAD_REASONS: ReadonlySet<string> = new Set([
   'Ready',
   'MinimumReplicasAvailable',
   'RolloutComplete',
@@ -55,11 +55,8 @@ const WORKLOAD_REASONS = new Set([
   'RunContainerError',
 ]);
 
+/** The reasons only a VirtualMcpServer has. */
 export const VIRTUAL_CONDITION_REASONS: ReadonlyArray<{ reason: string; conditions: string; meaning: string }> = [
-  ...CONDITION_REASONS.filter((r) => WORKLOAD_REASONS.has(r.reason)).map((r) => ({
-    ...r,
-    meaning: r.meaning.replaceAll('McpServer', 'VirtualMcpServer'),
-  })),
   { reason: 'AllBackendsReady', conditions: 'BackendsReady=True', meaning: 'every backend exists and is Ready' },
   {
     reason: 'BackendNotFound',

@@ -3,7 +3,7 @@
  * exactly one; nothing else is special (the CRD refuses regular-expression syntax). Matching is linear in the
  * name for each star, never a backtracking regular expression, since clients choose the names they call.
  *
- * A leaf (it imports nothing), so the controller and the gateway share it; the same semantics as
+ * In the contract layer, so the controller and the gateway share it; the same semantics as
  * src/gateway/policy/tool-patterns.ts, which a unit test compares against this one until the gateway imports it.
  */
 

@@ -1,7 +1,7 @@
 /**
  * What the operator and the gateway agree on for a VirtualMcpServer's pods (the gateway's aggregate mode). The
- * renderer writes the Deployment and the backends ConfigMap with these; the gateway reads them. A leaf (it
- * imports nothing), like gateway-contract.ts, so the gateway bundle takes nothing else of src/api with it.
+ * renderer writes the Deployment and the backends ConfigMap with these; the gateway reads them. Beside
+ * gateway.ts, whose settings and probes apply unchanged; a leaf of the contract layer.
  *
  * The pod runs one container, our image, as `mcp-operator gateway aggregate`, with:
  * - every MCP_GATEWAY_* variable an McpServer's gateway gets, with the same meaning (ports, base path, session
@@ -14,11 +14,16 @@
  *   sessions (an unreadable or invalid new file keeps the last good list and is logged).
  * - the probes of every gateway: /healthz alive; /readyz ready once the backends file is loaded and the MCP port
  *   serves, whatever the backends' state (one backend down must not take the others' endpoint out of the Service).
- * Names follow src/api/virtual-names.ts (`buildCatalog`), which the gateway imports for the same answers.
+ * Names follow virtual-names.ts (`buildCatalog`), which the gateway imports for the same answers.
  */
 
+import { GATEWAY_ENV_PREFIX } from './gateway.ts';
+
+/** `mcp-operator gateway aggregate`: beside GATEWAY_VERBS (gateway.ts), which the gateway's CLI dispatches on. */
 export const AGGREGATE_VERB = 'aggregate';
-export const BACKENDS_FILE_ENV = 'MCP_GATEWAY_BACKENDS_FILE';
+/** The backends file; with the `--backends-file` flag it would be a GATEWAY_SETTINGS entry once the gateway reads it. */
+export const BACKENDS_FILE_ENV = `${GATEWAY_ENV_PREFIX}BACKENDS_FILE`;
+export const BACKENDS_FILE_FLAG = '--backends-file';
 /** The key of the backends ConfigMap, and the file's name in BACKENDS_DIR (pod-layout.ts). */
 export const BACKENDS_KEY = 'backends.json';
 export const BACKENDS_FILE_VERSION = 1;
