@@ -105,6 +105,15 @@ describe('a VirtualMcpServer on a real API server', () => {
       uid: created.metadata?.uid,
     });
     expect(deployment.spec?.template.spec?.containers[0]?.args).toEqual(['gateway', 'aggregate']);
+    // The real ReplicaSet controller creates the pod: the namespace enforces Pod Security "restricted", so it is
+    // admitted only when the hardening is right.
+    const pods = await eventually('the gateway pod, admitted', async () => {
+      const list = await admin.list<{ metadata: { name: string } }>(path(T.pods), {
+        labelSelector: 'app.kubernetes.io/name=virtual-mcp-server,app.kubernetes.io/instance=team',
+      });
+      return list.items.length ? list.items : undefined;
+    });
+    expect(pods).toHaveLength(1);
     const list = await eventually('backends ConfigMap', () =>
       getOrUndefined<V1ConfigMap>(admin, path(T.configmaps, 'team-backends')),
     );
