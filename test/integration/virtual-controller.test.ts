@@ -212,4 +212,21 @@ describe('a VirtualMcpServer on a real API server', () => {
       );
     });
   });
+
+  it('never takes over a user object of a child name: ChildConflict, and the object is left as it was', async () => {
+    await admin.create(path(T.configmaps), {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'mine-backends' },
+      data: { note: 'the user own' },
+    });
+    await createMcpServer('delta');
+    await admin.create(path(T.virtualmcpservers), virtualServer('mine', { servers: [{ name: 'delta' }] }));
+    const blocked = await statusOf('mine', (v) => condition(v, 'Ready')?.reason === 'ChildConflict', 'ChildConflict');
+    expect(condition(blocked, 'Ready')?.message).toContain('ConfigMap');
+    expect(condition(blocked, 'Ready')?.message).toContain('rename the VirtualMcpServer');
+    const untouched = await admin.get<V1ConfigMap>(path(T.configmaps, 'mine-backends'));
+    expect(untouched.data).toEqual({ note: 'the user own' });
+    expect(untouched.metadata?.ownerReferences).toBeUndefined();
+  });
 });

@@ -139,7 +139,8 @@ export class VirtualReconciler {
       await this.updateStatus(live, vmcp, selection, sessionKey);
       return { result: 'requeue', reason: sessionKey.reason };
     }
-    const current = new Map(desired.map((child) => [child, this.cached(child)] as const));
+    const found = await Promise.all(desired.map((child) => this.liveChild(child)));
+    const current = new Map(desired.map((child, i) => [child, found[i]] as const));
     for (const [child, object] of current) {
       if (object && !controlledBy(object, live.metadata.uid)) {
         const blocker = {
@@ -180,6 +181,21 @@ export class VirtualReconciler {
       child.metadata?.namespace,
       child.metadata?.name ?? '',
     );
+  }
+
+  /**
+   * From the cache, else from the API server: the caches hold only the operator's objects, and applying over a
+   * user's object of the same name (server-side apply with force) would take it over.
+   */
+  private async liveChild(child: KubernetesObject): Promise<Cached | undefined> {
+    const cached = this.cached(child);
+    if (cached) return cached;
+    try {
+      return await this.o.client.get<Cached>(this.pathOf(child), { fromCache: true });
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
   }
 
   private pathOf(child: KubernetesObject): string {
