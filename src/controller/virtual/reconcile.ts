@@ -419,7 +419,9 @@ export class VirtualReconciler {
     if (blocker && (was?.reason !== is?.reason || was?.message !== is?.message)) {
       await record('Warning', blocker.reason, blocker.message);
     }
-    for (const type of ['BackendsReady', 'ToolNamesResolved'] as const) {
+    // An invalid spec names no backend: its InvalidSpec Event says it all.
+    const types = blocker?.reason === 'InvalidSpec' ? [] : (['BackendsReady', 'ToolNamesResolved'] as const);
+    for (const type of types) {
       const old = virtualConditionOf(before, type);
       const now = virtualConditionOf(after, type);
       if (now?.status === 'False' && (old?.status !== 'False' || old.message !== now.message)) {
