@@ -6,7 +6,8 @@
  * The pod runs one container, our image, as `mcp-operator gateway aggregate`, with:
  * - every MCP_GATEWAY_* variable an McpServer's gateway gets, with the same meaning (ports, base path, session
  *   limits and idle timeout, rate limits, bearer tokens or OIDC, the session-signing key and advertise address,
- *   trust-proxy), where MCP_GATEWAY_TOOLS_ALLOW / _DENY match exposed names (after prefix and rename);
+ *   trust-proxy), where MCP_GATEWAY_TOOLS_ALLOW / _DENY and the MCP_GATEWAY_RATE_LIMIT_PER_TOOL keys are exposed
+ *   names (after prefix and rename);
  * - MCP_GATEWAY_BACKENDS_FILE: a JSON file ({@link AggregateBackendsFile}) holding the backends in priority order,
  *   each with its in-cluster URL, its prefix, its allow/deny (on the backend's own tool names) and its renames.
  *   The file is a ConfigMap volume: when membership changes the kubelet replaces it in place (within about a
