@@ -4,10 +4,14 @@
  * membership that follows McpServers created and labelled. (No kubelet here: McpServers never become Ready, so
  * their tools come from status.tools, set as discovery would.)
  */
+
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
 import type { V1ConfigMap, V1Deployment } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { McpServer, VirtualMcpServer } from '../../src/api/types.generated.ts';
 import type { KubeClient } from '../../src/kube/client.ts';
+import { controlPlaneBinaries } from '../../src/local-cluster/control-plane.ts';
 import { stdioServer } from '../fixtures/manifests.ts';
 import { virtualServer } from '../fixtures/virtual.ts';
 import { type ControllerProcess, startController } from '../support/controller-process.ts';
@@ -164,6 +168,20 @@ describe('a VirtualMcpServer on a real API server', () => {
       ['alpha', 2],
       ['beta', 1],
     ]);
+
+    // What a person sees: kubectl get vmcps, with the columns to act on.
+    const bin = await controlPlaneBinaries(['kubectl']);
+    const table = execFileSync(
+      join(bin, 'kubectl'),
+      ['--kubeconfig', inject('adminKubeconfig'), '-n', ns, 'get', 'vmcps', 'both'],
+      { encoding: 'utf8' },
+    );
+    const [head, row] = table
+      .trim()
+      .split('\n')
+      .map((l) => l.trim().split(/\s+/));
+    expect(head).toEqual(['NAME', 'READY', 'BACKENDS', 'TOOLS', 'CONFLICTS', 'URL', 'AGE']);
+    expect(row?.slice(0, 6)).toEqual(['both', 'False', '0/2', '0', '1', `http://both.${ns}.svc:8080/mcp`]);
 
     // The fix the message names: a prefix on the later server. Every name is its own again.
     await admin.mergePatch(path(T.virtualmcpservers, 'both'), {
