@@ -247,4 +247,16 @@ describe('a VirtualMcpServer on a real API server', () => {
     expect(untouched.data).toEqual({ note: 'the user own' });
     expect(untouched.metadata?.ownerReferences).toBeUndefined();
   });
+
+  it('puts back a child someone deleted: the children’s watch wakes the VirtualMcpServer', async () => {
+    const service = await eventually('Service team', () =>
+      getOrUndefined<{ metadata: { uid: string } }>(admin, path(T.services, 'team')),
+    );
+    await admin.delete(path(T.services, 'team'));
+    const back = await eventually('Service team recreated', async () => {
+      const now = await getOrUndefined<{ metadata: { uid: string } }>(admin, path(T.services, 'team'));
+      return now && now.metadata.uid !== service.metadata.uid ? now : undefined;
+    });
+    expect(back).toBeDefined();
+  });
 });
