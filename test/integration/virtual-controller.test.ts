@@ -252,6 +252,8 @@ describe('a VirtualMcpServer on a real API server', () => {
     const service = await eventually('Service team', () =>
       getOrUndefined<{ metadata: { uid: string } }>(admin, path(T.services, 'team')),
     );
+    // Past the 5 s status recheck that follows an applied Deployment, so that only the watch can wake it.
+    await new Promise((resolve) => setTimeout(resolve, 6_000));
     await admin.delete(path(T.services, 'team'));
     const back = await eventually('Service team recreated', async () => {
       const now = await getOrUndefined<{ metadata: { uid: string } }>(admin, path(T.services, 'team'));
