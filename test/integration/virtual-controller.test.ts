@@ -261,4 +261,29 @@ describe('a VirtualMcpServer on a real API server', () => {
     });
     expect(back).toBeDefined();
   });
+
+  it('exposes itself through its own streaming Ingress, and says so in externalURL', async () => {
+    await admin.create(
+      path(T.virtualmcpservers),
+      virtualServer('exposed', {
+        servers: [{ name: 'memory' }],
+        ingress: { host: 'tools.example.test', path: '/tools' },
+      }),
+    );
+    const exposed = await statusOf('exposed', (v) => v.status?.externalURL !== undefined, 'externalURL');
+    expect(exposed.status?.externalURL).toBe('http://tools.example.test/tools/mcp');
+    const ingress = await admin.get<{
+      metadata: { annotations: Record<string, string>; ownerReferences: Array<{ kind: string }> };
+      spec: { rules: Array<{ host: string; http: { paths: Array<{ path: string; backend: unknown }> } }> };
+    }>(path(T.ingresses, 'exposed'));
+    expect(ingress.metadata.ownerReferences[0]?.kind).toBe('VirtualMcpServer');
+    expect(ingress.metadata.annotations['nginx.ingress.kubernetes.io/proxy-buffering']).toBe('off');
+    expect(ingress.spec.rules[0]?.http.paths[0]).toMatchObject({
+      path: '/tools',
+      backend: { service: { name: 'exposed', port: { name: 'mcp' } } },
+    });
+    const deployment = await admin.get<V1Deployment>(path(T.deployments, 'exposed'));
+    const env = deployment.spec?.template.spec?.containers[0]?.env ?? [];
+    expect(env.find((e) => e.name === 'MCP_GATEWAY_BASE_PATH')?.value).toBe('/tools');
+  });
 });

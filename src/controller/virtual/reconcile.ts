@@ -20,6 +20,7 @@ import {
   ownerReference,
   selectorLabels,
 } from '../../render/metadata.ts';
+import { renderIngress } from '../../render/network.ts';
 import {
   renderVirtualChildren,
   VIRTUAL_CHILD_KINDS,
@@ -364,13 +365,8 @@ export class VirtualReconciler {
           .filter((p) => p.metadata.namespace === namespace && selector.every(([k, v]) => p.metadata.labels?.[k] === v))
       : undefined;
     const valid = blocker?.reason !== 'InvalidSpec';
-    const ingressHash = vmcp.spec?.ingress
-      ? withSpecHash(
-          renderVirtualChildren(vmcp, backendsFile(vmcp, selection), { gatewayImage: this.o.gatewayImage }).find(
-            (c) => c.kind === 'Ingress',
-          ) as KubernetesObject,
-        ).metadata?.annotations?.[ANNOTATION_SPEC_HASH]
-      : undefined;
+    const wantedIngress = valid ? renderIngress(vmcp) : undefined;
+    const ingressHash = wantedIngress && withSpecHash(wantedIngress).metadata?.annotations?.[ANNOTATION_SPEC_HASH];
     const next = computeVirtualStatus(
       {
         vmcp,
