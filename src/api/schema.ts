@@ -1659,7 +1659,21 @@ export const virtualMcpServerSchema: Schema = {
     spec: virtualSpec,
     status: virtualStatus,
   },
-  rules: mcpServerSchema.rules ?? [],
+  rules: [
+    ...(mcpServerSchema.rules ?? []),
+    rule({
+      // Its children (Service, Deployment, ...) take its name, as the McpServer's take theirs.
+      rule: '!has(self.spec.servers) || !self.spec.servers.exists(s, s.name == self.metadata.name)',
+      message:
+        "a VirtualMcpServer cannot share its name with one of its servers: its Service would be the McpServer's; rename the VirtualMcpServer",
+      ...quoting(
+        'metadata.name ',
+        ...quoted('self.metadata.name', (s) => s.metadata.name),
+        " is also the name of a server in spec.servers: the VirtualMcpServer's Service would be that McpServer's; rename the VirtualMcpServer",
+      ),
+      check: (s) => !Array.isArray(s?.spec?.servers) || !s.spec.servers.some((x: Node) => x?.name === s.metadata?.name),
+    }),
+  ],
 };
 
 export const virtualPrinterColumns = [
