@@ -1,7 +1,8 @@
 /** Where clients reach an McpServer, inside the cluster and through its Ingress. */
-import { WELL_KNOWN_RESOURCE } from '../contract/gateway.ts';
+
 import { GATEWAY_MCP_PORT } from '../api/schema.ts';
 import type { McpServer } from '../api/types.generated.ts';
+import { WELL_KNOWN_RESOURCE } from '../contract/gateway.ts';
 import { nameOf, namespaceOf } from './metadata.ts';
 
 /** The path the server itself serves MCP on, for HTTP transports. */
