@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: Cursor's own ${env:...} reference
 /**
  * The catalog on real parts: the real API server, the real controller writing McpServer status, the real
  * `mcp-operator catalog` process running with the chart's own ServiceAccount and ClusterRole (a real token), its
@@ -438,6 +439,36 @@ describe('the catalog', () => {
 
     mkdirSync(ARTIFACTS, { recursive: true });
     writeFileSync(join(ARTIFACTS, 'catalog.png'), await page.screenshot());
+  });
+
+  it("connect prints the same snippet from the live cluster, with only the catalog's read access", async () => {
+    const connect = (args: string[]) =>
+      new Promise<{ code: number; stdout: string; stderr: string }>((ok) =>
+        execFile(
+          process.execPath,
+          [join(ROOT, 'src/cli/main.ts'), 'connect', ...args, `--kubeconfig=${saKubeconfig}`],
+          (err, stdout, stderr) => ok({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }),
+        ),
+      );
+    const code = await connect(['postgres', '-n', nsB, '--client', 'claude-code']);
+    expect(code).toMatchObject({
+      code: 0,
+      stdout: 'claude mcp add --transport http postgres https://mcp.example.test/postgres/mcp\n',
+    });
+    const cursor = await connect(['docs', '-n', nsB, '--client', 'cursor']);
+    expect(cursor.code).toBe(0);
+    expect(JSON.parse(cursor.stdout)).toEqual({
+      mcpServers: {
+        docs: { url: 'https://mcp.example.test/docs/mcp', headers: { Authorization: 'Bearer ${env:MCP_TOKEN_DOCS}' } },
+      },
+    });
+    expect(cursor.stderr).toContain('.cursor/mcp.json');
+    const missing = await connect(['nope', '-n', nsB, '--client', 'vscode']);
+    expect(missing).toMatchObject({ code: 1, stdout: '' });
+    expect(missing.stderr).toContain(`no McpServer or VirtualMcpServer ${nsB}/nope`);
+    const bad = await connect(['postgres', '-n', nsB, '--client', 'emacs']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--client must be one of claude-code, claude-desktop, vscode, cursor, sdk');
   });
 
   it('with bearer auth, refuses the data without a token and the page asks for one', async () => {
