@@ -49,6 +49,8 @@ export function claudeCode(t: SnippetTarget): string {
 /** Claude Desktop's config file starts local processes only: mcp-remote bridges to the HTTP endpoint. */
 export function claudeDesktop(t: SnippetTarget): unknown {
   const args = ['-y', 'mcp-remote', t.url];
+  // mcp-remote refuses plain HTTP to anything but localhost unless told (in-cluster URLs are plain HTTP).
+  if (/^http:\/\//.test(t.url) && !/^http:\/\/(localhost|127\.0\.0\.1)(:|\/)/.test(t.url)) args.push('--allow-http');
   if (t.type === 'sse') args.push('--transport', 'sse-only');
   // "Authorization:${AUTH_HEADER}" without a space: mcp-remote's advice, since some shells split on it.
   // biome-ignore lint/suspicious/noTemplateCurlyInString: mcp-remote expands ${AUTH_HEADER} from env itself.

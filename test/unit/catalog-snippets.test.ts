@@ -147,6 +147,12 @@ describe('client snippets', () => {
     expect(JSON.parse(text('claude-desktop', 'none'))).toEqual({
       mcpServers: { github: { command: 'npx', args: ['-y', 'mcp-remote', URL_] } },
     });
+    const inCluster = snippetTarget(entry('none', null)) ?? expect.unreachable();
+    expect(JSON.parse(snippet('claude-desktop', inCluster).text)).toEqual({
+      mcpServers: {
+        github: { command: 'npx', args: ['-y', 'mcp-remote', 'http://github.team-a.svc:8080/mcp', '--allow-http'] },
+      },
+    });
   });
 
   it('the SDK snippet connects with the official TypeScript client', () => {
