@@ -40,8 +40,8 @@ export function parseCatalogFlags(argv: string[], env: NodeJS.ProcessEnv) {
     },
   });
   const [host = '', portText = ''] = (values.listen as string).split(/:(?=[^:]*$)/);
-  const port = Number(portText);
-  if (!Number.isInteger(port) || port < 0 || port > 65535)
+  const port = /^\d+$/.test(portText) ? Number(portText) : Number.NaN;
+  if (!Number.isInteger(port) || port > 65535)
     throw new Error(`--listen must be HOST:PORT with a port 0-65535, got ${JSON.stringify(values.listen)}`);
   const namePrefix = values['name-prefix'] as string;
   if (!/^[a-zA-Z0-9-]+(\.[a-zA-Z0-9-]+)*$/.test(namePrefix))

@@ -14,7 +14,7 @@ import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { KubeConfig, type V1Deployment, type V1PolicyRule } from '@kubernetes/client-node';
+import { KubeConfig, type V1Deployment, type V1Ingress, type V1PolicyRule } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import type { McpServer } from '../../src/api/types.generated.ts';
@@ -53,6 +53,24 @@ let browser: Browser;
 let page: Page;
 const created: string[] = [];
 const v = registryValidators();
+
+let helmBin: string;
+
+function helmRun(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    HELM_CACHE_HOME: work,
+    HELM_CONFIG_HOME: work,
+    HELM_DATA_HOME: work,
+  };
+  delete env.KUBECONFIG;
+  return new Promise((ok) =>
+    // spawns: helm
+    execFile(helmBin, args, { env, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) =>
+      ok({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }),
+    ),
+  );
+}
 
 function helmTemplate(helm: string, namespace: string): Promise<K8sObject[]> {
   const env: NodeJS.ProcessEnv = {
@@ -155,6 +173,7 @@ const rows = () =>
 
 beforeAll(async () => {
   const helm = join(await controlPlaneBinaries(['helm']), 'helm');
+  helmBin = helm;
   work = mkdtempSync(join(tmpdir(), 'mcp-operator-catalog-'));
   admin = adminClient(inject('adminKubeconfig'));
   sys = await createRestrictedNamespace(admin, 'catalog-sys');
@@ -233,6 +252,82 @@ describe('the catalog', () => {
       readOnlyRootFilesystem: true,
       capabilities: { drop: ['ALL'] },
     });
+  });
+
+  it('renders every catalog option (ci/catalog-values.yaml), refuses bad values, and runs under restricted', async () => {
+    const chartDir = join(ROOT, 'charts/mcp-operator');
+    const values = join(chartDir, 'ci/catalog-values.yaml');
+    const lint = await helmRun(['lint', '--strict', chartDir, '-f', values]);
+    expect(lint.code, lint.stdout + lint.stderr).toBe(0);
+    const rendered = await helmRun(['template', 'catalog-it', chartDir, '-n', sys, '-f', values]);
+    expect(rendered.code, rendered.stderr).toBe(0);
+    const objects = parseAllDocuments(rendered.stdout)
+      .map((d) => d.toJSON() as K8sObject | null)
+      .filter((o): o is K8sObject => o?.metadata.labels?.['app.kubernetes.io/component'] === 'catalog');
+    expect(objects.map((o) => o.kind).sort()).toEqual([
+      'ClusterRole',
+      'ClusterRoleBinding',
+      'Deployment',
+      'HTTPRoute',
+      'Ingress',
+      'Service',
+      'ServiceAccount',
+    ]);
+    const deployment = objects.find((o) => o.kind === 'Deployment') as unknown as V1Deployment;
+    expect(deployment.spec?.template.spec?.containers[0]?.args).toEqual([
+      'catalog',
+      '--listen=0.0.0.0:8080',
+      '--name-prefix=com.example.cluster',
+      '--log-level=info',
+      '--auth-token-file=/etc/mcp-operator-catalog/tokens/token',
+    ]);
+    expect(deployment.spec?.template.spec?.volumes?.find((vol) => vol.name === 'tokens')?.secret?.secretName).toBe(
+      'catalog-tokens',
+    );
+    const ingress = objects.find((o) => o.kind === 'Ingress') as unknown as V1Ingress;
+    expect(ingress.spec).toMatchObject({
+      ingressClassName: 'nginx',
+      tls: [{ hosts: ['catalog.example.com'], secretName: 'catalog-tls' }],
+    });
+    expect(ingress.metadata?.annotations?.['nginx.ingress.kubernetes.io/proxy-buffering']).toBe('off');
+    // The API server takes the Service, Ingress and Deployment as rendered, and the Deployment's pod passes Pod
+    // Security "restricted" in a namespace that enforces it (the ReplicaSet controller creates the Pod).
+    const types = { Service: T.services, Ingress: T.ingresses, Deployment: T.deployments } as const;
+    for (const o of objects) {
+      const type = types[o.kind as keyof typeof types];
+      if (!type) continue;
+      await admin.create(resourcePath(type, { namespace: sys }), o);
+      created.push(resourcePath(type, { namespace: sys, name: o.metadata.name }));
+    }
+    // Same release as beforeAll's, so the pod's ServiceAccount is the one already applied.
+    await eventually('a catalog Pod admitted under restricted', async () => {
+      const sets = await admin.list<{ status?: { conditions?: Array<{ type: string; message?: string }> } }>(
+        resourcePath(T.replicasets, { namespace: sys }),
+      );
+      const failure = sets.items.flatMap((r) => r.status?.conditions ?? []).find((c) => c.type === 'ReplicaFailure');
+      if (failure) throw new Error(`the ReplicaSet cannot create the pod: ${failure.message}`);
+      const pods = await admin.list<{ metadata: { labels?: Record<string, string> } }>(
+        resourcePath(T.pods, { namespace: sys }),
+      );
+      return pods.items.some((p) => p.metadata.labels?.['app.kubernetes.io/component'] === 'catalog')
+        ? true
+        : undefined;
+    });
+
+    const refusals: Array<[string[], string]> = [
+      [['--set', 'catalog.namePrefix=not a prefix'], 'namePrefix'],
+      [['--set', 'catalog.auth.oidc.issuer=http://id.example.com'], 'issuer'],
+      [['--set', 'catalog.colour=blue'], 'colour'],
+      [
+        ['--set', 'catalog.auth.bearer.secretRef.name=t', '--set', 'catalog.auth.oidc.issuer=https://id.example.com'],
+        'set one of bearer.secretRef.name or oidc.issuer',
+      ],
+    ];
+    for (const [args, needle] of refusals) {
+      const refused = await helmRun(['template', 'x', chartDir, '--set', 'catalog.enabled=true', ...args]);
+      expect(refused.code, args.join(' ')).not.toBe(0);
+      expect(refused.stderr, args.join(' ')).toContain(needle);
+    }
   });
 
   it('runs with a ServiceAccount token that reads McpServers and nothing else: no Secret, no write', async () => {
