@@ -33,6 +33,8 @@ export interface CatalogEntry {
   endpoints: Endpoint[];
   serverInfo?: { name?: string; version?: string; protocolVersion?: string };
   tools: CatalogTool[];
+  /** A VirtualMcpServer's "ready / all" backends, e.g. 2/3. */
+  readyBackends?: string;
   createdAt?: string;
   /** The latest of creation and every condition transition. */
   updatedAt?: string;
@@ -62,6 +64,7 @@ export interface StatusLike {
     }>;
     serverInfo?: { name?: string; version?: string; protocolVersion?: string };
     tools?: Array<string | { name?: string; description?: string }>;
+    readyBackends?: string;
   };
 }
 
@@ -121,6 +124,7 @@ export function entryOf(object: StatusLike, kind = object.kind ?? 'McpServer'): 
   if (spec.title) entry.title = spec.title;
   if (spec.description) entry.description = spec.description;
   if (status.serverInfo) entry.serverInfo = { ...status.serverInfo };
+  if (typeof status.readyBackends === 'string') entry.readyBackends = status.readyBackends;
   if (createdAt) entry.createdAt = createdAt;
   if (updatedAt) entry.updatedAt = updatedAt;
   return entry;

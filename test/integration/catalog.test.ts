@@ -534,6 +534,13 @@ describe('the catalog', () => {
 
     mkdirSync(ARTIFACTS, { recursive: true });
     writeFileSync(join(ARTIFACTS, 'catalog.png'), await page.screenshot());
+
+    // Servers that come and go appear and disappear the same way.
+    await createMcp(nsB, httpServer('memory', { description: 'A knowledge graph' }));
+    await page.waitFor(`document.querySelector('article[data-key="McpServer/${nsB}/memory"]')`);
+    await admin.delete(resourcePath(T.mcpservers, { namespace: nsA, name: 'everything' }));
+    await page.waitFor(`!document.querySelector('article[data-key="McpServer/${nsA}/everything"]')`);
+    expect(await page.evaluate<boolean>('window.__sameDocument === true')).toBe(true);
   });
 
   it("connect prints the same snippet from the live cluster, with only the catalog's read access", async () => {

@@ -123,6 +123,7 @@ describe('entryOf', () => {
           url: 'http://all.team-a.svc:8080/mcp',
           conditions: [{ type: 'Ready', status: 'False', reason: 'BackendsNotReady', message: 'github is not Ready' }],
           tools: [{ name: 'gh_get_issue', description: 'Get an issue' }],
+          readyBackends: '1/2',
         },
       },
       'VirtualMcpServer',
@@ -132,6 +133,7 @@ describe('entryOf', () => {
       transport: 'virtual',
       ready: { status: 'False', reason: 'BackendsNotReady', message: 'github is not Ready' },
       tools: [{ name: 'gh_get_issue', description: 'Get an issue' }],
+      readyBackends: '1/2',
     });
     expect(entry.endpoints.map((e) => e.type)).toEqual(['streamable-http', 'sse']);
   });

@@ -169,6 +169,7 @@ function card(entry) {
   fact('Auth', entry.auth, 'auth');
   if (entry.serverInfo?.name)
     fact('Server', `${entry.serverInfo.name} ${entry.serverInfo.version || ''}`.trim(), 'server-info');
+  if (entry.readyBackends) fact('Backends ready', entry.readyBackends, 'backends');
   fact('Registry name', entry.registryName, 'registry-name');
   const tools = el('ul', { class: 'tools' });
   for (const t of entry.tools)
