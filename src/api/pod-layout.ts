@@ -2,6 +2,7 @@
  * Where the operator puts its own things in every server pod: the schema refuses user mounts and variables that
  * would collide with them (the API server would refuse the Deployment), and the renderer uses them.
  */
+import { GATEWAY_ENV_PREFIX } from '../contract/gateway.ts';
 
 /** The gateway runtime the init container copies (stdio). */
 export const RUNTIME_DIR = '/opt/mcp-gateway';
@@ -14,9 +15,7 @@ export const SESSION_DIR = '/var/run/mcp-gateway/session';
 /** Every path the operator mounts a volume at. */
 export const OPERATOR_MOUNT_PATHS = ['/tmp', HOME_DIR, RUNTIME_DIR, AUTH_DIR, SESSION_DIR] as const;
 
-/** The gateway's configuration variables; in a stdio pod they share the server's container. */
-export const GATEWAY_ENV_PREFIX = 'MCP_GATEWAY_';
-/** The pod's IP, for the gateway's advertised address. */
+/** The pod's IP, for the gateway's advertised address; under the gateway's prefix like all its variables. */
 export const GATEWAY_POD_IP_ENV = `${GATEWAY_ENV_PREFIX}POD_IP`;
 
 /** Volume names the renderer itself uses in every pod. */

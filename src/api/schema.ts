@@ -4,15 +4,10 @@
  * Every CEL rule carries a TypeScript mirror (`check`) so `render` refuses what the API server refuses; the
  * integration tests feed the same invalid manifests to both.
  */
-import { GATEWAY_HEALTH_PORT, GATEWAY_MCP_PORT } from './gateway-contract.ts';
+import { GATEWAY_ENV_PREFIX, GATEWAY_HEALTH_PORT, GATEWAY_MCP_PORT } from '../contract/gateway.ts';
 import { type K8sTypeName, k8sFields, k8sType } from './k8s-types.ts';
 import { OPERATOR_LABEL_KEYS } from './labels.ts';
-import {
-  ALLOWED_VOLUME_SOURCES,
-  GATEWAY_ENV_PREFIX,
-  OPERATOR_MOUNT_PATHS,
-  RESERVED_VOLUME_NAMES,
-} from './pod-layout.ts';
+import { ALLOWED_VOLUME_SOURCES, OPERATOR_MOUNT_PATHS, RESERVED_VOLUME_NAMES } from './pod-layout.ts';
 import { compareQuantities, parseQuantity, type Quantity } from './quantity.ts';
 import type { Rule, Schema } from './schema-types.ts';
 
@@ -24,7 +19,7 @@ export const PLURAL = 'mcpservers';
 export const SINGULAR = 'mcpserver';
 export const SHORT_NAMES = ['mcps'] as const;
 
-/** Ports the gateway owns inside every pod (the public contract, see DESIGN.md), spelled in gateway-contract.ts. */
+/** Ports the gateway owns inside every pod (the public contract, see DESIGN.md), spelled in src/contract/gateway.ts. */
 export { GATEWAY_HEALTH_PORT, GATEWAY_MCP_PORT };
 
 // Patterns kept free of backslashes so the same text reads the same in TypeScript, YAML and CEL.

@@ -3,12 +3,13 @@
  * verbs `install-runtime --to DIR` (the operator's init container) and `build-runtime --out DIR` (image build).
  * Exit codes: 0 after a graceful drain, 1 when the gateway cannot start, 2 for bad command-line input.
  */
+import { GATEWAY_VERBS, RUNTIME_DIR_FLAG } from '../contract/gateway.ts';
 import { ConfigError, type GatewayConfig, parseConfig, USAGE } from './config.ts';
 import { Gateway, type GatewayOptions } from './gateway.ts';
 
 /** `install-runtime --to DIR` / `build-runtime --out DIR`. */
-async function runtimeVerb(verb: string, rest: string[]): Promise<number> {
-  const flag = verb === 'install-runtime' ? '--to' : '--out';
+async function runtimeVerb(verb: keyof typeof RUNTIME_DIR_FLAG, rest: string[]): Promise<number> {
+  const flag = RUNTIME_DIR_FLAG[verb];
   let dir: string | undefined;
   for (let i = 0; i < rest.length; i++) {
     const arg = rest[i] ?? '';
@@ -26,7 +27,7 @@ async function runtimeVerb(verb: string, rest: string[]): Promise<number> {
   const { buildRuntime, installRuntime } = await import('./runtime.ts');
   try {
     const path =
-      verb === 'install-runtime'
+      verb === GATEWAY_VERBS.installRuntime
         ? await installRuntime(dir)
         : await buildRuntime(dir, (line) => process.stderr.write(`${line}\n`));
     process.stdout.write(`${path}\n`);
@@ -42,7 +43,9 @@ export async function runGateway(argv: string[], options: GatewayOptions = {}): 
     process.stdout.write(USAGE);
     return argv.length === 0 ? 2 : 0;
   }
-  if (argv[0] === 'install-runtime' || argv[0] === 'build-runtime') return runtimeVerb(argv[0], argv.slice(1));
+  if (argv[0] === GATEWAY_VERBS.installRuntime || argv[0] === GATEWAY_VERBS.buildRuntime) {
+    return runtimeVerb(argv[0], argv.slice(1));
+  }
   let config: GatewayConfig;
   try {
     config = parseConfig(argv, options.env ?? process.env);

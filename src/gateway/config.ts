@@ -1,7 +1,10 @@
 /**
  * Gateway configuration from flags and MCP_GATEWAY_* environment variables (flags win). Every problem is a
- * ConfigError naming the flag or variable, which the CLI turns into exit code 2.
+ * ConfigError naming the flag or variable, which the CLI turns into exit code 2. The names are the operator's
+ * contract too: src/contract/gateway.ts spells them once for both sides.
  */
+
+import { GATEWAY_ENV_PREFIX, GATEWAY_SETTINGS, GATEWAY_VERBS } from '../contract/gateway.ts';
 
 export type SessionMode = 'shared' | 'perSession';
 export type UpstreamTransport = 'streamable-http' | 'sse';
@@ -67,38 +70,7 @@ interface OptionSpec {
   boolean?: boolean;
 }
 
-const OPTIONS: Record<string, OptionSpec> = {
-  port: { flag: '--port', env: 'MCP_GATEWAY_PORT' },
-  healthPort: { flag: '--health-port', env: 'MCP_GATEWAY_HEALTH_PORT' },
-  host: { flag: '--host', env: 'MCP_GATEWAY_HOST' },
-  basePath: { flag: '--base-path', env: 'MCP_GATEWAY_BASE_PATH' },
-  sessionMode: { flag: '--session-mode', env: 'MCP_GATEWAY_SESSION_MODE' },
-  maxSessions: { flag: '--max-sessions', env: 'MCP_GATEWAY_MAX_SESSIONS' },
-  maxSessionsPerClient: { flag: '--max-sessions-per-client', env: 'MCP_GATEWAY_MAX_SESSIONS_PER_CLIENT' },
-  idleTimeout: { flag: '--idle-timeout', env: 'MCP_GATEWAY_IDLE_TIMEOUT' },
-  handshakeTimeout: { flag: '--handshake-timeout', env: 'MCP_GATEWAY_HANDSHAKE_TIMEOUT' },
-  toolsAllow: { flag: '--tools-allow', env: 'MCP_GATEWAY_TOOLS_ALLOW' },
-  toolsDeny: { flag: '--tools-deny', env: 'MCP_GATEWAY_TOOLS_DENY' },
-  rateLimitRpm: { flag: '--rate-limit-rpm', env: 'MCP_GATEWAY_RATE_LIMIT_RPM' },
-  rateLimitPerTool: { flag: '--rate-limit-per-tool', env: 'MCP_GATEWAY_RATE_LIMIT_PER_TOOL' },
-  authTokenFile: { flag: '--auth-token-file', env: 'MCP_GATEWAY_AUTH_TOKEN_FILE' },
-  oidcIssuer: { flag: '--oidc-issuer', env: 'MCP_GATEWAY_OIDC_ISSUER' },
-  oidcAudience: { flag: '--oidc-audience', env: 'MCP_GATEWAY_OIDC_AUDIENCE' },
-  oidcJwksUrl: { flag: '--oidc-jwks-url', env: 'MCP_GATEWAY_OIDC_JWKS_URL' },
-  upstream: { flag: '--upstream', env: 'MCP_GATEWAY_UPSTREAM' },
-  upstreamTransport: { flag: '--upstream-transport', env: 'MCP_GATEWAY_UPSTREAM_TRANSPORT' },
-  drainTimeout: { flag: '--drain-timeout', env: 'MCP_GATEWAY_DRAIN_TIMEOUT' },
-  maxBodyBytes: { flag: '--max-body-bytes', env: 'MCP_GATEWAY_MAX_BODY_BYTES' },
-  maxStreamBufferBytes: { flag: '--max-stream-buffer-bytes', env: 'MCP_GATEWAY_MAX_STREAM_BUFFER_BYTES' },
-  allowedOrigins: { flag: '--allowed-origins', env: 'MCP_GATEWAY_ALLOWED_ORIGINS' },
-  trustProxy: { flag: '--trust-proxy', env: 'MCP_GATEWAY_TRUST_PROXY', boolean: true },
-  sessionSecretFile: { flag: '--session-secret-file', env: 'MCP_GATEWAY_SESSION_SECRET_FILE' },
-  advertiseAddress: { flag: '--advertise-address', env: 'MCP_GATEWAY_ADVERTISE_ADDRESS' },
-  requestTimeout: { flag: '--request-timeout', env: 'MCP_GATEWAY_REQUEST_TIMEOUT' },
-  inputTimeout: { flag: '--input-timeout', env: 'MCP_GATEWAY_INPUT_TIMEOUT' },
-  keepAliveInterval: { flag: '--keepalive-interval', env: 'MCP_GATEWAY_KEEPALIVE_INTERVAL' },
-  logLevel: { flag: '--log-level', env: 'MCP_GATEWAY_LOG_LEVEL' },
-};
+const OPTIONS: Readonly<Record<string, OptionSpec>> = GATEWAY_SETTINGS;
 
 /**
  * Default session limits. Shared mode: 1000 sessions. Measured (bench/RESULTS.md, `npm run bench -- sessions`):
@@ -191,7 +163,7 @@ export interface ParsedArgs {
 /** Splits argv into the verb, known options (flags over env) and the command after `--`. */
 export function collectOptions(argv: string[], env: NodeJS.ProcessEnv): ParsedArgs {
   const [verb, ...rest] = argv;
-  if (verb !== 'stdio' && verb !== 'proxy') {
+  if (verb !== GATEWAY_VERBS.stdio && verb !== GATEWAY_VERBS.proxy) {
     throw new ConfigError('mode', `expected 'stdio' or 'proxy', got ${JSON.stringify(verb ?? '')}`);
   }
   const values = new Map<string, { value: string; source: string }>();
@@ -350,7 +322,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
 export function childEnvironment(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   const out: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(env)) {
-    if (!k.startsWith('MCP_GATEWAY_')) out[k] = v;
+    if (!k.startsWith(GATEWAY_ENV_PREFIX)) out[k] = v;
   }
   return out;
 }

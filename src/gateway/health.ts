@@ -2,11 +2,11 @@
  * The health port: `/healthz` (the process is alive), `/readyz` (deep: the server is initialized and answered
  * an MCP ping, or tools/list, within the deadline; the verdict is cached briefly so probes do not load the
  * server; not ready while restarting or draining), `/metrics` (Prometheus), and in proxy mode `/livez/upstream`
- * (the upstream accepts TCP connections: the server container's liveness). Paths: src/api/gateway-contract.ts.
+ * (the upstream accepts TCP connections: the server container's liveness). Paths: src/contract/gateway.ts.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { connect } from 'node:net';
-import { HEALTH_PATHS } from '../api/gateway-contract.ts';
+import { HEALTH_PATHS } from '../contract/gateway.ts';
 import type { Logger } from '../observability/log.ts';
 import { METHOD_NOT_FOUND } from './jsonrpc.ts';
 import type { GatewayMetrics } from './metrics.ts';

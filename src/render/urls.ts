@@ -1,5 +1,5 @@
 /** Where clients reach an McpServer, inside the cluster and through its Ingress. */
-import { WELL_KNOWN_RESOURCE } from '../api/gateway-contract.ts';
+import { WELL_KNOWN_RESOURCE } from '../contract/gateway.ts';
 import { GATEWAY_MCP_PORT } from '../api/schema.ts';
 import type { McpServer } from '../api/types.generated.ts';
 import { nameOf, namespaceOf } from './metadata.ts';

@@ -15,9 +15,17 @@ import type {
   V1Volume,
   V1VolumeMount,
 } from '@kubernetes/client-node';
-import { GATEWAY_HEALTH_PORT, GATEWAY_MCP_PORT, HEALTH_PATHS } from '../api/gateway-contract.ts';
 import { AUTH_DIR, GATEWAY_POD_IP_ENV, HOME_DIR, RUNTIME_DIR, SESSION_DIR } from '../api/pod-layout.ts';
 import type { McpServer } from '../api/types.generated.ts';
+import {
+  GATEWAY_HEALTH_PORT,
+  GATEWAY_MCP_PORT,
+  GATEWAY_SETTINGS,
+  GATEWAY_VERBS,
+  type GatewaySetting,
+  HEALTH_PATHS,
+  RUNTIME_DIR_FLAG,
+} from '../contract/gateway.ts';
 import { ANNOTATION_CONFIG_HASH, childMetadata, commonLabels, nameOf, selectorLabels } from './metadata.ts';
 import { basePath, upstreamPath } from './urls.ts';
 
@@ -63,43 +71,42 @@ function podSecurityContext(mcp: McpServer): V1PodSecurityContext {
 /** Gateway settings travel as environment variables (see src/gateway/cli.ts for their meaning). */
 function gatewayEnv(mcp: McpServer): V1EnvVar[] {
   const { sessions, tools, rateLimit, auth, ingress, httpRoute } = mcp.spec;
-  const env: Array<[string, string | undefined]> = [
-    ['MCP_GATEWAY_PORT', String(GATEWAY_MCP_PORT)],
-    ['MCP_GATEWAY_HEALTH_PORT', String(GATEWAY_HEALTH_PORT)],
-    ['MCP_GATEWAY_BASE_PATH', basePath(mcp) || undefined],
-    ['MCP_GATEWAY_SESSION_MODE', sessions.mode],
-    ['MCP_GATEWAY_MAX_SESSIONS', sessions.max === undefined ? undefined : String(sessions.max)],
-    ['MCP_GATEWAY_IDLE_TIMEOUT', sessions.idleTimeout],
+  const env: Array<[GatewaySetting, string | undefined]> = [
+    ['port', String(GATEWAY_MCP_PORT)],
+    ['healthPort', String(GATEWAY_HEALTH_PORT)],
+    ['basePath', basePath(mcp) || undefined],
+    ['sessionMode', sessions.mode],
+    ['maxSessions', sessions.max === undefined ? undefined : String(sessions.max)],
+    ['idleTimeout', sessions.idleTimeout],
+    ['maxSessionsPerClient', sessions.maxPerClient === undefined ? undefined : String(sessions.maxPerClient)],
+    ['toolsAllow', tools?.allow?.length ? tools.allow.join(',') : undefined],
+    ['toolsDeny', tools?.deny?.length ? tools.deny.join(',') : undefined],
+    ['rateLimitRpm', rateLimit?.requestsPerMinute ? String(rateLimit.requestsPerMinute) : undefined],
     [
-      'MCP_GATEWAY_MAX_SESSIONS_PER_CLIENT',
-      sessions.maxPerClient === undefined ? undefined : String(sessions.maxPerClient),
-    ],
-    ['MCP_GATEWAY_TOOLS_ALLOW', tools?.allow?.length ? tools.allow.join(',') : undefined],
-    ['MCP_GATEWAY_TOOLS_DENY', tools?.deny?.length ? tools.deny.join(',') : undefined],
-    ['MCP_GATEWAY_RATE_LIMIT_RPM', rateLimit?.requestsPerMinute ? String(rateLimit.requestsPerMinute) : undefined],
-    [
-      'MCP_GATEWAY_RATE_LIMIT_PER_TOOL',
+      'rateLimitPerTool',
       rateLimit?.perTool && Object.keys(rateLimit.perTool).length
         ? Object.entries(rateLimit.perTool)
             .map(([tool, n]) => `${tool}=${n}`)
             .join(',')
         : undefined,
     ],
-    ['MCP_GATEWAY_AUTH_TOKEN_FILE', auth?.bearer ? AUTH_TOKEN_FILE : undefined],
-    ['MCP_GATEWAY_OIDC_ISSUER', auth?.oidc?.issuer],
-    ['MCP_GATEWAY_OIDC_AUDIENCE', auth?.oidc?.audience],
-    ['MCP_GATEWAY_OIDC_JWKS_URL', auth?.oidc?.jwksURL],
-    ['MCP_GATEWAY_SESSION_SECRET_FILE', `${SESSION_DIR}/${SESSION_KEY}`],
+    ['authTokenFile', auth?.bearer ? AUTH_TOKEN_FILE : undefined],
+    ['oidcIssuer', auth?.oidc?.issuer],
+    ['oidcAudience', auth?.oidc?.audience],
+    ['oidcJwksUrl', auth?.oidc?.jwksURL],
+    ['sessionSecretFile', `${SESSION_DIR}/${SESSION_KEY}`],
     // Behind the Ingress or a Gateway every request comes from its controller: per-client limits need the address
     // it saw (the last X-Forwarded-For entry, which a client cannot forge through the controller).
-    ['MCP_GATEWAY_TRUST_PROXY', ingress || httpRoute ? 'true' : undefined],
+    ['trustProxy', ingress || httpRoute ? 'true' : undefined],
   ];
   return [
-    ...env.filter((e): e is [string, string] => e[1] !== undefined).map(([name, value]) => ({ name, value })),
+    ...env
+      .filter((e): e is [GatewaySetting, string] => e[1] !== undefined)
+      .map(([setting, value]) => ({ name: GATEWAY_SETTINGS[setting].env, value })),
     // Declared before use: $(VAR) expands only to variables defined earlier in the list. Under the MCP_GATEWAY_
     // prefix, so it never collides with a POD_IP of the user's in the same container (stdio).
     { name: GATEWAY_POD_IP_ENV, valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
-    { name: 'MCP_GATEWAY_ADVERTISE_ADDRESS', value: `$(${GATEWAY_POD_IP_ENV}):${GATEWAY_MCP_PORT}` },
+    { name: GATEWAY_SETTINGS.advertiseAddress.env, value: `$(${GATEWAY_POD_IP_ENV}):${GATEWAY_MCP_PORT}` },
   ];
 }
 
@@ -237,7 +244,7 @@ function serverContainer(mcp: McpServer): V1Container {
     return {
       ...base,
       command: [`${RUNTIME_DIR}/mcp-gateway`],
-      args: ['stdio', '--', ...(spec.command ?? []), ...(spec.args ?? [])],
+      args: [GATEWAY_VERBS.stdio, '--', ...(spec.command ?? []), ...(spec.args ?? [])],
       env: [...(base.env ?? []), ...gatewayEnv(mcp)],
       ports: gatewayPorts,
       ...gatewayProbes,
@@ -275,7 +282,14 @@ function gatewaySidecar(mcp: McpServer, options: WorkloadOptions): V1Container {
   return {
     name: GATEWAY_CONTAINER,
     image: options.gatewayImage,
-    args: ['gateway', 'proxy', '--upstream', upstream, '--upstream-transport', mcp.spec.transport],
+    args: [
+      'gateway',
+      GATEWAY_VERBS.proxy,
+      GATEWAY_SETTINGS.upstream.flag,
+      upstream,
+      GATEWAY_SETTINGS.upstreamTransport.flag,
+      mcp.spec.transport,
+    ],
     env: [...gatewayEnv(mcp), { name: 'HOME', value: HOME_DIR }],
     ports: gatewayPorts,
     ...gatewayProbes,
@@ -289,7 +303,7 @@ function runtimeInstaller(options: WorkloadOptions): V1Container {
   return {
     name: 'install-gateway',
     image: options.gatewayImage,
-    args: ['gateway', 'install-runtime', '--to', RUNTIME_DIR],
+    args: ['gateway', GATEWAY_VERBS.installRuntime, RUNTIME_DIR_FLAG['install-runtime'], RUNTIME_DIR],
     resources: INIT_RESOURCES,
     securityContext: restrictedContainerSecurity,
     volumeMounts: [{ name: 'mcp-gateway', mountPath: RUNTIME_DIR }],

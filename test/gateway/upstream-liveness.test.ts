@@ -8,7 +8,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { connect, createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
-import { HEALTH_PATHS } from '../../src/api/gateway-contract.ts';
+import { HEALTH_PATHS } from '../../src/contract/gateway.ts';
 import { UpstreamLiveness } from '../../src/gateway/health.ts';
 import { createLogger } from '../../src/observability/log.ts';
 import { type LogLine, NODE, ROOT, startGateway, stopAll, until } from './helpers.ts';

@@ -6,8 +6,8 @@
  */
 import type { V1Container, V1Deployment } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
-import { GATEWAY_HEALTH_PORT, HEALTH_PATHS } from '../../src/api/gateway-contract.ts';
 import { InvalidMcpServerError, parseMcpServer } from '../../src/api/validate.ts';
+import { GATEWAY_HEALTH_PORT, HEALTH_PATHS } from '../../src/contract/gateway.ts';
 import { renderChildren } from '../../src/render/index.ts';
 import { httpServer, type Manifest, stdioServer } from '../fixtures/manifests.ts';
 

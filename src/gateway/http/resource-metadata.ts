@@ -4,9 +4,7 @@
  * `https://host/.well-known/oauth-protected-resource/github/mcp`. A client checks that the document's `resource`
  * equals the URL it called (§3.3), so the path suffix names the resource.
  */
-import { WELL_KNOWN_RESOURCE } from '../../api/gateway-contract.ts';
-
-// Re-exported for src/render/route.ts, which should import it from src/api/gateway-contract.ts instead.
+import { WELL_KNOWN_RESOURCE } from '../../contract/gateway.ts';
 
 /** A path a proxy may stand in front of us with; anything else is never echoed back. */
 const SAFE_PATH = /^\/[A-Za-z0-9._~!$&'()*+;=:@%/-]*$/;
