@@ -11,7 +11,10 @@
  */
 
 import { execFile } from 'node:child_process';
+import { generateKeyPairSync, sign } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { KubeConfig, type V1Deployment, type V1Ingress, type V1PolicyRule } from '@kubernetes/client-node';
@@ -602,6 +605,46 @@ describe('the catalog', () => {
       expect(await p.evaluate<boolean>(`document.querySelector('#login').checkVisibility()`)).toBe(false);
     } finally {
       await guarded.stop();
+    }
+  });
+  it('with OIDC, takes only a JWT from the issuer for its audience (the gateway authenticator)', async () => {
+    const key = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    let issuer = '';
+    const idp = createServer((req, res) => {
+      res.setHeader('content-type', 'application/json');
+      if (req.url === '/.well-known/openid-configuration')
+        res.end(JSON.stringify({ issuer, jwks_uri: `${issuer}/jwks` }));
+      else if (req.url === '/jwks')
+        res.end(
+          JSON.stringify({
+            keys: [{ ...key.publicKey.export({ format: 'jwk' }), kid: 'k1', alg: 'RS256', use: 'sig' }],
+          }),
+        );
+      else res.writeHead(404).end('{}');
+    });
+    await new Promise<void>((r) => idp.listen(0, '127.0.0.1', r));
+    issuer = `http://127.0.0.1:${(idp.address() as AddressInfo).port}`;
+    const jwt = (claims: Record<string, unknown>) => {
+      const enc = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
+      const data = `${enc({ alg: 'RS256', kid: 'k1', typ: 'JWT' })}.${enc(claims)}`;
+      return `${data}.${sign('sha256', Buffer.from(data), key.privateKey).toString('base64url')}`;
+    };
+    const exp = Math.floor(Date.now() / 1000) + 300;
+    const guarded = await startCatalog({
+      kubeconfig: saKubeconfig,
+      args: [`--oidc-issuer=${issuer}`, '--oidc-audience=catalog'],
+    });
+    try {
+      const status = async (token?: string) =>
+        (await fetch(`${guarded.url}/v0.1/servers`, token ? { headers: { authorization: `Bearer ${token}` } } : {}))
+          .status;
+      expect(await status()).toBe(401);
+      expect(await status(jwt({ iss: issuer, aud: 'someone-else', sub: 'alice', exp }))).toBe(401);
+      expect(await status(jwt({ iss: 'https://elsewhere.example.com', aud: 'catalog', sub: 'alice', exp }))).toBe(401);
+      expect(await status(jwt({ iss: issuer, aud: 'catalog', sub: 'alice', exp }))).toBe(200);
+    } finally {
+      await guarded.stop();
+      await new Promise((r) => idp.close(r));
     }
   });
 });
