@@ -166,6 +166,7 @@ describe('client snippets', () => {
         "const client = new Client({ name: 'my-agent', version: '1.0.0' });",
         'await client.connect(transport);',
         'console.log((await client.listTools()).tools.map((tool) => tool.name));',
+        'await client.close();',
         '',
       ].join('\n'),
     );
