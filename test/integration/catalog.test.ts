@@ -317,6 +317,22 @@ describe('the catalog', () => {
         : undefined;
     });
 
+    // With rbac.namespaced, a Role per watched namespace and no cluster-wide grant; rbac.create=false: none.
+    const kindsOf = async (...args: string[]) => {
+      const out = await helmRun(['template', 'x', chartDir, '--set', 'catalog.enabled=true', ...args]);
+      expect(out.code, out.stderr).toBe(0);
+      return parseAllDocuments(out.stdout)
+        .map((d) => d.toJSON() as K8sObject | null)
+        .filter((o): o is K8sObject => o?.metadata.labels?.['app.kubernetes.io/component'] === 'catalog');
+    };
+    const namespaced = await kindsOf('--set', 'rbac.namespaced=true', '--set', 'watchNamespaces={a,b}');
+    expect(namespaced.filter((o) => o.kind.startsWith('Cluster'))).toEqual([]);
+    const roles = namespaced.filter((o) => o.kind === 'Role');
+    expect(roles.map((r) => r.metadata.namespace)).toEqual(['a', 'b']);
+    for (const role of roles) expect(role.rules).toEqual(catalogRules);
+    expect(namespaced.filter((o) => o.kind === 'RoleBinding').map((r) => r.metadata.namespace)).toEqual(['a', 'b']);
+    expect((await kindsOf('--set', 'rbac.create=false')).filter((o) => o.kind.includes('Role'))).toEqual([]);
+
     const refusals: Array<[string[], string]> = [
       [['--set', 'catalog.namePrefix=not a prefix'], 'namePrefix'],
       [['--set', 'catalog.auth.oidc.issuer=http://id.example.com'], 'issuer'],
