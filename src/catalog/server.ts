@@ -36,6 +36,8 @@ export interface CatalogServerOptions {
   /** undefined: no auth (the chart's default keeps the Service in-cluster). */
   authenticator?: Authenticator;
   log: Logger;
+  /** A prefix the Ingress or HTTPRoute routes without rewriting, e.g. /catalog ('' for none). */
+  basePath?: string;
   /** Keep-alive comments on the event stream (default 15 s), so proxies do not close an idle stream. */
   keepAliveMs?: number;
 }
@@ -119,7 +121,7 @@ export class CatalogServer {
     res.end(text);
   }
 
-  /** undefined when the request may go on; otherwise the 401 has been sent. */
+  /** false when the request may go on; true when the 401 has been sent. */
   private async denied(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
     const authenticator = this.options.authenticator;
     if (!authenticator) return false;
@@ -137,20 +139,30 @@ export class CatalogServer {
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://catalog.invalid');
-    const path = url.pathname;
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       this.json(res, 405, { error: 'the catalog is read-only: GET only' }, { allow: 'GET, HEAD' });
       return;
     }
+    // Probes reach the pod directly, at the root; everything else lives under the base path.
+    if (url.pathname === '/healthz') return this.json(res, 200, { status: 'ok' });
+    if (url.pathname === '/readyz')
+      return this.json(res, this.options.source.synced ? 200 : 503, { synced: this.options.source.synced });
+    const base = this.options.basePath ?? '';
+    if (base && url.pathname === base) {
+      // The page's URLs are relative: they need the trailing slash.
+      res.writeHead(308, { ...SECURITY_HEADERS, location: `${base}/${url.search}` });
+      res.end();
+      return;
+    }
+    if (base && !url.pathname.startsWith(`${base}/`))
+      return this.json(res, 404, { error: `no such path: ${url.pathname} (the catalog is under ${base}/)` });
+    const path = url.pathname.slice(base.length);
     const asset = this.assets.get(path);
     if (asset) {
       res.writeHead(200, { ...SECURITY_HEADERS, 'content-type': asset.type, 'cache-control': 'no-cache' });
       res.end(req.method === 'HEAD' ? undefined : asset.body);
       return;
     }
-    if (path === '/healthz') return this.json(res, 200, { status: 'ok' });
-    if (path === '/readyz')
-      return this.json(res, this.options.source.synced ? 200 : 503, { synced: this.options.source.synced });
     const registry = REGISTRY_PATH.exec(path);
     if (!registry && path !== '/api/catalog' && path !== '/api/events')
       return this.json(res, 404, { error: `no such path: ${path}` });

@@ -13,6 +13,7 @@ export const CATALOG_USAGE = `Usage: mcp-operator catalog [flags]
   --kubeconfig PATH         kubeconfig (default: $KUBECONFIG, ~/.kube/config, or in-cluster)
   --namespaces NS[,NS...]   namespaces to list (default: all; env WATCH_NAMESPACES)
   --listen HOST:PORT        the page, /api and the registry API /v0.1/servers (default: 0.0.0.0:8080)
+  --base-path PATH          serve under this prefix, as routed without rewriting (e.g. /catalog; default: /)
   --name-prefix PREFIX      reverse-DNS namespace of registry names: PREFIX.<namespace>/<name>
                             (default: local.cluster)
   --auth-token-file PATH    require a bearer token from this file (one per line, re-read when it changes)
@@ -31,6 +32,7 @@ export function parseCatalogFlags(argv: string[], env: NodeJS.ProcessEnv) {
       namespaces: { type: 'string', default: env.WATCH_NAMESPACES ?? '' },
       listen: { type: 'string', default: '0.0.0.0:8080' },
       'name-prefix': { type: 'string', default: 'local.cluster' },
+      'base-path': { type: 'string', default: '/' },
       'auth-token-file': { type: 'string' },
       'oidc-issuer': { type: 'string' },
       'oidc-audience': { type: 'string' },
@@ -48,6 +50,9 @@ export function parseCatalogFlags(argv: string[], env: NodeJS.ProcessEnv) {
     throw new Error(
       `--name-prefix must be reverse-DNS (letters, digits, - and dots), got ${JSON.stringify(namePrefix)}`,
     );
+  const basePathFlag = values['base-path'] as string;
+  if (!/^\/[A-Za-z0-9._~\-/]*$/.test(basePathFlag))
+    throw new Error(`--base-path must be a URL path starting with /, got ${JSON.stringify(basePathFlag)}`);
   const tokenFile = values['auth-token-file'];
   const issuer = values['oidc-issuer'];
   const audience = values['oidc-audience'];
@@ -62,6 +67,7 @@ export function parseCatalogFlags(argv: string[], env: NodeJS.ProcessEnv) {
       .filter(Boolean),
     listen: { host: host || '0.0.0.0', port },
     namePrefix,
+    basePath: basePathFlag.replace(/\/+$/, ''),
     tokenFile,
     oidc: issuer && audience ? { issuer, audience, jwksUrl: values['oidc-jwks-url'] } : undefined,
     logLevel: values['log-level'] as string,
@@ -103,7 +109,13 @@ export async function runCatalog(argv: string[]): Promise<number> {
   }
   const client = new KubeClient(kubeConfig, { userAgent: `mcp-operator-catalog/${VERSION}` });
   const source = new CatalogSource({ client, namespaces: flags.namespaces, log });
-  const server = new CatalogServer({ source, registry: { namePrefix: flags.namePrefix }, authenticator: auth, log });
+  const server = new CatalogServer({
+    source,
+    registry: { namePrefix: flags.namePrefix },
+    authenticator: auth,
+    basePath: flags.basePath,
+    log,
+  });
   const { port } = await server.listen(flags.listen.port, flags.listen.host);
   log.info(
     { host: flags.listen.host, port, auth: flags.tokenFile ? 'bearer' : flags.oidc ? 'oidc' : 'none' },

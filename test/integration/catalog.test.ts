@@ -623,6 +623,26 @@ describe('the catalog', () => {
       await guarded.stop();
     }
   });
+  it('serves page and API under a base path routed without rewriting, probes at the root', async () => {
+    const prefixed = await startCatalog({ kubeconfig: saKubeconfig, args: ['--base-path=/catalog/'] });
+    try {
+      const redirect = await fetch(`${prefixed.url}/catalog`, { redirect: 'manual' });
+      expect(redirect.status).toBe(308);
+      expect(redirect.headers.get('location')).toBe('/catalog/');
+      expect((await fetch(`${prefixed.url}/v0.1/servers`)).status).toBe(404);
+      expect((await fetch(`${prefixed.url}/healthz`)).status).toBe(200);
+      expect((await fetch(`${prefixed.url}/readyz`)).status).toBe(200);
+      const list = await fetch(`${prefixed.url}/catalog/v0.1/servers?search=${encodeURIComponent(nsB)}`);
+      expect(v.list(await list.json())).toBe(true);
+      const p = await browser.newPage();
+      await p.goto(`${prefixed.url}/catalog`);
+      await p.waitFor(`document.querySelector('article[data-key="McpServer/${nsB}/postgres"]')`);
+      expect(await p.evaluate<string>('location.pathname')).toBe('/catalog/');
+    } finally {
+      await prefixed.stop();
+    }
+  });
+
   it('with OIDC, takes only a JWT from the issuer for its audience (the gateway authenticator)', async () => {
     const key = generateKeyPairSync('rsa', { modulusLength: 2048 });
     let issuer = '';

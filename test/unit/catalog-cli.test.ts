@@ -9,6 +9,7 @@ describe('mcp-operator catalog flags', () => {
       namespaces: [],
       listen: { host: '0.0.0.0', port: 8080 },
       namePrefix: 'local.cluster',
+      basePath: '',
       tokenFile: undefined,
       oidc: undefined,
     });
@@ -24,7 +25,12 @@ describe('mcp-operator catalog flags', () => {
     expect(() => parseCatalogFlags(['--oidc-issuer', 'https://i'], {})).toThrow(
       '--oidc-issuer and --oidc-audience go together',
     );
+    expect(() => parseCatalogFlags(['--base-path', 'catalog'], {})).toThrow('--base-path must be a URL path');
     expect(() => parseCatalogFlags(['--colour'], {})).toThrow();
+  });
+
+  it('takes a base path without its trailing slash', () => {
+    expect(parseCatalogFlags(['--base-path', '/tools/catalog/'], {}).basePath).toBe('/tools/catalog');
   });
 
   it('takes OIDC settings together', () => {
