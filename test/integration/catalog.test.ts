@@ -531,8 +531,10 @@ describe('the catalog', () => {
 
   it('shows a status change live, without a reload', async () => {
     const github = `McpServer/${nsA}/github`;
-    const before = await text(github, '.reason');
-    expect(before).toBe('SecretNotFound');
+    // Its Secret is missing: the controller says so, and so does the page.
+    await page.waitFor(
+      `document.querySelector('article[data-key="${github}"] .reason')?.textContent === 'SecretNotFound'`,
+    );
     await page.evaluate('window.__sameDocument = true');
     // The missing Secret arrives: the controller moves on, the catalog's watch sees it, the page follows.
     await admin.create(resourcePath(T.secrets, { namespace: nsA }), {
