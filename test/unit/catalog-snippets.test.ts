@@ -1,9 +1,10 @@
 /**
  * Client snippets (pure): the exact text for each client, with and without bearer auth, and each accepted by
- * its client's config shape. None of these clients publishes a JSON schema file for its config (VS Code's
- * mcp.json schema is built in its source, src/vs/workbench/contrib/mcp/common/mcpConfiguration.ts; Claude
- * Desktop and Cursor document theirs in prose), so the shapes below are transcribed from those and checked
- * with ajv; the strings a client interpolates (${input:...}, ${env:...}) are checked to resolve.
+ * its client's config shape. None of these clients publishes a JSON schema file: VS Code builds its mcp.json
+ * schema in code (the HTTP-server branch of mcpServerSchema in microsoft/vscode
+ * src/vs/workbench/contrib/mcp/common/mcpConfiguration.ts, transcribed below: url required, type http|sse,
+ * url ^https?://, headers a string map, nothing else); Claude Desktop and Cursor document theirs in prose, so
+ * their shapes below are transcribed from that documentation and checked with ajv.
  */
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: the snippets hold the clients' own ${...} references
 import { Ajv } from 'ajv';
@@ -52,9 +53,13 @@ const VSCODE = ajv.compile({
       type: 'object',
       additionalProperties: {
         type: 'object',
-        required: ['type', 'url'],
+        required: ['url'],
         additionalProperties: false,
-        properties: { type: { enum: ['http', 'sse'] }, url: { type: 'string' }, headers: stringMap },
+        properties: {
+          type: { type: 'string', enum: ['http', 'sse'] },
+          url: { type: 'string', pattern: '^https?:\\/\\/.+' },
+          headers: stringMap,
+        },
       },
     },
   },
