@@ -38,6 +38,8 @@ export interface CatalogServerOptions {
   log: Logger;
   /** A prefix the Ingress or HTTPRoute routes without rewriting, e.g. /catalog ('' for none). */
   basePath?: string;
+  /** Open event streams at most (default 1000): each holds a socket and a listener, so they are bounded. */
+  maxStreams?: number;
   /** Keep-alive comments on the event stream (default 15 s), so proxies do not close an idle stream. */
   keepAliveMs?: number;
 }
@@ -204,6 +206,10 @@ export class CatalogServer {
 
   /** A snapshot, then every change as it happens. */
   private events(req: IncomingMessage, res: ServerResponse): void {
+    if (this.streams.size >= (this.options.maxStreams ?? 1000)) {
+      this.json(res, 503, { error: 'too many open event streams; retry later' }, { 'retry-after': '10' });
+      return;
+    }
     res.writeHead(200, {
       ...SECURITY_HEADERS,
       'content-type': 'text/event-stream; charset=utf-8',

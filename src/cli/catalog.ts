@@ -16,6 +16,7 @@ export const CATALOG_USAGE = `Usage: mcp-operator catalog [flags]
   --base-path PATH          serve under this prefix, as routed without rewriting (e.g. /catalog; default: /)
   --name-prefix PREFIX      reverse-DNS namespace of registry names: PREFIX.<namespace>/<name>
                             (default: local.cluster)
+  --max-event-streams N     live page connections at most, then 503 (default: 1000)
   --auth-token-file PATH    require a bearer token from this file (one per line, re-read when it changes)
   --oidc-issuer URL         require an OIDC JWT from this issuer (with --oidc-audience)
   --oidc-audience AUD       the audience (aud claim) OIDC tokens must carry
@@ -33,6 +34,7 @@ export function parseCatalogFlags(argv: string[], env: NodeJS.ProcessEnv) {
       listen: { type: 'string', default: '0.0.0.0:8080' },
       'name-prefix': { type: 'string', default: 'local.cluster' },
       'base-path': { type: 'string', default: '/' },
+      'max-event-streams': { type: 'string', default: '1000' },
       'auth-token-file': { type: 'string' },
       'oidc-issuer': { type: 'string' },
       'oidc-audience': { type: 'string' },
@@ -53,6 +55,9 @@ export function parseCatalogFlags(argv: string[], env: NodeJS.ProcessEnv) {
   const basePathFlag = values['base-path'] as string;
   if (!/^\/[A-Za-z0-9._~\-/]*$/.test(basePathFlag))
     throw new Error(`--base-path must be a URL path starting with /, got ${JSON.stringify(basePathFlag)}`);
+  const maxStreams = Number(values['max-event-streams']);
+  if (!Number.isInteger(maxStreams) || maxStreams < 1)
+    throw new Error(`--max-event-streams must be an integer >= 1, got ${JSON.stringify(values['max-event-streams'])}`);
   const tokenFile = values['auth-token-file'];
   const issuer = values['oidc-issuer'];
   const audience = values['oidc-audience'];
@@ -68,6 +73,7 @@ export function parseCatalogFlags(argv: string[], env: NodeJS.ProcessEnv) {
     listen: { host: host || '0.0.0.0', port },
     namePrefix,
     basePath: basePathFlag.replace(/\/+$/, ''),
+    maxStreams,
     tokenFile,
     oidc: issuer && audience ? { issuer, audience, jwksUrl: values['oidc-jwks-url'] } : undefined,
     logLevel: values['log-level'] as string,
@@ -114,6 +120,7 @@ export async function runCatalog(argv: string[]): Promise<number> {
     registry: { namePrefix: flags.namePrefix },
     authenticator: auth,
     basePath: flags.basePath,
+    maxStreams: flags.maxStreams,
     log,
   });
   const { port } = await server.listen(flags.listen.port, flags.listen.host);

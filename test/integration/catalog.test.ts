@@ -645,6 +645,31 @@ describe('the catalog', () => {
     }
   });
 
+  it('bounds the open event streams: one more gets 503 with Retry-After', async () => {
+    const capped = await startCatalog({ kubeconfig: saKubeconfig, args: ['--max-event-streams=2'] });
+    const aborts = [new AbortController(), new AbortController()];
+    try {
+      for (const a of aborts) {
+        const res = await fetch(`${capped.url}/api/events`, { signal: a.signal });
+        expect(res.status).toBe(200);
+      }
+      const third = await fetch(`${capped.url}/api/events`);
+      expect(third.status).toBe(503);
+      expect(third.headers.get('retry-after')).toBe('10');
+      // A closed stream frees its place.
+      aborts[0]?.abort();
+      await eventually('a free stream slot', async () => {
+        const res = await fetch(`${capped.url}/api/events`);
+        if (res.status !== 200) return undefined;
+        await res.body?.cancel();
+        return true;
+      });
+    } finally {
+      for (const a of aborts) a.abort();
+      await capped.stop();
+    }
+  });
+
   it('with OIDC, takes only a JWT from the issuer for its audience (the gateway authenticator)', async () => {
     const key = generateKeyPairSync('rsa', { modulusLength: 2048 });
     let issuer = '';
