@@ -653,6 +653,12 @@ const spec: Schema = {
   description: 'The desired MCP server.',
   required: ['image'],
   properties: {
+    // Catalog fields: what people see in `mcp-operator catalog` and its MCP Registry API (limits from server.json).
+    title: str('Display name in the catalog and its registry entry, e.g. GitHub.', { minLength: 1, maxLength: 100 }),
+    description: str('What the server does, in one line: shown in the catalog and its registry entry.', {
+      minLength: 1,
+      maxLength: 100,
+    }),
     image: str('Container image of the MCP server, e.g. ghcr.io/github/github-mcp-server:v0.20.0.', {
       minLength: 1,
       maxLength: 512,

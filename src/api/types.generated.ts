@@ -63,6 +63,10 @@ export interface Condition {
 
 /** The desired MCP server. */
 export interface McpServerSpec {
+  /** Display name in the catalog and its registry entry, e.g. GitHub. */
+  title?: string;
+  /** What the server does, in one line: shown in the catalog and its registry entry. */
+  description?: string;
   /** Container image of the MCP server, e.g. ghcr.io/github/github-mcp-server:v0.20.0. */
   image: string;
   /** When the kubelet pulls the image. */

@@ -1,4 +1,4 @@
-/** `mcp-operator <verb>`: one binary, three roles (see DESIGN.md) and the local quick start. */
+/** `mcp-operator <verb>`: one binary: its roles (see DESIGN.md), the local quick start, the catalog. */
 import { VERSION } from './defaults.ts';
 
 const USAGE = `mcp-operator ${VERSION}: run MCP servers on Kubernetes
@@ -10,6 +10,8 @@ Commands:
   gateway      the MCP front door in every server pod (stdio bridge or HTTP proxy)
   render       print the objects the controller would create for a manifest, offline
   up           quick start: the controller on your cluster, or on a local control plane when none is configured
+  catalog      the cluster's MCP servers as an MCP Registry API and a web page
+  connect      print a client's config (claude-code, claude-desktop, vscode, cursor, sdk) for a live server
 
 Run 'mcp-operator <command> --help' for its flags.`;
 
@@ -38,6 +40,16 @@ async function main(argv: string[]): Promise<number> {
       const code = await runUp(rest);
       setImmediate(() => process.exit(code));
       return code;
+    }
+    case 'catalog': {
+      const { runCatalog } = await import('./catalog.ts');
+      const code = await runCatalog(rest);
+      setImmediate(() => process.exit(code));
+      return code;
+    }
+    case 'connect': {
+      const { runConnect } = await import('./connect.ts');
+      return runConnect(rest);
     }
     case 'version':
     case '--version':

@@ -70,3 +70,10 @@ app.kubernetes.io/component: controller
 {{- define "mcp-operator.rules" -}}
 {{- .Files.Get "files/rules.yaml" }}
 {{- end }}
+
+{{/* The catalog's rules (src/catalog/rbac.ts): read McpServers and VirtualMcpServers, nothing else. */}}
+{{- define "mcp-operator.catalogRules" -}}
+- apiGroups: [mcpoperator.io]
+  resources: [mcpservers, virtualmcpservers]
+  verbs: [get, list, watch]
+{{- end }}

@@ -1,0 +1,150 @@
+/** `mcp-operator catalog`: the cluster's MCP servers as an MCP Registry and a web page (see src/catalog). */
+import { parseArgs } from 'node:util';
+import { KubeConfig } from '@kubernetes/client-node';
+import { CatalogServer } from '../catalog/server.ts';
+import { CatalogSource } from '../catalog/source.ts';
+import { type Authenticator, OidcAuthenticator, TokenFileAuthenticator } from '../gateway/policy/auth.ts';
+import { KubeClient } from '../kube/client.ts';
+import { createLogger, type Logger } from '../observability/log.ts';
+import { VERSION } from './defaults.ts';
+
+export const CATALOG_USAGE = `Usage: mcp-operator catalog [flags]
+
+  --kubeconfig PATH         kubeconfig (default: $KUBECONFIG, ~/.kube/config, or in-cluster)
+  --namespaces NS[,NS...]   namespaces to list (default: all; env WATCH_NAMESPACES)
+  --listen HOST:PORT        the page, /api and the registry API /v0.1/servers (default: 0.0.0.0:8080)
+  --base-path PATH          serve under this prefix, as routed without rewriting (e.g. /catalog; default: /)
+  --name-prefix PREFIX      reverse-DNS namespace of registry names: PREFIX.<namespace>/<name>
+                            (default: local.cluster)
+  --max-event-streams N     live page connections at most, then 503 (default: 1000)
+  --auth-token-file PATH    require a bearer token from this file (one per line, re-read when it changes)
+  --oidc-issuer URL         require an OIDC JWT from this issuer (with --oidc-audience)
+  --oidc-audience AUD       the audience (aud claim) OIDC tokens must carry
+  --oidc-jwks-url URL       the issuer's JWKS (default: discovered from the issuer)
+  --log-level LEVEL         trace|debug|info|warn|error (default: info; env LOG_LEVEL)`;
+
+export function parseCatalogFlags(argv: string[], env: NodeJS.ProcessEnv) {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      kubeconfig: { type: 'string' },
+      namespaces: { type: 'string', default: env.WATCH_NAMESPACES ?? '' },
+      listen: { type: 'string', default: '0.0.0.0:8080' },
+      'name-prefix': { type: 'string', default: 'local.cluster' },
+      'base-path': { type: 'string', default: '/' },
+      'max-event-streams': { type: 'string', default: '1000' },
+      'auth-token-file': { type: 'string' },
+      'oidc-issuer': { type: 'string' },
+      'oidc-audience': { type: 'string' },
+      'oidc-jwks-url': { type: 'string' },
+      'log-level': { type: 'string', default: env.LOG_LEVEL ?? 'info' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  const [host = '', portText = ''] = (values.listen as string).split(/:(?=[^:]*$)/);
+  const port = /^\d+$/.test(portText) ? Number(portText) : Number.NaN;
+  if (!Number.isInteger(port) || port > 65535)
+    throw new Error(`--listen must be HOST:PORT with a port 0-65535, got ${JSON.stringify(values.listen)}`);
+  const namePrefix = values['name-prefix'] as string;
+  if (!/^[a-zA-Z0-9-]+(\.[a-zA-Z0-9-]+)*$/.test(namePrefix))
+    throw new Error(
+      `--name-prefix must be reverse-DNS (letters, digits, - and dots), got ${JSON.stringify(namePrefix)}`,
+    );
+  const basePathFlag = values['base-path'] as string;
+  if (!/^\/[A-Za-z0-9._~\-/]*$/.test(basePathFlag))
+    throw new Error(`--base-path must be a URL path starting with /, got ${JSON.stringify(basePathFlag)}`);
+  const maxStreams = Number(values['max-event-streams']);
+  if (!Number.isInteger(maxStreams) || maxStreams < 1)
+    throw new Error(`--max-event-streams must be an integer >= 1, got ${JSON.stringify(values['max-event-streams'])}`);
+  const tokenFile = values['auth-token-file'];
+  const issuer = values['oidc-issuer'];
+  const audience = values['oidc-audience'];
+  if (tokenFile && issuer) throw new Error('set one of --auth-token-file or --oidc-issuer, not both');
+  if (Boolean(issuer) !== Boolean(audience)) throw new Error('--oidc-issuer and --oidc-audience go together');
+  return {
+    help: values.help ?? false,
+    kubeconfig: values.kubeconfig,
+    namespaces: (values.namespaces as string)
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+    listen: { host: host || '0.0.0.0', port },
+    namePrefix,
+    basePath: basePathFlag.replace(/\/+$/, ''),
+    maxStreams,
+    tokenFile,
+    oidc: issuer && audience ? { issuer, audience, jwksUrl: values['oidc-jwks-url'] } : undefined,
+    logLevel: values['log-level'] as string,
+  };
+}
+
+async function authenticator(flags: ReturnType<typeof parseCatalogFlags>, log: Logger) {
+  if (flags.tokenFile) {
+    const auth = new TokenFileAuthenticator(flags.tokenFile, log);
+    await auth.load();
+    return auth;
+  }
+  if (flags.oidc) return new OidcAuthenticator({ ...flags.oidc, log });
+  return undefined;
+}
+
+export async function runCatalog(argv: string[]): Promise<number> {
+  let flags: ReturnType<typeof parseCatalogFlags>;
+  try {
+    flags = parseCatalogFlags(argv, process.env);
+  } catch (err) {
+    process.stderr.write(`catalog: ${(err as Error).message}\n\n${CATALOG_USAGE}\n`);
+    return 2;
+  }
+  if (flags.help) {
+    process.stdout.write(`${CATALOG_USAGE}\n`);
+    return 0;
+  }
+  const log = createLogger({ name: 'catalog', level: flags.logLevel });
+  const kubeConfig = new KubeConfig();
+  if (flags.kubeconfig) kubeConfig.loadFromFile(flags.kubeconfig);
+  else kubeConfig.loadFromDefault();
+  let auth: Authenticator | undefined;
+  try {
+    auth = await authenticator(flags, log);
+  } catch (err) {
+    log.error({ err: (err as Error).message }, 'catalog could not start');
+    return 1;
+  }
+  const client = new KubeClient(kubeConfig, { userAgent: `mcp-operator-catalog/${VERSION}` });
+  const source = new CatalogSource({ client, namespaces: flags.namespaces, log });
+  const server = new CatalogServer({
+    source,
+    registry: { namePrefix: flags.namePrefix },
+    authenticator: auth,
+    basePath: flags.basePath,
+    maxStreams: flags.maxStreams,
+    log,
+  });
+  const { port } = await server.listen(flags.listen.port, flags.listen.host);
+  log.info(
+    { host: flags.listen.host, port, auth: flags.tokenFile ? 'bearer' : flags.oidc ? 'oidc' : 'none' },
+    'listening',
+  );
+  try {
+    await source.start();
+    log.info({ servers: source.list().length }, 'catalog synced');
+  } catch (err) {
+    log.error({ err: String(err) }, 'cannot list McpServers: check the kubeconfig and RBAC (get, list, watch)');
+    await server.close();
+    return 1;
+  }
+  const code = await new Promise<number>((resolve) => {
+    const stop = (signal: string) => {
+      log.info({ signal }, 'shutting down');
+      source.stop();
+      server.close().then(() => resolve(0));
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+  log.flush();
+  return code;
+}
