@@ -1,5 +1,20 @@
 /** Turns the schema source into the CustomResourceDefinition (what `crds/` holds and the chart installs). */
-import { GROUP, KIND, mcpServerSchema, PLURAL, printerColumns, SHORT_NAMES, SINGULAR, VERSION } from './schema.ts';
+import {
+  GROUP,
+  KIND,
+  mcpServerSchema,
+  PLURAL,
+  printerColumns,
+  SHORT_NAMES,
+  SINGULAR,
+  VERSION,
+  VIRTUAL_KIND,
+  VIRTUAL_PLURAL,
+  VIRTUAL_SHORT_NAMES,
+  VIRTUAL_SINGULAR,
+  virtualMcpServerSchema,
+  virtualPrinterColumns,
+} from './schema.ts';
 import type { Schema } from './schema-types.ts';
 
 export type OpenApiSchema = { [key: string]: unknown };
@@ -50,17 +65,33 @@ export function toOpenApi(schema: Schema): OpenApiSchema {
   return out;
 }
 
-export function mcpServerCrd() {
+/** What names one kind's CRD. */
+interface KindNames {
+  kind: string;
+  plural: string;
+  singular: string;
+  shortNames: readonly string[];
+  columns: ReadonlyArray<{ name: string; type: string; jsonPath: string }>;
+  schema: Schema;
+}
+
+function crdOf(names: KindNames) {
   return {
     apiVersion: 'apiextensions.k8s.io/v1',
     kind: 'CustomResourceDefinition',
     metadata: {
-      name: `${PLURAL}.${GROUP}`,
+      name: `${names.plural}.${GROUP}`,
       labels: { 'app.kubernetes.io/part-of': 'mcp-operator' },
     },
     spec: {
       group: GROUP,
-      names: { kind: KIND, listKind: `${KIND}List`, plural: PLURAL, singular: SINGULAR, shortNames: [...SHORT_NAMES] },
+      names: {
+        kind: names.kind,
+        listKind: `${names.kind}List`,
+        plural: names.plural,
+        singular: names.singular,
+        shortNames: [...names.shortNames],
+      },
       scope: 'Namespaced',
       versions: [
         {
@@ -68,10 +99,35 @@ export function mcpServerCrd() {
           served: true,
           storage: true,
           subresources: { status: {} },
-          additionalPrinterColumns: printerColumns.map((c) => ({ ...c })),
-          schema: { openAPIV3Schema: toOpenApi(mcpServerSchema) },
+          additionalPrinterColumns: names.columns.map((c) => ({ ...c })),
+          schema: { openAPIV3Schema: toOpenApi(names.schema) },
         },
       ],
     },
   };
 }
+
+export function mcpServerCrd() {
+  return crdOf({
+    kind: KIND,
+    plural: PLURAL,
+    singular: SINGULAR,
+    shortNames: SHORT_NAMES,
+    columns: printerColumns,
+    schema: mcpServerSchema,
+  });
+}
+
+export function virtualMcpServerCrd() {
+  return crdOf({
+    kind: VIRTUAL_KIND,
+    plural: VIRTUAL_PLURAL,
+    singular: VIRTUAL_SINGULAR,
+    shortNames: VIRTUAL_SHORT_NAMES,
+    columns: virtualPrinterColumns,
+    schema: virtualMcpServerSchema,
+  });
+}
+
+/** Every CRD the operator installs, in install order. */
+export const allCrds = () => [mcpServerCrd(), virtualMcpServerCrd()];

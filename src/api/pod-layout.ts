@@ -12,14 +12,16 @@ export const HOME_DIR = '/home/mcp';
 export const AUTH_DIR = '/var/run/mcp-gateway/auth';
 /** Replicas share this key to sign session ids that name the owning pod, so any replica serves any session. */
 export const SESSION_DIR = '/var/run/mcp-gateway/session';
+/** A VirtualMcpServer's backend list (a ConfigMap the kubelet refreshes in place; see aggregate-contract.ts). */
+export const BACKENDS_DIR = '/var/run/mcp-gateway/backends';
 /** Every path the operator mounts a volume at. */
-export const OPERATOR_MOUNT_PATHS = ['/tmp', HOME_DIR, RUNTIME_DIR, AUTH_DIR, SESSION_DIR] as const;
+export const OPERATOR_MOUNT_PATHS = ['/tmp', HOME_DIR, RUNTIME_DIR, AUTH_DIR, SESSION_DIR, BACKENDS_DIR] as const;
 
 /** The pod's IP, for the gateway's advertised address; under the gateway's prefix like all its variables. */
 export const GATEWAY_POD_IP_ENV = `${GATEWAY_ENV_PREFIX}POD_IP`;
 
 /** Volume names the renderer itself uses in every pod. */
-export const RESERVED_VOLUME_NAMES = ['tmp', 'home', 'mcp-gateway', 'mcp-auth', 'mcp-session'] as const;
+export const RESERVED_VOLUME_NAMES = ['tmp', 'home', 'mcp-gateway', 'mcp-auth', 'mcp-session', 'mcp-backends'] as const;
 /** Volume sources allowed under Pod Security "restricted". */
 export const ALLOWED_VOLUME_SOURCES = [
   'configMap',

@@ -6,8 +6,26 @@
 import { EVENT_REASONS } from '../controller/events.ts';
 import { CONDITION_REASONS, CONDITION_TYPES } from '../controller/status.ts';
 import { KUBERNETES_VERSION } from './k8s-types.ts';
-import { API_VERSION, KIND, mcpServerSchema, PLURAL, printerColumns, SHORT_NAMES } from './schema.ts';
+import {
+  API_VERSION,
+  KIND,
+  mcpServerSchema,
+  PLURAL,
+  printerColumns,
+  SHORT_NAMES,
+  VIRTUAL_KIND,
+  VIRTUAL_PLURAL,
+  VIRTUAL_SHORT_NAMES,
+  virtualMcpServerSchema,
+  virtualPrinterColumns,
+} from './schema.ts';
 import type { Rule, Schema } from './schema-types.ts';
+import {
+  VIRTUAL_CONDITION_REASONS,
+  VIRTUAL_CONDITION_TYPES,
+  VIRTUAL_EVENT_REASONS,
+  WORKLOAD_REASONS,
+} from './virtual-conditions.ts';
 
 interface Row {
   path: string;
@@ -130,8 +148,83 @@ const fieldTable = (rows: Row[]) =>
   );
 
 export const REFERENCE_PATH = 'docs/mcpserver-reference.md';
+export const VIRTUAL_REFERENCE_PATH = 'docs/virtualmcpserver-reference.md';
 
-export function generateReference(root: Schema = mcpServerSchema): string {
+/** One kind's reference: its schema, names, printer columns and what the controller writes on it. */
+export interface ReferenceKind {
+  kind: string;
+  plural: string;
+  shortNames: readonly string[];
+  schema: Schema;
+  columns: ReadonlyArray<{ name: string; type: string; jsonPath: string }>;
+  conditionTypes: Readonly<Record<string, string>>;
+  conditionReasons: ReadonlyArray<{ reason: string; conditions: string; meaning: string }>;
+  events: ReadonlyArray<{ type: string; reason: string; meaning: string }>;
+  /** Sources named in the do-not-edit line. */
+  sources: string;
+  /** Which condition types status.conditions always holds. */
+  alwaysHeld: string;
+  /** Said after the field tables' introduction. */
+  intro?: string;
+}
+
+export const MCP_SERVER_REFERENCE: ReferenceKind = {
+  kind: KIND,
+  plural: PLURAL,
+  shortNames: SHORT_NAMES,
+  schema: mcpServerSchema,
+  columns: printerColumns,
+  conditionTypes: CONDITION_TYPES,
+  conditionReasons: CONDITION_REASONS,
+  events: EVENT_REASONS,
+  sources: 'src/api/schema.ts, src/controller/status.ts and src/controller/events.ts',
+  alwaysHeld: 'these four types',
+};
+
+export const VIRTUAL_MCP_SERVER_REFERENCE: ReferenceKind = {
+  kind: VIRTUAL_KIND,
+  plural: VIRTUAL_PLURAL,
+  shortNames: VIRTUAL_SHORT_NAMES,
+  schema: virtualMcpServerSchema,
+  columns: virtualPrinterColumns,
+  conditionTypes: VIRTUAL_CONDITION_TYPES,
+  conditionReasons: [
+    ...CONDITION_REASONS.filter((r) => WORKLOAD_REASONS.has(r.reason)).map((r) => ({
+      ...r,
+      meaning: r.meaning.replaceAll('McpServer', 'VirtualMcpServer'),
+    })),
+    ...VIRTUAL_CONDITION_REASONS,
+  ],
+  events: VIRTUAL_EVENT_REASONS,
+  sources: 'src/api/schema.ts, src/api/virtual-conditions.ts and src/controller/status.ts',
+  alwaysHeld: 'these six types',
+  intro: [
+    'auth, tools, rateLimit, sessions, replicas, resources, pod, ingress, httpRoute and networkPolicy mean what they',
+    'mean on an McpServer ([reference](mcpserver-reference.md)). Names: a tool or prompt is exposed as',
+    '`<prefix>_<name>` when its server has a prefix, a tool as its `tools.rename` entry when it has one, and as',
+    'its own name otherwise; resources keep their URI. A name depends only on its own server, never on which',
+    'others are present. When two servers expose one name, the earlier in priority order (spec.servers, then',
+    'the servers the selector adds, by name) wins and the other is hidden; status.conflicts names both and the fix.',
+    '',
+    '```yaml',
+    'apiVersion: mcpoperator.io/v1alpha1',
+    'kind: VirtualMcpServer',
+    'metadata: {name: team-tools, namespace: team}',
+    'spec:',
+    '  servers:                    # McpServers of this namespace, in priority order',
+    '    - name: github',
+    '      prefix: gh              # gh_search_code, ...',
+    '      tools: {deny: [delete_repository], rename: {create_issue: new_issue}}',
+    '    - name: memory',
+    '  selector: {matchLabels: {team: a}}   # and every McpServer labelled team=a, after those',
+    '  tools: {deny: [gh_merge_*]}          # by exposed name',
+    '  replicas: 2',
+    '```',
+  ].join('\n'),
+};
+
+export function generateReference(ref: ReferenceKind = MCP_SERVER_REFERENCE): string {
+  const root = ref.schema;
   const props = root.properties ?? {};
   const sections: string[] = [];
   const sites: RuleSite[] = [];
@@ -150,39 +243,42 @@ export function generateReference(root: Schema = mcpServerSchema): string {
     sites.flatMap(({ path, rules }) =>
       rules.map((r) => {
         const field = `${path}${r.fieldPath ?? ''}`.replace(/^\./, '');
-        return [field ? code(field) : 'the McpServer', r.message, code(r.rule)];
+        return [field ? code(field) : `the ${ref.kind}`, r.message, code(r.rule)];
       }),
     ),
   );
 
   const columns = table(
     ['Column', 'Type', 'JSONPath'],
-    printerColumns.map((c) => [c.name, c.type, code(c.jsonPath)]),
+    ref.columns.map((c) => [c.name, c.type, code(c.jsonPath)]),
   );
   const conditionTypes = table(
     ['Type', 'Meaning'],
-    Object.entries(CONDITION_TYPES).map(([type, meaning]) => [code(type), meaning]),
+    Object.entries(ref.conditionTypes).map(([type, meaning]) => [code(type), meaning]),
   );
   const reasons = table(
     ['Reason', 'Set on', 'Meaning'],
-    CONDITION_REASONS.map((r) => [code(r.reason), r.conditions, r.meaning]),
+    ref.conditionReasons.map((r) => [code(r.reason), r.conditions, r.meaning]),
   );
   const events = table(
     ['Type', 'Reason', 'When'],
-    EVENT_REASONS.map((e) => [e.type, e.reason.includes(' ') ? e.reason : code(e.reason), e.meaning]),
+    ref.events.map((e) => [e.type, e.reason.includes(' ') ? e.reason : code(e.reason), e.meaning]),
   );
 
+  const short = ref.shortNames[0] ?? ref.plural;
+  const explain = ref.kind.toLowerCase();
   return `${[
-    `# ${KIND} reference`,
-    '<!-- Generated by `npm run generate` from src/api/schema.ts, src/controller/status.ts and src/controller/events.ts. Do not edit. -->',
+    `# ${ref.kind} reference`,
+    `<!-- Generated by \`npm run generate\` from ${ref.sources}. Do not edit. -->`,
     [
-      `\`apiVersion: ${API_VERSION}\`, \`kind: ${KIND}\`: namespaced, plural \`${PLURAL}\`, short name`,
-      `${SHORT_NAMES.map(code).join(', ')}, with a status subresource. The API server validates and defaults`,
+      `\`apiVersion: ${API_VERSION}\`, \`kind: ${ref.kind}\`: namespaced, plural \`${ref.plural}\`, short name`,
+      `${ref.shortNames.map(code).join(', ')}, with a status subresource. The API server validates and defaults`,
       'every field below (OpenAPI and CEL rules in the CRD); `mcp-operator render` applies the same rules',
-      'offline, and `kubectl explain mcpserver.spec` shows the same descriptions. "Required" means required',
+      `offline, and \`kubectl explain ${explain}.spec\` shows the same descriptions. "Required" means required`,
       'whenever the enclosing object is set; `[]` marks the entries of a list, `<key>` the values of a map.',
+      ...(ref.intro ? ['', ref.intro] : []),
     ].join('\n'),
-    `## kubectl get mcps\n\n${columns}`,
+    `## kubectl get ${short}\n\n${columns}`,
     ...sections,
     [
       '## Validation rules',
@@ -192,7 +288,7 @@ export function generateReference(root: Schema = mcpServerSchema): string {
       '',
       rules,
     ].join('\n'),
-    `## Conditions\n\n\`status.conditions\` always holds these four types, each with a reason and a message that says what to do.\n\n${conditionTypes}\n\n${reasons}`,
-    `## Events\n\nRecorded on the McpServer (\`kubectl describe mcps NAME\`, \`kubectl get events --field-selector involvedObject.name=NAME\`).\n\n${events}`,
+    `## Conditions\n\n\`status.conditions\` always holds ${ref.alwaysHeld}, each with a reason and a message that says what to do.\n\n${conditionTypes}\n\n${reasons}`,
+    `## Events\n\nRecorded on the ${ref.kind} (\`kubectl describe ${short} NAME\`, \`kubectl get events --field-selector involvedObject.name=NAME\`).\n\n${events}`,
   ].join('\n\n')}\n`;
 }

@@ -1358,3 +1358,335 @@ export const printerColumns = [
   { name: 'URL', type: 'string', jsonPath: '.status.url' },
   { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
 ] as const;
+
+// ---------------------------------------------------------------------------------------------------------------
+// VirtualMcpServer: one endpoint over several McpServers of its namespace. Its own block, reusing McpServer's
+// parts by reference (one meaning for auth, tools, rateLimit, sessions, ...).
+// ---------------------------------------------------------------------------------------------------------------
+
+export const VIRTUAL_KIND = 'VirtualMcpServer';
+export const VIRTUAL_PLURAL = 'virtualmcpservers';
+export const VIRTUAL_SINGULAR = 'virtualmcpserver';
+export const VIRTUAL_SHORT_NAMES = ['vmcps'] as const;
+/** Backends listed in spec.servers, and backends in all (listed plus selected). */
+export const MAX_LISTED_SERVERS = 64;
+export const MAX_BACKENDS = 256;
+
+/** A tool prefix: a letter, then letters, digits or -, at most 16 (joined with `_`: gh_create_issue). */
+const TOOL_PREFIX = '^[A-Za-z][-A-Za-z0-9]{0,15}$';
+/** A whole MCP tool name (2025-11-25 format): what a rename produces and what it renames. */
+const TOOL_NAME = '^[A-Za-z0-9_.-]{1,128}$';
+const LABEL_KEY_MAX = 317;
+
+const mcpParts = spec.properties as Record<string, Schema>;
+const part = (name: string): Schema => {
+  const schema = mcpParts[name];
+  if (!schema) throw new Error(`McpServer spec has no ${name}`);
+  return schema;
+};
+
+const renameMap: Schema = {
+  type: 'object',
+  description:
+    "Exposed names for some of this server's tools, by its own tool name, e.g. {create_issue: new_issue}. The new name is the whole exposed name (the prefix is not added to it); the tool's other names are not exposed.",
+  // The duplicate-target rule compares every pair: 32 keeps it within the API server's CEL cost budget.
+  maxProperties: 32,
+  additionalProperties: {
+    type: 'string',
+    description: 'The exposed name: 1 to 128 of A-Z a-z 0-9 _ - .',
+    maxLength: 128,
+    rules: [
+      rule({
+        rule: `self.matches('${TOOL_NAME}')`,
+        message: 'must be a valid MCP tool name: 1 to 128 of A-Z a-z 0-9 _ - . (e.g. new_issue)',
+        ...quoting(...quoted(), ' is not a valid MCP tool name: use 1 to 128 of A-Z a-z 0-9 _ - . (e.g. new_issue)'),
+        check: (s) => new RegExp(TOOL_NAME).test(s),
+      }),
+    ],
+  },
+  rules: [
+    rule({
+      rule: `self.all(k, k.matches('${TOOL_NAME}'))`,
+      message: "every key must be one of the server's tool names (an exact name, no globs)",
+      ...quoting(
+        'the key ',
+        ...quoted(`self.filter(k, !k.matches('${TOOL_NAME}'))[0]`, (s) =>
+          Object.keys(s).find((k) => !new RegExp(TOOL_NAME).test(k)),
+        ),
+        " is not a tool name: rename keys are the server's own tool names, exact (no globs)",
+      ),
+      check: (s) => Object.keys(s).every((k) => new RegExp(TOOL_NAME).test(k)),
+    }),
+    rule({
+      rule: 'self.all(k, self.filter(j, self[j] == self[k]).size() == 1)',
+      message: 'two tools are renamed to the same name: give each its own',
+      ...quoting(
+        'two tools are renamed to ',
+        ...quoted('self.filter(k, self.filter(j, self[j] == self[k]).size() > 1).map(k, self[k])[0]', (s) => {
+          const values = Object.values(s) as string[];
+          return values.find((v, i) => values.indexOf(v) !== i);
+        }),
+        ': give each its own name',
+      ),
+      check: (s) => new Set(Object.values(s)).size === Object.keys(s).length,
+    }),
+  ],
+};
+
+const serverRef: Schema = {
+  type: 'object',
+  tsName: 'VirtualServerRef',
+  description: 'An McpServer of this namespace behind the endpoint, and how its names are exposed.',
+  required: ['name'],
+  properties: {
+    name: str('Name of the McpServer (same namespace).', { maxLength: 63, pattern: DNS_1035_LABEL }),
+    prefix: str(
+      "Exposes this server's tools and prompts as <prefix>_<name>, e.g. gh -> gh_create_issue. Omitted: its own names. Only where names collide: the others keep theirs.",
+      {
+        maxLength: 16,
+        rules: [
+          rule({
+            rule: `self.matches('${TOOL_PREFIX}')`,
+            message: 'must be a letter, then letters, digits or -, at most 16 characters, e.g. gh',
+            ...quoting(
+              ...quoted(),
+              ' is not a valid prefix: start with a letter, then letters, digits or -, at most 16 characters, e.g. gh',
+            ),
+            check: (s) => new RegExp(TOOL_PREFIX).test(s),
+          }),
+        ],
+      },
+    ),
+    tools: {
+      type: 'object',
+      tsName: 'VirtualServerTools',
+      description:
+        "Which of this server's tools are exposed, by the server's own tool names (before prefix or rename), and their exposed names.",
+      properties: {
+        // Fewer entries than on an McpServer: the CEL cost budget counts every server's lists.
+        allow: { ...toolList("Only these of the server's tools."), maxItems: 64 },
+        deny: {
+          ...toolList("Never these of the server's tools (deny wins over allow); calling one is an audited refusal."),
+          maxItems: 64,
+        },
+        rename: renameMap,
+      },
+      rules: part('tools').rules ?? [],
+    },
+  },
+};
+
+const selectorRequirement: Schema = {
+  type: 'object',
+  tsName: 'LabelSelectorRequirement',
+  description: 'A label requirement: key, operator, values.',
+  required: ['key', 'operator'],
+  properties: {
+    key: str('The label key.', { maxLength: LABEL_KEY_MAX, pattern: QUALIFIED_KEY }),
+    operator: {
+      type: 'string',
+      description: 'In, NotIn, Exists or DoesNotExist.',
+      enum: ['In', 'NotIn', 'Exists', 'DoesNotExist'],
+    },
+    values: {
+      type: 'array',
+      description: 'Values for In and NotIn (at least one); none for Exists and DoesNotExist.',
+      maxItems: 64,
+      items: { type: 'string', description: 'A label value.', maxLength: 63, pattern: LABEL_VALUE },
+    },
+  },
+  rules: [
+    rule({
+      rule: "(self.operator in ['In', 'NotIn']) == (has(self.values) && size(self.values) > 0)",
+      message: 'In and NotIn need values; Exists and DoesNotExist take none',
+      ...quoting(
+        'operator ',
+        { cel: 'self.operator', ts: (s) => s.operator },
+        ': In and NotIn need values (values: [a, b]); Exists and DoesNotExist take none (remove values)',
+      ),
+      fieldPath: '.values',
+      check: (s) => ['In', 'NotIn'].includes(s.operator) === (Array.isArray(s.values) && s.values.length > 0),
+    }),
+  ],
+};
+
+const virtualSpec: Schema = {
+  type: 'object',
+  tsName: 'VirtualMcpServerSpec',
+  description:
+    'One MCP endpoint over several McpServers of this namespace: their tools, prompts and resources as one server.',
+  properties: {
+    servers: {
+      type: 'array',
+      description:
+        "McpServers of this namespace, in priority order: when two expose the same name, the earlier one's is exposed and the other's is hidden (status.conflicts says which, and the fix).",
+      maxItems: MAX_LISTED_SERVERS,
+      // The API server refuses a name listed twice (Duplicate value), at no CEL cost.
+      listType: 'map',
+      listMapKeys: ['name'],
+      items: serverRef,
+    },
+    selector: {
+      type: 'object',
+      tsName: 'VirtualServerSelector',
+      description:
+        'Also every McpServer of this namespace with these labels, after the listed ones (by name), with their own names. {} selects every McpServer of the namespace.',
+      properties: {
+        matchLabels: labelMap('Labels the McpServer must have, e.g. {team: a}.', 'selector.matchLabels'),
+        matchExpressions: {
+          type: 'array',
+          description: 'Label requirements, all of which must hold.',
+          maxItems: 16,
+          items: selectorRequirement,
+        },
+      },
+    },
+    tools: {
+      ...part('tools'),
+      tsName: 'ToolsSpec',
+      description:
+        'Which exposed tools clients may list and call, by exposed name (after prefix and rename), enforced by the gateway. Empty allow: all tools. A denied call is an audited refusal.',
+    },
+    auth: part('auth'),
+    rateLimit: part('rateLimit'),
+    sessions: part('sessions'),
+    replicas: part('replicas'),
+    resources: {
+      ...part('resources'),
+      description: 'CPU and memory for the gateway container. Empty: requests 50m/64Mi, limit 256Mi memory.',
+    },
+    pod: part('pod'),
+    ingress: part('ingress'),
+    httpRoute: part('httpRoute'),
+    networkPolicy: {
+      ...part('networkPolicy'),
+      description:
+        "Restrict traffic with a NetworkPolicy. Present: MCP port open to ingressFrom (everyone if empty), health port to metricsFrom only; when egress is set, egress is limited to it plus DNS, the replicas, and the backends' pods on their MCP port.",
+    },
+  },
+  rules: [
+    rule({
+      rule: '(has(self.servers) && size(self.servers) > 0) || has(self.selector)',
+      message: 'name the backends: list McpServers in spec.servers, or select them with spec.selector (or both)',
+      reason: 'FieldValueRequired',
+      fieldPath: '.servers',
+      check: (s) => (Array.isArray(s.servers) && s.servers.length > 0) || has(s, 'selector'),
+    }),
+    rule({
+      rule: "!has(self.sessions) || !has(self.sessions.mode) || self.sessions.mode == 'shared'",
+      message: 'a VirtualMcpServer runs no server process of its own, so perSession does not apply: use mode shared',
+      fieldPath: '.sessions.mode',
+      check: (s) => !has(s, 'sessions') || !has(s.sessions, 'mode') || s.sessions.mode === 'shared',
+    }),
+    ...(spec.rules ?? []).filter((r) => r.fieldPath === '.httpRoute.path' && r.message.startsWith('ingress.path')),
+  ],
+};
+
+const virtualBackendStatus: Schema = {
+  type: 'object',
+  tsName: 'VirtualBackendStatus',
+  description: 'A backend as the controller saw it.',
+  required: ['name', 'ready'],
+  properties: {
+    name: str('The McpServer.', { maxLength: 63 }),
+    ready: { type: 'boolean', description: 'The McpServer exists and is Ready.' },
+    toolCount: { type: 'integer', description: 'Tools it exposes here (after its allow/deny and conflicts).' },
+    url: str('Its in-cluster URL, which the gateway connects to.', { maxLength: 2048 }),
+    reason: str('Why it is not ready: BackendNotFound, or its own Ready reason.', { maxLength: 1024 }),
+  },
+};
+
+const virtualConflict: Schema = {
+  type: 'object',
+  tsName: 'VirtualConflict',
+  description: "Two backends exposing one name: the earlier wins, the other's item is hidden.",
+  required: ['kind', 'name', 'server', 'hiddenServer', 'message'],
+  properties: {
+    kind: {
+      type: 'string',
+      description: 'tool, prompt, resource or resourceTemplate.',
+      enum: ['tool', 'prompt', 'resource', 'resourceTemplate'],
+    },
+    name: str('The exposed name (or URI) both would take.', { maxLength: 2048 }),
+    server: str('The backend whose item is exposed.', { maxLength: 63 }),
+    original: str("The winner's own name for it.", { maxLength: 2048 }),
+    hiddenServer: str('The backend whose item is hidden.', { maxLength: 63 }),
+    hiddenOriginal: str("The hidden item's own name.", { maxLength: 2048 }),
+    message: str('What happened and the fix (a prefix or a rename).', { maxLength: 4096 }),
+  },
+};
+
+const virtualStatus: Schema = {
+  type: 'object',
+  tsName: 'VirtualMcpServerStatus',
+  description: 'What the operator observed.',
+  properties: {
+    observedGeneration: { type: 'integer', description: 'The spec generation the status describes.' },
+    conditions: {
+      type: 'array',
+      description: 'Ready, Available, Progressing, Degraded, BackendsReady, ToolNamesResolved.',
+      maxItems: 16,
+      listType: 'map',
+      listMapKeys: ['type'],
+      items: condition,
+    },
+    url: str('In-cluster URL of the MCP endpoint.', { maxLength: 2048 }),
+    externalURL: str('URL from outside the cluster (as for McpServer).', { maxLength: 2048 }),
+    replicas: { type: 'integer', description: 'Pods wanted.' },
+    readyReplicas: { type: 'integer', description: 'Pods ready to serve.' },
+    readyBackends: str('Backends ready / backends, e.g. 2/3.', { maxLength: 16 }),
+    backends: {
+      type: 'array',
+      description: 'The backends in priority order: spec.servers, then those the selector adds.',
+      maxItems: MAX_BACKENDS,
+      items: virtualBackendStatus,
+    },
+    toolCount: { type: 'integer', description: 'Tools exposed (the length of tools).' },
+    tools: stringList('Exposed tool names, in priority order (ready backends only).', 4096, 128),
+    conflictCount: { type: 'integer', description: 'Names hidden by a conflict (the length of conflicts).' },
+    conflicts: {
+      type: 'array',
+      description: 'Names two backends expose: who wins, who is hidden, and the fix.',
+      maxItems: 256,
+      items: virtualConflict,
+    },
+  },
+};
+
+export const virtualMcpServerSchema: Schema = {
+  type: 'object',
+  tsName: 'VirtualMcpServer',
+  description: 'One MCP endpoint over several McpServers of its namespace, with names that never churn.',
+  required: ['spec'],
+  properties: {
+    apiVersion: { type: 'string', description: 'mcpoperator.io/v1alpha1', tsType: 'typeof API_VERSION' },
+    kind: { type: 'string', description: 'VirtualMcpServer', tsType: 'typeof VIRTUAL_KIND' },
+    metadata: { type: 'object', tsType: 'k8s.V1ObjectMeta' },
+    spec: virtualSpec,
+    status: virtualStatus,
+  },
+  rules: [
+    ...(mcpServerSchema.rules ?? []),
+    rule({
+      // Its children (Service, Deployment, ...) take its name, as the McpServer's take theirs.
+      rule: '!has(self.spec.servers) || !self.spec.servers.exists(s, s.name == self.metadata.name)',
+      message:
+        "a VirtualMcpServer cannot share its name with one of its servers: its Service would be the McpServer's; rename the VirtualMcpServer",
+      ...quoting(
+        'metadata.name ',
+        ...quoted('self.metadata.name', (s) => s.metadata.name),
+        " is also the name of a server in spec.servers: the VirtualMcpServer's Service would be that McpServer's; rename the VirtualMcpServer",
+      ),
+      check: (s) => !Array.isArray(s?.spec?.servers) || !s.spec.servers.some((x: Node) => x?.name === s.metadata?.name),
+    }),
+  ],
+};
+
+export const virtualPrinterColumns = [
+  { name: 'Ready', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].status' },
+  { name: 'Backends', type: 'string', jsonPath: '.status.readyBackends' },
+  { name: 'Tools', type: 'integer', jsonPath: '.status.toolCount' },
+  { name: 'Conflicts', type: 'integer', jsonPath: '.status.conflictCount' },
+  { name: 'URL', type: 'string', jsonPath: '.status.url' },
+  { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+] as const;

@@ -3,9 +3,9 @@
  * types, bounds, patterns, unknown fields and the CEL rules' TypeScript mirrors. Used by `render` and by
  * the controller (defence in depth against an outdated CRD). Errors name the field and say how to fix it.
  */
-import { API_VERSION, KIND, mcpServerSchema } from './schema.ts';
+import { API_VERSION, KIND, mcpServerSchema, VIRTUAL_KIND, virtualMcpServerSchema } from './schema.ts';
 import type { Rule, Schema } from './schema-types.ts';
-import type { McpServer } from './types.generated.ts';
+import type { McpServer, VirtualMcpServer } from './types.generated.ts';
 
 export interface FieldError {
   /** Kubernetes-style path, e.g. spec.env[0].name */
@@ -15,8 +15,8 @@ export interface FieldError {
 
 export class InvalidMcpServerError extends Error {
   readonly errors: FieldError[];
-  constructor(name: string, errors: FieldError[]) {
-    super(`McpServer ${name} is invalid:\n${errors.map((e) => `  - ${e.field}: ${e.message}`).join('\n')}`);
+  constructor(name: string, errors: FieldError[], kind: string = KIND) {
+    super(`${kind} ${name} is invalid:\n${errors.map((e) => `  - ${e.field}: ${e.message}`).join('\n')}`);
     this.name = 'InvalidMcpServerError';
     this.errors = errors;
   }
@@ -150,7 +150,13 @@ function ruleMessage(rule: Rule, value: unknown): string {
 }
 
 /** Structural errors for `value` at `path`, in document order, and rule errors when `rules` is set. */
-export function validateAgainst(schema: Schema, value: unknown, path: string, rules = true): FieldError[] {
+export function validateAgainst(
+  schema: Schema,
+  value: unknown,
+  path: string,
+  rules = true,
+  explain = 'mcpserver',
+): FieldError[] {
   const errors: FieldError[] = [];
   const fail = (message: string, field = path) => errors.push({ field, message });
   const block = (message: string, field = path) => errors.push(blocking({ field, message }));
@@ -209,7 +215,7 @@ export function validateAgainst(schema: Schema, value: unknown, path: string, ru
     if (schema.maxItems !== undefined && value.length > schema.maxItems)
       block(`allows at most ${schema.maxItems} entries; got ${value.length}`);
     value.forEach((item, i) => {
-      if (schema.items) errors.push(...validateAgainst(schema.items, item, `${path}[${i}]`, rules));
+      if (schema.items) errors.push(...validateAgainst(schema.items, item, `${path}[${i}]`, rules, explain));
     });
     const keys = schema.listType === 'map' ? schema.listMapKeys : schema.listType === 'set' ? [] : undefined;
     if (keys) {
@@ -235,13 +241,13 @@ export function validateAgainst(schema: Schema, value: unknown, path: string, ru
       if (!prop) {
         if (schema.properties)
           fail(
-            `${UNKNOWN_FIELD} "${key}": ${suggestion(key, Object.keys(schema.properties))} (kubectl explain mcpserver${path.replace(/\[\d+\]/g, '')})`,
+            `${UNKNOWN_FIELD} "${key}": ${suggestion(key, Object.keys(schema.properties))} (kubectl explain ${explain}${path.replace(/\[\d+\]/g, '')})`,
             `${path}.${key}`,
           );
         continue;
       }
       if (v === undefined || v === null) continue;
-      errors.push(...validateAgainst(prop, v, `${path}.${key}`, rules));
+      errors.push(...validateAgainst(prop, v, `${path}.${key}`, rules, explain));
     }
   }
   // parseMcpServer runs the rules only when nothing blocks them (see hasBlockingError), as the API server does.
@@ -256,36 +262,47 @@ export function validateAgainst(schema: Schema, value: unknown, path: string, ru
 
 /** Defaults and validates a manifest; returns the McpServer as the API server would store it. */
 export function parseMcpServer(manifest: unknown): McpServer {
+  return parseKind(manifest, KIND, mcpServerSchema) as unknown as McpServer;
+}
+
+/** The same for a VirtualMcpServer. */
+export function parseVirtualMcpServer(manifest: unknown): VirtualMcpServer {
+  return parseKind(manifest, VIRTUAL_KIND, virtualMcpServerSchema) as unknown as VirtualMcpServer;
+}
+
+function parseKind(manifest: unknown, kind: string, schema: Schema): Record<string, unknown> {
+  const explain = kind.toLowerCase();
   const name =
     isObject(manifest) && isObject(manifest.metadata) ? String(manifest.metadata.name ?? '<unnamed>') : '<unnamed>';
   const errors: FieldError[] = [];
-  if (!isObject(manifest)) throw new InvalidMcpServerError(name, [{ field: '<root>', message: 'must be an object' }]);
+  if (!isObject(manifest))
+    throw new InvalidMcpServerError(name, [{ field: '<root>', message: 'must be an object' }], kind);
   if (manifest.apiVersion !== API_VERSION)
     errors.push({ field: 'apiVersion', message: `must be ${API_VERSION}; got ${describe(manifest.apiVersion)}` });
-  if (manifest.kind !== KIND)
-    errors.push({ field: 'kind', message: `must be ${KIND}; got ${describe(manifest.kind)}` });
+  if (manifest.kind !== kind)
+    errors.push({ field: 'kind', message: `must be ${kind}; got ${describe(manifest.kind)}` });
   if (!isObject(manifest.metadata) || typeof manifest.metadata.name !== 'string' || !manifest.metadata.name)
-    errors.push({ field: 'metadata.name', message: 'required: every McpServer needs a name' });
-  if (errors.length) throw new InvalidMcpServerError(name, errors);
+    errors.push({ field: 'metadata.name', message: `required: every ${kind} needs a name` });
+  if (errors.length) throw new InvalidMcpServerError(name, errors, kind);
   const { status: _ignored, ...withoutStatus } = manifest;
-  const defaulted = applyDefaults(mcpServerSchema, withoutStatus) as Record<string, unknown>;
+  const defaulted = applyDefaults(schema, withoutStatus) as Record<string, unknown>;
   // metadata is validated by the API server's own rules; only our rule on the name applies here.
   const check = {
-    ...mcpServerSchema,
+    ...schema,
     properties: {
-      ...mcpServerSchema.properties,
+      ...schema.properties,
       metadata: { type: 'object' as const, description: '', preserveUnknownFields: true },
     },
   };
   // As the API server (with kubectl's strict field validation): unknown fields are refused on their own, before
   // anything else is checked, and the CEL rules run only once the whole object is structurally valid.
-  const structural = validateAgainst(check, defaulted, '', false);
+  const structural = validateAgainst(check, defaulted, '', false, explain);
   const unknown = structural.filter((e) => e.message.startsWith(UNKNOWN_FIELD));
   const reported = unknown.length
     ? unknown
     : structural.some(isBlocking)
       ? structural
-      : validateAgainst(check, defaulted, '');
+      : validateAgainst(check, defaulted, '', true, explain);
   const found = reported.map((e) => ({
     ...e,
     field: e.field.replace(/^\./, '') || '<root>',
@@ -297,6 +314,6 @@ export function parseMcpServer(manifest: unknown): McpServer {
       field: 'metadata.name',
       message: `${describe(objectName)} is not a valid object name: at most 253 lower-case letters, digits, '-' and '.', starting and ending with a letter or digit`,
     });
-  if (found.length) throw new InvalidMcpServerError(name, found);
-  return defaulted as unknown as McpServer;
+  if (found.length) throw new InvalidMcpServerError(name, found, kind);
+  return defaulted;
 }

@@ -2,16 +2,21 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { parseAllDocuments, stringify } from 'yaml';
-import { KIND } from '../api/schema.ts';
-import { InvalidMcpServerError, parseMcpServer } from '../api/validate.ts';
+import { KIND, VIRTUAL_KIND } from '../api/schema.ts';
+import type { McpServer, VirtualMcpServer } from '../api/types.generated.ts';
+import { InvalidMcpServerError, parseMcpServer, parseVirtualMcpServer } from '../api/validate.ts';
 import { renderChildren } from '../render/index.ts';
+import { namespaceOf } from '../render/metadata.ts';
+import { renderVirtualChildren } from '../render/virtual.ts';
+import { backendsFile, selectBackends } from '../render/virtual-backends.ts';
 import { DEFAULT_GATEWAY_IMAGE } from './defaults.ts';
 import { describeDifference, kubectlReadingDifferences, selfContainingAlias } from './kubectl-yaml.ts';
 
 export const RENDER_USAGE = `Usage: mcp-operator render -f FILE [-f FILE...] [-o yaml|json] [--gateway-image IMAGE]
 
-Prints the Kubernetes objects the controller creates for the McpServers in FILE (YAML or JSON, several
-documents allowed, - for stdin). Other kinds in the file are ignored. Exits 1 when a manifest is invalid.
+Prints the Kubernetes objects the controller creates for the McpServers and VirtualMcpServers in FILE (YAML
+or JSON, several documents allowed, - for stdin). Other kinds in the file are ignored. A VirtualMcpServer's
+backends are the McpServers of the input (a listed one that is absent is assumed to run its gateway). Exits 1 when a manifest is invalid.
 Warns on stderr where kubectl, which reads YAML 1.1, would read an unquoted value differently (yes, on, 0755).`;
 
 export interface RenderIO {
@@ -57,7 +62,9 @@ export function runRender(argv: string[], io: RenderIO = defaultIO): number {
     return 2;
   }
 
-  const objects: unknown[] = [];
+  // In input order; a VirtualMcpServer is rendered once every McpServer of the input is known.
+  const rendered: Array<unknown[] | (() => unknown[])> = [];
+  const servers: McpServer[] = [];
   let failed = false;
   for (const file of values.file) {
     let text: string;
@@ -89,11 +96,18 @@ export function runRender(argv: string[], io: RenderIO = defaultIO): number {
       if (manifest == null) continue;
       // `kubectl get mcps -o yaml` prints a List: render its items.
       const items = manifest.kind === 'List' && Array.isArray(manifest.items) ? manifest.items : [manifest];
+      const gatewayImage = values['gateway-image'] as string;
       for (const item of items as Array<{ kind?: unknown }>) {
-        if (item?.kind !== KIND) continue;
+        if (item?.kind !== KIND && item?.kind !== VIRTUAL_KIND) continue;
         try {
-          const mcp = parseMcpServer(item);
-          objects.push(...renderChildren(mcp, { gatewayImage: values['gateway-image'] as string }));
+          if (item.kind === KIND) {
+            const mcp = parseMcpServer(item);
+            servers.push(mcp);
+            rendered.push(renderChildren(mcp, { gatewayImage }));
+          } else {
+            const vmcp = parseVirtualMcpServer(item);
+            rendered.push(() => renderVirtual(vmcp, servers, gatewayImage, where, io));
+          }
         } catch (err) {
           if (!(err instanceof InvalidMcpServerError)) throw err;
           io.stderr(`render: ${where}: ${err.message}\n`);
@@ -103,6 +117,7 @@ export function runRender(argv: string[], io: RenderIO = defaultIO): number {
     }
   }
   if (failed) return 1;
+  const objects = rendered.flatMap((r) => (typeof r === 'function' ? r() : r));
   if (values.output === 'json') {
     io.stdout(`${JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }, null, 2)}\n`);
   } else {
@@ -110,4 +125,21 @@ export function runRender(argv: string[], io: RenderIO = defaultIO): number {
     io.stdout(objects.map((o) => stringify(o, { lineWidth: 0, aliasDuplicateObjects: false })).join('---\n'));
   }
   return 0;
+}
+
+function renderVirtual(
+  vmcp: VirtualMcpServer,
+  servers: McpServer[],
+  gatewayImage: string,
+  where: string,
+  io: RenderIO,
+): unknown[] {
+  const inNamespace = servers.filter((s) => namespaceOf(s) === namespaceOf(vmcp));
+  const selection = selectBackends(vmcp, inNamespace);
+  for (const name of selection.missing) {
+    io.stderr(
+      `render: ${where}: McpServer ${name} is not in the input: its URL assumes it runs the gateway (http://${name}.${namespaceOf(vmcp)}.svc:8080/mcp)\n`,
+    );
+  }
+  return renderVirtualChildren(vmcp, backendsFile(vmcp, selection), { gatewayImage });
 }

@@ -19,6 +19,7 @@ import { LeaderElector } from './leader.ts';
 import { WorkQueue } from './queue.ts';
 import { type Caches, FIELD_MANAGER, MCPSERVERS, Reconciler, type ReferencedObject, type Store } from './reconcile.ts';
 import { conditionOf } from './status.ts';
+import { VirtualController } from './virtual/controller.ts';
 
 export interface ManagerOptions {
   kubeConfig: KubeConfig;
@@ -113,6 +114,8 @@ export class Manager {
   private readonly caches: Caches;
   private readonly reconciler: Reconciler;
   private readonly gatewayApi: GatewayApi;
+  /** VirtualMcpServers: their own queue and workers, fed by the same caches (controller/virtual/). */
+  private readonly virtual: VirtualController;
   private readonly generations = new Map<string, number | undefined>();
   private elector: LeaderElector | undefined;
   private server: Server | undefined;
@@ -172,15 +175,26 @@ export class Manager {
       metrics: this.metrics,
       onRouteEvent: (route) => this.enqueueOwner(route),
     });
+    const events = new EventRecorder(this.client, options.leaderElection?.identity ?? 'mcp-operator', options.log);
     this.reconciler = new Reconciler({
       gatewayApi: this.gatewayApi,
       client: this.client,
       caches: this.caches,
       gatewayImage: options.gatewayImage,
-      events: new EventRecorder(this.client, options.leaderElection?.identity ?? 'mcp-operator', options.log),
+      events,
       log: options.log,
       metrics: this.metrics,
       requeue: (key) => this.enqueue(key),
+    });
+    this.virtual = new VirtualController({
+      ...this.caches,
+      client: this.client,
+      informer: (type, onEvent, extra) => set(type, onEvent, extra),
+      gatewayImage: options.gatewayImage,
+      events,
+      log: options.log,
+      metrics: this.metrics,
+      gatewayApi: this.gatewayApi,
     });
   }
 
@@ -191,6 +205,7 @@ export class Manager {
 
   /** Our own status writes come back as updates too: only a new generation (spec change) needs work. */
   private onMcpServer(event: InformerEvent, object: McpServer & Cached): void {
+    this.virtual.onMcpServer(object); // status too: a backend's readiness and tools change its aggregates
     const key = `${object.metadata.namespace}/${object.metadata.name}`;
     const generation = object.metadata.generation;
     if (event === 'update' && this.generations.get(key) === generation && !object.metadata.deletionTimestamp) return;
@@ -200,6 +215,7 @@ export class Manager {
   }
 
   private enqueueOwner(object: Cached): void {
+    if (this.virtual.claims(object)) return;
     const owner = object.metadata.ownerReferences?.find((r) => r.controller && r.kind === 'McpServer');
     const name = owner?.name ?? object.metadata.labels?.[LABEL_INSTANCE];
     if (name) this.enqueue(`${object.metadata.namespace}/${name}`);
@@ -223,9 +239,11 @@ export class Manager {
     }
     this.metrics.leader.set(1);
     for (let i = 0; i < this.o.workers; i++) this.workers.push(this.work());
+    this.virtual.start(this.o.workers);
     if (this.o.resyncMs > 0) {
       this.resyncTimer = setInterval(() => {
         for (const mcp of this.caches.mcpservers.list()) this.enqueue(`${mcp.metadata.namespace}/${mcp.metadata.name}`);
+        this.virtual.resyncAll();
       }, this.o.resyncMs);
       this.resyncTimer.unref();
     }
@@ -301,7 +319,7 @@ export class Manager {
   async stop(): Promise<void> {
     clearInterval(this.resyncTimer);
     this.queue.shutdown();
-    await Promise.all(this.workers);
+    await Promise.all([...this.workers, this.virtual.stop()]);
     await this.elector?.release();
     this.metrics.leader.set(0);
     for (const informer of this.informers) informer.stop();

@@ -1,8 +1,9 @@
 /**
  * The operator's permissions, verb by verb: the single source for the Helm chart's ClusterRole and the tests
- * (which run the controller as a user holding exactly these). No wildcards. ConfigMaps are read-only and
- * user Secrets too (existence and a content hash); the only Secret it creates is each McpServer's gateway
- * session key, which it never updates.
+ * (which run the controller as a user holding exactly these). No wildcards. User ConfigMaps and Secrets are
+ * only read (existence and a content hash); the only Secret it creates is each McpServer's (and
+ * VirtualMcpServer's) gateway session key, which it never updates; the only ConfigMaps it writes are the
+ * VirtualMcpServers' backend lists.
  */
 export interface PolicyRule {
   apiGroups: string[];
@@ -16,11 +17,14 @@ const CHILD_VERBS = ['get', 'list', 'watch', 'create', 'patch', 'delete'];
 export const controllerRules: PolicyRule[] = [
   { apiGroups: ['mcpoperator.io'], resources: ['mcpservers'], verbs: ['get', 'list', 'watch'] },
   { apiGroups: ['mcpoperator.io'], resources: ['mcpservers/status'], verbs: ['get', 'patch', 'update'] },
+  { apiGroups: ['mcpoperator.io'], resources: ['virtualmcpservers'], verbs: ['get', 'list', 'watch'] },
+  { apiGroups: ['mcpoperator.io'], resources: ['virtualmcpservers/status'], verbs: ['get', 'patch', 'update'] },
   { apiGroups: [''], resources: ['serviceaccounts', 'services'], verbs: CHILD_VERBS },
   { apiGroups: ['apps'], resources: ['deployments'], verbs: CHILD_VERBS },
   { apiGroups: ['networking.k8s.io'], resources: ['ingresses', 'networkpolicies'], verbs: CHILD_VERBS },
   { apiGroups: ['policy'], resources: ['poddisruptionbudgets'], verbs: CHILD_VERBS },
-  { apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'list', 'watch'] },
+  // create/patch/delete: a VirtualMcpServer's backend list (its own ConfigMap); users' ConfigMaps are only read.
+  { apiGroups: [''], resources: ['configmaps'], verbs: CHILD_VERBS },
   // Read only: a pod's waiting reason (image pull, crash loop) is what status reports when no replica is ready.
   { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] },
   // create: the gateway's session-signing key per McpServer (never updated, never read back as a value).

@@ -1,5 +1,5 @@
 /** Installs the CRD and the operator's RBAC into a cluster (the local control plane, or any, with admin rights). */
-import { mcpServerCrd } from '../api/crd.ts';
+import { allCrds } from '../api/crd.ts';
 import { controllerRules, gatewayApiRules, leaderElectionRules } from '../controller/rbac.ts';
 import { isConflict, type KubeClient, resourcePath } from '../kube/client.ts';
 
@@ -7,9 +7,12 @@ const CRDS = { apiVersion: 'apiextensions.k8s.io/v1', plural: 'customresourcedef
 const CLUSTER_ROLES = { apiVersion: 'rbac.authorization.k8s.io/v1', plural: 'clusterroles' };
 const CLUSTER_ROLE_BINDINGS = { apiVersion: 'rbac.authorization.k8s.io/v1', plural: 'clusterrolebindings' };
 
-/** Server-side apply the CRD and wait until the API serves it. */
+/** Server-side apply the CRDs (McpServer, VirtualMcpServer) and wait until the API serves them. */
 export async function installCrd(client: KubeClient): Promise<void> {
-  const crd = mcpServerCrd();
+  for (const crd of allCrds()) await installOneCrd(client, crd);
+}
+
+async function installOneCrd(client: KubeClient, crd: ReturnType<typeof allCrds>[number]): Promise<void> {
   await client.apply(resourcePath(CRDS, { name: crd.metadata.name }), crd, 'mcp-operator-install');
   for (let i = 0; i < 300; i++) {
     const live = await client.get<{ status?: { conditions?: Array<{ type: string; status: string }> } }>(

@@ -2,8 +2,8 @@
 import type { V1Ingress, V1NetworkPolicy, V1NetworkPolicyPeer, V1Service } from '@kubernetes/client-node';
 import { GATEWAY_MCP_PORT } from '../api/schema.ts';
 import type { McpServer } from '../api/types.generated.ts';
-import { childMetadata, nameOf, selectorLabels } from './metadata.ts';
-import { exposurePaths } from './urls.ts';
+import { childMetadata, nameOf, type Owner, selectorLabels } from './metadata.ts';
+import { type ExposedOwner, exposurePaths } from './urls.ts';
 
 /**
  * Streams die silently behind nginx unless buffering is off and timeouts are long. Plain annotations only:
@@ -23,7 +23,7 @@ export const STREAMING_ANNOTATIONS: Readonly<Record<string, string>> = {
 };
 
 /** The Service only exposes the MCP port; health and metrics on 9090 are never routed from outside. */
-export function renderService(mcp: McpServer): V1Service {
+export function renderService(mcp: Owner): V1Service {
   return {
     apiVersion: 'v1',
     kind: 'Service',
@@ -37,11 +37,11 @@ export function renderService(mcp: McpServer): V1Service {
 }
 
 /** The Ingress paths, e.g. `/github` and `/.well-known/oauth-protected-resource/github/mcp` with auth. */
-function ingressPaths(mcp: McpServer): string[] {
+function ingressPaths(mcp: ExposedOwner): string[] {
   return exposurePaths(mcp, mcp.spec.ingress?.path ?? '/');
 }
 
-export function renderIngress(mcp: McpServer): V1Ingress | undefined {
+export function renderIngress(mcp: ExposedOwner): V1Ingress | undefined {
   const ingress = mcp.spec.ingress;
   if (!ingress) return undefined;
   const annotations = { ...STREAMING_ANNOTATIONS, ...(ingress.annotations ?? {}) };

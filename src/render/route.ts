@@ -4,9 +4,8 @@
  */
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { GATEWAY_MCP_PORT } from '../api/schema.ts';
-import type { McpServer } from '../api/types.generated.ts';
 import { childMetadata, nameOf } from './metadata.ts';
-import { exposurePaths } from './urls.ts';
+import { type ExposedOwner, exposurePaths } from './urls.ts';
 
 export const GATEWAY_API_GROUP = 'gateway.networking.k8s.io';
 export const HTTPROUTE_TYPE = {
@@ -52,11 +51,11 @@ export interface RouteParentStatus {
 }
 
 /** The route's path prefixes: like the Ingress, the prefix and, with auth under a prefix, the metadata path. */
-export function routePaths(mcp: McpServer): string[] {
+export function routePaths(mcp: ExposedOwner): string[] {
   return exposurePaths(mcp, mcp.spec.httpRoute?.path ?? '/');
 }
 
-export function renderHTTPRoute(mcp: McpServer): HTTPRoute | undefined {
+export function renderHTTPRoute(mcp: ExposedOwner): HTTPRoute | undefined {
   const route = mcp.spec.httpRoute;
   if (!route) return undefined;
   const parentRefs = route.parentRefs.map(

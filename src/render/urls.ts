@@ -1,9 +1,12 @@
 /** Where clients reach an McpServer, inside the cluster and through its Ingress. */
 
 import { GATEWAY_MCP_PORT } from '../api/schema.ts';
-import type { McpServer } from '../api/types.generated.ts';
+import type { McpServer, McpServerSpec } from '../api/types.generated.ts';
 import { WELL_KNOWN_RESOURCE } from '../contract/gateway.ts';
-import { nameOf, namespaceOf } from './metadata.ts';
+import { nameOf, namespaceOf, type Owner } from './metadata.ts';
+
+/** What the exposure needs of its owner (an McpServer or a VirtualMcpServer): the same fields on both. */
+export type ExposedOwner = Owner & { spec: Pick<McpServerSpec, 'ingress' | 'httpRoute' | 'auth'> };
 
 /** The path the server itself serves MCP on, for HTTP transports. */
 export function upstreamPath(mcp: McpServer): string {
@@ -16,7 +19,7 @@ export function clientPath(mcp: McpServer): string {
 }
 
 /** The Ingress or HTTPRoute path prefix the gateway must serve under ('' for none); a CEL rule keeps them equal. */
-export function basePath(mcp: McpServer): string {
+export function basePath(mcp: ExposedOwner): string {
   const prefix = mcp.spec.ingress?.path ?? mcp.spec.httpRoute?.path ?? '/';
   return prefix === '/' ? '' : prefix.replace(/\/+$/, '');
 }
@@ -25,7 +28,7 @@ export function basePath(mcp: McpServer): string {
  * The paths an Ingress or HTTPRoute routes for `prefix`: the prefix and, with auth under a prefix, the RFC 9728
  * metadata of `<prefix>/mcp`, which sits at the host root where the prefix cannot reach.
  */
-export function exposurePaths(mcp: McpServer, prefix: string): string[] {
+export function exposurePaths(mcp: ExposedOwner, prefix: string): string[] {
   const base = basePath(mcp);
   return mcp.spec.auth && base !== '' ? [prefix, `${WELL_KNOWN_RESOURCE}${base}`] : [prefix];
 }

@@ -16,7 +16,7 @@ import type {
   V1VolumeMount,
 } from '@kubernetes/client-node';
 import { AUTH_DIR, GATEWAY_POD_IP_ENV, HOME_DIR, RUNTIME_DIR, SESSION_DIR } from '../api/pod-layout.ts';
-import type { McpServer } from '../api/types.generated.ts';
+import type { McpServer, McpServerSpec } from '../api/types.generated.ts';
 import {
   GATEWAY_HEALTH_PORT,
   GATEWAY_MCP_PORT,
@@ -26,14 +26,14 @@ import {
   HEALTH_PATHS,
   RUNTIME_DIR_FLAG,
 } from '../contract/gateway.ts';
-import { ANNOTATION_CONFIG_HASH, childMetadata, commonLabels, nameOf, selectorLabels } from './metadata.ts';
-import { basePath, upstreamPath } from './urls.ts';
+import { ANNOTATION_CONFIG_HASH, childMetadata, commonLabels, nameOf, type Owner, selectorLabels } from './metadata.ts';
+import { basePath, type ExposedOwner, upstreamPath } from './urls.ts';
 
 export const DEFAULT_UID = 65532;
 export { AUTH_DIR, HOME_DIR, RUNTIME_DIR, SESSION_DIR };
 export const AUTH_TOKEN_FILE = `${AUTH_DIR}/tokens`;
 export const SESSION_KEY = 'session-key';
-export const sessionSecretName = (mcp: McpServer) => `${nameOf(mcp)}-gateway-session`;
+export const sessionSecretName = (mcp: Owner) => `${nameOf(mcp)}-gateway-session`;
 export const SERVER_CONTAINER = 'server';
 export const GATEWAY_CONTAINER = 'gateway';
 
@@ -56,7 +56,12 @@ const DEFAULT_SERVER_RESOURCES = { requests: { cpu: '50m', memory: '128Mi' }, li
 const GATEWAY_SIDECAR_RESOURCES = { requests: { cpu: '10m', memory: '48Mi' }, limits: { memory: '256Mi' } };
 const INIT_RESOURCES = { requests: { cpu: '10m', memory: '32Mi' }, limits: { memory: '128Mi' } };
 
-function podSecurityContext(mcp: McpServer): V1PodSecurityContext {
+/** What the gateway's settings come from: the same fields on an McpServer and a VirtualMcpServer. */
+export type GatewayOwner = ExposedOwner & {
+  spec: Pick<McpServerSpec, 'sessions' | 'tools' | 'rateLimit' | 'auth' | 'ingress' | 'httpRoute' | 'pod'>;
+};
+
+export function podSecurityContext(mcp: GatewayOwner): V1PodSecurityContext {
   const overrides = mcp.spec.pod?.securityContext ?? {};
   const uid = overrides.runAsUser ?? DEFAULT_UID;
   return {
@@ -69,7 +74,7 @@ function podSecurityContext(mcp: McpServer): V1PodSecurityContext {
 }
 
 /** Gateway settings travel as environment variables (see src/gateway/cli.ts for their meaning). */
-function gatewayEnv(mcp: McpServer): V1EnvVar[] {
+export function gatewayEnv(mcp: GatewayOwner): V1EnvVar[] {
   const { sessions, tools, rateLimit, auth, ingress, httpRoute } = mcp.spec;
   const env: Array<[GatewaySetting, string | undefined]> = [
     ['port', String(GATEWAY_MCP_PORT)],
@@ -170,13 +175,13 @@ function serverLivenessProbes(mcp: McpServer, port: string): { startupProbe: V1P
 }
 
 /** Gateway probes on the health port, never on /mcp (a GET there is 405 and would crash-loop the pod). */
-const gatewayProbes = {
+export const gatewayProbes = {
   // npx/uvx servers download on first boot: allow 5 minutes before liveness starts counting.
   startupProbe: httpProbe(HEALTH_PATHS.readiness, 5, 60),
   livenessProbe: httpProbe(HEALTH_PATHS.liveness, 10, 3),
   readinessProbe: httpProbe(HEALTH_PATHS.readiness, 5, 2),
 };
-const gatewayPorts = [
+export const gatewayPorts = [
   { name: 'mcp', containerPort: GATEWAY_MCP_PORT, protocol: 'TCP' },
   { name: 'health', containerPort: GATEWAY_HEALTH_PORT, protocol: 'TCP' },
 ];
@@ -207,18 +212,18 @@ function volumes(mcp: McpServer): V1Volume[] {
   return [...list, ...((mcp.spec.pod?.volumes ?? []) as V1Volume[])];
 }
 
-const writableMounts: V1VolumeMount[] = [
+export const writableMounts: V1VolumeMount[] = [
   { name: 'tmp', mountPath: '/tmp' },
   { name: 'home', mountPath: HOME_DIR },
 ];
 /** What only the gateway reads: the session key, and the bearer tokens when auth is on. */
-const authMount = (mcp: McpServer): V1VolumeMount[] => [
+export const authMount = (mcp: GatewayOwner): V1VolumeMount[] => [
   { name: 'mcp-session', mountPath: SESSION_DIR, readOnly: true },
   ...(mcp.spec.auth?.bearer ? [{ name: 'mcp-auth', mountPath: AUTH_DIR, readOnly: true }] : []),
 ];
 
 /** Quantities as strings: the API server serves them that way, so what we apply compares equal to what we read. */
-const quantities = (map: Record<string, string | number> | undefined) =>
+export const quantities = (map: Record<string, string | number> | undefined) =>
   map ? Object.fromEntries(Object.entries(map).map(([k, v]) => [k, String(v)])) : undefined;
 
 function serverResources(mcp: McpServer): V1ResourceRequirements {

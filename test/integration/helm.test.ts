@@ -12,7 +12,7 @@ import { createInterface } from 'node:readline';
 import type { V1Deployment, V1Pod, V1PodSpec, V1PolicyRule, V1ReplicaSet } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { parse, parseAllDocuments, stringify } from 'yaml';
-import { mcpServerCrd } from '../../src/api/crd.ts';
+import { allCrds } from '../../src/api/crd.ts';
 import type { McpServer } from '../../src/api/types.generated.ts';
 import { VERSION } from '../../src/cli/defaults.ts';
 import { controllerRules, gatewayApiRules, leaderElectionRules } from '../../src/controller/rbac.ts';
@@ -340,6 +340,7 @@ describe('the Helm chart', () => {
         'ClusterRole',
         'ClusterRoleBinding',
         'CustomResourceDefinition',
+        'CustomResourceDefinition',
         'Deployment',
         'Role',
         'RoleBinding',
@@ -352,11 +353,13 @@ describe('the Helm chart', () => {
         expect(o.metadata.namespace, `${o.kind} ${o.metadata.name}`).toBe('mcp-operator-system');
     }
 
-    // The CRD is the one src/api/schema.ts generates, annotated to survive `helm uninstall`.
-    const crd = one(objects, 'CustomResourceDefinition');
-    expect(crd.metadata.annotations).toEqual({ 'helm.sh/resource-policy': 'keep' });
-    expect(crd.spec).toEqual(JSON.parse(JSON.stringify(mcpServerCrd().spec)));
-    expect(crd.metadata.name).toBe(mcpServerCrd().metadata.name);
+    // The CRDs are the ones src/api/schema.ts generates (McpServer, VirtualMcpServer), kept on `helm uninstall`.
+    const crds = ofKind(objects, 'CustomResourceDefinition');
+    expect(crds.map((c) => c.metadata.name)).toEqual(allCrds().map((c) => c.metadata.name));
+    for (const [i, crd] of crds.entries()) {
+      expect(crd.metadata.annotations).toEqual({ 'helm.sh/resource-policy': 'keep' });
+      expect((crd as { spec?: unknown }).spec).toEqual(JSON.parse(JSON.stringify(allCrds()[i]?.spec)));
+    }
 
     // RBAC: src/controller/rbac.ts, cluster-wide objects named per release and namespace.
     const clusterRole = one(objects, 'ClusterRole');

@@ -12,6 +12,8 @@ export function adminClient(kubeconfigPath: string): KubeClient {
 
 export const T = {
   mcpservers: { apiVersion: 'mcpoperator.io/v1alpha1', plural: 'mcpservers' },
+  virtualmcpservers: { apiVersion: 'mcpoperator.io/v1alpha1', plural: 'virtualmcpservers' },
+  configmaps: { apiVersion: 'v1', plural: 'configmaps' },
   deployments: { apiVersion: 'apps/v1', plural: 'deployments' },
   services: { apiVersion: 'v1', plural: 'services' },
   serviceaccounts: { apiVersion: 'v1', plural: 'serviceaccounts' },

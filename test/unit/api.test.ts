@@ -1,11 +1,11 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { toOpenApi } from '../../src/api/crd.ts';
-import { CRD_PATH, generatedFiles, TYPES_PATH } from '../../src/api/generated-files.ts';
-import { REFERENCE_PATH } from '../../src/api/reference.ts';
-import { mcpServerSchema } from '../../src/api/schema.ts';
+import { CRD_PATH, generatedFiles, TYPES_PATH, VIRTUAL_CRD_PATH } from '../../src/api/generated-files.ts';
+import { REFERENCE_PATH, VIRTUAL_REFERENCE_PATH } from '../../src/api/reference.ts';
+import { mcpServerSchema, virtualMcpServerSchema } from '../../src/api/schema.ts';
 import type { Schema } from '../../src/api/schema-types.ts';
 import { InvalidMcpServerError, parseMcpServer } from '../../src/api/validate.ts';
 import { httpServer, invalidCases, stdioServer } from '../fixtures/manifests.ts';
@@ -17,7 +17,9 @@ const isKubernetesType = (schema: Schema) => schema.tsType?.startsWith('k8s.') ?
 describe('the schema source', () => {
   it('matches the committed CRD, types and reference (run `npm run generate` after editing src/api/schema.ts)', () => {
     const files = generatedFiles();
-    expect(Object.keys(files)).toEqual(expect.arrayContaining([CRD_PATH, TYPES_PATH, REFERENCE_PATH]));
+    expect(Object.keys(files)).toEqual(
+      expect.arrayContaining([CRD_PATH, VIRTUAL_CRD_PATH, TYPES_PATH, REFERENCE_PATH, VIRTUAL_REFERENCE_PATH]),
+    );
     for (const [path, text] of Object.entries(files)) {
       expect(readFileSync(join(ROOT, path), 'utf8'), path).toBe(text);
     }
@@ -33,13 +35,17 @@ describe('the schema source', () => {
       if (schema.additionalProperties) walk(schema.additionalProperties, `${path}{}`);
     };
     walk(mcpServerSchema, '');
+    walk(virtualMcpServerSchema, '');
     expect(undocumented).toEqual([]);
   });
 
-  it('is a structural schema: every field typed, no unknown fields preserved except metadata', () => {
-    const crd = parse(readFileSync(join(ROOT, 'crds/mcpoperator.io_mcpservers.yaml'), 'utf8'));
+  it.each([
+    [CRD_PATH, mcpServerSchema],
+    [VIRTUAL_CRD_PATH, virtualMcpServerSchema],
+  ])('%s is a structural schema: every field typed, no unknown fields preserved except metadata', (path, source) => {
+    const crd = parse(readFileSync(join(ROOT, path), 'utf8'));
     const schema = crd.spec.versions[0].schema.openAPIV3Schema;
-    expect(schema).toEqual(toOpenApi(mcpServerSchema));
+    expect(schema).toEqual(toOpenApi(source));
     const untyped: string[] = [];
     const walk = (node: Record<string, unknown>, path: string) => {
       if (!node.type && !node['x-kubernetes-int-or-string']) untyped.push(path);
@@ -238,5 +244,48 @@ describe('parseMcpServer (the offline twin of API server admission)', () => {
     ]);
     // Strict field validation refuses unknown fields before anything else: a misspelt required key is one error.
     expect(fields(httpServer('typo', { imagee: 'x', port: 70000 }))).toEqual(['spec.imagee']);
+  });
+});
+
+describe('the VirtualMcpServer reference (docs/virtualmcpserver-reference.md)', () => {
+  const reference = generatedFiles()[VIRTUAL_REFERENCE_PATH] ?? '';
+
+  it('has a row for every spec and status field, and every CEL rule with its message', () => {
+    const missing: string[] = [];
+    const walk = (schema: Schema, path: string) => {
+      if (schema.preserveUnknownFields || isKubernetesType(schema)) return;
+      for (const rule of schema.rules ?? [])
+        if (!reference.includes(rule.message)) missing.push(`${path}: ${rule.message}`);
+      for (const [k, v] of Object.entries(schema.properties ?? {})) {
+        const child = path ? `${path}.${k}` : k;
+        if (path && !reference.includes(`| \`${child}\` |`)) missing.push(child);
+        walk(v, child);
+      }
+      if (schema.items) walk(schema.items, `${path}[]`);
+      if (schema.additionalProperties) walk(schema.additionalProperties, `${path}.<key>`);
+    };
+    for (const part of ['spec', 'status'] as const) walk(virtualMcpServerSchema.properties?.[part] as Schema, part);
+    expect(missing).toEqual([]);
+    expect(reference).toContain('## kubectl get vmcps');
+  });
+
+  it('lists every condition reason and Event reason the VirtualMcpServer controller writes', () => {
+    const dir = join(ROOT, 'src/controller/virtual');
+    const written = new Set<string>();
+    const events = new Set<string>();
+    for (const file of readdirSync(dir)) {
+      const text = readFileSync(join(dir, file), 'utf8');
+      for (const m of text.matchAll(/reason: '([A-Za-z]+)'/g)) written.add(m[1] as string);
+      for (const m of text.matchAll(/reason: [^'\n]*\? '([A-Za-z]+)' : '([A-Za-z]+)'/g)) {
+        written.add(m[1] as string);
+        written.add(m[2] as string);
+      }
+      for (const m of text.matchAll(/record\('(?:Normal|Warning)', '([A-Za-z]+)'/g)) events.add(m[1] as string);
+      for (const m of text.matchAll(/events\.record\([^,]+, 'Normal', '([A-Za-z]+)'/g)) events.add(m[1] as string);
+    }
+    expect(written.size).toBeGreaterThan(8);
+    expect([...written].filter((r) => !reference.includes(`| \`${r}\` |`))).toEqual([]);
+    expect([...events].sort()).toEqual(['BackendsChanged', 'Deleted', 'Ready']);
+    for (const reason of [...events, 'Created', 'Applied']) expect(reference).toContain(`| Normal | \`${reason}\` |`);
   });
 });

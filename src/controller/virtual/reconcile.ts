@@ -1,0 +1,439 @@
+/**
+ * One reconcile of one VirtualMcpServer: validate, resolve its backends (spec.servers, then spec.selector) from the
+ * McpServer cache, render, apply what changed, delete what is no longer wanted, write status only when it changed.
+ * Level-triggered like the McpServer reconciler: every input is read from the caches on each pass.
+ */
+import { randomBytes } from 'node:crypto';
+import type { KubernetesObject, V1Deployment, V1Pod } from '@kubernetes/client-node';
+import { VIRTUAL_PLURAL } from '../../api/schema.ts';
+import type { McpServer, VirtualMcpServer, VirtualMcpServerStatus } from '../../api/types.generated.ts';
+import { InvalidMcpServerError, parseVirtualMcpServer } from '../../api/validate.ts';
+import { isConflict, isNotFound, KubeApiError, type KubeClient, resourcePath } from '../../kube/client.ts';
+import type { Cached } from '../../kube/informer.ts';
+import type { ControllerMetrics } from '../../observability/controller-metrics.ts';
+import type { Logger } from '../../observability/log.ts';
+import { HTTPROUTE_TYPE, type HTTPRoute, referencedObjects } from '../../render/index.ts';
+import {
+  ANNOTATION_SPEC_HASH,
+  commonLabels,
+  LABEL_INSTANCE,
+  ownerReference,
+  selectorLabels,
+} from '../../render/metadata.ts';
+import { renderIngress } from '../../render/network.ts';
+import {
+  renderVirtualChildren,
+  VIRTUAL_CHILD_KINDS,
+  type VirtualChildKind,
+  virtualExternalURL,
+  virtualServiceURL,
+} from '../../render/virtual.ts';
+import { backendsFile, type Selection, selectBackends } from '../../render/virtual-backends.ts';
+import { SESSION_KEY, sessionSecretName } from '../../render/workload.ts';
+import { canonicalJSON, needsApply, sha256, withSpecHash } from '../compare.ts';
+import type { EventRecorder } from '../events.ts';
+import type { GatewayApi, RouteOutcome } from '../gateway-api.ts';
+import type { ReferencedObject, Store } from '../reconcile.ts';
+import { isRefusal } from '../refusal.ts';
+import type { Blocker } from '../status.ts';
+import { computeVirtualStatus, virtualConditionOf } from './status.ts';
+
+export const VIRTUALMCPSERVERS = { apiVersion: 'mcpoperator.io/v1alpha1', plural: VIRTUAL_PLURAL };
+const FIELD_MANAGER = 'mcp-operator';
+const STATUS_RECHECK_MS = 5_000;
+
+export interface VirtualCaches {
+  virtualservers: Store<VirtualMcpServer & Cached>;
+  mcpservers: Store<McpServer & Cached>;
+  children: Record<VirtualChildKind, Store<Cached>>;
+  secrets: Store<ReferencedObject>;
+  configMaps: Store<ReferencedObject>;
+  pods: Store<V1Pod & Cached>;
+}
+
+export interface VirtualReconcilerOptions {
+  client: KubeClient;
+  caches: VirtualCaches;
+  gatewayImage: string;
+  events: EventRecorder;
+  log: Logger;
+  metrics?: ControllerMetrics | undefined;
+  gatewayApi?: GatewayApi | undefined;
+  now?: () => string;
+}
+
+export type VirtualOutcome = { result: 'success'; recheckAfterMs?: number } | { result: 'requeue'; reason: string };
+
+const controlledBy = (object: KubernetesObject, uid: string | undefined) =>
+  !!uid && (object.metadata?.ownerReferences ?? []).some((ref) => ref.controller && ref.uid === uid);
+
+/** Apply order: the ServiceAccount and the backends ConfigMap, then the NetworkPolicy, then the rest. */
+const STAGES: ReadonlyArray<ReadonlyArray<string>> = [['ServiceAccount', 'ConfigMap'], ['NetworkPolicy']];
+
+/** The routes's reconciler reads an McpServer: a VirtualMcpServer serves /mcp through its gateway, always. */
+const asRouteOwner = (vmcp: VirtualMcpServer) =>
+  ({ ...vmcp, spec: { ...vmcp.spec, gateway: { enabled: true } } }) as unknown as McpServer;
+
+export class VirtualReconciler {
+  private readonly o: VirtualReconcilerOptions;
+  /** Per VirtualMcpServer key: the McpServer names it used last time, so a change to one of them wakes it. */
+  private readonly members = new Map<string, Set<string>>();
+
+  constructor(options: VirtualReconcilerOptions) {
+    this.o = options;
+  }
+
+  /** VirtualMcpServer keys an McpServer event concerns: those that list, select or (last time) had it. */
+  affectedBy(server: McpServer & Cached): string[] {
+    const namespace = server.metadata.namespace;
+    const name = server.metadata.name;
+    const keys: string[] = [];
+    for (const vmcp of this.o.caches.virtualservers.list()) {
+      if (vmcp.metadata.namespace !== namespace) continue;
+      const key = `${namespace}/${vmcp.metadata.name}`;
+      const listed = (vmcp.spec?.servers ?? []).some((s) => s.name === name);
+      const selected = vmcp.spec?.selector !== undefined; // labels may have changed either way: look again
+      if (listed || selected || this.members.get(key)?.has(name)) keys.push(key);
+    }
+    return keys;
+  }
+
+  async reconcile(key: string): Promise<VirtualOutcome> {
+    const [namespace = '', name = ''] = key.split('/');
+    const live = this.o.caches.virtualservers.get(namespace, name);
+    if (!live || live.metadata.deletionTimestamp) {
+      this.members.delete(key);
+      return { result: 'success' }; // children go with it (ownerReferences)
+    }
+    let vmcp: VirtualMcpServer;
+    try {
+      vmcp = parseVirtualMcpServer(live);
+    } catch (err) {
+      if (!(err instanceof InvalidMcpServerError)) throw err;
+      const message = err.errors.map((e) => `${e.field}: ${e.message}`).join('; ');
+      await this.updateStatus(
+        live,
+        live,
+        { backends: [], missing: [], leftOut: 0 },
+        { reason: 'InvalidSpec', message },
+      );
+      return { result: 'success' };
+    }
+    const servers = this.o.caches.mcpservers.list().filter((s) => s.metadata.namespace === namespace);
+    const selection = selectBackends(vmcp, servers);
+    this.members.set(key, new Set(selection.backends.map((b) => b.naming.name)));
+
+    const missing = this.missingReference(namespace, vmcp);
+    if (missing) {
+      await this.updateStatus(live, vmcp, selection, missing);
+      return { result: 'requeue', reason: missing.reason };
+    }
+    const rendered = renderVirtualChildren(vmcp, backendsFile(vmcp, selection), {
+      gatewayImage: this.o.gatewayImage,
+      configHash: this.configHash(namespace, vmcp),
+    }).map(withSpecHash);
+    const route = rendered.find((c) => c.kind === HTTPROUTE_TYPE.kind) as HTTPRoute | undefined;
+    const desired = rendered.filter((c) => c !== route);
+
+    const sessionKey = await this.ensureSessionSecret(live, vmcp);
+    if (sessionKey) {
+      await this.updateStatus(live, vmcp, selection, sessionKey);
+      return { result: 'requeue', reason: sessionKey.reason };
+    }
+    const found = await Promise.all(desired.map((child) => this.liveChild(child)));
+    const current = new Map(desired.map((child, i) => [child, found[i]] as const));
+    for (const [child, object] of current) {
+      if (object && !controlledBy(object, live.metadata.uid)) {
+        const blocker = {
+          reason: 'ChildConflict',
+          message: `${child.kind} ${namespace}/${child.metadata?.name} already exists and is not managed by this VirtualMcpServer (an McpServer of the same name?): delete it or rename the VirtualMcpServer`,
+        };
+        await this.updateStatus(live, vmcp, selection, blocker);
+        return { result: 'requeue', reason: blocker.reason };
+      }
+    }
+    const applied = await this.applyChanged(desired, current);
+    if ('blocker' in applied) {
+      await this.updateStatus(live, vmcp, selection, applied.blocker);
+      return { result: 'requeue', reason: applied.blocker.reason };
+    }
+    const deleted = await this.pruneObsolete(live, desired);
+    const exposure: RouteOutcome =
+      (await this.o.gatewayApi?.reconcile(asRouteOwner(live) as McpServer & Cached, asRouteOwner(vmcp), route)) ?? {};
+    if (exposure.applied) applied.kinds.push(HTTPROUTE_TYPE.kind);
+    if (exposure.deleted) deleted.push(HTTPROUTE_TYPE.kind);
+    if (applied.kinds.length) {
+      const created = [...current.values()].every((v) => v === undefined);
+      const verb = created ? 'Created' : 'Applied';
+      await this.o.events.record(live as never, 'Normal', verb, `${verb.toLowerCase()} ${applied.kinds.join(', ')}`);
+    }
+    if (deleted.length)
+      await this.o.events.record(live as never, 'Normal', 'Deleted', `deleted obsolete ${deleted.join(', ')}`);
+    await this.updateStatus(live, vmcp, selection, exposure.blocker, applied.kinds, exposure);
+    if (exposure.blocker && !exposure.recheckAfterMs) return { result: 'requeue', reason: exposure.blocker.reason };
+    if (applied.kinds.includes('Deployment')) return { result: 'success', recheckAfterMs: STATUS_RECHECK_MS };
+    return exposure.recheckAfterMs
+      ? { result: 'success', recheckAfterMs: exposure.recheckAfterMs }
+      : { result: 'success' };
+  }
+
+  private cached(child: KubernetesObject): Cached | undefined {
+    return this.o.caches.children[child.kind as VirtualChildKind]?.get(
+      child.metadata?.namespace,
+      child.metadata?.name ?? '',
+    );
+  }
+
+  /**
+   * From the cache, else from the API server: the caches hold only the operator's objects, and applying over a
+   * user's object of the same name (server-side apply with force) would take it over.
+   */
+  private async liveChild(child: KubernetesObject): Promise<Cached | undefined> {
+    const cached = this.cached(child);
+    if (cached) return cached;
+    try {
+      return await this.o.client.get<Cached>(this.pathOf(child), { fromCache: true });
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  private pathOf(child: KubernetesObject): string {
+    const type = VIRTUAL_CHILD_KINDS.find((k) => k.kind === child.kind);
+    if (!type) throw new Error(`renderer produced an unknown kind ${child.kind}`);
+    return resourcePath(type, { namespace: child.metadata?.namespace, name: child.metadata?.name });
+  }
+
+  /** Stage by stage; a refused child is a blocker naming it and what the API server said. */
+  private async applyChanged(
+    desired: KubernetesObject[],
+    live: Map<KubernetesObject, Cached | undefined>,
+  ): Promise<{ kinds: string[] } | { blocker: Blocker }> {
+    const staged = new Set(STAGES.flat());
+    const stages = [
+      ...STAGES.map((kinds) => desired.filter((c) => kinds.includes(c.kind ?? ''))),
+      desired.filter((c) => !staged.has(c.kind ?? '')),
+    ];
+    const kinds: string[] = [];
+    for (const stage of stages) {
+      const results = await Promise.allSettled(
+        stage.map(async (child) => {
+          if (!needsApply(child, live.get(child))) return;
+          await this.o.client.apply(this.pathOf(child), child, FIELD_MANAGER);
+          this.o.metrics?.childWrites.inc({ kind: child.kind, action: 'apply' });
+          kinds.push(child.kind as string);
+        }),
+      );
+      const refused: string[] = [];
+      let forbidden = true;
+      for (const [i, result] of results.entries()) {
+        if (result.status === 'fulfilled') continue;
+        const err = result.reason;
+        // 5xx and 409/429 are retried with backoff; a 4xx is the API server's answer to tell the user.
+        if (!(err instanceof KubeApiError) || !isRefusal(err, 0)) throw err;
+        const child = stage[i] as KubernetesObject;
+        forbidden &&= err.status === 403;
+        refused.push(
+          `the API server refused the ${child.kind} ${child.metadata?.namespace}/${child.metadata?.name} (HTTP ${err.status}): ${err.message}`,
+        );
+      }
+      if (refused.length)
+        return { blocker: { reason: forbidden ? 'Forbidden' : 'ApplyFailed', message: refused.join('; ') } };
+    }
+    return { kinds };
+  }
+
+  private async pruneObsolete(vmcp: VirtualMcpServer & Cached, desired: KubernetesObject[]): Promise<string[]> {
+    const wanted = new Set(desired.map((d) => `${d.kind}/${d.metadata?.name}`));
+    const deleted: string[] = [];
+    for (const type of VIRTUAL_CHILD_KINDS) {
+      for (const object of this.o.caches.children[type.kind].list()) {
+        const meta = object.metadata;
+        if (meta.namespace !== vmcp.metadata.namespace || meta.labels?.[LABEL_INSTANCE] !== vmcp.metadata.name)
+          continue;
+        if (!controlledBy(object, vmcp.metadata.uid) || wanted.has(`${type.kind}/${meta.name}`)) continue;
+        try {
+          await this.o.client.delete(resourcePath(type, { namespace: meta.namespace, name: meta.name }), meta.uid);
+        } catch (err) {
+          if (!isNotFound(err)) throw err;
+        }
+        this.o.metrics?.childWrites.inc({ kind: type.kind, action: 'delete' });
+        deleted.push(type.kind);
+      }
+    }
+    return deleted;
+  }
+
+  /** The bearer-token Secret and the pod volumes' Secrets and ConfigMaps must exist before the pods. */
+  private missingReference(namespace: string, vmcp: VirtualMcpServer): Blocker | undefined {
+    for (const ref of referencedObjects(vmcp as unknown as McpServer)) {
+      if (ref.optional) continue;
+      const store = ref.kind === 'Secret' ? this.o.caches.secrets : this.o.caches.configMaps;
+      const object = store.get(namespace, ref.name);
+      if (!object) {
+        return {
+          reason: `${ref.kind}NotFound`,
+          message: `${ref.kind} ${namespace}/${ref.name} (referenced by ${ref.field}) does not exist: create it or fix the reference`,
+        };
+      }
+      if (ref.key && !object.keys.includes(ref.key)) {
+        return {
+          reason: `${ref.kind}KeyNotFound`,
+          message: `${ref.kind} ${namespace}/${ref.name} has no key "${ref.key}" (referenced by ${ref.field}); it has: ${object.keys.join(', ') || 'no keys'}`,
+        };
+      }
+    }
+    return undefined;
+  }
+
+  private configHash(namespace: string, vmcp: VirtualMcpServer): string | undefined {
+    const refs = referencedObjects(vmcp as unknown as McpServer);
+    if (!refs.length) return undefined;
+    const parts = [...new Set(refs.map((r) => `${r.kind}/${r.name}`))].sort().map((id) => {
+      const [kind, name = ''] = id.split('/');
+      const store = kind === 'Secret' ? this.o.caches.secrets : this.o.caches.configMaps;
+      return `${id}=${store.get(namespace, name)?.hash ?? 'absent'}`;
+    });
+    return sha256(parts.join('\n')).slice(0, 32);
+  }
+
+  /** The replicas' session-signing key, as for McpServer: random, created once, owned, never updated. */
+  private async ensureSessionSecret(
+    live: VirtualMcpServer & Cached,
+    vmcp: VirtualMcpServer,
+  ): Promise<Blocker | undefined> {
+    const namespace = live.metadata.namespace;
+    const name = sessionSecretName(vmcp);
+    const existing = this.o.caches.secrets.get(namespace, name);
+    if (existing) {
+      if (controlledBy(existing, live.metadata.uid)) return undefined;
+      return {
+        reason: 'ChildConflict',
+        message: `Secret ${namespace}/${name} already exists and is not managed by this VirtualMcpServer: delete it or rename the VirtualMcpServer`,
+      };
+    }
+    const owner = ownerReference(vmcp);
+    try {
+      await this.o.client.create(resourcePath({ apiVersion: 'v1', plural: 'secrets' }, { namespace }), {
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name, namespace, labels: commonLabels(vmcp), ...(owner ? { ownerReferences: [owner] } : {}) },
+        type: 'Opaque',
+        data: { [SESSION_KEY]: randomBytes(32).toString('base64') },
+      });
+      this.o.metrics?.childWrites.inc({ kind: 'Secret', action: 'create' });
+    } catch (err) {
+      if (!isConflict(err)) throw err;
+    }
+    return undefined;
+  }
+
+  /** The Ingress is ours and the one this spec asks for, so its URL is true. */
+  private exposedByIngress(
+    live: VirtualMcpServer & Cached,
+    desiredHash: string | undefined,
+    applied: readonly string[],
+  ) {
+    if (desiredHash === undefined) return false;
+    if (applied.includes('Ingress')) return true;
+    const ingress = this.o.caches.children.Ingress.get(live.metadata.namespace, live.metadata.name);
+    return (
+      !!ingress &&
+      controlledBy(ingress, live.metadata.uid) &&
+      ingress.metadata.annotations?.[ANNOTATION_SPEC_HASH] === desiredHash
+    );
+  }
+
+  private async updateStatus(
+    live: VirtualMcpServer & Cached,
+    vmcp: VirtualMcpServer,
+    selection: Selection,
+    blocker?: Blocker,
+    applied: readonly string[] = [],
+    exposure: RouteOutcome = {},
+  ): Promise<void> {
+    const namespace = live.metadata.namespace ?? 'default';
+    const cached = this.o.caches.children.Deployment.get(namespace, live.metadata.name) as
+      | (V1Deployment & Cached)
+      | undefined;
+    const deployment = cached && controlledBy(cached, live.metadata.uid) ? cached : undefined;
+    const selector = Object.entries(selectorLabels(vmcp));
+    const pods = deployment
+      ? this.o.caches.pods
+          .list()
+          .filter((p) => p.metadata.namespace === namespace && selector.every(([k, v]) => p.metadata.labels?.[k] === v))
+      : undefined;
+    const valid = blocker?.reason !== 'InvalidSpec';
+    const wantedIngress = valid ? renderIngress(vmcp) : undefined;
+    const ingressHash = wantedIngress && withSpecHash(wantedIngress).metadata?.annotations?.[ANNOTATION_SPEC_HASH];
+    const next = computeVirtualStatus(
+      {
+        vmcp,
+        selection,
+        deployment,
+        pods,
+        blocker,
+        url: valid ? virtualServiceURL(vmcp) : undefined,
+        externalURL: valid
+          ? (exposure.externalURL ??
+            (this.exposedByIngress(live, ingressHash, applied) ? virtualExternalURL(vmcp) : undefined))
+          : undefined,
+        routeConditions: exposure.conditions,
+        now: (this.o.now ?? (() => new Date().toISOString().replace(/\.\d+Z$/, 'Z')))(),
+      },
+      live.status,
+    );
+    if (canonicalJSON(next) === canonicalJSON(live.status ?? {})) return;
+    const patch: Record<string, unknown> = { ...next };
+    for (const k of Object.keys(live.status ?? {})) if (!(k in next)) patch[k] = null;
+    try {
+      await this.o.client.mergePatch(
+        resourcePath(VIRTUALMCPSERVERS, { namespace, name: live.metadata.name, subresource: 'status' }),
+        { status: patch },
+        FIELD_MANAGER,
+      );
+    } catch (err) {
+      if (isNotFound(err)) return;
+      throw err;
+    }
+    await this.recordEvents(live, live.status, next, blocker);
+  }
+
+  /** Ready changes, blockers, backend and name problems (when their message changes), membership changes. */
+  private async recordEvents(
+    live: VirtualMcpServer & Cached,
+    before: VirtualMcpServerStatus | undefined,
+    after: VirtualMcpServerStatus,
+    blocker: Blocker | undefined,
+  ): Promise<void> {
+    const record = (type: 'Normal' | 'Warning', reason: string, message: string) =>
+      this.o.events.record(live as never, type, reason, message);
+    const was = virtualConditionOf(before, 'Ready');
+    const is = virtualConditionOf(after, 'Ready');
+    if (is?.status === 'True' && was?.status !== 'True') await record('Normal', 'Ready', is.message);
+    if (blocker && (was?.reason !== is?.reason || was?.message !== is?.message)) {
+      await record('Warning', blocker.reason, blocker.message);
+    }
+    // An invalid spec names no backend: its InvalidSpec Event says it all.
+    const types = blocker?.reason === 'InvalidSpec' ? [] : (['BackendsReady', 'ToolNamesResolved'] as const);
+    for (const type of types) {
+      const old = virtualConditionOf(before, type);
+      const now = virtualConditionOf(after, type);
+      if (now?.status === 'False' && (old?.status !== 'False' || old.message !== now.message)) {
+        await record('Warning', now.reason, now.message);
+      }
+    }
+    const names = (s: VirtualMcpServerStatus | undefined) => (s?.backends ?? []).map((b) => b.name);
+    const [oldNames, newNames] = [names(before), names(after)];
+    const joined = newNames.filter((n) => !oldNames.includes(n));
+    const left = oldNames.filter((n) => !newNames.includes(n));
+    if (before?.backends && (joined.length || left.length)) {
+      const parts = [
+        ...(joined.length ? [`joined: ${joined.join(', ')}`] : []),
+        ...(left.length ? [`left: ${left.join(', ')}`] : []),
+      ];
+      await record('Normal', 'BackendsChanged', `backends ${parts.join('; ')}`);
+    }
+  }
+}

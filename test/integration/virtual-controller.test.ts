@@ -1,0 +1,289 @@
+/**
+ * VirtualMcpServers reconciled by the real controller CLI (with exactly its RBAC) against a real API server: the
+ * children, status and conditions for missing and not-ready backends, a conflict reported with its fix, and
+ * membership that follows McpServers created and labelled. (No kubelet here: McpServers never become Ready, so
+ * their tools come from status.tools, set as discovery would.)
+ */
+
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import type { V1ConfigMap, V1Deployment } from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { McpServer, VirtualMcpServer } from '../../src/api/types.generated.ts';
+import type { KubeClient } from '../../src/kube/client.ts';
+import { controlPlaneBinaries } from '../../src/local-cluster/control-plane.ts';
+import { stdioServer } from '../fixtures/manifests.ts';
+import { virtualServer } from '../fixtures/virtual.ts';
+import { type ControllerProcess, startController } from '../support/controller-process.ts';
+import {
+  adminClient,
+  createRestrictedNamespace,
+  eventually,
+  getOrUndefined,
+  resourcePath,
+  T,
+} from '../support/kube.ts';
+
+let admin: KubeClient;
+let ns: string;
+let controller: ControllerProcess;
+
+const path = (type: { apiVersion: string; plural: string }, name?: string, subresource?: string) =>
+  resourcePath(type, { namespace: ns, name, ...(subresource ? { subresource } : {}) });
+const getVirtual = (name: string) => admin.get<VirtualMcpServer>(path(T.virtualmcpservers, name));
+const condition = (v: VirtualMcpServer, type: string) => v.status?.conditions?.find((c) => c.type === type);
+
+/** The status once it satisfies `until` (the controller writes it as inputs change). */
+function statusOf(name: string, until: (v: VirtualMcpServer) => boolean, what: string): Promise<VirtualMcpServer> {
+  return eventually(
+    `${what} on ${ns}/${name}`,
+    async () => {
+      const v = await getVirtual(name);
+      return v.status?.observedGeneration === v.metadata?.generation && until(v) ? v : undefined;
+    },
+    { timeoutMs: 30_000 },
+  );
+}
+
+async function createMcpServer(name: string, labels?: Record<string, string>): Promise<McpServer> {
+  const manifest = stdioServer(name);
+  return admin.create<McpServer>(path(T.mcpservers), {
+    ...manifest,
+    metadata: { ...manifest.metadata, ...(labels ? { labels } : {}) },
+  });
+}
+
+/** What discovery writes once a server answers: its tool names. */
+async function reportTools(name: string, tools: string[]): Promise<void> {
+  await eventually(`status of McpServer ${name}`, async () => {
+    const mcp = await admin.get<McpServer>(path(T.mcpservers, name));
+    return mcp.status?.conditions ? mcp : undefined;
+  });
+  await admin.mergePatch(path(T.mcpservers, name, 'status'), { status: { tools } });
+}
+
+beforeAll(async () => {
+  admin = adminClient(inject('adminKubeconfig'));
+  ns = await createRestrictedNamespace(admin, 'vctl');
+  controller = startController({ kubeconfig: inject('controllerKubeconfig'), namespaces: [ns] });
+  await controller.waitForLog((l) => l.msg === 'controller started');
+});
+
+afterAll(async () => {
+  expect(await controller.stop()).toBe(0);
+});
+
+describe('a VirtualMcpServer on a real API server', () => {
+  it('gets its gateway, backend list and session key, and names a missing and a not-ready backend', async () => {
+    await createMcpServer('memory');
+    const created = await admin.create<VirtualMcpServer>(
+      path(T.virtualmcpservers),
+      virtualServer('team', { servers: [{ name: 'memory' }, { name: 'github', prefix: 'gh' }] }),
+    );
+
+    const status = await statusOf(
+      'team',
+      (v) => condition(v, 'BackendsReady')?.reason === 'BackendNotFound',
+      'BackendNotFound',
+    );
+    expect(status.status?.backends).toEqual([
+      expect.objectContaining({ name: 'memory', ready: false }),
+      expect.objectContaining({ name: 'github', ready: false, reason: 'BackendNotFound' }),
+    ]);
+    expect(status.status?.readyBackends).toBe('0/2');
+    expect(status.status?.url).toBe(`http://team.${ns}.svc:8080/mcp`);
+    const backends = condition(status, 'BackendsReady');
+    expect(backends?.status).toBe('False');
+    expect(backends?.message).toContain(
+      `spec.servers[1] names McpServer github, which does not exist in namespace ${ns}`,
+    );
+    expect(backends?.message).toContain('McpServer memory is not Ready');
+    expect(condition(status, 'Degraded')).toMatchObject({ status: 'True' });
+    expect(condition(status, 'Ready')?.status).toBe('False');
+
+    const deployment = await eventually('Deployment', () =>
+      getOrUndefined<V1Deployment>(admin, path(T.deployments, 'team')),
+    );
+    expect(deployment.metadata?.ownerReferences?.[0]).toMatchObject({
+      kind: 'VirtualMcpServer',
+      uid: created.metadata?.uid,
+    });
+    expect(deployment.spec?.template.spec?.containers[0]?.args).toEqual(['gateway', 'aggregate']);
+    // The real ReplicaSet controller creates the pod: the namespace enforces Pod Security "restricted", so it is
+    // admitted only when the hardening is right.
+    const pods = await eventually('the gateway pod, admitted', async () => {
+      const list = await admin.list<{ metadata: { name: string } }>(path(T.pods), {
+        labelSelector: 'app.kubernetes.io/name=virtual-mcp-server,app.kubernetes.io/instance=team',
+      });
+      return list.items.length ? list.items : undefined;
+    });
+    expect(pods).toHaveLength(1);
+    const list = await eventually('backends ConfigMap', () =>
+      getOrUndefined<V1ConfigMap>(admin, path(T.configmaps, 'team-backends')),
+    );
+    expect(JSON.parse(list.data?.['backends.json'] ?? '{}').backends).toEqual([
+      { name: 'memory', url: `http://memory.${ns}.svc:8080/mcp`, transport: 'streamable-http' },
+      { name: 'github', url: `http://github.${ns}.svc:8080/mcp`, transport: 'streamable-http', prefix: 'gh' },
+    ]);
+    const key = await eventually('session key', () =>
+      getOrUndefined<{ data: Record<string, string> }>(admin, path(T.secrets, 'team-gateway-session')),
+    );
+    expect(Buffer.from(key.data['session-key'] ?? '', 'base64')).toHaveLength(32);
+    const event = await eventually('BackendNotFound Event', async () => {
+      const events = await admin.list<{ reason: string; involvedObject: { kind: string; name: string } }>(
+        path(T.events),
+      );
+      return events.items.find((e) => e.reason === 'BackendNotFound' && e.involvedObject.kind === 'VirtualMcpServer');
+    });
+    expect(event.involvedObject.name).toBe('team');
+
+    // The missing McpServer appears: the McpServer watch wakes the aggregate, which now waits for readiness only.
+    await createMcpServer('github');
+    const later = await statusOf(
+      'team',
+      (v) => condition(v, 'BackendsReady')?.reason === 'BackendNotReady',
+      'BackendNotReady',
+    );
+    expect(later.status?.backends?.every((b) => b.reason !== 'BackendNotFound')).toBe(true);
+    expect(condition(later, 'BackendsReady')?.message).toContain('McpServer github is not Ready');
+  });
+
+  it('reports two backends exposing one tool name, with the fix, and clears it once fixed', async () => {
+    await createMcpServer('alpha');
+    await createMcpServer('beta');
+    await reportTools('alpha', ['search', 'read']);
+    await reportTools('beta', ['search', 'write']);
+    await admin.create(
+      path(T.virtualmcpservers),
+      virtualServer('both', { servers: [{ name: 'alpha' }, { name: 'beta' }] }),
+    );
+
+    const conflicted = await statusOf('both', (v) => (v.status?.conflictCount ?? 0) > 0, 'a conflict');
+    expect(conflicted.status?.conflicts).toEqual([
+      expect.objectContaining({ kind: 'tool', name: 'search', server: 'alpha', hiddenServer: 'beta' }),
+    ]);
+    expect(conflicted.status?.conflicts?.[0]?.message).toContain('spec.servers[1].prefix');
+    expect(condition(conflicted, 'ToolNamesResolved')).toMatchObject({ status: 'False', reason: 'ToolNameConflict' });
+    expect(conflicted.status?.backends?.map((b) => [b.name, b.toolCount])).toEqual([
+      ['alpha', 2],
+      ['beta', 1],
+    ]);
+
+    // What a person sees: kubectl get vmcps, with the columns to act on.
+    const bin = await controlPlaneBinaries(['kubectl']);
+    const table = execFileSync(
+      join(bin, 'kubectl'),
+      ['--kubeconfig', inject('adminKubeconfig'), '-n', ns, 'get', 'vmcps', 'both'],
+      { encoding: 'utf8' },
+    );
+    const [head, row] = table
+      .trim()
+      .split('\n')
+      .map((l) => l.trim().split(/\s+/));
+    expect(head).toEqual(['NAME', 'READY', 'BACKENDS', 'TOOLS', 'CONFLICTS', 'URL', 'AGE']);
+    expect(row?.slice(0, 6)).toEqual(['both', 'False', '0/2', '0', '1', `http://both.${ns}.svc:8080/mcp`]);
+
+    // The fix the message names: a prefix on the later server. Every name is its own again.
+    await admin.mergePatch(path(T.virtualmcpservers, 'both'), {
+      spec: { servers: [{ name: 'alpha' }, { name: 'beta', prefix: 'b' }] },
+    });
+    const fixed = await statusOf('both', (v) => v.status?.conflictCount === 0, 'no conflict');
+    expect(condition(fixed, 'ToolNamesResolved')).toMatchObject({ status: 'True', reason: 'NamesResolved' });
+    expect(fixed.status?.backends?.map((b) => [b.name, b.toolCount])).toEqual([
+      ['alpha', 2],
+      ['beta', 2],
+    ]);
+  });
+
+  it('follows its label selector as McpServers are labelled and unlabelled', async () => {
+    await admin.create(
+      path(T.virtualmcpservers),
+      virtualServer('selected', { selector: { matchLabels: { team: 'a' } } }),
+    );
+    const none = await statusOf(
+      'selected',
+      (v) => condition(v, 'BackendsReady')?.reason === 'NoBackends',
+      'NoBackends',
+    );
+    expect(none.status?.backends).toEqual([]);
+
+    await createMcpServer('gamma');
+    await admin.mergePatch(path(T.mcpservers, 'gamma'), { metadata: { labels: { team: 'a' } } });
+    const joined = await statusOf('selected', (v) => v.status?.backends?.length === 1, 'gamma joined');
+    expect(joined.status?.backends?.[0]?.name).toBe('gamma');
+    const list = await eventually('gamma in the backend list', async () => {
+      const cm = await getOrUndefined<V1ConfigMap>(admin, path(T.configmaps, 'selected-backends'));
+      return cm?.data?.['backends.json']?.includes('"gamma"') ? cm : undefined;
+    });
+    expect(list).toBeDefined();
+
+    await admin.mergePatch(path(T.mcpservers, 'gamma'), { metadata: { labels: { team: null } } });
+    const left = await statusOf('selected', (v) => v.status?.backends?.length === 0, 'gamma left');
+    expect(condition(left, 'BackendsReady')?.reason).toBe('NoBackends');
+    await eventually('BackendsChanged Event', async () => {
+      const events = await admin.list<{ reason: string; message: string; involvedObject: { name: string } }>(
+        path(T.events),
+      );
+      return events.items.find(
+        (e) =>
+          e.reason === 'BackendsChanged' && e.involvedObject.name === 'selected' && e.message.includes('left: gamma'),
+      );
+    });
+  });
+
+  it('never takes over a user object of a child name: ChildConflict, and the object is left as it was', async () => {
+    await admin.create(path(T.configmaps), {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'mine-backends' },
+      data: { note: 'the user own' },
+    });
+    await createMcpServer('delta');
+    await admin.create(path(T.virtualmcpservers), virtualServer('mine', { servers: [{ name: 'delta' }] }));
+    const blocked = await statusOf('mine', (v) => condition(v, 'Ready')?.reason === 'ChildConflict', 'ChildConflict');
+    expect(condition(blocked, 'Ready')?.message).toContain('ConfigMap');
+    expect(condition(blocked, 'Ready')?.message).toContain('rename the VirtualMcpServer');
+    const untouched = await admin.get<V1ConfigMap>(path(T.configmaps, 'mine-backends'));
+    expect(untouched.data).toEqual({ note: 'the user own' });
+    expect(untouched.metadata?.ownerReferences).toBeUndefined();
+  });
+
+  it('puts back a child someone deleted: the children’s watch wakes the VirtualMcpServer', async () => {
+    const service = await eventually('Service team', () =>
+      getOrUndefined<{ metadata: { uid: string } }>(admin, path(T.services, 'team')),
+    );
+    // Past the 5 s status recheck that follows an applied Deployment, so that only the watch can wake it.
+    await new Promise((resolve) => setTimeout(resolve, 6_000));
+    await admin.delete(path(T.services, 'team'));
+    const back = await eventually('Service team recreated', async () => {
+      const now = await getOrUndefined<{ metadata: { uid: string } }>(admin, path(T.services, 'team'));
+      return now && now.metadata.uid !== service.metadata.uid ? now : undefined;
+    });
+    expect(back).toBeDefined();
+  });
+
+  it('exposes itself through its own streaming Ingress, and says so in externalURL', async () => {
+    await admin.create(
+      path(T.virtualmcpservers),
+      virtualServer('exposed', {
+        servers: [{ name: 'memory' }],
+        ingress: { host: 'tools.example.test', path: '/tools' },
+      }),
+    );
+    const exposed = await statusOf('exposed', (v) => v.status?.externalURL !== undefined, 'externalURL');
+    expect(exposed.status?.externalURL).toBe('http://tools.example.test/tools/mcp');
+    const ingress = await admin.get<{
+      metadata: { annotations: Record<string, string>; ownerReferences: Array<{ kind: string }> };
+      spec: { rules: Array<{ host: string; http: { paths: Array<{ path: string; backend: unknown }> } }> };
+    }>(path(T.ingresses, 'exposed'));
+    expect(ingress.metadata.ownerReferences[0]?.kind).toBe('VirtualMcpServer');
+    expect(ingress.metadata.annotations['nginx.ingress.kubernetes.io/proxy-buffering']).toBe('off');
+    expect(ingress.spec.rules[0]?.http.paths[0]).toMatchObject({
+      path: '/tools',
+      backend: { service: { name: 'exposed', port: { name: 'mcp' } } },
+    });
+    const deployment = await admin.get<V1Deployment>(path(T.deployments, 'exposed'));
+    const env = deployment.spec?.template.spec?.containers[0]?.env ?? [];
+    expect(env.find((e) => e.name === 'MCP_GATEWAY_BASE_PATH')?.value).toBe('/tools');
+  });
+});
