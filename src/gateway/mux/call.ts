@@ -1,6 +1,16 @@
 /** A client request in flight as the mux's layers see it: the pending-table entry plus what the layers above keep. */
-import type { JsonRpcId, JsonRpcResponse, Params } from '../protocol/jsonrpc.ts';
+import {
+  isObject,
+  type JsonRpcId,
+  type JsonRpcRequest,
+  type JsonRpcResponse,
+  type Params,
+  progressTokenOf,
+} from '../protocol/jsonrpc.ts';
+import { INPUT_METHODS, targetOf } from '../protocol/methods.ts';
 import type { PendingCall } from './pending.ts';
+import type { ClientSession, Sink } from './session.ts';
+import type { MuxUpstream } from './upstream.ts';
 
 export interface Call extends PendingCall {
   /** tools/call: the tool name and argument keys (audit and metrics; never argument values). */
@@ -41,4 +51,35 @@ export interface InputFlow {
   deadline: number;
   /** The server's answer, when it came while the flow was parked. */
   final?: JsonRpcResponse;
+}
+
+/** A call about to be sent (the pending table gives it its id). Every field is set, so every call has one shape. */
+export function newCall(
+  upstream: MuxUpstream,
+  session: ClientSession,
+  request: JsonRpcRequest,
+  sink: Sink,
+  timeoutMs: number,
+): Call {
+  const method = request.method;
+  const params = request.params;
+  const now = performance.now();
+  const isToolCall = method === 'tools/call' && params !== undefined;
+  return {
+    id: 0,
+    upstream,
+    session,
+    clientId: request.id,
+    method,
+    started: now,
+    deadline: now + timeoutMs,
+    sink,
+    clientToken: progressTokenOf(params),
+    gatewayToken: undefined,
+    tool: isToolCall && typeof params.name === 'string' ? params.name : undefined,
+    argKeys: isToolCall ? (isObject(params.arguments) ? Object.keys(params.arguments) : []) : undefined,
+    uri: method === 'resources/subscribe' && typeof params?.uri === 'string' ? params.uri : undefined,
+    target: session.kind === 'modern' && INPUT_METHODS.has(method) ? targetOf(request) : undefined,
+    flow: undefined,
+  };
 }

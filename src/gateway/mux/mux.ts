@@ -32,14 +32,13 @@ import {
   type JsonRpcResponse,
   metaProblem,
   type Params,
-  progressTokenOf,
   resultResponse,
   SERVER_ERROR,
   UPSTREAM_UNAVAILABLE,
 } from '../protocol/jsonrpc.ts';
-import { capabilityFor, INPUT_METHODS, targetOf } from '../protocol/methods.ts';
+import { capabilityFor } from '../protocol/methods.ts';
 import { attribute, routeServerRequest, unattributedProblem } from './attribution.ts';
-import type { Call } from './call.ts';
+import { type Call, newCall } from './call.ts';
 import { ENDINGS, replyFor, upstreamFailedMessage } from './endings.ts';
 import { answerInitialize } from './handshake.ts';
 import { InputFlows } from './input-flows.ts';
@@ -335,29 +334,9 @@ export class Mux {
       sink.respond(errorResponse(request.id, SERVER_ERROR, 'the MCP server is not keeping up; retry later'));
       return;
     }
+    const call = newCall(upstream, session, request, sink, this.o.requestTimeoutMs);
     const method = request.method;
-    const params = request.params;
-    const now = performance.now();
-    const isToolCall = method === 'tools/call' && params !== undefined;
-    // Every field set here, so every call has one shape.
-    const call: Call = {
-      id: 0,
-      upstream,
-      session,
-      clientId: request.id,
-      method,
-      started: now,
-      deadline: now + this.o.requestTimeoutMs,
-      sink,
-      clientToken: progressTokenOf(params),
-      gatewayToken: undefined,
-      tool: isToolCall && typeof params.name === 'string' ? params.name : undefined,
-      argKeys: isToolCall ? (isObject(params.arguments) ? Object.keys(params.arguments) : []) : undefined,
-      uri: method === 'resources/subscribe' && typeof params?.uri === 'string' ? params.uri : undefined,
-      target: session.kind === 'modern' && INPUT_METHODS.has(method) ? targetOf(request) : undefined,
-      flow: undefined,
-    };
-    const sent = this.calls.open(call, params);
+    const sent = this.calls.open(call, request.params);
     const message: JsonRpcRequest =
       sent === undefined
         ? { jsonrpc: '2.0', id: call.id, method }
