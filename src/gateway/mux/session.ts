@@ -1,0 +1,54 @@
+/** A client's session as the mux sees it, independent of the HTTP transport that carries it. */
+import { createHash } from 'node:crypto';
+import type { JsonRpcId, JsonRpcMessage, JsonRpcResponse, Params } from '../protocol/jsonrpc.ts';
+import type { PendingCall } from './pending.ts';
+
+/** streamable: 2025 Streamable HTTP; sse: legacy HTTP+SSE; modern: one 2026-07-28 request; oneshot: a sessionless 2025 POST. */
+export type SessionKind = 'streamable' | 'sse' | 'modern' | 'oneshot';
+
+/** Where the messages that belong to one client request go. */
+export interface Sink {
+  /** A message tied to the request: progress, a server-to-client request, a log line. */
+  related(message: JsonRpcMessage): void;
+  /** The final response (exactly once). */
+  respond(response: JsonRpcResponse): void;
+}
+
+export class ClientSession {
+  readonly id: string;
+  readonly kind: SessionKind;
+  /** Who the client is, for audit lines and rate limits (token fingerprint, OIDC subject or address). */
+  identity: string;
+  capabilities: Params = {};
+  clientInfo?: unknown;
+  protocolVersion = '';
+  closed = false;
+  lastActivity = Date.now();
+  /**
+   * The client went on past `initialize` (any other message, or a GET stream). Until then the session may be an
+   * abandoned handshake: it expires after the short handshake timeout and is the first to be evicted.
+   */
+  confirmed = false;
+  /** resources/subscribe URIs this session holds. */
+  readonly subscriptions = new Set<string>();
+  /** Client request id -> its call in flight (the mux's pending table keeps it), for cancellation and cleanup. */
+  readonly pendingByClientId = new Map<JsonRpcId, PendingCall>();
+  /** Delivers a message that is not tied to an open request (GET stream, legacy SSE stream). */
+  deliver: (message: JsonRpcMessage) => boolean = () => false;
+
+  /** What logs show instead of the id (which lets its holder use the session). */
+  readonly logId: string;
+
+  constructor(id: string, kind: SessionKind, identity: string) {
+    this.id = id;
+    this.logId =
+      kind === 'modern' || kind === 'oneshot' ? id : createHash('sha256').update(id).digest('hex').slice(0, 12);
+    this.kind = kind;
+    this.identity = identity;
+  }
+
+  /** Whether the client can receive server-to-client requests at all. */
+  get canReceiveRequests(): boolean {
+    return this.kind === 'streamable' || this.kind === 'sse';
+  }
+}

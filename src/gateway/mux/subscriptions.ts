@@ -1,0 +1,87 @@
+/**
+ * Resource subscriptions, ref-counted over the sessions attached to the mux: the server sees one subscription
+ * per URI while any session (or 2026 listen stream) holds it, and one unsubscribe when the last lets go. Each
+ * session's own URIs are on the session (`subscriptions`), the count is over the attached sessions.
+ */
+import type { Logger } from '../../observability/log.ts';
+import { clip } from '../clip.ts';
+import type { JsonRpcNotification } from '../protocol/jsonrpc.ts';
+import type { ClientSession } from './session.ts';
+import type { MuxUpstream } from './upstream.ts';
+
+/** How long the gateway's own subscribe/unsubscribe requests wait for the server. */
+const SUBSCRIBE_TIMEOUT_MS = 10_000;
+
+export class Subscriptions {
+  private readonly sessions: ReadonlySet<ClientSession>;
+  private readonly log: Logger;
+
+  /** `sessions`: the mux's attached sessions (read, never changed here). */
+  constructor(sessions: ReadonlySet<ClientSession>, log: Logger) {
+    this.sessions = sessions;
+    this.log = log;
+  }
+
+  /** How many attached sessions other than `except` hold the URI. */
+  holders(uri: string, except?: ClientSession): number {
+    let n = 0;
+    for (const s of this.sessions) if (s !== except && s.subscriptions.has(uri)) n++;
+    return n;
+  }
+
+  /**
+   * A client's resources/subscribe or resources/unsubscribe: records it on the session. True when another
+   * session holds the URI, so the server's state does not change and the mux answers the client itself.
+   */
+  clientRequest(session: ClientSession, subscribe: boolean, uri: string): boolean {
+    const othersHold = this.holders(uri, session) > 0;
+    if (subscribe) session.subscriptions.add(uri);
+    else session.subscriptions.delete(uri);
+    return othersHold;
+  }
+
+  /** The server refused a subscribe the session asked for: it holds nothing. */
+  refused(session: ClientSession, uri: string): void {
+    session.subscriptions.delete(uri);
+  }
+
+  /** A 2026 listen stream's URIs: the first holder of each subscribes the server (unless it is down: replay). */
+  watch(session: ClientSession, uris: readonly string[], upstream: MuxUpstream): void {
+    for (const uri of uris) {
+      if (session.subscriptions.has(uri)) continue;
+      const held = this.holders(uri) > 0;
+      session.subscriptions.add(uri);
+      if (held || !upstream.ready) continue;
+      void upstream.request('resources/subscribe', { uri }, SUBSCRIBE_TIMEOUT_MS).then((answer) => {
+        if (!answer.error) return;
+        // Not subscribed after all: nothing to undo on detach, nothing to replay after a restart.
+        session.subscriptions.delete(uri);
+        this.log.warn({ error: clip(answer.error.message) }, 'the server refused a listen subscription');
+      });
+    }
+  }
+
+  /** A session that is no longer attached lets go of its URIs; the last holder unsubscribes the server. */
+  release(session: ClientSession, upstream: MuxUpstream): void {
+    for (const uri of session.subscriptions) {
+      if (this.holders(uri) === 0 && upstream.ready) {
+        void upstream.request('resources/unsubscribe', { uri }, SUBSCRIBE_TIMEOUT_MS);
+      }
+    }
+    session.subscriptions.clear();
+  }
+
+  /** After a restart: the new server process is subscribed to every URI a session holds, once. */
+  replay(upstream: MuxUpstream): void {
+    const uris = new Set<string>();
+    for (const s of this.sessions) for (const uri of s.subscriptions) uris.add(uri);
+    for (const uri of uris) void upstream.request('resources/subscribe', { uri }, SUBSCRIBE_TIMEOUT_MS);
+  }
+
+  /** resources/updated goes to the sessions holding the URI, no one else. */
+  deliverUpdated(note: JsonRpcNotification): void {
+    const uri = note.params?.uri;
+    if (typeof uri !== 'string') return;
+    for (const s of this.sessions) if (s.subscriptions.has(uri)) s.deliver(note);
+  }
+}

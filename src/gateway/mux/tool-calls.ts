@@ -1,0 +1,168 @@
+/**
+ * tools/call and tools/list as the mux treats them: the gates a call passes before it reaches the server (a
+ * name the server could have, the allow/deny policy, the per-tool rate limit), the filtered list, the audit
+ * line and metrics of every call, and the server's tool names read at each start.
+ */
+import type { AuditWriter } from '../audit.ts';
+import type { GatewayMetrics } from '../metrics.ts';
+import { errorResponse, INVALID_PARAMS, isObject, type JsonRpcRequest, RATE_LIMITED } from '../protocol/jsonrpc.ts';
+import { toolNameProblem } from '../tool-names.ts';
+import type { Call } from './call.ts';
+import type { ClientSession, Sink } from './session.ts';
+import type { MuxUpstream } from './upstream.ts';
+
+export interface MuxPolicy {
+  toolAllowed(name: string): boolean;
+  /** Whether tools/list results need filtering. */
+  readonly filtersTools: boolean;
+  /** 0 when allowed, else milliseconds until the client may call this tool again. */
+  toolRetryAfterMs(identity: string, tool: string): number;
+}
+
+export interface ToolCallsOptions {
+  policy: MuxPolicy;
+  metrics: GatewayMetrics;
+  audit: AuditWriter;
+}
+
+export class ToolCalls {
+  private readonly policy: MuxPolicy;
+  private readonly metrics: GatewayMetrics;
+  private readonly audit: AuditWriter;
+
+  constructor(options: ToolCallsOptions) {
+    this.policy = options.policy;
+    this.metrics = options.metrics;
+    this.audit = options.audit;
+  }
+
+  /** The gates of a tools/call naming `name`; true when it was refused (answered and audited here). */
+  refuse(session: ClientSession, request: JsonRpcRequest, name: string, sink: Sink): boolean {
+    if (!this.metrics.tools.accepts(name)) {
+      this.refused(session, request, 'invalid');
+      sink.respond(errorResponse(request.id, INVALID_PARAMS, toolNameProblem(name)));
+      return true;
+    }
+    if (!this.policy.toolAllowed(name)) {
+      this.refused(session, request, 'denied');
+      sink.respond(errorResponse(request.id, INVALID_PARAMS, `Tool ${name} is not available through this gateway`));
+      return true;
+    }
+    const wait = this.policy.toolRetryAfterMs(session.identity, name);
+    if (wait <= 0) return false;
+    this.refused(session, request, 'rate_limited');
+    this.metrics.rateLimited.inc({ scope: 'tool' });
+    const retryAfterSeconds = Math.ceil(wait / 1000);
+    sink.respond(
+      errorResponse(
+        request.id,
+        RATE_LIMITED,
+        `Rate limit for tool ${name} exceeded; retry after ${retryAfterSeconds} s`,
+        {
+          retryAfterSeconds,
+        },
+      ),
+    );
+    return true;
+  }
+
+  /** The metric and audit line of a tools/call that never reached the server. */
+  refused(session: ClientSession, request: JsonRpcRequest, outcome: string): void {
+    if (request.method !== 'tools/call') return;
+    const params = request.params;
+    const now = performance.now();
+    this.write(
+      session,
+      typeof params?.name === 'string' ? params.name : undefined,
+      isObject(params?.arguments) ? Object.keys(params.arguments) : [],
+      outcome,
+      undefined,
+      now,
+      now,
+    );
+  }
+
+  /** The metric and audit line of a tools/call that ended (no-op for other methods). */
+  record(call: Call, outcome: string, errorCode?: number, ended = performance.now()): void {
+    if (call.method !== 'tools/call') return;
+    this.write(call.session, call.tool, call.argKeys, outcome, errorCode, call.started, ended);
+  }
+
+  /** A tools/list result without the tools the policy hides; the result itself when nothing is filtered. */
+  filterResult(method: string, result: unknown): unknown {
+    if (method !== 'tools/list' || !this.policy.filtersTools || !isObject(result) || !Array.isArray(result.tools)) {
+      return result;
+    }
+    return {
+      ...result,
+      tools: result.tools.filter(
+        (t: unknown) => isObject(t) && typeof t.name === 'string' && this.policy.toolAllowed(t.name),
+      ),
+    };
+  }
+
+  private write(
+    session: ClientSession,
+    tool: string | undefined,
+    argumentKeys: string[] | undefined,
+    outcome: string,
+    errorCode: number | undefined,
+    started: number,
+    ended: number,
+  ): void {
+    const seconds = (ended - started) / 1000;
+    this.metrics.recordToolCall(tool ?? '_unknown', outcome, seconds);
+    this.audit({
+      event: 'tool_call',
+      tool,
+      argumentKeys,
+      client: session.identity,
+      session: session.logId,
+      durationMs: Math.round(seconds * 1e5) / 100,
+      outcome,
+      errorCode,
+    });
+  }
+}
+
+/**
+ * One server's tool names (every page, bounded), at each start and after list_changed: metric labels and the
+ * tools/call name check know the server's tools even when no client lists them. One read at a time; changes
+ * announced meanwhile get one more.
+ */
+export class ToolDiscovery {
+  private readonly upstream: MuxUpstream;
+  private readonly metrics: GatewayMetrics;
+  private reading?: Promise<void>;
+  private changed = false;
+
+  constructor(upstream: MuxUpstream, metrics: GatewayMetrics) {
+    this.upstream = upstream;
+    this.metrics = metrics;
+  }
+
+  refresh(): void {
+    if (this.reading) {
+      this.changed = true;
+      return;
+    }
+    this.reading = this.read().finally(() => {
+      this.reading = undefined;
+      if (!this.changed) return;
+      this.changed = false;
+      this.refresh();
+    });
+  }
+
+  private async read(): Promise<void> {
+    if (!isObject(this.upstream.initResult?.capabilities?.tools)) return;
+    let cursor: unknown;
+    for (let page = 0; page < 50; page++) {
+      const answer = await this.upstream.request('tools/list', cursor === undefined ? {} : { cursor }, 10_000);
+      if (answer.error || !isObject(answer.result)) return;
+      this.metrics.tools.declareList(answer.result);
+      cursor = answer.result.nextCursor;
+      if (typeof cursor !== 'string' || cursor === '') return;
+    }
+  }
+}

@@ -1,0 +1,158 @@
+/** JSON-RPC 2.0 shapes, classification and helpers shared by every gateway path (no MCP revision facts: versions.ts). */
+
+export type JsonRpcId = string | number;
+export type Params = Record<string, unknown>;
+
+export interface JsonRpcRequest {
+  jsonrpc: '2.0';
+  id: JsonRpcId;
+  method: string;
+  params?: Params;
+}
+
+export interface JsonRpcNotification {
+  jsonrpc: '2.0';
+  method: string;
+  params?: Params;
+}
+
+export interface JsonRpcErrorObject {
+  code: number;
+  message: string;
+  data?: unknown;
+}
+
+export interface JsonRpcResponse {
+  jsonrpc: '2.0';
+  id: JsonRpcId | null;
+  result?: unknown;
+  error?: JsonRpcErrorObject;
+}
+
+export type JsonRpcMessage = JsonRpcRequest | JsonRpcNotification | JsonRpcResponse;
+
+export const PARSE_ERROR = -32700;
+export const INVALID_REQUEST = -32600;
+export const METHOD_NOT_FOUND = -32601;
+export const INVALID_PARAMS = -32602;
+export const INTERNAL_ERROR = -32603;
+/** Implementation-defined server errors (-32000..-32099). */
+export const SERVER_ERROR = -32000;
+export const SESSION_NOT_FOUND = -32001;
+export const UPSTREAM_UNAVAILABLE = -32002;
+export const RATE_LIMITED = -32029;
+
+export type MessageKind = 'request' | 'notification' | 'response' | 'invalid';
+
+export function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function isId(value: unknown): value is JsonRpcId {
+  return typeof value === 'string' || (typeof value === 'number' && Number.isFinite(value));
+}
+
+/** Classifies one decoded JSON value as a JSON-RPC message without trusting its shape. */
+export function kindOf(value: unknown): MessageKind {
+  if (!isObject(value) || value.jsonrpc !== '2.0') return 'invalid';
+  if (typeof value.method === 'string') {
+    if (value.params !== undefined && !isObject(value.params) && !Array.isArray(value.params)) return 'invalid';
+    if ('id' in value) return isId(value.id) ? 'request' : 'invalid';
+    return 'notification';
+  }
+  if ('result' in value || 'error' in value) {
+    if (!isId(value.id) && value.id !== null) return 'invalid';
+    if ('error' in value && !isObject(value.error)) return 'invalid';
+    return 'response';
+  }
+  return 'invalid';
+}
+
+export function errorResponse(id: JsonRpcId | null, code: number, message: string, data?: unknown): JsonRpcResponse {
+  const error: JsonRpcErrorObject = data === undefined ? { code, message } : { code, message, data };
+  return { jsonrpc: '2.0', id, error };
+}
+
+export function resultResponse(id: JsonRpcId, result: unknown): JsonRpcResponse {
+  return { jsonrpc: '2.0', id, result };
+}
+
+/** `params._meta.progressToken`, when the request asked for progress. */
+export function progressTokenOf(params: Params | undefined): JsonRpcId | undefined {
+  const meta = params?._meta;
+  if (!isObject(meta)) return undefined;
+  const token = meta.progressToken;
+  return isId(token) ? token : undefined;
+}
+
+/** The `_meta` key that ties a request to a task (MCP 2025-11-25 tasks). */
+const RELATED_TASK_META_KEY = 'io.modelcontextprotocol/related-task';
+
+/**
+ * What is wrong with a request's `params._meta`, or undefined. SDK servers check this part of every message before
+ * anything else and drop a request that fails it, unanswered, so it would stay in flight until the request
+ * timeout: `_meta` is an object, its `progressToken` a string or a number, its related task `{taskId: string}`.
+ */
+export function metaProblem(params: Params | undefined): string | undefined {
+  if (params === undefined || !('_meta' in params)) return undefined;
+  const meta = params._meta;
+  if (!isObject(meta)) return 'Invalid params: params._meta must be an object';
+  if ('progressToken' in meta && !isId(meta.progressToken)) {
+    return 'Invalid params: params._meta.progressToken must be a string or a number';
+  }
+  const task = meta[RELATED_TASK_META_KEY];
+  if (task !== undefined && !(isObject(task) && typeof task.taskId === 'string')) {
+    return `Invalid params: params._meta["${RELATED_TASK_META_KEY}"] must be an object with a string taskId`;
+  }
+  return undefined;
+}
+
+/**
+ * The deepest nesting of arrays and objects the gateway accepts in one client message (the envelope counts:
+ * a tools/call's arguments start at level 3). serde_json, under Rust servers, refuses past 128 by default;
+ * real tool arguments stay in the tens. JSON.parse is iterative and takes any depth, but JSON.stringify,
+ * structuredClone and schema validators recurse and overflow the stack a few thousand levels down.
+ */
+export const MAX_JSON_DEPTH = 128;
+
+/**
+ * The most messages one batch may hold. Each request of a batch is answered in the one HTTP answer, so a small
+ * body of cheap requests (5,000 tools/list: 250 KB) became an answer 200 times its size (51 MB) held in memory,
+ * and a client that does not read it kept it there. No SDK sends batches (the 2025-06-18 revision removed them);
+ * the ones hand-written clients send hold a few messages.
+ */
+export const MAX_BATCH_MESSAGES = 100;
+
+/**
+ * Whether JSON text nests arrays and objects deeper than `limit`: one pass over the bytes that skips strings
+ * (and their escapes), no parse and no recursion; about 2 ns a byte. Text that is not JSON gives a meaningless
+ * answer: parse it too.
+ */
+export function nestsDeeperThan(text: Uint8Array, limit: number): boolean {
+  // Deeper than `limit` takes more than `limit` opening brackets.
+  if (text.length <= limit) return false;
+  let depth = 0;
+  const n = text.length;
+  for (let i = 0; i < n; i++) {
+    const c = text[i];
+    if (c === 0x22) {
+      for (i++; i < n; i++) {
+        const d = text[i];
+        if (d === 0x5c) i++;
+        else if (d === 0x22) break;
+      }
+    } else if (c === 0x5b || c === 0x7b) {
+      if (++depth > limit) return true;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return false;
+}
+
+/** The ids of the requests among decoded messages (one message or a batch), for errors that answer them. */
+export function requestIdsOf(parsed: unknown): JsonRpcId[] {
+  const ids: JsonRpcId[] = [];
+  for (const m of Array.isArray(parsed) ? parsed : [parsed]) {
+    if (isObject(m) && typeof m.method === 'string' && isId(m.id)) ids.push(m.id);
+  }
+  return ids;
+}
