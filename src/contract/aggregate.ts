@@ -38,6 +38,11 @@ export interface AggregateBackend {
   transport: 'streamable-http' | 'sse';
   prefix?: string;
   tools?: { allow?: string[]; deny?: string[]; rename?: Record<string, string> };
+  /**
+   * A file holding the bearer token the aggregate presents to this backend's gateway (a backend with auth on);
+   * re-read at each (re)connection, so a rotated Secret takes effect without a restart.
+   */
+  tokenFile?: string;
 }
 
 export interface AggregateBackendsFile {
