@@ -5,6 +5,7 @@ import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { createLogger, type Logger } from '../observability/log.ts';
+import type { AggregateCore } from './aggregate/serve.ts';
 import { type AuditWriter, directAudit, loggerAudit } from './audit.ts';
 import { childEnvironment, type GatewayConfig } from './config.ts';
 import { healthHandler, Readiness, tcpTargetOf, UpstreamLiveness } from './health.ts';
@@ -58,7 +59,9 @@ export class Gateway {
   private readonly env: NodeJS.ProcessEnv;
   private readonly openStreams: OpenStreams;
   private readonly streamLimits: StreamLimits;
-  private sharedUpstream!: Upstream;
+  /** The server (stdio, proxy), or undefined in aggregate mode, where `aggregate` has one link per backend. */
+  private sharedUpstream?: Upstream;
+  private aggregate?: AggregateCore;
   private sharedRouter!: Router;
   private sessions!: SessionManager;
   private modern!: LazyModern;
@@ -155,11 +158,24 @@ export class Gateway {
       perTool: config.rateLimitPerTool,
       limiter,
     });
-    const createChannel = await this.channelFactory();
+    const createChannel = config.mode === 'aggregate' ? () => noChannel() : await this.channelFactory();
     const createUpstream = (name: string) => new Upstream({ name, createChannel, log, metrics });
     const readyWaitMs = Math.min(config.requestTimeoutMs, 10_000);
     const stalls = new SdkStreamWatch({ intervalMs: config.keepAliveMs, onStalled: this.onStalled });
-    this.sharedUpstream = createUpstream('shared');
+    const initParams = gatewayInitParams(GATEWAY_VERSION, SHARED_CLIENT_CAPABILITIES);
+    if (config.mode === 'aggregate') {
+      // Loaded only in aggregate mode, like the HTTP channel in proxy mode.
+      const { AggregateCore } = await import('./aggregate/serve.ts');
+      this.aggregate = new AggregateCore({
+        backendsFile: config.backendsFile as string,
+        tools: { allow: config.toolsAllow, deny: config.toolsDeny },
+        log,
+        metrics,
+        version: GATEWAY_VERSION,
+        initParams,
+      });
+    } else this.sharedUpstream = createUpstream('shared');
+    const front = this.aggregate?.front ?? (this.sharedUpstream as Upstream);
     this.modern = new LazyModern({
       router: () => this.sharedRouter,
       log,
@@ -168,7 +184,8 @@ export class Gateway {
       stalls,
     });
     this.sharedRouter = new Router({
-      upstream: this.sharedUpstream,
+      upstream: front,
+      routing: this.aggregate?.routing,
       policy,
       metrics,
       log,
@@ -196,8 +213,10 @@ export class Gateway {
       readyWaitMs,
       createUpstream,
     });
-    this.readiness = new Readiness({ upstream: this.sharedUpstream, isDraining: () => this.draining });
-    this.sharedUpstream.start(gatewayInitParams(GATEWAY_VERSION, SHARED_CLIENT_CAPABILITIES)).catch(() => {});
+    this.readiness = new Readiness({ upstream: front, isDraining: () => this.draining });
+    this.sharedUpstream?.start(initParams).catch(() => {});
+    this.aggregate?.attach(this.sharedRouter);
+    await this.aggregate?.start();
 
     const http = new McpHttp({
       config,
@@ -230,7 +249,7 @@ export class Gateway {
     log.info(
       {
         mode: config.mode,
-        server: config.mode === 'stdio' ? config.command[0] : config.upstream,
+        server: config.mode === 'stdio' ? config.command[0] : (config.upstream ?? config.backendsFile),
         host: config.host,
         port,
         healthPort,
@@ -286,6 +305,7 @@ export class Gateway {
     await this.modern?.close().catch(() => {});
     this.sharedRouter?.close();
     await this.sharedUpstream?.stop(Math.max(1000, Math.min(5000, deadline - Date.now())));
+    await this.aggregate?.stop();
     await closed;
     clearTimeout(force);
     const health = this.healthServer;
@@ -324,3 +344,8 @@ function listen(server: HttpServer, port: number, host: string, setting: string)
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Aggregate mode spawns no per-session servers (its config refuses perSession). */
+function noChannel(): Channel {
+  throw new Error('aggregate mode has no per-session server');
+}

@@ -35,7 +35,7 @@ function three(): FakeServer[] {
 async function started(backends: AggregateBackend[], servers = three()): Promise<AggregateHarness> {
   const harness = aggregateHarness(servers);
   harness.aggregate.apply({ version: 1, backends });
-  harness.aggregate.front.setLoaded(true);
+  harness.aggregate.front.setLoaded();
   await vi.waitFor(() => expect(harness.aggregate.currentView.lists.tool.length).toBeGreaterThan(0));
   await vi.waitFor(() => expect([...harness.aggregate.currentView.up.values()].every(Boolean)).toBe(true));
   await new Promise((r) => setTimeout(r, 5));

@@ -168,7 +168,8 @@ export class AggregateFront implements MuxUpstream {
   onmessage?: (message: JsonRpcMessage) => void;
   onstate?: (state: UpstreamState, info?: ChannelCloseInfo) => void;
   private loaded = false;
-  private problem = 'the backends file has not been read yet';
+  /** Why the backends file is not loaded (the watcher's latest reason). */
+  problem: () => string = () => 'the backends file has not been read yet';
   private readonly view: () => AggregateView;
   private waiters: Array<() => void> = [];
 
@@ -181,10 +182,9 @@ export class AggregateFront implements MuxUpstream {
     return this.loaded;
   }
 
-  /** The backends file was loaded (ready from now on), or why it is not yet. */
-  setLoaded(loaded: boolean, problem = ''): void {
-    this.problem = problem;
-    if (!loaded || this.loaded) return;
+  /** The backends file was loaded: ready from now on (a later bad file keeps the last good list). */
+  setLoaded(): void {
+    if (this.loaded) return;
     this.loaded = true;
     for (const w of this.waiters.splice(0)) w();
   }
@@ -217,7 +217,7 @@ export class AggregateFront implements MuxUpstream {
   }
 
   unavailableReason(): string {
-    return this.loaded ? 'the aggregate gateway is serving' : this.problem;
+    return this.loaded ? 'the aggregate gateway is serving' : this.problem();
   }
 
   start(): Promise<void> {
