@@ -8,7 +8,11 @@
 import { mkdtempSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import {
+  CreateMessageRequestSchema,
+  ElicitRequestSchema,
+  ToolListChangedNotificationSchema,
+} from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { AggregateBackend } from '../../src/contract/aggregate.ts';
 import {
@@ -146,6 +150,67 @@ describe('three servers behind one endpoint', () => {
       backend: 'memory',
       outcome: 'denied',
     });
+    await client.close();
+  });
+});
+
+describe('progress, cancellation and server requests across two gateways', () => {
+  const sampler = (who: string) => async (req: { params: { messages: Array<{ content: unknown }> } }) => {
+    const first = req.params.messages[0]?.content as { text?: string } | undefined;
+    return {
+      model: 'test',
+      role: 'assistant' as const,
+      content: { type: 'text' as const, text: `${who}: ${first?.text}` },
+    };
+  };
+
+  test('2025 sessions: progress, sampling and elicitation reach the calling client', async () => {
+    const { client } = await client2025(aggregate.url, { capabilities: { sampling: {}, elicitation: {} } });
+    client.setRequestHandler(CreateMessageRequestSchema, sampler('caller'));
+    client.setRequestHandler(ElicitRequestSchema, async () => ({
+      action: 'accept',
+      content: { color: 'green', number: 7, pets: 'cats' },
+    }));
+    const progress: number[] = [];
+    await client.callTool(
+      { name: 'ev_trigger-long-running-operation', arguments: { duration: 0.3, steps: 3 } },
+      undefined,
+      { onprogress: (p) => progress.push(p.progress) },
+    );
+    expect(progress).toEqual([1, 2, 3]);
+    const sampled = await call(client, 'ev_trigger-sampling-request', { prompt: 'hello', maxTokens: 5 });
+    expect(textOf(sampled)).toMatch(/caller: .*hello/);
+    expect(textOf(await call(client, 'ev_trigger-elicitation-request'))).toContain('green');
+    await client.close();
+  });
+
+  test('a cancelled call is cancelled at the backend; the session goes on', async () => {
+    const { client } = await client2025(aggregate.url);
+    const controller = new AbortController();
+    const pending = client
+      .callTool({ name: 'ev_trigger-long-running-operation', arguments: { duration: 5, steps: 5 } }, undefined, {
+        signal: controller.signal,
+        onprogress: () => controller.abort(),
+      })
+      .catch((e: Error) => e);
+    expect(String(await pending)).toMatch(/abort/i);
+    await waitForAudit(everything, (a) => a.tool === 'trigger-long-running-operation' && a.outcome === 'cancelled');
+    expect(textOf(await call(client, 'ev_echo', { message: 'after' }))).toBe('Echo: after');
+    await client.close();
+  });
+
+  test('2026-07-28: sampling becomes input_required and the call finishes', async () => {
+    const { client } = await client2026(aggregate.url, { capabilities: { sampling: {} } });
+    client.setRequestHandler('sampling/createMessage', async () => ({
+      model: 'test',
+      role: 'assistant' as const,
+      content: { type: 'text' as const, text: 'forty-two' },
+    }));
+    const result = await client.callTool({
+      name: 'ev_trigger-sampling-request',
+      arguments: { prompt: 'the answer', maxTokens: 5 },
+    });
+    expect(textOf(result)).toContain('forty-two');
     await client.close();
   });
 });
