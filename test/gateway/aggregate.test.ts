@@ -8,6 +8,8 @@
 import { mkdtempSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import {
   CreateMessageRequestSchema,
   ElicitRequestSchema,
@@ -15,6 +17,7 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { AggregateBackend } from '../../src/contract/aggregate.ts';
+import { freePort } from '../../src/local-cluster/control-plane.ts';
 import {
   client2025,
   client2026,
@@ -263,6 +266,45 @@ describe('membership from the backends file', () => {
     await aggregate.waitForLog((l) => l.msg === 'backends file invalid; keeping the last good list');
     expect((await client.listTools()).tools.map((t) => t.name)).toContain('mem_read_graph');
     writeBackends(members());
+    await client.close();
+  }, 60_000);
+});
+
+describe('two replicas without sticky sessions', () => {
+  test('a session spread over both replicas keeps working (signed session ids)', async () => {
+    const secretFile = join(dir, 'session-secret');
+    writeFileSync(secretFile, 'a-shared-secret-of-at-least-16-bytes\n');
+    const replica = async () => {
+      const port = await freePort();
+      return startGateway(['aggregate', '--backends-file', backendsFile], {
+        env: {
+          MCP_GATEWAY_PORT: String(port),
+          MCP_GATEWAY_SESSION_SECRET_FILE: secretFile,
+          MCP_GATEWAY_ADVERTISE_ADDRESS: `127.0.0.1:${port}`,
+        },
+      });
+    };
+    const [a, b] = await Promise.all([replica(), replica()]);
+    let n = 0;
+    const hits = new Set<number>();
+    const spread = (input: string | URL | Request, init?: RequestInit) => {
+      const target = n++ % 2 === 0 ? a : b;
+      hits.add(target.port);
+      const url = new URL(input instanceof Request ? input.url : input.toString());
+      url.port = String(target.port);
+      return fetch(url, init);
+    };
+    const client = new Client({ name: 'spread', version: '1' });
+    await client.connect(new StreamableHTTPClientTransport(new URL(`${a.url}/mcp`), { fetch: spread }));
+    await until(
+      async () => (await client.listTools()).tools.some((t) => t.name === 'graph'),
+      20_000,
+      'both replicas serving every backend',
+    );
+    for (let i = 0; i < 4; i++) {
+      expect(textOf(await call(client, 'ev_echo', { message: `round ${i}` }))).toBe(`Echo: round ${i}`);
+    }
+    expect(hits.size).toBe(2);
     await client.close();
   }, 60_000);
 });
