@@ -87,6 +87,8 @@ export interface Cluster {
   dir: string;
   /** cluster-admin kubeconfig */
   kubeconfig: string;
+  /** the operator's identity (control-plane.ts CONTROLLER_USER), with only the RBAC granted to it */
+  controllerKubeconfig: string;
   server: string;
   adminToken: string;
   nodeName: string;
@@ -174,6 +176,7 @@ function handle(l: Layout, state: ClusterState, reused: boolean, timings: Record
   return {
     dir: l.dir,
     kubeconfig: l.kubeconfig,
+    controllerKubeconfig: join(l.controlPlane, 'controller.kubeconfig'),
     server: state.server,
     adminToken: state.adminToken,
     nodeName: state.nodeName,
