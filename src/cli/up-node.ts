@@ -19,6 +19,7 @@ import { installControllerRbac, installCrd } from '../local-cluster/install.ts';
 import { type Cluster, startCluster } from '../local-cluster/node-cluster.ts';
 import { buildahImageNames } from '../local-cluster/node-images.ts';
 import { KUBE_PROCESSES } from '../local-cluster/node-teardown.ts';
+import { ensureOperatorImage } from '../local-cluster/operator-image.ts';
 import { run } from '../local-cluster/sh.ts';
 import { createLogger } from '../observability/log.ts';
 import { buildCommands, planExamples } from './up-examples.ts';
@@ -36,7 +37,6 @@ import {
 
 const REPO_ROOT = resolve(import.meta.dirname, '../..');
 const MCPSERVERS = RESOURCES.McpServer as { apiVersion: string; plural: string };
-const OPERATOR_IMAGE_SCRIPT = ['bash', 'scripts/images.sh', 'operator'];
 
 /** How long each step usually takes on 2 cores (bench/RESULTS.md, `npm run bench -- up`). */
 const STEPS: Array<{ title: string; usual: Usual }> = [
@@ -114,7 +114,7 @@ export async function runNodeUp(options: NodeUpOptions): Promise<number> {
     const manifests = readManifests(options.examples);
     const servers = manifests.filter((m) => m.kind === 'McpServer') as McpServer[];
     const { operatorImage, plans } = await step(async () => {
-      const operatorImage = (await runScript(OPERATOR_IMAGE_SCRIPT, out)).split(/\s+/).pop() as string;
+      const operatorImage = await ensureOperatorImage(REPO_ROOT, (line) => out(`up:       ${line}`));
       for (const command of buildCommands(planExamples(servers, await buildahImageNames()))) {
         await runScript(command, out);
       }
@@ -186,11 +186,16 @@ export async function runNodeUp(options: NodeUpOptions): Promise<number> {
       const pending = new Set(names);
       const deadline = Date.now() + 300_000;
       let port = options.portBase;
+      const readySince = new Map<string, number>();
       while (pending.size > 0 && Date.now() < deadline && !signal.aborted) {
         const list = (await admin.list<McpServer>(resourcePath(MCPSERVERS, { namespace: options.namespace }))).items;
         for (const m of list) {
           const name = m.metadata?.name ?? '';
           if (!pending.has(name) || conditionOf(m.status, 'Ready')?.status !== 'True') continue;
+          // the controller lists the tools just after Ready: wait a little for them, for the heading
+          if (!readySince.has(name)) readySince.set(name, Date.now());
+          const waited = Date.now() - (readySince.get(name) ?? 0) > 15_000;
+          if (!m.status?.tools?.length && !waited) continue;
           const service = await admin.get<{ spec?: { clusterIP?: string } }>(
             resourcePath({ apiVersion: 'v1', plural: 'services' }, { namespace: options.namespace, name }),
           );
