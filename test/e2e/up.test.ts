@@ -141,9 +141,11 @@ describe('npm start (mcp-operator up) on a real local node', () => {
     const words = (line ?? '').trim().split(/\s+/);
     expect(words.slice(-2)).toEqual(['--method', 'tools/list']);
     const [cmd = '', ...args] = words;
+    // spawns: npx (the Inspector command up printed)
     const listed = await exec(cmd, args, { cwd: ROOT, env, timeout: 120_000 });
     expect(listed.stdout).toContain('"greet"');
     const call = [...args.slice(0, -1), 'tools/call', '--tool-name', 'greet', '--tool-arg', 'name=up'];
+    // spawns: npx (the Inspector command up printed)
     const called = await exec(cmd, call, { cwd: ROOT, env, timeout: 120_000 });
     expect(called.stdout).toContain('Hello, up!');
   });
