@@ -45,7 +45,7 @@ const STEPS: Array<{ title: string; usual: Usual }> = [
     usual: { first: '1 min', cached: '1 s' },
   },
   { title: 'Kubernetes binaries (built from their Go modules once)', usual: { first: '10 min', cached: '0 s' } },
-  { title: 'building images (operator, examples)', usual: { first: '5 min', cached: '10 s' } },
+  { title: 'building images (operator, examples)', usual: { first: '5 min', cached: '1 s' } },
   {
     title: 'starting the node (etcd, kube-apiserver, containerd, kubelet, kube-proxy)',
     usual: { first: '1 min', cached: '10 s' },

@@ -10,7 +10,7 @@
  */
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
 import { KubeApiError, KubeClient } from '../kube/client.ts';
@@ -20,6 +20,8 @@ import { runControlPlaneUp } from './up-control-plane.ts';
 import { NodeUnavailableError, runNodeUp } from './up-node.ts';
 
 const REPO_ROOT = resolve(import.meta.dirname, '../..');
+/** Host-wide: the node's bridge, rules and cgroups are the host's, so one node `up` per host. */
+export const NODE_LOCK = '/run/mcp-operator-up.lock';
 
 export const UP_USAGE = `Usage: mcp-operator up [--local] [--no-node] [--examples DIR] [--namespace NS] [--dir DIR]
                         [--node-dir DIR] [--port PORT] [--once]
@@ -111,7 +113,11 @@ export async function runUp(argv: string[]): Promise<number> {
 
   const blocker = values['no-node'] ? undefined : nodeBlocker(process.platform, process.getuid?.());
   const mode = values['no-node'] || blocker ? 'control-plane' : 'node';
-  const taken = acquireLock(join(homedir(), '.cache', 'mcp-operator', 'up.lock'), mode);
+  // one node per host (its bridge and rules are the host's); a control plane per directory
+  const controlPlaneDir = resolve(values.dir as string);
+  const lockPath =
+    mode === 'node' ? NODE_LOCK : join(dirname(controlPlaneDir), `.${basename(controlPlaneDir)}.up.lock`);
+  const taken = acquireLock(lockPath, mode);
   if (!taken.ok) {
     const h = taken.holder;
     process.stderr.write(
@@ -140,7 +146,7 @@ export async function runUp(argv: string[]): Promise<number> {
     runControlPlaneUp({
       examples: values.examples as string,
       namespace: values.namespace as string,
-      dir: values.dir as string,
+      dir: controlPlaneDir,
       once: !!values.once,
       out,
       stopRequested,

@@ -12,6 +12,7 @@ import { promisify } from 'node:util';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { NODE_LOCK } from '../../src/cli/up.ts';
 import { detectNodeIP } from '../../src/local-cluster/node-host.ts';
 import { BRIDGE } from '../../src/local-cluster/node-layout.ts';
 import { ACTIVE, mountsUnder, nftTables, ownProcesses } from '../../src/local-cluster/node-teardown.ts';
@@ -198,6 +199,6 @@ describe('npm start (mcp-operator up) on a real local node', () => {
     for (const url of urls) {
       await expect(fetch(url, { signal: AbortSignal.timeout(3000) })).rejects.toThrow();
     }
-    expect(existsSync(join(process.env.HOME ?? '/root', '.cache/mcp-operator/up.lock'))).toBe(false);
+    expect(existsSync(NODE_LOCK)).toBe(false);
   });
 });
