@@ -9,7 +9,7 @@ Commands:
   controller   watch McpServers and reconcile their children (health and metrics on :8081)
   gateway      the MCP front door in every server pod (stdio bridge or HTTP proxy)
   render       print the objects the controller would create for a manifest, offline
-  up           quick start: the controller on your cluster, or on a local control plane when none is configured
+  up           quick start: the controller on your cluster, or (none configured) the examples on a local node
 
 Run 'mcp-operator <command> --help' for its flags.`;
 

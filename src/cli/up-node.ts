@@ -132,6 +132,7 @@ export async function runNodeUp(options: NodeUpOptions): Promise<number> {
           log: (line) => out(`up:       ${line}`),
         });
       } catch (err) {
+        if (signal.aborted) throw new Stopped(); // Ctrl-C reached the commands the start ran
         throw new NodeUnavailableError(`the node did not start: ${(err as Error).message}`);
       }
     });
@@ -237,10 +238,12 @@ export async function runNodeUp(options: NodeUpOptions): Promise<number> {
     for (const p of problems) out(`up: teardown: ${p}`);
     return problems.length > 0 ? 1 : 0;
   } catch (err) {
-    if (err instanceof Stopped) out('\nup: stopping...');
+    // Ctrl-C in a terminal also reaches the build commands, which then fail: a stop all the same
+    const stopped = err instanceof Stopped || signal.aborted;
+    if (stopped) out('\nup: stopping...');
     const problems = await teardown();
     for (const p of problems) out(`up: teardown: ${p}`);
-    if (err instanceof Stopped) return problems.length > 0 ? 1 : 0;
+    if (stopped) return problems.length > 0 ? 1 : 0;
     throw err;
   }
 }
