@@ -123,20 +123,21 @@ export async function runNodeUp(options: NodeUpOptions): Promise<number> {
     const runnable = plans.filter((p) => p.source.kind !== 'not-local');
     const exampleImages = [...new Set(runnable.map((p) => p.image))];
 
-    cluster = await step(async () => {
+    const node = await step(async () => {
       try {
-        return await startCluster({
+        // assigned at once: a stop requested meanwhile must still tear this node down
+        cluster = await startCluster({
           dir: options.nodeDir,
           reuse: false,
           images: [operatorImage, ...exampleImages],
           log: (line) => out(`up:       ${line}`),
         });
+        return cluster;
       } catch (err) {
         if (signal.aborted) throw new Stopped(); // Ctrl-C reached the commands the start ran
         throw new NodeUnavailableError(`the node did not start: ${(err as Error).message}`);
       }
     });
-    const node = cluster;
 
     const admin = await step(async () => {
       const adminConfig = new KubeConfig();
