@@ -133,7 +133,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     const other = readState(layout(active));
     if (other?.processes.some((p) => isAlive(p.pid, p.start))) {
       throw new Error(
-        `another e2e cluster runs on this host (${active}); stop it first: MCP_E2E_DIR=${active} node test/e2e/cluster.ts down`,
+        `another node cluster runs on this host (${active}): one node per host. Stop it first: an mcp-operator up with Ctrl-C in its terminal, else MCP_E2E_DIR=${active} node test/e2e/cluster.ts down`,
       );
     }
     log(`cleaning up the stale cluster in ${active}`);
