@@ -84,3 +84,8 @@ export function buildCommands(plans: ExamplePlan[]): string[][] {
   for (const p of plans) if (p.source.kind === 'build') seen.set(p.source.command.join(' '), p.source.command);
   return [...seen.values()];
 }
+
+/** Each runnable example's loopback port: `base` + its index by name, the same every run. */
+export function assignPorts(names: Iterable<string>, base: number): Map<string, number> {
+  return new Map([...names].sort().map((name, i) => [name, base + i]));
+}

@@ -22,7 +22,7 @@ import { KUBE_PROCESSES } from '../local-cluster/node-teardown.ts';
 import { ensureOperatorImage } from '../local-cluster/operator-image.ts';
 import { run } from '../local-cluster/sh.ts';
 import { createLogger } from '../observability/log.ts';
-import { buildCommands, planExamples } from './up-examples.ts';
+import { assignPorts, buildCommands, planExamples } from './up-examples.ts';
 import { applyAll, demoSecrets, RESOURCES, readManifests, restrictedNamespace } from './up-manifests.ts';
 import {
   credentialLines,
@@ -187,7 +187,8 @@ export async function runNodeUp(options: NodeUpOptions): Promise<number> {
     await step(async () => {
       const pending = new Set(names);
       const deadline = Date.now() + 300_000;
-      let port = options.portBase;
+      // the same port for the same example every run (by name), so a client's saved URL keeps working
+      const ports = assignPorts(names, options.portBase);
       const readySince = new Map<string, number>();
       while (pending.size > 0 && Date.now() < deadline && !signal.aborted) {
         const list = (await admin.list<McpServer>(resourcePath(MCPSERVERS, { namespace: options.namespace }))).items;
@@ -201,9 +202,9 @@ export async function runNodeUp(options: NodeUpOptions): Promise<number> {
           const service = await admin.get<{ spec?: { clusterIP?: string } }>(
             resourcePath({ apiVersion: 'v1', plural: 'services' }, { namespace: options.namespace, name }),
           );
+          const port = ports.get(name) ?? options.portBase;
           const f = await forward({ port, target: { host: service.spec?.clusterIP ?? '', port: 8080 } });
           forwards.push(f);
-          port = f.port + 1;
           const url = loopbackUrl(f.port);
           await answers(url);
           pending.delete(name);

@@ -99,6 +99,9 @@ describe('npm start (mcp-operator up) on a real local node', () => {
     const urls = printedUrls(output);
     expect([...urls.keys()].sort()).toEqual(['python-fastmcp', 'python-time']);
     const fastmcp = urls.get('python-fastmcp') as string;
+    // by name, whatever order they became Ready in
+    expect(fastmcp).toBe(`http://127.0.0.1:${PORT}/mcp`);
+    expect(urls.get('python-time')).toBe(`http://127.0.0.1:${PORT + 1}/mcp`);
     expect(output).toContain(`  claude mcp add --transport http python-fastmcp ${fastmcp}\n`);
     expect(output).toMatch(/github: image ghcr\.io\/github\/github-mcp-server:v0\.20\.0 is not local/);
     expect(output).toMatch(/\n {6}buildah pull ghcr\.io\/github\/github-mcp-server:v0\.20\.0\n/);

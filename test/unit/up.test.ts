@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { McpServer } from '../../src/api/types.generated.ts';
 import { nodeBlocker } from '../../src/cli/up.ts';
-import { buildCommands, credentialRefs, imageSource, planExamples } from '../../src/cli/up-examples.ts';
+import { assignPorts, buildCommands, credentialRefs, imageSource, planExamples } from '../../src/cli/up-examples.ts';
 import { readManifests } from '../../src/cli/up-manifests.ts';
 import {
   credentialLines,
@@ -62,6 +62,13 @@ describe('up: where an example image comes from', () => {
     expect(buildCommands(plans)).toEqual([
       ['bash', 'scripts/example-images.sh', 'fastmcp'],
       ['bash', 'scripts/example-images.sh', 'uvx'],
+    ]);
+  });
+
+  it('each example keeps its port from run to run, whatever order they become Ready in', () => {
+    expect([...assignPorts(new Set(['python-time', 'python-fastmcp']), 8800)]).toEqual([
+      ['python-fastmcp', 8800],
+      ['python-time', 8801],
     ]);
   });
 
