@@ -68,32 +68,32 @@ async function connect(url: string): Promise<Client> {
 const text = (result: unknown) =>
   ((result as { content?: Array<{ type: string; text?: string }> }).content ?? []).map((c) => c.text ?? '').join('');
 
-beforeAll(async () => {
-  nftBefore.push(...(await nftTables()));
-  up = spawn(
-    join(BIN, 'node'),
-    [join(ROOT, 'src/cli/main.ts'), 'up', '--local', '--node-dir', NODE_DIR, '--port', String(PORT)],
-    { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  exited = new Promise((ok) => up.once('exit', (code) => ok(code)));
-  up.stdout?.setEncoding('utf8').on('data', (d: string) => {
-    output += d;
-  });
-  up.stderr?.setEncoding('utf8').on('data', (d: string) => {
-    output += d;
-  });
-  // the first run on a machine builds the images (minutes); a cached one takes well under a minute
-  await waitForOutput(/Press Ctrl-C/, 1_500_000);
-}, 1_600_000);
-
-afterAll(async () => {
-  if (up.exitCode === null) {
-    up.kill('SIGINT');
-    await exited;
-  }
-});
-
 describe('npm start (mcp-operator up) on a real local node', () => {
+  beforeAll(async () => {
+    nftBefore.push(...(await nftTables()));
+    up = spawn(
+      join(BIN, 'node'),
+      [join(ROOT, 'src/cli/main.ts'), 'up', '--local', '--node-dir', NODE_DIR, '--port', String(PORT)],
+      { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    exited = new Promise((ok) => up.once('exit', (code) => ok(code)));
+    up.stdout?.setEncoding('utf8').on('data', (d: string) => {
+      output += d;
+    });
+    up.stderr?.setEncoding('utf8').on('data', (d: string) => {
+      output += d;
+    });
+    // the first run on a machine builds the images (minutes); a cached one takes well under a minute
+    await waitForOutput(/Press Ctrl-C/, 1_500_000);
+  }, 1_600_000);
+
+  afterAll(async () => {
+    if (up.exitCode === null) {
+      up.kill('SIGINT');
+      await exited;
+    }
+  });
+
   test('prints progress with usual durations, and a loopback URL per Ready server', () => {
     expect(output).toMatch(/^up: \[1\/7\] .+ \(usually .+ the first run, .+ cached\)$/m);
     const urls = printedUrls(output);
@@ -202,6 +202,38 @@ describe('npm start (mcp-operator up) on a real local node', () => {
     for (const url of urls) {
       await expect(fetch(url, { signal: AbortSignal.timeout(3000) })).rejects.toThrow();
     }
+    expect(existsSync(NODE_LOCK)).toBe(false);
+  });
+});
+
+describe('a stop while up is still starting', () => {
+  test('SIGTERM while the node starts: up tears down the node it was starting and exits 0', async () => {
+    const nft = await nftTables();
+    const child = spawn(
+      join(BIN, 'node'),
+      [join(ROOT, 'src/cli/main.ts'), 'up', '--local', '--node-dir', NODE_DIR, '--port', String(PORT)],
+      { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let log = '';
+    const done = new Promise<number | null>((ok) => child.once('exit', ok));
+    const starting = new Promise<void>((ok) => {
+      const onData = (d: string) => {
+        log += d;
+        // inside step 4: the node's processes are being started
+        if (/^up: {7}kubelet$/m.test(log)) ok();
+      };
+      child.stdout?.setEncoding('utf8').on('data', onData);
+      child.stderr?.setEncoding('utf8').on('data', onData);
+    });
+    await Promise.race([starting, done]);
+    child.kill('SIGTERM');
+    expect(await done, log).toBe(0);
+    expect(log).toContain('nothing left running');
+    expect(log).not.toContain('no servers will run'); // a stop, not the fallback to a control plane
+    expect(ownProcesses(NODE_DIR)).toEqual([]);
+    expect(mountsUnder(NODE_DIR)).toEqual([]);
+    expect(existsSync(ACTIVE)).toBe(false);
+    expect((await nftTables()).sort()).toEqual([...nft].sort());
     expect(existsSync(NODE_LOCK)).toBe(false);
   });
 });
