@@ -16,6 +16,8 @@ import type { V1Pod, V1Secret, V1Service } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { McpServer } from '../../src/api/types.generated.ts';
 import { installCrd } from '../../src/local-cluster/install.ts';
+import { startCluster } from '../../src/local-cluster/node-cluster.ts';
+import { buildProjectImages } from '../../src/local-cluster/node-images.ts';
 import { client2025, client2026, textOf } from '../gateway/helpers.ts';
 import { type ControllerProcess, startController } from '../support/controller-process.ts';
 import {
@@ -27,8 +29,6 @@ import {
   T,
 } from '../support/kube.ts';
 import { bufferedLocation, type RunningNginx, startNginx } from '../support/nginx.ts';
-import { startCluster } from './cluster.ts';
-import { buildProjectImages } from './images.ts';
 
 const run = promisify(execFile);
 const SERVER_JS = '/usr/local/lib/node_modules/@modelcontextprotocol/server-everything/dist/index.js';
