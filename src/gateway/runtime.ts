@@ -20,13 +20,24 @@ const BUNDLED_LIBS = ['libstdc++.so.6', 'libgcc_s.so.1'];
 const SEA_FUSE = ['NODE', 'SEA', 'FUSE', 'fce680ab2cc467b6e072b8b5df1996b2'].join('_');
 const packageRoot = () => fileURLToPath(new URL('../..', import.meta.url));
 
+/**
+ * V8 flags baked into the runtime (the SEA's execArgv; NODE_OPTIONS still adds to them). The young generation
+ * is capped at 1 MiB per semi-space: by default it grows to 16 MiB while many sessions open and stays there,
+ * about 25 MB of the RSS at 1,000 idle sessions, for no measurable gain on the gateway's short-lived objects.
+ */
+export const RUNTIME_EXEC_ARGV = ['--max-semi-space-size=1'];
+
 /** Where the image keeps the prebuilt runtime (MCP_GATEWAY_RUNTIME_SOURCE overrides). */
 export function defaultRuntimeSource(env: NodeJS.ProcessEnv = process.env): string {
   return env.MCP_GATEWAY_RUNTIME_SOURCE ?? join(packageRoot(), 'dist', RUNTIME_NAME);
 }
 
 /** Bundles the gateway into one CommonJS file and embeds it into a copy of this Node binary. */
-export async function buildRuntime(outDir: string, log: (line: string) => void = () => {}): Promise<string> {
+export async function buildRuntime(
+  outDir: string,
+  log: (line: string) => void = () => {},
+  options: { execArgv?: string[] } = {},
+): Promise<string> {
   const work = await mkdtemp(join(tmpdir(), 'mcp-gateway-build-'));
   try {
     const root = packageRoot();
@@ -40,13 +51,28 @@ export async function buildRuntime(outDir: string, log: (line: string) => void =
       // Build-time tools stay out of the runtime (build-runtime is not meant to run from it).
       external: ['rolldown', 'postject'],
       transform: { define: { __MCP_GATEWAY_VERSION__: JSON.stringify(pkg.version ?? '0.0.0') } },
-      output: { format: 'cjs', file: bundle, codeSplitting: false },
+      // V8 keeps the whole script's source in the heap, two bytes a character if one character is not ASCII: an
+      // ASCII bundle without comments or whitespace takes a third of it. Names stay, for readable stack traces.
+      output: {
+        format: 'cjs',
+        file: bundle,
+        codeSplitting: false,
+        charset: 'ascii',
+        comments: false,
+        minify: { compress: false, mangle: false, codegen: { removeWhitespace: true } },
+      },
     });
     log(`bundled ${bundle} (${(await stat(bundle)).size} bytes)`);
     const blob = join(work, 'sea.blob');
     await writeFile(
       join(work, 'sea-config.json'),
-      JSON.stringify({ main: bundle, output: blob, disableExperimentalSEAWarning: true, useCodeCache: false }),
+      JSON.stringify({
+        main: bundle,
+        output: blob,
+        disableExperimentalSEAWarning: true,
+        useCodeCache: false,
+        execArgv: options.execArgv ?? RUNTIME_EXEC_ARGV,
+      }),
     );
     const sea = spawnSync(process.execPath, ['--experimental-sea-config', join(work, 'sea-config.json')], {
       encoding: 'utf8',
