@@ -32,6 +32,39 @@ export function defaultRuntimeSource(env: NodeJS.ProcessEnv = process.env): stri
   return env.MCP_GATEWAY_RUNTIME_SOURCE ?? join(packageRoot(), 'dist', RUNTIME_NAME);
 }
 
+/**
+ * Modules of dependencies that the gateway never calls and that load Node built-ins at startup (https, zlib,
+ * worker_threads, module): replaced in the bundle by a function that throws if it ever is called. With the
+ * lazy http2 below, about 9 MB less RSS in every gateway process.
+ */
+const UNUSED_MODULES: Array<{ test: RegExp; what: string }> = [
+  { test: /[\\/]prom-client[\\/]lib[\\/]pushgateway\.js$/, what: "prom-client's Pushgateway" },
+  { test: /[\\/]pino[\\/]lib[\\/]transport\.js$/, what: "pino's worker-thread transports" },
+];
+/**
+ * Built-ins that only lazily loaded parts of the bundle import (http2: the 2026-07-28 leg's HTTP adapter). The
+ * bundler hoists a built-in's require to the top of the file; through this shim it runs on first use instead.
+ */
+const LAZY_BUILTINS = new Set(['http2']);
+const LAZY_PREFIX = '\0lazy-builtin:';
+
+const slimRuntime = {
+  name: 'mcp-gateway-slim-runtime',
+  resolveId(source: string): string | null {
+    const name = source.replace(/^node:/, '');
+    return LAZY_BUILTINS.has(name) ? `${LAZY_PREFIX}${name}` : null;
+  },
+  load(id: string): string | null {
+    if (id.startsWith(LAZY_PREFIX)) {
+      return `module.exports = process.getBuiltinModule(${JSON.stringify(`node:${id.slice(LAZY_PREFIX.length)}`)});`;
+    }
+    const unused = UNUSED_MODULES.find((m) => m.test.test(id));
+    if (!unused) return null;
+    const message = JSON.stringify(`${unused.what} is not part of the gateway runtime`);
+    return `module.exports = function unused() { throw new Error(${message}); };`;
+  },
+};
+
 /** Bundles the gateway into one CommonJS file and embeds it into a copy of this Node binary. */
 export async function buildRuntime(
   outDir: string,
@@ -50,6 +83,7 @@ export async function buildRuntime(
       logLevel: 'warn',
       // Build-time tools stay out of the runtime (build-runtime is not meant to run from it).
       external: ['rolldown', 'postject'],
+      plugins: [slimRuntime],
       transform: { define: { __MCP_GATEWAY_VERSION__: JSON.stringify(pkg.version ?? '0.0.0') } },
       // V8 keeps the whole script's source in the heap, two bytes a character if one character is not ASCII: an
       // ASCII bundle without comments or whitespace takes a third of it. Names stay, for readable stack traces.
