@@ -9,7 +9,7 @@ import { type AuditWriter, directAudit, loggerAudit } from './audit.ts';
 import { childEnvironment, type GatewayConfig } from './config.ts';
 import { healthHandler, Readiness, tcpTargetOf, UpstreamLiveness } from './health.ts';
 import { LazyModern } from './http/lazy-modern.ts';
-import { McpHttp } from './http/mcp.ts';
+import { McpHttp } from './http/pipeline.ts';
 import { OpenStreams, type StalledStream } from './http/sse.ts';
 import { SdkStreamWatch } from './http/stall.ts';
 import { DEFAULT_STREAM_LIMITS, type StreamLimits } from './http/streams.ts';

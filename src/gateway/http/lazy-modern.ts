@@ -2,7 +2,7 @@
  * The 2026-07-28 leg needs the 2.x SDK's server package (about 40 MB of resident memory), so it is loaded on
  * the first request that looks modern. Session-era traffic never pays for it.
  */
-import { isObject, type JsonRpcNotification } from '../jsonrpc.ts';
+import type { JsonRpcNotification } from '../jsonrpc.ts';
 import type { ModernEndpoint, ModernOptions } from './modern.ts';
 
 export class LazyModern {
@@ -33,14 +33,4 @@ export class LazyModern {
   async close(): Promise<void> {
     await this.endpoint?.close();
   }
-}
-
-/** Whether a sessionless POST may be 2026-07-28 traffic (cheap; the SDK classifier then decides). */
-export function looksModern(versionHeader: string | undefined, body: unknown): boolean {
-  if (versionHeader !== undefined && versionHeader >= '2026') return true;
-  if (!isObject(body)) return false;
-  if (body.method === 'server/discover') return true;
-  const params = body.params;
-  const meta = isObject(params) ? params._meta : undefined;
-  return isObject(meta) && Object.keys(meta).some((k) => k.startsWith('io.modelcontextprotocol/'));
 }
