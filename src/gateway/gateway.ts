@@ -5,8 +5,8 @@ import { createLogger, type Logger } from '../observability/log.ts';
 import { type AuditWriter, directAudit, loggerAudit } from './audit.ts';
 import type { GatewayConfig } from './config.ts';
 import { healthHandler, Readiness, tcpTargetOf, UpstreamLiveness } from './health.ts';
-import { LazyModern } from './http/lazy-modern.ts';
 import { McpHttp } from './http/pipeline.ts';
+import { LazySdk2026 } from './http/sdk-2026-loader.ts';
 import { OpenStreams, type StalledStream } from './http/sse.ts';
 import { SdkStreamWatch } from './http/stall.ts';
 import { DEFAULT_STREAM_LIMITS, type StreamLimits } from './http/streams.ts';
@@ -42,7 +42,7 @@ export class Gateway {
   private sharedUpstream!: Upstream;
   private sharedRouter!: Router;
   private sessions!: SessionManager;
-  private modern!: LazyModern;
+  private sdk2026!: LazySdk2026;
   private readiness!: Readiness;
   private mcpServer?: HttpServer;
   private healthServer?: HttpServer;
@@ -98,7 +98,7 @@ export class Gateway {
     const readyWaitMs = Math.min(config.requestTimeoutMs, 10_000);
     const stalls = new SdkStreamWatch({ intervalMs: config.keepAliveMs, onStalled: this.onStalled });
     this.sharedUpstream = createUpstream('shared');
-    this.modern = new LazyModern({
+    this.sdk2026 = new LazySdk2026({
       router: () => this.sharedRouter,
       log,
       keepAliveMs: config.keepAliveMs,
@@ -114,7 +114,7 @@ export class Gateway {
       perSession: false,
       requestTimeoutMs: config.requestTimeoutMs,
       readyWaitMs,
-      onServerEvent: (note) => this.modern.serverEvent(note),
+      onServerEvent: (note) => this.sdk2026.serverEvent(note),
       requestStates,
       inputTimeoutMs: config.inputTimeoutMs,
     });
@@ -141,7 +141,7 @@ export class Gateway {
       config,
       sessions: this.sessions,
       sharedRouter: this.sharedRouter,
-      modern: this.modern,
+      sdk2026: this.sdk2026,
       requestStates,
       auth,
       limiter,
@@ -221,7 +221,7 @@ export class Gateway {
     const closed = mcp ? new Promise<void>((r) => mcp.close(() => r())) : Promise.resolve();
     mcp?.closeIdleConnections();
     const force = setTimeout(() => mcp?.closeAllConnections(), 200);
-    await this.modern?.close().catch(() => {});
+    await this.sdk2026?.close().catch(() => {});
     this.sharedRouter?.close();
     await this.sharedUpstream?.stop(Math.max(1000, Math.min(5000, deadline - Date.now())));
     await closed;

@@ -1,6 +1,6 @@
 /** Era classification of a POST /mcp (src/gateway/http/era.ts): pure functions of headers and body. */
 import { describe, expect, it } from 'vitest';
-import { looksModern, type PostEra, postEra, unsupportedVersion } from '../../src/gateway/http/era.ts';
+import { looksLike2026, type PostEra, postEra, unsupportedVersion } from '../../src/gateway/http/era.ts';
 
 const call = { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'echo' } };
 const withMeta = { ...call, params: { name: 'echo', _meta: { 'io.modelcontextprotocol/clientInfo': {} } } };
@@ -32,7 +32,7 @@ describe('postEra', () => {
   });
 });
 
-describe('looksModern', () => {
+describe('looksLike2026', () => {
   it.each<[string | undefined, unknown, boolean]>([
     ['2026-07-28', [call], true],
     ['2025-11-25', call, false],
@@ -40,7 +40,7 @@ describe('looksModern', () => {
     [undefined, { ...call, params: { _meta: 'not an object' } }, false],
     [undefined, withMeta, true],
   ])('version %s, body %j: %s', (version, body, expected) => {
-    expect(looksModern(version, body)).toBe(expected);
+    expect(looksLike2026(version, body)).toBe(expected);
   });
 });
 

@@ -63,6 +63,11 @@ export class ClientLimit {
     this.o = options;
   }
 
+  /** Whether there is a limit at all (callers skip building the message list when not). */
+  get enabled(): boolean {
+    return this.o.perMinute > 0;
+  }
+
   /** Whether the body was refused (then answered 429 and audited). */
   refuses(request: McpRequest, messages: JsonRpcMessage[], target: LimitedTarget): boolean {
     const rpm = this.o.perMinute;

@@ -1,5 +1,5 @@
 /**
- * The 2026-07-28 stateless era on POST /mcp: no session; the SDK (loaded on first use, see lazy-modern.ts)
+ * The 2026-07-28 stateless era on POST /mcp: no session; the SDK (loaded on first use, see sdk-2026-loader.ts)
  * classifies and validates the request, and serves it through the shared router. A retry whose input flow lives
  * on another replica is relayed there.
  */
@@ -8,13 +8,13 @@ import type { RequestStateCodec } from '../input.ts';
 import { isObject, type JsonRpcId, type JsonRpcMessage, UPSTREAM_UNAVAILABLE } from '../jsonrpc.ts';
 import type { Router } from '../router.ts';
 import type { ClientLimit } from './client-limit.ts';
-import type { LazyModern } from './lazy-modern.ts';
 import { isRelayed, type ReplicaRelay } from './relay.ts';
 import { header } from './reply.ts';
 import { type McpRequest, refuse } from './request.ts';
+import type { LazySdk2026 } from './sdk-2026-loader.ts';
 
 export interface Stateless2026Options {
-  modern: LazyModern;
+  sdk2026: LazySdk2026;
   sharedRouter: Router;
   requestStates: RequestStateCodec;
   relay: ReplicaRelay;
@@ -31,12 +31,12 @@ export class Stateless2026 {
   }
 
   /**
-   * A sessionless POST that looks like 2026-07-28 traffic (looksModern): served, or refused, here; false when the
+   * A sessionless POST that looks like 2026-07-28 traffic (looksLike2026): served, or refused, here; false when the
    * SDK's classifier says it is 2025 traffic after all (the caller serves it as such).
    */
   async post(request: McpRequest, body: unknown, version: string | undefined): Promise<boolean> {
     const { req, res } = request;
-    const endpoint = await this.o.modern.load();
+    const endpoint = await this.o.sdk2026.load();
     const outcome = endpoint.classify({
       httpMethod: 'POST',
       protocolVersionHeader: version,
@@ -60,7 +60,8 @@ export class Stateless2026 {
       this.o.relay.relay(request, owner, { body: JSON.stringify(body), id });
       return true;
     }
-    if (this.o.limit.refuses(request, [body as JsonRpcMessage], 'modern')) return true;
+    const { limit } = this.o;
+    if (limit.enabled && limit.refuses(request, [body as JsonRpcMessage], 'modern')) return true;
     const { upstream } = this.o.sharedRouter;
     if (!upstream.ready) {
       try {

@@ -24,7 +24,7 @@ export function unsupportedVersion(version: string | undefined): string | undefi
 }
 
 /** Whether a sessionless POST may be 2026-07-28 traffic (cheap; the SDK classifier then decides). */
-export function looksModern(versionHeader: string | undefined, body: unknown): boolean {
+export function looksLike2026(versionHeader: string | undefined, body: unknown): boolean {
   if (versionHeader !== undefined && versionHeader >= '2026') return true;
   if (!isObject(body)) return false;
   if (body.method === 'server/discover') return true;
@@ -37,7 +37,7 @@ export function looksModern(versionHeader: string | undefined, body: unknown): b
 export function postEra(sessionId: string | undefined, versionHeader: string | undefined, body: unknown): PostEra {
   if (sessionId !== undefined) return '2025-session';
   if (Array.isArray(body) || kindOf(body) === 'invalid') return '2025-sessionless';
-  return looksModern(versionHeader, body) ? '2026-07-28' : '2025-sessionless';
+  return looksLike2026(versionHeader, body) ? '2026-07-28' : '2025-sessionless';
 }
 
 /**
@@ -45,8 +45,8 @@ export function postEra(sessionId: string | undefined, versionHeader: string | u
  * a new session, a 2026-07-28 request, a sessionless 2025 request. Continuing: anything on an open session, and a
  * 2026 retry carrying a requestState (it resumes a call the drain is waiting for).
  */
-export function startsNewWork(sessionId: string | undefined, body: unknown, modern: boolean): boolean {
+export function startsNewWork(sessionId: string | undefined, body: unknown, is2026: boolean): boolean {
   if (sessionId !== undefined) return false;
   const state = isObject(body) && isObject(body.params) ? body.params.requestState : undefined;
-  return !modern || typeof state !== 'string';
+  return !is2026 || typeof state !== 'string';
 }

@@ -24,18 +24,18 @@ import { type SessionManager, SessionRefused } from '../sessions.ts';
 import { acceptedFormats } from './accept.ts';
 import { readJsonBody } from './body-gate.ts';
 import { ClientLimit } from './client-limit.ts';
-import { looksModern, postEra, startsNewWork, unsupportedVersion } from './era.ts';
+import { looksLike2026, postEra, startsNewWork, unsupportedVersion } from './era.ts';
 import { Sessions2025 } from './era-2025-sessions.ts';
 import { Stateless2026 } from './era-2026-07-28.ts';
 import { Sse2024 } from './era-sse-2024.ts';
 import { anonymousIdentity, authenticate } from './identity.ts';
-import type { LazyModern } from './lazy-modern.ts';
 import { answerPreflight, corsFor, NO_CORS } from './origin.ts';
 import { methodNotAllowed, refuseSession } from './refusals.ts';
 import { ReplicaRelay } from './relay.ts';
 import { header, sendJson, singleRequestId } from './reply.ts';
 import { type McpRequest, refuse } from './request.ts';
 import { answerResourceMetadata, metadataSuffix } from './resource-metadata.ts';
+import type { LazySdk2026 } from './sdk-2026-loader.ts';
 import type { OpenStreams } from './sse.ts';
 import type { SdkStreamWatch } from './stall.ts';
 import type { StreamLimits } from './streams.ts';
@@ -44,7 +44,7 @@ export interface McpHttpOptions {
   config: GatewayConfig;
   sessions: SessionManager;
   sharedRouter: Router;
-  modern: LazyModern;
+  sdk2026: LazySdk2026;
   requestStates: RequestStateCodec;
   auth?: Authenticator;
   limiter: RateLimiter;
@@ -94,7 +94,7 @@ export class McpHttp {
       log,
     });
     this.stateless2026 = new Stateless2026({
-      modern: options.modern,
+      sdk2026: options.sdk2026,
       sharedRouter,
       requestStates: options.requestStates,
       relay: this.relay,
@@ -207,7 +207,7 @@ export class McpHttp {
       refuse(request, 400, INVALID_REQUEST, unsupported);
       return;
     }
-    if (this.o.isDraining() && startsNewWork(sessionId, parsed, looksModern(version, parsed))) {
+    if (this.o.isDraining() && startsNewWork(sessionId, parsed, looksLike2026(version, parsed))) {
       refuseSession(request, SessionRefused.draining());
       return;
     }

@@ -25,8 +25,8 @@ import type { SdkStreamWatch } from './stall.ts';
 
 const CLIENT_CAPABILITIES = 'io.modelcontextprotocol/clientCapabilities';
 
-export interface ModernOptions {
-  // see LazyModern in lazy-modern.ts
+export interface Sdk2026Options {
+  // see LazySdk2026 in sdk-2026-loader.ts
   router: () => Router;
   log: Logger;
   keepAliveMs: number;
@@ -60,13 +60,13 @@ function whenEventStreamStarts(res: ServerResponse, start: () => void): void {
   } as ServerResponse['writeHead'];
 }
 
-export class ModernEndpoint {
-  private readonly options: ModernOptions;
+export class Sdk2026Endpoint {
+  private readonly options: Sdk2026Options;
   private readonly handler: ReturnType<typeof createMcpHandler>;
   private readonly node: ReturnType<typeof toNodeHandler>;
   private seq = 0;
 
-  constructor(options: ModernOptions) {
+  constructor(options: Sdk2026Options) {
     this.options = options;
     const { log } = options;
     this.handler = createMcpHandler(
