@@ -12,10 +12,10 @@ import { SdkStreamWatch } from './http/stall.ts';
 import { DEFAULT_STREAM_LIMITS, type StreamLimits } from './http/streams.ts';
 import { listen } from './listen.ts';
 import { GatewayMetrics } from './metrics.ts';
+import { Mux } from './mux/mux.ts';
 import { authenticatorFor, channelFactory, signedIdsFor } from './parts.ts';
 import { RateLimiter } from './policy/ratelimit.ts';
 import { ToolPolicy } from './policy/tools.ts';
-import { Router } from './router.ts';
 import { SessionManager } from './sessions.ts';
 import { gatewayInitParams, Upstream } from './upstream/upstream.ts';
 import { GATEWAY_VERSION } from './version.ts';
@@ -40,7 +40,7 @@ export class Gateway {
   private readonly openStreams: OpenStreams;
   private readonly streamLimits: StreamLimits;
   private sharedUpstream!: Upstream;
-  private sharedRouter!: Router;
+  private sharedRouter!: Mux;
   private sessions!: SessionManager;
   private sdk2026!: LazySdk2026;
   private readiness!: Readiness;
@@ -105,7 +105,7 @@ export class Gateway {
       maxBodyBytes: config.maxBodyBytes,
       stalls,
     });
-    this.sharedRouter = new Router({
+    this.sharedRouter = new Mux({
       upstream: this.sharedUpstream,
       policy,
       metrics,

@@ -25,13 +25,13 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Logger } from '../observability/log.ts';
 import type { AuditWriter } from './audit.ts';
 import type { GatewayMetrics } from './metrics.ts';
-import { Router, type RouterPolicy } from './router.ts';
-import { ClientSession, type SessionKind, type SessionTransport } from './session.ts';
+import { Mux, type MuxPolicy } from './mux/mux.ts';
+import { ClientSession, type SessionKind, type SessionTransport } from './mux/session.ts';
 import type { Upstream } from './upstream/upstream.ts';
 
 export interface SessionEntry {
   session: ClientSession;
-  router: Router;
+  router: Mux;
   /** per-session mode: the process this session owns. */
   upstream?: Upstream;
   /** Whom the per-client limit counts this session against (the identity at creation). */
@@ -133,8 +133,8 @@ export interface SessionManagerOptions {
   idleTimeoutMs: number;
   /** A session that made no request after initialize is closed after this long. */
   handshakeTimeoutMs: number;
-  sharedRouter: Router;
-  policy: RouterPolicy;
+  sharedRouter: Mux;
+  policy: MuxPolicy;
   metrics: GatewayMetrics;
   log: Logger;
   audit?: AuditWriter;
@@ -304,7 +304,7 @@ export class SessionManager {
     if (this.options.perSession) {
       upstream = this.spare ?? this.options.createUpstream(`session-${++this.upstreamSeq}`);
       this.spare = undefined;
-      router = new Router({
+      router = new Mux({
         upstream,
         policy: this.options.policy,
         metrics: this.options.metrics,

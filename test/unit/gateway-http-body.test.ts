@@ -2,7 +2,12 @@
 import { describe, expect, it } from 'vitest';
 import { bodyRefusal, isJsonContentType, jsonRpcMessages } from '../../src/gateway/http/body-gate.ts';
 import { clientLimitRefusal, countRequests } from '../../src/gateway/http/client-limit.ts';
-import { INVALID_REQUEST, type JsonRpcMessage, MAX_BATCH_MESSAGES, MAX_JSON_DEPTH } from '../../src/gateway/jsonrpc.ts';
+import {
+  INVALID_REQUEST,
+  type JsonRpcMessage,
+  MAX_BATCH_MESSAGES,
+  MAX_JSON_DEPTH,
+} from '../../src/gateway/protocol/jsonrpc.ts';
 
 const request = (id: number) => ({ jsonrpc: '2.0', id, method: 'tools/list' });
 const note = { jsonrpc: '2.0', method: 'notifications/initialized' };

@@ -14,7 +14,7 @@ import {
   nestsDeeperThan,
   PARSE_ERROR,
   requestIdsOf,
-} from '../jsonrpc.ts';
+} from '../protocol/jsonrpc.ts';
 import { lingerAfterRefusal, lingerLimits, readBody } from './body.ts';
 import { header, sendJson } from './reply.ts';
 import { type McpRequest, refuse } from './request.ts';

@@ -4,11 +4,11 @@
  * the router refuses.
  */
 import type { Logger } from '../../observability/log.ts';
-import { type JsonRpcMessage, type JsonRpcRequest, RATE_LIMITED } from '../jsonrpc.ts';
 import type { GatewayMetrics } from '../metrics.ts';
+import type { Mux } from '../mux/mux.ts';
+import { ClientSession } from '../mux/session.ts';
 import type { RateLimiter } from '../policy/ratelimit.ts';
-import type { Router } from '../router.ts';
-import { ClientSession } from '../session.ts';
+import { type JsonRpcMessage, type JsonRpcRequest, RATE_LIMITED } from '../protocol/jsonrpc.ts';
 import { sendRpcError, singleRequestId } from './reply.ts';
 import type { McpRequest } from './request.ts';
 
@@ -48,13 +48,13 @@ export interface ClientLimitOptions {
   perMinute: number;
   limiter: RateLimiter;
   /** Audits refusals of sessionless requests (a session's own router audits its refusals). */
-  sharedRouter: Router;
+  sharedRouter: Mux;
   metrics: GatewayMetrics;
   log: Logger;
 }
 
 /** Who a refused body belongs to, for its audit lines: its session, or a sessionless request of `kind`. */
-export type LimitedTarget = { session: ClientSession; router: Router } | 'modern' | 'oneshot';
+export type LimitedTarget = { session: ClientSession; router: Mux } | 'modern' | 'oneshot';
 
 export class ClientLimit {
   private readonly o: ClientLimitOptions;

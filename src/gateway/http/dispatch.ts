@@ -1,12 +1,13 @@
 /** Hands the messages of one body to a session's router. */
-import type { JsonRpcMessage, JsonRpcNotification, JsonRpcRequest, JsonRpcResponse } from '../jsonrpc.ts';
-import type { Router } from '../router.ts';
-import type { ClientSession, Sink } from '../session.ts';
+
+import type { Mux } from '../mux/mux.ts';
+import type { ClientSession, Sink } from '../mux/session.ts';
+import type { JsonRpcMessage, JsonRpcNotification, JsonRpcRequest, JsonRpcResponse } from '../protocol/jsonrpc.ts';
 
 /** For bodies without requests: nothing will answer them. */
 export const NO_SINK: Sink = { related() {}, respond() {} };
 
-export function dispatch(session: ClientSession, router: Router, messages: JsonRpcMessage[], sink: Sink): void {
+export function dispatch(session: ClientSession, router: Mux, messages: JsonRpcMessage[], sink: Sink): void {
   // Any message but initialize confirms the session (see ClientSession.confirmed).
   if (!session.confirmed) {
     for (const m of messages) {

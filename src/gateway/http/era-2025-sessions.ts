@@ -5,9 +5,9 @@
  */
 import type { ServerResponse } from 'node:http';
 import type { Logger } from '../../observability/log.ts';
-import { INVALID_REQUEST, type JsonRpcMessage, type JsonRpcResponse, SESSION_NOT_FOUND } from '../jsonrpc.ts';
-import type { Router } from '../router.ts';
-import { ClientSession } from '../session.ts';
+import type { Mux } from '../mux/mux.ts';
+import { ClientSession } from '../mux/session.ts';
+import { INVALID_REQUEST, type JsonRpcMessage, type JsonRpcResponse, SESSION_NOT_FOUND } from '../protocol/jsonrpc.ts';
 import type { SessionEntry, SessionManager } from '../sessions.ts';
 import type { AnswerFormats } from './accept.ts';
 import { messagesOr400 } from './body-gate.ts';
@@ -22,7 +22,7 @@ import { HttpExchange, type StreamLimits, StreamState } from './streams.ts';
 
 export interface Sessions2025Options {
   sessions: SessionManager;
-  sharedRouter: Router;
+  sharedRouter: Mux;
   openStreams: OpenStreams;
   streamLimits: StreamLimits;
   limit: ClientLimit;
@@ -76,7 +76,7 @@ export class Sessions2025 {
     const headers: Record<string, string> = {};
     let created: SessionEntry | undefined;
     let session: ClientSession;
-    let router: Router;
+    let router: Mux;
     if (entry) {
       ({ session, router } = entry);
     } else if (hasInit) {

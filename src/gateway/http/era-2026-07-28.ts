@@ -5,8 +5,8 @@
  */
 
 import type { RequestStateCodec } from '../input.ts';
-import { isObject, type JsonRpcId, type JsonRpcMessage, UPSTREAM_UNAVAILABLE } from '../jsonrpc.ts';
-import type { Router } from '../router.ts';
+import type { Mux } from '../mux/mux.ts';
+import { isObject, type JsonRpcId, type JsonRpcMessage, UPSTREAM_UNAVAILABLE } from '../protocol/jsonrpc.ts';
 import type { ClientLimit } from './client-limit.ts';
 import { isRelayed, type ReplicaRelay } from './relay.ts';
 import { header } from './reply.ts';
@@ -15,7 +15,7 @@ import type { LazySdk2026 } from './sdk-2026-loader.ts';
 
 export interface Stateless2026Options {
   sdk2026: LazySdk2026;
-  sharedRouter: Router;
+  sharedRouter: Mux;
   requestStates: RequestStateCodec;
   relay: ReplicaRelay;
   limit: ClientLimit;

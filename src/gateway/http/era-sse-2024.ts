@@ -4,8 +4,8 @@
  */
 import type { ServerResponse } from 'node:http';
 import type { Logger } from '../../observability/log.ts';
-import { INVALID_REQUEST, type JsonRpcMessage, SESSION_NOT_FOUND } from '../jsonrpc.ts';
-import type { ClientSession, SessionTransport, Sink } from '../session.ts';
+import type { ClientSession, SessionTransport, Sink } from '../mux/session.ts';
+import { INVALID_REQUEST, type JsonRpcMessage, SESSION_NOT_FOUND } from '../protocol/jsonrpc.ts';
 import type { SessionManager } from '../sessions.ts';
 import { messagesOr400, readJsonBody } from './body-gate.ts';
 import type { ClientLimit } from './client-limit.ts';

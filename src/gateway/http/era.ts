@@ -5,7 +5,8 @@
  */
 
 import { clip } from '../clip.ts';
-import { isObject, kindOf, MODERN_PROTOCOL_VERSION, SESSION_PROTOCOL_VERSIONS } from '../jsonrpc.ts';
+import { isObject, kindOf } from '../protocol/jsonrpc.ts';
+import { MODERN_PROTOCOL_VERSION, SESSION_PROTOCOL_VERSIONS } from '../protocol/versions.ts';
 
 /** The eras a POST /mcp may belong to, before the SDK confirms a 2026-07-28 one. */
 export type PostEra = '2025-session' | '2026-07-28' | '2025-sessionless';

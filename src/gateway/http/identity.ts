@@ -3,8 +3,8 @@
  * either way, who the client is for rate limits, session limits and audit lines.
  */
 import { isIP } from 'node:net';
-import { SERVER_ERROR } from '../jsonrpc.ts';
 import type { Authenticator, AuthResult } from '../policy/auth.ts';
+import { SERVER_ERROR } from '../protocol/jsonrpc.ts';
 import type { SessionIds } from '../sessions.ts';
 import { externalOrigin, externalPrefix } from './external-url.ts';
 import { isRelayed, RELAYED_IDENTITY_HEADER } from './relay.ts';

@@ -1,5 +1,5 @@
 /** Refusals more than one era gives: a wrong method, no event stream accepted, a session that cannot be opened. */
-import { INVALID_REQUEST, SERVER_ERROR } from '../jsonrpc.ts';
+import { INVALID_REQUEST, SERVER_ERROR } from '../protocol/jsonrpc.ts';
 import { SessionRefused } from '../sessions.ts';
 import { acceptedFormats } from './accept.ts';
 import { header } from './reply.ts';

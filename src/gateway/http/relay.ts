@@ -6,7 +6,7 @@
 import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Logger } from '../../observability/log.ts';
 import { clip } from '../clip.ts';
-import { errorResponse, INVALID_PARAMS, type JsonRpcId, SESSION_NOT_FOUND } from '../jsonrpc.ts';
+import { errorResponse, INVALID_PARAMS, type JsonRpcId, SESSION_NOT_FOUND } from '../protocol/jsonrpc.ts';
 import type { SessionManager } from '../sessions.ts';
 import { sendJson, sendRpcError } from './reply.ts';
 import type { McpRequest } from './request.ts';

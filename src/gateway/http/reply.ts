@@ -1,6 +1,6 @@
 /** Writing answers: JSON bodies and JSON-RPC errors, and reading one request header. */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { errorResponse, type JsonRpcId, requestIdsOf } from '../jsonrpc.ts';
+import { errorResponse, type JsonRpcId, requestIdsOf } from '../protocol/jsonrpc.ts';
 
 const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
 

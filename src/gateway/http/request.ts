@@ -1,6 +1,6 @@
 /** One request to the MCP port as the gates and eras see it. */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { JsonRpcId } from '../jsonrpc.ts';
+import type { JsonRpcId } from '../protocol/jsonrpc.ts';
 import { sendRpcError } from './reply.ts';
 
 export interface McpRequest {

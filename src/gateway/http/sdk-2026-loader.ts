@@ -2,7 +2,7 @@
  * The 2026-07-28 leg needs the 2.x SDK's server package (about 40 MB of resident memory), so it is loaded on
  * the first request that looks like 2026-07-28 traffic. Session-era traffic never pays for it.
  */
-import type { JsonRpcNotification } from '../jsonrpc.ts';
+import type { JsonRpcNotification } from '../protocol/jsonrpc.ts';
 import type { Sdk2026Endpoint, Sdk2026Options } from './sdk-2026.ts';
 
 export class LazySdk2026 {

@@ -18,16 +18,16 @@ import {
 } from '@modelcontextprotocol/server';
 import type { Logger } from '../../observability/log.ts';
 import { clip } from '../clip.ts';
-import { isObject, type JsonRpcNotification, type JsonRpcRequest } from '../jsonrpc.ts';
-import type { Router } from '../router.ts';
-import { ClientSession, type Sink } from '../session.ts';
+import type { Mux } from '../mux/mux.ts';
+import { ClientSession, type Sink } from '../mux/session.ts';
+import { isObject, type JsonRpcNotification, type JsonRpcRequest } from '../protocol/jsonrpc.ts';
 import type { SdkStreamWatch } from './stall.ts';
 
 const CLIENT_CAPABILITIES = 'io.modelcontextprotocol/clientCapabilities';
 
 export interface Sdk2026Options {
   // see LazySdk2026 in sdk-2026-loader.ts
-  router: () => Router;
+  router: () => Mux;
   log: Logger;
   keepAliveMs: number;
   maxBodyBytes: number;

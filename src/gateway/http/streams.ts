@@ -9,8 +9,8 @@
  * proxy); messages go to the newest, and a second GET is never answered 409.
  */
 import type { ServerResponse } from 'node:http';
-import type { JsonRpcMessage, JsonRpcResponse } from '../jsonrpc.ts';
-import type { ClientSession, SessionTransport, Sink } from '../session.ts';
+import type { ClientSession, SessionTransport, Sink } from '../mux/session.ts';
+import type { JsonRpcMessage, JsonRpcResponse } from '../protocol/jsonrpc.ts';
 import { type OpenStreams, SseConnection } from './sse.ts';
 
 interface StoredEvent {

@@ -1,9 +1,9 @@
 /** Tool allow/deny lists (names or globs) and per-tool rate limits, as the router consumes them. */
-import type { RouterPolicy } from '../router.ts';
+import type { MuxPolicy } from '../mux/mux.ts';
 import type { RateLimiter } from './ratelimit.ts';
 import { toolMatcher } from './tool-patterns.ts';
 
-export class ToolPolicy implements RouterPolicy {
+export class ToolPolicy implements MuxPolicy {
   /** Tool names or globs (`*`, `?`); undefined: every tool not denied. */
   private readonly allow: ((name: string) => boolean) | undefined;
   private readonly deny: (name: string) => boolean;
