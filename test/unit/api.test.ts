@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { CRD_PATH, generatedFiles, TYPES_PATH } from '../../scripts/generated-files.ts';
 import { toOpenApi } from '../../src/api/crd.ts';
-import { CRD_PATH, generatedFiles, TYPES_PATH } from '../../src/api/generated-files.ts';
 import { REFERENCE_PATH } from '../../src/api/reference.ts';
 import { mcpServerSchema } from '../../src/api/schema.ts';
 import type { Schema } from '../../src/api/schema-types.ts';
@@ -99,7 +99,7 @@ describe('the McpServer reference (docs/mcpserver-reference.md)', () => {
     }
     expect(written.size).toBeGreaterThan(15);
     const documented = [...written].filter((reason) => !reference.includes(`| \`${reason}\` |`));
-    expect(documented, 'add them to CONDITION_REASONS in src/controller/status.ts').toEqual([]);
+    expect(documented, 'add them to CONDITION_REASONS in src/api/conditions.ts').toEqual([]);
 
     const events = new Set<string>();
     const reconcile = source('reconcile.ts');
