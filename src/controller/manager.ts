@@ -13,6 +13,7 @@ import type { Logger } from '../observability/log.ts';
 import { CHILD_KINDS, type ChildKind } from '../render/index.ts';
 import { LABEL_INSTANCE, LABEL_MANAGED_BY, MANAGED_BY } from '../render/metadata.ts';
 import { canonicalJSON, sha256 } from './compare.ts';
+import { DiscoveryRunner } from './discovery-runner.ts';
 import { EventRecorder } from './events.ts';
 import { GatewayApi } from './gateway-api.ts';
 import { LeaderElector } from './leader.ts';
@@ -113,6 +114,8 @@ export class Manager {
   private readonly caches: Caches;
   private readonly reconciler: Reconciler;
   private readonly gatewayApi: GatewayApi;
+  /** Tool discovery for Ready McpServers: started and stopped here, read by status (discovery-runner.ts). */
+  private readonly discoveries: DiscoveryRunner;
   private readonly generations = new Map<string, number | undefined>();
   private elector: LeaderElector | undefined;
   private server: Server | undefined;
@@ -172,6 +175,7 @@ export class Manager {
       metrics: this.metrics,
       onRouteEvent: (route) => this.enqueueOwner(route),
     });
+    this.discoveries = new DiscoveryRunner({ log: options.log, requeue: (key) => this.enqueue(key) });
     this.reconciler = new Reconciler({
       gatewayApi: this.gatewayApi,
       client: this.client,
@@ -180,7 +184,7 @@ export class Manager {
       events: new EventRecorder(this.client, options.leaderElection?.identity ?? 'mcp-operator', options.log),
       log: options.log,
       metrics: this.metrics,
-      requeue: (key) => this.enqueue(key),
+      discovered: (key, fingerprint) => this.discoveries.result(key, fingerprint),
     });
   }
 
@@ -241,6 +245,8 @@ export class Manager {
       try {
         const outcome = await this.reconciler.reconcile(key);
         if (outcome.result === 'success') {
+          if (outcome.gone) this.discoveries.forget(key);
+          if (outcome.ready) this.discoveries.ensure(outcome.ready);
           this.queue.forget(key);
           if (outcome.recheckAfterMs) this.queue.addAfter(key, outcome.recheckAfterMs);
           this.metrics.reconciles.inc({ result: 'success' });
@@ -300,6 +306,7 @@ export class Manager {
   /** Finish in-flight reconciles, hand the lease over, stop watching. */
   async stop(): Promise<void> {
     clearInterval(this.resyncTimer);
+    this.discoveries.stop();
     this.queue.shutdown();
     await Promise.all(this.workers);
     await this.elector?.release();
