@@ -2,11 +2,11 @@
 
 /** What each Event reason means, for docs/mcpserver-reference.md; a unit test keeps it complete. */
 export const EVENT_REASONS: ReadonlyArray<{ type: 'Normal' | 'Warning'; reason: string; meaning: string }> = [
-  { type: 'Normal', reason: 'Created', meaning: 'the children were created; the message lists their kinds' },
   {
     type: 'Normal',
     reason: 'Applied',
-    meaning: 'children were updated (a spec change, drift, a rotated Secret or ConfigMap); the message lists them',
+    meaning:
+      'children were updated (a spec change, drift, a rotated Secret or ConfigMap); the message lists them. Creating them has no Event: status says Progressing=Creating, and the Ready Event follows',
   },
   { type: 'Normal', reason: 'Deleted', meaning: 'children the spec no longer asks for were deleted' },
   { type: 'Normal', reason: 'Ready', meaning: 'Ready became True' },

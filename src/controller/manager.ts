@@ -54,6 +54,10 @@ class InformerSet<T extends Cached> implements Store<T> {
   list(): T[] {
     return this.informers.flatMap((i) => i.list());
   }
+  remember(object: Cached, readVersion: string | undefined): void {
+    const ns = object.metadata.namespace;
+    this.informers.find((i) => i.namespace === undefined || i.namespace === ns)?.remember(object, readVersion);
+  }
 }
 
 /** Secrets and ConfigMaps: key names and a hash of the contents. Values never stay in memory. */

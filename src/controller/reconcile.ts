@@ -54,6 +54,8 @@ export const MCPSERVERS = { apiVersion: 'mcpoperator.io/v1alpha1', plural: 'mcps
 export interface Store<T> {
   get(namespace: string | undefined, name: string): T | undefined;
   list(): T[];
+  /** Write-through of what a write of ours returned (kube/informer.ts); absent: wait for the watch. */
+  remember?(object: Cached, readVersion: string | undefined): void;
 }
 
 export interface Caches {
@@ -87,8 +89,6 @@ export type Outcome =
   | { result: 'success'; recheckAfterMs?: number; ready?: DiscoveryTarget; gone?: boolean }
   | { result: 'requeue'; reason: string };
 
-/** After applying a Deployment, its watch event brings the status to report; this is the fallback. */
-const STATUS_RECHECK_MS = 5_000;
 /**
  * Apply order. The ServiceAccount first (pods are refused without it), then the NetworkPolicy: no pod may be
  * created or updated without the policy the spec asks for. Then every other child side by side. A stage that
@@ -104,6 +104,11 @@ function applyStages(desired: KubernetesObject[]): KubernetesObject[][] {
   ];
   return stages.filter((stage) => stage.length > 0);
 }
+
+/** The resourceVersion the cache held when a child was read: a child read from the API server was not cached. */
+const fromCache = new WeakSet<KubernetesObject>();
+const cachedVersion = (read: KubernetesObject | undefined) =>
+  read && fromCache.has(read) ? read.metadata?.resourceVersion : undefined;
 
 const refKey = (kind: string, namespace: string, name: string) => `${kind}/${namespace}/${name}`;
 
@@ -166,9 +171,12 @@ export class Reconciler {
       ingressConflict(mcp, desired, this.o.caches.children.Ingress.list() as Array<V1Ingress & Cached>) ??
       (sessionSecret === 'create' ? undefined : sessionSecret);
     if (early) return this.block(mcp, spec, early);
-    if (sessionSecret === 'create') await this.createSessionSecret(mcp, spec);
 
-    const current = await Promise.all(desired.map((child) => this.liveChild(child)));
+    // The session key is created beside the reads: nothing below depends on it but the pods, which mount it.
+    const [current] = await Promise.all([
+      Promise.all(desired.map((child) => this.liveChild(child))),
+      sessionSecret === 'create' ? this.createSessionSecret(mcp, spec) : undefined,
+    ]);
     const live = new Map(desired.map((child, i) => [child, current[i]]));
     const conflict = childConflict(mcp, live);
     if (conflict) return this.block(mcp, spec, conflict);
@@ -186,9 +194,8 @@ export class Reconciler {
     if (exposure.blocker) {
       return this.block(mcp, spec, exposure.blocker, { applied, exposure, recheckAfterMs: exposure.recheckAfterMs });
     }
-    // A Deployment applied just now is not in the cache yet: writing status would report a stale rollout and
-    // cost a write that the Deployment's watch event (milliseconds away) makes again with the real numbers.
-    if (applied.includes('Deployment')) return { result: 'success', recheckAfterMs: STATUS_RECHECK_MS };
+    // One status write, now: what was just applied is in the cache already (write-through), so status reports the
+    // Deployment the API server answered with; its watch events bring the rollout's progress.
     const ready = await this.updateStatus(mcp, spec, undefined, applied, exposure);
     return {
       result: 'success',
@@ -223,17 +230,20 @@ export class Reconciler {
     return { desired: rendered.filter((c) => c !== route), ...(route ? { route } : {}) };
   }
 
-  /** Events for what this reconcile changed: children created or updated, children deleted. */
+  /**
+   * Events for what this reconcile changed: children updated (Applied), children deleted. Creating them is the
+   * normal path and has no Event of its own (status says Progressing=Creating; the Ready Event ends it): one
+   * write less per McpServer.
+   */
   private async recordChanges(
     mcp: McpServer & Cached,
     live: ReadonlyMap<KubernetesObject, KubernetesObject | undefined>,
     applied: string[],
     deleted: string[],
   ): Promise<void> {
-    if (applied.length) {
-      const verb = live.size && [...live.values()].every((v) => v === undefined) ? 'Created' : 'Applied';
-      await this.o.events.record(mcp, 'Normal', verb, `${verb.toLowerCase()} ${applied.join(', ')}`);
-    }
+    const created = [...live.values()].every((v) => v === undefined);
+    if (applied.length && !created)
+      await this.o.events.record(mcp, 'Normal', 'Applied', `applied ${applied.join(', ')}`);
     if (deleted.length) await this.o.events.record(mcp, 'Normal', 'Deleted', `deleted obsolete ${deleted.join(', ')}`);
   }
 
@@ -257,8 +267,9 @@ export class Reconciler {
       const results = await Promise.allSettled(
         stage.map(async (child) => {
           if (!needsApply(child, live.get(child))) return;
-          await this.o.client.apply(this.pathOf(child), child, FIELD_MANAGER);
+          const written = await this.o.client.apply<Cached>(this.pathOf(child), child, FIELD_MANAGER);
           this.o.metrics?.childWrites.inc({ kind: child.kind, action: 'apply' });
+          this.o.caches.children[child.kind as ChildKind].remember?.(written, cachedVersion(live.get(child)));
           applied.push(child.kind as string);
         }),
       );
@@ -293,19 +304,23 @@ export class Reconciler {
     const namespace = mcp.metadata.namespace;
     const owner = ownerReference(spec);
     try {
-      await this.o.client.create(resourcePath({ apiVersion: 'v1', plural: 'secrets' }, { namespace }), {
-        apiVersion: 'v1',
-        kind: 'Secret',
-        metadata: {
-          name: sessionSecretName(spec),
-          namespace,
-          labels: commonLabels(spec),
-          ...(owner ? { ownerReferences: [owner] } : {}),
+      const written = await this.o.client.create<Cached>(
+        resourcePath({ apiVersion: 'v1', plural: 'secrets' }, { namespace }),
+        {
+          apiVersion: 'v1',
+          kind: 'Secret',
+          metadata: {
+            name: sessionSecretName(spec),
+            namespace,
+            labels: commonLabels(spec),
+            ...(owner ? { ownerReferences: [owner] } : {}),
+          },
+          type: 'Opaque',
+          data: { [SESSION_KEY]: randomBytes(32).toString('base64') },
         },
-        type: 'Opaque',
-        data: { [SESSION_KEY]: randomBytes(32).toString('base64') },
-      });
+      );
       this.o.metrics?.childWrites.inc({ kind: 'Secret', action: 'create' });
+      this.o.caches.secrets.remember?.(written, undefined); // projected: key names and a hash stay, not the key
     } catch (err) {
       if (!isConflict(err)) throw err; // AlreadyExists: ours, and the cache has not seen it yet
     }
@@ -334,7 +349,10 @@ export class Reconciler {
       child.metadata?.namespace,
       child.metadata?.name ?? '',
     );
-    if (cached) return cached;
+    if (cached) {
+      fromCache.add(cached);
+      return cached;
+    }
     try {
       return await this.o.client.get<KubernetesObject>(this.pathOf(child), { fromCache: true });
     } catch (err) {
@@ -433,11 +451,13 @@ export class Reconciler {
     const patch: Record<string, unknown> = { ...next };
     for (const k of Object.keys(mcp.status ?? {})) if (!(k in next)) patch[k] = null;
     try {
-      await this.o.client.mergePatch(
+      const written = await this.o.client.mergePatch<McpServer & Cached>(
         resourcePath(MCPSERVERS, { namespace, name: mcp.metadata.name, subresource: 'status' }),
         { status: patch },
         FIELD_MANAGER,
       );
+      // A reconcile woken before the watch brings this back compares with the status just written, not the old one.
+      this.o.caches.mcpservers.remember?.(written, mcp.metadata.resourceVersion);
     } catch (err) {
       if (isNotFound(err)) return undefined; // deleted meanwhile
       throw err;

@@ -56,8 +56,25 @@ export class Informer<T extends Cached> {
     return [...this.store.values()];
   }
 
+  /** The namespace it watches; undefined: all. */
+  get namespace(): string | undefined {
+    return this.options.namespace;
+  }
+
   get size(): number {
     return this.store.size;
+  }
+
+  /**
+   * Write-through: the object a write of ours returned, so the next reconcile reads it without waiting for the
+   * watch. Only over the version the writer read (`readVersion`; undefined: absent): if the watch brought a newer
+   * one meanwhile, that stays. Its own watch event then finds the same resourceVersion and stays quiet.
+   */
+  remember(object: Cached, readVersion: string | undefined): void {
+    const projected = this.project(object);
+    const key = cacheKey(projected.metadata.namespace, projected.metadata.name);
+    if (this.store.get(key)?.metadata.resourceVersion !== readVersion) return;
+    this.store.set(key, projected);
   }
 
   /** Resolves once the first list is in the cache. */
@@ -130,9 +147,11 @@ export class Informer<T extends Cached> {
         this.store.delete(key);
         this.options.onEvent('delete', object);
       } else {
-        const existed = this.store.has(key);
+        const old = this.store.get(key);
         this.store.set(key, object);
-        this.options.onEvent(existed ? 'update' : 'add', object);
+        // The echo of a write already remembered (write-through): nothing new to react to.
+        if (old?.metadata.resourceVersion === object.metadata.resourceVersion) return;
+        this.options.onEvent(old ? 'update' : 'add', object);
       }
     };
     const done = (err: unknown) => {

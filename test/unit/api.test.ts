@@ -108,7 +108,7 @@ describe('the McpServer reference (docs/mcpserver-reference.md)', () => {
       events.add(m[1] as string);
       events.add(m[2] as string);
     }
-    expect([...events].sort()).toEqual(['Applied', 'Created', 'Deleted']);
+    expect([...events].sort()).toEqual(['Applied', 'Deleted']);
     for (const reason of [...events, 'Ready']) expect(reference).toContain(`| Normal | \`${reason}\` |`);
   });
 });
