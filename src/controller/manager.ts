@@ -4,7 +4,7 @@
  * won, so a standby takes over with no relist.
  */
 import { createServer, type Server } from 'node:http';
-import type { KubeConfig, V1ContainerState, V1ContainerStatus, V1Pod } from '@kubernetes/client-node';
+import type { KubeConfig, V1Pod } from '@kubernetes/client-node';
 import type { McpServer } from '../api/types.generated.ts';
 import { KubeClient } from '../kube/client.ts';
 import { type Cached, Informer, type InformerEvent } from '../kube/informer.ts';
@@ -12,7 +12,7 @@ import { createControllerMetrics } from '../observability/controller-metrics.ts'
 import type { Logger } from '../observability/log.ts';
 import { CHILD_KINDS, type ChildKind } from '../render/index.ts';
 import { LABEL_INSTANCE, LABEL_MANAGED_BY, MANAGED_BY } from '../render/metadata.ts';
-import { canonicalJSON, sha256 } from './compare.ts';
+import { projectChild, projectMcpServer, projectPod, projectReferenced } from './cache-transforms.ts';
 import { DiscoveryRunner } from './discovery-runner.ts';
 import { EventRecorder } from './events.ts';
 import { GatewayApi } from './gateway-api.ts';
@@ -60,55 +60,6 @@ class InformerSet<T extends Cached> implements Store<T> {
   }
 }
 
-/** Secrets and ConfigMaps: key names and a hash of the contents. Values never stay in memory. */
-function projectReferenced(object: Cached): ReferencedObject {
-  const raw = object as Cached & { data?: Record<string, string>; binaryData?: Record<string, string> };
-  const keys = [...Object.keys(raw.data ?? {}), ...Object.keys(raw.binaryData ?? {})].sort();
-  const { name, namespace, uid, resourceVersion, ownerReferences } = raw.metadata;
-  return {
-    apiVersion: raw.apiVersion,
-    kind: raw.kind,
-    metadata: { name, namespace, uid, resourceVersion, ...(ownerReferences ? { ownerReferences } : {}) },
-    keys,
-    hash: sha256(canonicalJSON([raw.data ?? {}, raw.binaryData ?? {}])).slice(0, 32),
-  };
-}
-
-/** Bounds what a pod's cached termination message may cost (status shows only its end). */
-const TERMINATION_MESSAGE_KEPT = 1024;
-
-/** Pods: what status reads (names, labels, container states), nothing else: no spec, no env, no managedFields. */
-function projectPod(object: Cached): V1Pod & Cached {
-  const raw = object as V1Pod & Cached;
-  const { name, namespace, uid, resourceVersion, labels, deletionTimestamp } = raw.metadata;
-  const bounded = (state: V1ContainerState | undefined): V1ContainerState | undefined =>
-    state?.terminated
-      ? {
-          ...state,
-          terminated: { ...state.terminated, message: state.terminated.message?.slice(-TERMINATION_MESSAGE_KEPT) },
-        }
-      : state;
-  const container = (c: V1ContainerStatus): V1ContainerStatus => ({
-    name: c.name,
-    image: c.image,
-    imageID: '',
-    ready: c.ready,
-    restartCount: c.restartCount,
-    ...(c.state ? { state: bounded(c.state) } : {}),
-    ...(c.lastState ? { lastState: bounded(c.lastState) } : {}),
-  });
-  return {
-    apiVersion: raw.apiVersion,
-    kind: raw.kind,
-    metadata: { name, namespace, uid, resourceVersion, labels, ...(deletionTimestamp ? { deletionTimestamp } : {}) },
-    status: {
-      phase: raw.status?.phase,
-      initContainerStatuses: raw.status?.initContainerStatuses?.map(container),
-      containerStatuses: raw.status?.containerStatuses?.map(container),
-    },
-  };
-}
-
 export class Manager {
   private readonly o: ManagerOptions;
   readonly metrics = createControllerMetrics();
@@ -150,7 +101,10 @@ export class Manager {
     const children = Object.fromEntries(
       CHILD_KINDS.map((type) => [
         type.kind,
-        set<Cached>(type, (_e, o) => this.enqueueOwner(o), { labelSelector: `${LABEL_MANAGED_BY}=${MANAGED_BY}` }),
+        set<Cached>(type, (_e, o) => this.enqueueOwner(o), {
+          labelSelector: `${LABEL_MANAGED_BY}=${MANAGED_BY}`,
+          transform: projectChild,
+        }),
       ]),
     ) as unknown as Record<ChildKind, Store<Cached>>;
     const referenced = (kind: 'Secret' | 'ConfigMap') => (_e: InformerEvent, o: ReferencedObject) => {
@@ -158,7 +112,9 @@ export class Manager {
         this.enqueue(key);
     };
     this.caches = {
-      mcpservers: set<McpServer & Cached>(MCPSERVERS, (e, o) => this.onMcpServer(e, o)),
+      mcpservers: set<McpServer & Cached>(MCPSERVERS, (e, o) => this.onMcpServer(e, o), {
+        transform: projectMcpServer,
+      }),
       children,
       secrets: set({ apiVersion: 'v1', plural: 'secrets' }, referenced('Secret'), { transform: projectReferenced }),
       configMaps: set({ apiVersion: 'v1', plural: 'configmaps' }, referenced('ConfigMap'), {
