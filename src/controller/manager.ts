@@ -38,6 +38,13 @@ export interface ManagerOptions {
   onFatal: (reason: string) => void;
 }
 
+const ownerIndex = (namespace: string | undefined, instance: string) => `${namespace}/${instance}`;
+/** Children and pods by the McpServer they belong to (its instance label), for pruning and status. */
+const byInstance = (object: Cached) => {
+  const instance = object.metadata.labels?.[LABEL_INSTANCE];
+  return instance ? ownerIndex(object.metadata.namespace, instance) : undefined;
+};
+
 /** Several per-namespace informers behind one lookup. */
 class InformerSet<T extends Cached> implements Store<T> {
   readonly informers: Informer<T>[];
@@ -53,6 +60,9 @@ class InformerSet<T extends Cached> implements Store<T> {
   }
   list(): T[] {
     return this.informers.flatMap((i) => i.list());
+  }
+  owned(namespace: string | undefined, instance: string): T[] {
+    return this.informers.flatMap((i) => i.indexed(ownerIndex(namespace, instance)));
   }
   remember(object: Cached, readVersion: string | undefined): void {
     const ns = object.metadata.namespace;
@@ -90,7 +100,7 @@ export class Manager {
     const set = <T extends Cached>(
       type: { apiVersion: string; plural: string },
       onEvent: (event: InformerEvent, object: T) => void,
-      extra: { labelSelector?: string; transform?: (o: Cached) => T } = {},
+      extra: { labelSelector?: string; transform?: (o: Cached) => T; indexBy?: (o: T) => string | undefined } = {},
     ) => {
       const informers = scopes.map(
         (namespace) => new Informer<T>({ client: this.client, type, namespace, onEvent, log: options.log, ...extra }),
@@ -104,6 +114,7 @@ export class Manager {
         set<Cached>(type, (_e, o) => this.enqueueOwner(o), {
           labelSelector: `${LABEL_MANAGED_BY}=${MANAGED_BY}`,
           transform: projectChild,
+          indexBy: byInstance,
         }),
       ]),
     ) as unknown as Record<ChildKind, Store<Cached>>;
@@ -124,6 +135,7 @@ export class Manager {
       pods: set<V1Pod & Cached>({ apiVersion: 'v1', plural: 'pods' }, (_e, o) => this.enqueueOwner(o), {
         labelSelector: `${LABEL_MANAGED_BY}=${MANAGED_BY}`,
         transform: projectPod,
+        indexBy: byInstance,
       }),
     };
     this.gatewayApi = new GatewayApi({

@@ -20,13 +20,7 @@ import {
   renderChildren,
   serviceURL,
 } from '../render/index.ts';
-import {
-  ANNOTATION_SPEC_HASH,
-  commonLabels,
-  LABEL_INSTANCE,
-  ownerReference,
-  selectorLabels,
-} from '../render/metadata.ts';
+import { ANNOTATION_SPEC_HASH, commonLabels, ownerReference, selectorLabels } from '../render/metadata.ts';
 import { renderIngress } from '../render/network.ts';
 import type { ObjectReference } from '../render/references.ts';
 import { SESSION_KEY, sessionSecretName } from '../render/workload.ts';
@@ -54,6 +48,8 @@ export const MCPSERVERS = { apiVersion: 'mcpoperator.io/v1alpha1', plural: 'mcps
 export interface Store<T> {
   get(namespace: string | undefined, name: string): T | undefined;
   list(): T[];
+  /** The objects labelled as an McpServer's (app.kubernetes.io/instance), from an index: no scan of the cache. */
+  owned(namespace: string | undefined, instance: string): T[];
   /** Write-through of what a write of ours returned (kube/informer.ts); absent: wait for the watch. */
   remember?(object: Cached, readVersion: string | undefined): void;
 }
@@ -366,9 +362,8 @@ export class Reconciler {
     const wanted = new Set(desired.map((d) => `${d.kind}/${d.metadata?.name}`));
     const deleted: string[] = [];
     for (const type of CHILD_KINDS) {
-      for (const object of this.o.caches.children[type.kind].list()) {
+      for (const object of this.o.caches.children[type.kind].owned(mcp.metadata.namespace, mcp.metadata.name)) {
         const meta = object.metadata;
-        if (meta.namespace !== mcp.metadata.namespace || meta.labels?.[LABEL_INSTANCE] !== mcp.metadata.name) continue;
         if (!controlledBy(object, mcp.metadata.uid) || wanted.has(`${type.kind}/${meta.name}`)) continue;
         try {
           await this.o.client.delete(resourcePath(type, { namespace: meta.namespace, name: meta.name }), meta.uid);
@@ -386,12 +381,8 @@ export class Reconciler {
   private podsOf(spec: McpServer): V1Pod[] {
     const selector = Object.entries(selectorLabels(spec));
     return this.o.caches.pods
-      .list()
-      .filter(
-        (pod) =>
-          pod.metadata.namespace === spec.metadata?.namespace &&
-          selector.every(([k, v]) => pod.metadata.labels?.[k] === v),
-      );
+      .owned(spec.metadata?.namespace, spec.metadata?.name ?? '')
+      .filter((pod) => selector.every(([k, v]) => pod.metadata.labels?.[k] === v));
   }
 
   /**

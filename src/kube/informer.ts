@@ -20,6 +20,8 @@ export interface InformerOptions<T extends Cached> {
   transform?: (object: Cached) => T;
   onEvent: (event: InformerEvent, object: T) => void;
   log: Logger;
+  /** A secondary index (e.g. the owning McpServer): objects by this key, without scanning the cache. */
+  indexBy?: (object: T) => string | undefined;
 }
 
 export const cacheKey = (namespace: string | undefined, name: string) => (namespace ? `${namespace}/${name}` : name);
@@ -36,6 +38,7 @@ const MAX_BACKOFF_MS = 30_000;
 
 export class Informer<T extends Cached> {
   private readonly store = new Map<string, T>();
+  private readonly index = new Map<string, Map<string, T>>();
   private readonly options: InformerOptions<T>;
   private resourceVersion = '';
   private stopWatch: (() => void) | undefined;
@@ -56,6 +59,30 @@ export class Informer<T extends Cached> {
     return [...this.store.values()];
   }
 
+  /** The objects whose indexBy key is `key` (none without indexBy). */
+  indexed(key: string): T[] {
+    return [...(this.index.get(key)?.values() ?? [])];
+  }
+
+  private put(key: string, object: T): void {
+    this.drop(key);
+    this.store.set(key, object);
+    const at = this.options.indexBy?.(object);
+    if (at === undefined) return;
+    if (!this.index.has(at)) this.index.set(at, new Map());
+    this.index.get(at)?.set(key, object);
+  }
+
+  private drop(key: string): void {
+    const old = this.store.get(key);
+    if (!old) return;
+    this.store.delete(key);
+    const at = this.options.indexBy?.(old);
+    const bucket = at === undefined ? undefined : this.index.get(at);
+    bucket?.delete(key);
+    if (at !== undefined && bucket?.size === 0) this.index.delete(at);
+  }
+
   /** The namespace it watches; undefined: all. */
   get namespace(): string | undefined {
     return this.options.namespace;
@@ -74,7 +101,7 @@ export class Informer<T extends Cached> {
     const projected = this.project(object);
     const key = cacheKey(projected.metadata.namespace, projected.metadata.name);
     if (this.store.get(key)?.metadata.resourceVersion !== readVersion) return;
-    this.store.set(key, projected);
+    this.put(key, projected);
   }
 
   /** Resolves once the first list is in the cache. */
@@ -113,13 +140,13 @@ export class Informer<T extends Cached> {
       const key = cacheKey(object.metadata.namespace, object.metadata.name);
       seen.add(key);
       const old = this.store.get(key);
-      this.store.set(key, object);
+      this.put(key, object);
       if (!old) this.options.onEvent('add', object);
       else if (old.metadata.resourceVersion !== object.metadata.resourceVersion) this.options.onEvent('update', object);
     }
     for (const [key, object] of this.store) {
       if (!seen.has(key)) {
-        this.store.delete(key);
+        this.drop(key);
         this.options.onEvent('delete', object);
       }
     }
@@ -144,11 +171,11 @@ export class Informer<T extends Cached> {
       this.resourceVersion = object.metadata.resourceVersion ?? this.resourceVersion;
       this.failures = 0;
       if (type === 'DELETED') {
-        this.store.delete(key);
+        this.drop(key);
         this.options.onEvent('delete', object);
       } else {
         const old = this.store.get(key);
-        this.store.set(key, object);
+        this.put(key, object);
         // The echo of a write already remembered (write-through): nothing new to react to.
         if (old?.metadata.resourceVersion === object.metadata.resourceVersion) return;
         this.options.onEvent(old ? 'update' : 'add', object);
