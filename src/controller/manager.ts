@@ -45,6 +45,13 @@ const byInstance = (object: Cached) => {
   return instance ? ownerIndex(object.metadata.namespace, instance) : undefined;
 };
 
+/**
+ * Status reads pods only for containers that cannot start: a pod added without container states yet (just
+ * created, not scheduled) cannot say so, and its McpServer's Deployment event already woke it.
+ */
+const podMatters = (event: InformerEvent, pod: V1Pod) =>
+  event !== 'add' || !!(pod.status?.containerStatuses?.length || pod.status?.initContainerStatuses?.length);
+
 /** Several per-namespace informers behind one lookup. */
 class InformerSet<T extends Cached> implements Store<T> {
   readonly informers: Informer<T>[];
@@ -132,11 +139,15 @@ export class Manager {
         transform: projectReferenced,
       }),
       // A pod that cannot pull its image or crash-loops changes no Deployment field: only its own status says so.
-      pods: set<V1Pod & Cached>({ apiVersion: 'v1', plural: 'pods' }, (_e, o) => this.enqueueOwner(o), {
-        labelSelector: `${LABEL_MANAGED_BY}=${MANAGED_BY}`,
-        transform: projectPod,
-        indexBy: byInstance,
-      }),
+      pods: set<V1Pod & Cached>(
+        { apiVersion: 'v1', plural: 'pods' },
+        (e, o) => podMatters(e, o) && this.enqueueOwner(o),
+        {
+          labelSelector: `${LABEL_MANAGED_BY}=${MANAGED_BY}`,
+          transform: projectPod,
+          indexBy: byInstance,
+        },
+      ),
     };
     this.gatewayApi = new GatewayApi({
       client: this.client,

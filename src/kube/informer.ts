@@ -33,6 +33,12 @@ export function stripManagedFields<T extends Cached>(object: T): T {
   return { ...object, metadata } as T;
 }
 
+/** Equal projections apart from resourceVersion (a transform's output has a stable key order). */
+function sameButVersion(a: Cached, b: Cached): boolean {
+  const unversioned = (o: Cached) => JSON.stringify({ ...o, metadata: { ...o.metadata, resourceVersion: undefined } });
+  return unversioned(a) === unversioned(b);
+}
+
 const MIN_BACKOFF_MS = 200;
 const MAX_BACKOFF_MS = 30_000;
 
@@ -178,6 +184,8 @@ export class Informer<T extends Cached> {
         this.put(key, object);
         // The echo of a write already remembered (write-through): nothing new to react to.
         if (old?.metadata.resourceVersion === object.metadata.resourceVersion) return;
+        // A change only in what the transform drops (a timestamp, a status field nobody reads) is no news either.
+        if (old && this.options.transform && sameButVersion(old, object)) return;
         this.options.onEvent(old ? 'update' : 'add', object);
       }
     };
