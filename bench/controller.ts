@@ -18,6 +18,17 @@ import { installControllerRbac, installCrd } from '../src/local-cluster/install.
 import { renderChildren } from '../src/render/index.ts';
 
 const MAIN = resolve(import.meta.dirname, '../src/cli/main.ts');
+/** The runtime settings of the operator image (Dockerfile ENV), so the controller runs here as it does there. */
+export function imageRuntimeEnv(dockerfile = readFileSync(resolve(import.meta.dirname, '../Dockerfile'), 'utf8')) {
+  const env: Record<string, string> = {};
+  for (const m of dockerfile.replaceAll('\\\n', ' ').matchAll(/^ENV (.+)$/gm)) {
+    for (const pair of (m[1] as string).trim().split(/\s+/)) {
+      const name = pair.slice(0, pair.indexOf('='));
+      if (name === 'NODE_OPTIONS' || name === 'MALLOC_ARENA_MAX') env[name] = pair.slice(name.length + 1);
+    }
+  }
+  return env;
+}
 const MCPSERVERS = { apiVersion: 'mcpoperator.io/v1alpha1', plural: 'mcpservers' };
 const MUTATING = new Set(['create', 'update', 'patch', 'delete']);
 const CHILD_TYPES = {
@@ -157,7 +168,7 @@ async function runOne(n: number, log: (s: string) => void): Promise<Row> {
         '--resync=10',
         '--workers=8',
       ],
-      { stdio: 'ignore', env: { ...process.env, LOG_LEVEL: 'warn' } },
+      { stdio: 'ignore', env: { ...process.env, ...imageRuntimeEnv(), LOG_LEVEL: 'warn' } },
     );
     for (;;) {
       const list = await admin.list<McpServer>(resourcePath(MCPSERVERS, { namespace: ns }));
@@ -260,6 +271,11 @@ export async function runControllerBench(sizes = [200, 1000], log: (s: string) =
     'floor; the machine is shared, and load that comes and goes hits both). Peer: the same with client-node',
     '`KubernetesObjectApi.patch` (the idiomatic TypeScript path; it opens a new connection per request); a naive',
     'operator that re-applies on every resync writes all of them again each time (measured: one such pass).',
+    `The controller runs with the operator image's runtime settings (Dockerfile ENV: ${
+      Object.entries(imageRuntimeEnv())
+        .map(([k, v]) => `${k}=${v}`)
+        .join(', ') || 'none'
+    }).`,
     'Controller CPU and reconciles: from the start to convergence. RSS: at the end (after the steady state); peak: VmHWM.',
     '',
     '| McpServers | ours: converge (s) | floor: children only, pooled client (s): before / after | peer: client-node KubernetesObjectApi (s) | ours / peer | ours / floor | API requests per McpServer | writes per McpServer | reconciles per McpServer | controller CPU (s) | steady-state writes per hour: ours | peer writes per resync | controller RSS / peak / heap used (MiB) |',
