@@ -274,6 +274,8 @@ export async function runControllerBench(sizes = [200, 1000], log: (s: string) =
   const lines = [
     '## Controller: convergence on a real control plane',
     '',
+    `Command: \`npm run bench -- controller\` (bench/controller.ts), ${new Date().toISOString().slice(0, 10)}.`,
+    '',
     'etcd + kube-apiserver + kube-controller-manager v1.34.4 on loopback, audit log on, 2 cores shared by everything.',
     'N McpServers (stdio) created first, then the controller starts (8 workers) and converges them: every child',
     'exists and every status.observedGeneration matches. Requests and writes are counted from the API server audit',
