@@ -19,6 +19,7 @@ async function main(argv: string[]): Promise<number> {
   const [verb, ...rest] = argv;
   switch (verb) {
     case 'controller': {
+      (await import('../kube/slim-client-node.ts')).registerSlimClientNode(); // before the controller's modules load
       const { runController } = await import('./controller.ts');
       // Long-running: once it returns, open sockets must not keep the process alive.
       const code = await runController(rest);
