@@ -27,7 +27,7 @@ export interface Observation {
   /** With spec.httpRoute: RouteAccepted and RouteResolvedRefs (route-status.ts), appended as they are. */
   routeConditions?: RouteCondition[] | undefined;
   /** What the server reported about itself (discovery.ts); absent: keep what status has. */
-  discovered?: Pick<McpServerStatus, 'serverInfo' | 'tools'> | undefined;
+  discovered?: Pick<McpServerStatus, 'serverInfo' | 'tools' | 'toolDescriptions'> | undefined;
   now: string;
 }
 
@@ -256,6 +256,9 @@ export function computeStatus(obs: Observation, previous: McpServerStatus | unde
     // Discovered by the controller through the Service once Ready (discovery.ts); otherwise kept as is.
     ...((obs.discovered ?? previous)?.serverInfo ? { serverInfo: (obs.discovered ?? previous)?.serverInfo } : {}),
     ...((obs.discovered ?? previous)?.tools ? { tools: (obs.discovered ?? previous)?.tools } : {}),
+    ...((obs.discovered ?? previous)?.toolDescriptions
+      ? { toolDescriptions: (obs.discovered ?? previous)?.toolDescriptions }
+      : {}),
   };
   return status;
 }

@@ -187,6 +187,8 @@ describe('a stdio McpServer on a real node', () => {
       500,
     );
     expect(mcp.status?.tools).toContain('trigger-long-running-operation');
+    // The catalog shows these: what the server itself says each tool does.
+    expect(mcp.status?.toolDescriptions?.echo).toMatch(/echo/i);
     expect(mcp.status?.serverInfo?.name).toMatch(/everything/i);
     const [pod] = await pods();
     expect(pod?.spec?.securityContext?.runAsNonRoot).toBe(true);
