@@ -28,11 +28,21 @@ export default defineConfig({
         test: {
           name: 'e2e',
           include: ['test/e2e/**/*.test.ts'],
+          exclude: ['test/e2e/up.test.ts'],
           // A real single-node cluster (root: containerd, kubelet, kube-proxy), started once and shared by the files.
           globalSetup: ['test/e2e/global-setup.ts'],
           fileParallelism: false,
           testTimeout: 180_000,
           hookTimeout: 600_000,
+        },
+      },
+      {
+        test: {
+          // `mcp-operator up` as a user runs it: it starts its own node, so it runs apart from the e2e project's.
+          name: 'e2e-up',
+          include: ['test/e2e/up.test.ts'],
+          testTimeout: 180_000,
+          hookTimeout: 1_800_000,
         },
       },
       {

@@ -6,6 +6,7 @@ import { runControllerBench } from './controller.ts';
 import { runGatewayBench } from './gateway/run.ts';
 import { sessionMemorySection } from './gateway/session-memory.ts';
 import { nodeSection } from './node.ts';
+import { runUpBench } from './up.ts';
 import { virtualSection } from './virtual.ts';
 
 const BENCHES: Record<string, { about: string; run: () => Promise<string> }> = {
@@ -20,6 +21,10 @@ const BENCHES: Record<string, { about: string; run: () => Promise<string> }> = {
     run: () => virtualSection(),
   },
   node: { about: 'figures of the last `npm run test:e2e` on a real node', run: () => nodeSection() },
+  up: {
+    about: 'npm start: time to the first working URL, first run and cached (root); minutes',
+    run: () => runUpBench(),
+  },
 };
 
 const asked = process.argv.slice(2);

@@ -8,7 +8,10 @@
  * names one), and the TypeScript sources run directly (`node src/gateway/main.ts`, which loads Node's type
  * stripper).
  *
- *   node bench/gateway/run.ts [--runtime both|bundled|source] [--binary PATH]   # prints the markdown section
+ *   node bench/gateway/run.ts [--runtime both|bundled|source] [--binary PATH] [--baseline PATH]
+ *                                                                   # prints the markdown section
+ * --baseline names another bundled runtime (say, built from the previous commit) measured beside ours in the
+ * same rounds, for before/after ratios that the machine's load does not skew.
  *   runGatewayBench() from bench/run.ts                                          # returns it
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
@@ -40,6 +43,8 @@ export interface BenchOptions {
   runtimes?: Runtime[];
   /** A prebuilt `mcp-gateway` runtime; without it, one is built into a temporary directory. */
   binary?: string;
+  /** Another bundled runtime measured beside ours in the same rounds (before/after). */
+  baseline?: string;
   /** Also measure the reference bridges in bench/gateway/reference (default true). */
   references?: boolean;
   log?: (line: string) => void;
@@ -53,6 +58,9 @@ const OURS: Record<Runtime, string> = {
   source: 'mcp-operator gateway (node src/gateway/main.ts)',
 };
 const SUPERGATEWAY_NAME = 'supergateway 4.0.0';
+const BASELINE_NAME = 'baseline: mcp-operator gateway (bundled runtime given by --baseline)';
+/** Issue 12's targets, printed beside the measured values. */
+const TARGET = { bridgeRatio: 0.95, addedP50Ms: 0.4, rssAt1000Mb: 100 };
 
 interface Result {
   target: string;
@@ -95,7 +103,7 @@ async function stopProc(proc: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
-async function startOurs(runtime: Runtime, binary: string | undefined): Promise<Target> {
+async function startOurs(runtime: Runtime, binary: string | undefined, name = OURS[runtime]): Promise<Target> {
   const port = await freePort();
   const healthPort = await freePort();
   const command = runtime === 'bundled' ? [binary as string] : [NODE, join(ROOT, 'src/gateway/main.ts')];
@@ -123,7 +131,7 @@ async function startOurs(runtime: Runtime, binary: string | undefined): Promise<
     { stdio: ['ignore', 'ignore', 'inherit'] },
   );
   await waitHttp(`http://127.0.0.1:${healthPort}/readyz`, (s) => s === 200);
-  return { name: OURS[runtime], proc, endpoint: `http://127.0.0.1:${port}/mcp`, stop: () => stopProc(proc) };
+  return { name, proc, endpoint: `http://127.0.0.1:${port}/mcp`, stop: () => stopProc(proc) };
 }
 
 /** The bundled runtime, built the way the image build does (`gateway build-runtime`). */
@@ -401,6 +409,7 @@ export async function runGatewayBench(options: BenchOptions = {}): Promise<strin
     // from other work on the machine hits them alike.
     const ours: Target[] = [];
     for (const runtime of runtimes) ours.push(await startOurs(runtime, binary));
+    if (options.baseline) ours.push(await startOurs('bundled', options.baseline, BASELINE_NAME));
     const sgw = await startSupergateway();
     const direct = await stdioClient(EVERYTHING);
     const referenceDir = mkdtempSync(join(tmpdir(), 'mcp-gateway-bench-ref-'));
@@ -428,9 +437,11 @@ export async function runGatewayBench(options: BenchOptions = {}): Promise<strin
         }
         await Promise.all([...clients.values()].flat().map((x) => x.close()));
       }
-      // The official SDK client, one session, sequential calls, in alternating rounds as well.
+      // The official SDK client, one session, sequential calls, in alternating rounds as well; the least Node
+      // bridge too, so the ours / bridge ratio is read per client kind.
       const sdk: Array<[string, BenchClient[]]> = [['direct stdio', [await sdkClient(undefined)]]];
-      for (const t of [...ours, sgw]) sdk.push([t.name, [await sdkClient(t.endpoint)]]);
+      const bridge = references.filter((r) => r.name === REFERENCE.nodeBridge);
+      for (const t of [...ours, sgw, ...bridge]) sdk.push([t.name, [await sdkClient(t.endpoint)]]);
       const measured = await alternate(sdk, rounds, warmupMs, measureMs / 2);
       for (const [name, list] of sdk) {
         const r = measured.get(name);
@@ -449,6 +460,7 @@ export async function runGatewayBench(options: BenchOptions = {}): Promise<strin
     // Memory of idle sessions, on fresh instances (after a load test V8 keeps a larger heap for a while).
     const starts: Array<() => Promise<Target>> = [
       ...runtimes.map((runtime) => () => startOurs(runtime, binary)),
+      ...(options.baseline ? [() => startOurs('bundled', options.baseline, BASELINE_NAME)] : []),
       startSupergateway,
     ];
     for (const start of starts) {
@@ -551,6 +563,7 @@ export async function runGatewayBench(options: BenchOptions = {}): Promise<strin
       }
     }
   }
+  lines.push(...issueTargets({ results, memory, runtimes, concurrency, baseline: !!options.baseline }));
   if (referenceNames.length > 0) {
     lines.push('');
     lines.push(
@@ -584,7 +597,7 @@ export async function runGatewayBench(options: BenchOptions = {}): Promise<strin
   lines.push('');
   lines.push(
     `supergateway's stateful mode spawns one server process per session, so its idle-session memory is measured at ${sgIdle.join(', ')} ` +
-      'sessions only (1,000 would mean 1,000 node processes). RSS target: < 100 MB gateway process at 100 idle sessions.',
+      `sessions only (1,000 would mean 1,000 node processes). RSS target (issue 12): ≤ ${TARGET.rssAt1000Mb} MB gateway process at 1,000 idle sessions.`,
   );
   const ticksAtEnd = cpuTicks();
   const stealShare = (ticksAtEnd.steal - ticksAtStart.steal) / Math.max(1, ticksAtEnd.total - ticksAtStart.total);
@@ -592,7 +605,74 @@ export async function runGatewayBench(options: BenchOptions = {}): Promise<strin
   return `${lines.join('\n').replace('RUNTIME', runtime)}\n`;
 }
 
-/** `--runtime both|bundled|source`, `--binary PATH`. */
+/**
+ * Issue 12's table: ours / least Node bridge calls/s per client kind and concurrency (target >= 0.95), added p50
+ * over direct stdio with one client (<= 0.4 ms), gateway RSS at 1,000 idle sessions (<= 100 MB); each row for
+ * every form of ours measured, and for the baseline when one was given. Per server kind: server-everything only,
+ * unless a Python FastMCP server can run here (see pythonFastMcp).
+ */
+function issueTargets(input: {
+  results: Result[];
+  memory: Array<{ target: string; sessions: number; processMb: number }>;
+  runtimes: Runtime[];
+  concurrency: number[];
+  baseline: boolean;
+}): string[] {
+  const { results, memory, concurrency } = input;
+  const get = (target: string, c: number, client: string) =>
+    results.find((r) => r.target === target && r.concurrency === c && r.client === client);
+  const forms: Array<[string, string]> = input.runtimes.map((r) => [r, OURS[r]]);
+  if (input.baseline) forms.push(['baseline', BASELINE_NAME]);
+  const out = [
+    '',
+    "Issue 12's targets. Server kind: server-everything `echo`. " + pythonFastMcp().note,
+    '',
+    '| ours | measure | client | concurrency | value | target |',
+    '| --- | --- | --- | ---: | ---: | --- |',
+  ];
+  const ok = (pass: boolean) => (pass ? 'met' : 'not met');
+  for (const [form, name] of forms) {
+    for (const client of ['bench client', 'SDK 1.x client']) {
+      for (const c of concurrency) {
+        const o = get(name, c, client);
+        const b = get(REFERENCE.nodeBridge, c, client);
+        if (!o || !b) continue;
+        const ratio = o.perSecond / b.perSecond;
+        out.push(
+          `| ${form} | ours / least Node bridge calls/s | ${client} | ${c} | ${f(ratio, 2)} | ≥ ${TARGET.bridgeRatio} (${ok(ratio >= TARGET.bridgeRatio)}) |`,
+        );
+      }
+      const o = get(name, 1, client);
+      const d = get('direct stdio', 1, client);
+      if (o && d) {
+        const added = o.p50 - d.p50;
+        out.push(
+          `| ${form} | ours − direct stdio, p50 | ${client} | 1 | ${f(added, 3)} ms | ≤ ${TARGET.addedP50Ms} ms (${ok(added <= TARGET.addedP50Ms)}) |`,
+        );
+      }
+    }
+    const m = memory.find((x) => x.target === name && x.sessions === 1000);
+    if (m) {
+      out.push(
+        `| ${form} | gateway process RSS, 1,000 idle sessions | bench client | — | ${f(m.processMb)} MB | ≤ ${TARGET.rssAt1000Mb} MB (${ok(m.processMb <= TARGET.rssAt1000Mb)}) |`,
+      );
+    }
+  }
+  return out;
+}
+
+/** Whether the Python MCP SDK (FastMCP) is importable here; the bench has no Python server row without it. */
+function pythonFastMcp(): { available: boolean; note: string } {
+  const probe = spawnSync('python3', ['-c', 'import mcp.server.fastmcp'], { stdio: 'ignore' });
+  return probe.status === 0
+    ? { available: true, note: 'The Python MCP SDK is importable, but this bench has no FastMCP server row yet.' }
+    : {
+        available: false,
+        note: 'No Python FastMCP row: `python3 -c "import mcp"` fails on this machine and no project script installs the Python MCP SDK.',
+      };
+}
+
+/** `--runtime both|bundled|source`, `--binary PATH`, `--baseline PATH`. */
 function cliOptions(argv: string[]): BenchOptions {
   const options: BenchOptions = {};
   for (let i = 0; i < argv.length; i++) {
@@ -601,7 +681,11 @@ function cliOptions(argv: string[]): BenchOptions {
     if (flag === '--runtime' && (value === 'bundled' || value === 'source')) options.runtimes = [value];
     else if (flag === '--runtime' && value === 'both') options.runtimes = ['bundled', 'source'];
     else if (flag === '--binary' && value) options.binary = value;
-    else throw new Error(`usage: node bench/gateway/run.ts [--runtime both|bundled|source] [--binary PATH]`);
+    else if (flag === '--baseline' && value) options.baseline = value;
+    else
+      throw new Error(
+        `usage: node bench/gateway/run.ts [--runtime both|bundled|source] [--binary PATH] [--baseline PATH]`,
+      );
   }
   return options;
 }

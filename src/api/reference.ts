@@ -3,8 +3,8 @@
  * type, default, limits and description, the CEL rules with their messages, the printer columns, and the
  * conditions, reasons and Events the controller writes. Same source as the CRD, so the two cannot disagree.
  */
-import { EVENT_REASONS } from '../controller/events.ts';
-import { CONDITION_REASONS, CONDITION_TYPES } from '../controller/status.ts';
+import { CONDITION_REASONS, CONDITION_TYPES } from './conditions.ts';
+import { EVENT_REASONS } from './events.ts';
 import { KUBERNETES_VERSION } from './k8s-types.ts';
 import {
   API_VERSION,
@@ -177,7 +177,7 @@ export const MCP_SERVER_REFERENCE: ReferenceKind = {
   conditionTypes: CONDITION_TYPES,
   conditionReasons: CONDITION_REASONS,
   events: EVENT_REASONS,
-  sources: 'src/api/schema.ts, src/controller/status.ts and src/controller/events.ts',
+  sources: 'src/api/schema.ts, src/api/conditions.ts and src/api/events.ts',
   alwaysHeld: 'these four types',
 };
 
@@ -196,7 +196,7 @@ export const VIRTUAL_MCP_SERVER_REFERENCE: ReferenceKind = {
     ...VIRTUAL_CONDITION_REASONS,
   ],
   events: VIRTUAL_EVENT_REASONS,
-  sources: 'src/api/schema.ts, src/api/virtual-conditions.ts and src/controller/status.ts',
+  sources: 'src/api/schema.ts, src/api/virtual-conditions.ts and src/api/conditions.ts',
   alwaysHeld: 'these six types',
   intro: [
     'auth, tools, rateLimit, sessions, replicas, resources, pod, ingress, httpRoute and networkPolicy mean what they',

@@ -1317,6 +1317,13 @@ const status: Schema = {
       },
     },
     tools: stringList('Names of the tools the server offers (after the tool filter).', 1024, 256),
+    toolDescriptions: {
+      type: 'object',
+      description:
+        'What each tool of status.tools does, as the server describes it (clipped to 512 characters), for people choosing a server (the catalog shows it).',
+      maxProperties: 1024,
+      additionalProperties: { type: 'string', description: 'A description.', maxLength: 512 },
+    },
   },
 };
 

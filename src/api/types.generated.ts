@@ -33,6 +33,8 @@ export interface McpServerStatus {
   serverInfo?: ServerInfo;
   /** Names of the tools the server offers (after the tool filter). */
   tools?: Array<string>;
+  /** What each tool of status.tools does, as the server describes it (clipped to 512 characters), for people choosing a server (the catalog shows it). */
+  toolDescriptions?: Record<string, string>;
 }
 
 /** What the server said about itself. */

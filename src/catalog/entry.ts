@@ -64,6 +64,8 @@ export interface StatusLike {
     }>;
     serverInfo?: { name?: string; version?: string; protocolVersion?: string };
     tools?: Array<string | { name?: string; description?: string }>;
+    /** McpServer: what each tool does, from discovery. */
+    toolDescriptions?: Record<string, string>;
     readyBackends?: string;
   };
 }
@@ -84,9 +86,12 @@ function endpointsFor(url: string | undefined, scope: Endpoint['scope'], viaGate
 
 function toolsOf(status: StatusLike['status']): CatalogTool[] {
   const tools: CatalogTool[] = [];
+  const described = status?.toolDescriptions ?? {};
   for (const t of status?.tools ?? []) {
-    if (typeof t === 'string') tools.push({ name: t });
-    else if (t && typeof t.name === 'string')
+    if (typeof t === 'string') {
+      const description = Object.hasOwn(described, t) ? described[t] : undefined;
+      tools.push(typeof description === 'string' ? { name: t, description } : { name: t });
+    } else if (t && typeof t.name === 'string')
       tools.push(typeof t.description === 'string' ? { name: t.name, description: t.description } : { name: t.name });
   }
   return tools;

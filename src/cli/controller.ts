@@ -1,7 +1,7 @@
 /** `mcp-operator controller`: flags (or environment variables) to a running Manager; SIGTERM stops it cleanly. */
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
-import { KubeConfig } from '@kubernetes/client-node';
+import { KubeConfig } from '@kubernetes/client-node/dist/config.js';
 import { Manager } from '../controller/manager.ts';
 import { createLogger } from '../observability/log.ts';
 import { DEFAULT_GATEWAY_IMAGE } from './defaults.ts';

@@ -9,7 +9,7 @@ Commands:
   controller   watch McpServers and reconcile their children (health and metrics on :8081)
   gateway      the MCP front door in every server pod (stdio bridge or HTTP proxy)
   render       print the objects the controller would create for a manifest, offline
-  up           quick start: the controller on your cluster, or on a local control plane when none is configured
+  up           quick start: the controller on your cluster, or (none configured) the examples on a local node
   catalog      the cluster's MCP servers as an MCP Registry API and a web page
   connect      print a client's config (claude-code, claude-desktop, vscode, cursor, sdk) for a live server
 
@@ -19,6 +19,7 @@ async function main(argv: string[]): Promise<number> {
   const [verb, ...rest] = argv;
   switch (verb) {
     case 'controller': {
+      (await import('../kube/slim-client-node.ts')).registerSlimClientNode(); // before the controller's modules load
       const { runController } = await import('./controller.ts');
       // Long-running: once it returns, open sockets must not keep the process alive.
       const code = await runController(rest);

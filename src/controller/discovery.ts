@@ -1,6 +1,6 @@
 /**
  * What a server says about itself. Once an McpServer is Ready, the controller connects through its Service like
- * any client (initialize, then tools/list) and reports `status.serverInfo` and `status.tools`. The gateway
+ * any client (initialize, then tools/list) and reports `status.serverInfo`, `status.tools` and their descriptions. The gateway
  * applies the tool filter, so the list is what clients see. Once per spec generation and rollout; a failure
  * never affects readiness and is retried later.
  */
@@ -8,11 +8,12 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { McpServerStatus } from '../api/types.generated.ts';
 
-export type Discovery = Required<Pick<McpServerStatus, 'serverInfo' | 'tools'>>;
+export type Discovery = Required<Pick<McpServerStatus, 'serverInfo' | 'tools' | 'toolDescriptions'>>;
 
 /** The schema's limits on status.tools. */
 const MAX_TOOLS = 1024;
 const MAX_NAME = 256;
+const MAX_DESCRIPTION = 512;
 const clip = (s: string | undefined, max = 253) => (s ?? '').slice(0, max);
 
 export async function discoverServer(url: string, timeoutMs = 10_000): Promise<Discovery> {
@@ -23,10 +24,16 @@ export async function discoverServer(url: string, timeoutMs = 10_000): Promise<D
     await client.connect(transport, { signal, timeout: timeoutMs });
     const info = client.getServerVersion();
     const tools: string[] = [];
+    const toolDescriptions: Record<string, string> = {};
     let cursor: string | undefined;
     do {
       const page = await client.listTools(cursor ? { cursor } : {}, { signal, timeout: timeoutMs });
-      tools.push(...page.tools.map((t) => clip(t.name, MAX_NAME)));
+      for (const tool of page.tools) {
+        const name = clip(tool.name, MAX_NAME);
+        tools.push(name);
+        if (tool.description && tools.length <= MAX_TOOLS)
+          toolDescriptions[name] = clip(tool.description, MAX_DESCRIPTION);
+      }
       cursor = page.nextCursor;
     } while (cursor && tools.length < MAX_TOOLS);
     return {
@@ -36,6 +43,7 @@ export async function discoverServer(url: string, timeoutMs = 10_000): Promise<D
         protocolVersion: clip(transport.protocolVersion ?? ''),
       },
       tools: [...new Set(tools)].slice(0, MAX_TOOLS),
+      toolDescriptions,
     };
   } finally {
     await transport.terminateSession().catch(() => undefined); // free the gateway's session now

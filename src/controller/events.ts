@@ -5,24 +5,6 @@ import type { Logger } from '../observability/log.ts';
 
 const EVENTS = { apiVersion: 'v1', plural: 'events' };
 
-/** The Events reconcile.ts records, for docs/mcpserver-reference.md; a unit test keeps it complete. */
-export const EVENT_REASONS: ReadonlyArray<{ type: 'Normal' | 'Warning'; reason: string; meaning: string }> = [
-  { type: 'Normal', reason: 'Created', meaning: 'the children were created; the message lists their kinds' },
-  {
-    type: 'Normal',
-    reason: 'Applied',
-    meaning: 'children were updated (a spec change, drift, a rotated Secret or ConfigMap); the message lists them',
-  },
-  { type: 'Normal', reason: 'Deleted', meaning: 'children the spec no longer asks for were deleted' },
-  { type: 'Normal', reason: 'Ready', meaning: 'Ready became True' },
-  {
-    type: 'Warning',
-    reason: 'the blocker reason',
-    meaning:
-      'Ready became False because of a blocker (InvalidSpec, SecretNotFound, ChildConflict, ApplyFailed, ...), or its message changed (another field refused): the same reason and message as the condition',
-  },
-];
-
 export class EventRecorder {
   private readonly client: KubeClient;
   private readonly instance: string;

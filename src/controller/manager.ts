@@ -4,7 +4,7 @@
  * won, so a standby takes over with no relist.
  */
 import { createServer, type Server } from 'node:http';
-import type { KubeConfig, V1ContainerState, V1ContainerStatus, V1Pod } from '@kubernetes/client-node';
+import type { KubeConfig, V1Pod } from '@kubernetes/client-node';
 import type { McpServer } from '../api/types.generated.ts';
 import { KubeClient } from '../kube/client.ts';
 import { type Cached, Informer, type InformerEvent } from '../kube/informer.ts';
@@ -12,7 +12,8 @@ import { createControllerMetrics } from '../observability/controller-metrics.ts'
 import type { Logger } from '../observability/log.ts';
 import { CHILD_KINDS, type ChildKind } from '../render/index.ts';
 import { LABEL_INSTANCE, LABEL_MANAGED_BY, MANAGED_BY } from '../render/metadata.ts';
-import { canonicalJSON, sha256 } from './compare.ts';
+import { projectChild, projectMcpServer, projectPod, projectReferenced } from './cache-transforms.ts';
+import { DiscoveryRunner } from './discovery-runner.ts';
 import { EventRecorder } from './events.ts';
 import { GatewayApi } from './gateway-api.ts';
 import { LeaderElector } from './leader.ts';
@@ -38,6 +39,20 @@ export interface ManagerOptions {
   onFatal: (reason: string) => void;
 }
 
+const ownerIndex = (namespace: string | undefined, instance: string) => `${namespace}/${instance}`;
+/** Children and pods by the McpServer they belong to (its instance label), for pruning and status. */
+const byInstance = (object: Cached) => {
+  const instance = object.metadata.labels?.[LABEL_INSTANCE];
+  return instance ? ownerIndex(object.metadata.namespace, instance) : undefined;
+};
+
+/**
+ * Status reads pods only for containers that cannot start: a pod added without container states yet (just
+ * created, not scheduled) cannot say so, and its McpServer's Deployment event already woke it.
+ */
+const podMatters = (event: InformerEvent, pod: V1Pod) =>
+  event !== 'add' || !!(pod.status?.containerStatuses?.length || pod.status?.initContainerStatuses?.length);
+
 /** Several per-namespace informers behind one lookup. */
 class InformerSet<T extends Cached> implements Store<T> {
   readonly informers: Informer<T>[];
@@ -54,55 +69,13 @@ class InformerSet<T extends Cached> implements Store<T> {
   list(): T[] {
     return this.informers.flatMap((i) => i.list());
   }
-}
-
-/** Secrets and ConfigMaps: key names and a hash of the contents. Values never stay in memory. */
-function projectReferenced(object: Cached): ReferencedObject {
-  const raw = object as Cached & { data?: Record<string, string>; binaryData?: Record<string, string> };
-  const keys = [...Object.keys(raw.data ?? {}), ...Object.keys(raw.binaryData ?? {})].sort();
-  const { name, namespace, uid, resourceVersion, ownerReferences } = raw.metadata;
-  return {
-    apiVersion: raw.apiVersion,
-    kind: raw.kind,
-    metadata: { name, namespace, uid, resourceVersion, ...(ownerReferences ? { ownerReferences } : {}) },
-    keys,
-    hash: sha256(canonicalJSON([raw.data ?? {}, raw.binaryData ?? {}])).slice(0, 32),
-  };
-}
-
-/** Bounds what a pod's cached termination message may cost (status shows only its end). */
-const TERMINATION_MESSAGE_KEPT = 1024;
-
-/** Pods: what status reads (names, labels, container states), nothing else: no spec, no env, no managedFields. */
-function projectPod(object: Cached): V1Pod & Cached {
-  const raw = object as V1Pod & Cached;
-  const { name, namespace, uid, resourceVersion, labels, deletionTimestamp } = raw.metadata;
-  const bounded = (state: V1ContainerState | undefined): V1ContainerState | undefined =>
-    state?.terminated
-      ? {
-          ...state,
-          terminated: { ...state.terminated, message: state.terminated.message?.slice(-TERMINATION_MESSAGE_KEPT) },
-        }
-      : state;
-  const container = (c: V1ContainerStatus): V1ContainerStatus => ({
-    name: c.name,
-    image: c.image,
-    imageID: '',
-    ready: c.ready,
-    restartCount: c.restartCount,
-    ...(c.state ? { state: bounded(c.state) } : {}),
-    ...(c.lastState ? { lastState: bounded(c.lastState) } : {}),
-  });
-  return {
-    apiVersion: raw.apiVersion,
-    kind: raw.kind,
-    metadata: { name, namespace, uid, resourceVersion, labels, ...(deletionTimestamp ? { deletionTimestamp } : {}) },
-    status: {
-      phase: raw.status?.phase,
-      initContainerStatuses: raw.status?.initContainerStatuses?.map(container),
-      containerStatuses: raw.status?.containerStatuses?.map(container),
-    },
-  };
+  owned(namespace: string | undefined, instance: string): T[] {
+    return this.informers.flatMap((i) => i.indexed(ownerIndex(namespace, instance)));
+  }
+  remember(object: Cached, readVersion: string | undefined): void {
+    const ns = object.metadata.namespace;
+    this.informers.find((i) => i.namespace === undefined || i.namespace === ns)?.remember(object, readVersion);
+  }
 }
 
 export class Manager {
@@ -116,6 +89,8 @@ export class Manager {
   private readonly gatewayApi: GatewayApi;
   /** VirtualMcpServers: their own queue and workers, fed by the same caches (controller/virtual/). */
   private readonly virtual: VirtualController;
+  /** Tool discovery for Ready McpServers: started and stopped here, read by status (discovery-runner.ts). */
+  private readonly discoveries: DiscoveryRunner;
   private readonly generations = new Map<string, number | undefined>();
   private elector: LeaderElector | undefined;
   private server: Server | undefined;
@@ -135,7 +110,7 @@ export class Manager {
     const set = <T extends Cached>(
       type: { apiVersion: string; plural: string },
       onEvent: (event: InformerEvent, object: T) => void,
-      extra: { labelSelector?: string; transform?: (o: Cached) => T } = {},
+      extra: { labelSelector?: string; transform?: (o: Cached) => T; indexBy?: (o: T) => string | undefined } = {},
     ) => {
       const informers = scopes.map(
         (namespace) => new Informer<T>({ client: this.client, type, namespace, onEvent, log: options.log, ...extra }),
@@ -146,7 +121,11 @@ export class Manager {
     const children = Object.fromEntries(
       CHILD_KINDS.map((type) => [
         type.kind,
-        set<Cached>(type, (_e, o) => this.enqueueOwner(o), { labelSelector: `${LABEL_MANAGED_BY}=${MANAGED_BY}` }),
+        set<Cached>(type, (_e, o) => this.enqueueOwner(o), {
+          labelSelector: `${LABEL_MANAGED_BY}=${MANAGED_BY}`,
+          transform: projectChild,
+          indexBy: byInstance,
+        }),
       ]),
     ) as unknown as Record<ChildKind, Store<Cached>>;
     const referenced = (kind: 'Secret' | 'ConfigMap') => (_e: InformerEvent, o: ReferencedObject) => {
@@ -154,17 +133,24 @@ export class Manager {
         this.enqueue(key);
     };
     this.caches = {
-      mcpservers: set<McpServer & Cached>(MCPSERVERS, (e, o) => this.onMcpServer(e, o)),
+      mcpservers: set<McpServer & Cached>(MCPSERVERS, (e, o) => this.onMcpServer(e, o), {
+        transform: projectMcpServer,
+      }),
       children,
       secrets: set({ apiVersion: 'v1', plural: 'secrets' }, referenced('Secret'), { transform: projectReferenced }),
       configMaps: set({ apiVersion: 'v1', plural: 'configmaps' }, referenced('ConfigMap'), {
         transform: projectReferenced,
       }),
       // A pod that cannot pull its image or crash-loops changes no Deployment field: only its own status says so.
-      pods: set<V1Pod & Cached>({ apiVersion: 'v1', plural: 'pods' }, (_e, o) => this.enqueueOwner(o), {
-        labelSelector: `${LABEL_MANAGED_BY}=${MANAGED_BY}`,
-        transform: projectPod,
-      }),
+      pods: set<V1Pod & Cached>(
+        { apiVersion: 'v1', plural: 'pods' },
+        (e, o) => podMatters(e, o) && this.enqueueOwner(o),
+        {
+          labelSelector: `${LABEL_MANAGED_BY}=${MANAGED_BY}`,
+          transform: projectPod,
+          indexBy: byInstance,
+        },
+      ),
     };
     this.gatewayApi = new GatewayApi({
       client: this.client,
@@ -176,6 +162,7 @@ export class Manager {
       onRouteEvent: (route) => this.enqueueOwner(route),
     });
     const events = new EventRecorder(this.client, options.leaderElection?.identity ?? 'mcp-operator', options.log);
+    this.discoveries = new DiscoveryRunner({ log: options.log, requeue: (key) => this.enqueue(key) });
     this.reconciler = new Reconciler({
       gatewayApi: this.gatewayApi,
       client: this.client,
@@ -184,7 +171,7 @@ export class Manager {
       events,
       log: options.log,
       metrics: this.metrics,
-      requeue: (key) => this.enqueue(key),
+      discovered: (key, fingerprint) => this.discoveries.result(key, fingerprint),
     });
     this.virtual = new VirtualController({
       ...this.caches,
@@ -259,6 +246,8 @@ export class Manager {
       try {
         const outcome = await this.reconciler.reconcile(key);
         if (outcome.result === 'success') {
+          if (outcome.gone) this.discoveries.forget(key);
+          if (outcome.ready) this.discoveries.ensure(outcome.ready);
           this.queue.forget(key);
           if (outcome.recheckAfterMs) this.queue.addAfter(key, outcome.recheckAfterMs);
           this.metrics.reconciles.inc({ result: 'success' });
@@ -318,6 +307,7 @@ export class Manager {
   /** Finish in-flight reconciles, hand the lease over, stop watching. */
   async stop(): Promise<void> {
     clearInterval(this.resyncTimer);
+    this.discoveries.stop();
     this.queue.shutdown();
     await Promise.all([...this.workers, this.virtual.stop()]);
     await this.elector?.release();

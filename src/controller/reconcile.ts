@@ -6,7 +6,6 @@
 import { randomBytes } from 'node:crypto';
 import type { KubernetesObject, V1Deployment, V1Ingress, V1Pod, V1Service } from '@kubernetes/client-node';
 import type { McpServer, McpServerStatus } from '../api/types.generated.ts';
-import { InvalidMcpServerError, parseMcpServer } from '../api/validate.ts';
 import { isConflict, isNotFound, KubeApiError, type KubeClient, resourcePath } from '../kube/client.ts';
 import type { Cached } from '../kube/informer.ts';
 import type { ControllerMetrics } from '../observability/controller-metrics.ts';
@@ -21,33 +20,38 @@ import {
   renderChildren,
   serviceURL,
 } from '../render/index.ts';
-import {
-  ANNOTATION_SPEC_HASH,
-  commonLabels,
-  LABEL_INSTANCE,
-  ownerReference,
-  selectorLabels,
-} from '../render/metadata.ts';
+import { ANNOTATION_SPEC_HASH, commonLabels, ownerReference, selectorLabels } from '../render/metadata.ts';
 import { renderIngress } from '../render/network.ts';
 import type { ObjectReference } from '../render/references.ts';
 import { SESSION_KEY, sessionSecretName } from '../render/workload.ts';
 import { canonicalJSON, needsApply, sha256, withSpecHash } from './compare.ts';
 import type { Discovery } from './discovery.ts';
-import { DiscoveryRunner } from './discovery-runner.ts';
+import { type DiscoveryTarget, discoveryFingerprint, discoveryTarget } from './discovery-runner.ts';
 import type { EventRecorder } from './events.ts';
+import {
+  childConflict,
+  controlledBy,
+  ingressConflict,
+  missingReference,
+  parseSpec,
+  type ReferencedObject,
+  sessionSecretGate,
+} from './gates.ts';
 import type { GatewayApi, RouteOutcome } from './gateway-api.ts';
 import { type HeldBack, isRefusal, type Refusal, refusalBlocker } from './refusal.ts';
 import { type Blocker, computeStatus, conditionOf } from './status.ts';
 
+export type { ReferencedObject } from './gates.ts';
 export const FIELD_MANAGER = 'mcp-operator';
 export const MCPSERVERS = { apiVersion: 'mcpoperator.io/v1alpha1', plural: 'mcpservers' };
-
-/** What the cache keeps of a Secret or ConfigMap: key names and a content hash, never the values. */
-export type ReferencedObject = Cached & { keys: string[]; hash: string };
 
 export interface Store<T> {
   get(namespace: string | undefined, name: string): T | undefined;
   list(): T[];
+  /** The objects labelled as an McpServer's (app.kubernetes.io/instance), from an index: no scan of the cache. */
+  owned(namespace: string | undefined, instance: string): T[];
+  /** Write-through of what a write of ours returned (kube/informer.ts); absent: wait for the watch. */
+  remember?(object: Cached, readVersion: string | undefined): void;
 }
 
 export interface Caches {
@@ -67,17 +71,21 @@ export interface ReconcilerOptions {
   log: Logger;
   metrics?: ControllerMetrics;
   now?: () => string;
-  /** Asks a Ready server for its info and tools (default: an MCP client through the Service's cluster IP). */
-  discover?: (url: string) => Promise<Discovery>;
+  /** What tool discovery found for this rollout (the Manager runs it; discovery-runner.ts); absent: nothing. */
+  discovered?: (key: string, fingerprint: string) => Discovery | undefined;
   /** HTTPRoutes (Gateway API); absent: spec.httpRoute is only rendered, never applied. */
   gatewayApi?: GatewayApi;
-  /** Puts an McpServer back on the queue (when a background discovery finishes). */
-  requeue?: (key: string) => void;
 }
 
-export type Outcome = { result: 'success'; recheckAfterMs?: number } | { result: 'requeue'; reason: string };
+/**
+ * success: converged as far as it can now (recheck later if set). `ready`: status says Ready, and this is what
+ * the Manager may discover; `gone`: the McpServer no longer exists. requeue: a blocker; retry with backoff.
+ */
+export type Outcome =
+  | { result: 'success'; recheckAfterMs?: number; ready?: DiscoveryTarget; gone?: boolean }
+  | { result: 'requeue'; reason: string };
 
-/** After applying a Deployment, its watch event brings the status to report; this is the fallback. */
+/** After applying a Deployment, its watch events bring the status to report; this is the fallback. */
 const STATUS_RECHECK_MS = 5_000;
 /**
  * Apply order. The ServiceAccount first (pods are refused without it), then the NetworkPolicy: no pod may be
@@ -95,8 +103,10 @@ function applyStages(desired: KubernetesObject[]): KubernetesObject[][] {
   return stages.filter((stage) => stage.length > 0);
 }
 
-const controlledBy = (object: KubernetesObject, uid: string | undefined) =>
-  !!uid && (object.metadata?.ownerReferences ?? []).some((ref) => ref.controller && ref.uid === uid);
+/** The resourceVersion the cache held when a child was read: a child read from the API server was not cached. */
+const fromCache = new WeakSet<KubernetesObject>();
+const cachedVersion = (read: KubernetesObject | undefined) =>
+  read && fromCache.has(read) ? read.metadata?.resourceVersion : undefined;
 
 const refKey = (kind: string, namespace: string, name: string) => `${kind}/${namespace}/${name}`;
 
@@ -105,19 +115,11 @@ export class Reconciler {
   /** Which McpServers read which Secret/ConfigMap, so a change there wakes exactly them. */
   private readonly refIndex = new Map<string, Set<string>>();
   private readonly refsByServer = new Map<string, string[]>();
-  private readonly discoveries: DiscoveryRunner;
   /** Per McpServer key: reconciles in a row whose apply got a 5xx (see refusal.ts). */
   private readonly serverErrors = new Map<string, number>();
 
   constructor(options: ReconcilerOptions) {
     this.o = options;
-    this.discoveries = new DiscoveryRunner({
-      log: options.log,
-      service: (namespace, name) =>
-        options.caches.children.Service.get(namespace, name) as (V1Service & Cached) | undefined,
-      discover: options.discover,
-      requeue: options.requeue,
-    });
   }
 
   /** McpServer keys (namespace/name) that reference this Secret or ConfigMap. */
@@ -135,96 +137,118 @@ export class Reconciler {
     this.refsByServer.set(key, keys);
   }
 
+  /**
+   * Read top to bottom: each gate either passes or names a blocker, and every blocker leaves through block().
+   * Reads come from the caches; writes happen only where a step needs them.
+   */
   async reconcile(key: string): Promise<Outcome> {
     const [namespace = '', name = ''] = key.split('/');
     const mcp = this.o.caches.mcpservers.get(namespace, name);
     if (!mcp || mcp.metadata.deletionTimestamp) {
       this.indexRefs(key, namespace, []); // children go with it: garbage collection follows ownerReferences
-      this.discoveries.forget(key);
       this.serverErrors.delete(key);
-      return { result: 'success' };
+      return { result: 'success', gone: true };
     }
 
-    let spec: McpServer;
-    try {
-      spec = parseMcpServer(mcp);
-    } catch (err) {
-      if (!(err instanceof InvalidMcpServerError)) throw err;
-      const message = err.errors.map((e) => `${e.field}: ${e.message}`).join('; ');
-      await this.updateStatus(mcp, mcp, { reason: 'InvalidSpec', message });
-      return { result: 'success' }; // nothing to retry until the spec changes
-    }
+    const parsed = parseSpec(mcp);
+    if ('blocker' in parsed) return this.block(mcp, mcp, parsed.blocker, { retry: false });
+    const { spec } = parsed;
 
     const refs = referencedObjects(spec);
     this.indexRefs(key, namespace, refs);
-    const missing = this.missingReference(namespace, refs);
-    if (missing) {
-      await this.updateStatus(mcp, spec, missing);
-      return { result: 'requeue', reason: missing.reason };
-    }
+    const { desired, route } = this.render(spec, refs);
 
-    const rendered = renderChildren(spec, {
-      gatewayImage: this.o.gatewayImage,
-      configHash: this.configHash(namespace, refs),
-    }).map(withSpecHash);
-    // The HTTPRoute's CRD may be missing: gateway-api.ts applies it, after the rest.
-    const route = rendered.find((c) => c.kind === HTTPROUTE_TYPE.kind) as HTTPRoute | undefined;
-    const desired = rendered.filter((c) => c !== route);
+    const sessionSecret = sessionSecretGate(
+      mcp,
+      spec,
+      sessionSecretName(spec),
+      this.o.caches.secrets.get(namespace, sessionSecretName(spec)),
+    );
+    const early =
+      missingReference(namespace, refs, (kind, ref) => this.referenced(kind).get(namespace, ref)) ??
+      ingressConflict(mcp, desired, this.o.caches.children.Ingress.list() as Array<V1Ingress & Cached>) ??
+      (sessionSecret === 'create' ? undefined : sessionSecret);
+    if (early) return this.block(mcp, spec, early);
 
-    const taken = this.ingressTaken(mcp, desired);
-    if (taken) {
-      await this.updateStatus(mcp, spec, taken);
-      return { result: 'requeue', reason: taken.reason };
-    }
-
-    const sessionKey = await this.ensureSessionSecret(mcp, spec);
-    if (sessionKey) {
-      await this.updateStatus(mcp, spec, sessionKey);
-      return { result: 'requeue', reason: sessionKey.reason };
-    }
-
-    const current = await Promise.all(desired.map((child) => this.liveChild(child)));
+    // The session key is created beside the reads: nothing below depends on it but the pods, which mount it.
+    const [current] = await Promise.all([
+      Promise.all(desired.map((child) => this.liveChild(child))),
+      sessionSecret === 'create' ? this.createSessionSecret(mcp, spec) : undefined,
+    ]);
     const live = new Map(desired.map((child, i) => [child, current[i]]));
-    for (const [child, object] of live) {
-      if (object && !controlledBy(object, mcp.metadata.uid)) {
-        const blocker = {
-          reason: 'ChildConflict',
-          message: `${child.kind} ${namespace}/${child.metadata?.name} already exists and is not managed by this McpServer: delete it or rename the McpServer`,
-        };
-        await this.updateStatus(mcp, spec, blocker);
-        return { result: 'requeue', reason: blocker.reason };
-      }
-    }
+    const conflict = childConflict(mcp, live);
+    if (conflict) return this.block(mcp, spec, conflict);
 
+    // Refused (invalid, or forbidden by RBAC or an admission policy): tell the user; the queue backs off.
     const outcome = await this.applyChanged(key, spec, desired, live);
-    if ('blocker' in outcome) {
-      // Refused (invalid, or forbidden by RBAC or an admission policy): tell the user; the queue backs off.
-      await this.updateStatus(mcp, spec, outcome.blocker);
-      return { result: 'requeue', reason: outcome.blocker.reason };
-    }
+    if ('blocker' in outcome) return this.block(mcp, spec, outcome.blocker);
     const { applied } = outcome;
     const deleted = await this.pruneObsolete(mcp, desired);
     const exposure: RouteOutcome = (await this.o.gatewayApi?.reconcile(mcp, spec, route)) ?? {};
     if (exposure.applied) applied.push(HTTPROUTE_TYPE.kind);
     if (exposure.deleted) deleted.push(HTTPROUTE_TYPE.kind);
+    await this.recordChanges(mcp, live, applied, deleted);
 
-    if (applied.length) {
-      const verb = live.size && [...live.values()].every((v) => v === undefined) ? 'Created' : 'Applied';
-      await this.o.events.record(mcp, 'Normal', verb, `${verb.toLowerCase()} ${applied.join(', ')}`);
-    }
-    if (deleted.length) await this.o.events.record(mcp, 'Normal', 'Deleted', `deleted obsolete ${deleted.join(', ')}`);
     if (exposure.blocker) {
-      await this.updateStatus(mcp, spec, exposure.blocker, applied, exposure);
-      if (exposure.recheckAfterMs) return { result: 'success', recheckAfterMs: exposure.recheckAfterMs };
-      return { result: 'requeue', reason: exposure.blocker.reason };
+      return this.block(mcp, spec, exposure.blocker, { applied, exposure, recheckAfterMs: exposure.recheckAfterMs });
     }
-    // A Deployment applied just now is not in the cache yet: writing status would report a stale rollout and
-    // cost a write that the Deployment's watch event (milliseconds away) makes again with the real numbers.
+    // A Deployment applied just now has no rollout status yet: its watch events (the kube-controller-manager's,
+    // milliseconds away) bring one, and the status write then, outside this apply pass, which keeps the passes of
+    // many McpServers short (measured: a thousand converge faster). The recheck is the fallback.
     if (applied.includes('Deployment')) return { result: 'success', recheckAfterMs: STATUS_RECHECK_MS };
-    await this.updateStatus(mcp, spec, undefined, applied, exposure);
-    return exposure.recheckAfterMs
-      ? { result: 'success', recheckAfterMs: exposure.recheckAfterMs }
-      : { result: 'success' };
+    const ready = await this.updateStatus(mcp, spec, undefined, applied, exposure);
+    return {
+      result: 'success',
+      ...(ready ? { ready } : {}),
+      ...(exposure.recheckAfterMs ? { recheckAfterMs: exposure.recheckAfterMs } : {}),
+    };
+  }
+
+  /**
+   * The one way out for a blocker: status says why (Ready=False, Degraded=True, the fix) and the queue retries
+   * with backoff, unless nothing can change until the spec does (retry: false) or a recheck is due.
+   */
+  private async block(
+    mcp: McpServer & Cached,
+    spec: McpServer,
+    blocker: Blocker,
+    options: { retry?: boolean; applied?: string[]; exposure?: RouteOutcome; recheckAfterMs?: number | undefined } = {},
+  ): Promise<Outcome> {
+    await this.updateStatus(mcp, spec, blocker, options.applied, options.exposure);
+    if (options.retry === false) return { result: 'success' };
+    if (options.recheckAfterMs) return { result: 'success', recheckAfterMs: options.recheckAfterMs };
+    return { result: 'requeue', reason: blocker.reason };
+  }
+
+  /** The children to apply (with their spec hash); the HTTPRoute apart: its CRD may be missing (gateway-api.ts). */
+  private render(spec: McpServer, refs: ObjectReference[]): { desired: KubernetesObject[]; route?: HTTPRoute } {
+    const rendered = renderChildren(spec, {
+      gatewayImage: this.o.gatewayImage,
+      configHash: this.configHash(spec.metadata?.namespace ?? '', refs),
+    }).map(withSpecHash);
+    const route = rendered.find((c) => c.kind === HTTPROUTE_TYPE.kind) as HTTPRoute | undefined;
+    return { desired: rendered.filter((c) => c !== route), ...(route ? { route } : {}) };
+  }
+
+  /**
+   * Events for what this reconcile changed: children updated (Applied), children deleted. Creating them is the
+   * normal path and has no Event of its own (status says Progressing=Creating; the Ready Event ends it): one
+   * write less per McpServer.
+   */
+  private async recordChanges(
+    mcp: McpServer & Cached,
+    live: ReadonlyMap<KubernetesObject, KubernetesObject | undefined>,
+    applied: string[],
+    deleted: string[],
+  ): Promise<void> {
+    const created = [...live.values()].every((v) => v === undefined);
+    if (applied.length && !created)
+      await this.o.events.record(mcp, 'Normal', 'Applied', `applied ${applied.join(', ')}`);
+    if (deleted.length) await this.o.events.record(mcp, 'Normal', 'Deleted', `deleted obsolete ${deleted.join(', ')}`);
+  }
+
+  private referenced(kind: ObjectReference['kind']): Store<ReferencedObject> {
+    return kind === 'Secret' ? this.o.caches.secrets : this.o.caches.configMaps;
   }
 
   /**
@@ -243,8 +267,9 @@ export class Reconciler {
       const results = await Promise.allSettled(
         stage.map(async (child) => {
           if (!needsApply(child, live.get(child))) return;
-          await this.o.client.apply(this.pathOf(child), child, FIELD_MANAGER);
+          const written = await this.o.client.apply<Cached>(this.pathOf(child), child, FIELD_MANAGER);
           this.o.metrics?.childWrites.inc({ kind: child.kind, action: 'apply' });
+          this.o.caches.children[child.kind as ChildKind].remember?.(written, cachedVersion(live.get(child)));
           applied.push(child.kind as string);
         }),
       );
@@ -271,87 +296,34 @@ export class Reconciler {
     return { applied };
   }
 
-  private missingReference(namespace: string, refs: ObjectReference[]): Blocker | undefined {
-    for (const ref of refs) {
-      if (ref.optional) continue;
-      const store = ref.kind === 'Secret' ? this.o.caches.secrets : this.o.caches.configMaps;
-      const object = store.get(namespace, ref.name);
-      const create =
-        ref.kind === 'Secret'
-          ? `kubectl -n ${namespace} create secret generic ${ref.name} --from-literal=${ref.key ?? 'KEY'}=...`
-          : `kubectl -n ${namespace} create configmap ${ref.name} --from-literal=${ref.key ?? 'KEY'}=...`;
-      if (!object) {
-        return {
-          reason: `${ref.kind}NotFound`,
-          message: `${ref.kind} ${namespace}/${ref.name} (referenced by ${ref.field}) does not exist: create it (${create}) or fix the reference`,
-        };
-      }
-      if (ref.key && !object.keys.includes(ref.key)) {
-        return {
-          reason: `${ref.kind}KeyNotFound`,
-          message: `${ref.kind} ${namespace}/${ref.name} has no key "${ref.key}" (referenced by ${ref.field}); it has: ${object.keys.join(', ') || 'no keys'}`,
-        };
-      }
-    }
-    return undefined;
-  }
-
-  /**
-   * Two McpServers exposing the same host and path would fight over one route: the Ingress that exists first
-   * keeps it, the newcomer is refused with a condition. (Only our own Ingresses are visible to the cache.)
-   */
-  private ingressTaken(mcp: McpServer & Cached, desired: KubernetesObject[]): Blocker | undefined {
-    const mine = desired.find((d) => d.kind === 'Ingress') as V1Ingress | undefined;
-    const rule = mine?.spec?.rules?.[0];
-    const route = `${rule?.host ?? '*'}${rule?.http?.paths[0]?.path ?? '/'}`;
-    if (!mine) return undefined;
-    const ownIngress = this.o.caches.children.Ingress.get(mcp.metadata.namespace, mcp.metadata.name);
-    const ownSince = ownIngress?.metadata.creationTimestamp ?? '9999';
-    for (const other of this.o.caches.children.Ingress.list() as Array<V1Ingress & Cached>) {
-      if (controlledBy(other, mcp.metadata.uid)) continue;
-      const routes = (other.spec?.rules ?? []).flatMap((r) =>
-        (r.http?.paths ?? []).map((p) => `${r.host ?? '*'}${p.path ?? '/'}`),
-      );
-      if (!routes.includes(route)) continue;
-      if (String(other.metadata.creationTimestamp ?? '') > String(ownSince)) continue; // ours came first
-      return {
-        reason: 'IngressConflict',
-        message: `${route} is already served by Ingress ${other.metadata.namespace}/${other.metadata.name}: pick another spec.ingress.host or spec.ingress.path`,
-      };
-    }
-    return undefined;
-  }
-
   /**
    * The gateway's session-signing key, shared by the McpServer's replicas. Random, so it cannot go through the
    * render/apply path: created once (owned, so deleted with the McpServer) and never updated.
    */
-  private async ensureSessionSecret(mcp: McpServer & Cached, spec: McpServer): Promise<Blocker | undefined> {
-    if (!spec.spec.gateway.enabled) return undefined;
+  private async createSessionSecret(mcp: McpServer & Cached, spec: McpServer): Promise<void> {
     const namespace = mcp.metadata.namespace;
-    const name = sessionSecretName(spec);
-    const existing = this.o.caches.secrets.get(namespace, name);
-    if (existing) {
-      if (controlledBy(existing, mcp.metadata.uid)) return undefined;
-      return {
-        reason: 'ChildConflict',
-        message: `Secret ${namespace}/${name} already exists and is not managed by this McpServer: delete it or rename the McpServer`,
-      };
-    }
     const owner = ownerReference(spec);
     try {
-      await this.o.client.create(resourcePath({ apiVersion: 'v1', plural: 'secrets' }, { namespace }), {
-        apiVersion: 'v1',
-        kind: 'Secret',
-        metadata: { name, namespace, labels: commonLabels(spec), ...(owner ? { ownerReferences: [owner] } : {}) },
-        type: 'Opaque',
-        data: { [SESSION_KEY]: randomBytes(32).toString('base64') },
-      });
+      const written = await this.o.client.create<Cached>(
+        resourcePath({ apiVersion: 'v1', plural: 'secrets' }, { namespace }),
+        {
+          apiVersion: 'v1',
+          kind: 'Secret',
+          metadata: {
+            name: sessionSecretName(spec),
+            namespace,
+            labels: commonLabels(spec),
+            ...(owner ? { ownerReferences: [owner] } : {}),
+          },
+          type: 'Opaque',
+          data: { [SESSION_KEY]: randomBytes(32).toString('base64') },
+        },
+      );
       this.o.metrics?.childWrites.inc({ kind: 'Secret', action: 'create' });
+      this.o.caches.secrets.remember?.(written, undefined); // projected: key names and a hash stay, not the key
     } catch (err) {
       if (!isConflict(err)) throw err; // AlreadyExists: ours, and the cache has not seen it yet
     }
-    return undefined;
   }
 
   /** Changes when any referenced Secret or ConfigMap changes, which rolls the pods. */
@@ -377,7 +349,10 @@ export class Reconciler {
       child.metadata?.namespace,
       child.metadata?.name ?? '',
     );
-    if (cached) return cached;
+    if (cached) {
+      fromCache.add(cached);
+      return cached;
+    }
     try {
       return await this.o.client.get<KubernetesObject>(this.pathOf(child), { fromCache: true });
     } catch (err) {
@@ -391,9 +366,8 @@ export class Reconciler {
     const wanted = new Set(desired.map((d) => `${d.kind}/${d.metadata?.name}`));
     const deleted: string[] = [];
     for (const type of CHILD_KINDS) {
-      for (const object of this.o.caches.children[type.kind].list()) {
+      for (const object of this.o.caches.children[type.kind].owned(mcp.metadata.namespace, mcp.metadata.name)) {
         const meta = object.metadata;
-        if (meta.namespace !== mcp.metadata.namespace || meta.labels?.[LABEL_INSTANCE] !== mcp.metadata.name) continue;
         if (!controlledBy(object, mcp.metadata.uid) || wanted.has(`${type.kind}/${meta.name}`)) continue;
         try {
           await this.o.client.delete(resourcePath(type, { namespace: meta.namespace, name: meta.name }), meta.uid);
@@ -411,12 +385,8 @@ export class Reconciler {
   private podsOf(spec: McpServer): V1Pod[] {
     const selector = Object.entries(selectorLabels(spec));
     return this.o.caches.pods
-      .list()
-      .filter(
-        (pod) =>
-          pod.metadata.namespace === spec.metadata?.namespace &&
-          selector.every(([k, v]) => pod.metadata.labels?.[k] === v),
-      );
+      .owned(spec.metadata?.namespace, spec.metadata?.name ?? '')
+      .filter((pod) => selector.every(([k, v]) => pod.metadata.labels?.[k] === v));
   }
 
   /**
@@ -436,7 +406,8 @@ export class Reconciler {
   /**
    * Patch status only when it differs; record an Event when Ready changes or a blocker appears or changes.
    * `applied`: the kinds this reconcile just applied (accepted by the API server, maybe not in the cache yet).
-   * `exposure`: what the HTTPRoute's status says (gateway-api.ts), when there is one.
+   * `exposure`: what the HTTPRoute's status says (gateway-api.ts), when there is one. Returns what the Manager
+   * may discover when status says Ready; status itself only writes what discovery already found.
    */
   private async updateStatus(
     mcp: McpServer & Cached,
@@ -444,45 +415,50 @@ export class Reconciler {
     blocker?: Blocker,
     applied: readonly string[] = [],
     exposure: RouteOutcome = {},
-  ): Promise<number | undefined> {
+  ): Promise<DiscoveryTarget | undefined> {
     const namespace = mcp.metadata.namespace;
     const cached = this.o.caches.children.Deployment.get(namespace, mcp.metadata.name) as V1Deployment | undefined;
     const deployment = controlledBy(cached ?? {}, mcp.metadata.uid) ? cached : undefined;
     const valid = blocker?.reason !== 'InvalidSpec';
-    const observation = {
-      mcp: spec,
-      deployment,
-      pods: deployment ? this.podsOf(spec) : undefined,
-      blocker,
-      url: valid ? serviceURL(spec) : undefined,
-      // The HTTPRoute's URL once every parent Gateway accepted it, else the Ingress's when it is ours.
-      externalURL: valid
-        ? (exposure.externalURL ?? (this.exposedByIngress(mcp, spec, applied) ? externalURL(spec) : undefined))
-        : undefined,
-      routeConditions: exposure.conditions,
-      now: (this.o.now ?? (() => new Date().toISOString().replace(/\.\d+Z$/, 'Z')))(),
-    };
-    let next = computeStatus(observation, mcp.status);
-    if (conditionOf(next, 'Ready')?.status === 'True') {
-      const discovered = this.discoveries.resultOrStart(mcp, spec, deployment);
-      if (discovered) next = computeStatus({ ...observation, discovered }, mcp.status);
-    }
-    if (canonicalJSON(next) === canonicalJSON(mcp.status ?? {})) return;
+    const key = `${namespace}/${mcp.metadata.name}`;
+    const next = computeStatus(
+      {
+        mcp: spec,
+        deployment,
+        pods: deployment ? this.podsOf(spec) : undefined,
+        blocker,
+        url: valid ? serviceURL(spec) : undefined,
+        // The HTTPRoute's URL once every parent Gateway accepted it, else the Ingress's when it is ours.
+        externalURL: valid
+          ? (exposure.externalURL ?? (this.exposedByIngress(mcp, spec, applied) ? externalURL(spec) : undefined))
+          : undefined,
+        routeConditions: exposure.conditions,
+        discovered: this.o.discovered?.(key, discoveryFingerprint(mcp, deployment)),
+        now: (this.o.now ?? (() => new Date().toISOString().replace(/\.\d+Z$/, 'Z')))(),
+      },
+      mcp.status,
+    );
+    const after = conditionOf(next, 'Ready');
+    const service = this.o.caches.children.Service.get(namespace, mcp.metadata.name) as V1Service | undefined;
+    const ready =
+      after?.status === 'True' ? discoveryTarget(mcp, spec, deployment, service?.spec?.clusterIP) : undefined;
+    if (canonicalJSON(next) === canonicalJSON(mcp.status ?? {})) return ready;
     const patch: Record<string, unknown> = { ...next };
     for (const k of Object.keys(mcp.status ?? {})) if (!(k in next)) patch[k] = null;
     try {
-      await this.o.client.mergePatch(
+      const written = await this.o.client.mergePatch<McpServer & Cached>(
         resourcePath(MCPSERVERS, { namespace, name: mcp.metadata.name, subresource: 'status' }),
         { status: patch },
         FIELD_MANAGER,
       );
+      // A reconcile woken before the watch brings this back compares with the status just written, not the old one.
+      this.o.caches.mcpservers.remember?.(written, mcp.metadata.resourceVersion);
     } catch (err) {
-      if (isNotFound(err)) return; // deleted meanwhile
+      if (isNotFound(err)) return undefined; // deleted meanwhile
       throw err;
     }
     const before = conditionOf(mcp.status, 'Ready');
-    const after = conditionOf(next, 'Ready');
-    if (!after) return;
+    if (!after) return ready;
     const changed = before?.status !== after.status || before?.reason !== after.reason;
     if (after.status === 'True') {
       if (changed) await this.o.events.record(mcp, 'Normal', after.reason, after.message);
@@ -490,6 +466,7 @@ export class Reconciler {
       // A new refusal with the same reason (another field) is news too.
       await this.o.events.record(mcp, 'Warning', blocker.reason, blocker.message);
     }
+    return ready;
   }
 }
 

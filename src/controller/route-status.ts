@@ -2,12 +2,12 @@
  * Pure: what an HTTPRoute's status (written by the Gateway's controller) and the Gateways it names mean for the
  * McpServer: two conditions mirroring the route's, a blocker when a Gateway refused it, and the external URL.
  */
+import type { RouteConditionType } from '../api/conditions.ts';
 import type { Condition, McpServer } from '../api/types.generated.ts';
 import type { HTTPRoute, RouteParentStatus } from '../render/route.ts';
 import { basePath, clientPath } from '../render/urls.ts';
 import type { Blocker } from './status.ts';
 
-export type RouteConditionType = 'RouteAccepted' | 'RouteResolvedRefs';
 export type RouteCondition = Pick<Condition, 'type' | 'status' | 'reason' | 'message'>;
 
 /** The slice of a Gateway the controller reads (read-only): listeners and addresses. */
@@ -16,73 +16,6 @@ export interface Gateway {
   spec?: { listeners?: Array<{ name: string; protocol: string; port: number; hostname?: string }> };
   status?: { addresses?: Array<{ type?: string; value: string }> };
 }
-
-export const ROUTE_CONDITION_TYPES: Readonly<Record<RouteConditionType, string>> = {
-  RouteAccepted:
-    "Only with spec.httpRoute: the route's Accepted condition from every parent Gateway (False names the Gateway and its controller's reason; Unknown while no controller has answered).",
-  RouteResolvedRefs:
-    "Only with spec.httpRoute: the route's ResolvedRefs condition (can the Gateway reach the Service).",
-};
-
-/** Reasons this module and gateway-api.ts write, for the reference (status.ts merges them into its catalogue). */
-export const ROUTE_CONDITION_REASONS: ReadonlyArray<{ reason: string; conditions: string; meaning: string }> = [
-  {
-    reason: 'GatewayAPINotInstalled',
-    conditions: 'Ready=False, Degraded=True',
-    meaning:
-      'spec.httpRoute is set but the Gateway API CRDs are not installed; the message names the missing ones and how to install them (rechecked every 15 s)',
-  },
-  {
-    reason: 'GatewayAPIDisabled',
-    conditions: 'Ready=False, Degraded=True',
-    meaning: 'spec.httpRoute is set but the operator runs with --gateway-api=false (chart value gatewayAPI.enabled)',
-  },
-  {
-    reason: 'RouteConflict',
-    conditions: 'Ready=False, Degraded=True',
-    meaning: "an HTTPRoute with the McpServer's name exists and is not managed by it; it is never overwritten",
-  },
-  {
-    reason: 'GatewayNotFound',
-    conditions: 'RouteAccepted=False, Ready=False, Degraded=True',
-    meaning: 'a Gateway in spec.httpRoute.parentRefs does not exist (no controller will ever answer for it)',
-  },
-  {
-    reason: 'RouteNotAccepted',
-    conditions: 'Ready=False, Degraded=True',
-    meaning: "a Gateway's controller refused the route (Accepted=False); RouteAccepted has its reason and message",
-  },
-  {
-    reason: 'RouteRefsNotResolved',
-    conditions: 'Ready=False, Degraded=True',
-    meaning: "a Gateway's controller cannot resolve the route's backend (ResolvedRefs=False)",
-  },
-  {
-    reason: 'Accepted',
-    conditions: 'RouteAccepted=True',
-    meaning: 'every parent Gateway accepted the route; otherwise RouteAccepted carries the reason its controller gave',
-  },
-  {
-    reason: 'ResolvedRefs',
-    conditions: 'RouteResolvedRefs=True',
-    meaning: "every parent Gateway's controller resolved the route's backend (the McpServer's Service)",
-  },
-  {
-    reason: 'NotAccepted',
-    conditions: 'RouteAccepted=False',
-    meaning: "a Gateway's controller refused the route without a CamelCase reason of its own",
-  },
-  {
-    reason: 'RefsNotResolved',
-    conditions: 'RouteResolvedRefs=False',
-    meaning: "a Gateway's controller could not resolve the backend, without a CamelCase reason of its own",
-  },
-  {
-    reason: 'Pending',
-    conditions: 'RouteAccepted=Unknown, RouteResolvedRefs=Unknown',
-    meaning: "no Gateway controller has written the route's status for its current generation yet",
-  },
-];
 
 export interface RouteObservation {
   mcp: McpServer;

@@ -3,126 +3,11 @@
  * lastTransitionTime while their status holds, so an unchanged world writes nothing.
  */
 import type { V1ContainerStatus, V1Deployment, V1Pod } from '@kubernetes/client-node';
+import type { ConditionType } from '../api/conditions.ts';
 import type { Condition, McpServer, McpServerStatus } from '../api/types.generated.ts';
-import {
-  ROUTE_CONDITION_REASONS,
-  ROUTE_CONDITION_TYPES,
-  type RouteCondition,
-  type RouteConditionType,
-} from './route-status.ts';
+import type { RouteCondition } from './route-status.ts';
 
-export type ConditionType = 'Ready' | 'Available' | 'Progressing' | 'Degraded';
-
-/** What each condition means, for docs/mcpserver-reference.md. */
-export const CONDITION_TYPES: Readonly<Record<ConditionType | RouteConditionType, string>> = {
-  Ready: 'True when every wanted replica is updated and ready at status.url; False says why not.',
-  Available: 'True when at least one replica is available.',
-  Progressing:
-    "True while the Deployment is being created or rolled out; False when the rollout completed or stalled, when a pod cannot start (the pod's reason), or when a blocker holds the Deployment back (the blocker's reason).",
-  Degraded: 'True when something needs attention: a blocker, a replica failure or a stalled rollout.',
-  ...ROUTE_CONDITION_TYPES,
-};
-
-/** Every reason the controller writes (here and in reconcile.ts), for the reference; a unit test keeps it complete. */
-export const CONDITION_REASONS: ReadonlyArray<{ reason: string; conditions: string; meaning: string }> = [
-  { reason: 'Ready', conditions: 'Ready=True', meaning: 'all wanted replicas are updated and ready' },
-  { reason: 'MinimumReplicasAvailable', conditions: 'Available=True', meaning: 'at least one replica is available' },
-  { reason: 'RolloutComplete', conditions: 'Progressing=False', meaning: 'the rollout finished' },
-  { reason: 'AsExpected', conditions: 'Degraded=False', meaning: 'no problems observed' },
-  {
-    reason: 'Creating',
-    conditions: 'Progressing=True',
-    meaning: 'the Deployment does not exist yet and is being created',
-  },
-  {
-    reason: 'RolloutInProgress',
-    conditions: 'Progressing=True, Ready=False',
-    meaning: 'pods are being replaced or started; some replicas are not ready yet',
-  },
-  {
-    reason: 'DeploymentNotFound',
-    conditions: 'Available=False, Ready=False',
-    meaning: 'the Deployment does not exist yet',
-  },
-  {
-    reason: 'DeploymentUnavailable',
-    conditions: 'Available=False, Ready=False',
-    meaning: 'no replica is available: see kubectl describe pods -l app.kubernetes.io/instance=NAME',
-  },
-  { reason: 'ScaledToZero', conditions: 'Available=False, Ready=False', meaning: 'spec.replicas is 0' },
-  {
-    reason: 'ProgressDeadlineExceeded',
-    conditions: 'Progressing=False, Degraded=True',
-    meaning: 'the rollout stalled (the Deployment passed its progress deadline)',
-  },
-  {
-    reason: 'ReplicaFailure',
-    conditions: 'Degraded=True',
-    meaning: 'the Deployment cannot create pods (quota, admission, ...); the message says why',
-  },
-  {
-    reason: 'InvalidSpec',
-    conditions: 'Ready=False, Degraded=True',
-    meaning: 'the spec breaks a rule of the schema; the message names each field and the fix',
-  },
-  {
-    reason: 'SecretNotFound',
-    conditions: 'Ready=False, Degraded=True',
-    meaning: 'a referenced Secret does not exist; the controller converges once it is created',
-  },
-  {
-    reason: 'SecretKeyNotFound',
-    conditions: 'Ready=False, Degraded=True',
-    meaning: 'a referenced Secret lacks the key; the message lists the keys it has',
-  },
-  {
-    reason: 'ConfigMapNotFound',
-    conditions: 'Ready=False, Degraded=True',
-    meaning: 'a referenced ConfigMap does not exist',
-  },
-  {
-    reason: 'ConfigMapKeyNotFound',
-    conditions: 'Ready=False, Degraded=True',
-    meaning: 'a referenced ConfigMap lacks the key',
-  },
-  {
-    reason: 'ChildConflict',
-    conditions: 'Ready=False, Degraded=True',
-    meaning: 'an object with a child name already exists and is not owned by this McpServer',
-  },
-  {
-    reason: 'IngressConflict',
-    conditions: 'Ready=False, Degraded=True',
-    meaning: 'another Ingress already serves the same host and path',
-  },
-  {
-    reason: 'Forbidden',
-    conditions: 'Ready=False, Degraded=True',
-    meaning: 'the API server refused to apply a child (RBAC or an admission policy); the message is its answer',
-  },
-  {
-    reason: 'ApplyFailed',
-    conditions: 'Ready=False, Degraded=True, Progressing=False',
-    meaning:
-      'the API server refused a child (a 4xx, or a 5xx three times in a row), with its answer and the McpServer field it is about; retried with backoff. A refused NetworkPolicy holds back the Deployment: no pod runs without the policy',
-  },
-  ...['ErrImagePull', 'ImagePullBackOff', 'InvalidImageName', 'ErrImageNeverPull'].map((reason) => ({
-    reason,
-    conditions: 'Ready=False, Degraded=True, Progressing=False',
-    meaning: "a pod cannot pull its image; the message names the pod, the container, the image and the kubelet's error",
-  })),
-  {
-    reason: 'CrashLoopBackOff',
-    conditions: 'Ready=False, Degraded=True, Progressing=False',
-    meaning: 'a container keeps exiting; the message gives its last exit code and the end of its termination message',
-  },
-  ...['CreateContainerConfigError', 'CreateContainerError', 'RunContainerError'].map((reason) => ({
-    reason,
-    conditions: 'Ready=False, Degraded=True, Progressing=False',
-    meaning: 'the kubelet cannot start a container (e.g. a missing Secret key); the message is its error',
-  })),
-  ...ROUTE_CONDITION_REASONS,
-];
+export type { ConditionType } from '../api/conditions.ts';
 
 /** Why the controller could not (fully) apply the spec; becomes Ready=False and Degraded=True. */
 export interface Blocker {
@@ -142,7 +27,7 @@ export interface Observation {
   /** With spec.httpRoute: RouteAccepted and RouteResolvedRefs (route-status.ts), appended as they are. */
   routeConditions?: RouteCondition[] | undefined;
   /** What the server reported about itself (discovery.ts); absent: keep what status has. */
-  discovered?: Pick<McpServerStatus, 'serverInfo' | 'tools'> | undefined;
+  discovered?: Pick<McpServerStatus, 'serverInfo' | 'tools' | 'toolDescriptions'> | undefined;
   now: string;
 }
 
@@ -371,6 +256,9 @@ export function computeStatus(obs: Observation, previous: McpServerStatus | unde
     // Discovered by the controller through the Service once Ready (discovery.ts); otherwise kept as is.
     ...((obs.discovered ?? previous)?.serverInfo ? { serverInfo: (obs.discovered ?? previous)?.serverInfo } : {}),
     ...((obs.discovered ?? previous)?.tools ? { tools: (obs.discovered ?? previous)?.tools } : {}),
+    ...((obs.discovered ?? previous)?.toolDescriptions
+      ? { toolDescriptions: (obs.discovered ?? previous)?.toolDescriptions }
+      : {}),
   };
   return status;
 }

@@ -1,44 +1,25 @@
 /** Wires one gateway: the server connection(s), router, sessions, the MCP port, the health port, and drain. */
-import { readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { createServer, type Server as HttpServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { createLogger, type Logger } from '../observability/log.ts';
 import type { AggregateCore } from './aggregate/serve.ts';
 import { type AuditWriter, directAudit, loggerAudit } from './audit.ts';
-import { childEnvironment, type GatewayConfig } from './config.ts';
+import type { GatewayConfig } from './config.ts';
 import { healthHandler, Readiness, tcpTargetOf, UpstreamLiveness } from './health.ts';
-import { LazyModern } from './http/lazy-modern.ts';
-import { McpHttp } from './http/mcp.ts';
+import { McpHttp } from './http/pipeline.ts';
+import { LazySdk2026 } from './http/sdk-2026-loader.ts';
 import { OpenStreams, type StalledStream } from './http/sse.ts';
 import { SdkStreamWatch } from './http/stall.ts';
 import { DEFAULT_STREAM_LIMITS, type StreamLimits } from './http/streams.ts';
-import { RequestStateCodec } from './input.ts';
+import { listen } from './listen.ts';
 import { GatewayMetrics } from './metrics.ts';
-import { type Authenticator, OidcAuthenticator, TokenFileAuthenticator } from './policy/auth.ts';
+import { Mux } from './mux/mux.ts';
+import { authenticatorFor, channelFactory, signedIdsFor } from './parts.ts';
 import { RateLimiter } from './policy/ratelimit.ts';
 import { ToolPolicy } from './policy/tools.ts';
-import { Router } from './router.ts';
-import { SessionIds, SessionManager } from './sessions.ts';
-import type { Channel } from './upstream/channel.ts';
-import { StdioChannel } from './upstream/stdio.ts';
+import { SessionManager } from './sessions.ts';
 import { gatewayInitParams, Upstream } from './upstream/upstream.ts';
-
-/** Replaced at bundle time for the self-contained runtime (runtime.ts), which has no package.json. */
-declare const __MCP_GATEWAY_VERSION__: string | undefined;
-
-export const GATEWAY_VERSION: string = (() => {
-  if (typeof __MCP_GATEWAY_VERSION__ === 'string') return __MCP_GATEWAY_VERSION__;
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
-      version?: string;
-    };
-    return pkg.version ?? '0.0.0';
-  } catch {
-    return '0.0.0';
-  }
-})();
+import { GATEWAY_VERSION } from './version.ts';
 
 const LOGGER_NAME = 'mcp-gateway';
 
@@ -59,12 +40,12 @@ export class Gateway {
   private readonly env: NodeJS.ProcessEnv;
   private readonly openStreams: OpenStreams;
   private readonly streamLimits: StreamLimits;
-  /** The server (stdio, proxy), or undefined in aggregate mode, where `aggregate` has one link per backend. */
+  /** The server (stdio, proxy); undefined in aggregate mode, where `aggregate` links one upstream per backend. */
   private sharedUpstream?: Upstream;
   private aggregate?: AggregateCore;
-  private sharedRouter!: Router;
+  private sharedRouter!: Mux;
   private sessions!: SessionManager;
-  private modern!: LazyModern;
+  private sdk2026!: LazySdk2026;
   private readiness!: Readiness;
   private mcpServer?: HttpServer;
   private healthServer?: HttpServer;
@@ -103,54 +84,11 @@ export class Gateway {
     return this.draining;
   }
 
-  private async channelFactory(): Promise<() => Channel> {
-    const { config } = this;
-    const log = this.log.child({ component: 'server' });
-    if (config.mode === 'proxy') {
-      // Loaded only in proxy mode: the SDK client transports cost startup time.
-      const { HttpChannel } = await import('./upstream/http.ts');
-      const url = config.upstream as string;
-      return () => new HttpChannel({ url, transport: config.upstreamTransport, log });
-    }
-    const [command = '', ...args] = config.command;
-    const env = childEnvironment(this.env);
-    const nonJson = this.metrics.droppedMessages.labels({ reason: 'non_json_stdout' });
-    return () => new StdioChannel({ command, args, env, log, onNonJsonLine: () => nonJson.inc() });
-  }
-
-  private async authenticator(): Promise<Authenticator | undefined> {
-    const { config } = this;
-    if (config.authTokenFile) {
-      const auth = new TokenFileAuthenticator(config.authTokenFile, this.log);
-      await auth.load();
-      if (auth.tokenCount === 0) this.log.warn('the bearer token file holds no tokens: every request will get 401');
-      return auth;
-    }
-    if (config.oidcIssuer && config.oidcAudience) {
-      return new OidcAuthenticator({
-        issuer: config.oidcIssuer,
-        audience: config.oidcAudience,
-        jwksUrl: config.oidcJwksUrl,
-        log: this.log,
-      });
-    }
-    return undefined;
-  }
-
   /** Starts serving; resolves with the bound ports once both listen (the server may still be starting). */
   async start(): Promise<{ port: number; healthPort: number }> {
     const { config, metrics, log } = this;
-    const auth = await this.authenticator();
-    let ids = new SessionIds();
-    let requestStates = new RequestStateCodec();
-    if (config.sessionSecretFile && config.advertiseAddress) {
-      const secret = (await readFile(config.sessionSecretFile, 'utf8')).trim();
-      if (secret.length < 16)
-        throw new Error(`the session secret in ${config.sessionSecretFile} is shorter than 16 bytes`);
-      ids = new SessionIds(Buffer.from(secret), config.advertiseAddress);
-      // Any replica can verify a 2026 requestState and relay the retry to the replica that owns the flow.
-      requestStates = new RequestStateCodec(Buffer.from(secret), config.advertiseAddress);
-    }
+    const auth = await authenticatorFor(config, log);
+    const { ids, requestStates } = await signedIdsFor(config);
     const limiter = new RateLimiter();
     const policy = new ToolPolicy({
       allow: config.toolsAllow,
@@ -158,7 +96,7 @@ export class Gateway {
       perTool: config.rateLimitPerTool,
       limiter,
     });
-    const createChannel = config.mode === 'aggregate' ? () => noChannel() : await this.channelFactory();
+    const createChannel = await channelFactory(config, this.env, log.child({ component: 'server' }), metrics);
     const createUpstream = (name: string) => new Upstream({ name, createChannel, log, metrics });
     const readyWaitMs = Math.min(config.requestTimeoutMs, 10_000);
     const stalls = new SdkStreamWatch({ intervalMs: config.keepAliveMs, onStalled: this.onStalled });
@@ -176,14 +114,14 @@ export class Gateway {
       });
     } else this.sharedUpstream = createUpstream('shared');
     const front = this.aggregate?.front ?? (this.sharedUpstream as Upstream);
-    this.modern = new LazyModern({
+    this.sdk2026 = new LazySdk2026({
       router: () => this.sharedRouter,
       log,
       keepAliveMs: config.keepAliveMs,
       maxBodyBytes: config.maxBodyBytes,
       stalls,
     });
-    this.sharedRouter = new Router({
+    this.sharedRouter = new Mux({
       upstream: front,
       routing: this.aggregate?.routing,
       policy,
@@ -193,7 +131,7 @@ export class Gateway {
       perSession: false,
       requestTimeoutMs: config.requestTimeoutMs,
       readyWaitMs,
-      onServerEvent: (note) => this.modern.serverEvent(note),
+      onServerEvent: (note) => this.sdk2026.serverEvent(note),
       requestStates,
       inputTimeoutMs: config.inputTimeoutMs,
     });
@@ -222,7 +160,7 @@ export class Gateway {
       config,
       sessions: this.sessions,
       sharedRouter: this.sharedRouter,
-      modern: this.modern,
+      sdk2026: this.sdk2026,
       requestStates,
       auth,
       limiter,
@@ -302,7 +240,7 @@ export class Gateway {
     const closed = mcp ? new Promise<void>((r) => mcp.close(() => r())) : Promise.resolve();
     mcp?.closeIdleConnections();
     const force = setTimeout(() => mcp?.closeAllConnections(), 200);
-    await this.modern?.close().catch(() => {});
+    await this.sdk2026?.close().catch(() => {});
     this.sharedRouter?.close();
     await this.sharedUpstream?.stop(Math.max(1000, Math.min(5000, deadline - Date.now())));
     await this.aggregate?.stop();
@@ -317,35 +255,4 @@ export class Gateway {
   }
 }
 
-/** `setting`: the flag and variable that chose the port, for the message when it cannot be bound. */
-function listen(server: HttpServer, port: number, host: string, setting: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const onError = (err: NodeJS.ErrnoException) => {
-      if (err.code === 'EADDRINUSE') {
-        reject(
-          new Error(
-            `port ${port} on ${host} is already in use (${setting}): stop what holds it or choose another port`,
-          ),
-        );
-      } else if (err.code === 'EACCES') {
-        reject(
-          new Error(
-            `port ${port} on ${host} needs privileges this process lacks (${setting}): choose a port above 1023`,
-          ),
-        );
-      } else reject(new Error(`cannot listen on ${host}:${port} (${setting}): ${err.message}`));
-    };
-    server.once('error', onError);
-    server.listen(port, host, () => {
-      server.off('error', onError);
-      resolve((server.address() as AddressInfo).port);
-    });
-  });
-}
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Aggregate mode spawns no per-session servers (its config refuses perSession). */
-function noChannel(): Channel {
-  throw new Error('aggregate mode has no per-session server');
-}

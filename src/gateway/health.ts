@@ -8,8 +8,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { connect } from 'node:net';
 import { HEALTH_PATHS } from '../contract/gateway.ts';
 import type { Logger } from '../observability/log.ts';
-import { METHOD_NOT_FOUND } from './jsonrpc.ts';
 import type { GatewayMetrics } from './metrics.ts';
+import { METHOD_NOT_FOUND } from './protocol/jsonrpc.ts';
 import type { Upstream } from './upstream/upstream.ts';
 
 export interface ReadinessVerdict {

@@ -24,18 +24,14 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Logger } from '../observability/log.ts';
 import type { AuditWriter } from './audit.ts';
-import type { SseConnection } from './http/sse.ts';
-import type { StreamState } from './http/streams.ts';
 import type { GatewayMetrics } from './metrics.ts';
-import { Router, type RouterPolicy } from './router.ts';
-import { ClientSession, type SessionKind } from './session.ts';
+import { Mux, type MuxPolicy } from './mux/mux.ts';
+import { ClientSession, type SessionKind, type SessionTransport } from './mux/session.ts';
 import type { Upstream } from './upstream/upstream.ts';
 
 export interface SessionEntry {
   session: ClientSession;
-  router: Router;
-  streams?: StreamState;
-  sse?: SseConnection;
+  router: Mux;
   /** per-session mode: the process this session owns. */
   upstream?: Upstream;
   /** Whom the per-client limit counts this session against (the identity at creation). */
@@ -137,8 +133,8 @@ export interface SessionManagerOptions {
   idleTimeoutMs: number;
   /** A session that made no request after initialize is closed after this long. */
   handshakeTimeoutMs: number;
-  sharedRouter: Router;
-  policy: RouterPolicy;
+  sharedRouter: Mux;
+  policy: MuxPolicy;
   metrics: GatewayMetrics;
   log: Logger;
   audit?: AuditWriter;
@@ -202,7 +198,7 @@ export class SessionManager {
   }
 
   private holdsStream(entry: SessionEntry): boolean {
-    return (entry.streams?.hasOpenStreams ?? false) || (entry.sse !== undefined && !entry.sse.closed);
+    return entry.session.transport.holdsStream;
   }
 
   /**
@@ -293,17 +289,22 @@ export class SessionManager {
     void this.close(entry, reason);
   }
 
-  create(kind: Extract<SessionKind, 'streamable' | 'sse'>, identity: string): SessionEntry {
+  /** `transport`: what the era that opens the session carries its unsolicited messages on. */
+  create(
+    kind: Extract<SessionKind, 'streamable' | 'sse'>,
+    identity: string,
+    transport: (session: ClientSession) => SessionTransport,
+  ): SessionEntry {
     if (this.draining) throw SessionRefused.draining();
     this.makeRoom(identity);
     const id = this.ids.mint();
-    const session = new ClientSession(id, kind, identity);
+    const session = new ClientSession(id, kind, identity, transport);
     let router = this.options.sharedRouter;
     let upstream: Upstream | undefined;
     if (this.options.perSession) {
       upstream = this.spare ?? this.options.createUpstream(`session-${++this.upstreamSeq}`);
       this.spare = undefined;
-      router = new Router({
+      router = new Mux({
         upstream,
         policy: this.options.policy,
         metrics: this.options.metrics,
@@ -345,8 +346,7 @@ export class SessionManager {
       this.counts[kind],
     );
     entry.router.detach(session);
-    entry.streams?.closeAll();
-    entry.sse?.end();
+    session.transport.close();
     this.options.log.debug({ session: session.logId, reason }, 'session closed');
     if (entry.upstream) {
       entry.router.close();

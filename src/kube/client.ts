@@ -4,7 +4,10 @@
  * client-node's KubernetesObjectApi builds a new agent per request and re-serializes known kinds; at a
  * thousand McpServers both cost, so the controller speaks REST directly and uses client-node for auth.
  */
-import { HttpMethod, type KubeConfig, RequestContext, Watch } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
+// Deep imports: the package index loads every generated API class and model (see slim-client-node.ts).
+import { HttpMethod, RequestContext } from '@kubernetes/client-node/dist/gen/http/http.js';
+import { Watch } from '@kubernetes/client-node/dist/watch.js';
 import { type Dispatcher, fetch } from 'undici';
 
 export class KubeApiError extends Error {

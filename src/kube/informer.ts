@@ -20,6 +20,8 @@ export interface InformerOptions<T extends Cached> {
   transform?: (object: Cached) => T;
   onEvent: (event: InformerEvent, object: T) => void;
   log: Logger;
+  /** A secondary index (e.g. the owning McpServer): objects by this key, without scanning the cache. */
+  indexBy?: (object: T) => string | undefined;
 }
 
 export const cacheKey = (namespace: string | undefined, name: string) => (namespace ? `${namespace}/${name}` : name);
@@ -31,11 +33,18 @@ export function stripManagedFields<T extends Cached>(object: T): T {
   return { ...object, metadata } as T;
 }
 
+/** Equal projections apart from resourceVersion (a transform's output has a stable key order). */
+function sameButVersion(a: Cached, b: Cached): boolean {
+  const unversioned = (o: Cached) => JSON.stringify({ ...o, metadata: { ...o.metadata, resourceVersion: undefined } });
+  return unversioned(a) === unversioned(b);
+}
+
 const MIN_BACKOFF_MS = 200;
 const MAX_BACKOFF_MS = 30_000;
 
 export class Informer<T extends Cached> {
   private readonly store = new Map<string, T>();
+  private readonly index = new Map<string, Map<string, T>>();
   private readonly options: InformerOptions<T>;
   private resourceVersion = '';
   private stopWatch: (() => void) | undefined;
@@ -56,8 +65,49 @@ export class Informer<T extends Cached> {
     return [...this.store.values()];
   }
 
+  /** The objects whose indexBy key is `key` (none without indexBy). */
+  indexed(key: string): T[] {
+    return [...(this.index.get(key)?.values() ?? [])];
+  }
+
+  private put(key: string, object: T): void {
+    this.drop(key);
+    this.store.set(key, object);
+    const at = this.options.indexBy?.(object);
+    if (at === undefined) return;
+    if (!this.index.has(at)) this.index.set(at, new Map());
+    this.index.get(at)?.set(key, object);
+  }
+
+  private drop(key: string): void {
+    const old = this.store.get(key);
+    if (!old) return;
+    this.store.delete(key);
+    const at = this.options.indexBy?.(old);
+    const bucket = at === undefined ? undefined : this.index.get(at);
+    bucket?.delete(key);
+    if (at !== undefined && bucket?.size === 0) this.index.delete(at);
+  }
+
+  /** The namespace it watches; undefined: all. */
+  get namespace(): string | undefined {
+    return this.options.namespace;
+  }
+
   get size(): number {
     return this.store.size;
+  }
+
+  /**
+   * Write-through: the object a write of ours returned, so the next reconcile reads it without waiting for the
+   * watch. Only over the version the writer read (`readVersion`; undefined: absent): if the watch brought a newer
+   * one meanwhile, that stays. Its own watch event then finds the same resourceVersion and stays quiet.
+   */
+  remember(object: Cached, readVersion: string | undefined): void {
+    const projected = this.project(object);
+    const key = cacheKey(projected.metadata.namespace, projected.metadata.name);
+    if (this.store.get(key)?.metadata.resourceVersion !== readVersion) return;
+    this.put(key, projected);
   }
 
   /** Resolves once the first list is in the cache. */
@@ -96,13 +146,13 @@ export class Informer<T extends Cached> {
       const key = cacheKey(object.metadata.namespace, object.metadata.name);
       seen.add(key);
       const old = this.store.get(key);
-      this.store.set(key, object);
+      this.put(key, object);
       if (!old) this.options.onEvent('add', object);
       else if (old.metadata.resourceVersion !== object.metadata.resourceVersion) this.options.onEvent('update', object);
     }
     for (const [key, object] of this.store) {
       if (!seen.has(key)) {
-        this.store.delete(key);
+        this.drop(key);
         this.options.onEvent('delete', object);
       }
     }
@@ -127,12 +177,16 @@ export class Informer<T extends Cached> {
       this.resourceVersion = object.metadata.resourceVersion ?? this.resourceVersion;
       this.failures = 0;
       if (type === 'DELETED') {
-        this.store.delete(key);
+        this.drop(key);
         this.options.onEvent('delete', object);
       } else {
-        const existed = this.store.has(key);
-        this.store.set(key, object);
-        this.options.onEvent(existed ? 'update' : 'add', object);
+        const old = this.store.get(key);
+        this.put(key, object);
+        // The echo of a write already remembered (write-through): nothing new to react to.
+        if (old?.metadata.resourceVersion === object.metadata.resourceVersion) return;
+        // A change only in what the transform drops (a timestamp, a status field nobody reads) is no news either.
+        if (old && this.options.transform && sameButVersion(old, object)) return;
+        this.options.onEvent(old ? 'update' : 'add', object);
       }
     };
     const done = (err: unknown) => {

@@ -3,7 +3,7 @@
  * from the binaries `scripts/k8s-binaries.sh` builds (or KUBEBUILDER_ASSETS). Used by the integration tests
  * and by `mcp-operator up` when no cluster is configured. No kubelet: pods are created and admitted, not run.
  * The options for a real node (scheduler, Node authorization, node identities, a routable bind address, detached
- * processes) serve test/e2e/cluster.ts, which adds containerd, a kubelet and kube-proxy.
+ * processes) serve node-cluster.ts, which adds containerd, a kubelet and kube-proxy.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';

@@ -19,6 +19,8 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { McpServer } from '../../src/api/types.generated.ts';
 import { freePort } from '../../src/local-cluster/control-plane.ts';
 import { installCrd } from '../../src/local-cluster/install.ts';
+import { startCluster } from '../../src/local-cluster/node-cluster.ts';
+import { buildProjectImages } from '../../src/local-cluster/node-images.ts';
 import type { HTTPRoute } from '../../src/render/route.ts';
 import { client2025, client2026, textOf } from '../gateway/helpers.ts';
 import { type ControllerProcess, startController } from '../support/controller-process.ts';
@@ -32,8 +34,6 @@ import {
   T,
 } from '../support/kube.ts';
 import { type RunningTraefik, startTraefik } from '../support/traefik.ts';
-import { startCluster } from './cluster.ts';
-import { buildProjectImages } from './images.ts';
 
 const SERVER_JS = '/usr/local/lib/node_modules/@modelcontextprotocol/server-everything/dist/index.js';
 const G = 'gateway.networking.k8s.io/v1';

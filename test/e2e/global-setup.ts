@@ -5,9 +5,9 @@
  */
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { startCluster } from './cluster.ts';
-import { buildahImageId } from './images.ts';
-import { run } from './sh.ts';
+import { startCluster } from '../../src/local-cluster/node-cluster.ts';
+import { buildahImageId } from '../../src/local-cluster/node-images.ts';
+import { run } from '../../src/local-cluster/sh.ts';
 
 /** Built by `scripts/images.sh base`; has /usr/local/bin/node. */
 export const NODE_IMAGE = 'localhost/node:24.21.0-bookworm-slim';

@@ -16,6 +16,8 @@ import type { V1Pod, V1Secret, V1Service } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { McpServer } from '../../src/api/types.generated.ts';
 import { installCrd } from '../../src/local-cluster/install.ts';
+import { startCluster } from '../../src/local-cluster/node-cluster.ts';
+import { buildProjectImages } from '../../src/local-cluster/node-images.ts';
 import { client2025, client2026, textOf } from '../gateway/helpers.ts';
 import { type ControllerProcess, startController } from '../support/controller-process.ts';
 import {
@@ -27,8 +29,6 @@ import {
   T,
 } from '../support/kube.ts';
 import { bufferedLocation, type RunningNginx, startNginx } from '../support/nginx.ts';
-import { startCluster } from './cluster.ts';
-import { buildProjectImages } from './images.ts';
 
 const run = promisify(execFile);
 const SERVER_JS = '/usr/local/lib/node_modules/@modelcontextprotocol/server-everything/dist/index.js';
@@ -187,6 +187,8 @@ describe('a stdio McpServer on a real node', () => {
       500,
     );
     expect(mcp.status?.tools).toContain('trigger-long-running-operation');
+    // The catalog shows these: what the server itself says each tool does.
+    expect(mcp.status?.toolDescriptions?.echo).toMatch(/echo/i);
     expect(mcp.status?.serverInfo?.name).toMatch(/everything/i);
     const [pod] = await pods();
     expect(pod?.spec?.securityContext?.runAsNonRoot).toBe(true);

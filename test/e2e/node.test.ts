@@ -6,8 +6,8 @@
 import { randomBytes } from 'node:crypto';
 import { get } from 'node:http';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { Api, condition } from './api.ts';
-import { logTail, waitFor } from './sh.ts';
+import { Api, condition } from '../../src/local-cluster/api.ts';
+import { logTail, waitFor } from '../../src/local-cluster/sh.ts';
 
 const api = new Api(inject('e2eServer'), inject('e2eAdminToken'));
 const nodeName = inject('e2eNodeName');

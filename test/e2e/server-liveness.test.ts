@@ -10,11 +10,11 @@ import type { V1Pod } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { McpServer } from '../../src/api/types.generated.ts';
 import { installCrd } from '../../src/local-cluster/install.ts';
+import { startCluster } from '../../src/local-cluster/node-cluster.ts';
+import { buildProjectImages } from '../../src/local-cluster/node-images.ts';
 import { client2025, textOf } from '../gateway/helpers.ts';
 import { type ControllerProcess, startController } from '../support/controller-process.ts';
 import { adminClient, createRestrictedNamespace, eventually, resourcePath, T } from '../support/kube.ts';
-import { startCluster } from './cluster.ts';
-import { buildProjectImages } from './images.ts';
 
 const SERVER_JS = '/usr/local/lib/node_modules/@modelcontextprotocol/server-everything/dist/index.js';
 const MCPSERVERS = { apiVersion: 'mcpoperator.io/v1alpha1', plural: 'mcpservers' };

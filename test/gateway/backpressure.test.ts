@@ -11,7 +11,7 @@ import { type AddressInfo, connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
-import type { JsonRpcMessage } from '../../src/gateway/jsonrpc.ts';
+import type { JsonRpcMessage } from '../../src/gateway/protocol/jsonrpc.ts';
 import { HttpChannel, messageBytes } from '../../src/gateway/upstream/http.ts';
 import { createLogger } from '../../src/observability/log.ts';
 import {

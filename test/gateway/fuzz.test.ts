@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { MAX_JSON_DEPTH } from '../../src/gateway/jsonrpc.ts';
+import { MAX_JSON_DEPTH } from '../../src/gateway/protocol/jsonrpc.ts';
 import {
   client2025,
   client2026,

@@ -10,7 +10,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { MAX_AUDITED_KEYS } from '../../src/gateway/audit.ts';
-import { MAX_JSON_DEPTH } from '../../src/gateway/jsonrpc.ts';
+import { MAX_JSON_DEPTH } from '../../src/gateway/protocol/jsonrpc.ts';
 import {
   type AuditLine,
   client2025,

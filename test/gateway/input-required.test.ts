@@ -21,6 +21,7 @@ import {
   startGateway,
   stopAll,
   textOf,
+  until,
   waitForAudit,
 } from './helpers.ts';
 
@@ -90,9 +91,13 @@ function rejection(promise: Promise<unknown>): Promise<{ code?: number; message:
   );
 }
 
-async function auditLines(g: RunningGateway, tool: string, outcome: string) {
+/** The tool's audit lines once `count` of them have `outcome` (log lines reach us a little after the answer). */
+async function auditLines(g: RunningGateway, tool: string, outcome: string, count = 1) {
   await waitForAudit(g, (a) => a.tool === tool && a.outcome === outcome);
-  return g.logs.filter((l) => (l.audit as { tool?: string } | undefined)?.tool === tool);
+  const lines = () => g.logs.filter((l) => (l.audit as { tool?: string } | undefined)?.tool === tool);
+  const matching = () => lines().filter((l) => (l.audit as { outcome?: string }).outcome === outcome).length;
+  await until(() => matching() >= count, 5_000, `${count} audit lines for ${tool}`).catch(() => undefined);
+  return lines();
 }
 
 describe('2026-07-28 clients answer server requests through input_required', () => {
@@ -200,7 +205,7 @@ describe('2026-07-28 clients answer server requests through input_required', () 
     const both = await client.callTool(askTogether);
     expect(textOf(both)).toBe('roots=file:///work/project sample=forty-two');
     expect(seen.roots).toBe(1);
-    expect(await auditLines(asker, 'ask-twice', 'ok')).toHaveLength(2);
+    expect(await auditLines(asker, 'ask-twice', 'ok', 2)).toHaveLength(2);
     await Promise.all([client.close(), observed.client.close()]);
   });
 

@@ -1,4 +1,7 @@
-/** The README's main job: `mcp-operator up` with no cluster starts a real control plane and shows the examples. */
+/**
+ * `mcp-operator up` with no cluster and no node (`--no-node`: what it falls back to when not root or no runtime is
+ * possible) starts a real control plane and shows the examples. On a real node: test/e2e/up.test.ts.
+ */
 import { execFile, spawn } from 'node:child_process';
 import {
   existsSync,
@@ -38,7 +41,7 @@ function commandAfter(out: string, heading: RegExp): string[] {
 }
 
 async function up(args: string[], options: { cwd?: string } = {}): Promise<{ code: number | null; out: string }> {
-  const child = spawn(process.execPath, [MAIN, 'up', '--local', '--once', ...args], {
+  const child = spawn(process.execPath, [MAIN, 'up', '--local', '--no-node', '--once', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     cwd: options.cwd,
   });
@@ -66,7 +69,7 @@ describe('mcp-operator up (npm start) without a cluster', () => {
       'up: created 3 placeholder Secrets that the examples reference: github-token (token), analytics-db (dsn), ' +
         'everything-clients (token).\n    They hold "placeholder-KEY", not credentials',
     );
-    expect(out).toMatch(/applied 6 McpServers/);
+    expect(out).toMatch(/applied 8 McpServers/);
     for (const name of ['github', 'filesystem', 'postgres', 'everything-http', 'everything']) {
       expect(out).toMatch(
         new RegExp(`^${name}\\s+\\S+\\s+False\\s+DeploymentUnavailable\\s+http://${name}\\.demo\\.svc:8080/mcp$`, 'm'),
@@ -116,7 +119,7 @@ describe('mcp-operator up (npm start) without a cluster', () => {
     writeFileSync(join(dir, 'notes.txt'), 'mine');
     const { code, out } = await up([`--dir=${dir}`]);
     expect(code, out).toBe(0);
-    expect(out).toMatch(/applied 6 McpServers/);
+    expect(out).toMatch(/applied 8 McpServers/);
     expect(readdirSync(dir)).toEqual(['notes.txt']);
     expect(readFileSync(join(dir, 'notes.txt'), 'utf8')).toBe('mine');
     expect(out, 'the binaries are cached by now').not.toMatch(/building|10 minutes/);
@@ -163,7 +166,7 @@ describe('mcp-operator up (npm start) without a cluster', () => {
     for (const c of ['etcd', 'kube-apiserver', 'kube-controller-manager']) {
       symlinkSync(join(real, c), join(cache, version, 'bin', c));
     }
-    const child = spawn(process.execPath, [MAIN, 'up', '--local', `--dir=${dir}`], {
+    const child = spawn(process.execPath, [MAIN, 'up', '--local', '--no-node', `--dir=${dir}`], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, MCP_OPERATOR_CACHE: cache },
     });

@@ -4,7 +4,7 @@
  *
  * TypeScript: calls of node:child_process (spawn, spawnSync, execFile, execFileSync, exec, execSync, and
  * `promisify(execFile)` aliases), and calls of any function that passes one of its own parameters on as the
- * command (test/e2e/sh.ts `run`, the control plane's `launch`): their callers are scanned in turn. A command that
+ * command (src/local-cluster/sh.ts `run`, the control plane's `launch`): their callers are scanned in turn. A command that
  * is not a literal, `process.execPath` or `join(..., 'name')` needs a `// spawns: NAME, ...` comment on the line
  * of the call or just above it (`*`: a command the user supplies at run time; say which in the comment).
  * Shell: the command word of every simple command, command substitution included; `# spawns:` likewise.

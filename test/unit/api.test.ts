@@ -2,8 +2,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { CRD_PATH, generatedFiles, TYPES_PATH, VIRTUAL_CRD_PATH } from '../../scripts/generated-files.ts';
 import { toOpenApi } from '../../src/api/crd.ts';
-import { CRD_PATH, generatedFiles, TYPES_PATH, VIRTUAL_CRD_PATH } from '../../src/api/generated-files.ts';
 import { REFERENCE_PATH, VIRTUAL_REFERENCE_PATH } from '../../src/api/reference.ts';
 import { mcpServerSchema, virtualMcpServerSchema } from '../../src/api/schema.ts';
 import type { Schema } from '../../src/api/schema-types.ts';
@@ -89,7 +89,7 @@ describe('the McpServer reference (docs/mcpserver-reference.md)', () => {
   it('lists every condition reason and Event reason the controller writes', () => {
     const source = (file: string) => readFileSync(join(ROOT, 'src/controller', file), 'utf8');
     const written = new Set<string>();
-    for (const file of ['status.ts', 'reconcile.ts', 'refusal.ts', 'gateway-api.ts', 'route-status.ts']) {
+    for (const file of ['status.ts', 'reconcile.ts', 'gates.ts', 'refusal.ts', 'gateway-api.ts', 'route-status.ts']) {
       const text = source(file);
       for (const m of text.matchAll(/reason: '([A-Za-z]+)'/g)) written.add(m[1] as string);
       // reason: err.status === 403 ? 'Forbidden' : 'ApplyFailed'
@@ -105,7 +105,7 @@ describe('the McpServer reference (docs/mcpserver-reference.md)', () => {
     }
     expect(written.size).toBeGreaterThan(15);
     const documented = [...written].filter((reason) => !reference.includes(`| \`${reason}\` |`));
-    expect(documented, 'add them to CONDITION_REASONS in src/controller/status.ts').toEqual([]);
+    expect(documented, 'add them to CONDITION_REASONS in src/api/conditions.ts').toEqual([]);
 
     const events = new Set<string>();
     const reconcile = source('reconcile.ts');
@@ -114,7 +114,7 @@ describe('the McpServer reference (docs/mcpserver-reference.md)', () => {
       events.add(m[1] as string);
       events.add(m[2] as string);
     }
-    expect([...events].sort()).toEqual(['Applied', 'Created', 'Deleted']);
+    expect([...events].sort()).toEqual(['Applied', 'Deleted']);
     for (const reason of [...events, 'Ready']) expect(reference).toContain(`| Normal | \`${reason}\` |`);
   });
 });

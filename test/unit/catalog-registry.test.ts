@@ -77,6 +77,15 @@ describe('the vendored official schema', () => {
 });
 
 describe('entryOf', () => {
+  it('shows what each tool does, from status.toolDescriptions, and nothing for a name it does not list', () => {
+    const entry = entryOf(
+      mcp('github', {
+        status: { toolDescriptions: { get_issue: 'Get an issue by number', constructor: 'not a tool of this server' } },
+      }),
+    );
+    expect(entry.tools).toEqual([{ name: 'get_issue', description: 'Get an issue by number' }, { name: 'list_prs' }]);
+  });
+
   it('reads Ready, the URLs, the transports and the auth mode from an McpServer', () => {
     const entry = entryOf(
       mcp('github', {

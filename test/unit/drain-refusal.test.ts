@@ -1,6 +1,6 @@
 /** What a draining gateway refuses: new work in any era; never a call already in progress. */
 import { describe, expect, test } from 'vitest';
-import { startsNewWork } from '../../src/gateway/http/mcp.ts';
+import { startsNewWork } from '../../src/gateway/http/era.ts';
 
 const call = (params: Record<string, unknown>) => ({ jsonrpc: '2.0', id: 1, method: 'tools/call', params });
 

@@ -5,7 +5,7 @@
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { boundedAudit, MAX_AUDITED_KEYS } from '../../src/gateway/audit.ts';
-import { nestsDeeperThan, requestIdsOf } from '../../src/gateway/jsonrpc.ts';
+import { nestsDeeperThan, requestIdsOf } from '../../src/gateway/protocol/jsonrpc.ts';
 import { DeclaredTools, wellFormedToolName } from '../../src/gateway/tool-names.ts';
 
 /** Nesting depth of a decoded JSON value (arrays and objects count; recursion is fine at these sizes). */

@@ -302,12 +302,15 @@ describe('computeStatus', () => {
     const discovered = {
       serverInfo: { name: 'github-mcp', version: '1.2.3', protocolVersion: '2025-06-18' },
       tools: ['create_issue', 'search_code'],
+      toolDescriptions: { create_issue: 'Open an issue' },
     };
     const first = computeStatus(observe({ deployment: healthy(2), discovered }), undefined);
     expect(first.serverInfo).toEqual(discovered.serverInfo);
     expect(first.tools).toEqual(['create_issue', 'search_code']);
+    expect(first.toolDescriptions).toEqual({ create_issue: 'Open an issue' });
     const later = computeStatus(observe({ deployment: healthy(2), now: T2 }), first);
     expect(later.tools).toEqual(['create_issue', 'search_code']);
+    expect(later.toolDescriptions).toEqual({ create_issue: 'Open an issue' });
     const changed = computeStatus(observe({ deployment: healthy(2), discovered: { ...discovered, tools: [] } }), first);
     expect(changed.tools).toEqual([]);
   });

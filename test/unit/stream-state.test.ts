@@ -7,7 +7,7 @@ import { describe, expect, test } from 'vitest';
 import { isStalled, OpenStreams } from '../../src/gateway/http/sse.ts';
 import { STALL_CHECKS, stallCount } from '../../src/gateway/http/stall.ts';
 import { StreamState } from '../../src/gateway/http/streams.ts';
-import { ClientSession } from '../../src/gateway/session.ts';
+import { ClientSession } from '../../src/gateway/mux/session.ts';
 
 const notification = (text: string) => ({
   jsonrpc: '2.0' as const,

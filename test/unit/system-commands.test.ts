@@ -171,7 +171,9 @@ describe(`external commands and ${TABLE}`, () => {
   });
 
   it('the nft of the e2e teardown is installed by test/e2e/install-deps.sh (the fresh-machine failure)', () => {
-    expect(found.commands.some((c) => c.command === 'nft' && c.where.startsWith('test/e2e/teardown.ts'))).toBe(true);
+    expect(
+      found.commands.some((c) => c.command === 'nft' && c.where.startsWith('src/local-cluster/node-teardown.ts')),
+    ).toBe(true);
     const nft = rows.find((r) => r.command === 'nft');
     expect(nft?.scopes).toContain('e2e');
     expect(nft?.pkg).toBe('nftables');

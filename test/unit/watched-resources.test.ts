@@ -1,6 +1,6 @@
 /** Which resource URIs a 2026-07-28 `subscriptions/listen` request makes the gateway subscribe the server to. */
 import { describe, expect, test } from 'vitest';
-import { MAX_WATCHED_RESOURCES, watchedResources } from '../../src/gateway/http/modern.ts';
+import { MAX_WATCHED_RESOURCES, watchedResources } from '../../src/gateway/http/sdk-2026.ts';
 
 const listen = (resourceSubscriptions: unknown) => ({
   jsonrpc: '2.0',

@@ -4,7 +4,11 @@
  * `https://host/.well-known/oauth-protected-resource/github/mcp`. A client checks that the document's `resource`
  * equals the URL it called (§3.3), so the path suffix names the resource.
  */
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { WELL_KNOWN_RESOURCE } from '../../contract/gateway.ts';
+import type { Authenticator } from '../policy/auth.ts';
+import { externalOrigin, externalPrefix } from './external-url.ts';
+import { sendJson } from './reply.ts';
 
 /** A path a proxy may stand in front of us with; anything else is never echoed back. */
 const SAFE_PATH = /^\/[A-Za-z0-9._~!$&'()*+;=:@%/-]*$/;
@@ -38,4 +42,44 @@ export function describedResourcePath(prefix: string, suffix: string, served?: s
   if (prefix !== '') return `${prefix}${endpoint}`;
   // The gateway serves its endpoints with and without its base path (the Ingress uses it, the Service does not).
   return served === undefined || suffix === `${served}${endpoint}` || suffix === endpoint ? suffix : undefined;
+}
+
+/** The metadata document of the resource at `resource` (an absolute URL). */
+export function protectedResourceDocument(resource: string, issuer: string | undefined): Record<string, unknown> {
+  const body: Record<string, unknown> = {
+    resource,
+    bearer_methods_supported: ['header'],
+    resource_name: 'MCP server (mcp-operator gateway)',
+  };
+  if (issuer) body.authorization_servers = [issuer];
+  return body;
+}
+
+export interface MetadataRequest {
+  /** The base path when the request came under it, else ''. */
+  prefix: string;
+  /** What follows the well-known segment (metadataSuffix). */
+  suffix: string;
+  /** The gateway's configured base path ('' for none). */
+  basePath: string;
+  auth?: Authenticator;
+}
+
+/** GET of a metadata path: the document, or 404 without authentication or for a path that names nothing here. */
+export function answerResourceMetadata(req: IncomingMessage, res: ServerResponse, m: MetadataRequest): void {
+  if (!m.auth) {
+    sendJson(res, 404, { error: 'this gateway does not require authorization' });
+    return;
+  }
+  const resourcePath = describedResourcePath(
+    m.prefix === '' ? '' : externalPrefix(req, m.prefix),
+    m.suffix,
+    m.basePath ? externalPrefix(req, m.basePath) : undefined,
+  );
+  if (resourcePath === undefined) {
+    sendJson(res, 404, { error: 'this path describes no resource of this gateway' });
+    return;
+  }
+  const document = protectedResourceDocument(`${externalOrigin(req)}${resourcePath}`, m.auth.issuer);
+  sendJson(res, 200, document, { 'cache-control': 'max-age=300' });
 }

@@ -9,8 +9,8 @@
  * proxy); messages go to the newest, and a second GET is never answered 409.
  */
 import type { ServerResponse } from 'node:http';
-import type { JsonRpcMessage, JsonRpcResponse } from '../jsonrpc.ts';
-import type { ClientSession, Sink } from '../session.ts';
+import type { ClientSession, SessionTransport, Sink } from '../mux/session.ts';
+import type { JsonRpcMessage, JsonRpcResponse } from '../protocol/jsonrpc.ts';
 import { type OpenStreams, SseConnection } from './sse.ts';
 
 interface StoredEvent {
@@ -41,7 +41,8 @@ export const DEFAULT_STREAM_LIMITS: StreamLimits = {
   upgradeAfterMs: 10_000,
 };
 
-export class StreamState {
+/** A 2025 session's streams; also its transport (unsolicited messages go to the newest GET stream). */
+export class StreamState implements SessionTransport {
   readonly session: ClientSession;
   private readonly openStreams: OpenStreams;
   private readonly limits: StreamLimits;
@@ -60,7 +61,18 @@ export class StreamState {
     this.openStreams = openStreams;
     this.limits = limits;
     this.streams.set(0, this.standalone);
-    session.deliver = (m) => this.sendStandalone(m);
+  }
+
+  deliver(message: JsonRpcMessage): boolean {
+    return this.sendStandalone(message);
+  }
+
+  get holdsStream(): boolean {
+    return this.hasOpenStreams;
+  }
+
+  close(): void {
+    this.closeAll();
   }
 
   get openGetStreams(): number {
@@ -223,6 +235,7 @@ export class HttpExchange implements Sink {
   private readonly acceptsSse: boolean;
   private readonly headers: Record<string, string>;
   private readonly onUnsent?: (res: ServerResponse) => void;
+  private readonly onResponse?: (response: JsonRpcResponse) => void;
   private readonly responses: JsonRpcResponse[] = [];
   private stream?: OutStream;
   private done = false;
@@ -242,8 +255,11 @@ export class HttpExchange implements Sink {
     upgradeAfterMs: number;
     /** A JSON answer the socket could not take at once: the caller watches that the client reads it. */
     onUnsent?: (res: ServerResponse) => void;
+    /** Sees every response the router gives, answered or not (a new session watches its handshake fail). */
+    onResponse?: (response: JsonRpcResponse) => void;
   }) {
     this.onUnsent = options.onUnsent;
+    this.onResponse = options.onResponse;
     this.res = options.res;
     this.state = options.state;
     this.remaining = options.expected;
@@ -307,6 +323,7 @@ export class HttpExchange implements Sink {
   }
 
   respond(response: JsonRpcResponse): void {
+    this.onResponse?.(response);
     if (this.done) return;
     this.remaining--;
     if (this.stream && this.state) {

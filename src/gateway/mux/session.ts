@@ -14,6 +14,22 @@ export interface Sink {
   respond(response: JsonRpcResponse): void;
 }
 
+/**
+ * What carries a session's messages that belong to no open request (a 2025 GET stream, a legacy SSE stream).
+ * The HTTP era that opens the session provides it; sessions and the router only see this interface.
+ */
+export interface SessionTransport {
+  /** false: nothing could take the message. */
+  deliver(message: JsonRpcMessage): boolean;
+  /** Whether an event stream of the session is open (an open stream keeps a session in use). */
+  readonly holdsStream: boolean;
+  /** Ends every stream of the session (DELETE, idle timeout, eviction, drain). */
+  close(): void;
+}
+
+/** The transport of a session that cannot receive unsolicited messages (2026-07-28, sessionless 2025). */
+const NO_TRANSPORT: SessionTransport = { deliver: () => false, holdsStream: false, close() {} };
+
 export class ClientSession {
   readonly id: string;
   readonly kind: SessionKind;
@@ -33,18 +49,29 @@ export class ClientSession {
   readonly subscriptions = new Set<string>();
   /** Client request id -> its call in flight (the mux's pending table keeps it), for cancellation and cleanup. */
   readonly pendingByClientId = new Map<JsonRpcId, PendingCall>();
-  /** Delivers a message that is not tied to an open request (GET stream, legacy SSE stream). */
-  deliver: (message: JsonRpcMessage) => boolean = () => false;
+  readonly transport: SessionTransport;
 
   /** What logs show instead of the id (which lets its holder use the session). */
   readonly logId: string;
 
-  constructor(id: string, kind: SessionKind, identity: string) {
+  /** `transport`: built from the session once it exists (a stream names the session in its logs). */
+  constructor(
+    id: string,
+    kind: SessionKind,
+    identity: string,
+    transport?: (session: ClientSession) => SessionTransport,
+  ) {
     this.id = id;
     this.logId =
       kind === 'modern' || kind === 'oneshot' ? id : createHash('sha256').update(id).digest('hex').slice(0, 12);
     this.kind = kind;
     this.identity = identity;
+    this.transport = transport ? transport(this) : NO_TRANSPORT;
+  }
+
+  /** Delivers a message that is not tied to an open request (GET stream, legacy SSE stream). */
+  deliver(message: JsonRpcMessage): boolean {
+    return this.transport.deliver(message);
   }
 
   /** Whether the client can receive server-to-client requests at all. */

@@ -1,9 +1,8 @@
-/** Tool allow/deny lists (names or globs) and per-tool rate limits, as the router consumes them. */
-import type { RouterPolicy } from '../router.ts';
+/** Tool allow/deny lists (names or globs) and per-tool rate limits; the mux takes it as its MuxPolicy. */
 import type { RateLimiter } from './ratelimit.ts';
 import { toolMatcher } from './tool-patterns.ts';
 
-export class ToolPolicy implements RouterPolicy {
+export class ToolPolicy {
   /** Tool names or globs (`*`, `?`); undefined: every tool not denied. */
   private readonly allow: ((name: string) => boolean) | undefined;
   private readonly deny: (name: string) => boolean;

@@ -1,5 +1,5 @@
 /** A raw message pipe to an MCP server: a child's stdio or an HTTP client transport. */
-import type { JsonRpcMessage } from '../jsonrpc.ts';
+import type { JsonRpcMessage } from '../protocol/jsonrpc.ts';
 
 export interface ChannelCloseInfo {
   reason: string;

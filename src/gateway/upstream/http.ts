@@ -7,7 +7,7 @@ import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from '../../observability/log.ts';
-import { errorResponse, type JsonRpcMessage, kindOf, UPSTREAM_UNAVAILABLE } from '../jsonrpc.ts';
+import { errorResponse, type JsonRpcMessage, kindOf, UPSTREAM_UNAVAILABLE } from '../protocol/jsonrpc.ts';
 import type { Channel, ChannelCloseInfo } from './channel.ts';
 
 export interface HttpChannelOptions {

@@ -5,7 +5,7 @@
  */
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import type { Logger } from '../../observability/log.ts';
-import { errorResponse, INTERNAL_ERROR, isObject, type JsonRpcMessage, nestsDeeperThan } from '../jsonrpc.ts';
+import { errorResponse, INTERNAL_ERROR, isObject, type JsonRpcMessage, nestsDeeperThan } from '../protocol/jsonrpc.ts';
 import type { Channel, ChannelCloseInfo } from './channel.ts';
 
 export interface StdioChannelOptions {

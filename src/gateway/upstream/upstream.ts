@@ -4,14 +4,9 @@
  * the gateway's own requests (ping probes, re-subscriptions) on reserved ids.
  */
 import type { Logger } from '../../observability/log.ts';
-import {
-  type JsonRpcMessage,
-  type JsonRpcResponse,
-  kindOf,
-  LATEST_SESSION_PROTOCOL_VERSION,
-  type Params,
-} from '../jsonrpc.ts';
 import type { GatewayMetrics } from '../metrics.ts';
+import { type JsonRpcMessage, type JsonRpcResponse, kindOf, type Params } from '../protocol/jsonrpc.ts';
+import { LATEST_SESSION_PROTOCOL_VERSION } from '../protocol/versions.ts';
 import type { Channel, ChannelCloseInfo } from './channel.ts';
 
 export type UpstreamState = 'idle' | 'starting' | 'ready' | 'restarting' | 'stopped';

@@ -22,6 +22,17 @@ export async function buildahImageId(name: string): Promise<string | undefined> 
   return res.code === 0 ? res.stdout.trim() : undefined;
 }
 
+/** Every `name:tag` in buildah's storage. */
+export async function buildahImageNames(): Promise<Set<string>> {
+  const res = await run('buildah', ['images', '--format', '{{.Name}}:{{.Tag}}'], { allowFail: true });
+  return new Set(
+    res.stdout
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l && !l.startsWith('<none>')),
+  );
+}
+
 /**
  * Builds PAUSE_IMAGE from pause/pause.c (static, gcc) with `buildah from scratch`, unless buildah's storage already
  * holds one built from the same source. Returns the image name.

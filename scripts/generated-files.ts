@@ -1,14 +1,18 @@
-/** The files `npm run generate` writes, by repo-relative path: one place, so the drift test checks the same. */
+/**
+ * The files `npm run generate` writes, by repo-relative path: one place, so the drift test checks the same.
+ * Build-time composition, not runtime code: it joins the API (schema, reference) with the controller's RBAC rules
+ * for the chart, so it sits above both (src/api never imports src/controller).
+ */
 import { stringify } from 'yaml';
-import { controllerRules, gatewayApiRules, leaderElectionRules } from '../controller/rbac.ts';
-import { generateTypes } from './codegen.ts';
-import { mcpServerCrd, virtualMcpServerCrd } from './crd.ts';
+import { generateTypes } from '../src/api/codegen.ts';
+import { mcpServerCrd, virtualMcpServerCrd } from '../src/api/crd.ts';
 import {
   generateReference,
   REFERENCE_PATH,
   VIRTUAL_MCP_SERVER_REFERENCE,
   VIRTUAL_REFERENCE_PATH,
-} from './reference.ts';
+} from '../src/api/reference.ts';
+import { controllerRules, gatewayApiRules, leaderElectionRules } from '../src/controller/rbac.ts';
 
 export const CRD_PATH = 'crds/mcpoperator.io_mcpservers.yaml';
 export const VIRTUAL_CRD_PATH = 'crds/mcpoperator.io_virtualmcpservers.yaml';

@@ -1,4 +1,4 @@
-/** Small process and file helpers for the node cluster (test/e2e/cluster.ts): run a command, read a log's tail. */
+/** Small process and file helpers for the node cluster (node-cluster.ts): run a command, read a log's tail. */
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';

@@ -1,6 +1,6 @@
 /*
  * The pod sandbox's init process, like kubernetes/build/pause/linux/pause.c: holds the pod's namespaces, reaps
- * orphaned children, exits on SIGINT/SIGTERM. Built static (test/e2e/images.ts) into localhost/pause, so the node
+ * orphaned children, exits on SIGINT/SIGTERM. Built static (src/local-cluster/node-images.ts) into localhost/pause, so the node
  * needs no registry.
  */
 #include <signal.h>

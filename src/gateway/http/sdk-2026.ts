@@ -7,7 +7,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { finished } from 'node:stream';
-import { toNodeHandler } from '@modelcontextprotocol/node';
+import { type NodeServerResponseLike, toNodeHandler } from '@modelcontextprotocol/node';
 import {
   classifyInboundRequest,
   createMcpHandler,
@@ -18,16 +18,16 @@ import {
 } from '@modelcontextprotocol/server';
 import type { Logger } from '../../observability/log.ts';
 import { clip } from '../clip.ts';
-import { isObject, type JsonRpcNotification, type JsonRpcRequest } from '../jsonrpc.ts';
-import type { Router } from '../router.ts';
-import { ClientSession, type Sink } from '../session.ts';
+import type { Mux } from '../mux/mux.ts';
+import { ClientSession, type Sink } from '../mux/session.ts';
+import { isObject, type JsonRpcNotification, type JsonRpcRequest } from '../protocol/jsonrpc.ts';
 import type { SdkStreamWatch } from './stall.ts';
 
 const CLIENT_CAPABILITIES = 'io.modelcontextprotocol/clientCapabilities';
 
-export interface ModernOptions {
-  // see LazyModern in lazy-modern.ts
-  router: () => Router;
+export interface Sdk2026Options {
+  // see LazySdk2026 in sdk-2026-loader.ts
+  router: () => Mux;
   log: Logger;
   keepAliveMs: number;
   maxBodyBytes: number;
@@ -48,25 +48,51 @@ export function watchedResources(body: unknown): string[] {
   return [...new Set(uris)].slice(0, MAX_WATCHED_RESOURCES);
 }
 
-/** Runs `start` when the response begins as a 200 event stream; never for an error answer. */
-function whenEventStreamStarts(res: ServerResponse, start: () => void): void {
-  const writeHead = res.writeHead;
-  res.writeHead = function (this: ServerResponse, ...args: unknown[]) {
-    res.writeHead = writeHead;
-    const headers = args.find((a): a is Record<string, unknown> => isObject(a)) ?? {};
-    const type = Object.entries(headers).find(([k]) => k.toLowerCase() === 'content-type')?.[1];
-    if (args[0] === 200 && /^text\/event-stream/i.test(String(type ?? res.getHeader('content-type') ?? ''))) start();
-    return (writeHead as (...a: unknown[]) => ServerResponse).apply(this, args);
-  } as ServerResponse['writeHead'];
+const EVENT_STREAM = /^text\/event-stream/i;
+
+/**
+ * The response as the SDK's Node adapter writes it (it takes any object of this shape): passed through, and
+ * `onEventStream` runs when the answer starts as a 200 event stream, never for an error answer.
+ */
+class ObservedResponse implements NodeServerResponseLike {
+  private readonly res: ServerResponse;
+  private readonly onEventStream: () => void;
+
+  constructor(res: ServerResponse, onEventStream: () => void) {
+    this.res = res;
+    this.onEventStream = onEventStream;
+  }
+
+  writeHead(status: number, headers?: Record<string, string>): unknown {
+    const type = headers?.['content-type'] ?? this.res.getHeader('content-type');
+    if (status === 200 && EVENT_STREAM.test(String(type ?? ''))) this.onEventStream();
+    return this.res.writeHead(status, headers);
+  }
+
+  write(chunk: string | Uint8Array): unknown {
+    return this.res.write(chunk);
+  }
+
+  end(chunk?: string | Uint8Array): unknown {
+    return this.res.end(chunk);
+  }
+
+  on(event: string, listener: (...args: unknown[]) => void): unknown {
+    return this.res.on(event, listener);
+  }
+
+  get destroyed(): boolean {
+    return this.res.destroyed;
+  }
 }
 
-export class ModernEndpoint {
-  private readonly options: ModernOptions;
+export class Sdk2026Endpoint {
+  private readonly options: Sdk2026Options;
   private readonly handler: ReturnType<typeof createMcpHandler>;
   private readonly node: ReturnType<typeof toNodeHandler>;
   private seq = 0;
 
-  constructor(options: ModernOptions) {
+  constructor(options: Sdk2026Options) {
     this.options = options;
     const { log } = options;
     this.handler = createMcpHandler(
@@ -148,7 +174,7 @@ export class ModernEndpoint {
     const router = this.options.router();
     const subscribable = router.upstream.initResult?.capabilities?.resources;
     const watchResources = uris.length > 0 && isObject(subscribable) && subscribable.subscribe === true;
-    whenEventStreamStarts(res, () => {
+    const observed = new ObservedResponse(res, () => {
       this.options.stalls?.watch(res);
       if (!watchResources) return;
       // The SDK runs the listen stream and filters updates by URI; the server must be subscribed to send them.
@@ -157,7 +183,7 @@ export class ModernEndpoint {
       router.watch(watcher, uris);
       finished(res, () => router.detach(watcher));
     });
-    return this.node(req, res, body);
+    return this.node(req, observed, body);
   }
 
   /** A list_changed or resources/updated notification from the server, for open listen streams. */

@@ -8,8 +8,8 @@
 import { existsSync, readdirSync, readFileSync, readlinkSync, rmdirSync, rmSync, statSync, unlinkSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { MARKER } from '../../src/local-cluster/owned-dir.ts';
-import { BRIDGE, type ClusterState, CNI_NETWORK, clusterDir, type Layout, layout, readState } from './layout.ts';
+import { BRIDGE, type ClusterState, CNI_NETWORK, clusterDir, type Layout, layout, readState } from './node-layout.ts';
+import { MARKER } from './owned-dir.ts';
 import { isAlive, run, terminate } from './sh.ts';
 
 /**

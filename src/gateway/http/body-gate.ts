@@ -1,0 +1,103 @@
+/**
+ * The body gates of the POST endpoints, in order: content type (415), size (413, with a lingering close), JSON
+ * (400 / -32700), batch size and nesting depth (400 / -32600), then JSON-RPC shape (400 / -32600).
+ */
+import type { Logger } from '../../observability/log.ts';
+import {
+  errorResponse,
+  INVALID_REQUEST,
+  type JsonRpcMessage,
+  type JsonRpcResponse,
+  kindOf,
+  MAX_BATCH_MESSAGES,
+  MAX_JSON_DEPTH,
+  nestsDeeperThan,
+  PARSE_ERROR,
+  requestIdsOf,
+} from '../protocol/jsonrpc.ts';
+import { lingerAfterRefusal, lingerLimits, readBody } from './body.ts';
+import { header, sendJson } from './reply.ts';
+import { type McpRequest, refuse } from './request.ts';
+
+const JSON_CONTENT_TYPE = /^application\/json\s*(;|$)/i;
+
+/** Whether a Content-Type names JSON (parameters such as charset allowed). */
+export function isJsonContentType(contentType: string | undefined): boolean {
+  return JSON_CONTENT_TYPE.test(contentType ?? '');
+}
+
+/**
+ * The 400 answer for a parsed body refused as a whole, or undefined when it passes: a batch past
+ * MAX_BATCH_MESSAGES (one answer, null id: an answer per request would be the amplification refused), or a
+ * message nested past MAX_JSON_DEPTH (checked on the raw bytes before anything walks it: stringifying it for the
+ * server would overflow the stack; each request answered by its id).
+ */
+export function bodyRefusal(parsed: unknown, raw: Uint8Array): JsonRpcResponse | JsonRpcResponse[] | undefined {
+  if (Array.isArray(parsed) && parsed.length > MAX_BATCH_MESSAGES) {
+    const message = `Invalid Request: the batch holds ${parsed.length} messages, more than the gateway's limit of ${MAX_BATCH_MESSAGES}; send them in smaller batches`;
+    const data = { reason: 'batch_too_large', maxMessages: MAX_BATCH_MESSAGES, messages: parsed.length };
+    return errorResponse(null, INVALID_REQUEST, message, data);
+  }
+  if (nestsDeeperThan(raw, MAX_JSON_DEPTH)) return tooDeepAnswer(parsed);
+  return undefined;
+}
+
+/** -32600 for each request of a message nested too deep (refused before its method is looked at). */
+function tooDeepAnswer(parsed: unknown): JsonRpcResponse | JsonRpcResponse[] {
+  const message = `Invalid Request: the message nests arrays and objects more than ${MAX_JSON_DEPTH} levels deep (the gateway's limit); send flatter arguments`;
+  const data = { reason: 'too_deep', maxDepth: MAX_JSON_DEPTH };
+  const ids = requestIdsOf(parsed);
+  if (ids.length === 0) return errorResponse(null, INVALID_REQUEST, message, data);
+  const answers = ids.map((id) => errorResponse(id, INVALID_REQUEST, message, data));
+  return Array.isArray(parsed) ? answers : (answers[0] as JsonRpcResponse);
+}
+
+/** The messages of a body, or undefined when it is empty or any entry is not a JSON-RPC 2.0 message. */
+export function jsonRpcMessages(parsed: unknown): JsonRpcMessage[] | undefined {
+  const list = Array.isArray(parsed) ? parsed : [parsed];
+  if (list.length === 0) return undefined;
+  for (const m of list) if (kindOf(m) === 'invalid') return undefined;
+  return list as JsonRpcMessage[];
+}
+
+/** Reads and parses the body of a POST; undefined once refused (or when the client left before sending it). */
+export async function readJsonBody(request: McpRequest, maxBodyBytes: number, log: Logger): Promise<unknown> {
+  const { req, res } = request;
+  if (!isJsonContentType(header(req, 'content-type'))) {
+    req.resume();
+    refuse(request, 415, INVALID_REQUEST, 'Unsupported Media Type: Content-Type must be application/json');
+    return undefined;
+  }
+  const body = await readBody(req, maxBodyBytes);
+  if (!body.ok && body.status === 'aborted') {
+    log.debug('the client closed the connection before its body was read');
+    return undefined;
+  }
+  if (!body.ok) {
+    lingerAfterRefusal(req, lingerLimits(maxBodyBytes));
+    refuse(request, 413, INVALID_REQUEST, `Payload Too Large: the limit is ${maxBodyBytes} bytes`, {
+      connection: 'close',
+    });
+    return undefined;
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body.body.toString('utf8'));
+  } catch {
+    refuse(request, 400, PARSE_ERROR, 'Parse error: the body is not valid JSON');
+    return undefined;
+  }
+  const refusal = bodyRefusal(parsed, body.body);
+  if (refusal) {
+    sendJson(res, 400, refusal);
+    return undefined;
+  }
+  return parsed;
+}
+
+/** The JSON-RPC messages of a parsed body, or undefined once answered 400. */
+export function messagesOr400(request: McpRequest, parsed: unknown): JsonRpcMessage[] | undefined {
+  const messages = jsonRpcMessages(parsed);
+  if (!messages) refuse(request, 400, INVALID_REQUEST, 'Invalid Request: not a JSON-RPC 2.0 message');
+  return messages;
+}

@@ -1,0 +1,174 @@
+/** The reconcile gates (src/controller/gates.ts) and tool discovery's decisions (discovery-runner.ts), as tables. */
+import type { KubernetesObject, V1Ingress } from '@kubernetes/client-node';
+import { describe, expect, it } from 'vitest';
+import type { McpServer } from '../../src/api/types.generated.ts';
+import { parseMcpServer } from '../../src/api/validate.ts';
+import {
+  type DiscoveryState,
+  discoveryRetryMs,
+  discoveryStep,
+  discoveryTarget,
+  MAX_CONCURRENT_DISCOVERIES,
+} from '../../src/controller/discovery-runner.ts';
+import {
+  childConflict,
+  ingressConflict,
+  missingReference,
+  parseSpec,
+  type ReferencedObject,
+  sessionSecretGate,
+} from '../../src/controller/gates.ts';
+import type { Cached } from '../../src/kube/informer.ts';
+import type { ObjectReference } from '../../src/render/references.ts';
+import { httpServer, stdioServer } from '../fixtures/manifests.ts';
+
+const UID = 'uid-mine';
+const server = (spec: Record<string, unknown> = {}, make = stdioServer) =>
+  ({
+    ...parseMcpServer({ ...make('s', spec), metadata: { name: 's', namespace: 'ns' } }),
+    metadata: { name: 's', namespace: 'ns', uid: UID, generation: 2 },
+  }) as McpServer & Cached;
+const owned = (uid: string) => ({
+  ownerReferences: [{ apiVersion: 'v1', kind: 'McpServer', name: 's', uid, controller: true }],
+});
+
+describe('parseSpec', () => {
+  it.each([
+    ['a valid spec passes with its defaults', stdioServer('s'), undefined],
+    ['an invalid one is InvalidSpec naming the field', stdioServer('s', { replicas: -1 }), /spec\.replicas/],
+  ])('%s', (_name, manifest, says) => {
+    const parsed = parseSpec({ ...manifest, metadata: { name: 's', namespace: 'ns' } } as unknown as McpServer);
+    if (!says) return expect(parsed).toHaveProperty('spec.spec.replicas', 1);
+    expect(parsed).toMatchObject({ blocker: { reason: 'InvalidSpec', message: expect.stringMatching(says) } });
+  });
+});
+
+describe('missingReference', () => {
+  const secret: ReferencedObject = {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name: 'gh' },
+    keys: ['token'],
+    hash: 'h',
+  };
+  const ref = (over: Partial<ObjectReference>): ObjectReference => ({
+    kind: 'Secret',
+    name: 'gh',
+    key: 'token',
+    optional: false,
+    field: 'spec.env[0].valueFrom.secretKeyRef',
+    ...over,
+  });
+  it.each<[string, ObjectReference[], ReferencedObject | undefined, string | undefined, RegExp | undefined]>([
+    ['no references', [], undefined, undefined, undefined],
+    ['present with its key', [ref({})], secret, undefined, undefined],
+    ['absent', [ref({})], undefined, 'SecretNotFound', /kubectl -n ns create secret generic gh --from-literal=token=/],
+    ['absent but optional', [ref({ optional: true })], undefined, undefined, undefined],
+    ['without the key', [ref({ key: 'other' })], secret, 'SecretKeyNotFound', /no key "other".*it has: token/],
+    [
+      'a ConfigMap absent',
+      [ref({ kind: 'ConfigMap', name: 'cfg' })],
+      undefined,
+      'ConfigMapNotFound',
+      /create configmap cfg/,
+    ],
+  ])('%s', (_name, refs, object, reason, says) => {
+    const blocker = missingReference('ns', refs, () => object);
+    expect(blocker?.reason).toBe(reason);
+    if (says) expect(blocker?.message).toMatch(says);
+  });
+});
+
+describe('ingressConflict', () => {
+  const desired = [{ kind: 'Ingress', spec: { rules: [{ host: 'a.test', http: { paths: [{ path: '/x' }] } }] } }];
+  const ingress = (name: string, uid: string, created: string, host = 'a.test'): V1Ingress & Cached => ({
+    kind: 'Ingress',
+    metadata: { name, namespace: 'ns', creationTimestamp: created as unknown as Date, ...owned(uid) },
+    spec: { rules: [{ host, http: { paths: [{ path: '/x', pathType: 'Prefix', backend: {} }] } }] },
+  });
+  it.each<[string, KubernetesObject[], Array<V1Ingress & Cached>, boolean]>([
+    ['no Ingress wanted', [], [ingress('other', 'u2', '2026-01-01')], false],
+    ['nobody else serves the route', desired, [ingress('s', UID, '2026-01-02')], false],
+    [
+      'an older Ingress serves it',
+      desired,
+      [ingress('s', UID, '2026-01-02'), ingress('other', 'u2', '2026-01-01')],
+      true,
+    ],
+    ['ours came first', desired, [ingress('s', UID, '2026-01-01'), ingress('other', 'u2', '2026-01-02')], false],
+    ['another host', desired, [ingress('other', 'u2', '2026-01-01', 'b.test')], false],
+  ])('%s', (_name, wanted, cached, conflict) => {
+    const blocker = ingressConflict(server(), wanted, cached);
+    expect(blocker?.reason).toBe(conflict ? 'IngressConflict' : undefined);
+    if (conflict) expect(blocker?.message).toMatch(/a\.test\/x is already served by Ingress ns\/other/);
+  });
+});
+
+describe('sessionSecretGate', () => {
+  const secret = (uid: string): Cached => ({ kind: 'Secret', metadata: { name: 's-gateway-session', ...owned(uid) } });
+  it.each<[string, Record<string, unknown>, Cached | undefined, string | undefined]>([
+    ['no gateway (HTTP): no Secret', { gateway: { enabled: false } }, undefined, undefined],
+    ['absent: create it', {}, undefined, 'create'],
+    ['ours exists: pass', {}, secret(UID), undefined],
+    ['someone else holds the name', {}, secret('u2'), 'ChildConflict'],
+  ])('%s', (_name, spec, existing, answer) => {
+    const mcp = server(spec, 'gateway' in spec ? httpServer : stdioServer);
+    const gate = sessionSecretGate(mcp, mcp, 's-gateway-session', existing);
+    expect(typeof gate === 'object' ? gate.reason : gate).toBe(answer);
+  });
+});
+
+describe('childConflict', () => {
+  const child = { kind: 'Service', metadata: { name: 's' } };
+  it.each<[string, KubernetesObject | undefined, boolean]>([
+    ['absent', undefined, false],
+    ['ours', { ...child, metadata: { name: 's', ...owned(UID) } }, false],
+    ['not ours', { ...child, metadata: { name: 's', ...owned('u2') } }, true],
+    ['unowned', child, true],
+  ])('%s', (_name, live, conflict) => {
+    const blocker = childConflict(server(), new Map([[child, live]]));
+    expect(blocker?.reason).toBe(conflict ? 'ChildConflict' : undefined);
+    if (conflict) expect(blocker?.message).toMatch(/Service ns\/s already exists and is not managed by this McpServer/);
+  });
+});
+
+describe('tool discovery decisions', () => {
+  it.each<[string, Record<string, unknown>, string | undefined, string | undefined]>([
+    ['a cluster IP: its URL', {}, '10.96.0.7', 'http://10.96.0.7:8080/mcp'],
+    ['IPv6', {}, 'fd00::7', 'http://[fd00::7]:8080/mcp'],
+    ['headless', {}, 'None', undefined],
+    ['no Service yet', {}, undefined, undefined],
+    [
+      'a token is required (the controller holds none)',
+      { auth: { bearer: { secretRef: { name: 't', key: 'k' } } } },
+      '10.96.0.7',
+      undefined,
+    ],
+  ])('target: %s', (_name, spec, clusterIP, url) => {
+    const mcp = server(spec);
+    const target = discoveryTarget(mcp, mcp, { metadata: { generation: 3 } }, clusterIP);
+    expect(target?.url).toBe(url);
+    if (url) expect(target).toMatchObject({ key: 'ns/s', fingerprint: `${UID}/2/3` });
+  });
+
+  const state = (s: DiscoveryState['state'], fingerprint = 'f1'): DiscoveryState => ({ fingerprint, state: s });
+  it.each<[string, DiscoveryState | undefined, number, string]>([
+    ['never tried', undefined, 0, 'start'],
+    ['found for this rollout', state('found'), 0, 'none'],
+    ['in flight', state('running'), 0, 'none'],
+    ['failed, retry pending', state('waiting'), 0, 'none'],
+    ['retry due', state('retry'), 0, 'start'],
+    ['a new rollout', state('found', 'f0'), 0, 'start'],
+    ['too many at once', undefined, MAX_CONCURRENT_DISCOVERIES, 'defer'],
+  ])('step: %s', (_name, known, running, step) => {
+    expect(discoveryStep(known, 'f1', running)).toBe(step);
+  });
+
+  it.each([
+    [1, 2_000],
+    [2, 4_000],
+    [9, 300_000],
+  ])('retry after failure %i: %i ms', (failures, ms) => {
+    expect(discoveryRetryMs(failures)).toBe(ms);
+  });
+});
