@@ -239,3 +239,21 @@ describe('attribution per backend', () => {
     expect(memory.received.filter((m) => 'error' in m)).toEqual([]);
   });
 });
+
+describe('subscriptions', () => {
+  test('go to the backend holding the URI; a refused one is not kept', async () => {
+    h = await started([backend('everything'), backend('memory'), backend('filesystem')]);
+    const a = session('a');
+    h.mux.attach(a);
+    h.call(a, 1, 'resources/subscribe', { uri: 'demo://one' });
+    expect(
+      h.servers
+        .get('everything')
+        ?.requests('resources/subscribe')
+        .map((r) => r.params?.uri),
+    ).toEqual(['demo://one']);
+    const refused = h.call(a, 2, 'resources/subscribe', { uri: 'nowhere://x' });
+    expect(refused.response?.error?.message).toBe('Resource not found: nowhere://x');
+    expect([...a.subscriptions]).toEqual(['demo://one']);
+  });
+});

@@ -306,6 +306,8 @@ export class Mux {
     }
     if ('refuse' in route) {
       const r = route.refuse;
+      const uri = request.params?.uri;
+      if (request.method === 'resources/subscribe' && typeof uri === 'string') this.subscriptions.refused(session, uri);
       this.tools.refused(session, request, r.outcome, r.backend);
       sink.respond(errorResponse(request.id, r.code, r.message, r.data));
       return;
