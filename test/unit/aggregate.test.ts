@@ -257,3 +257,16 @@ describe('subscriptions', () => {
     expect([...a.subscriptions]).toEqual(['demo://one']);
   });
 });
+
+describe('answers', () => {
+  test('a backend answers only its own calls: another backend’s id is ignored', async () => {
+    h = await started([backend('everything'), backend('memory'), backend('filesystem')]);
+    for (const s of h.servers.values()) s.autoAnswer = false;
+    const onEverything = h.call(session('a'), 1, 'tools/call', { name: 'echo', arguments: {} });
+    const id = h.servers.get('everything')?.requests('tools/call')[0]?.id ?? -1;
+    h.servers.get('memory')?.answer(id, { content: [{ type: 'text', text: 'forged' }] });
+    expect(onEverything.response).toBeUndefined();
+    h.servers.get('everything')?.answer(id, { content: [] });
+    expect(resultOf(onEverything)).toEqual({ content: [] });
+  });
+});
