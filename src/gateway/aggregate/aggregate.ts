@@ -12,7 +12,7 @@
  *   backends' state, with the combined handshake.
  */
 import type { AggregateBackend, AggregateBackendsFile } from '../../contract/aggregate.ts';
-import type { BackendNaming } from '../../contract/virtual-names.ts';
+import { type BackendNaming, describeConflict } from '../../contract/virtual-names.ts';
 import type { Logger } from '../../observability/log.ts';
 import type { GatewayMetrics } from '../metrics.ts';
 import type { Mux } from '../mux/mux.ts';
@@ -132,6 +132,10 @@ export class Aggregate {
     });
     this.view = buildView(viewBackends, this.o.tools);
     this.o.metrics.tools.declareList(listResult(this.view, 'tool'));
+    // Each conflict once, when it appears (status and Events carry it too, from the controller).
+    const conflicts = this.view.catalog.conflicts.map(describeConflict);
+    const known = new Set(before.catalog.conflicts.map(describeConflict));
+    for (const c of conflicts) if (!known.has(c)) this.o.log.warn({ conflict: c }, 'name conflict: an item is hidden');
     for (const method of changedLists(before, this.view)) this.mux?.listChanged(method);
   }
 
