@@ -1,11 +1,12 @@
 /** `mcp-operator catalog`: the cluster's MCP servers as an MCP Registry and a web page (see src/catalog). */
 import { parseArgs } from 'node:util';
-import { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { CatalogServer } from '../catalog/server.ts';
 import { CatalogSource } from '../catalog/source.ts';
 import { type Authenticator, OidcAuthenticator, TokenFileAuthenticator } from '../gateway/policy/auth.ts';
 import { KubeClient } from '../kube/client.ts';
 import { createLogger, type Logger } from '../observability/log.ts';
+import { loadKubeConfig } from './connect.ts';
 import { VERSION } from './defaults.ts';
 
 export const CATALOG_USAGE = `Usage: mcp-operator catalog [flags]
@@ -103,9 +104,13 @@ export async function runCatalog(argv: string[]): Promise<number> {
     return 0;
   }
   const log = createLogger({ name: 'catalog', level: flags.logLevel });
-  const kubeConfig = new KubeConfig();
-  if (flags.kubeconfig) kubeConfig.loadFromFile(flags.kubeconfig);
-  else kubeConfig.loadFromDefault();
+  let kubeConfig: KubeConfig;
+  try {
+    kubeConfig = loadKubeConfig(flags.kubeconfig);
+  } catch (err) {
+    log.error({ err: (err as Error).message }, 'catalog could not start');
+    return 1;
+  }
   let auth: Authenticator | undefined;
   try {
     auth = await authenticator(flags, log);
@@ -123,7 +128,13 @@ export async function runCatalog(argv: string[]): Promise<number> {
     maxStreams: flags.maxStreams,
     log,
   });
-  const { port } = await server.listen(flags.listen.port, flags.listen.host);
+  let port: number;
+  try {
+    ({ port } = await server.listen(flags.listen.port, flags.listen.host));
+  } catch (err) {
+    log.error({ err: (err as Error).message, listen: flags.listen }, 'cannot listen: is the port in use? (--listen)');
+    return 1;
+  }
   log.info(
     { host: flags.listen.host, port, auth: flags.tokenFile ? 'bearer' : flags.oidc ? 'oidc' : 'none' },
     'listening',
