@@ -40,6 +40,11 @@ export interface CatalogServerOptions {
   basePath?: string;
   /** Open event streams at most (default 1000): each holds a socket and a listener, so they are bounded. */
   maxStreams?: number;
+  /**
+   * Bytes an event stream may have queued and unsent (default 8 MiB): a client that stops reading is dropped
+   * there instead of growing the catalog's memory with every change; it reconnects and gets a fresh snapshot.
+   */
+  maxStreamBacklog?: number;
   /** Keep-alive comments on the event stream (default 15 s), so proxies do not close an idle stream. */
   keepAliveMs?: number;
 }
@@ -217,12 +222,24 @@ export class CatalogServer {
       'x-accel-buffering': 'no',
       connection: 'keep-alive',
     });
-    const send = (event: string, data: unknown) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    const backlog = this.options.maxStreamBacklog ?? 8 * 1024 * 1024;
+    const send = (event: string, data: unknown) => {
+      // Checked before writing, so a snapshot larger than the limit still goes out whole to a reading client.
+      if (res.writableLength > backlog) {
+        this.options.log.warn({ queued: res.writableLength }, 'event stream not read; dropping it');
+        res.destroy();
+        return;
+      }
+      res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    };
     send('snapshot', { servers: this.pageEntries() });
     const unsubscribe = this.options.source.onChange(({ type, entry }) => {
       send(type, type === 'delete' ? entry : pageEntry(entry, this.options.registry));
     });
-    const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), this.options.keepAliveMs ?? 15_000);
+    const keepAlive = setInterval(() => {
+      if (res.writableLength > backlog) res.destroy();
+      else res.write(': keep-alive\n\n');
+    }, this.options.keepAliveMs ?? 15_000);
     this.streams.add(res);
     const done = () => {
       clearInterval(keepAlive);
