@@ -222,6 +222,11 @@ export class CatalogServer {
       'x-accel-buffering': 'no',
       connection: 'keep-alive',
     });
+    // HEAD has no body: answering with an endless stream would hang the client and hold a slot.
+    if (req.method === 'HEAD') {
+      res.end();
+      return;
+    }
     const backlog = this.options.maxStreamBacklog ?? 8 * 1024 * 1024;
     const send = (event: string, data: unknown) => {
       // Checked before writing, so a snapshot larger than the limit still goes out whole to a reading client.

@@ -95,3 +95,34 @@ describe('the event stream and a client that stops reading', () => {
     await res.body?.cancel();
   });
 });
+
+describe('HEAD on the event stream', () => {
+  it('answers the headers and ends, holding no stream slot', async () => {
+    const source = new MemorySource();
+    server = new CatalogServer({ source, registry: { namePrefix: 'local.cluster' }, log, maxStreams: 1 });
+    const { port } = await server.listen(0, '127.0.0.1');
+    // A second request on the same connection is answered only once the HEAD response has ended.
+    const text = await new Promise<string>((resolve, reject) => {
+      const socket = connect(port, '127.0.0.1', () =>
+        socket.write(
+          'HEAD /api/events HTTP/1.1\r\nhost: catalog\r\n\r\nGET /healthz HTTP/1.1\r\nhost: catalog\r\n\r\n',
+        ),
+      );
+      sockets.push(socket);
+      let received = '';
+      socket.on('data', (d) => {
+        received += d;
+        if (received.includes('{"status":"ok"}')) resolve(received);
+      });
+      socket.on('error', reject);
+    });
+    const [head] = text.split('\r\n\r\n');
+    expect(head).toMatch(/^HTTP\/1\.1 200 /);
+    expect(head).toMatch(/content-type: text\/event-stream/i);
+    expect(text).not.toContain('event: snapshot');
+    expect(source.listeners.size).toBe(0);
+    const res = await fetch(`http://127.0.0.1:${port}/api/events`);
+    expect(res.status).toBe(200);
+    await res.body?.cancel();
+  });
+});
