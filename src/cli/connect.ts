@@ -21,6 +21,13 @@ export const CONNECT_USAGE = `Usage: mcp-operator connect NAME [-n NAMESPACE] --
 
 The output is the config to paste; bearer tokens stay references (an environment variable or a prompt).`;
 
+/** C0 and C1 control characters but newline and tab: a status string must not drive the user's terminal. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point.
+const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
+/** A cluster-written text (a condition message, a reason) made safe to print: controls shown as \\uXXXX. */
+export const printable = (text: string) =>
+  text.replace(CONTROL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+
 /** Kubernetes object names: a DNS-1123 subdomain; namespaces: a DNS-1123 label. Checked before any request. */
 const OBJECT_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const NAMESPACE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -112,22 +119,35 @@ export async function runConnect(argv: string[]): Promise<number> {
       object = await client.get<StatusLike>(resourcePath(kind, { namespace, name: flags.name }));
     } catch (err) {
       if (isNotFound(err)) continue;
-      process.stderr.write(`connect: cannot read ${kind.kind} ${namespace}/${flags.name}: ${(err as Error).message}\n`);
+      process.stderr.write(
+        `${printable(`connect: cannot read ${kind.kind} ${namespace}/${flags.name}: ${(err as Error).message}`)}\n`,
+      );
       return 1;
     }
     const entry = entryOf(object, kind.kind);
     const target = snippetTarget(entry);
     if (!target) {
       process.stderr.write(
-        `connect: ${kind.kind} ${namespace}/${flags.name} has no URL yet (Ready=${entry.ready.status}, ${entry.ready.reason}): ${entry.ready.message}\n`,
+        `${printable(
+          `connect: ${kind.kind} ${namespace}/${flags.name} has no URL yet (Ready=${entry.ready.status}, ${entry.ready.reason}): ${entry.ready.message}`,
+        )}\n`,
       );
       return 1;
     }
     if (entry.ready.status !== 'True')
       process.stderr.write(
-        `connect: note: ${namespace}/${flags.name} is not Ready (${entry.ready.reason}): ${entry.ready.message}\n`,
+        `${printable(
+          `connect: note: ${namespace}/${flags.name} is not Ready (${entry.ready.reason}): ${entry.ready.message}`,
+        )}\n`,
       );
     const s = snippet(flags.client, target);
+    // The snippet is pasted as is: a URL with control characters is refused rather than escaped into another URL.
+    if (new RegExp(CONTROL.source).test(s.text)) {
+      process.stderr.write(
+        `connect: the URL in ${kind.kind} ${namespace}/${flags.name}'s status holds control characters (${printable(target.url)}): not printing it\n`,
+      );
+      return 1;
+    }
     if (s.file) process.stderr.write(`# ${s.label}: put this in ${s.file}\n`);
     process.stdout.write(s.text);
     return 0;

@@ -6,6 +6,8 @@
  * or an annotation may reach the API, the page's data, the event stream or a snippet.
  */
 
+import { execFile } from 'node:child_process';
+import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type CatalogProcess, startCatalog } from '../support/catalog-process.ts';
 import { Browser, type Page } from '../support/chromium.ts';
@@ -63,6 +65,26 @@ beforeAll(async () => {
       tools: [HOSTILE.tool, HOSTILE.toolTwo],
     },
   });
+  // Terminal escapes (window title, clear screen) in a message and in a URL: connect prints both kinds of text.
+  for (const [name, url, message] of [
+    ['term', `http://term.${ns}.svc:8080/mcp`, 'crashed \u001b]0;pwned\u0007\u001b[2J\r over'],
+    ['termurl', `http://termurl.${ns}.svc:8080/\u001b[2J/mcp`, 'ok'],
+  ] as const) {
+    await admin.create(resourcePath(T.mcpservers, { namespace: ns }), {
+      apiVersion: 'mcpoperator.io/v1alpha1',
+      kind: 'McpServer',
+      metadata: { name },
+      spec: { image: 'example.test/term:1.0', transport: 'streamable-http', port: 3000 },
+    });
+    await admin.mergePatch(resourcePath(T.mcpservers, { namespace: ns, name, subresource: 'status' }), {
+      status: {
+        url,
+        conditions: [
+          { type: 'Ready', status: 'False', reason: 'CrashLoop', message, lastTransitionTime: '2026-12-01T00:00:00Z' },
+        ],
+      },
+    });
+  }
   catalog = await startCatalog({ kubeconfig: inject('adminKubeconfig'), args: [`--namespaces=${ns}`] });
   browser = await Browser.launch();
   page = await browser.newPage();
@@ -99,7 +121,7 @@ describe('the catalog page and API with hostile fields', () => {
     await page.evaluate(
       `(() => { const s = document.querySelector('#search'); s.value = 'svg onload'; s.dispatchEvent(new Event('input')); })()`,
     );
-    await page.waitFor(`document.querySelector('#count').textContent === '1 of 1 servers'`);
+    await page.waitFor(`document.querySelector('#count').textContent === '1 of 3 servers'`);
     expect(await page.evaluate<number>(injected)).toBe(0);
     await new Promise((r) => setTimeout(r, 300)); // an onerror would fire on the next task: give it the chance
     expect(await page.evaluate<unknown>('window.__pwned ?? null')).toBeNull();
@@ -144,5 +166,34 @@ describe('the catalog page and API with hostile fields', () => {
     expect(bodies[3]).toContain('event: snapshot');
     for (const body of bodies) for (const secret of PRIVATE) expect(body).not.toContain(secret);
     expect(JSON.stringify(catalog.logs)).not.toContain(PRIVATE[2]);
+  });
+
+  it('connect never lets a status string drive the terminal: escapes shown, a URL with them refused', async () => {
+    const connect = (name: string) =>
+      new Promise<{ code: number; stdout: string; stderr: string }>((ok) =>
+        execFile(
+          process.execPath,
+          [
+            resolve(import.meta.dirname, '../../src/cli/main.ts'),
+            'connect',
+            name,
+            '-n',
+            ns,
+            '--client',
+            'claude-code',
+            `--kubeconfig=${inject('adminKubeconfig')}`,
+          ],
+          (err, stdout, stderr) => ok({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }),
+        ),
+      );
+    const noted = await connect('term');
+    expect(noted.code).toBe(0);
+    expect(noted.stdout).toBe(`claude mcp add --transport http term http://term.${ns}.svc:8080/mcp\n`);
+    expect(noted.stderr).toContain('is not Ready (CrashLoop): crashed \\u001b]0;pwned\\u0007\\u001b[2J\\u000d over');
+    for (const control of ['\u001b', '\u0007', '\r']) expect(noted.stderr).not.toContain(control);
+    const refused = await connect('termurl');
+    expect(refused).toMatchObject({ code: 1, stdout: '' });
+    expect(refused.stderr).toContain('holds control characters');
+    expect(refused.stderr).not.toContain('\u001b');
   });
 });
