@@ -5,25 +5,9 @@
 import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { CatalogEntry } from '../../src/catalog/entry.ts';
-import { CatalogServer, type EntrySource } from '../../src/catalog/server.ts';
-import type { ChangeListener } from '../../src/catalog/source.ts';
+import { CatalogServer } from '../../src/catalog/server.ts';
 import { createLogger } from '../../src/observability/log.ts';
-
-class MemorySource implements EntrySource {
-  readonly synced = true;
-  readonly listeners = new Set<ChangeListener>();
-  entries: CatalogEntry[] = [];
-  list() {
-    return this.entries;
-  }
-  onChange(listener: ChangeListener) {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
-  }
-  emit(entry: CatalogEntry) {
-    for (const l of this.listeners) l({ type: 'upsert', entry });
-  }
-}
+import { MemorySource } from '../support/memory-source.ts';
 
 /** An entry of about `bytes` bytes of JSON: many tools with long descriptions. */
 function bigEntry(name: string, bytes: number): CatalogEntry {
