@@ -80,6 +80,18 @@ export function pageEntry(entry: CatalogEntry, registry: RegistryOptions): PageE
   return { ...entry, registryName: registryName(entry, registry), snippets: snippets(entry) };
 }
 
+/**
+ * The request target as a URL. Origin-form is joined to a dummy origin as text: resolved relative to one, `//`
+ * or `//host/x` would be read as a host (or throw, a 500), not as the path it is.
+ */
+function requestUrl(target: string): URL | undefined {
+  try {
+    return new URL(target.startsWith('/') ? `http://catalog.invalid${target}` : target);
+  } catch {
+    return undefined;
+  }
+}
+
 const REGISTRY_PATH = /^\/v0(?:\.1)?\/servers(?:\/(.+?)\/versions(?:\/([^/]+))?)?\/?$/;
 
 export class CatalogServer {
@@ -145,7 +157,8 @@ export class CatalogServer {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://catalog.invalid');
+    const url = requestUrl(req.url ?? '/');
+    if (!url) return this.json(res, 400, { error: 'the request target is not a valid URL path' });
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       this.json(res, 405, { error: 'the catalog is read-only: GET only' }, { allow: 'GET, HEAD' });
       return;
