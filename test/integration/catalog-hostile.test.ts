@@ -169,7 +169,7 @@ describe('the catalog page and API with hostile fields', () => {
   });
 
   it('connect never lets a status string drive the terminal: escapes shown, a URL with them refused', async () => {
-    const connect = (name: string) =>
+    const connect = (name: string, namespace = ns) =>
       new Promise<{ code: number; stdout: string; stderr: string }>((ok) =>
         execFile(
           process.execPath,
@@ -178,7 +178,7 @@ describe('the catalog page and API with hostile fields', () => {
             'connect',
             name,
             '-n',
-            ns,
+            namespace,
             '--client',
             'claude-code',
             `--kubeconfig=${inject('adminKubeconfig')}`,
@@ -195,5 +195,9 @@ describe('the catalog page and API with hostile fields', () => {
     expect(refused).toMatchObject({ code: 1, stdout: '' });
     expect(refused.stderr).toContain('holds control characters');
     expect(refused.stderr).not.toContain('\u001b');
+    const nowhere = await connect('term', 'no-such-namespace');
+    expect(nowhere).toMatchObject({ code: 1, stdout: '' });
+    expect(nowhere.stderr).toContain('no McpServer or VirtualMcpServer no-such-namespace/term (check the name and -n');
+    expect(nowhere.stderr).not.toMatch(/\n\s+at /);
   });
 });
