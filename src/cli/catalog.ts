@@ -56,9 +56,19 @@ export function parseCatalogFlags(argv: string[], env: NodeJS.ProcessEnv) {
   const basePathFlag = values['base-path'] as string;
   if (!/^\/[A-Za-z0-9._~\-/]*$/.test(basePathFlag))
     throw new Error(`--base-path must be a URL path starting with /, got ${JSON.stringify(basePathFlag)}`);
-  const maxStreams = Number(values['max-event-streams']);
-  if (!Number.isInteger(maxStreams) || maxStreams < 1)
-    throw new Error(`--max-event-streams must be an integer >= 1, got ${JSON.stringify(values['max-event-streams'])}`);
+  const maxStreamsText = values['max-event-streams'] as string;
+  const maxStreams = /^[1-9][0-9]{0,6}$/.test(maxStreamsText) ? Number(maxStreamsText) : Number.NaN;
+  if (!Number.isInteger(maxStreams))
+    throw new Error(
+      `--max-event-streams must be an integer from 1 to 9999999, got ${JSON.stringify(values['max-event-streams'])}`,
+    );
+  const namespaces = (values.namespaces as string)
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  const badNamespace = namespaces.find((n) => n.length > 63 || !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(n));
+  if (badNamespace !== undefined)
+    throw new Error(`--namespaces takes namespace names separated by commas, got ${JSON.stringify(badNamespace)}`);
   const tokenFile = values['auth-token-file'];
   const issuer = values['oidc-issuer'];
   const audience = values['oidc-audience'];
@@ -67,10 +77,7 @@ export function parseCatalogFlags(argv: string[], env: NodeJS.ProcessEnv) {
   return {
     help: values.help ?? false,
     kubeconfig: values.kubeconfig,
-    namespaces: (values.namespaces as string)
-      .split(',')
-      .map((s) => s.trim())
-      .filter(Boolean),
+    namespaces,
     listen: { host: host || '0.0.0.0', port },
     namePrefix,
     basePath: basePathFlag.replace(/\/+$/, ''),

@@ -31,6 +31,15 @@ describe('mcp-operator catalog flags', () => {
     );
     expect(() => parseCatalogFlags(['--base-path', 'catalog'], {})).toThrow('--base-path must be a URL path');
     expect(() => parseCatalogFlags(['--colour'], {})).toThrow();
+    for (const n of ['1e3', '0x10', ' 5', '1.0', '0', '99999999'])
+      expect(() => parseCatalogFlags(['--max-event-streams', n], {}), n).toThrow(
+        '--max-event-streams must be an integer',
+      );
+    expect(parseCatalogFlags(['--max-event-streams', '250'], {}).maxStreams).toBe(250);
+    expect(() => parseCatalogFlags(['--namespaces', 'team-a,Team_B'], {})).toThrow(
+      '--namespaces takes namespace names',
+    );
+    expect(() => parseCatalogFlags([], { WATCH_NAMESPACES: 'a b' })).toThrow('"a b"');
   });
 
   it('takes a base path without its trailing slash', () => {
