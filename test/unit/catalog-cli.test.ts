@@ -69,7 +69,10 @@ describe('mcp-operator connect flags', () => {
   });
 });
 
-describe('connect and catalog with a careless setup: a clear message and exit code, never a stack trace', () => {
+// Each case starts the real CLI (Node type-stripping the sources): give a loaded machine time.
+describe('connect and catalog with a careless setup: a clear message and exit code, never a stack trace', {
+  timeout: 30_000,
+}, () => {
   const main = resolve(import.meta.dirname, '../../src/cli/main.ts');
   const home = mkdtempSync(join(tmpdir(), 'connect-home-'));
   const garbled = join(home, 'garbled.kubeconfig');
