@@ -98,6 +98,8 @@ export class CatalogServer {
   private readonly options: CatalogServerOptions;
   private readonly assets = new Map<string, { body: Buffer; type: string }>();
   private readonly streams = new Set<ServerResponse>();
+  /** Per entry object (the watch makes a new one per change): built once, not once per open stream. */
+  private readonly pages = new WeakMap<CatalogEntry, PageEntry>();
   readonly server: Server;
 
   constructor(options: CatalogServerOptions) {
@@ -192,8 +194,17 @@ export class CatalogServer {
     this.registry(res, url.searchParams, registry?.[1], registry?.[2]);
   }
 
+  private page(entry: CatalogEntry): PageEntry {
+    let built = this.pages.get(entry);
+    if (!built) {
+      built = pageEntry(entry, this.options.registry);
+      this.pages.set(entry, built);
+    }
+    return built;
+  }
+
   private pageEntries(): PageEntry[] {
-    return this.options.source.list().map((e) => pageEntry(e, this.options.registry));
+    return this.options.source.list().map((e) => this.page(e));
   }
 
   private registry(res: ServerResponse, params: URLSearchParams, rawName?: string, rawVersion?: string) {
@@ -252,7 +263,7 @@ export class CatalogServer {
     };
     send('snapshot', { servers: this.pageEntries() });
     const unsubscribe = this.options.source.onChange(({ type, entry }) => {
-      send(type, type === 'delete' ? entry : pageEntry(entry, this.options.registry));
+      send(type, type === 'delete' ? entry : this.page(entry));
     });
     const keepAlive = setInterval(() => {
       if (res.writableLength > backlog) res.destroy();

@@ -110,3 +110,38 @@ describe('HEAD on the event stream', () => {
     await res.body?.cancel();
   });
 });
+
+describe('many open streams and one change', () => {
+  it('builds the page entry (snippets and all) once per change, not once per stream', async () => {
+    const source = new MemorySource();
+    server = new CatalogServer({ source, registry: { namePrefix: 'local.cluster' }, log });
+    const { port } = await server.listen(0, '127.0.0.1');
+    const streams = await Promise.all(
+      Array.from({ length: 20 }, async () => {
+        const res = await fetch(`http://127.0.0.1:${port}/api/events`);
+        const reader = res.body?.getReader();
+        await reader?.read(); // the snapshot
+        return reader;
+      }),
+    );
+    // Counts how often the entry is read whole (the spread into a page entry enumerates its keys).
+    let spreads = 0;
+    const entry = new Proxy(bigEntry('counted', 1000), {
+      ownKeys(target) {
+        spreads++;
+        return Reflect.ownKeys(target);
+      },
+    });
+    source.emit(entry);
+    for (const reader of streams) {
+      let text = '';
+      while (!text.includes('"name":"counted"')) {
+        const { value, done } = (await reader?.read()) ?? { done: true };
+        if (done) throw new Error('the stream ended before the change');
+        text += new TextDecoder().decode(value);
+      }
+      await reader?.cancel();
+    }
+    expect(spreads).toBe(1);
+  });
+});
