@@ -205,12 +205,7 @@ describe('snippets for a hostile URL (property, the real bash)', () => {
   it('the Claude Code line gives bash exactly NAME and the URL as arguments, whatever the URL holds', () => {
     const url = fc.oneof(
       fc.string({ unit: 'binary', minLength: 1, maxLength: 30 }).filter((u) => !u.includes('\0')),
-      fc.constantFrom(
-        "https://x/'; claude pwned; '",
-        'https://x/$(id)`id`',
-        'https://x/\n id',
-        'https://x/"$HOME"',
-      ),
+      fc.constantFrom("https://x/'; claude pwned; '", 'https://x/$(id)`id`', 'https://x/\n id', 'https://x/"$HOME"'),
     );
     const lines = fc.sample(url, { numRuns: 150, seed: 14 }).map((u) => ({
       url: u,
