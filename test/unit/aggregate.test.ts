@@ -6,6 +6,7 @@
  */
 import { afterEach, describe, expect, test, vi } from 'vitest';
 import type { AggregateBackend } from '../../src/contract/aggregate.ts';
+import { MAX_ITEMS } from '../../src/gateway/aggregate/backend.ts';
 import { INVALID_PARAMS, UPSTREAM_UNAVAILABLE } from '../../src/gateway/protocol/jsonrpc.ts';
 import { type AggregateHarness, aggregateHarness, backend, FakeServer } from './aggregate-helpers.ts';
 import { resultOf, session } from './mux-helpers.ts';
@@ -268,5 +269,17 @@ describe('answers', () => {
     expect(onEverything.response).toBeUndefined();
     h.servers.get('everything')?.answer(id, { content: [] });
     expect(resultOf(onEverything)).toEqual({ content: [] });
+  });
+});
+
+describe('a hostile backend', () => {
+  test('a list past MAX_ITEMS is cut, the others unaffected', async () => {
+    const servers = three();
+    const flood = servers[1] as FakeServer;
+    flood.tools = Array.from({ length: MAX_ITEMS + 50 }, (_, i) => tool(`t${i}`));
+    h = await started([backend('everything'), backend('memory', { prefix: 'm' }), backend('filesystem')], servers);
+    const names = toolNames(h);
+    expect(names.filter((n) => n.startsWith('m_'))).toHaveLength(MAX_ITEMS);
+    expect(names).toContain('read_file');
   });
 });

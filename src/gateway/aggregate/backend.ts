@@ -37,6 +37,8 @@ export const itemKey = (kind: ItemKind, item: Item): unknown =>
   kind === 'resource' ? item.uri : kind === 'resourceTemplate' ? item.uriTemplate : item.name;
 
 const MAX_PAGES = 50;
+/** Items of one kind kept per backend: a backend listing more is cut here (and logged), not kept whole in memory. */
+export const MAX_ITEMS = 5000;
 const LIST_TIMEOUT_MS = 10_000;
 
 export interface BackendOptions {
@@ -210,6 +212,13 @@ export class Backend implements MuxUpstream {
       }
       const got = answer.result[key];
       if (Array.isArray(got)) for (const item of got) if (isObject(item)) items.push(item);
+      if (items.length > MAX_ITEMS) {
+        this.o.log.warn(
+          { backend: this.label, method, kept: MAX_ITEMS },
+          'backend lists too many items; the rest are ignored',
+        );
+        return items.slice(0, MAX_ITEMS);
+      }
       cursor = answer.result.nextCursor;
       if (typeof cursor !== 'string' || cursor === '') break;
     }
