@@ -270,6 +270,21 @@ describe('membership from the backends file', () => {
   }, 60_000);
 });
 
+describe('a legacy SSE backend', () => {
+  test('is listed and called like the others', async () => {
+    writeBackends([...members(), { name: 'memory-sse', url: `${memory.url}/sse`, transport: 'sse', prefix: 'sse' }]);
+    const { client } = await client2025(aggregate.url);
+    await until(
+      async () => (await client.listTools()).tools.some((t) => t.name === 'sse_read_graph'),
+      20_000,
+      'the SSE backend listed',
+    );
+    expect(textOf(await call(client, 'sse_read_graph'))).toContain('entities');
+    await client.close();
+    writeBackends(members());
+  }, 40_000);
+});
+
 describe('two replicas without sticky sessions', () => {
   test('a session spread over both replicas keeps working (signed session ids)', async () => {
     const secretFile = join(dir, 'session-secret');
