@@ -78,6 +78,12 @@ export const VIRTUAL_CONDITION_REASONS: ReadonlyArray<{ reason: string; conditio
     conditions: 'Degraded=True',
     meaning: 'spec.selector matches more McpServers than a VirtualMcpServer takes; the last ones are left out',
   },
+  {
+    reason: 'BackendNamedLikeSelf',
+    conditions: 'Degraded=True',
+    meaning:
+      "spec.selector matches an McpServer with this VirtualMcpServer's own name: it is left out (its Service is the aggregate's own); rename one of them or change its labels",
+  },
   { reason: 'NamesResolved', conditions: 'ToolNamesResolved=True', meaning: 'no two backends expose one name' },
   {
     reason: 'ToolNameConflict',

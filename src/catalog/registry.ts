@@ -124,20 +124,28 @@ export interface ListQuery {
 
 export type ParsedQuery = { ok: true; query: ListQuery } | { ok: false; error: string };
 
+/** RFC 3339 date-time (section 5.6): Date.parse alone also takes "1", "2026" or "Tue". */
+const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
+
 /** The list endpoint's query string, refusing what the spec's types refuse. */
 export function parseListQuery(params: URLSearchParams): ParsedQuery {
   const query: ListQuery = {};
   const limit = params.get('limit');
   if (limit !== null) {
-    const n = Number(limit);
-    if (!Number.isInteger(n) || n < 1) return { ok: false, error: 'limit must be a positive integer' };
-    query.limit = Math.min(n, MAX_PAGE_SIZE);
+    // Digits only: Number() would also take 1e2, 0x10, " 5" and 1.0. Clamped, so 10^30 is simply the maximum.
+    if (!/^[1-9][0-9]*$/.test(limit))
+      return { ok: false, error: `limit must be a positive integer (at most ${MAX_PAGE_SIZE} are returned)` };
+    query.limit = limit.length > 3 ? MAX_PAGE_SIZE : Math.min(Number(limit), MAX_PAGE_SIZE);
   }
   const since = params.get('updated_since');
   if (since !== null) {
-    if (Number.isNaN(Date.parse(since))) return { ok: false, error: 'updated_since must be an RFC 3339 date-time' };
+    if (!RFC3339.test(since) || Number.isNaN(Date.parse(since)))
+      return { ok: false, error: 'updated_since must be an RFC 3339 date-time, e.g. 2026-01-31T12:00:00Z' };
     query.updatedSince = since;
   }
+  const cursor = params.get('cursor');
+  if (cursor !== null && cursor !== '' && decodeCursor(cursor) === undefined)
+    return { ok: false, error: 'cursor is not one this registry issued: use metadata.nextCursor, or omit it' };
   for (const [param, key] of [
     ['cursor', 'cursor'],
     ['search', 'search'],
@@ -150,7 +158,11 @@ export function parseListQuery(params: URLSearchParams): ParsedQuery {
 }
 
 const encodeCursor = (name: string) => Buffer.from(name, 'utf8').toString('base64url');
-const decodeCursor = (cursor: string) => Buffer.from(cursor, 'base64url').toString('utf8');
+/** undefined unless the cursor is exactly what encodeCursor gives for some name (Buffer skips bad characters). */
+function decodeCursor(cursor: string): string | undefined {
+  const name = Buffer.from(cursor, 'base64url').toString('utf8');
+  return name !== '' && encodeCursor(name) === cursor ? name : undefined;
+}
 
 function matches(entry: CatalogEntry, server: ServerDetail, query: ListQuery): boolean {
   if (query.search && !server.name.toLowerCase().includes(query.search.toLowerCase())) return false;
@@ -164,7 +176,7 @@ function matches(entry: CatalogEntry, server: ServerDetail, query: ListQuery): b
 
 /** One page, ordered by name; the cursor is the last name of the page (opaque to clients). */
 export function listServers(entries: CatalogEntry[], query: ListQuery, options: RegistryOptions): ServerList {
-  const after = query.cursor ? decodeCursor(query.cursor) : '';
+  const after = (query.cursor && decodeCursor(query.cursor)) ?? '';
   const all = entries
     .map((entry) => ({ entry, response: serverResponse(entry, options) }))
     .filter(({ entry, response }) => matches(entry, response.server, query))

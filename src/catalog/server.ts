@@ -40,6 +40,11 @@ export interface CatalogServerOptions {
   basePath?: string;
   /** Open event streams at most (default 1000): each holds a socket and a listener, so they are bounded. */
   maxStreams?: number;
+  /**
+   * Bytes an event stream may have queued and unsent (default 8 MiB): a client that stops reading is dropped
+   * there instead of growing the catalog's memory with every change; it reconnects and gets a fresh snapshot.
+   */
+  maxStreamBacklog?: number;
   /** Keep-alive comments on the event stream (default 15 s), so proxies do not close an idle stream. */
   keepAliveMs?: number;
 }
@@ -75,12 +80,26 @@ export function pageEntry(entry: CatalogEntry, registry: RegistryOptions): PageE
   return { ...entry, registryName: registryName(entry, registry), snippets: snippets(entry) };
 }
 
+/**
+ * The request target as a URL. Origin-form is joined to a dummy origin as text: resolved relative to one, `//`
+ * or `//host/x` would be read as a host (or throw, a 500), not as the path it is.
+ */
+function requestUrl(target: string): URL | undefined {
+  try {
+    return new URL(target.startsWith('/') ? `http://catalog.invalid${target}` : target);
+  } catch {
+    return undefined;
+  }
+}
+
 const REGISTRY_PATH = /^\/v0(?:\.1)?\/servers(?:\/(.+?)\/versions(?:\/([^/]+))?)?\/?$/;
 
 export class CatalogServer {
   private readonly options: CatalogServerOptions;
   private readonly assets = new Map<string, { body: Buffer; type: string }>();
   private readonly streams = new Set<ServerResponse>();
+  /** Per entry object (the watch makes a new one per change): built once, not once per open stream. */
+  private readonly pages = new WeakMap<CatalogEntry, PageEntry>();
   readonly server: Server;
 
   constructor(options: CatalogServerOptions) {
@@ -140,7 +159,8 @@ export class CatalogServer {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://catalog.invalid');
+    const url = requestUrl(req.url ?? '/');
+    if (!url) return this.json(res, 400, { error: 'the request target is not a valid URL path' });
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       this.json(res, 405, { error: 'the catalog is read-only: GET only' }, { allow: 'GET, HEAD' });
       return;
@@ -174,8 +194,17 @@ export class CatalogServer {
     this.registry(res, url.searchParams, registry?.[1], registry?.[2]);
   }
 
+  private page(entry: CatalogEntry): PageEntry {
+    let built = this.pages.get(entry);
+    if (!built) {
+      built = pageEntry(entry, this.options.registry);
+      this.pages.set(entry, built);
+    }
+    return built;
+  }
+
   private pageEntries(): PageEntry[] {
-    return this.options.source.list().map((e) => pageEntry(e, this.options.registry));
+    return this.options.source.list().map((e) => this.page(e));
   }
 
   private registry(res: ServerResponse, params: URLSearchParams, rawName?: string, rawVersion?: string) {
@@ -217,12 +246,29 @@ export class CatalogServer {
       'x-accel-buffering': 'no',
       connection: 'keep-alive',
     });
-    const send = (event: string, data: unknown) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    // HEAD has no body: answering with an endless stream would hang the client and hold a slot.
+    if (req.method === 'HEAD') {
+      res.end();
+      return;
+    }
+    const backlog = this.options.maxStreamBacklog ?? 8 * 1024 * 1024;
+    const send = (event: string, data: unknown) => {
+      // Checked before writing, so a snapshot larger than the limit still goes out whole to a reading client.
+      if (res.writableLength > backlog) {
+        this.options.log.warn({ queued: res.writableLength }, 'event stream not read; dropping it');
+        res.destroy();
+        return;
+      }
+      res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    };
     send('snapshot', { servers: this.pageEntries() });
     const unsubscribe = this.options.source.onChange(({ type, entry }) => {
-      send(type, type === 'delete' ? entry : pageEntry(entry, this.options.registry));
+      send(type, type === 'delete' ? entry : this.page(entry));
     });
-    const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), this.options.keepAliveMs ?? 15_000);
+    const keepAlive = setInterval(() => {
+      if (res.writableLength > backlog) res.destroy();
+      else res.write(': keep-alive\n\n');
+    }, this.options.keepAliveMs ?? 15_000);
     this.streams.add(res);
     const done = () => {
       clearInterval(keepAlive);

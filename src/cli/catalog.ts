@@ -1,11 +1,12 @@
 /** `mcp-operator catalog`: the cluster's MCP servers as an MCP Registry and a web page (see src/catalog). */
 import { parseArgs } from 'node:util';
-import { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { CatalogServer } from '../catalog/server.ts';
 import { CatalogSource } from '../catalog/source.ts';
 import { type Authenticator, OidcAuthenticator, TokenFileAuthenticator } from '../gateway/policy/auth.ts';
 import { KubeClient } from '../kube/client.ts';
 import { createLogger, type Logger } from '../observability/log.ts';
+import { loadKubeConfig } from './connect.ts';
 import { VERSION } from './defaults.ts';
 
 export const CATALOG_USAGE = `Usage: mcp-operator catalog [flags]
@@ -55,9 +56,19 @@ export function parseCatalogFlags(argv: string[], env: NodeJS.ProcessEnv) {
   const basePathFlag = values['base-path'] as string;
   if (!/^\/[A-Za-z0-9._~\-/]*$/.test(basePathFlag))
     throw new Error(`--base-path must be a URL path starting with /, got ${JSON.stringify(basePathFlag)}`);
-  const maxStreams = Number(values['max-event-streams']);
-  if (!Number.isInteger(maxStreams) || maxStreams < 1)
-    throw new Error(`--max-event-streams must be an integer >= 1, got ${JSON.stringify(values['max-event-streams'])}`);
+  const maxStreamsText = values['max-event-streams'] as string;
+  const maxStreams = /^[1-9][0-9]{0,6}$/.test(maxStreamsText) ? Number(maxStreamsText) : Number.NaN;
+  if (!Number.isInteger(maxStreams))
+    throw new Error(
+      `--max-event-streams must be an integer from 1 to 9999999, got ${JSON.stringify(values['max-event-streams'])}`,
+    );
+  const namespaces = (values.namespaces as string)
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  const badNamespace = namespaces.find((n) => n.length > 63 || !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(n));
+  if (badNamespace !== undefined)
+    throw new Error(`--namespaces takes namespace names separated by commas, got ${JSON.stringify(badNamespace)}`);
   const tokenFile = values['auth-token-file'];
   const issuer = values['oidc-issuer'];
   const audience = values['oidc-audience'];
@@ -66,10 +77,7 @@ export function parseCatalogFlags(argv: string[], env: NodeJS.ProcessEnv) {
   return {
     help: values.help ?? false,
     kubeconfig: values.kubeconfig,
-    namespaces: (values.namespaces as string)
-      .split(',')
-      .map((s) => s.trim())
-      .filter(Boolean),
+    namespaces,
     listen: { host: host || '0.0.0.0', port },
     namePrefix,
     basePath: basePathFlag.replace(/\/+$/, ''),
@@ -103,9 +111,13 @@ export async function runCatalog(argv: string[]): Promise<number> {
     return 0;
   }
   const log = createLogger({ name: 'catalog', level: flags.logLevel });
-  const kubeConfig = new KubeConfig();
-  if (flags.kubeconfig) kubeConfig.loadFromFile(flags.kubeconfig);
-  else kubeConfig.loadFromDefault();
+  let kubeConfig: KubeConfig;
+  try {
+    kubeConfig = loadKubeConfig(flags.kubeconfig);
+  } catch (err) {
+    log.error({ err: (err as Error).message }, 'catalog could not start');
+    return 1;
+  }
   let auth: Authenticator | undefined;
   try {
     auth = await authenticator(flags, log);
@@ -123,7 +135,13 @@ export async function runCatalog(argv: string[]): Promise<number> {
     maxStreams: flags.maxStreams,
     log,
   });
-  const { port } = await server.listen(flags.listen.port, flags.listen.host);
+  let port: number;
+  try {
+    ({ port } = await server.listen(flags.listen.port, flags.listen.host));
+  } catch (err) {
+    log.error({ err: (err as Error).message, listen: flags.listen }, 'cannot listen: is the port in use? (--listen)');
+    return 1;
+  }
   log.info(
     { host: flags.listen.host, port, auth: flags.tokenFile ? 'bearer' : flags.oidc ? 'oidc' : 'none' },
     'listening',

@@ -2,6 +2,9 @@
  * `mcp-operator connect NAME [-n NS] --client ...`: prints a client's config for a live server, the same
  * snippet the catalog page shows (src/catalog/snippets.ts). Reads one object; never a Secret.
  */
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
 import { entryOf, type StatusLike } from '../catalog/entry.ts';
@@ -18,6 +21,40 @@ export const CONNECT_USAGE = `Usage: mcp-operator connect NAME [-n NAMESPACE] --
 
 The output is the config to paste; bearer tokens stay references (an environment variable or a prompt).`;
 
+/** C0 and C1 control characters but newline and tab: a status string must not drive the user's terminal. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point.
+const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
+/** A cluster-written text (a condition message, a reason) made safe to print: controls shown as \\uXXXX. */
+export const printable = (text: string) =>
+  text.replace(CONTROL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+
+/** Kubernetes object names: a DNS-1123 subdomain; namespaces: a DNS-1123 label. Checked before any request. */
+const OBJECT_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const NAMESPACE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+/**
+ * The kubeconfig as the client library loads it, or an Error whose message says which file and what is wrong
+ * (the library throws raw ENOENT or YAML parser errors, and without any kubeconfig it silently targets
+ * http://localhost:8080).
+ */
+export function loadKubeConfig(path: string | undefined, env: NodeJS.ProcessEnv = process.env): KubeConfig {
+  const kubeConfig = new KubeConfig();
+  const where = path ?? env.KUBECONFIG ?? join(homedir(), '.kube', 'config');
+  const inCluster = env.KUBERNETES_SERVICE_HOST !== undefined;
+  if (!path && !env.KUBECONFIG && !inCluster && !existsSync(where))
+    throw new Error(`no kubeconfig: ${where} does not exist; pass --kubeconfig PATH or set KUBECONFIG`);
+  try {
+    if (path) kubeConfig.loadFromFile(path);
+    else kubeConfig.loadFromDefault();
+  } catch (err) {
+    const first = ((err as Error).message ?? String(err)).split('\n')[0];
+    throw new Error(`cannot load the kubeconfig ${path ?? env.KUBECONFIG ?? where}: ${first}`);
+  }
+  if (!kubeConfig.getCurrentCluster())
+    throw new Error(`the kubeconfig ${where} has no current context with a cluster: kubectl config use-context NAME`);
+  return kubeConfig;
+}
+
 export function parseConnectFlags(argv: string[]) {
   const { values, positionals } = parseArgs({
     args: argv,
@@ -32,13 +69,22 @@ export function parseConnectFlags(argv: string[]) {
   });
   if (values.help) return { help: true as const };
   if (positionals.length !== 1) throw new Error('give exactly one server NAME');
+  const name = positionals[0] as string;
+  if (name.length > 253 || !OBJECT_NAME.test(name))
+    throw new Error(
+      `NAME must be a Kubernetes object name (lowercase letters, digits, - and ., e.g. github), got ${JSON.stringify(name)}`,
+    );
+  if (values.namespace !== undefined && (values.namespace.length > 63 || !NAMESPACE.test(values.namespace)))
+    throw new Error(
+      `-n/--namespace must be a namespace name (lowercase letters, digits and -), got ${JSON.stringify(values.namespace)}`,
+    );
   const client = values.client;
   if (!client) throw new Error(`--client is required: one of ${CLIENTS.join(', ')}`);
   if (!(CLIENTS as readonly string[]).includes(client))
     throw new Error(`--client must be one of ${CLIENTS.join(', ')}, got ${JSON.stringify(client)}`);
   return {
     help: false as const,
-    name: positionals[0] as string,
+    name,
     namespace: values.namespace,
     client: client as ClientKind,
     kubeconfig: values.kubeconfig,
@@ -57,9 +103,13 @@ export async function runConnect(argv: string[]): Promise<number> {
     process.stdout.write(`${CONNECT_USAGE}\n`);
     return 0;
   }
-  const kubeConfig = new KubeConfig();
-  if (flags.kubeconfig) kubeConfig.loadFromFile(flags.kubeconfig);
-  else kubeConfig.loadFromDefault();
+  let kubeConfig: KubeConfig;
+  try {
+    kubeConfig = loadKubeConfig(flags.kubeconfig);
+  } catch (err) {
+    process.stderr.write(`connect: ${(err as Error).message}\n`);
+    return 1;
+  }
   const namespace =
     flags.namespace ?? kubeConfig.getContextObject(kubeConfig.getCurrentContext())?.namespace ?? 'default';
   const client = new KubeClient(kubeConfig, { userAgent: 'mcp-operator-connect' });
@@ -69,26 +119,41 @@ export async function runConnect(argv: string[]): Promise<number> {
       object = await client.get<StatusLike>(resourcePath(kind, { namespace, name: flags.name }));
     } catch (err) {
       if (isNotFound(err)) continue;
-      process.stderr.write(`connect: cannot read ${kind.kind} ${namespace}/${flags.name}: ${(err as Error).message}\n`);
+      process.stderr.write(
+        `${printable(`connect: cannot read ${kind.kind} ${namespace}/${flags.name}: ${(err as Error).message}`)}\n`,
+      );
       return 1;
     }
     const entry = entryOf(object, kind.kind);
     const target = snippetTarget(entry);
     if (!target) {
       process.stderr.write(
-        `connect: ${kind.kind} ${namespace}/${flags.name} has no URL yet (Ready=${entry.ready.status}, ${entry.ready.reason}): ${entry.ready.message}\n`,
+        `${printable(
+          `connect: ${kind.kind} ${namespace}/${flags.name} has no URL yet (Ready=${entry.ready.status}, ${entry.ready.reason}): ${entry.ready.message}`,
+        )}\n`,
       );
       return 1;
     }
     if (entry.ready.status !== 'True')
       process.stderr.write(
-        `connect: note: ${namespace}/${flags.name} is not Ready (${entry.ready.reason}): ${entry.ready.message}\n`,
+        `${printable(
+          `connect: note: ${namespace}/${flags.name} is not Ready (${entry.ready.reason}): ${entry.ready.message}`,
+        )}\n`,
       );
     const s = snippet(flags.client, target);
+    // The snippet is pasted as is: a URL with control characters is refused rather than escaped into another URL.
+    if (new RegExp(CONTROL.source).test(s.text)) {
+      process.stderr.write(
+        `connect: the URL in ${kind.kind} ${namespace}/${flags.name}'s status holds control characters (${printable(target.url)}): not printing it\n`,
+      );
+      return 1;
+    }
     if (s.file) process.stderr.write(`# ${s.label}: put this in ${s.file}\n`);
     process.stdout.write(s.text);
     return 0;
   }
-  process.stderr.write(`connect: no McpServer or VirtualMcpServer ${namespace}/${flags.name}\n`);
+  process.stderr.write(
+    `connect: no McpServer or VirtualMcpServer ${namespace}/${flags.name} (check the name and -n: kubectl get mcpservers,vmcps -A)\n`,
+  );
   return 1;
 }

@@ -49,9 +49,10 @@ function goInteger(s: string): bigint | undefined {
 
 /** The value kubectl sends for an unquoted, untagged scalar written as `text`. */
 export function kubectlScalar(text: string): boolean | null | number | string {
-  if (text in BOOLEANS) return BOOLEANS[text] as boolean;
+  // Own keys only: `constructor` or `__proto__` is plain text to kubectl, not an Object.prototype member.
+  if (Object.hasOwn(BOOLEANS, text)) return BOOLEANS[text] as boolean;
   if (NULLS.has(text)) return null;
-  if (text in SPECIAL_FLOATS) return SPECIAL_FLOATS[text] as number;
+  if (Object.hasOwn(SPECIAL_FLOATS, text)) return SPECIAL_FLOATS[text] as number;
   const first = text[0] ?? '';
   if (first === '.') return /^\.[0-9]+([eE][-+]?[0-9]+)?$/.test(text) ? Number(text) : text;
   if (!/[-+0-9]/.test(first)) return text;

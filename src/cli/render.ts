@@ -90,9 +90,17 @@ export function runRender(argv: string[], io: RenderIO = defaultIO): number {
         failed = true;
         continue;
       }
-      // kubectl reads YAML 1.1: say where it would see another value than the one rendered here.
-      for (const difference of kubectlReadingDifferences(doc)) io.stderr(describeDifference(where, difference));
-      const manifest = doc.toJS() as { kind?: unknown; items?: unknown[] } | null;
+      let manifest: { kind?: unknown; items?: unknown[] } | null;
+      try {
+        // kubectl reads YAML 1.1: say where it would see another value than the one rendered here.
+        for (const difference of kubectlReadingDifferences(doc)) io.stderr(describeDifference(where, difference));
+        manifest = doc.toJS() as typeof manifest;
+      } catch (err) {
+        // The YAML library refuses alias bombs (and the like) by throwing: a message, never a stack trace.
+        io.stderr(`render: ${where} cannot be read: ${(err as Error).message}\n`);
+        failed = true;
+        continue;
+      }
       if (manifest == null) continue;
       // `kubectl get mcps -o yaml` prints a List: render its items.
       const items = manifest.kind === 'List' && Array.isArray(manifest.items) ? manifest.items : [manifest];

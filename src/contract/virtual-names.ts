@@ -86,10 +86,16 @@ export interface CatalogInput {
   tools?: { allow?: readonly string[]; deny?: readonly string[] } | undefined;
 }
 
+/** A tool's rename, own keys only: a tool named `constructor` or `toString` is not renamed by Object.prototype. */
+function renameOf(backend: BackendNaming, original: string): string | undefined {
+  const rename = backend.tools?.rename;
+  return rename && Object.hasOwn(rename, original) ? rename[original] : undefined;
+}
+
 /** The exposed name of a backend's item: a function of that backend's settings and the item alone. */
 export function exposedName(backend: BackendNaming, kind: ItemKind, original: string): string {
   if (kind === 'resource' || kind === 'resourceTemplate') return original;
-  const renamed = kind === 'tool' ? backend.tools?.rename?.[original] : undefined;
+  const renamed = kind === 'tool' ? renameOf(backend, original) : undefined;
   if (renamed !== undefined) return renamed;
   return backend.prefix ? `${backend.prefix}${PREFIX_SEPARATOR}${original}` : original;
 }
@@ -147,8 +153,8 @@ export function buildCatalog(input: CatalogInput): Catalog {
       // A backend's own list first, then renamed tools before unrenamed ones of the same backend: an explicit
       // rename is what the user asked for.
       const originals = [...new Set(offered[kind] ?? [])];
-      const renames = kind === 'tool' ? (backend.tools?.rename ?? {}) : {};
-      const ordered = [...originals.filter((o) => o in renames), ...originals.filter((o) => !(o in renames))];
+      const renamed = (o: string) => kind === 'tool' && renameOf(backend, o) !== undefined;
+      const ordered = [...originals.filter(renamed), ...originals.filter((o) => !renamed(o))];
       for (const original of ordered) {
         const item: Exposure = { kind, backend: backend.name, original, exposed: exposedName(backend, kind, original) };
         if (!validExposed(kind, item.exposed)) {

@@ -44,6 +44,11 @@ export interface Selection {
   missing: string[];
   /** McpServers the selector matched beyond MAX_BACKENDS (left out). */
   leftOut: number;
+  /**
+   * An McpServer the selector matched that has the VirtualMcpServer's own name: left out, since its Service
+   * name is the VirtualMcpServer's, so the aggregate would call itself. (Listing it is refused by the CRD.)
+   */
+  ownName?: string;
 }
 
 /** `candidates`: McpServers of the VirtualMcpServer's namespace. */
@@ -65,17 +70,20 @@ export function selectBackends(vmcp: VirtualMcpServer, candidates: readonly McpS
   }));
   const names = new Set(listed.map((b) => b.naming.name));
   const selector = vmcp.spec.selector;
-  const selected: SelectedBackend[] = selector
-    ? [...live.values()]
-        .filter((c) => !names.has(nameOf(c)) && matchesSelector(c.metadata?.labels, selector))
-        .sort((a, b) => (nameOf(a) < nameOf(b) ? -1 : 1))
-        .map((server) => ({ naming: { name: nameOf(server) }, server }))
+  const matched = selector
+    ? [...live.values()].filter((c) => !names.has(nameOf(c)) && matchesSelector(c.metadata?.labels, selector))
     : [];
+  const own = nameOf(vmcp);
+  const selected: SelectedBackend[] = matched
+    .filter((c) => nameOf(c) !== own)
+    .sort((a, b) => (nameOf(a) < nameOf(b) ? -1 : 1))
+    .map((server) => ({ naming: { name: nameOf(server) }, server }));
   const all = [...listed, ...selected];
   return {
     backends: all.slice(0, MAX_BACKENDS),
     missing: listed.filter((b) => !b.server).map((b) => b.naming.name),
     leftOut: Math.max(0, all.length - MAX_BACKENDS),
+    ...(matched.length !== selected.length ? { ownName: own } : {}),
   };
 }
 

@@ -231,6 +231,23 @@ describe('a VirtualMcpServer on a real API server', () => {
     });
   });
 
+  it('leaves out a selected McpServer of its own name (the aggregate would call itself), and says so', async () => {
+    await admin.create(
+      path(T.virtualmcpservers),
+      virtualServer('loop', { selector: { matchLabels: { ring: 'loop' } } }),
+    );
+    await statusOf('loop', (v) => condition(v, 'BackendsReady')?.reason === 'NoBackends', 'NoBackends');
+    await createMcpServer('loop', { ring: 'loop' });
+    await createMcpServer('epsilon', { ring: 'loop' });
+    const v = await statusOf('loop', (x) => x.status?.backends?.length === 1, 'epsilon joined');
+    expect(v.status?.backends?.map((b) => b.name)).toEqual(['epsilon']);
+    expect(condition(v, 'Degraded')).toMatchObject({ status: 'True', reason: 'BackendNamedLikeSelf' });
+    expect(condition(v, 'Degraded')?.message).toContain('McpServer loop');
+    const cm = await admin.get<V1ConfigMap>(path(T.configmaps, 'loop-backends'));
+    const backends = JSON.parse(cm.data?.['backends.json'] ?? '{}') as { backends: Array<{ name: string }> };
+    expect(backends.backends.map((b) => b.name)).toEqual(['epsilon']);
+  });
+
   it('never takes over a user object of a child name: ChildConflict, and the object is left as it was', async () => {
     await admin.create(path(T.configmaps), {
       apiVersion: 'v1',

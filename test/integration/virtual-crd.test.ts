@@ -5,7 +5,7 @@
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { InvalidMcpServerError, parseVirtualMcpServer } from '../../src/api/validate.ts';
 import type { KubeClient } from '../../src/kube/client.ts';
-import { invalidVirtualCases, virtualServer } from '../fixtures/virtual.ts';
+import { invalidVirtualCases, unknownVirtualFields, virtualServer } from '../fixtures/virtual.ts';
 import { adminClient, createRestrictedNamespace, KubeApiError, resourcePath, T } from '../support/kube.ts';
 
 let admin: KubeClient;
@@ -89,5 +89,13 @@ describe('the VirtualMcpServer CRD on a real API server', () => {
       expect(offline?.message, `${c.name}: names the field offline`).toContain(c.field);
       expect(offline?.message, c.name).toMatch(c.says);
     }
+  });
+
+  it.each(unknownVirtualFields)('refuses the unknown field $name by name, as render does', async (c) => {
+    const err = await rejection(c.manifest);
+    expect(err.status).toBe(400);
+    expect(err.message).toContain(`unknown field "${c.field}"`);
+    expect(() => parseVirtualMcpServer(c.manifest)).toThrow(c.field);
+    expect(() => parseVirtualMcpServer(c.manifest)).toThrow(c.offline);
   });
 });

@@ -1,4 +1,8 @@
 /** The catalog and connect verbs' flags: defaults, and refusals that name the flag and the fix. */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseCatalogFlags } from '../../src/cli/catalog.ts';
 import { parseConnectFlags } from '../../src/cli/connect.ts';
@@ -27,6 +31,15 @@ describe('mcp-operator catalog flags', () => {
     );
     expect(() => parseCatalogFlags(['--base-path', 'catalog'], {})).toThrow('--base-path must be a URL path');
     expect(() => parseCatalogFlags(['--colour'], {})).toThrow();
+    for (const n of ['1e3', '0x10', ' 5', '1.0', '0', '99999999'])
+      expect(() => parseCatalogFlags(['--max-event-streams', n], {}), n).toThrow(
+        '--max-event-streams must be an integer',
+      );
+    expect(parseCatalogFlags(['--max-event-streams', '250'], {}).maxStreams).toBe(250);
+    expect(() => parseCatalogFlags(['--namespaces', 'team-a,Team_B'], {})).toThrow(
+      '--namespaces takes namespace names',
+    );
+    expect(() => parseCatalogFlags([], { WATCH_NAMESPACES: 'a b' })).toThrow('"a b"');
   });
 
   it('takes a base path without its trailing slash', () => {
@@ -53,5 +66,67 @@ describe('mcp-operator connect flags', () => {
     expect(() => parseConnectFlags(['--client', 'cursor'])).toThrow('exactly one server NAME');
     expect(() => parseConnectFlags(['github'])).toThrow('--client is required');
     expect(() => parseConnectFlags(['github', '--client', 'emacs'])).toThrow('--client must be one of');
+  });
+});
+
+// Each case starts the real CLI (Node type-stripping the sources): give a loaded machine time.
+describe('connect and catalog with a careless setup: a clear message and exit code, never a stack trace', {
+  timeout: 30_000,
+}, () => {
+  const main = resolve(import.meta.dirname, '../../src/cli/main.ts');
+  const home = mkdtempSync(join(tmpdir(), 'connect-home-'));
+  const garbled = join(home, 'garbled.kubeconfig');
+  writeFileSync(garbled, 'clusters: [\n  - oops\n');
+  const noContext = join(home, 'empty.kubeconfig');
+  writeFileSync(noContext, 'apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n');
+  const run = (args: string[], env: NodeJS.ProcessEnv = {}) =>
+    new Promise<{ code: number; stdout: string; stderr: string }>((ok) => {
+      const clean = { PATH: process.env.PATH, HOME: home, ...env };
+      execFile(process.execPath, [main, ...args], { env: clean, timeout: 20_000 }, (err, stdout, stderr) =>
+        ok({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }),
+      );
+    });
+  const noTrace = (stderr: string) => expect(stderr).not.toMatch(/\n\s+at .+:\d+:\d+\)?\n/);
+
+  it.each([
+    [
+      'a kubeconfig that does not exist',
+      ['--kubeconfig', '/nonexistent/kubeconfig'],
+      {},
+      'cannot load the kubeconfig /nonexistent/kubeconfig: ENOENT',
+    ],
+    [
+      '$KUBECONFIG naming a missing file',
+      [],
+      { KUBECONFIG: '/nonexistent/kc' },
+      'cannot load the kubeconfig /nonexistent/kc',
+    ],
+    ['a kubeconfig that is not YAML', ['--kubeconfig', garbled], {}, `cannot load the kubeconfig ${garbled}`],
+    ['a kubeconfig without a context', ['--kubeconfig', noContext], {}, 'has no current context with a cluster'],
+    ['no kubeconfig at all', [], {}, 'no kubeconfig: '],
+  ])('connect: %s', async (_what, args, env, message) => {
+    const r = await run(['connect', 'github', '--client', 'vscode', ...args], env);
+    expect(r).toMatchObject({ code: 1, stdout: '' });
+    expect(r.stderr).toMatch(/^connect: /);
+    expect(r.stderr).toContain(message);
+    noTrace(r.stderr);
+  });
+
+  it.each([
+    ['a path in NAME', ['../../secrets/x'], 'NAME must be a Kubernetes object name'],
+    ['an upper-case NAME', ['GitHub'], 'NAME must be a Kubernetes object name'],
+    ['a namespace that cannot exist', ['github', '-n', 'Team_A'], '-n/--namespace must be a namespace name'],
+  ])('connect: refuses %s before any request', async (_what, args, message) => {
+    const r = await run(['connect', ...args, '--client', 'cursor', '--kubeconfig', '/nonexistent']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(message);
+    noTrace(r.stderr);
+  });
+
+  it('catalog: a kubeconfig that does not exist is a logged error, exit 1', async () => {
+    const r = await run(['catalog', '--kubeconfig', '/nonexistent/kc', '--listen', '127.0.0.1:0']);
+    expect(r.code).toBe(1);
+    expect(r.stdout + r.stderr).toContain('cannot load the kubeconfig /nonexistent/kc');
+    noTrace(r.stdout + r.stderr);
   });
 });

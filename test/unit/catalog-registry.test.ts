@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ValidateFunction } from 'ajv';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { type CatalogEntry, entryOf, type StatusLike } from '../../src/catalog/entry.ts';
 import {
@@ -250,7 +251,7 @@ describe('the registry mapping', () => {
   it('refuses a bad query naming the parameter', () => {
     expect(parseListQuery(new URLSearchParams('limit=0'))).toEqual({
       ok: false,
-      error: 'limit must be a positive integer',
+      error: 'limit must be a positive integer (at most 100 are returned)',
     });
     expect(parseListQuery(new URLSearchParams('updated_since=yesterday'))).toMatchObject({
       ok: false,
@@ -260,5 +261,95 @@ describe('the registry mapping', () => {
       ok: true,
       query: { limit: 100, search: 'git' },
     });
+  });
+});
+
+describe('the list query from a careless or hostile client (property)', () => {
+  const entry = (name: string) => entryOf(mcp(name));
+  const q = (text: string) => parseListQuery(new URLSearchParams(text));
+
+  it.each([
+    'limit=1e2',
+    'limit=0x10',
+    'limit=%205',
+    'limit=1.0',
+    'limit=-1',
+    'limit=NaN',
+    'limit=Infinity',
+    'limit=',
+    'updated_since=1',
+    'updated_since=2026',
+    'updated_since=Tue',
+    'updated_since=2026-13-45T99:99:99Z',
+    'cursor=!!!!',
+    'cursor=%00',
+  ])('refuses %s, naming the parameter', (text) => {
+    const parsed = q(text);
+    expect(parsed.ok).toBe(false);
+    if (!parsed.ok) expect(parsed.error).toMatch(new RegExp(`^${text.split('=')[0]} `));
+  });
+
+  it('takes a limit exactly when it is decimal digits without a leading zero, clamped to the maximum', () => {
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.string(),
+          fc.stringMatching(/^[-+ 0-9.ex]{1,5}$/),
+          fc.bigInt({ min: -10n, max: 10n ** 30n }).map(String),
+        ),
+        (limit) => {
+          const parsed = parseListQuery(new URLSearchParams({ limit }));
+          expect(parsed.ok).toBe(/^[1-9][0-9]*$/.test(limit));
+          if (parsed.ok) expect(parsed.query.limit).toBe(Math.min(Number(limit), 100));
+        },
+      ),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('never throws on any query string, and any search is a plain substring (no regular expression)', () => {
+    const entries = ['git.hub', 'a(b', 'star*', 'ünï'].map((n) => entry(n));
+    fc.assert(
+      fc.property(fc.string({ unit: 'grapheme', maxLength: 40 }), fc.string({ maxLength: 40 }), (search, raw) => {
+        expect(() => parseListQuery(new URLSearchParams(raw))).not.toThrow();
+        const names = listServers(entries, { search, limit: 100 }, OPTIONS).servers.map((s) => s.server.name);
+        const expected = entries
+          .map((e) => `com.example.cluster.team-a/${e.name}`)
+          .filter((n) => n.toLowerCase().includes(search.toLowerCase()))
+          .sort();
+        expect(names).toEqual(expected);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('refuses every cursor it did not issue, and following nextCursor visits every entry once, in order', () => {
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(fc.stringMatching(/^[a-z0-9][a-z0-9.-]{0,10}$/), { minLength: 1, maxLength: 25 }),
+        fc.integer({ min: 1, max: 7 }),
+        fc.string({ maxLength: 20 }),
+        (names, limit, garbage) => {
+          const entries = names.map((n) => entry(n));
+          const seen: string[] = [];
+          let cursor: string | undefined;
+          do {
+            const parsed = parseListQuery(new URLSearchParams({ limit: String(limit), ...(cursor ? { cursor } : {}) }));
+            expect(parsed.ok).toBe(true);
+            if (!parsed.ok) return;
+            const page = listServers(entries, parsed.query, OPTIONS);
+            seen.push(...page.servers.map((s) => s.server.name));
+            cursor = page.metadata.nextCursor;
+          } while (cursor);
+          expect(seen).toEqual(names.map((n) => `com.example.cluster.team-a/${n}`).sort());
+          const issued = Buffer.from(Buffer.from(garbage, 'base64url').toString('utf8'), 'utf8').toString('base64url');
+          const parsed = parseListQuery(new URLSearchParams({ cursor: garbage }));
+          expect(parsed.ok).toBe(
+            garbage === '' || (issued === garbage && Buffer.from(garbage, 'base64url').length > 0),
+          );
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 });

@@ -7,7 +7,9 @@
  * their shapes below are transcribed from that documentation and checked with ajv.
  */
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: the snippets hold the clients' own ${...} references
+import { execFileSync } from 'node:child_process';
 import { Ajv } from 'ajv';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { type CatalogEntry, entryOf } from '../../src/catalog/entry.ts';
 import { snippet, snippets, snippetTarget, tokenVariable } from '../../src/catalog/snippets.ts';
@@ -193,6 +195,46 @@ describe('client snippets', () => {
     const t = { ...target('none'), url: 'https://h.example.com/a b/mcp' };
     expect(snippet('claude-code', t).text).toBe(
       "claude mcp add --transport http github 'https://h.example.com/a b/mcp'\n",
+    );
+  });
+});
+
+describe('snippets for a hostile URL (property, the real bash)', () => {
+  // Whoever can write an McpServer's status chooses the URL: pasted into a shell, it must stay one argument
+  // and run nothing. `claude` is a bash function here that prints its arguments.
+  it('the Claude Code line gives bash exactly NAME and the URL as arguments, whatever the URL holds', () => {
+    const url = fc.oneof(
+      fc.string({ unit: 'binary', minLength: 1, maxLength: 30 }).filter((u) => !u.includes('\0')),
+      fc.constantFrom("https://x/'; claude pwned; '", 'https://x/$(id)`id`', 'https://x/\n id', 'https://x/"$HOME"'),
+    );
+    const lines = fc.sample(url, { numRuns: 150, seed: 14 }).map((u) => ({
+      url: u,
+      line: snippet('claude-code', { name: 'github', url: u, type: 'streamable-http', bearer: true }).text,
+    }));
+    const script = ['claude() { printf "%s\\0" "$#" "$@"; }', ...lines.map(({ line }) => line.trimEnd())].join('\n');
+    const out = execFileSync('bash', ['--noprofile', '--norc', '-c', script], {
+      env: { PATH: process.env.PATH ?? '', MCP_TOKEN_GITHUB: 't0ken' },
+      encoding: 'utf8',
+    });
+    // Each call: its argument count, then its arguments, NUL-terminated (an argument may hold any other byte).
+    const fields = out.split('\0');
+    const calls: string[][] = [];
+    for (let i = 0; i < fields.length - 1; ) {
+      const n = Number(fields[i]);
+      calls.push(fields.slice(i + 1, i + 1 + n));
+      i += n + 1;
+    }
+    expect(calls).toEqual(
+      lines.map(({ url: u }) => [
+        'mcp',
+        'add',
+        '--transport',
+        'http',
+        'github',
+        u,
+        '--header',
+        'Authorization: Bearer t0ken',
+      ]),
     );
   });
 });

@@ -245,3 +245,42 @@ describe('render and YAML aliases', () => {
     expect(server?.args?.slice(-4)).toEqual(['npx', 'server', 'npx', 'server']);
   });
 });
+
+describe('render CLI with hostile YAML', () => {
+  const vmcp = (rename: string) =>
+    [
+      'apiVersion: mcpoperator.io/v1alpha1',
+      'kind: VirtualMcpServer',
+      'metadata: {name: team, namespace: ns}',
+      'spec:',
+      '  servers:',
+      '    - name: github',
+      `      tools: {rename: {${rename}}}`,
+      '',
+    ].join('\n');
+
+  it('reads keys named like Object.prototype members as the text they are, with no bogus kubectl warning', () => {
+    const r = run(['-f', 'v.yaml', '-o', 'json'], {
+      'v.yaml': vmcp('__proto__: x_tool, constructor: y_tool, valueOf: z'),
+    });
+    expect(r.stderr).not.toContain('kubectl reads');
+    expect(r.code).toBe(0);
+    const list = JSON.parse(r.stdout) as { items: Array<{ kind: string; data?: Record<string, string> }> };
+    const backends = list.items.find((o) => o.kind === 'ConfigMap')?.data?.['backends.json'] ?? '';
+    expect(JSON.parse(backends).backends[0].tools.rename).toEqual(
+      JSON.parse('{"__proto__": "x_tool", "constructor": "y_tool", "valueOf": "z"}'),
+    );
+  });
+
+  it('refuses an alias bomb with a message naming the file, exit 1, never a stack trace', () => {
+    const lines = ['a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]'];
+    let previous = 'a';
+    for (const anchor of 'bcdefghi') {
+      lines.push(`${anchor}: &${anchor} [${Array(9).fill(`*${previous}`).join(', ')}]`);
+      previous = anchor;
+    }
+    const r = run(['-f', 'bomb.yaml'], { 'bomb.yaml': `${lines.join('\n')}\n${vmcp('a: b')}` });
+    expect(r).toMatchObject({ code: 1, stdout: '' });
+    expect(r.stderr).toMatch(/^render: bomb\.yaml \(document 1\) cannot be read: .*alias/);
+  });
+});

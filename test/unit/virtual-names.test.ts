@@ -300,3 +300,43 @@ describe('the shared glob matcher', () => {
     );
   });
 });
+
+describe('tool names that are Object.prototype keys (property)', () => {
+  // An MCP server may name a tool `constructor` or `toString`; a rename map read from JSON is a plain object.
+  const protoNames = ['constructor', 'toString', 'valueOf', 'hasOwnProperty', '__proto__', 'isPrototypeOf'];
+  const name = fc.oneof(fc.constantFrom(...protoNames), fc.stringMatching(/^[a-c]{1,3}$/));
+  const backend = fc.record({
+    prefix: fc.option(fc.constantFrom('p', 'q'), { nil: undefined }),
+    // Through JSON.parse, as the API server's objects arrive: `__proto__` becomes an own key there.
+    rename: fc
+      .uniqueArray(fc.tuple(name, fc.stringMatching(/^[x-z]{1,3}$/)), { maxLength: 3, selector: ([k]) => k })
+      .map(
+        (pairs) =>
+          JSON.parse(`{${pairs.map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v)}`).join(',')}}`) as Record<
+            string,
+            string
+          >,
+      ),
+    tools: fc.uniqueArray(name, { minLength: 1, maxLength: 6 }),
+  });
+
+  it('exposes each under its own rename, else its prefixed or own name, never a prototype member', () => {
+    fc.assert(
+      fc.property(backend, ({ prefix, rename, tools }) => {
+        const naming: BackendNaming = { name: 's', listedAt: 0, ...(prefix ? { prefix } : {}), tools: { rename } };
+        for (const tool of tools) {
+          const own = Object.hasOwn(rename, tool) ? rename[tool] : undefined;
+          expect(exposedName(naming, 'tool', tool)).toBe(own ?? (prefix ? `${prefix}_${tool}` : tool));
+        }
+        const catalog = buildCatalog({ backends: [naming], offered: { s: { tool: tools } } });
+        expect(catalog.problems).toEqual([]);
+        const seen = new Set([
+          ...catalog.exposed.map((e) => e.original),
+          ...catalog.conflicts.map((c) => c.hidden.original),
+        ]);
+        expect([...seen].sort()).toEqual([...tools].sort());
+      }),
+      { numRuns: 500 },
+    );
+  });
+});

@@ -137,3 +137,23 @@ describe('computeVirtualStatus', () => {
     expect(condition(s, 'Progressing')).toMatchObject({ status: 'True', reason: 'Creating' });
   });
 });
+
+describe('a selector that matches an McpServer of the VirtualMcpServer’s own name', () => {
+  it('leaves it out (its URL would be the aggregate itself) and says so in Degraded', () => {
+    const servers = [backend('tools', true, ['loop']), backend('memory', true, ['remember'])].map((s) => ({
+      ...s,
+      metadata: { ...s.metadata, labels: { team: 'a' } },
+    }));
+    const v = vmcp({ selector: { matchLabels: { team: 'a' } } });
+    const selection = selectBackends(v, servers);
+    expect(selection.backends.map((b) => b.naming.name)).toEqual(['memory']);
+    expect(selection.ownName).toBe('tools');
+    const s = status(v, servers);
+    expect(s.tools).toEqual(['remember']);
+    expect(condition(s, 'Degraded')).toMatchObject({
+      status: 'True',
+      reason: 'BackendNamedLikeSelf',
+      message: expect.stringContaining('McpServer tools'),
+    });
+  });
+});

@@ -178,7 +178,15 @@ export function computeVirtualStatus(
   }
   let degraded: Draft = find('Degraded');
   if (degraded.status === 'False') {
-    if (backends.status === 'False') degraded = { ...backends, type: 'Degraded', status: 'True' };
+    // A selector matching the aggregate's own name is a spec mistake: said first, BackendsReady still says readiness.
+    if (selection.ownName) {
+      degraded = {
+        type: 'Degraded',
+        status: 'True',
+        reason: 'BackendNamedLikeSelf',
+        message: `spec.selector matches McpServer ${selection.ownName}, which has this VirtualMcpServer's name: it is left out (its Service would be this VirtualMcpServer's own); rename one of them or change its labels`,
+      };
+    } else if (backends.status === 'False') degraded = { ...backends, type: 'Degraded', status: 'True' };
     else if (names.status === 'False') degraded = { ...names, type: 'Degraded', status: 'True' };
     else if (selection.leftOut) {
       degraded = {

@@ -1,0 +1,203 @@
+/**
+ * The catalog against hostile McpServers, on real parts: the real API server, the real `mcp-operator catalog`
+ * process, Debian's headless Chromium. Markup in every field a user or a server controls (title, description,
+ * tool names, condition messages, serverInfo) must arrive as text, never as elements or script; the page's CSP
+ * must block inline script even if some code did insert markup; and nothing of a Secret reference, an env value
+ * or an annotation may reach the API, the page's data, the event stream or a snippet.
+ */
+
+import { execFile } from 'node:child_process';
+import { resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { type CatalogProcess, startCatalog } from '../support/catalog-process.ts';
+import { Browser, type Page } from '../support/chromium.ts';
+import { adminClient, createRestrictedNamespace, resourcePath, T } from '../support/kube.ts';
+
+const admin = adminClient(inject('adminKubeconfig'));
+let ns: string;
+let catalog: CatalogProcess;
+let browser: Browser;
+let page: Page;
+
+/** Each would set window.__pwned if it ever ran. */
+const HOSTILE = {
+  title: `<img src=x onerror="window.__pwned='title'">`,
+  description: `</p><script>window.__pwned='description'</script><b>bold</b>`,
+  tool: `<svg onload="window.__pwned='tool'">`,
+  toolTwo: `"><iframe srcdoc="<script>parent.__pwned='iframe'</script>">`,
+  message: `<img src=x onerror="window.__pwned='message'"> & &amp; &lt;`,
+  serverInfo: `'><script>window.__pwned='serverInfo'</script>`,
+};
+/** Strings that must never leave the API server through the catalog. */
+const PRIVATE = ['gh-private-secret', 'private-key-name', 'do-not-show-this-value', 'ghp_annotationToken1234567890'];
+
+beforeAll(async () => {
+  ns = await createRestrictedNamespace(admin, 'catalog-hostile');
+  await admin.create(resourcePath(T.mcpservers, { namespace: ns }), {
+    apiVersion: 'mcpoperator.io/v1alpha1',
+    kind: 'McpServer',
+    metadata: { name: 'evil', annotations: { 'example.test/token': PRIVATE[3] } },
+    spec: {
+      image: 'example.test/evil:1.0',
+      transport: 'streamable-http',
+      port: 3000,
+      title: HOSTILE.title,
+      description: HOSTILE.description,
+      env: [
+        { name: 'GITHUB_TOKEN', valueFrom: { secretKeyRef: { name: PRIVATE[0], key: PRIVATE[1] } } },
+        { name: 'MODE', value: PRIVATE[2] },
+      ],
+    },
+  });
+  await admin.mergePatch(resourcePath(T.mcpservers, { namespace: ns, name: 'evil', subresource: 'status' }), {
+    status: {
+      url: `http://evil.${ns}.svc:8080/mcp`,
+      conditions: [
+        {
+          type: 'Ready',
+          status: 'False',
+          reason: 'CrashLoop',
+          message: HOSTILE.message,
+          lastTransitionTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+        },
+      ],
+      serverInfo: { name: HOSTILE.serverInfo, version: '1.0.0' },
+      tools: [HOSTILE.tool, HOSTILE.toolTwo],
+    },
+  });
+  // Terminal escapes (window title, clear screen) in a message and in a URL: connect prints both kinds of text.
+  for (const [name, url, message] of [
+    ['term', `http://term.${ns}.svc:8080/mcp`, 'crashed \u001b]0;pwned\u0007\u001b[2J\r over'],
+    ['termurl', `http://termurl.${ns}.svc:8080/\u001b[2J/mcp`, 'ok'],
+  ] as const) {
+    await admin.create(resourcePath(T.mcpservers, { namespace: ns }), {
+      apiVersion: 'mcpoperator.io/v1alpha1',
+      kind: 'McpServer',
+      metadata: { name },
+      spec: { image: 'example.test/term:1.0', transport: 'streamable-http', port: 3000 },
+    });
+    await admin.mergePatch(resourcePath(T.mcpservers, { namespace: ns, name, subresource: 'status' }), {
+      status: {
+        url,
+        conditions: [
+          { type: 'Ready', status: 'False', reason: 'CrashLoop', message, lastTransitionTime: '2026-12-01T00:00:00Z' },
+        ],
+      },
+    });
+  }
+  catalog = await startCatalog({ kubeconfig: inject('adminKubeconfig'), args: [`--namespaces=${ns}`] });
+  browser = await Browser.launch();
+  page = await browser.newPage();
+}, 300_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await catalog?.stop();
+  if (ns) await admin.delete(resourcePath(T.namespaces, { name: ns })).catch(() => {});
+});
+
+const key = () => `McpServer/${ns}/evil`;
+const text = (selector: string) =>
+  page.evaluate<string | null>(
+    `document.querySelector(${JSON.stringify(`article[data-key="${key()}"] ${selector}`)})?.textContent ?? null`,
+  );
+
+describe('the catalog page and API with hostile fields', () => {
+  it('shows every field as literal text: no element, no script from the data', async () => {
+    await page.goto(catalog.url);
+    await page.waitFor(`document.querySelector('article[data-key="${key()}"]')`);
+    expect(await text('.title')).toBe(HOSTILE.title);
+    expect(await text('.description')).toBe(HOSTILE.description);
+    expect(await text('.message')).toBe(HOSTILE.message);
+    expect(await text('.server-info')).toBe(`${HOSTILE.serverInfo} 1.0.0`);
+    expect(
+      await page.evaluate<string[]>(
+        `[...document.querySelectorAll('article[data-key="${key()}"] li[data-tool]')].map((l) => l.dataset.tool)`,
+      ),
+    ).toEqual([HOSTILE.tool, HOSTILE.toolTwo]);
+    // Nothing the data described became an element; the search box re-renders the same way.
+    const injected = `document.querySelectorAll('#servers img, #servers script, #servers svg, #servers iframe, #servers b').length`;
+    expect(await page.evaluate<number>(injected)).toBe(0);
+    await page.evaluate(
+      `(() => { const s = document.querySelector('#search'); s.value = 'svg onload'; s.dispatchEvent(new Event('input')); })()`,
+    );
+    await page.waitFor(`document.querySelector('#count').textContent === '1 of 3 servers'`);
+    expect(await page.evaluate<number>(injected)).toBe(0);
+    await new Promise((r) => setTimeout(r, 300)); // an onerror would fire on the next task: give it the chance
+    expect(await page.evaluate<unknown>('window.__pwned ?? null')).toBeNull();
+  });
+
+  it('CSP blocks inline script and inline handlers even if markup got in', async () => {
+    const violation = await page.evaluate<string>(`new Promise((resolve) => {
+      document.addEventListener('securitypolicyviolation', (e) => resolve(e.violatedDirective), { once: true });
+      setTimeout(() => resolve('no violation reported'), 3000);
+      const s = document.createElement('script');
+      s.textContent = 'window.__inline = 1';
+      document.body.append(s);
+    })`);
+    expect(violation).toMatch(/^script-src/);
+    const handler = await page.evaluate<string>(`new Promise((resolve) => {
+      document.addEventListener('securitypolicyviolation', (e) => resolve(e.violatedDirective), { once: true });
+      setTimeout(() => resolve('no violation reported'), 3000);
+      document.body.insertAdjacentHTML('beforeend', '<img src="catalog.css" onload="window.__inline = 2">');
+    })`);
+    expect(handler).toMatch(/^script-src/);
+    expect(await page.evaluate<unknown>('window.__inline ?? null')).toBeNull();
+  });
+
+  it('never shows a Secret reference, an env value or an annotation: API, page data, events, snippets', async () => {
+    const bodies = await Promise.all(
+      [
+        '/v0.1/servers',
+        `/v0.1/servers/${encodeURIComponent(`local.cluster.${ns}/evil`)}/versions/latest`,
+        '/api/catalog',
+      ].map(async (path) => {
+        const res = await fetch(`${catalog.url}${path}`);
+        expect(res.status, path).toBe(200);
+        return res.text();
+      }),
+    );
+    const events = await fetch(`${catalog.url}/api/events`);
+    const reader = events.body?.getReader();
+    const first = await reader?.read();
+    await reader?.cancel();
+    bodies.push(new TextDecoder().decode(first?.value));
+    expect(bodies[2]).toContain('claude mcp add');
+    expect(bodies[3]).toContain('event: snapshot');
+    for (const body of bodies) for (const secret of PRIVATE) expect(body).not.toContain(secret);
+    expect(JSON.stringify(catalog.logs)).not.toContain(PRIVATE[2]);
+  });
+
+  it('connect never lets a status string drive the terminal: escapes shown, a URL with them refused', async () => {
+    const connect = (name: string, namespace = ns) =>
+      new Promise<{ code: number; stdout: string; stderr: string }>((ok) =>
+        execFile(
+          process.execPath,
+          [
+            resolve(import.meta.dirname, '../../src/cli/main.ts'),
+            'connect',
+            name,
+            '-n',
+            namespace,
+            '--client',
+            'claude-code',
+            `--kubeconfig=${inject('adminKubeconfig')}`,
+          ],
+          (err, stdout, stderr) => ok({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }),
+        ),
+      );
+    const noted = await connect('term');
+    expect(noted.code).toBe(0);
+    expect(noted.stdout).toBe(`claude mcp add --transport http term http://term.${ns}.svc:8080/mcp\n`);
+    expect(noted.stderr).toContain('is not Ready (CrashLoop): crashed \\u001b]0;pwned\\u0007\\u001b[2J\\u000d over');
+    for (const control of ['\u001b', '\u0007', '\r']) expect(noted.stderr).not.toContain(control);
+    const refused = await connect('termurl');
+    expect(refused).toMatchObject({ code: 1, stdout: '' });
+    expect(refused.stderr).toContain('holds control characters');
+    expect(refused.stderr).not.toContain('\u001b');
+    const nowhere = await connect('term', 'no-such-namespace');
+    expect(nowhere).toMatchObject({ code: 1, stdout: '' });
+    expect(nowhere.stderr).toContain('no McpServer or VirtualMcpServer no-such-namespace/term (check the name and -n');
+    expect(nowhere.stderr).not.toMatch(/\n\s+at /);
+  });
+});

@@ -1,0 +1,155 @@
+/**
+ * The registry API over real HTTP against a careless or hostile client: path tricks, percent-encoding, forged
+ * cursors and every non-GET method, each answered with a clear status and message, never a 500 or a hang.
+ */
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CatalogEntry } from '../../src/catalog/entry.ts';
+import { CatalogServer } from '../../src/catalog/server.ts';
+import { createLogger } from '../../src/observability/log.ts';
+import { MemorySource } from '../support/memory-source.ts';
+
+const entry = (name: string): CatalogEntry => ({
+  kind: 'McpServer',
+  namespace: 'team-a',
+  name,
+  ready: { status: 'True', reason: 'Ready', message: 'ok' },
+  transport: 'stdio',
+  auth: 'none',
+  endpoints: [{ type: 'streamable-http', url: `http://${name}.team-a.svc:8080/mcp`, scope: 'cluster' }],
+  tools: [],
+});
+
+let server: CatalogServer;
+let base: string;
+beforeAll(async () => {
+  const source = new MemorySource();
+  source.entries = ['alpha', 'beta', 'gamma'].map(entry);
+  server = new CatalogServer({
+    source,
+    registry: { namePrefix: 'local.cluster' },
+    log: createLogger({ name: 'catalog-test', level: 'silent' }),
+  });
+  base = `http://127.0.0.1:${(await server.listen(0, '127.0.0.1')).port}`;
+});
+afterAll(() => server.close());
+
+const get = async (path: string) => {
+  const res = await fetch(`${base}${path}`);
+  return { status: res.status, body: await res.text() };
+};
+
+describe('the registry API and hostile paths', () => {
+  it.each([
+    ['/v0.1/servers/local.cluster.team-a%2Falpha/versions/latest', 200, '"name":"local.cluster.team-a/alpha"'],
+    ['/v0.1/servers/local.cluster.team-a/alpha/versions/latest', 200, '"name":"local.cluster.team-a/alpha"'],
+    ['/v0.1/servers/local.cluster.team-a%252Falpha/versions/latest', 404, 'Server not found'],
+    ['/v0.1/servers/..%2F..%2Fetc%2Fpasswd/versions/latest', 404, 'Server not found'],
+    ['/v0.1/servers/%E0%A4%A/versions', 400, 'not valid percent-encoding'],
+    ['/v0.1/servers/local.cluster.team-a%2Falpha/versions/9.9.9', 404, 'Server version not found'],
+    ['/v0.1/servers/a/versions/b/c', 404, 'no such path'],
+    ['/v0.1/servers?cursor=!!!!', 400, 'cursor is not one this registry issued'],
+    ['/v0.1/servers?limit=1e2', 400, 'limit must be a positive integer'],
+    ['/v0.1/servers?updated_since=2026', 400, 'updated_since must be an RFC 3339 date-time'],
+    [`/v0.1/servers?search=${encodeURIComponent('.*(')}`, 200, '"servers":[]'],
+    ['//', 404, 'no such path: //'],
+    ['//api/catalog', 404, 'no such path: //api/catalog'],
+  ])('%s: %i', async (path, status, says) => {
+    const res = await get(path);
+    expect(res.status).toBe(status);
+    expect(res.body).toContain(says);
+  });
+
+  it('answers any path and query with a clear status, never 500 (property)', async () => {
+    const part = fc.oneof(
+      fc.string({ maxLength: 12 }),
+      fc.constantFrom('..', '%2F', '%2e%2e', '%00', '%', '%ZZ', 'versions', 'servers', 'v0.1', '//', 'latest'),
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.array(part, { maxLength: 6 }), fc.string({ maxLength: 30 }), async (parts, query) => {
+        const path = `/v0.1/servers/${parts.map((p) => p.replace(/[#?]/g, '')).join('/')}`;
+        const res = await fetch(`${base}${encodeURI(path).replace(/%25/g, '%')}?${encodeURIComponent(query)}`);
+        expect([200, 400, 404]).toContain(res.status);
+        // `..` segments may normalise to a page file; everything else answers JSON.
+        const type = res.headers.get('content-type') ?? '';
+        if (type.startsWith('application/json')) expect(JSON.parse(await res.text())).toBeTypeOf('object');
+        else
+          expect([res.status, type.split(';')[0]]).toEqual([
+            200,
+            expect.stringMatching(/^text\/(html|css|javascript)$/),
+          ]);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it.each(['POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'])('%s is refused: the catalog is read-only', async (method) => {
+    const res = await fetch(`${base}/v0.1/servers`, { method });
+    expect(res.status).toBe(405);
+    expect(res.headers.get('allow')).toBe('GET, HEAD');
+  });
+});
+
+describe('bearer auth on every data path', () => {
+  it('refuses each data path and method without the exact token; the page files stay public', async () => {
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { tmpdir } = await import('node:os');
+    const { TokenFileAuthenticator } = await import('../../src/gateway/policy/auth.ts');
+    const log = createLogger({ name: 'catalog-test', level: 'silent' });
+    const file = join(mkdtempSync(join(tmpdir(), 'catalog-auth-')), 'tokens');
+    writeFileSync(file, 'the-token\n');
+    const auth = new TokenFileAuthenticator(file, log);
+    await auth.load();
+    const source = new MemorySource();
+    source.entries = [entry('alpha')];
+    for (const basePath of ['', '/catalog']) {
+      const guarded = new CatalogServer({
+        source,
+        registry: { namePrefix: 'local.cluster' },
+        log,
+        authenticator: auth,
+        basePath,
+      });
+      const url = `http://127.0.0.1:${(await guarded.listen(0, '127.0.0.1')).port}${basePath}`;
+      try {
+        const paths = [
+          '/api/catalog',
+          '/api/catalog?x=1',
+          '/api/events',
+          '/v0/servers',
+          '/v0.1/servers',
+          '/v0.1/servers/',
+          '/v0.1/servers/local.cluster.team-a%2Falpha/versions',
+          '/v0.1/servers/local.cluster.team-a%2Falpha/versions/latest',
+          '/./api/catalog',
+          '/x/../api/catalog',
+        ];
+        for (const path of paths)
+          for (const method of ['GET', 'HEAD'])
+            for (const authorization of [
+              undefined,
+              'Bearer',
+              'Bearer the-toke',
+              'Bearer the-token2',
+              'Basic dGhlLXRva2Vu',
+              'the-token',
+            ]) {
+              const res = await fetch(`${url}${path}`, { method, headers: authorization ? { authorization } : {} });
+              await res.body?.cancel();
+              expect(res.status, `${method} ${basePath}${path} ${authorization}`).toBe(401);
+            }
+        const ok = await fetch(`${url}/v0.1/servers`, { headers: { authorization: 'Bearer the-token' } });
+        expect(ok.status).toBe(200);
+        for (const asset of ['/', '/catalog.js', '/catalog.css']) {
+          const res = await fetch(`${url}${asset}`);
+          expect(res.status, asset).toBe(200);
+          expect(await res.text()).not.toContain('alpha');
+        }
+      } finally {
+        guarded.server.closeAllConnections();
+        await guarded.close();
+      }
+    }
+  });
+});
