@@ -1,5 +1,6 @@
 /**
- * The multiplexer between many client sessions and an MCP server connection, composed of the layers below it:
+ * The multiplexer between many client sessions and one or more MCP server connections, composed of the layers
+ * below it:
  *
  * - pending.ts: calls in flight; ids and progress tokens rewritten, timeouts, every ending through one hook
  *   (`ended` here says what each ending means to the client, the server, metrics and audit);
