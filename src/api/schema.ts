@@ -647,6 +647,15 @@ const livenessProbe: Schema = {
   ],
 };
 
+/** What people see in `mcp-operator catalog` and its MCP Registry API (limits from server.json); both kinds have them. */
+const catalogFields: Record<string, Schema> = {
+  title: str('Display name in the catalog and its registry entry, e.g. GitHub.', { minLength: 1, maxLength: 100 }),
+  description: str('What the server does, in one line: shown in the catalog and its registry entry.', {
+    minLength: 1,
+    maxLength: 100,
+  }),
+};
+
 const spec: Schema = {
   type: 'object',
   tsName: 'McpServerSpec',
@@ -654,11 +663,7 @@ const spec: Schema = {
   required: ['image'],
   properties: {
     // Catalog fields: what people see in `mcp-operator catalog` and its MCP Registry API (limits from server.json).
-    title: str('Display name in the catalog and its registry entry, e.g. GitHub.', { minLength: 1, maxLength: 100 }),
-    description: str('What the server does, in one line: shown in the catalog and its registry entry.', {
-      minLength: 1,
-      maxLength: 100,
-    }),
+    ...catalogFields,
     image: str('Container image of the MCP server, e.g. ghcr.io/github/github-mcp-server:v0.20.0.', {
       minLength: 1,
       maxLength: 512,
@@ -1523,6 +1528,7 @@ const virtualSpec: Schema = {
   description:
     'One MCP endpoint over several McpServers of this namespace: their tools, prompts and resources as one server.',
   properties: {
+    ...catalogFields,
     servers: {
       type: 'array',
       description:

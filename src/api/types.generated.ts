@@ -486,6 +486,10 @@ export interface VirtualBackendStatus {
 
 /** One MCP endpoint over several McpServers of this namespace: their tools, prompts and resources as one server. */
 export interface VirtualMcpServerSpec {
+  /** Display name in the catalog and its registry entry, e.g. GitHub. */
+  title?: string;
+  /** What the server does, in one line: shown in the catalog and its registry entry. */
+  description?: string;
   /** McpServers of this namespace, in priority order: when two expose the same name, the earlier one's is exposed and the other's is hidden (status.conflicts says which, and the fix). */
   servers?: Array<VirtualServerRef>;
   /** Also every McpServer of this namespace with these labels, after the listed ones (by name), with their own names. {} selects every McpServer of the namespace. */

@@ -1,10 +1,11 @@
 /**
  * The catalog lists any kind with an McpServer-like status through one code path, and a kind whose CRD is not
  * installed yet (404 on list) is skipped quietly and picked up once it is: proven on the real API server with
- * a throwaway CRD standing in for VirtualMcpServer (whose CRD lands separately).
+ * a throwaway CRD standing in for a kind that arrives later; and the real VirtualMcpServer kind is listed beside
+ * McpServers with the catalog's own kinds.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { CatalogSource } from '../../src/catalog/source.ts';
+import { CATALOG_KINDS, CatalogSource } from '../../src/catalog/source.ts';
 import type { KubeClient } from '../../src/kube/client.ts';
 import { createLogger } from '../../src/observability/log.ts';
 import { stdioServer } from '../fixtures/manifests.ts';
@@ -105,5 +106,66 @@ describe('the catalog source', () => {
       ],
     });
     expect(changes).toContain('upsert Widget/w1');
+  });
+
+  it('lists a VirtualMcpServer beside the McpServers it aggregates, with its status and tools', async () => {
+    const real = new CatalogSource({
+      client: admin,
+      namespaces: [ns],
+      kinds: CATALOG_KINDS,
+      log: createLogger({ name: 'catalog-test', level: 'silent' }),
+    });
+    try {
+      await real.start();
+      await admin.create(resourcePath(T.virtualmcpservers, { namespace: ns }), {
+        apiVersion: 'mcpoperator.io/v1alpha1',
+        kind: 'VirtualMcpServer',
+        metadata: { name: 'team-tools' },
+        spec: { servers: [{ name: 'plain', prefix: 'p' }], description: 'Every tool of team A' },
+      });
+      // No controller runs here: the status a controller would write.
+      await admin.mergePatch(
+        resourcePath(T.virtualmcpservers, { namespace: ns, name: 'team-tools', subresource: 'status' }),
+        {
+          status: {
+            url: `http://team-tools.${ns}.svc:8080/mcp`,
+            conditions: [
+              {
+                type: 'Ready',
+                status: 'True',
+                reason: 'Available',
+                message: 'ok',
+                lastTransitionTime: '2026-12-01T00:00:00Z',
+              },
+            ],
+            tools: ['p_echo'],
+            readyBackends: '1/1',
+          },
+        },
+      );
+      const entry = await eventually('the VirtualMcpServer in the catalog', async () => {
+        const e = real.get('VirtualMcpServer', ns, 'team-tools');
+        return e?.ready.status === 'True' ? e : undefined;
+      });
+      expect(entry).toMatchObject({
+        kind: 'VirtualMcpServer',
+        transport: 'virtual',
+        description: 'Every tool of team A',
+        tools: [{ name: 'p_echo' }],
+      });
+      expect(entry.endpoints[0]).toEqual({
+        type: 'streamable-http',
+        url: `http://team-tools.${ns}.svc:8080/mcp`,
+        scope: 'cluster',
+      });
+      expect(
+        real
+          .list()
+          .map((e) => `${e.kind}/${e.name}`)
+          .sort(),
+      ).toEqual(['McpServer/plain', 'VirtualMcpServer/team-tools']);
+    } finally {
+      real.stop();
+    }
   });
 });
