@@ -10,7 +10,10 @@ import { runUpBench } from './up.ts';
 import { virtualSection } from './virtual.ts';
 
 const BENCHES: Record<string, { about: string; run: () => Promise<string> }> = {
-  controller: { about: '200 and 1000 McpServers; several minutes', run: () => runControllerBench([200, 1000]) },
+  controller: {
+    about: '200 and 1000 McpServers; several minutes',
+    run: () => runControllerBench({ sizes: [200, 1000] }),
+  },
   gateway: { about: 'ours vs supergateway vs direct stdio; a few minutes', run: () => runGatewayBench() },
   sessions: {
     about: 'gateway memory per session, which sizes the session limits; under a minute',

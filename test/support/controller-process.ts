@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 
 const MAIN = resolve(import.meta.dirname, '../../src/cli/main.ts');
+const BIN = resolve(import.meta.dirname, '../../bin/mcp-operator.js');
 
 export interface ControllerProcess {
   child: ChildProcess;
@@ -25,9 +26,11 @@ export function startController(options: {
   leaderElectionNamespace?: string;
   leaderElect?: boolean;
   extraArgs?: string[];
+  /** Run this bundle as the image does (bin/mcp-operator.js, MCP_OPERATOR_CONTROLLER_BUNDLE), without TypeScript. */
+  bundle?: string;
 }): ControllerProcess {
   const args = [
-    MAIN,
+    ...(options.bundle ? ['--no-experimental-strip-types', BIN] : [MAIN]),
     'controller',
     `--kubeconfig=${options.kubeconfig}`,
     `--namespaces=${options.namespaces.join(',')}`,
@@ -40,7 +43,11 @@ export function startController(options: {
   ];
   const child = spawn(process.execPath, args, {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, LOG_LEVEL: 'debug' },
+    env: {
+      ...process.env,
+      LOG_LEVEL: 'debug',
+      ...(options.bundle ? { MCP_OPERATOR_CONTROLLER_BUNDLE: options.bundle } : {}),
+    },
   });
   const logs: Array<Record<string, unknown>> = [];
   const listeners = new Set<() => void>();
