@@ -7,6 +7,7 @@ import { runGatewayBench } from './gateway/run.ts';
 import { sessionMemorySection } from './gateway/session-memory.ts';
 import { nodeSection } from './node.ts';
 import { runUpBench } from './up.ts';
+import { virtualSection } from './virtual.ts';
 
 const BENCHES: Record<string, { about: string; run: () => Promise<string> }> = {
   controller: {
@@ -17,6 +18,10 @@ const BENCHES: Record<string, { about: string; run: () => Promise<string> }> = {
   sessions: {
     about: 'gateway memory per session, which sizes the session limits; under a minute',
     run: () => sessionMemorySection(),
+  },
+  virtual: {
+    about: 'the aggregate gateway vs the McpServer straight; 20 backends x 50 tools; about a minute',
+    run: () => virtualSection(),
   },
   node: { about: 'figures of the last `npm run test:e2e` on a real node', run: () => nodeSection() },
   up: {

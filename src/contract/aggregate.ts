@@ -18,13 +18,13 @@
  * Names follow virtual-names.ts (`buildCatalog`), which the gateway imports for the same answers.
  */
 
-import { GATEWAY_ENV_PREFIX } from './gateway.ts';
+import { GATEWAY_SETTINGS, GATEWAY_VERBS } from './gateway.ts';
 
-/** `mcp-operator gateway aggregate`: beside GATEWAY_VERBS (gateway.ts), which the gateway's CLI dispatches on. */
-export const AGGREGATE_VERB = 'aggregate';
-/** The backends file; with the `--backends-file` flag it would be a GATEWAY_SETTINGS entry once the gateway reads it. */
-export const BACKENDS_FILE_ENV = `${GATEWAY_ENV_PREFIX}BACKENDS_FILE`;
-export const BACKENDS_FILE_FLAG = '--backends-file';
+/** `mcp-operator gateway aggregate`: one of GATEWAY_VERBS (gateway.ts), which the gateway's CLI dispatches on. */
+export const AGGREGATE_VERB = GATEWAY_VERBS.aggregate;
+/** The backends file: the GATEWAY_SETTINGS entry `backendsFile`. */
+export const BACKENDS_FILE_ENV = GATEWAY_SETTINGS.backendsFile.env;
+export const BACKENDS_FILE_FLAG = GATEWAY_SETTINGS.backendsFile.flag;
 /** The key of the backends ConfigMap, and the file's name in BACKENDS_DIR (pod-layout.ts). */
 export const BACKENDS_KEY = 'backends.json';
 export const BACKENDS_FILE_VERSION = 1;
@@ -38,6 +38,11 @@ export interface AggregateBackend {
   transport: 'streamable-http' | 'sse';
   prefix?: string;
   tools?: { allow?: string[]; deny?: string[]; rename?: Record<string, string> };
+  /**
+   * A file holding the bearer token the aggregate presents to this backend's gateway (a backend with auth on);
+   * re-read at each (re)connection, so a rotated Secret takes effect without a restart.
+   */
+  tokenFile?: string;
 }
 
 export interface AggregateBackendsFile {

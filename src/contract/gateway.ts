@@ -31,11 +31,13 @@ export const WELL_KNOWN_RESOURCE = '/.well-known/oauth-protected-resource';
  * The gateway's verbs (after `mcp-operator gateway`, or as the bundled runtime's first argument).
  * stdio: spawn the server (`-- CMD ARGS...`); proxy: front an HTTP server (`--upstream URL`);
  * install-runtime: copy the bundled runtime into a volume (the operator's init container);
- * build-runtime: produce that bundle (image build).
+ * build-runtime: produce that bundle (image build); aggregate: a VirtualMcpServer's pod, many McpServers behind
+ * one endpoint (`--backends-file`, contract/aggregate.ts).
  */
 export const GATEWAY_VERBS = {
   stdio: 'stdio',
   proxy: 'proxy',
+  aggregate: 'aggregate',
   installRuntime: 'install-runtime',
   buildRuntime: 'build-runtime',
 } as const;
@@ -64,6 +66,8 @@ export const GATEWAY_SETTINGS = {
   oidcJwksUrl: { flag: '--oidc-jwks-url', env: 'MCP_GATEWAY_OIDC_JWKS_URL' },
   upstream: { flag: '--upstream', env: 'MCP_GATEWAY_UPSTREAM' },
   upstreamTransport: { flag: '--upstream-transport', env: 'MCP_GATEWAY_UPSTREAM_TRANSPORT' },
+  /** aggregate mode: the backends file (contract/aggregate.ts). */
+  backendsFile: { flag: '--backends-file', env: 'MCP_GATEWAY_BACKENDS_FILE' },
   drainTimeout: { flag: '--drain-timeout', env: 'MCP_GATEWAY_DRAIN_TIMEOUT' },
   maxBodyBytes: { flag: '--max-body-bytes', env: 'MCP_GATEWAY_MAX_BODY_BYTES' },
   maxStreamBufferBytes: { flag: '--max-stream-buffer-bytes', env: 'MCP_GATEWAY_MAX_STREAM_BUFFER_BYTES' },

@@ -8,6 +8,8 @@ import { clip } from './clip.ts';
 export interface AuditRecord {
   event: 'tool_call';
   tool?: string;
+  /** An aggregate's backend the tool belongs to (tool is then its exposed name). */
+  backend?: string;
   argumentKeys?: string[];
   /** Argument keys past MAX_AUDITED_KEYS, counted, not listed. */
   argumentKeysOmitted?: number;

@@ -10,12 +10,14 @@ export type SessionMode = 'shared' | 'perSession';
 export type UpstreamTransport = 'streamable-http' | 'sse';
 
 export interface GatewayConfig {
-  mode: 'stdio' | 'proxy';
+  mode: 'stdio' | 'proxy' | 'aggregate';
   /** stdio mode: the server command and its arguments. */
   command: string[];
   /** proxy mode: the upstream MCP endpoint. */
   upstream?: string;
   upstreamTransport: UpstreamTransport;
+  /** aggregate mode: the backends file (contract/aggregate.ts), watched for membership changes. */
+  backendsFile?: string;
   host: string;
   port: number;
   healthPort: number;
@@ -94,6 +96,7 @@ const BY_FLAG = new Map(Object.entries(OPTIONS).map(([key, spec]) => [spec.flag,
 export const USAGE = `usage:
   mcp-operator gateway stdio [options] -- COMMAND [ARGS...]
   mcp-operator gateway proxy --upstream URL [--upstream-transport streamable-http|sse] [options]
+  mcp-operator gateway aggregate --backends-file FILE [options]   (many McpServers behind one endpoint)
   mcp-operator gateway install-runtime --to DIR    (copy the self-contained runtime, for the init container)
   mcp-operator gateway build-runtime --out DIR     (build it, at image build time)
 
@@ -163,8 +166,8 @@ export interface ParsedArgs {
 /** Splits argv into the verb, known options (flags over env) and the command after `--`. */
 export function collectOptions(argv: string[], env: NodeJS.ProcessEnv): ParsedArgs {
   const [verb, ...rest] = argv;
-  if (verb !== GATEWAY_VERBS.stdio && verb !== GATEWAY_VERBS.proxy) {
-    throw new ConfigError('mode', `expected 'stdio' or 'proxy', got ${JSON.stringify(verb ?? '')}`);
+  if (verb !== GATEWAY_VERBS.stdio && verb !== GATEWAY_VERBS.proxy && verb !== GATEWAY_VERBS.aggregate) {
+    throw new ConfigError('mode', `expected 'stdio', 'proxy' or 'aggregate', got ${JSON.stringify(verb ?? '')}`);
   }
   const values = new Map<string, { value: string; source: string }>();
   for (const [key, spec] of Object.entries(OPTIONS)) {
@@ -222,11 +225,24 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
     throw new ConfigError(v.source, `expected true or false, got ${JSON.stringify(v.value)}`);
   };
 
-  const mode = verb as 'stdio' | 'proxy';
+  const mode = verb as GatewayConfig['mode'];
   if (mode === 'stdio' && command.length === 0) {
     throw new ConfigError('--', 'stdio mode needs the server command after `--`');
   }
-  if (mode === 'proxy' && command.length > 0) throw new ConfigError('--', 'proxy mode takes no command');
+  if (mode !== 'stdio' && command.length > 0) throw new ConfigError('--', `${mode} mode takes no command`);
+  const backendsFile = str('backendsFile');
+  if (mode === 'aggregate' && !backendsFile) {
+    throw new ConfigError(
+      '--backends-file',
+      'aggregate mode requires --backends-file FILE (or MCP_GATEWAY_BACKENDS_FILE)',
+    );
+  }
+  if (mode !== 'aggregate' && backendsFile) {
+    throw new ConfigError(
+      get('backendsFile')?.source ?? '--backends-file',
+      'only aggregate mode reads a backends file',
+    );
+  }
   let upstream: string | undefined;
   if (mode === 'proxy') {
     const u = get('upstream');
@@ -249,6 +265,13 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
   if (sessionMode !== 'shared' && sessionMode !== 'perSession') {
     throw new ConfigError(modeOpt?.source ?? '--session-mode', `expected shared or perSession, got ${sessionMode}`);
   }
+  if (mode === 'aggregate' && sessionMode === 'perSession') {
+    // Backends are McpServers with their own session mode; the aggregate holds one connection to each.
+    throw new ConfigError(
+      modeOpt?.source ?? '--session-mode',
+      'aggregate mode is shared: set perSession on the McpServers',
+    );
+  }
   const basePathOpt = get('basePath');
   const oidcIssuer = str('oidcIssuer');
   const oidcAudience = str('oidcAudience');
@@ -263,6 +286,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
     command,
     upstream,
     upstreamTransport,
+    backendsFile,
     host: str('host') ?? '0.0.0.0',
     port: int('port', 8080, 0, 65535),
     healthPort: int('healthPort', 9090, 0, 65535),

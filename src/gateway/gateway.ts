@@ -2,6 +2,7 @@
 import { createServer, type Server as HttpServer } from 'node:http';
 import { pino } from 'pino';
 import { createLogger, type Logger } from '../observability/log.ts';
+import type { AggregateCore } from './aggregate/serve.ts';
 import { type AuditWriter, directAudit, loggerAudit } from './audit.ts';
 import type { GatewayConfig } from './config.ts';
 import { healthHandler, Readiness, tcpTargetOf, UpstreamLiveness } from './health.ts';
@@ -39,7 +40,9 @@ export class Gateway {
   private readonly env: NodeJS.ProcessEnv;
   private readonly openStreams: OpenStreams;
   private readonly streamLimits: StreamLimits;
-  private sharedUpstream!: Upstream;
+  /** The server (stdio, proxy); undefined in aggregate mode, where `aggregate` links one upstream per backend. */
+  private sharedUpstream?: Upstream;
+  private aggregate?: AggregateCore;
   private sharedRouter!: Mux;
   private sessions!: SessionManager;
   private sdk2026!: LazySdk2026;
@@ -97,7 +100,20 @@ export class Gateway {
     const createUpstream = (name: string) => new Upstream({ name, createChannel, log, metrics });
     const readyWaitMs = Math.min(config.requestTimeoutMs, 10_000);
     const stalls = new SdkStreamWatch({ intervalMs: config.keepAliveMs, onStalled: this.onStalled });
-    this.sharedUpstream = createUpstream('shared');
+    const initParams = gatewayInitParams(GATEWAY_VERSION, SHARED_CLIENT_CAPABILITIES);
+    if (config.mode === 'aggregate') {
+      // Loaded only in aggregate mode, like the HTTP channel in proxy mode.
+      const { AggregateCore } = await import('./aggregate/serve.ts');
+      this.aggregate = new AggregateCore({
+        backendsFile: config.backendsFile as string,
+        tools: { allow: config.toolsAllow, deny: config.toolsDeny },
+        log,
+        metrics,
+        version: GATEWAY_VERSION,
+        initParams,
+      });
+    } else this.sharedUpstream = createUpstream('shared');
+    const front = this.aggregate?.front ?? (this.sharedUpstream as Upstream);
     this.sdk2026 = new LazySdk2026({
       router: () => this.sharedRouter,
       log,
@@ -106,7 +122,8 @@ export class Gateway {
       stalls,
     });
     this.sharedRouter = new Mux({
-      upstream: this.sharedUpstream,
+      upstream: front,
+      routing: this.aggregate?.routing,
       policy,
       metrics,
       log,
@@ -134,8 +151,10 @@ export class Gateway {
       readyWaitMs,
       createUpstream,
     });
-    this.readiness = new Readiness({ upstream: this.sharedUpstream, isDraining: () => this.draining });
-    this.sharedUpstream.start(gatewayInitParams(GATEWAY_VERSION, SHARED_CLIENT_CAPABILITIES)).catch(() => {});
+    this.readiness = new Readiness({ upstream: front, isDraining: () => this.draining });
+    this.sharedUpstream?.start(initParams).catch(() => {});
+    this.aggregate?.attach(this.sharedRouter);
+    await this.aggregate?.start();
 
     const http = new McpHttp({
       config,
@@ -168,7 +187,7 @@ export class Gateway {
     log.info(
       {
         mode: config.mode,
-        server: config.mode === 'stdio' ? config.command[0] : config.upstream,
+        server: config.mode === 'stdio' ? config.command[0] : (config.upstream ?? config.backendsFile),
         host: config.host,
         port,
         healthPort,
@@ -224,6 +243,7 @@ export class Gateway {
     await this.sdk2026?.close().catch(() => {});
     this.sharedRouter?.close();
     await this.sharedUpstream?.stop(Math.max(1000, Math.min(5000, deadline - Date.now())));
+    await this.aggregate?.stop();
     await closed;
     clearTimeout(force);
     const health = this.healthServer;

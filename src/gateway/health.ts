@@ -17,15 +17,18 @@ export interface ReadinessVerdict {
   reason: string;
 }
 
+/** What readiness probes: the server, or an aggregate's front (ready once its backends file is loaded). */
+export type ProbedServer = Pick<Upstream, 'ready' | 'unavailableReason' | 'request'>;
+
 export class Readiness {
   private cached?: { at: number; verdict: ReadinessVerdict };
   private probing?: Promise<ReadinessVerdict>;
-  private readonly upstream: Upstream;
+  private readonly upstream: ProbedServer;
   private readonly isDraining: () => boolean;
   private readonly ttlMs: number;
   private readonly deadlineMs: number;
 
-  constructor(options: { upstream: Upstream; isDraining: () => boolean; ttlMs?: number; deadlineMs?: number }) {
+  constructor(options: { upstream: ProbedServer; isDraining: () => boolean; ttlMs?: number; deadlineMs?: number }) {
     this.upstream = options.upstream;
     this.isDraining = options.isDraining;
     this.ttlMs = options.ttlMs ?? 2000;

@@ -149,12 +149,16 @@ export class GatewayMetrics {
   readonly droppedMessages: Counter<'reason'>;
   readonly stalledStreams: Counter<'stream'>;
   readonly inflightRequests: Gauge;
+  /** An aggregate's backends: tool calls by backend and outcome, and which backends serve (1) or not (0). */
+  readonly backendToolCalls: Counter<'backend' | 'outcome'>;
+  readonly backendUp: Gauge<'backend'>;
   /** What the in-flight gauge reads when scraped (the gateway sets it). */
   inflightSource: () => number = () => 0;
   /** The server's tools: the only tool label values besides UNKNOWN_LABEL. */
   readonly tools = new DeclaredTools();
   private readonly toolTally = new Tally();
   private readonly requestTally = new Tally();
+  private readonly backendTally = new Tally();
   private readonly httpTally = new Map<number, number>();
 
   constructor() {
@@ -257,7 +261,29 @@ export class GatewayMetrics {
         this.set(inflight());
       },
     });
+    const backendTally = this.backendTally;
+    this.backendToolCalls = new Counter({
+      name: 'mcp_gateway_backend_tool_calls_total',
+      help: 'Aggregate gateway: tools/call requests by backend (McpServer) and outcome',
+      labelNames: ['backend', 'outcome'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [backend, outcome, n] of backendTally.entries()) this.inc({ backend, outcome }, n);
+      },
+    });
+    this.backendUp = new Gauge({
+      name: 'mcp_gateway_backend_up',
+      help: 'Aggregate gateway: 1 when the backend (McpServer) is connected and serving, else 0',
+      labelNames: ['backend'],
+      registers,
+    });
     for (const t of ['streamable_http', 'sse']) this.activeSessions.set({ transport: t }, 0);
+  }
+
+  /** One finished (or refused) tools/call of an aggregate's backend; backend names come from the backends file. */
+  recordBackendCall(backend: string, outcome: string): void {
+    this.backendTally.add(backend, outcome);
   }
 
   /** One finished tools/call. */

@@ -16,6 +16,12 @@ export async function channelFactory(
   log: Logger,
   metrics: GatewayMetrics,
 ): Promise<() => Channel> {
+  if (config.mode === 'aggregate') {
+    // The aggregate's backends get their HTTP channels from aggregate/serve.ts; there is no per-session server.
+    return () => {
+      throw new Error('aggregate mode starts no per-session server');
+    };
+  }
   if (config.mode === 'proxy') {
     // Loaded only in proxy mode: the SDK client transports cost startup time.
     const { HttpChannel } = await import('./upstream/http.ts');

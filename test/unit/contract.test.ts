@@ -4,7 +4,7 @@
  */
 import type { V1Container, V1Deployment } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
-import { parseMcpServer } from '../../src/api/validate.ts';
+import { parseMcpServer, parseVirtualMcpServer } from '../../src/api/validate.ts';
 import {
   GATEWAY_ENV_PREFIX,
   GATEWAY_HEALTH_PORT,
@@ -14,7 +14,9 @@ import {
 } from '../../src/contract/gateway.ts';
 import { type GatewayConfig, parseConfig, USAGE } from '../../src/gateway/config.ts';
 import { renderChildren } from '../../src/render/index.ts';
+import { renderVirtualChildren } from '../../src/render/virtual.ts';
 import { httpServer, stdioServer } from '../fixtures/manifests.ts';
+import { virtualServer } from '../fixtures/virtual.ts';
 
 const everySetting = {
   sessions: { mode: 'shared', max: 321, maxPerClient: 7, idleTimeout: '90s' },
@@ -91,6 +93,33 @@ describe('the gateway contract', () => {
     ]);
     for (const probe of probes) expect(portOf(probe?.httpGet?.port)).toBe(GATEWAY_HEALTH_PORT);
     expect(portOf('mcp')).toBe(GATEWAY_MCP_PORT);
+  });
+
+  it('an aggregate pod (VirtualMcpServer) runs a verb and settings the gateway parses', () => {
+    const v = parseVirtualMcpServer({
+      ...virtualServer('tools', { servers: [{ name: 'memory' }], ...everySetting }),
+      metadata: { name: 'tools', namespace: 'team' },
+    });
+    const children = renderVirtualChildren(v, { version: 1, backends: [] }, { gatewayImage: 'example.test/gw:1' });
+    const deployment = children.find((c) => c.kind === 'Deployment') as V1Deployment;
+    const container = deployment.spec?.template.spec?.containers[0] as V1Container;
+    const env: Record<string, string> = {};
+    for (const e of container.env ?? []) {
+      env[e.name] = (e.value ?? '10.0.0.7').replace(/\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g, (m, x) => env[x] ?? m);
+    }
+    const known = new Set<string>(Object.values(GATEWAY_SETTINGS).map((s) => s.env));
+    const unread = Object.keys(env).filter((k) => k.startsWith(GATEWAY_ENV_PREFIX) && !known.has(k));
+    expect(unread).toEqual(['MCP_GATEWAY_POD_IP']);
+    const config = parseConfig((container.args ?? []).slice(1), env);
+    expect(config).toMatchObject({
+      mode: 'aggregate',
+      backendsFile: env[GATEWAY_SETTINGS.backendsFile.env],
+      port: GATEWAY_MCP_PORT,
+      healthPort: GATEWAY_HEALTH_PORT,
+      toolsDeny: ['get_secret'],
+      rateLimitRpm: 120,
+    });
+    expect(config.backendsFile).toMatch(/backends\.json$/);
   });
 
   it('names every setting once, under the prefix, and documents every flag', () => {

@@ -28,7 +28,7 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
 const PENDING: readonly string[] = [];
 
 /**
- * Inside the gateway: protocol <- upstream, policy <- mux <- sessions <- http <- the composition root. A unit is a
+ * Inside the gateway: protocol <- upstream, policy <- mux <- sessions, aggregate <- http <- the composition root. A unit is a
  * subdirectory or a top-level file; the shared leaves (config, audit, metrics, ...) sit under every layer.
  */
 const GATEWAY_LEAVES = ['audit.ts', 'clip.ts', 'config.ts', 'input.ts', 'metrics.ts', 'tool-names.ts', 'version.ts'];
@@ -38,6 +38,8 @@ const GATEWAY_MAY_IMPORT: Record<string, readonly string[]> = {
   'policy/': ['protocol/'],
   'mux/': ['protocol/', 'upstream/', 'policy/'],
   'sessions.ts': ['mux/', 'protocol/', 'upstream/'],
+  // A VirtualMcpServer's backends and routing: beside the sessions, above the mux it gives many upstreams.
+  'aggregate/': ['mux/', 'protocol/', 'upstream/'],
   'health.ts': ['protocol/', 'upstream/'],
   'http/': ['sessions.ts', 'mux/', 'protocol/', 'policy/', 'upstream/'],
 };

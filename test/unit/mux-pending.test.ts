@@ -45,7 +45,7 @@ describe('the pending table', () => {
     expect(ended).toEqual(['cancelled']);
     expect(table.size).toBe(0);
     expect(call.session.pendingByClientId.size).toBe(0);
-    expect([...table.busySessions()]).toEqual([]);
+    expect([...table.busySessions(upstream)]).toEqual([]);
   });
 
   test.each([

@@ -22,6 +22,8 @@ export interface Call extends PendingCall {
   target: unknown;
   /** A 2026-07-28 call the server asked input for. */
   flow: InputFlow | undefined;
+  /** The aggregate's backend the call went to (audit, metrics). */
+  backend: string | undefined;
 }
 
 /** A server request waiting for a 2026-07-28 client's answer. */
@@ -81,5 +83,6 @@ export function newCall(
     uri: method === 'resources/subscribe' && typeof params?.uri === 'string' ? params.uri : undefined,
     target: session.kind === 'modern' && INPUT_METHODS.has(method) ? targetOf(request) : undefined,
     flow: undefined,
+    backend: undefined,
   };
 }

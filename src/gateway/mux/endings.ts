@@ -2,9 +2,12 @@
  * What each way a call can end without an answer means, as data: the tools/call outcome (metrics and audit),
  * the reason the server is told in notifications/cancelled, and the error the client's exchange gets.
  */
+
+import { clip } from '../clip.ts';
 import {
   errorResponse,
   INTERNAL_ERROR,
+  type JsonRpcId,
   type JsonRpcResponse,
   SERVER_ERROR,
   UPSTREAM_UNAVAILABLE,
@@ -64,4 +67,12 @@ export function replyFor(
 export function upstreamFailedMessage(exit: ChannelCloseInfo | undefined): string {
   const how = exit?.signal ? `killed by ${exit.signal}` : exit?.code != null ? `exit code ${exit.code}` : exit?.reason;
   return `the MCP server stopped while handling this request (${how ?? 'unknown'}); the gateway is restarting it`;
+}
+
+export const MCP_PARAMS_PROBLEM = 'Invalid params: params must be an object (MCP requests take named parameters)';
+
+/** The refusal of a request whose id is that of a request still in flight on the same session. */
+export function duplicateIdProblem(id: JsonRpcId): string {
+  const shown = clip(JSON.stringify(id), 64);
+  return `Invalid Request: id ${shown} is already used by a request in flight on this session; give each request its own id`;
 }

@@ -22,6 +22,7 @@ import { targetOf } from '../protocol/methods.ts';
 import type { Call, InputFlow } from './call.ts';
 import type { PendingTable } from './pending.ts';
 import type { ClientSession, Sink } from './session.ts';
+import type { MuxUpstream } from './upstream.ts';
 
 /** How long an input_required round waits for more server requests before it goes out. */
 const INPUT_GATHER_MS = 5;
@@ -193,9 +194,10 @@ export class InputFlows {
     if (!flow.parked) this.flows.delete(flow.id);
   }
 
-  /** The server cancelled one of its requests: no round asks for it any more. */
-  serverCancelled(serverId: JsonRpcId): void {
+  /** The server cancelled one of its requests: no round asks for it any more (ids are per server). */
+  serverCancelled(upstream: MuxUpstream, serverId: JsonRpcId): void {
     for (const flow of this.flows.values()) {
+      if (flow.call.upstream !== upstream) continue;
       for (const [key, r] of flow.open) if (r.serverId === serverId) flow.open.delete(key);
     }
   }

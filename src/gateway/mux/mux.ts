@@ -1,5 +1,6 @@
 /**
- * The multiplexer between many client sessions and an MCP server connection, composed of the layers below it:
+ * The multiplexer between many client sessions and one or more MCP server connections, composed of the layers
+ * below it:
  *
  * - pending.ts: calls in flight; ids and progress tokens rewritten, timeouts, every ending through one hook
  *   (`ended` here says what each ending means to the client, the server, metrics and audit);
@@ -7,17 +8,17 @@
  * - relayed.ts: server requests relayed to 2025/SSE clients under gateway ids;
  * - input-flows.ts: the same requests as 2026-07-28 input_required rounds;
  * - subscriptions.ts: resource subscriptions ref-counted over the sessions;
- * - tool-calls.ts: tools/call gates, the filtered tools/list, audit, the server's tool names.
+ * - tool-calls.ts: tools/call gates, the filtered tools/list, audit, the server's tool names;
+ * - routing.ts: which server a request goes to (one server, or an aggregate's backends by name and URI).
  *
  * The mux answers `initialize` from the cached handshake and `ping` locally, sends list_changed to every session
  * and resources/updated to the sessions that subscribed. Every call and relayed request records the upstream it
- * went to, and server messages arrive through `fromServer(upstream, message)`, so a mux over several servers
- * adds a routing step in `upstreamFor` and one `link` per server, not a second mux.
+ * went to, server messages arrive through `fromServer(upstream, message)` from one `link` per server, and a
+ * server's requests and notifications are attributed among the sessions with calls on that server: a mux over
+ * several servers is this mux with a routing and several links, not a second mux.
  */
 import type { Logger } from '../../observability/log.ts';
-import { type AuditWriter, loggerAudit } from '../audit.ts';
-import { clip } from '../clip.ts';
-import type { RequestStateCodec } from '../input.ts';
+import { loggerAudit } from '../audit.ts';
 import type { GatewayMetrics } from '../metrics.ts';
 import {
   errorResponse,
@@ -39,48 +40,21 @@ import {
 import { capabilityFor } from '../protocol/methods.ts';
 import { attribute, routeServerRequest, unattributedProblem } from './attribution.ts';
 import { type Call, newCall } from './call.ts';
-import { ENDINGS, replyFor, upstreamFailedMessage } from './endings.ts';
+import { duplicateIdProblem, ENDINGS, MCP_PARAMS_PROBLEM, replyFor, upstreamFailedMessage } from './endings.ts';
 import { answerInitialize } from './handshake.ts';
 import { InputFlows } from './input-flows.ts';
+import type { MuxOptions } from './options.ts';
 import { type Ending, PendingTable } from './pending.ts';
 import { RelayedRequests } from './relayed.ts';
+import { type MuxRouting, singleRouting } from './routing.ts';
 import type { ClientSession, Sink } from './session.ts';
 import { Subscriptions } from './subscriptions.ts';
-import { type MuxPolicy, ToolCalls, ToolDiscovery } from './tool-calls.ts';
+import { ToolCalls, ToolDiscovery } from './tool-calls.ts';
 import type { MuxUpstream } from './upstream.ts';
 
+export type { MuxOptions } from './options.ts';
 export type { MuxPolicy } from './tool-calls.ts';
 export type { MuxUpstream } from './upstream.ts';
-
-export interface MuxOptions {
-  upstream: MuxUpstream;
-  policy: MuxPolicy;
-  metrics: GatewayMetrics;
-  log: Logger;
-  /** Per-session mode: the mux serves one session and passes its handshake through. */
-  perSession: boolean;
-  requestTimeoutMs: number;
-  /** How long a request waits for a (re)starting server before it fails. */
-  readyWaitMs: number;
-  /** Bytes queued towards the server beyond which new requests are refused. */
-  maxBacklogBytes?: number;
-  /** A list_changed or resources/updated notification, for the 2026 subscriptions/listen streams. */
-  onServerEvent?: (message: JsonRpcNotification) => void;
-  /** Signs the requestState of input_required results (2026-07-28 clients); without it they are refused. */
-  requestStates?: RequestStateCodec;
-  /** How long an input_required result waits for the client's retry. */
-  inputTimeoutMs?: number;
-  /** Where audit lines go (default: the logger). */
-  audit?: AuditWriter;
-}
-
-const MCP_PARAMS_PROBLEM = 'Invalid params: params must be an object (MCP requests take named parameters)';
-
-/** The refusal of a request whose id is that of a request still in flight on the same session. */
-function duplicateIdProblem(id: JsonRpcId): string {
-  const shown = clip(JSON.stringify(id), 64);
-  return `Invalid Request: id ${shown} is already used by a request in flight on this session; give each request its own id`;
-}
 
 export class Mux {
   /** The attached sessions (2025 sessions, SSE connections, 2026 listen streams). */
@@ -94,7 +68,9 @@ export class Mux {
   private readonly inputs: InputFlows;
   private readonly subscriptions: Subscriptions;
   private readonly tools: ToolCalls;
-  private readonly discovery: ToolDiscovery;
+  private readonly routing: MuxRouting;
+  /** The linked servers, with their tool discovery (none when the routing discovers names itself). */
+  private readonly linked = new Map<MuxUpstream, ToolDiscovery | undefined>();
   private logLevel?: Params;
   private readonly sweeper: NodeJS.Timeout;
 
@@ -113,32 +89,46 @@ export class Mux {
       requestTimeoutMs: options.requestTimeoutMs,
       log: options.log,
     });
-    this.subscriptions = new Subscriptions(this.sessions, options.log);
+    this.routing = options.routing ?? singleRouting(options.upstream);
+    this.subscriptions = new Subscriptions(this.sessions, options.log, (uri) => this.routing.uriOwner(uri));
     this.tools = new ToolCalls({
       policy: options.policy,
       metrics: options.metrics,
       audit: options.audit ?? loggerAudit(options.log),
     });
-    this.discovery = this.link(options.upstream);
+    if (!options.routing) this.link(options.upstream);
     this.sweeper = setInterval(() => this.sweep(), 1000);
     this.sweeper.unref();
   }
 
-  /** Listens to one server: its messages, and its restarts (calls in flight fail; state is replayed). */
-  private link(upstream: MuxUpstream): ToolDiscovery {
-    const discovery = new ToolDiscovery(upstream, this.metrics);
+  /**
+   * Listens to one server: its messages, and its restarts (calls in flight fail; state is replayed).
+   * `discoverTools`: read its tool names for metric labels (off when the routing names tools itself).
+   */
+  link(upstream: MuxUpstream, discoverTools = true): void {
+    const discovery = discoverTools ? new ToolDiscovery(upstream, this.metrics) : undefined;
+    this.linked.set(upstream, discovery);
     upstream.onmessage = (m) => this.fromServer(upstream, m);
     upstream.onstate = (state) => {
       if (state === 'restarting' || state === 'stopped') this.failUpstream(upstream);
       if (state === 'ready' && upstream.restarts > 0) this.replayState(upstream);
-      if (state === 'ready') discovery.refresh();
+      if (state === 'ready') discovery?.refresh();
     };
-    return discovery;
   }
 
-  /** The server a client request goes to (one today; a many-server mux routes by tool name or URI here). */
-  private upstreamFor(_request: JsonRpcRequest): MuxUpstream {
-    return this.upstream;
+  /** A server leaves the mux: its calls and relayed requests fail with `reason`, its messages are ignored. */
+  unlink(upstream: MuxUpstream, reason: string): void {
+    if (!this.linked.delete(upstream)) return;
+    upstream.onmessage = undefined;
+    upstream.onstate = undefined;
+    this.failUpstream(upstream, reason);
+  }
+
+  /** Tells every session (and the 2026 listen streams) that a list changed. */
+  listChanged(method: string): void {
+    const note: JsonRpcNotification = { jsonrpc: '2.0', method };
+    for (const s of this.sessions) s.deliver(note);
+    this.o.onServerEvent?.(note);
   }
 
   /** Requests in flight through this mux. */
@@ -156,7 +146,7 @@ export class Mux {
    */
   watch(session: ClientSession, uris: readonly string[]): void {
     this.attach(session);
-    this.subscriptions.watch(session, uris, this.upstream);
+    this.subscriptions.watch(session, uris);
   }
 
   /** The session ended: its calls are abandoned, its server requests refused, its subscriptions dropped. */
@@ -164,7 +154,7 @@ export class Mux {
     if (!this.sessions.delete(session) && session.pendingByClientId.size === 0) return;
     this.calls.endSession(session, 'client_gone');
     this.relayed.sessionGone(session);
-    this.subscriptions.release(session, this.upstream);
+    this.subscriptions.release(session);
   }
 
   close(): void {
@@ -277,7 +267,7 @@ export class Mux {
         if (this.o.perSession) this.upstream.send(note);
         return;
       default:
-        this.upstream.send(note);
+        for (const upstream of this.linked.keys()) upstream.send(note);
     }
   }
 
@@ -309,7 +299,21 @@ export class Mux {
   }
 
   private forward(session: ClientSession, request: JsonRpcRequest, sink: Sink): void {
-    const upstream = this.upstreamFor(request);
+    const route = this.routing.route(request);
+    if ('answer' in route) {
+      this.metrics.recordRequest(request.method, 'ok');
+      sink.respond(resultResponse(request.id, this.tools.filterResult(request.method, route.answer)));
+      return;
+    }
+    if ('refuse' in route) {
+      const r = route.refuse;
+      const uri = request.params?.uri;
+      if (request.method === 'resources/subscribe' && typeof uri === 'string') this.subscriptions.refused(session, uri);
+      this.tools.refused(session, request, r.outcome, r.backend);
+      sink.respond(errorResponse(request.id, r.code, r.message, r.data));
+      return;
+    }
+    const upstream = route.to;
     if (!upstream.ready) {
       upstream.whenReady(this.o.readyWaitMs).then(
         () => {
@@ -317,7 +321,7 @@ export class Mux {
           else this.forward(session, request, sink);
         },
         (err: Error) => {
-          this.tools.refused(session, request, 'upstream_failed');
+          this.tools.refused(session, request, 'upstream_failed', route.backend);
           sink.respond(errorResponse(request.id, UPSTREAM_UNAVAILABLE, err.message));
         },
       );
@@ -335,8 +339,9 @@ export class Mux {
       return;
     }
     const call = newCall(upstream, session, request, sink, this.o.requestTimeoutMs);
+    call.backend = route.backend;
     const method = request.method;
-    const sent = this.calls.open(call, request.params);
+    const sent = this.calls.open(call, route.params ?? request.params);
     const message: JsonRpcRequest =
       sent === undefined
         ? { jsonrpc: '2.0', id: call.id, method }
@@ -363,7 +368,8 @@ export class Mux {
     }
     const response = message as JsonRpcResponse;
     const call = this.calls.get(response.id);
-    if (call) this.calls.end(call, 'answered', response);
+    // Gateway ids are unique over every server: a server answers only its own calls.
+    if (call && call.upstream === upstream) this.calls.end(call, 'answered', response);
   }
 
   private serverNotification(upstream: MuxUpstream, note: JsonRpcNotification): void {
@@ -382,21 +388,21 @@ export class Mux {
       }
       case 'notifications/cancelled':
         this.relayed.serverCancelled(upstream, note);
-        this.inputs.serverCancelled(params?.requestId as JsonRpcId);
+        this.inputs.serverCancelled(upstream, params?.requestId as JsonRpcId);
         return;
       case 'notifications/tools/list_changed':
       case 'notifications/prompts/list_changed':
       case 'notifications/resources/list_changed':
-        if (note.method === 'notifications/tools/list_changed') this.discovery.refresh();
-        for (const s of this.sessions) s.deliver(note);
-        this.o.onServerEvent?.(note);
+        if (this.routing.serverNotification?.(upstream, note)) return;
+        if (note.method === 'notifications/tools/list_changed') this.linked.get(upstream)?.refresh();
+        this.listChanged(note.method);
         return;
       case 'notifications/resources/updated':
         this.subscriptions.deliverUpdated(note);
         this.o.onServerEvent?.(note);
         return;
       default: {
-        const target = attribute(this.calls.busySessions(), undefined, this.onlySession());
+        const target = attribute(this.calls.busySessions(upstream), undefined, this.onlySession());
         if (target === 'ambiguous') {
           this.metrics.droppedMessages.inc({ reason: 'ambiguous_session' });
           return;
@@ -406,7 +412,7 @@ export class Mux {
           for (const s of this.sessions) s.deliver(note);
           return;
         }
-        const call = this.calls.latest(target);
+        const call = this.calls.latest(target, upstream);
         if (call) call.sink.related(note);
         else target.deliver(note);
       }
@@ -419,12 +425,12 @@ export class Mux {
       return;
     }
     const capability = capabilityFor(request.method);
-    const target = attribute(this.calls.busySessions(), capability, this.onlySession());
+    const target = attribute(this.calls.busySessions(upstream), capability, this.onlySession());
     if (target === 'ambiguous' || target === 'none') {
       this.refuse(upstream, request, unattributedProblem(request.method, target));
       return;
     }
-    const call = this.calls.latest(target);
+    const call = this.calls.latest(target, upstream);
     const route = routeServerRequest(target, call?.method, request.method, capability, this.inputs.enabled);
     if (route === 'input' && call) {
       this.inputs.ask(call, request);
@@ -456,11 +462,14 @@ export class Mux {
 
   /** The server died (or the drain deadline passed): every request in flight gets a clear error now. */
   failAll(reason?: string): void {
-    this.failUpstream(this.upstream, reason);
+    for (const upstream of this.linked.keys()) this.failUpstream(upstream, reason);
   }
 
   private failUpstream(upstream: MuxUpstream, reason?: string): void {
-    this.calls.endAll('upstream_failed', reason ?? upstreamFailedMessage(upstream.lastExit), upstream);
+    const label = upstream.label;
+    const stopped = upstreamFailedMessage(upstream.lastExit);
+    const message = reason ?? (label === undefined ? stopped : `backend ${label}: ${stopped}`);
+    this.calls.endAll('upstream_failed', message, upstream);
     this.relayed.upstreamFailed(upstream);
   }
 

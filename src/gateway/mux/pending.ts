@@ -14,6 +14,8 @@ import type { JsonRpcId, JsonRpcResponse, Params } from '../protocol/jsonrpc.ts'
 import type { ClientSession, Sink } from './session.ts';
 import type { MuxUpstream } from './upstream.ts';
 
+const NONE: ReadonlyMap<ClientSession, number> = new Map();
+
 export type Ending =
   /** The server answered (the hook gets the response). */
   | 'answered'
@@ -68,8 +70,11 @@ export class PendingTable<C extends PendingCall> {
   private nextToken = 1;
   private readonly calls = new Map<number, C>();
   private readonly tokens = new Map<number, C>();
-  /** Sessions with at least one call in flight (what attribution chooses among). */
-  private readonly busy = new Set<ClientSession>();
+  /**
+   * Per server: the sessions with calls in flight on it and how many (what attribution chooses among), so a
+   * server's request goes only to a session waiting on that server.
+   */
+  private readonly busy = new Map<MuxUpstream, Map<ClientSession, number>>();
   private readonly onEnd: EndHook<C>;
 
   constructor(onEnd: EndHook<C>) {
@@ -117,15 +122,17 @@ export class PendingTable<C extends PendingCall> {
     return this.calls.get(call.id) === call;
   }
 
-  /** Sessions with calls in flight, in the order they became busy. */
-  busySessions(): IterableIterator<ClientSession> {
-    return this.busy.values();
+  /** Sessions with calls in flight on this server, in the order they became busy there. */
+  busySessions(upstream: MuxUpstream): IterableIterator<ClientSession> {
+    return (this.busy.get(upstream) ?? NONE).keys();
   }
 
-  /** The session's most recent call in flight. */
-  latest(session: ClientSession): C | undefined {
+  /** The session's most recent call in flight (on this server, when given). */
+  latest(session: ClientSession, upstream?: MuxUpstream): C | undefined {
     let last: PendingCall | undefined;
-    for (const call of session.pendingByClientId.values()) last = call;
+    for (const call of session.pendingByClientId.values()) {
+      if (upstream === undefined || call.upstream === upstream) last = call;
+    }
     return last as C | undefined;
   }
 
@@ -169,12 +176,24 @@ export class PendingTable<C extends PendingCall> {
 
   private track(call: C): void {
     call.session.pendingByClientId.set(call.clientId, call);
-    this.busy.add(call.session);
+    let sessions = this.busy.get(call.upstream);
+    if (!sessions) {
+      sessions = new Map();
+      this.busy.set(call.upstream, sessions);
+    }
+    sessions.set(call.session, (sessions.get(call.session) ?? 0) + 1);
   }
 
   private untrack(call: C): void {
     const mine = call.session.pendingByClientId;
     if (mine.get(call.clientId) === call) mine.delete(call.clientId);
-    if (mine.size === 0) this.busy.delete(call.session);
+    const sessions = this.busy.get(call.upstream);
+    const count = sessions?.get(call.session);
+    if (!sessions || count === undefined) return;
+    if (count > 1) sessions.set(call.session, count - 1);
+    else {
+      sessions.delete(call.session);
+      if (sessions.size === 0) this.busy.delete(call.upstream);
+    }
   }
 }

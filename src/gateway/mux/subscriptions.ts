@@ -15,11 +15,16 @@ const SUBSCRIBE_TIMEOUT_MS = 10_000;
 export class Subscriptions {
   private readonly sessions: ReadonlySet<ClientSession>;
   private readonly log: Logger;
+  private readonly owner: (uri: string) => MuxUpstream | undefined;
 
-  /** `sessions`: the mux's attached sessions (read, never changed here). */
-  constructor(sessions: ReadonlySet<ClientSession>, log: Logger) {
+  /**
+   * `sessions`: the mux's attached sessions (read, never changed here); `owner`: the server a URI belongs to
+   * (the one server, or an aggregate's backend holding it).
+   */
+  constructor(sessions: ReadonlySet<ClientSession>, log: Logger, owner: (uri: string) => MuxUpstream | undefined) {
     this.sessions = sessions;
     this.log = log;
+    this.owner = owner;
   }
 
   /** How many attached sessions other than `except` hold the URI. */
@@ -46,12 +51,13 @@ export class Subscriptions {
   }
 
   /** A 2026 listen stream's URIs: the first holder of each subscribes the server (unless it is down: replay). */
-  watch(session: ClientSession, uris: readonly string[], upstream: MuxUpstream): void {
+  watch(session: ClientSession, uris: readonly string[]): void {
     for (const uri of uris) {
       if (session.subscriptions.has(uri)) continue;
       const held = this.holders(uri) > 0;
       session.subscriptions.add(uri);
-      if (held || !upstream.ready) continue;
+      const upstream = this.owner(uri);
+      if (held || !upstream?.ready) continue;
       void upstream.request('resources/subscribe', { uri }, SUBSCRIBE_TIMEOUT_MS).then((answer) => {
         if (!answer.error) return;
         // Not subscribed after all: nothing to undo on detach, nothing to replay after a restart.
@@ -62,19 +68,20 @@ export class Subscriptions {
   }
 
   /** A session that is no longer attached lets go of its URIs; the last holder unsubscribes the server. */
-  release(session: ClientSession, upstream: MuxUpstream): void {
+  release(session: ClientSession): void {
     for (const uri of session.subscriptions) {
-      if (this.holders(uri) === 0 && upstream.ready) {
+      const upstream = this.owner(uri);
+      if (this.holders(uri) === 0 && upstream?.ready) {
         void upstream.request('resources/unsubscribe', { uri }, SUBSCRIBE_TIMEOUT_MS);
       }
     }
     session.subscriptions.clear();
   }
 
-  /** After a restart: the new server process is subscribed to every URI a session holds, once. */
+  /** After a restart: the new server process is subscribed to every URI of its that a session holds, once. */
   replay(upstream: MuxUpstream): void {
     const uris = new Set<string>();
-    for (const s of this.sessions) for (const uri of s.subscriptions) uris.add(uri);
+    for (const s of this.sessions) for (const uri of s.subscriptions) if (this.owner(uri) === upstream) uris.add(uri);
     for (const uri of uris) void upstream.request('resources/subscribe', { uri }, SUBSCRIBE_TIMEOUT_MS);
   }
 

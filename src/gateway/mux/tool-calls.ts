@@ -67,7 +67,7 @@ export class ToolCalls {
   }
 
   /** The metric and audit line of a tools/call that never reached the server. */
-  refused(session: ClientSession, request: JsonRpcRequest, outcome: string): void {
+  refused(session: ClientSession, request: JsonRpcRequest, outcome: string, backend?: string): void {
     if (request.method !== 'tools/call') return;
     const params = request.params;
     const now = performance.now();
@@ -79,13 +79,14 @@ export class ToolCalls {
       undefined,
       now,
       now,
+      backend,
     );
   }
 
   /** The metric and audit line of a tools/call that ended (no-op for other methods). */
   record(call: Call, outcome: string, errorCode?: number, ended = performance.now()): void {
     if (call.method !== 'tools/call') return;
-    this.write(call.session, call.tool, call.argKeys, outcome, errorCode, call.started, ended);
+    this.write(call.session, call.tool, call.argKeys, outcome, errorCode, call.started, ended, call.backend);
   }
 
   /** A tools/list result without the tools the policy hides; the result itself when nothing is filtered. */
@@ -109,12 +110,15 @@ export class ToolCalls {
     errorCode: number | undefined,
     started: number,
     ended: number,
+    backend?: string,
   ): void {
     const seconds = (ended - started) / 1000;
     this.metrics.recordToolCall(tool ?? '_unknown', outcome, seconds);
+    if (backend !== undefined) this.metrics.recordBackendCall(backend, outcome);
     this.audit({
       event: 'tool_call',
       tool,
+      ...(backend === undefined ? {} : { backend }),
       argumentKeys,
       client: session.identity,
       session: session.logId,

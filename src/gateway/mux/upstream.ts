@@ -9,6 +9,8 @@ import type { InitializeResult, UpstreamState } from '../upstream/upstream.ts';
 
 export interface MuxUpstream {
   readonly ready: boolean;
+  /** An aggregate's backend name: errors about this server name it. */
+  readonly label?: string;
   /** How often the server was restarted (a restart > 0 going ready replays subscriptions and the log level). */
   readonly restarts: number;
   readonly initResult?: InitializeResult;

@@ -14,7 +14,12 @@ export interface HttpChannelOptions {
   url: string;
   transport: 'streamable-http' | 'sse';
   log: Logger;
+  /** Headers on every request to the upstream (an aggregate's bearer token for a backend's gateway). */
+  headers?: () => Promise<Record<string, string>>;
 }
+
+/** How the error of a request the upstream never received begins (an aggregate reconnects on it). */
+export const UNREACHABLE = 'upstream MCP server unreachable';
 
 /** The size of a message on the wire (the SDK transport sends it as one JSON body). */
 export function messageBytes(message: JsonRpcMessage): number {
@@ -52,10 +57,12 @@ export class HttpChannel implements Channel {
         if (typeof init?.body === 'string') this.taken(init.body);
       }
     };
+    const headers = (await this.options.headers?.()) ?? {};
+    const requestInit = { headers };
     const transport =
       this.options.transport === 'sse'
-        ? new SSEClientTransport(url, { fetch: fetchTaking })
-        : new StreamableHTTPClientTransport(url, { fetch: fetchTaking });
+        ? new SSEClientTransport(url, { fetch: fetchTaking, requestInit })
+        : new StreamableHTTPClientTransport(url, { fetch: fetchTaking, requestInit });
     this.transport = transport;
     transport.onmessage = (message) => this.onmessage?.(message);
     transport.onerror = (err) => {
@@ -88,7 +95,7 @@ export class HttpChannel implements Channel {
         const text = err instanceof Error ? err.message : String(err);
         this.options.log.warn({ err: text }, 'sending to the upstream failed');
         if (kindOf(message) === 'request' && 'id' in message && message.id !== null) {
-          this.onmessage?.(errorResponse(message.id, UPSTREAM_UNAVAILABLE, `upstream MCP server unreachable: ${text}`));
+          this.onmessage?.(errorResponse(message.id, UPSTREAM_UNAVAILABLE, `${UNREACHABLE}: ${text}`));
         }
         // The upstream forgot our session (it restarted): reconnect and initialize again.
         if (err instanceof StreamableHTTPError && err.code === 404) void this.close();

@@ -64,6 +64,8 @@ export class Upstream {
   private readySince = 0;
   private readonly log: Logger;
   private startedOnce = false;
+  /** Why recycle() closed the channel: the reason the restart reports. */
+  private recycleReason?: string;
 
   constructor(options: UpstreamOptions) {
     this.options = options;
@@ -208,8 +210,21 @@ export class Upstream {
     }
   }
 
-  private channelClosed(channel: Channel, info: ChannelCloseInfo): void {
+  /**
+   * The connection is dead though it never said so (a failed health check, an unreachable HTTP server): close it,
+   * and the usual restart with backoff follows.
+   */
+  recycle(reason: string): void {
+    const channel = this.channel;
+    if (!channel || this.state !== 'ready') return;
+    this.recycleReason = reason;
+    void channel.close(1000).catch(() => {});
+  }
+
+  private channelClosed(channel: Channel, closeInfo: ChannelCloseInfo): void {
     if (channel !== this.channel) return;
+    const info = this.recycleReason === undefined ? closeInfo : { reason: this.recycleReason };
+    this.recycleReason = undefined;
     this.channel = undefined;
     this.lastExit = info;
     this.settleInternal('the MCP server stopped');

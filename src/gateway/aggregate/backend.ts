@@ -1,0 +1,227 @@
+/**
+ * One backend of an aggregate: the connection to its McpServer's gateway (an Upstream over an HTTP channel,
+ * reconnecting with backoff), what it offers (tools, prompts, resources, templates: every page, read at each
+ * connection and after its list_changed), and a health check that notices a backend that died without closing
+ * its connection. The mux sees it as one MuxUpstream whose errors name the backend.
+ */
+import { readFile } from 'node:fs/promises';
+import type { AggregateBackend } from '../../contract/aggregate.ts';
+import type { ItemKind } from '../../contract/virtual-names.ts';
+import type { Logger } from '../../observability/log.ts';
+import type { GatewayMetrics } from '../metrics.ts';
+import type { MuxUpstream } from '../mux/upstream.ts';
+import {
+  isObject,
+  type JsonRpcMessage,
+  type JsonRpcResponse,
+  METHOD_NOT_FOUND,
+  type Params,
+  UPSTREAM_UNAVAILABLE,
+} from '../protocol/jsonrpc.ts';
+import type { Channel, ChannelCloseInfo } from '../upstream/channel.ts';
+import { UNREACHABLE } from '../upstream/http.ts';
+import { type InitializeResult, Upstream, type UpstreamState } from '../upstream/upstream.ts';
+
+/** What a list method returns under, by item kind, and the capability that says the backend has it. */
+export const LISTS: Readonly<Record<ItemKind, { method: string; key: string; capability: string }>> = {
+  tool: { method: 'tools/list', key: 'tools', capability: 'tools' },
+  prompt: { method: 'prompts/list', key: 'prompts', capability: 'prompts' },
+  resource: { method: 'resources/list', key: 'resources', capability: 'resources' },
+  resourceTemplate: { method: 'resources/templates/list', key: 'resourceTemplates', capability: 'resources' },
+};
+
+/** An item as the backend listed it: `name` (tools, prompts) or `uri` / `uriTemplate` (resources, templates). */
+export type Item = Record<string, unknown>;
+
+export const itemKey = (kind: ItemKind, item: Item): unknown =>
+  kind === 'resource' ? item.uri : kind === 'resourceTemplate' ? item.uriTemplate : item.name;
+
+const MAX_PAGES = 50;
+/** Items of one kind kept per backend: a backend listing more is cut here (and logged), not kept whole in memory. */
+export const MAX_ITEMS = 5000;
+const LIST_TIMEOUT_MS = 10_000;
+
+export interface BackendOptions {
+  spec: AggregateBackend;
+  log: Logger;
+  metrics: GatewayMetrics;
+  /** The gateway's initialize params towards backends. */
+  initParams: Params;
+  /** The backend's lists or state changed: the aggregate rebuilds its names. */
+  onChange: () => void;
+  /** The HTTP channel; tests may hand in another. */
+  createChannel: (spec: AggregateBackend, headers: () => Promise<Record<string, string>>) => Channel;
+  healthIntervalMs?: number;
+  backoffMaxMs?: number;
+}
+
+export class Backend implements MuxUpstream {
+  readonly label: string;
+  spec: AggregateBackend;
+  /** The last lists read, kept while the backend is down so its names keep answering (with "unavailable"). */
+  readonly offered = new Map<ItemKind, Item[]>();
+  onmessage?: (message: JsonRpcMessage) => void;
+  onstate?: (state: UpstreamState, info?: ChannelCloseInfo) => void;
+  private readonly upstream: Upstream;
+  private readonly o: BackendOptions;
+  private readonly health: NodeJS.Timeout;
+  private reading?: Promise<void>;
+  private readAgain = false;
+
+  constructor(options: BackendOptions) {
+    this.o = options;
+    this.spec = options.spec;
+    this.label = options.spec.name;
+    const log = options.log.child({ backend: this.label });
+    const headers = () => this.headers();
+    this.upstream = new Upstream({
+      name: this.label,
+      createChannel: () => options.createChannel(this.spec, headers),
+      log,
+      metrics: options.metrics,
+      backoffMaxMs: options.backoffMaxMs ?? 5000,
+      initTimeoutMs: 10_000,
+    });
+    this.upstream.onmessage = (m) => this.fromBackend(m);
+    this.upstream.onstate = (state, info) => {
+      options.metrics.backendUp.set({ backend: this.label }, state === 'ready' ? 1 : 0);
+      this.onstate?.(state, info);
+      if (state === 'ready') this.refreshLists();
+      else options.onChange();
+    };
+    options.metrics.backendUp.set({ backend: this.label }, 0);
+    this.health = setInterval(() => void this.check(), options.healthIntervalMs ?? 5000);
+    this.health.unref();
+  }
+
+  get ready(): boolean {
+    return this.upstream.ready;
+  }
+  get restarts(): number {
+    return this.upstream.restarts;
+  }
+  get initResult(): InitializeResult | undefined {
+    return this.upstream.initResult;
+  }
+  get lastExit(): ChannelCloseInfo | undefined {
+    return this.upstream.lastExit;
+  }
+  get everStarted(): boolean {
+    return this.upstream.everStarted;
+  }
+
+  send(message: JsonRpcMessage): boolean {
+    return this.upstream.send(message);
+  }
+  request(method: string, params: Params | undefined, timeoutMs: number): Promise<JsonRpcResponse> {
+    return this.upstream.request(method, params, timeoutMs);
+  }
+  whenReady(timeoutMs?: number): Promise<void> {
+    return this.upstream.whenReady(timeoutMs);
+  }
+  backlog(): number {
+    return this.upstream.backlog();
+  }
+  unavailableReason(): string {
+    return `backend ${this.label} is unavailable: ${this.upstream.unavailableReason()}`;
+  }
+
+  start(): Promise<void> {
+    return this.upstream.start(this.o.initParams);
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.health);
+    this.o.metrics.backendUp.remove({ backend: this.label });
+    await this.upstream.stop(2000);
+  }
+
+  /** Its list_changed: read the lists again (the aggregate tells clients if the merged lists changed). */
+  refreshLists(): void {
+    if (this.reading) {
+      this.readAgain = true;
+      return;
+    }
+    this.reading = this.readLists().finally(() => {
+      this.reading = undefined;
+      this.o.onChange();
+      if (!this.readAgain) return;
+      this.readAgain = false;
+      this.refreshLists();
+    });
+  }
+
+  private async headers(): Promise<Record<string, string>> {
+    const file = this.spec.tokenFile;
+    if (!file) return {};
+    try {
+      const token = (await readFile(file, 'utf8')).trim();
+      return token ? { authorization: `Bearer ${token}` } : {};
+    } catch (err) {
+      this.o.log.warn({ backend: this.label, file, err: (err as NodeJS.ErrnoException).code }, 'token file unreadable');
+      return {};
+    }
+  }
+
+  private fromBackend(message: JsonRpcMessage): void {
+    const error = 'error' in message ? message.error : undefined;
+    if (error?.code === UPSTREAM_UNAVAILABLE && error.message.startsWith(UNREACHABLE)) {
+      // The HTTP channel could not reach the backend: say which one, and reconnect rather than wait for a probe.
+      this.onmessage?.({ ...message, error: { ...error, message: `backend ${this.label}: ${error.message}` } });
+      this.upstream.recycle(error.message);
+      return;
+    }
+    this.onmessage?.(message);
+  }
+
+  private async check(): Promise<void> {
+    if (!this.upstream.ready) return;
+    const answer = await this.upstream.request('ping', undefined, 3000);
+    if (answer.error && answer.error.code !== METHOD_NOT_FOUND) {
+      this.o.log.warn({ backend: this.label, err: answer.error.message }, 'backend failed its health check');
+      this.upstream.recycle(`health check failed: ${answer.error.message}`);
+    }
+  }
+
+  private async readLists(): Promise<void> {
+    const capabilities = this.upstream.initResult?.capabilities ?? {};
+    for (const [kind, list] of Object.entries(LISTS) as Array<[ItemKind, (typeof LISTS)[ItemKind]]>) {
+      if (!isObject(capabilities[list.capability])) {
+        this.offered.delete(kind);
+        continue;
+      }
+      const items = await this.readList(list.method, list.key);
+      // A list that failed keeps its last reading: one timeout must not make a backend's tools disappear.
+      if (items)
+        this.offered.set(
+          kind,
+          items.filter((i) => typeof itemKey(kind, i) === 'string'),
+        );
+    }
+  }
+
+  private async readList(method: string, key: string): Promise<Item[] | undefined> {
+    const items: Item[] = [];
+    let cursor: unknown;
+    for (let page = 0; page < MAX_PAGES; page++) {
+      const answer = await this.upstream.request(method, cursor === undefined ? {} : { cursor }, LIST_TIMEOUT_MS);
+      if (answer.error || !isObject(answer.result)) {
+        if (answer.error?.code === METHOD_NOT_FOUND) return [];
+        this.o.log.warn({ backend: this.label, method, err: answer.error?.message }, 'backend list failed');
+        return undefined;
+      }
+      const got = answer.result[key];
+      if (Array.isArray(got)) for (const item of got) if (isObject(item)) items.push(item);
+      if (items.length > MAX_ITEMS) {
+        this.o.log.warn(
+          { backend: this.label, method, kept: MAX_ITEMS },
+          'backend lists too many items; the rest are ignored',
+        );
+        return items.slice(0, MAX_ITEMS);
+      }
+      cursor = answer.result.nextCursor;
+      if (typeof cursor !== 'string' || cursor === '') break;
+    }
+    return items;
+  }
+}
