@@ -46,22 +46,27 @@ export function stdoutLogSink(): LogSink {
   let broken = false;
   let waiters: Array<(err?: Error) => void> = [];
 
-  const take = (): Buffer | undefined => {
+  /** What is to be written, in order; a string (no copy to a Buffer) unless a full pipe left a remainder. */
+  const take = (): Buffer | string | undefined => {
     if (pending.length === 0) return rest;
     const text = pending.length === 1 ? (pending[0] as string) : pending.join('');
     pending = [];
     bytes = 0;
-    const data = Buffer.from(text);
-    return rest ? Buffer.concat([rest, data]) : data;
+    return rest ? Buffer.concat([rest, Buffer.from(text)]) : text;
   };
   /** One write attempt; false when the pipe is full. */
-  const attempt = (data: Buffer): boolean => {
+  const attempt = (data: Buffer | string): boolean => {
     rest = undefined;
     try {
-      const written = writeSync(FD, data);
-      if (written < data.length) rest = data.subarray(written);
+      if (typeof data === 'string') {
+        const written = writeSync(FD, data);
+        if (written !== Buffer.byteLength(data)) rest = Buffer.from(data).subarray(written);
+      } else {
+        const written = writeSync(FD, data);
+        if (written < data.length) rest = data.subarray(written);
+      }
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'EAGAIN') rest = data;
+      if ((err as NodeJS.ErrnoException).code === 'EAGAIN') rest = typeof data === 'string' ? Buffer.from(data) : data;
       // A reader gone (EPIPE) or fd 1 closed leaves nowhere to log: stop, rather than fail the gateway over logs.
       else broken = true;
     }
