@@ -35,7 +35,15 @@ function stdoutIsStream(): boolean {
 
 const sleep = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 
+let shared: LogSink | undefined;
+
+/** The process's one sink for fd 1 (one buffer, one timer and one exit hook, however many loggers use it). */
 export function stdoutLogSink(): LogSink {
+  shared ??= createSink();
+  return shared;
+}
+
+function createSink(): LogSink {
   // Node opens a pipe or socket on fd 1 in non-blocking mode when it creates process.stdout.
   if (stdoutIsStream()) void process.stdout;
   let pending: string[] = [];
