@@ -21,12 +21,11 @@ const SEA_FUSE = ['NODE', 'SEA', 'FUSE', 'fce680ab2cc467b6e072b8b5df1996b2'].joi
 const packageRoot = () => fileURLToPath(new URL('../..', import.meta.url));
 
 /**
- * V8 flags baked into the runtime (the SEA's execArgv; NODE_OPTIONS still adds to them). The young generation
- * capped at 2 MiB per semi-space (V8's default grows it to 16 MiB while sessions open, and it stays): 13 MB less
- * RSS at 1,000 idle sessions, with calls/s within 5% of no cap side by side (bench/RESULTS.md); a 1 MiB cap
- * cost 13-17% of calls/s.
+ * V8 flags baked into the runtime (the SEA's execArgv; NODE_OPTIONS still adds to them). None by default:
+ * `--max-semi-space-size=1` cuts the RSS at 1,000 idle sessions by about 20 MB but cost 13-17% of calls/s in a
+ * side-by-side run (bench/RESULTS.md), and calls/s is the further target.
  */
-export const RUNTIME_EXEC_ARGV: string[] = ['--max-semi-space-size=2'];
+export const RUNTIME_EXEC_ARGV: string[] = [];
 
 /** Where the image keeps the prebuilt runtime (MCP_GATEWAY_RUNTIME_SOURCE overrides). */
 export function defaultRuntimeSource(env: NodeJS.ProcessEnv = process.env): string {
