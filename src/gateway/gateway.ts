@@ -1,6 +1,5 @@
 /** Wires one gateway: the server connection(s), router, sessions, the MCP port, the health port, and drain. */
 import { createServer, type Server as HttpServer } from 'node:http';
-import { pino } from 'pino';
 import { createLogger, type Logger } from '../observability/log.ts';
 import type { AggregateCore } from './aggregate/serve.ts';
 import { type AuditWriter, directAudit, loggerAudit } from './audit.ts';
@@ -12,6 +11,7 @@ import { OpenStreams, type StalledStream } from './http/sse.ts';
 import { SdkStreamWatch } from './http/stall.ts';
 import { DEFAULT_STREAM_LIMITS, type StreamLimits } from './http/streams.ts';
 import { listen } from './listen.ts';
+import { stdoutLogSink } from './log-sink.ts';
 import { GatewayMetrics } from './metrics.ts';
 import { Mux } from './mux/mux.ts';
 import { authenticatorFor, channelFactory, signedIdsFor } from './parts.ts';
@@ -59,8 +59,8 @@ export class Gateway {
       this.audit = loggerAudit(options.log);
     } else {
       // Buffered: one write per 4 KiB of lines or per 200 ms instead of one per audit line (each write is a
-      // syscall on the hot path); flushed on drain.
-      const destination = pino.destination({ fd: 1, sync: false, minLength: 4096, periodicFlush: 200 });
+      // syscall on the hot path); flushed on drain and at exit (log-sink.ts).
+      const destination = stdoutLogSink();
       this.log = createLogger({ name: LOGGER_NAME, level: config.logLevel, destination });
       this.audit = directAudit(this.log, destination, LOGGER_NAME);
     }

@@ -23,7 +23,7 @@ const packageRoot = () => fileURLToPath(new URL('../..', import.meta.url));
 /**
  * V8 flags baked into the runtime (the SEA's execArgv; NODE_OPTIONS still adds to them). None by default:
  * `--max-semi-space-size=1` cuts the RSS at 1,000 idle sessions by about 20 MB but cost 13-17% of calls/s in a
- * side-by-side run (bench/RESULTS.md), and calls/s is the further target.
+ * side-by-side run (bench/RESULTS.md); `=2`: 113 -> 99 MB, at 0.86-1.00 of the calls/s under the bench lock.
  */
 export const RUNTIME_EXEC_ARGV: string[] = [];
 

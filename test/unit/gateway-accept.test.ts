@@ -24,4 +24,13 @@ describe('acceptedFormats', () => {
   ])('%s', (header, formats) => {
     expect(acceptedFormats(header)).toEqual(formats);
   });
+
+  it('answers a value the same way again, also after many other values (the table of seen values)', () => {
+    const first = acceptedFormats('application/json;q=0, text/event-stream');
+    for (let i = 0; i < 40; i++) acceptedFormats(`text/x-${i}`);
+    expect(acceptedFormats('application/json;q=0, text/event-stream')).toEqual(first);
+    expect(first).toEqual({ json: false, sse: true });
+    // Shared between requests, so no caller can change it for the next one.
+    expect(Object.isFrozen(first)).toBe(true);
+  });
 });

@@ -53,14 +53,29 @@ function quality(ranges: MediaRange[], type: string, subtype: string): number {
  * picks (RFC 9110: no Accept means any type). Otherwise which of application/json and text/event-stream it takes.
  */
 export function acceptedFormats(header: string | undefined): AnswerFormats | null {
-  if (header === undefined || header.trim() === '') return null;
+  if (header === undefined) return null;
+  // Clients send the same one or two Accept values on every request: remember a few (bounded, so junk
+  // headers cannot grow it) instead of parsing each time. The answers are frozen: callers share them.
+  const known = seen.get(header);
+  if (known !== undefined) return known;
+  const formats = parseAccept(header);
+  if (seen.size >= MAX_SEEN) seen.clear();
+  seen.set(header, formats);
+  return formats;
+}
+
+const MAX_SEEN = 16;
+const seen = new Map<string, Readonly<AnswerFormats> | null>();
+
+function parseAccept(header: string): AnswerFormats | null {
+  if (header.trim() === '') return null;
   const ranges: MediaRange[] = [];
   for (const part of header.split(',')) {
     const r = parseRange(part);
     if (r) ranges.push(r);
   }
-  return {
+  return Object.freeze({
     json: quality(ranges, 'application', 'json') > 0,
     sse: quality(ranges, 'text', 'event-stream') > 0,
-  };
+  });
 }

@@ -93,6 +93,12 @@ export function stderrText(line: Buffer, maxBytes: number): string {
   return `${line.toString('utf8', 0, cut)}…`;
 }
 
+/** The end of a tick's batch of sends (a module function: no closure per send). */
+function uncork(channel: StdioChannel, stdin: NodeJS.WritableStream & { uncork(): void }): void {
+  channel.corked = false;
+  stdin.uncork();
+}
+
 export class StdioChannel implements Channel {
   onmessage?: (message: unknown) => void;
   onclose?: (info: ChannelCloseInfo) => void;
@@ -107,7 +113,8 @@ export class StdioChannel implements Channel {
   private stderrTimer?: NodeJS.Timeout;
   private nonJsonWarned = 0;
   private deepWarned = 0;
-  private corked = false;
+  /** A cork is open for this tick's sends (read by `uncork`). */
+  corked = false;
 
   constructor(options: StdioChannelOptions) {
     this.options = options;
@@ -229,10 +236,7 @@ export class StdioChannel implements Channel {
     if (!this.corked) {
       this.corked = true;
       child.stdin.cork();
-      process.nextTick(() => {
-        this.corked = false;
-        child.stdin.uncork();
-      });
+      process.nextTick(uncork, this, child.stdin);
     }
     child.stdin.write(`${JSON.stringify(message)}\n`);
     return true;
