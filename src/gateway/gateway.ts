@@ -1,6 +1,7 @@
 /** Wires one gateway: the server connection(s), router, sessions, the MCP port, the health port, and drain. */
 import { createServer, type Server as HttpServer } from 'node:http';
 import { createLogger, type Logger } from '../observability/log.ts';
+import { stdoutLogSink } from '../observability/log-sink.ts';
 import type { AggregateCore } from './aggregate/serve.ts';
 import { type AuditWriter, directAudit, loggerAudit } from './audit.ts';
 import type { GatewayConfig } from './config.ts';
@@ -11,7 +12,6 @@ import { OpenStreams, type StalledStream } from './http/sse.ts';
 import { SdkStreamWatch } from './http/stall.ts';
 import { DEFAULT_STREAM_LIMITS, type StreamLimits } from './http/streams.ts';
 import { listen } from './listen.ts';
-import { stdoutLogSink } from './log-sink.ts';
 import { GatewayMetrics } from './metrics.ts';
 import { Mux } from './mux/mux.ts';
 import { authenticatorFor, channelFactory, signedIdsFor } from './parts.ts';

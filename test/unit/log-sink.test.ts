@@ -1,5 +1,5 @@
 /**
- * The gateway's buffered stdout for log lines (src/gateway/log-sink.ts): every line arrives, in order, whether
+ * The gateway's buffered stdout for log lines (src/observability/log-sink.ts): every line arrives, in order, whether
  * stdout is a pipe (a container) or a file, whether the process exits at once (process.exit right after the
  * last line) or flushes first.
  */
@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, test } from 'vitest';
 
-const SINK = fileURLToPath(new URL('../../src/gateway/log-sink.ts', import.meta.url));
+const SINK = fileURLToPath(new URL('../../src/observability/log-sink.ts', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'log-sink-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
