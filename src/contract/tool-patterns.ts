@@ -3,8 +3,7 @@
  * exactly one; nothing else is special (the CRD refuses regular-expression syntax). Matching is linear in the
  * name for each star, never a backtracking regular expression, since clients choose the names they call.
  *
- * In the contract layer, so the controller and the gateway share it; the same semantics as
- * src/gateway/policy/tool-patterns.ts, which a unit test compares against this one until the gateway imports it.
+ * In the contract layer, so the controller and the gateway share one matcher.
  */
 
 /** True when `name` matches the glob `pattern` (an exact name is a glob without `*` or `?`). */

@@ -1,6 +1,6 @@
 /** The gateway's tool policy matcher: exact names, and globs with * and ? only. */
 import { describe, expect, it } from 'vitest';
-import { globMatches, toolMatcher } from '../../src/gateway/policy/tool-patterns.ts';
+import { globMatches, toolMatcher } from '../../src/contract/tool-patterns.ts';
 
 describe('globMatches', () => {
   it.each([

@@ -1,6 +1,7 @@
 /** Tool allow/deny lists (names or globs) and per-tool rate limits; the mux takes it as its MuxPolicy. */
+
+import { toolMatcher } from '../../contract/tool-patterns.ts';
 import type { RateLimiter } from './ratelimit.ts';
-import { toolMatcher } from './tool-patterns.ts';
 
 export class ToolPolicy {
   /** Tool names or globs (`*`, `?`); undefined: every tool not denied. */
