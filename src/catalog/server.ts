@@ -63,6 +63,8 @@ const SECURITY_HEADERS: Record<string, string> = {
   'cross-origin-resource-policy': 'same-origin',
 };
 
+/** How long close() waits for open connections (a page reconnecting its stream) before cutting them. */
+const CLOSE_GRACE_MS = 2_000;
 const PAGE_DIR = join(import.meta.dirname, 'page');
 const ASSETS: Record<string, { file: string; type: string }> = {
   '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
@@ -98,6 +100,7 @@ export class CatalogServer {
   private readonly options: CatalogServerOptions;
   private readonly assets = new Map<string, { body: Buffer; type: string }>();
   private readonly streams = new Set<ServerResponse>();
+  private closing = false;
   /** Per entry object (the watch makes a new one per change): built once, not once per open stream. */
   private readonly pages = new WeakMap<CatalogEntry, PageEntry>();
   readonly server: Server;
@@ -125,9 +128,19 @@ export class CatalogServer {
     });
   }
 
+  /**
+   * Ends every stream and closes. A page reconnects its stream at once over a kept-alive connection, which
+   * server.close() would wait for forever: new streams are refused from here on, and connections still open
+   * after a short grace are cut.
+   */
   async close(): Promise<void> {
+    this.closing = true;
     for (const res of this.streams) res.end();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server.closeIdleConnections();
+    const cut = setTimeout(() => this.server.closeAllConnections(), CLOSE_GRACE_MS);
+    await closed;
+    clearTimeout(cut);
   }
 
   private json(res: ServerResponse, status: number, body: unknown, extra: Record<string, string> = {}): void {
@@ -235,6 +248,15 @@ export class CatalogServer {
 
   /** A snapshot, then every change as it happens. */
   private events(req: IncomingMessage, res: ServerResponse): void {
+    if (this.closing) {
+      this.json(
+        res,
+        503,
+        { error: 'the catalog is shutting down; retry later' },
+        { 'retry-after': '2', connection: 'close' },
+      );
+      return;
+    }
     if (this.streams.size >= (this.options.maxStreams ?? 1000)) {
       this.json(res, 503, { error: 'too many open event streams; retry later' }, { 'retry-after': '10' });
       return;

@@ -145,3 +145,25 @@ describe('many open streams and one change', () => {
     expect(spreads).toBe(1);
   });
 });
+
+describe('closing while a client holds a connection mid-request', () => {
+  it('cuts the connection after a short grace instead of waiting for the client', async () => {
+    const source = new MemorySource();
+    const closing = new CatalogServer({ source, registry: { namePrefix: 'local.cluster' }, log });
+    const { port } = await closing.listen(0, '127.0.0.1');
+    const socket = connect(port, '127.0.0.1');
+    sockets.push(socket);
+    const cut = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    // Headers never finished: the connection is busy, not idle, so server.close() alone waits for the client.
+    await new Promise<void>((resolve) =>
+      socket.write('GET /api/catalog HTTP/1.1\r\nhost: catalog\r\n', () => resolve()),
+    );
+    await new Promise((r) => setTimeout(r, 50));
+    const outcome = await Promise.race([
+      closing.close().then(() => 'closed'),
+      new Promise((r) => setTimeout(() => r('still waiting'), 10_000)),
+    ]);
+    expect(outcome).toBe('closed');
+    await cut;
+  }, 15_000);
+});
