@@ -72,13 +72,12 @@ const cases: Array<[string, typeof stdio, string, string, string | undefined]> =
     'spec.template.spec.securityContext.runAsUser',
     'spec.pod.securityContext.runAsUser',
   ],
-  // Volumes: the renderer puts its own first (tmp, home, the runtime, the tokens; the session key only for more
-  // than one replica).
+  // Volumes: the renderer puts its own first (tmp, home, the runtime, the session key, the tokens).
   [
     'a user volume by index',
     stdio,
     'Deployment',
-    'spec.template.spec.volumes[5].configMap.name',
+    'spec.template.spec.volumes[6].configMap.name',
     'spec.pod.volumes[1].configMap.name',
   ],
   [
