@@ -8,7 +8,6 @@ import type { McpServer } from '../api/types.generated.ts';
 import { InvalidMcpServerError, parseMcpServer } from '../api/validate.ts';
 import type { Cached } from '../kube/informer.ts';
 import type { ObjectReference } from '../render/references.ts';
-import { sessionsShared } from '../render/workload.ts';
 import type { Blocker } from './status.ts';
 
 /** What the cache keeps of a Secret or ConfigMap: key names and a content hash, never the values. */
@@ -96,8 +95,8 @@ const notOurs = (kind: string | undefined, namespace: string | undefined, name: 
 });
 
 /**
- * The gateway's session-key Secret: 'create' when it is wanted (gateway on, replicas > 1) and absent, a
- * ChildConflict when someone else's Secret holds the name, undefined when ours exists (or none is wanted).
+ * The gateway's session-key Secret: 'create' when it is wanted and absent, a ChildConflict when someone else's
+ * Secret holds the name, undefined when ours exists (or no gateway runs).
  */
 export function sessionSecretGate(
   mcp: McpServer & Cached,
@@ -105,7 +104,7 @@ export function sessionSecretGate(
   name: string,
   existing: Cached | undefined,
 ): Blocker | 'create' | undefined {
-  if (!spec.spec.gateway.enabled || !sessionsShared(spec)) return undefined; // one replica: nothing to share
+  if (!spec.spec.gateway.enabled) return undefined;
   if (!existing) return 'create';
   return controlledBy(existing, mcp.metadata.uid) ? undefined : notOurs('Secret', mcp.metadata.namespace, name);
 }

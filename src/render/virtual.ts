@@ -87,9 +87,6 @@ function renderBackendsConfigMap(vmcp: VirtualMcpServer, file: AggregateBackends
   };
 }
 
-/** Its reconciler always creates the session key (src/controller/virtual), so every replica count mounts it. */
-const VIRTUAL_SESSIONS = { sharedSessions: true };
-
 function volumes(vmcp: VirtualMcpServer): V1Volume[] {
   const bearer = vmcp.spec.auth?.bearer?.secretRef;
   return [
@@ -156,7 +153,7 @@ export function renderVirtualDeployment(vmcp: VirtualMcpServer, options: Workloa
               image: options.gatewayImage,
               args: ['gateway', AGGREGATE_VERB],
               env: [
-                ...gatewayEnv(vmcp, VIRTUAL_SESSIONS),
+                ...gatewayEnv(vmcp),
                 { name: BACKENDS_FILE_ENV, value: `${BACKENDS_DIR}/${BACKENDS_KEY}` },
                 { name: 'HOME', value: HOME_DIR },
               ],
@@ -172,7 +169,7 @@ export function renderVirtualDeployment(vmcp: VirtualMcpServer, options: Workloa
               securityContext: restrictedContainerSecurity,
               volumeMounts: [
                 ...writableMounts,
-                ...authMount(vmcp, VIRTUAL_SESSIONS),
+                ...authMount(vmcp),
                 { name: 'mcp-backends', mountPath: BACKENDS_DIR, readOnly: true },
                 ...((pod.volumeMounts ?? []) as Array<{ name: string; mountPath: string }>),
               ],

@@ -34,16 +34,6 @@ export { AUTH_DIR, HOME_DIR, RUNTIME_DIR, SESSION_DIR };
 export const AUTH_TOKEN_FILE = `${AUTH_DIR}/tokens`;
 export const SESSION_KEY = 'session-key';
 export const sessionSecretName = (mcp: Owner) => `${nameOf(mcp)}-gateway-session`;
-/**
- * Whether the replicas share sessions: the session-key Secret signs session ids so any replica can serve any
- * session, and the advertised address lets one relay to another. One replica (or none) needs neither: no Secret,
- * one write less per McpServer. Scaling past 1 adds them to the pod template, which rolls the pods.
- */
-export const sessionsShared = (mcp: { spec: { replicas: number } }) => mcp.spec.replicas > 1;
-export interface SessionOptions {
-  /** Mount the session key and advertise the pod address (sessionsShared); the gateway takes both or neither. */
-  sharedSessions: boolean;
-}
 export const SERVER_CONTAINER = 'server';
 export const GATEWAY_CONTAINER = 'gateway';
 
@@ -84,7 +74,7 @@ export function podSecurityContext(mcp: GatewayOwner): V1PodSecurityContext {
 }
 
 /** Gateway settings travel as environment variables (see src/gateway/cli.ts for their meaning). */
-export function gatewayEnv(mcp: GatewayOwner, { sharedSessions }: SessionOptions): V1EnvVar[] {
+export function gatewayEnv(mcp: GatewayOwner): V1EnvVar[] {
   const { sessions, tools, rateLimit, auth, ingress, httpRoute } = mcp.spec;
   const env: Array<[GatewaySetting, string | undefined]> = [
     ['port', String(GATEWAY_MCP_PORT)],
@@ -109,7 +99,7 @@ export function gatewayEnv(mcp: GatewayOwner, { sharedSessions }: SessionOptions
     ['oidcIssuer', auth?.oidc?.issuer],
     ['oidcAudience', auth?.oidc?.audience],
     ['oidcJwksUrl', auth?.oidc?.jwksURL],
-    ['sessionSecretFile', sharedSessions ? `${SESSION_DIR}/${SESSION_KEY}` : undefined],
+    ['sessionSecretFile', `${SESSION_DIR}/${SESSION_KEY}`],
     // Behind the Ingress or a Gateway every request comes from its controller: per-client limits need the address
     // it saw (the last X-Forwarded-For entry, which a client cannot forge through the controller).
     ['trustProxy', ingress || httpRoute ? 'true' : undefined],
@@ -120,12 +110,8 @@ export function gatewayEnv(mcp: GatewayOwner, { sharedSessions }: SessionOptions
       .map(([setting, value]) => ({ name: GATEWAY_SETTINGS[setting].env, value })),
     // Declared before use: $(VAR) expands only to variables defined earlier in the list. Under the MCP_GATEWAY_
     // prefix, so it never collides with a POD_IP of the user's in the same container (stdio).
-    ...(sharedSessions
-      ? [
-          { name: GATEWAY_POD_IP_ENV, valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
-          { name: GATEWAY_SETTINGS.advertiseAddress.env, value: `$(${GATEWAY_POD_IP_ENV}):${GATEWAY_MCP_PORT}` },
-        ]
-      : []),
+    { name: GATEWAY_POD_IP_ENV, valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
+    { name: GATEWAY_SETTINGS.advertiseAddress.env, value: `$(${GATEWAY_POD_IP_ENV}):${GATEWAY_MCP_PORT}` },
   ];
 }
 
@@ -206,7 +192,7 @@ function volumes(mcp: McpServer): V1Volume[] {
     { name: 'home', emptyDir: {} },
   ];
   if (mcp.spec.transport === 'stdio') list.push({ name: 'mcp-gateway', emptyDir: { sizeLimit: '256Mi' } });
-  if (mcp.spec.gateway.enabled && sessionsShared(mcp)) {
+  if (mcp.spec.gateway.enabled) {
     list.push({
       name: 'mcp-session',
       secret: {
@@ -231,8 +217,8 @@ export const writableMounts: V1VolumeMount[] = [
   { name: 'home', mountPath: HOME_DIR },
 ];
 /** What only the gateway reads: the session key, and the bearer tokens when auth is on. */
-export const authMount = (mcp: GatewayOwner, { sharedSessions }: SessionOptions): V1VolumeMount[] => [
-  ...(sharedSessions ? [{ name: 'mcp-session', mountPath: SESSION_DIR, readOnly: true }] : []),
+export const authMount = (mcp: GatewayOwner): V1VolumeMount[] => [
+  { name: 'mcp-session', mountPath: SESSION_DIR, readOnly: true },
   ...(mcp.spec.auth?.bearer ? [{ name: 'mcp-auth', mountPath: AUTH_DIR, readOnly: true }] : []),
 ];
 
@@ -264,13 +250,13 @@ function serverContainer(mcp: McpServer): V1Container {
       ...base,
       command: [`${RUNTIME_DIR}/mcp-gateway`],
       args: [GATEWAY_VERBS.stdio, '--', ...(spec.command ?? []), ...(spec.args ?? [])],
-      env: [...(base.env ?? []), ...gatewayEnv(mcp, { sharedSessions: sessionsShared(mcp) })],
+      env: [...(base.env ?? []), ...gatewayEnv(mcp)],
       ports: gatewayPorts,
       ...gatewayProbes,
       volumeMounts: [
         ...(base.volumeMounts ?? []),
         { name: 'mcp-gateway', mountPath: RUNTIME_DIR, readOnly: true },
-        ...authMount(mcp, { sharedSessions: sessionsShared(mcp) }),
+        ...authMount(mcp),
       ],
     };
   }
@@ -309,12 +295,12 @@ function gatewaySidecar(mcp: McpServer, options: WorkloadOptions): V1Container {
       GATEWAY_SETTINGS.upstreamTransport.flag,
       mcp.spec.transport,
     ],
-    env: [...gatewayEnv(mcp, { sharedSessions: sessionsShared(mcp) }), { name: 'HOME', value: HOME_DIR }],
+    env: [...gatewayEnv(mcp), { name: 'HOME', value: HOME_DIR }],
     ports: gatewayPorts,
     ...gatewayProbes,
     resources: GATEWAY_SIDECAR_RESOURCES,
     securityContext: restrictedContainerSecurity,
-    volumeMounts: [...writableMounts, ...authMount(mcp, { sharedSessions: sessionsShared(mcp) })],
+    volumeMounts: [...writableMounts, ...authMount(mcp)],
   };
 }
 

@@ -24,7 +24,6 @@ const everySetting = {
   rateLimit: { requestsPerMinute: 120, perTool: { echo: 5 } },
   auth: { bearer: { secretRef: { name: 'tokens', key: 'tokens' } } },
   ingress: { host: 'mcp.example.test' },
-  replicas: 2, // shared sessions: the session key and the advertised address
 };
 
 /** The gateway container of a rendered pod, with its environment as the kubelet passes it. */
@@ -68,18 +67,6 @@ describe('the gateway contract', () => {
     expect(config.rateLimitPerTool.get('echo')).toBe(5);
     expect(config.authTokenFile).toBeDefined();
     expect(config.sessionSecretFile).toBeDefined();
-  });
-
-  it.each([
-    ['stdio', stdioServer('one')],
-    ['proxy', httpServer('one')],
-  ])('one %s replica: no session key and no advertised address, which the gateway takes as a pair', (_, m) => {
-    const { argv, env } = gatewayOf(m);
-    expect(Object.keys(env)).not.toContain(GATEWAY_SETTINGS.sessionSecretFile.env);
-    expect(Object.keys(env)).not.toContain(GATEWAY_SETTINGS.advertiseAddress.env);
-    const config: GatewayConfig = parseConfig(argv, env);
-    expect(config.sessionSecretFile).toBeUndefined();
-    expect(config.advertiseAddress).toBeUndefined();
   });
 
   it('probes the paths and ports the gateway serves', () => {

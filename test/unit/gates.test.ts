@@ -107,12 +107,10 @@ describe('ingressConflict', () => {
 describe('sessionSecretGate', () => {
   const secret = (uid: string): Cached => ({ kind: 'Secret', metadata: { name: 's-gateway-session', ...owned(uid) } });
   it.each<[string, Record<string, unknown>, Cached | undefined, string | undefined]>([
-    ['no gateway (HTTP): no Secret', { gateway: { enabled: false }, replicas: 2 }, undefined, undefined],
-    ['one replica: no Secret (nothing to share)', {}, undefined, undefined],
-    ['one replica: a Secret of that name is none of ours', {}, secret('u2'), undefined],
-    ['absent: create it', { replicas: 2 }, undefined, 'create'],
-    ['ours exists: pass', { replicas: 2 }, secret(UID), undefined],
-    ['someone else holds the name', { replicas: 2 }, secret('u2'), 'ChildConflict'],
+    ['no gateway (HTTP): no Secret', { gateway: { enabled: false } }, undefined, undefined],
+    ['absent: create it', {}, undefined, 'create'],
+    ['ours exists: pass', {}, secret(UID), undefined],
+    ['someone else holds the name', {}, secret('u2'), 'ChildConflict'],
   ])('%s', (_name, spec, existing, answer) => {
     const mcp = server(spec, 'gateway' in spec ? httpServer : stdioServer);
     const gate = sessionSecretGate(mcp, mcp, 's-gateway-session', existing);

@@ -256,14 +256,15 @@ describe('gateway settings (MCP_GATEWAY_* environment)', () => {
     expect(envValue(server, 'MCP_GATEWAY_HEALTH_PORT')).toBe('9090');
     expect(envValue(server, 'MCP_GATEWAY_SESSION_MODE')).toBe('shared');
     expect(envValue(server, 'MCP_GATEWAY_IDLE_TIMEOUT')).toBe('30m');
-    // One replica shares no sessions: no session key, no advertised address (replicas > 1 below).
     expect(gatewayEnvNames(server).sort()).toEqual([
+      'MCP_GATEWAY_ADVERTISE_ADDRESS',
       'MCP_GATEWAY_HEALTH_PORT',
       'MCP_GATEWAY_IDLE_TIMEOUT',
+      'MCP_GATEWAY_POD_IP',
       'MCP_GATEWAY_PORT',
       'MCP_GATEWAY_SESSION_MODE',
+      'MCP_GATEWAY_SESSION_SECRET_FILE',
     ]);
-    expect(deploymentOf(stdioServer()).spec?.template.spec?.volumes?.map((v) => v.name)).not.toContain('mcp-session');
   });
 
   it('lets any replica serve any session: a shared signing key and the pod IP as the advertised address', () => {
