@@ -129,6 +129,8 @@ export class Manager {
       ]),
     ) as unknown as Record<ChildKind, Store<Cached>>;
     const referenced = (kind: 'Secret' | 'ConfigMap') => (_e: InformerEvent, o: ReferencedObject) => {
+      // A VirtualMcpServer's own Secrets (session key, backend credentials) wake it when changed or deleted.
+      if (kind === 'Secret' && this.virtual.claims(o)) return;
       for (const key of this.reconciler.referencing(kind, o.metadata.namespace ?? '', o.metadata.name))
         this.enqueue(key);
     };

@@ -4,6 +4,7 @@ import type { Logger } from '../observability/log.ts';
 import { childEnvironment, type GatewayConfig } from './config.ts';
 import { RequestStateCodec } from './input.ts';
 import type { GatewayMetrics } from './metrics.ts';
+import { AggregateCredentialAuthenticator } from './policy/aggregate-auth.ts';
 import { type Authenticator, OidcAuthenticator, TokenFileAuthenticator } from './policy/auth.ts';
 import { SessionIds } from './sessions.ts';
 import type { Channel } from './upstream/channel.ts';
@@ -34,8 +35,18 @@ export async function channelFactory(
   return () => new StdioChannel({ command, args, env: childEnv, log, onNonJsonLine: () => nonJson.inc() });
 }
 
-/** Bearer tokens from a file, OIDC, or none. */
+/**
+ * Bearer tokens from a file, OIDC, or none. With auth on and a session key, also the credentials the operator
+ * mints from that key for VirtualMcpServers (policy/aggregate-auth.ts).
+ */
 export async function authenticatorFor(config: GatewayConfig, log: Logger): Promise<Authenticator | undefined> {
+  const users = await usersAuthenticator(config, log);
+  if (!users || !config.sessionSecretFile) return users;
+  const sessionKey = await readFile(config.sessionSecretFile);
+  return new AggregateCredentialAuthenticator({ users, sessionKey, log });
+}
+
+async function usersAuthenticator(config: GatewayConfig, log: Logger): Promise<Authenticator | undefined> {
   if (config.authTokenFile) {
     const auth = new TokenFileAuthenticator(config.authTokenFile, log);
     await auth.load();

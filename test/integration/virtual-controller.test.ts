@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import type { V1ConfigMap, V1Deployment } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { McpServer, VirtualMcpServer } from '../../src/api/types.generated.ts';
+import { verifyCredential } from '../../src/contract/aggregate-credential.ts';
 import type { KubeClient } from '../../src/kube/client.ts';
 import { controlPlaneBinaries } from '../../src/local-cluster/control-plane.ts';
 import { stdioServer } from '../fixtures/manifests.ts';
@@ -246,6 +247,58 @@ describe('a VirtualMcpServer on a real API server', () => {
     const cm = await admin.get<V1ConfigMap>(path(T.configmaps, 'loop-backends'));
     const backends = JSON.parse(cm.data?.['backends.json'] ?? '{}') as { backends: Array<{ name: string }> };
     expect(backends.backends.map((b) => b.name)).toEqual(['epsilon']);
+  });
+
+  it('mints a credential for a backend with auth on from its own key, without copying the users’ Secret', async () => {
+    await admin.create(path(T.secrets), {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'guarded-users' },
+      stringData: { tokens: 'a-user-token-never-copied' },
+    });
+    const manifest = stdioServer('guarded', {
+      auth: { bearer: { secretRef: { name: 'guarded-users', key: 'tokens' } } },
+    });
+    await admin.create(path(T.mcpservers), manifest);
+    await createMcpServer('plain');
+    await admin.create(
+      path(T.virtualmcpservers),
+      virtualServer('front', { servers: [{ name: 'guarded' }, { name: 'plain' }] }),
+    );
+    const secretOf = (name: string) =>
+      getOrUndefined<{ data?: Record<string, string>; metadata: { ownerReferences?: Array<{ kind: string }> } }>(
+        admin,
+        path(T.secrets, name),
+      );
+    const minted = await eventually('the credentials Secret', async () => {
+      const s = await secretOf('front-backend-credentials');
+      return s?.data?.guarded ? s : undefined;
+    });
+    expect(Object.keys(minted.data ?? {})).toEqual(['guarded']);
+    expect(minted.metadata.ownerReferences?.[0]?.kind).toBe('VirtualMcpServer');
+    const token = Buffer.from(minted.data?.guarded as string, 'base64').toString();
+    expect(token).not.toContain('a-user-token');
+    const key = Buffer.from((await secretOf('guarded-gateway-session'))?.data?.['session-key'] as string, 'base64');
+    expect(verifyCredential(key, token, Math.floor(Date.now() / 1000))).toMatchObject({
+      ok: true,
+      claims: { namespace: ns, aggregate: 'front', backend: 'guarded' },
+    });
+    const deployment = await eventually('Deployment front', () =>
+      getOrUndefined<V1Deployment>(admin, path(T.deployments, 'front')),
+    );
+    expect(deployment.spec?.template.spec?.volumes?.map((v) => v.name)).toContain('mcp-backend-credentials');
+    const config = await admin.get<V1ConfigMap>(path(T.configmaps, 'front-backends'));
+    expect(JSON.parse(config.data?.['backends.json'] ?? '{}').backends).toMatchObject([
+      { name: 'guarded', tokenFile: '/var/run/mcp-gateway/backend-credentials/guarded' },
+      { name: 'plain' },
+    ]);
+
+    // The backend leaves: its credential goes with it.
+    await admin.mergePatch(path(T.virtualmcpservers, 'front'), { spec: { servers: [{ name: 'plain' }] } });
+    await eventually('the credential removed', async () => {
+      const s = await secretOf('front-backend-credentials');
+      return s && !s.data?.guarded ? s : undefined;
+    });
   });
 
   it('never takes over a user object of a child name: ChildConflict, and the object is left as it was', async () => {

@@ -36,6 +36,7 @@ import type { GatewayApi, RouteOutcome } from '../gateway-api.ts';
 import type { ReferencedObject, Store } from '../reconcile.ts';
 import { isRefusal } from '../refusal.ts';
 import type { Blocker } from '../status.ts';
+import { BackendCredentials } from './credentials.ts';
 import { computeVirtualStatus, virtualConditionOf } from './status.ts';
 
 export const VIRTUALMCPSERVERS = { apiVersion: 'mcpoperator.io/v1alpha1', plural: VIRTUAL_PLURAL };
@@ -78,9 +79,16 @@ export class VirtualReconciler {
   private readonly o: VirtualReconcilerOptions;
   /** Per VirtualMcpServer key: the McpServer names it used last time, so a change to one of them wakes it. */
   private readonly members = new Map<string, Set<string>>();
+  private readonly credentials: BackendCredentials;
 
   constructor(options: VirtualReconcilerOptions) {
     this.o = options;
+    this.credentials = new BackendCredentials({
+      client: options.client,
+      secrets: options.caches.secrets,
+      fieldManager: FIELD_MANAGER,
+      metrics: options.metrics,
+    });
   }
 
   /** VirtualMcpServer keys an McpServer event concerns: those that list, select or (last time) had it. */
@@ -140,6 +148,12 @@ export class VirtualReconciler {
       await this.updateStatus(live, vmcp, selection, sessionKey);
       return { result: 'requeue', reason: sessionKey.reason };
     }
+    // Before the pods, which mount it.
+    const credentials = await this.credentials.ensure(live, selection);
+    if ('blocker' in credentials) {
+      await this.updateStatus(live, vmcp, selection, credentials.blocker);
+      return { result: 'requeue', reason: credentials.blocker.reason };
+    }
     const found = await Promise.all(desired.map((child) => this.liveChild(child)));
     const current = new Map(desired.map((child, i) => [child, found[i]] as const));
     for (const [child, object] of current) {
@@ -171,10 +185,12 @@ export class VirtualReconciler {
       await this.o.events.record(live as never, 'Normal', 'Deleted', `deleted obsolete ${deleted.join(', ')}`);
     await this.updateStatus(live, vmcp, selection, exposure.blocker, applied.kinds, exposure);
     if (exposure.blocker && !exposure.recheckAfterMs) return { result: 'requeue', reason: exposure.blocker.reason };
-    if (applied.kinds.includes('Deployment')) return { result: 'success', recheckAfterMs: STATUS_RECHECK_MS };
-    return exposure.recheckAfterMs
-      ? { result: 'success', recheckAfterMs: exposure.recheckAfterMs }
-      : { result: 'success' };
+    const rechecks = [
+      applied.kinds.includes('Deployment') ? STATUS_RECHECK_MS : undefined,
+      exposure.recheckAfterMs,
+      credentials.recheckAfterMs,
+    ].filter((ms): ms is number => !!ms);
+    return rechecks.length ? { result: 'success', recheckAfterMs: Math.min(...rechecks) } : { result: 'success' };
   }
 
   private cached(child: KubernetesObject): Cached | undefined {

@@ -14,7 +14,7 @@ export interface HttpChannelOptions {
   url: string;
   transport: 'streamable-http' | 'sse';
   log: Logger;
-  /** Headers on every request to the upstream (an aggregate's bearer token for a backend's gateway). */
+  /** Headers on every request to the upstream (an aggregate's credential for a backend's gateway), read per request. */
   headers?: () => Promise<Record<string, string>>;
 }
 
@@ -51,8 +51,16 @@ export class HttpChannel implements Channel {
     const url = new URL(this.options.url);
     // Response headers mean the upstream took the message: the backlog drops then, not when the call ends.
     const fetchTaking: typeof fetch = async (input, init) => {
+      // Headers read again for each request: a renewed credential is used without reconnecting.
+      const fresh = await this.options.headers?.();
+      let sent = init;
+      if (fresh && Object.keys(fresh).length) {
+        const headers = new Headers(init?.headers);
+        for (const [name, value] of Object.entries(fresh)) headers.set(name, value);
+        sent = { ...init, headers };
+      }
       try {
-        return await fetch(input, init);
+        return await fetch(input, sent);
       } finally {
         if (typeof init?.body === 'string') this.taken(init.body);
       }
