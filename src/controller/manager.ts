@@ -110,7 +110,12 @@ export class Manager {
     const set = <T extends Cached>(
       type: { apiVersion: string; plural: string },
       onEvent: (event: InformerEvent, object: T) => void,
-      extra: { labelSelector?: string; transform?: (o: Cached) => T; indexBy?: (o: T) => string | undefined } = {},
+      extra: {
+        labelSelector?: string;
+        transform?: (o: Cached) => T;
+        indexBy?: (o: T) => string | undefined;
+        optional?: boolean;
+      } = {},
     ) => {
       const informers = scopes.map(
         (namespace) => new Informer<T>({ client: this.client, type, namespace, onEvent, log: options.log, ...extra }),

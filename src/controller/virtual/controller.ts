@@ -23,7 +23,7 @@ import { VIRTUALMCPSERVERS, VirtualReconciler } from './reconcile.ts';
 export type InformerFactory = <T extends Cached>(
   type: { apiVersion: string; plural: string },
   onEvent: (event: InformerEvent, object: T) => void,
-  extra?: { labelSelector?: string },
+  extra?: { labelSelector?: string; optional?: boolean },
 ) => Store<T>;
 
 export interface VirtualControllerOptions {
@@ -53,8 +53,11 @@ export class VirtualController {
 
   constructor(options: VirtualControllerOptions) {
     this.o = options;
-    this.virtualservers = options.informer<VirtualMcpServer & Cached>(VIRTUALMCPSERVERS, (e, o) =>
-      this.onVirtualServer(e, o),
+    // Optional: an operator upgraded before its VirtualMcpServer CRD keeps serving McpServers.
+    this.virtualservers = options.informer<VirtualMcpServer & Cached>(
+      VIRTUALMCPSERVERS,
+      (e, o) => this.onVirtualServer(e, o),
+      { optional: true },
     );
     const configMaps = options.informer<Cached>({ apiVersion: 'v1', plural: 'configmaps' }, (_e, o) => this.claims(o), {
       labelSelector: `${LABEL_COMPONENT}=${VIRTUAL_COMPONENT}`,
