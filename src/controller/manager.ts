@@ -189,7 +189,10 @@ export class Manager {
       log: options.log,
       metrics: this.metrics,
       gatewayApi: this.gatewayApi,
+      // A VirtualMcpServer that comes or goes may free or take the name of an McpServer (gates.ts).
+      onNameShared: (key) => this.enqueue(key),
     });
+    this.caches.virtualservers = this.virtual.servers;
   }
 
   private enqueue(key: string): void {
@@ -209,7 +212,13 @@ export class Manager {
   }
 
   private enqueueOwner(object: Cached): void {
-    if (this.virtual.claims(object)) return;
+    if (this.virtual.claims(object)) {
+      // A VirtualMcpServer's child gone may be what held an McpServer of its name back.
+      const { namespace, labels } = object.metadata;
+      const name = labels?.[LABEL_INSTANCE];
+      if (name && this.caches.mcpservers.get(namespace, name)) this.enqueue(`${namespace}/${name}`);
+      return;
+    }
     const owner = object.metadata.ownerReferences?.find((r) => r.controller && r.kind === 'McpServer');
     const name = owner?.name ?? object.metadata.labels?.[LABEL_INSTANCE];
     if (name) this.enqueue(`${object.metadata.namespace}/${name}`);

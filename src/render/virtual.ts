@@ -41,7 +41,6 @@ import {
   quantities,
   restrictedContainerSecurity,
   SESSION_KEY,
-  sessionSecretName,
   type WorkloadOptions,
   writableMounts,
 } from './workload.ts';
@@ -55,6 +54,8 @@ export const VIRTUAL_CHILD_KINDS = [
 export type VirtualChildKind = (typeof VIRTUAL_CHILD_KINDS)[number]['kind'];
 
 export const backendsConfigMapName = (vmcp: VirtualMcpServer) => `${nameOf(vmcp)}-backends`;
+/** Not an McpServer's `-gateway-session`: the two kinds never share a Secret's name (controller/gates.ts). */
+export const virtualSessionSecretName = (vmcp: VirtualMcpServer) => `${nameOf(vmcp)}-aggregate-session`;
 
 const DEFAULT_RESOURCES = { requests: { cpu: '50m', memory: '64Mi' }, limits: { memory: '256Mi' } };
 
@@ -99,7 +100,7 @@ function volumes(vmcp: VirtualMcpServer, file: AggregateBackendsFile): V1Volume[
     {
       name: 'mcp-session',
       secret: {
-        secretName: sessionSecretName(vmcp),
+        secretName: virtualSessionSecretName(vmcp),
         items: [{ key: SESSION_KEY, path: SESSION_KEY }],
         defaultMode: 0o440,
       },

@@ -127,7 +127,7 @@ describe('a VirtualMcpServer on a real API server', () => {
       { name: 'github', url: `http://github.${ns}.svc:8080/mcp`, transport: 'streamable-http', prefix: 'gh' },
     ]);
     const key = await eventually('session key', () =>
-      getOrUndefined<{ data: Record<string, string> }>(admin, path(T.secrets, 'team-gateway-session')),
+      getOrUndefined<{ data: Record<string, string> }>(admin, path(T.secrets, 'team-aggregate-session')),
     );
     expect(Buffer.from(key.data['session-key'] ?? '', 'base64')).toHaveLength(32);
     const event = await eventually('BackendNotFound Event', async () => {
@@ -299,6 +299,43 @@ describe('a VirtualMcpServer on a real API server', () => {
       const s = await secretOf('front-backend-credentials');
       return s && !s.data?.guarded ? s : undefined;
     });
+  });
+
+  it('an McpServer and a VirtualMcpServer of one name, created at once: one keeps it, the other waits', async () => {
+    const [mcp, vmcp] = await Promise.all([
+      admin.create<McpServer>(path(T.mcpservers), stdioServer('twin')),
+      admin.create<VirtualMcpServer>(
+        path(T.virtualmcpservers),
+        virtualServer('twin', { servers: [{ name: 'delta' }] }),
+      ),
+    ]);
+    const uids = { McpServer: mcp.metadata?.uid, VirtualMcpServer: vmcp.metadata?.uid };
+    const paths = { McpServer: path(T.mcpservers, 'twin'), VirtualMcpServer: path(T.virtualmcpservers, 'twin') };
+    const readyOf = async (kind: keyof typeof paths) =>
+      (await admin.get<McpServer | VirtualMcpServer>(paths[kind])).status?.conditions?.find((c) => c.type === 'Ready');
+    const deploymentOwnedBy = (uid: string | undefined) =>
+      eventually(`Deployment twin owned by ${uid}`, async () => {
+        const d = await getOrUndefined<V1Deployment>(admin, path(T.deployments, 'twin'));
+        return d?.metadata?.ownerReferences?.some((r) => r.uid === uid) ? d : undefined;
+      });
+    // Exactly one wins: its children stand, and the other says which one holds the name.
+    const settled = await eventually('one running, the other waiting', async () => {
+      const d = await getOrUndefined<V1Deployment>(admin, path(T.deployments, 'twin'));
+      const owner = d?.metadata?.ownerReferences?.[0]?.kind as keyof typeof paths | undefined;
+      if (!owner) return undefined;
+      const other: keyof typeof paths = owner === 'McpServer' ? 'VirtualMcpServer' : 'McpServer';
+      const ready = await readyOf(other);
+      return ready?.reason === 'ChildConflict' ? { winner: owner, loser: other, message: ready.message } : undefined;
+    });
+    expect(settled.message).toContain(`${settled.winner} ${ns}/twin has this name`);
+    expect((await readyOf(settled.winner))?.reason).not.toBe('ChildConflict');
+    for (const plural of [T.services, T.serviceaccounts]) {
+      const child = await admin.get<{ metadata: { ownerReferences?: Array<{ uid: string }> } }>(path(plural, 'twin'));
+      expect(child.metadata.ownerReferences?.map((r) => r.uid)).toEqual([uids[settled.winner]]);
+    }
+    // The winner goes: the other takes the name.
+    await admin.delete(paths[settled.winner]);
+    await deploymentOwnedBy(uids[settled.loser]);
   });
 
   it('never takes over a user object of a child name: ChildConflict, and the object is left as it was', async () => {

@@ -39,6 +39,8 @@ export interface VirtualControllerOptions {
   log: Logger;
   metrics?: ControllerMetrics | undefined;
   gatewayApi?: GatewayApi | undefined;
+  /** A VirtualMcpServer changed that has an McpServer's name (namespace/name): that McpServer may need a pass. */
+  onNameShared?: (key: string) => void;
 }
 
 const VIRTUAL_COMPONENT = componentOf({ kind: VIRTUAL_KIND });
@@ -92,6 +94,14 @@ export class VirtualController {
     if (event === 'delete') this.generations.delete(key);
     else this.generations.set(key, generation);
     this.enqueue(key);
+    if (event !== 'update' && this.o.mcpservers.get(object.metadata.namespace, object.metadata.name)) {
+      this.o.onNameShared?.(key);
+    }
+  }
+
+  /** The VirtualMcpServer cache (the McpServer reconciler reads it for one of its own name). */
+  get servers(): Store<VirtualMcpServer & Cached> {
+    return this.virtualservers;
   }
 
   /** Any McpServer event, status writes included: a backend joined, left, became Ready or found new tools. */

@@ -27,11 +27,13 @@ import {
   type VirtualChildKind,
   virtualExternalURL,
   virtualServiceURL,
+  virtualSessionSecretName,
 } from '../../render/virtual.ts';
 import { backendsFile, type Selection, selectBackends } from '../../render/virtual-backends.ts';
-import { SESSION_KEY, sessionSecretName } from '../../render/workload.ts';
+import { SESSION_KEY } from '../../render/workload.ts';
 import { canonicalJSON, needsApply, sha256, withSpecHash } from '../compare.ts';
 import type { EventRecorder } from '../events.ts';
+import { nameHeldByOther, nameTaken } from '../gates.ts';
 import type { GatewayApi, RouteOutcome } from '../gateway-api.ts';
 import type { ReferencedObject, Store } from '../reconcile.ts';
 import { isRefusal } from '../refusal.ts';
@@ -99,7 +101,7 @@ export class VirtualReconciler {
     for (const vmcp of this.o.caches.virtualservers.list()) {
       if (vmcp.metadata.namespace !== namespace) continue;
       const key = `${namespace}/${vmcp.metadata.name}`;
-      const listed = (vmcp.spec?.servers ?? []).some((s) => s.name === name);
+      const listed = vmcp.metadata.name === name || (vmcp.spec?.servers ?? []).some((s) => s.name === name);
       const selected = vmcp.spec?.selector !== undefined; // labels may have changed either way: look again
       if (listed || selected || this.members.get(key)?.has(name)) keys.push(key);
     }
@@ -129,6 +131,14 @@ export class VirtualReconciler {
     }
     const servers = this.o.caches.mcpservers.list().filter((s) => s.metadata.namespace === namespace);
     const selection = selectBackends(vmcp, servers);
+    const twin = this.o.caches.mcpservers.get(namespace, name);
+    if (twin && nameHeldByOther(live, twin, this.o.caches.children.Service.get(namespace, name))) {
+      // What it made before it saw the McpServer (both created at once) is in the McpServer's way: gone.
+      await this.pruneObsolete(live, []);
+      this.members.set(key, new Set());
+      await this.updateStatus(live, vmcp, selection, nameTaken('McpServer', 'VirtualMcpServer', namespace, name));
+      return { result: 'success' }; // the McpServer's events wake it (affectedBy)
+    }
     this.members.set(key, new Set(selection.backends.map((b) => b.naming.name)));
 
     const missing = this.missingReference(namespace, vmcp);
@@ -320,7 +330,7 @@ export class VirtualReconciler {
     vmcp: VirtualMcpServer,
   ): Promise<Blocker | undefined> {
     const namespace = live.metadata.namespace;
-    const name = sessionSecretName(vmcp);
+    const name = virtualSessionSecretName(vmcp);
     const existing = this.o.caches.secrets.get(namespace, name);
     if (existing) {
       if (controlledBy(existing, live.metadata.uid)) return undefined;
