@@ -17,7 +17,7 @@
  * are built by one function.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -61,6 +61,8 @@ export interface VirtualBenchOptions {
   sessions?: number;
   /** Calls per target and round for the CPU-per-call figure. */
   cpuCalls?: number;
+  /** Calls through the profiled aggregate. */
+  profileCalls?: number;
   /** The whole run: past it every process is killed and the run fails. */
   deadlineMs?: number;
   log?: (line: string) => void;
@@ -252,7 +254,63 @@ async function perSession(target: Target, n: number): Promise<{ before: number; 
   }
 }
 
+/** The parts of the gateway a profile sample is counted in, by its frames' URLs (startup first). */
+const PARTS: Array<[string, (url: string) => boolean]> = [
+  ['startup', (u) => u.includes('internal/modules/') || u.includes('internal/main/')],
+  ['backend leg: fetch (undici)', (u) => u.includes('undici')],
+  [
+    "backend leg: the SDK's StreamableHTTPClientTransport",
+    (u) => u.includes('sdk/dist/esm/client/') || u.includes('sdk/dist/esm/shared/transport'),
+  ],
+  [
+    'logging, audit, metrics',
+    (u) => /pino|sonic-boom|prom-client|observability\/|gateway\/(audit|metrics)\.ts/.test(u),
+  ],
+  [
+    'front: HTTP, sessions, streams (as in every gateway)',
+    (u) => /gateway\/http\/|_http_(server|outgoing|incoming)/.test(u),
+  ],
+  ['mux, routing, aggregate, upstream', (u) => /gateway\/(mux|aggregate|upstream)\//.test(u)],
+];
+
+/** The aggregate's CPU per call by part, from its V8 CPU profile (idle and startup left out). */
+function cpuBreakdown(profDir: string, calls: number): Array<{ part: string; usPerCall: number }> {
+  const file = readdirSync(profDir).find((n) => n.endsWith('.cpuprofile'));
+  if (!file) throw new Error(`the profiled aggregate wrote no profile into ${profDir}`);
+  const profile = JSON.parse(readFileSync(join(profDir, file), 'utf8')) as {
+    nodes: Array<{ id: number; callFrame: { functionName: string; url: string }; children?: number[] }>;
+    samples: number[];
+    timeDeltas: number[];
+  };
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const us = new Map<string, number>();
+  profile.samples.forEach((leaf, i) => {
+    const name = byId.get(leaf)?.callFrame.functionName;
+    if (name === '(idle)') return;
+    const urls: string[] = [];
+    for (let id: number | undefined = leaf; id !== undefined; id = parent.get(id))
+      urls.push(byId.get(id)?.callFrame.url ?? '');
+    // Startup anywhere in the stack; otherwise the frame nearest the leaf that is in a known part.
+    const [startup, ...parts] = PARTS;
+    const inPart = (url: string) => parts.find(([, test]) => test(url))?.[0];
+    const nearest = urls.map(inPart).find((p) => p !== undefined);
+    const part =
+      name === '(garbage collector)'
+        ? 'GC'
+        : startup && urls.some(startup[1])
+          ? 'startup'
+          : (nearest ?? 'other (V8, Node internals)');
+    us.set(part, (us.get(part) ?? 0) + (profile.timeDeltas[i] ?? 0));
+  });
+  us.delete('startup');
+  return [...us].sort((a, b) => b[1] - a[1]).map(([part, total]) => ({ part, usPerCall: total / calls }));
+}
+
 interface Figures {
+  /** The profiled aggregate's CPU per call by part. */
+  profile: Array<{ part: string; usPerCall: number }>;
   call: Array<{
     clients: number;
     aggregate: Alternated;
@@ -290,7 +348,12 @@ async function measure(o: Required<Omit<VirtualBenchOptions, 'binary'>> & { bina
     writeFileSync(path, JSON.stringify({ version: 1, backends }));
     return path;
   };
-  const figures: Figures = { call: [], list: { aggregate: {}, straight: {} } as Figures['list'], memory: [] };
+  const figures: Figures = {
+    profile: [],
+    call: [],
+    list: { aggregate: {}, straight: {} } as Figures['list'],
+    memory: [],
+  };
   const opened: BenchClient[] = [];
   try {
     // tools/call: the McpServer's gateway, and an aggregate whose one backend it is.
@@ -335,6 +398,33 @@ async function measure(o: Required<Omit<VirtualBenchOptions, 'binary'>> & { bina
       opened.length = 0;
     }
     await stopTarget(aggregate);
+
+    // Where the aggregate's CPU goes: a profiled aggregate (sources, so frames name their modules) over the same
+    // backend, 8 clients.
+    log(`virtual: profiling an aggregate for ${o.profileCalls} calls`);
+    const profDir = join(dir, 'profile');
+    const profiled = await startGateway({
+      runtime: 'source',
+      name: 'profiled aggregate',
+      mode: ['aggregate', '--backends-file', file],
+      detached: true,
+      onSpawn: procs.add,
+      env: { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profDir}` },
+    });
+    targets.push(profiled);
+    await untilListed(profiled.endpoint as string, 1);
+    const profClients = await Promise.all(Array.from({ length: 8 }, () => httpClient(profiled.endpoint as string)));
+    opened.push(...profClients);
+    let left = o.profileCalls;
+    await Promise.all(
+      profClients.map(async (c) => {
+        while (left-- > 0) await c.call('echo', { message: 'benchmark payload' });
+      }),
+    );
+    for (const c of profClients) await c.close();
+    opened.length = 0;
+    await stopTarget(profiled); // the profile is written as it exits
+    figures.profile = cpuBreakdown(profDir, o.profileCalls);
     await stopTarget(backend);
 
     // tools/list: 20 backends x 50 tools behind one aggregate vs the same 1000 tools from one server, straight.
@@ -439,6 +529,15 @@ function section(o: VirtualBenchOptions & { rounds: number }, x: Figures, run: s
       `| ${clients} | ${f(d.p50, 3)} | ${f(a.p50, 3)} | ${f(a.p50 - d.p50, 3)} ${added} | ${f(d.perSecond)} | ${f(a.perSecond)} | ${f(a.perSecond / d.perSecond, 2)} ${spread(a, d, (r) => r.perSecond, 2)} | ${f(cpu.direct.gateway ?? Number.NaN)} | ${f(ca.aggregate ?? Number.NaN)} + ${f(ca.gateway ?? Number.NaN)} |`,
     );
   }
+  const profiled = x.profile.reduce((sum, p) => sum + p.usPerCall, 0);
+  lines.push(
+    '',
+    `Where the aggregate's CPU goes: one more aggregate, run from the sources with \`--cpu-prof\` (so frames name their modules), over the same backend, ${o.profileCalls} calls from 8 clients; its V8 profile, idle and startup left out, ${f(profiled)} µs per call under the profiler, by the part of the gateway the stack is in:`,
+    '',
+    '| part | µs per call | share |',
+    '| --- | ---: | ---: |',
+    ...x.profile.map((p) => `| ${p.part} | ${f(p.usPerCall)} | ${f((p.usPerCall / profiled) * 100)}% |`),
+  );
   const { aggregate: la, straight: ls, tools } = x.list;
   lines.push(
     '',
@@ -471,6 +570,7 @@ export async function virtualSection(options: VirtualBenchOptions = {}): Promise
     toolsPerBackend: options.toolsPerBackend ?? 50,
     sessions: options.sessions ?? 1000,
     cpuCalls: options.cpuCalls ?? 1000,
+    profileCalls: options.profileCalls ?? 4000,
     deadlineMs: options.deadlineMs ?? 12 * 60_000,
     log: options.log ?? ((l: string) => process.stderr.write(`${l}\n`)),
   } satisfies VirtualBenchOptions;

@@ -126,6 +126,8 @@ export interface GatewayProcessOptions {
   mode: [string, ...string[]];
   /** Own process group, so that stop() (and a caller's cleanup) also kills what the gateway started. */
   detached?: boolean;
+  /** Added to the inherited environment (NODE_OPTIONS for a profile, say). */
+  env?: Record<string, string>;
   /** Told the process as soon as it is spawned (before it is ready), for a caller's cleanup. */
   onSpawn?: (proc: ChildProcess) => void;
   readyTimeoutMs?: number;
@@ -160,7 +162,7 @@ export async function startGateway(o: GatewayProcessOptions): Promise<Target> {
       '2000',
       ...rest,
     ],
-    { stdio: ['ignore', 'ignore', 'inherit'], detached: o.detached ?? false },
+    { stdio: ['ignore', 'ignore', 'inherit'], detached: o.detached ?? false, env: { ...process.env, ...o.env } },
   );
   o.onSpawn?.(proc);
   const stop = () => stopProc(proc, o.detached ?? false);
