@@ -3,7 +3,8 @@
  * straight. Every target is a real process on loopback, measured side by side in alternating rounds
  * (bench/gateway/run.ts `alternate`), figures as ratios with their spread over the rounds:
  * - tools/call: `gateway aggregate` -> `gateway stdio` -> server-everything vs. straight to that `gateway stdio`
- *   (the McpServer's Service), at 1 and 8 clients: added p50 and the calls/s ratio;
+ *   (the McpServer's Service), at 1 and 8 clients: added p50 and the calls/s ratio, the CPU per call of each
+ *   gateway process (/proc), and a V8 profile of one more aggregate broken down by part (where the time goes);
  * - tools/list: an aggregate of 20 backends x 50 tools vs. one `gateway stdio` whose server lists the same 1000
  *   tools (same names, same descriptions, so the same answer);
  * - memory: RSS per idle session of a fresh aggregate, beside a fresh `gateway stdio`.
