@@ -538,6 +538,8 @@ function section(o: VirtualBenchOptions & { rounds: number }, x: Figures, run: s
     '| part | µs per call | share |',
     '| --- | ---: | ---: |',
     ...x.profile.map((p) => `| ${p.part} | ${f(p.usPerCall)} | ${f((p.usPerCall / profiled) * 100)}% |`),
+    '',
+    "The backend leg is src/gateway/upstream/http.ts (`HttpChannel`, shared with proxy mode): one WHATWG fetch (Node's bundled undici) per message, through the SDK's StreamableHTTPClientTransport; the aggregate's own naming and routing (src/gateway/aggregate) are in the mux row.",
   );
   const { aggregate: la, straight: ls, tools } = x.list;
   lines.push(
