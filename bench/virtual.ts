@@ -323,9 +323,12 @@ interface Figures {
   memory: Array<{ target: string; before: number; after: number; kb: number }>;
 }
 
-async function measure(o: Required<Omit<VirtualBenchOptions, 'binary'>> & { binary?: string }, procs: Processes) {
+async function measure(
+  o: Required<Omit<VirtualBenchOptions, 'binary'>> & { binary?: string },
+  procs: Processes,
+  dir: string,
+) {
   const { log } = o;
-  const dir = mkdtempSync(join(tmpdir(), 'bench-virtual-'));
   const targets: Target[] = [];
   const gateway = async (name: string, mode: [string, ...string[]]) => {
     const t = await startGateway({
@@ -501,7 +504,6 @@ async function measure(o: Required<Omit<VirtualBenchOptions, 'binary'>> & { bina
   } finally {
     await Promise.all(opened.map((c) => c.close().catch(() => {})));
     await Promise.all(targets.map((t) => t.stop()));
-    rmSync(dir, { recursive: true, force: true });
   }
 }
 
@@ -578,9 +580,19 @@ export async function virtualSection(options: VirtualBenchOptions = {}): Promise
     log: options.log ?? ((l: string) => process.stderr.write(`${l}\n`)),
   } satisfies VirtualBenchOptions;
   const procs = new Processes();
-  const killAll = () => procs.killAll();
-  const onSignal = (signal: NodeJS.Signals) => {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-virtual-'));
+  let cleanup = () => {};
+  // The backends files, the profile and the bundled runtime go with the processes, whichever way the run ends.
+  const removeFiles = () => {
+    rmSync(dir, { recursive: true, force: true });
+    cleanup();
+  };
+  const killAll = () => {
     procs.killAll();
+    removeFiles();
+  };
+  const onSignal = (signal: NodeJS.Signals) => {
+    killAll();
     process.exit(signal === 'SIGINT' ? 130 : 143);
   };
   process.once('exit', killAll);
@@ -600,7 +612,6 @@ export async function virtualSection(options: VirtualBenchOptions = {}): Promise
       setTimeout(() => process.exit(1), 15_000).unref();
     }, o.deadlineMs);
   });
-  let cleanup = () => {};
   try {
     const run = async () => {
       if (o.runtime === 'bundled' && !o.binary) {
@@ -608,7 +619,7 @@ export async function virtualSection(options: VirtualBenchOptions = {}): Promise
         o.binary = built.binary;
         cleanup = built.cleanup;
       }
-      return measure(o, procs);
+      return measure(o, procs, dir);
     };
     const figures = await Promise.race([run(), deadline]);
     const t = cpuTicks();
@@ -618,7 +629,7 @@ export async function virtualSection(options: VirtualBenchOptions = {}): Promise
   } finally {
     clearTimeout(timer);
     await procs.stopAll();
-    cleanup();
+    removeFiles();
     process.off('exit', killAll);
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
