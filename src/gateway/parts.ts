@@ -24,10 +24,14 @@ export async function channelFactory(
     };
   }
   if (config.mode === 'proxy') {
-    // Loaded only in proxy mode: the SDK client transports cost startup time.
-    const { HttpChannel } = await import('./upstream/http.ts');
     const url = config.upstream as string;
-    return () => new HttpChannel({ url, transport: config.upstreamTransport, log });
+    if (config.upstreamTransport === 'streamable-http') {
+      const { StreamableHttpChannel } = await import('./upstream/streamable-http.ts');
+      return () => new StreamableHttpChannel({ url, log });
+    }
+    // Loaded only for a legacy SSE upstream: the SDK client transports cost startup time.
+    const { HttpChannel } = await import('./upstream/http.ts');
+    return () => new HttpChannel({ url, transport: 'sse', log });
   }
   const [command = '', ...args] = config.command;
   const childEnv = childEnvironment(env);

@@ -18,8 +18,7 @@ import {
   type Params,
   UPSTREAM_UNAVAILABLE,
 } from '../protocol/jsonrpc.ts';
-import type { Channel, ChannelCloseInfo } from '../upstream/channel.ts';
-import { UNREACHABLE } from '../upstream/http.ts';
+import { type Channel, type ChannelCloseInfo, UNREACHABLE } from '../upstream/channel.ts';
 import { type InitializeResult, Upstream, type UpstreamState } from '../upstream/upstream.ts';
 
 /** What a list method returns under, by item kind, and the capability that says the backend has it. */

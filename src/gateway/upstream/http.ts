@@ -8,7 +8,7 @@ import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontex
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from '../../observability/log.ts';
 import { errorResponse, type JsonRpcMessage, kindOf, UPSTREAM_UNAVAILABLE } from '../protocol/jsonrpc.ts';
-import type { Channel, ChannelCloseInfo } from './channel.ts';
+import { type Channel, type ChannelCloseInfo, UNREACHABLE } from './channel.ts';
 
 export interface HttpChannelOptions {
   url: string;
@@ -17,9 +17,6 @@ export interface HttpChannelOptions {
   /** Headers on every request to the upstream (an aggregate's credential for a backend's gateway), read per request. */
   headers?: () => Promise<Record<string, string>>;
 }
-
-/** How the error of a request the upstream never received begins (an aggregate reconnects on it). */
-export const UNREACHABLE = 'upstream MCP server unreachable';
 
 /** The size of a message on the wire (the SDK transport sends it as one JSON body). */
 export function messageBytes(message: JsonRpcMessage): number {

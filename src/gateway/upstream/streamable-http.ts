@@ -9,8 +9,7 @@ import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { Logger } from '../../observability/log.ts';
 import { errorResponse, isObject, type JsonRpcMessage, UPSTREAM_UNAVAILABLE } from '../protocol/jsonrpc.ts';
-import type { Channel, ChannelCloseInfo } from './channel.ts';
-import { UNREACHABLE } from './http.ts';
+import { type Channel, type ChannelCloseInfo, UNREACHABLE } from './channel.ts';
 
 export interface StreamableHttpChannelOptions {
   url: string;
