@@ -37,8 +37,8 @@ const MAX_AUDITED_TOOL = 128;
  */
 export function boundedAudit(record: AuditRecord): AuditRecord {
   const { tool, argumentKeys: keys, client } = record;
-  const keysFit =
-    keys === undefined || (keys.length <= MAX_AUDITED_KEYS && keys.every((k) => k.length <= MAX_AUDITED_KEY));
+  let keysFit = keys === undefined || keys.length <= MAX_AUDITED_KEYS;
+  if (keysFit && keys) for (const k of keys) if (k.length > MAX_AUDITED_KEY) keysFit = false;
   if ((tool === undefined || tool.length <= MAX_AUDITED_TOOL) && keysFit && client.length <= 256) return record;
   const bounded: AuditRecord = { ...record, client: clip(client) };
   if (tool !== undefined) bounded.tool = clip(tool, MAX_AUDITED_TOOL);

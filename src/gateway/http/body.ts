@@ -10,35 +10,59 @@ import type { IncomingMessage } from 'node:http';
 /** `aborted`: the client closed the connection before its body was complete; there is no one to answer. */
 export type BodyResult = { ok: true; body: Buffer } | { ok: false; status: 413 } | { ok: false; status: 'aborted' };
 
+/** A body being read. The listeners below are module functions called with the request as `this`: no closures per request. */
+interface BodyRead {
+  limit: number;
+  chunks: Buffer[];
+  size: number;
+  over: boolean;
+  resolve: (result: BodyResult) => void;
+}
+const READING = Symbol('body being read');
+type ReadingRequest = IncomingMessage & { [READING]?: BodyRead };
+
+const TOO_LARGE: BodyResult = Object.freeze({ ok: false, status: 413 });
+const ABORTED: BodyResult = Object.freeze({ ok: false, status: 'aborted' });
+
+function onBodyData(this: ReadingRequest, chunk: Buffer): void {
+  const read = this[READING] as BodyRead;
+  read.size += chunk.length;
+  if (read.size > read.limit) {
+    read.over = true;
+    this.off('data', onBodyData);
+    read.resolve(TOO_LARGE);
+    return;
+  }
+  read.chunks.push(chunk);
+}
+
+function onBodyEnd(this: ReadingRequest): void {
+  const read = this[READING] as BodyRead;
+  if (read.over) return;
+  const { chunks, size } = read;
+  read.resolve({ ok: true, body: chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size) });
+}
+
+// A client going away is the client's business, not a gateway error (one error line per dropped upload).
+function onBodyError(this: ReadingRequest): void {
+  this[READING]?.resolve(ABORTED);
+}
+
+function onBodyClose(this: ReadingRequest): void {
+  if (!this.complete) this[READING]?.resolve(ABORTED);
+}
+
 /** Reads the body, or stops at `limit` bytes (declared or received): then the caller refuses it. */
 export function readBody(req: IncomingMessage, limit: number): Promise<BodyResult> {
   const declared = Number(req.headers['content-length'] ?? '0');
-  if (declared > limit) return Promise.resolve({ ok: false, status: 413 });
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let over = false;
-    const onData = (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        over = true;
-        req.off('data', onData);
-        resolve({ ok: false, status: 413 });
-        return;
-      }
-      chunks.push(chunk);
-    };
-    req.on('data', onData);
-    req.on('end', () => {
-      if (!over) resolve({ ok: true, body: chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size) });
-    });
-    // A client going away is the client's business, not a gateway error (one error line per dropped upload).
-    const aborted = () => resolve({ ok: false, status: 'aborted' });
-    req.on('error', aborted);
-    req.on('close', () => {
-      if (!req.complete) aborted();
-    });
-  });
+  if (declared > limit) return Promise.resolve(TOO_LARGE);
+  const { promise, resolve } = Promise.withResolvers<BodyResult>();
+  (req as ReadingRequest)[READING] = { limit, chunks: [], size: 0, over: false, resolve };
+  req.on('data', onBodyData);
+  req.on('end', onBodyEnd);
+  req.on('error', onBodyError);
+  req.on('close', onBodyClose);
+  return promise;
 }
 
 export interface LingerLimits {

@@ -37,6 +37,9 @@ function streamsOf(entry: SessionEntry | undefined): StreamState | undefined {
   return transport instanceof StreamState ? transport : undefined;
 }
 
+/** The answer headers of a POST that opens no session: one shared object, not one per call. */
+const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
+
 function isInitialize(m: JsonRpcMessage): boolean {
   return 'method' in m && m.method === 'initialize';
 }
@@ -73,7 +76,7 @@ export class Sessions2025 {
       return;
     }
     const requests = countRequests(messages);
-    const headers: Record<string, string> = {};
+    let headers: Readonly<Record<string, string>> = NO_HEADERS;
     let created: SessionEntry | undefined;
     let session: ClientSession;
     let router: Mux;
@@ -87,7 +90,7 @@ export class Sessions2025 {
         return;
       }
       ({ session, router } = created);
-      headers['mcp-session-id'] = session.id;
+      headers = { 'mcp-session-id': session.id };
     } else {
       // A sessionless 2025-style request: served once, like a stateless server would.
       session = new ClientSession(`oneshot-${Date.now().toString(36)}`, 'oneshot', request.identity);

@@ -149,11 +149,11 @@ export class McpHttp {
       sendJson(res, 404, { error: 'not found', endpoints: [`${prefix}/mcp`, `${prefix}/sse`, `${prefix}/messages`] });
       return;
     }
-    const cors = corsFor(
-      header(req, 'origin'),
-      header(req, 'x-forwarded-host') ?? header(req, 'host'),
-      this.o.config.allowedOrigins,
-    );
+    // Without Origin (every non-browser client) the host headers are not read at all.
+    const origin = header(req, 'origin');
+    const cors = origin
+      ? corsFor(origin, header(req, 'x-forwarded-host') ?? header(req, 'host'), this.o.config.allowedOrigins)
+      : NO_CORS;
     if (cors === null) {
       refuse(request, 403, INVALID_REQUEST, 'Forbidden: Origin not allowed');
       return;

@@ -127,10 +127,12 @@ export class ToolCalls {
     const seconds = (ended - started) / 1000;
     this.metrics.recordToolCall(tool ?? '_unknown', outcome, seconds);
     if (backend !== undefined) this.metrics.recordBackendCall(backend, outcome);
+    // One literal, no spread: one object shape on every call. An undefined backend is left out of the line,
+    // as JSON leaves out every undefined value.
     this.audit({
       event: 'tool_call',
       tool,
-      ...(backend === undefined ? {} : { backend }),
+      backend,
       argumentKeys,
       client: session.identity,
       ...(client === undefined ? {} : { onBehalfOf: client }),
