@@ -5,13 +5,29 @@
  * (a write to one would be a write to all: it throws instead), and forgotten once no cached object holds them.
  */
 
-/** Subtrees up to this size (as JSON) are shared; their keys are kept in the table, so it stays bounded. */
+/** Subtrees up to this size (as JSON) are shared. */
 const MAX_SHARED_JSON = 1024;
 
-const table = new Map<string, WeakRef<object>>();
-const forget = new FinalizationRegistry<string>((json) => {
-  if (table.get(json)?.deref() === undefined) table.delete(json);
+/**
+ * Subtrees by a hash of their JSON: a number, not the JSON itself, so what is never repeated (a label with the
+ * server's name) costs a table entry, not a second copy as a key. A hit is checked against the JSON.
+ */
+const table = new Map<number, WeakRef<object>>();
+const forget = new FinalizationRegistry<number>((hash) => {
+  if (table.get(hash)?.deref() === undefined) table.delete(hash);
 });
+
+/** 52 bits of two 32-bit string hashes (FNV-1a and djb2): collisions are rare, and only cost sharing. */
+function hashOf(text: string): number {
+  let fnv = 0x811c9dc5;
+  let djb = 5381;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    fnv = Math.imul(fnv ^ c, 0x01000193);
+    djb = (Math.imul(djb, 33) + c) | 0;
+  }
+  return (fnv >>> 0) * 2 ** 20 + (djb >>> 12);
+}
 
 interface Shared {
   value: unknown;
@@ -58,11 +74,12 @@ function shareNode(value: unknown): Shared {
     copy = Object.fromEntries(pairs);
   }
   if (json === undefined || json.length > MAX_SHARED_JSON) return { value: copy, json: undefined };
-  const known = table.get(json)?.deref();
-  if (known) return { value: known, json };
+  const hash = hashOf(json);
+  const known = table.get(hash)?.deref();
+  if (known) return JSON.stringify(known) === json ? { value: known, json } : { value: copy, json };
   Object.freeze(copy);
-  table.set(json, new WeakRef(copy));
-  forget.register(copy, json);
+  table.set(hash, new WeakRef(copy));
+  forget.register(copy, hash);
   return { value: copy, json };
 }
 
