@@ -21,6 +21,11 @@ export interface HttpResponse {
   text: string;
 }
 
+/**
+ * An idle pooled socket is closed after this long (undici's keepAliveTimeout), before a server or a load balancer
+ * in between closes it under a request. A request in flight sets its own timeout.
+ */
+const IDLE_SOCKET_MS = 4_000;
 /** No byte for this long: the request failed (undici's default body and headers timeouts). */
 const REQUEST_IDLE_MS = 300_000;
 /** A watch with no byte for this long is dead: client-node's Watch gives up after the same (its requestTimeoutMs). */
@@ -51,9 +56,10 @@ export async function connection(kubeConfig: KubeConfig, agent?: http.Agent): Pr
     ...(opts.rejectUnauthorized !== undefined ? { rejectUnauthorized: opts.rejectUnauthorized } : {}),
     ...(opts.servername !== undefined ? { servername: opts.servername } : {}),
   };
+  const pool = { keepAlive: true, timeout: IDLE_SOCKET_MS };
   const made = server.startsWith('http:')
-    ? new http.Agent({ keepAlive: true })
-    : new https.Agent({ ...verify, secureContext: tls.createSecureContext(material), keepAlive: true });
+    ? new http.Agent(pool)
+    : new https.Agent({ ...verify, secureContext: tls.createSecureContext(material), ...pool });
   return { headers, agent: made };
 }
 
