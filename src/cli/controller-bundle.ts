@@ -19,6 +19,13 @@ export const CONTROLLER_BUNDLE_ENV = 'MCP_OPERATOR_CONTROLLER_BUNDLE';
 
 const CONFIG_JS = /[\\/]@kubernetes[\\/]client-node[\\/]dist[\\/]config\.js$/;
 const SLIM_GEN = '\0slim-client-node-gen';
+/**
+ * undici, which client-node imports for its generated API's transport (config.js's dispatchers, the fetch of
+ * gen/http/isomorphic-fetch.js): the controller's client (src/kube/http.ts) uses neither, and undici's JavaScript
+ * and WebAssembly HTTP parser cost about 25 MiB.
+ */
+const CLIENT_NODE = /[\\/]@kubernetes[\\/]client-node[\\/]dist[\\/]/;
+const NO_UNDICI = '\0no-undici';
 /** Dependency modules the controller never calls that load Node built-ins at startup: a throwing stub instead. */
 const UNUSED_MODULES: Array<{ test: RegExp; what: string }> = [
   { test: /[\\/]prom-client[\\/]lib[\\/]pushgateway\.js$/, what: "prom-client's Pushgateway" },
@@ -31,6 +38,7 @@ const slimController = {
     if (source === './gen/index.js' && importer && CONFIG_JS.test(importer)) {
       return `${SLIM_GEN}:${join(dirname(importer), 'gen')}`;
     }
+    if (source === 'undici' && importer && CLIENT_NODE.test(importer)) return NO_UNDICI;
     return null;
   },
   load(id: string): string | null {
@@ -39,6 +47,12 @@ const slimController = {
       return Object.entries(CONFIG_GEN_IMPORTS)
         .map(([name, file]) => `export { ${name} } from ${JSON.stringify(join(gen, file))};`)
         .join('\n');
+    }
+    if (id === NO_UNDICI) {
+      const refuse = (name: string) =>
+        `export class ${name} { constructor() { throw new Error("undici's ${name} is not part of the controller bundle"); } }`;
+      const fetch = `export function fetch() { throw new Error("undici's fetch is not part of the controller bundle"); }`;
+      return [refuse('Agent'), refuse('ProxyAgent'), fetch].join('\n');
     }
     const unused = UNUSED_MODULES.find((m) => m.test.test(id));
     if (!unused) return null;

@@ -14,6 +14,7 @@ import type { McpServer } from '../api/types.generated.ts';
 import type { Cached } from '../kube/informer.ts';
 import { canonicalJSON, sha256 } from './compare.ts';
 import type { ReferencedObject } from './gates.ts';
+import { shareCommon } from './share.ts';
 
 const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
 
@@ -72,7 +73,8 @@ export function projectChild(object: Cached): Cached {
   const kept: Cached = { ...rest, metadata: keptMetadata(metadata as Meta) } as Cached;
   if (object.kind === 'Deployment' && status)
     (kept as V1Deployment).status = deploymentStatus(status as V1DeploymentStatus);
-  return kept;
+  // What a thousand Deployments repeat (containers, probes, volumes, defaults) is kept once (share.ts).
+  return shareCommon(kept);
 }
 
 /** Secrets and ConfigMaps: key names and a hash of the contents. Values never stay in memory. */

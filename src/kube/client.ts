@@ -2,13 +2,11 @@
  * A thin Kubernetes REST client over a KubeConfig: one connection pool, JSON in and out, no model classes
  * (what we apply is byte-for-byte what the renderer made), and every request counted for metrics.
  * client-node's KubernetesObjectApi builds a new agent per request and re-serializes known kinds; at a
- * thousand McpServers both cost, so the controller speaks REST directly and uses client-node for auth.
+ * thousand McpServers both cost, so the controller speaks REST directly (over node:https, see http.ts) and uses
+ * client-node for auth.
  */
 import type { KubeConfig } from '@kubernetes/client-node';
-// Deep imports: the package index loads every generated API class and model (see slim-client-node.ts).
-import { HttpMethod, RequestContext } from '@kubernetes/client-node/dist/gen/http/http.js';
-import { Watch } from '@kubernetes/client-node/dist/watch.js';
-import { type Dispatcher, fetch } from 'undici';
+import { type Connection, connection, send, streamLines } from './http.ts';
 
 export class KubeApiError extends Error {
   readonly status: number;
@@ -69,9 +67,8 @@ export class KubeClient {
   private readonly server: string;
   private readonly observe: RequestObserver;
   private readonly userAgent: string;
-  private dispatcher: Dispatcher | undefined;
-  private headers: Record<string, string> = {};
-  private headersAt = 0;
+  private conn: Connection | undefined;
+  private connAt = 0;
 
   constructor(kubeConfig: KubeConfig, options: { userAgent?: string; observe?: RequestObserver } = {}) {
     const cluster = kubeConfig.getCurrentCluster();
@@ -83,15 +80,12 @@ export class KubeClient {
   }
 
   /** Credentials can rotate (exec plugins, projected tokens): refresh headers now and then, keep the pool. */
-  private async auth(): Promise<{ headers: Record<string, string>; dispatcher: Dispatcher | undefined }> {
-    if (Date.now() - this.headersAt > HEADER_REFRESH_MS) {
-      const ctx = new RequestContext(this.server, HttpMethod.GET);
-      await this.kubeConfig.applySecurityAuthentication(ctx);
-      this.headers = ctx.getHeaders();
-      this.dispatcher ??= ctx.getDispatcher() as Dispatcher | undefined;
-      this.headersAt = Date.now();
+  private async auth(): Promise<Connection> {
+    if (!this.conn || Date.now() - this.connAt > HEADER_REFRESH_MS) {
+      this.conn = await connection(this.kubeConfig, this.conn?.agent);
+      this.connAt = Date.now();
     }
-    return { headers: this.headers, dispatcher: this.dispatcher };
+    return this.conn;
   }
 
   async request<T>(
@@ -106,23 +100,21 @@ export class KubeClient {
   ): Promise<T> {
     const url = new URL(this.server + path);
     for (const [k, v] of Object.entries(options.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
-    const { headers, dispatcher } = await this.auth();
+    const conn = await this.auth();
     const resource = path.replace(/^\/apis?\/([^/]+\/)?v[^/]+\/(namespaces\/[^/]+\/)?/, '').split('/')[0] ?? '';
     let status = 0;
     try {
-      const res = await fetch(url, {
+      const res = await send(url, conn, {
         method,
         headers: {
-          ...headers,
           accept: 'application/json',
           'user-agent': this.userAgent,
           ...(options.body !== undefined ? { 'content-type': options.contentType ?? 'application/json' } : {}),
         },
         body: options.body === undefined ? undefined : JSON.stringify(options.body),
-        dispatcher,
       });
       status = res.status;
-      const text = await res.text();
+      const { text } = res;
       if (res.status >= 400) {
         // Not always a Status: a resource the API server does not serve (a deleted CRD) is a plain-text 404.
         const body = parseStatus(text);
@@ -210,7 +202,23 @@ export class KubeClient {
   ): Promise<() => void> {
     const resource = path.split('/').pop() ?? '';
     this.observe('watch', resource, 200);
-    const controller = await new Watch(this.kubeConfig).watch(path, query, onEvent, done);
-    return () => controller.abort();
+    const url = new URL(this.server + path);
+    url.searchParams.set('watch', 'true');
+    for (const [k, v] of Object.entries(query)) if (v !== undefined) url.searchParams.set(k, String(v));
+    const conn = await this.auth();
+    return streamLines(
+      url,
+      { ...conn, headers: { ...conn.headers, 'user-agent': this.userAgent } },
+      (line) => {
+        let event: { type: string; object: unknown };
+        try {
+          event = JSON.parse(line);
+        } catch {
+          return; // as client-node's Watch: a line that is not JSON is skipped
+        }
+        onEvent(event.type, event.object);
+      },
+      done,
+    );
   }
 }
