@@ -77,8 +77,8 @@ export async function down(dir?: string, log: (line: string) => void = () => {})
     );
   };
 
-  log('stopping kube-proxy, kubelet, kube-scheduler, kube-controller-manager');
-  await stop(['kube-proxy', 'kubelet', 'kube-scheduler', 'kube-controller-manager']);
+  log('stopping kube-proxy, kubelet, cluster-dns, kube-scheduler, kube-controller-manager');
+  await stop(['kube-proxy', 'kubelet', 'cluster-dns', 'kube-scheduler', 'kube-controller-manager']);
   log('removing containers');
   await step('containers', () => removeContainers(l));
   if (owner) await step('pod processes', () => killPodProcesses());
