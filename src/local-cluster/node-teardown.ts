@@ -46,6 +46,7 @@ const OWN_EXECUTABLES = new Set([
   'containerd-shim-runc-v1',
   'containerd-shim-runc-v2',
   'runc',
+  'node', // cluster-dns.ts (its command line names the cluster's state.json)
 ]);
 
 export interface DownResult {

@@ -228,7 +228,7 @@ describe('a VirtualMcpServer over three real servers on a real node', () => {
     const [pod] = await virtualPods();
     expect(pod?.spec?.securityContext?.runAsNonRoot).toBe(true);
     expect(pod?.spec?.containers[0]?.args).toEqual(['gateway', 'aggregate']);
-  });
+  }, 900_000);
 
   test('every client era through the Service sees the merged names and reaches the right backend', async () => {
     const base = await serviceBase();
@@ -308,7 +308,7 @@ describe('a VirtualMcpServer over three real servers on a real node', () => {
       'message=inspector',
     ]);
     expect(sseCall.stdout).toContain('Echo: inspector');
-  });
+  }, 600_000);
 
   test('a denied tool is a distinct refusal naming the policy, not "not found"', async () => {
     const { client } = await client2025(await serviceBase());
@@ -324,7 +324,7 @@ describe('a VirtualMcpServer over three real servers on a real node', () => {
     );
     expect(unknown).toMatch(/Unknown tool: no_such_tool/);
     await client.close();
-  });
+  }, 600_000);
 
   // Scaled to zero through its McpServer (spec.replicas: 0), not a pod deleted: the Deployment would bring a new pod
   // back within seconds, racing the observation, and scaling the Deployment itself would be undone by the
@@ -355,6 +355,8 @@ describe('a VirtualMcpServer over three real servers on a real node', () => {
     const degraded = await until(
       'status: memory not ready',
       async () => {
+        const memory = await kube.get<McpServer>(mcpPath('memory'));
+        expect(condition(memory, 'Ready'), 'the McpServer').toMatchObject({ status: 'False', reason: 'ScaledToZero' });
         const v = await getVirtual();
         expect(v.status?.backends?.find((b) => b.name === 'memory')).toMatchObject({
           ready: false,
@@ -383,7 +385,7 @@ describe('a VirtualMcpServer over three real servers on a real node', () => {
       async () => expect((await getVirtual()).status?.readyBackends).toBe('3/3'),
       120_000,
     );
-  });
+  }, 600_000);
 
   test('a membership change applies under an open session, and a prefix clears the conflict', async () => {
     const session = await client2025(await serviceBase());
@@ -436,7 +438,7 @@ describe('a VirtualMcpServer over three real servers on a real node', () => {
     );
     expect(condition(fixed, 'ToolNamesResolved')).toMatchObject({ status: 'True', reason: 'NamesResolved' });
     expect(fixed.status?.tools).toEqual(expect.arrayContaining(['fs_list_directory', 'fs_read_file', 'read_file']));
-  });
+  }, 600_000);
 
   test('two replicas: one session served by both, no sticky sessions', async () => {
     await kube.mergePatch(virtualPath(VIRTUAL), { spec: { replicas: 2 } });
@@ -476,5 +478,5 @@ describe('a VirtualMcpServer over three real servers on a real node', () => {
     // Each replica answered some of the calls (the metrics of each pod, read on its own address).
     expect(after.map((n, i) => n - (before[i] ?? 0) > 0)).toEqual([true, true]);
     expect(after.reduce((a, b) => a + b, 0) - before.reduce((a, b) => a + b, 0)).toBe(32);
-  });
+  }, 600_000);
 });
