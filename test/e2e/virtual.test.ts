@@ -217,6 +217,7 @@ describe('a VirtualMcpServer over three real servers on a real node', () => {
     expect(condition(vmcp, 'ToolNamesResolved')).toMatchObject({ status: 'False', reason: 'ToolNameConflict' });
     expect(condition(vmcp, 'Degraded')).toMatchObject({ status: 'True', reason: 'ToolNameConflict' });
 
+    // spawns: kubectl
     const table = await execFileAsync(kubectl, ['--kubeconfig', kubeconfig, '-n', namespace, 'get', 'vmcps', VIRTUAL]);
     const [head, row] = table.stdout
       .trim()
