@@ -20,7 +20,7 @@ const BENCHES: Record<string, { about: string; run: () => Promise<string> }> = {
     run: () => sessionMemorySection(),
   },
   virtual: {
-    about: 'the aggregate gateway vs the McpServer straight; 20 backends x 50 tools; about a minute',
+    about: 'the aggregate gateway vs the McpServer straight; 20 backends x 50 tools; about 90 s',
     run: () => virtualSection(),
   },
   node: { about: 'figures of the last `npm run test:e2e` on a real node', run: () => nodeSection() },

@@ -136,7 +136,11 @@ function responseFrom(answer: HttpAnswer, id: number): { result?: unknown; error
 }
 
 /** One Streamable HTTP session over one keep-alive connection. */
-export async function httpClient(endpoint: string): Promise<BenchClient & { sessionId: string }> {
+export async function httpClient(
+  endpoint: string,
+): Promise<
+  BenchClient & { sessionId: string; rpc(method: string, params: Record<string, unknown>): Promise<unknown> }
+> {
   const url = new URL(endpoint);
   const agent = new Agent({ keepAlive: true, maxSockets: 1 });
   let seq = 0;
@@ -151,21 +155,19 @@ export async function httpClient(endpoint: string): Promise<BenchClient & { sess
   const headers: Record<string, string> = { 'mcp-protocol-version': '2025-11-25' };
   if (sessionId) headers['mcp-session-id'] = sessionId;
   await post(agent, url, JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }), headers);
+  /** Any request in the session (tools/call, tools/list, ...): its result, or a thrown JSON-RPC error. */
+  const rpc = async (method: string, params: Record<string, unknown>) => {
+    const id = ++seq;
+    const answer = await post(agent, url, JSON.stringify({ jsonrpc: '2.0', id, method, params }), headers);
+    if (answer.status !== 200) throw new Error(`HTTP ${answer.status}: ${answer.body.slice(0, 200)}`);
+    const r = responseFrom(answer, id);
+    if (r.error) throw new Error(JSON.stringify(r.error));
+    return r.result;
+  };
   return {
     sessionId,
-    async call(name, args) {
-      const id = ++seq;
-      const answer = await post(
-        agent,
-        url,
-        JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: args } }),
-        headers,
-      );
-      if (answer.status !== 200) throw new Error(`HTTP ${answer.status}: ${answer.body.slice(0, 200)}`);
-      const r = responseFrom(answer, id);
-      if (r.error) throw new Error(JSON.stringify(r.error));
-      return r.result;
-    },
+    rpc,
+    call: (name, args) => rpc('tools/call', { name, arguments: args }),
     async close() {
       if (sessionId) {
         await new Promise<void>((resolve) => {

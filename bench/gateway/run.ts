@@ -27,7 +27,11 @@ import { type BenchClient, httpClient, idleSession, stdioClient } from './client
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const NODE = process.execPath;
-const EVERYTHING = [NODE, join(ROOT, 'node_modules/@modelcontextprotocol/server-everything/dist/index.js'), 'stdio'];
+export const EVERYTHING = [
+  NODE,
+  join(ROOT, 'node_modules/@modelcontextprotocol/server-everything/dist/index.js'),
+  'stdio',
+];
 const SUPERGATEWAY = join(ROOT, 'node_modules/supergateway/dist/index.js');
 
 export interface BenchOptions {
@@ -72,7 +76,7 @@ interface Result {
   p99: number;
 }
 
-async function waitHttp(url: string, ok: (status: number) => boolean, timeoutMs = 30_000): Promise<void> {
+export async function waitHttp(url: string, ok: (status: number) => boolean, timeoutMs = 30_000): Promise<void> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     try {
@@ -87,33 +91,64 @@ async function waitHttp(url: string, ok: (status: number) => boolean, timeoutMs 
   }
 }
 
-interface Target {
+export interface Target {
   name: string;
   proc?: ChildProcess;
   endpoint?: string;
   stop(): Promise<void>;
 }
 
-async function stopProc(proc: ChildProcess): Promise<void> {
+/** SIGTERM, then SIGKILL after 10 s; a process spawned `detached` is killed with its process group. */
+export async function stopProc(proc: ChildProcess, group = false): Promise<void> {
   if (proc.exitCode !== null || proc.signalCode !== null) return;
   const exited = new Promise((r) => proc.once('exit', r));
-  proc.kill('SIGTERM');
-  const timer = setTimeout(() => proc.kill('SIGKILL'), 10_000);
+  const kill = (signal: NodeJS.Signals) => {
+    try {
+      if (group && proc.pid !== undefined) process.kill(-proc.pid, signal);
+      else proc.kill(signal);
+    } catch {
+      // already gone
+    }
+  };
+  kill('SIGTERM');
+  const timer = setTimeout(() => kill('SIGKILL'), 10_000);
   await exited;
   clearTimeout(timer);
+  if (group) kill('SIGKILL'); // what the leader left behind in its group
 }
 
-async function startOurs(runtime: Runtime, binary: string | undefined, name = OURS[runtime]): Promise<Target> {
+export interface GatewayProcessOptions {
+  runtime: Runtime;
+  /** The bundled runtime (runtime 'bundled'). */
+  binary?: string;
+  name: string;
+  /** The mode and what follows the common flags: `['stdio', '--', ...command]`, `['aggregate', '--backends-file', f]`. */
+  mode: [string, ...string[]];
+  /** Own process group, so that stop() (and a caller's cleanup) also kills what the gateway started. */
+  detached?: boolean;
+  /** Added to the inherited environment (NODE_OPTIONS for a profile, say). */
+  env?: Record<string, string>;
+  /** Told the process as soon as it is spawned (before it is ready), for a caller's cleanup. */
+  onSpawn?: (proc: ChildProcess) => void;
+  readyTimeoutMs?: number;
+}
+
+/**
+ * Our gateway on free loopback ports with production settings (info-level logs, so the audit line per call is
+ * part of the measured cost), ready when /readyz answers 200. A gateway that exits or never gets ready is
+ * stopped and the error names it.
+ */
+export async function startGateway(o: GatewayProcessOptions): Promise<Target> {
   const port = await freePort();
   const healthPort = await freePort();
-  const command = runtime === 'bundled' ? [binary as string] : [NODE, join(ROOT, 'src/gateway/main.ts')];
-  // Production settings: info-level logs, so the audit line per call is part of the measured cost.
+  const command = o.runtime === 'bundled' ? [o.binary as string] : [NODE, join(ROOT, 'src/gateway/main.ts')];
+  const [verb, ...rest] = o.mode;
   // spawns: node, mcp-gateway (the source form, or the bundled runtime that build-runtime made)
   const proc = spawn(
     command[0] as string,
     [
       ...command.slice(1),
-      'stdio',
+      verb,
       '--host',
       '127.0.0.1',
       '--port',
@@ -125,17 +160,32 @@ async function startOurs(runtime: Runtime, binary: string | undefined, name = OU
       // The idle-session rows open every session from one address.
       '--max-sessions-per-client',
       '2000',
-      '--',
-      ...EVERYTHING,
+      ...rest,
     ],
-    { stdio: ['ignore', 'ignore', 'inherit'] },
+    { stdio: ['ignore', 'ignore', 'inherit'], detached: o.detached ?? false, env: { ...process.env, ...o.env } },
   );
-  await waitHttp(`http://127.0.0.1:${healthPort}/readyz`, (s) => s === 200);
-  return { name, proc, endpoint: `http://127.0.0.1:${port}/mcp`, stop: () => stopProc(proc) };
+  o.onSpawn?.(proc);
+  const stop = () => stopProc(proc, o.detached ?? false);
+  const exited = new Promise<never>((_, reject) =>
+    proc.once('exit', (code, signal) => reject(new Error(`${o.name} exited (${signal ?? code}) before it was ready`))),
+  );
+  try {
+    await Promise.race([waitHttp(`http://127.0.0.1:${healthPort}/readyz`, (s) => s === 200, o.readyTimeoutMs), exited]);
+  } catch (err) {
+    await stop();
+    throw err;
+  } finally {
+    exited.catch(() => {});
+  }
+  return { name: o.name, proc, endpoint: `http://127.0.0.1:${port}/mcp`, stop };
+}
+
+function startOurs(runtime: Runtime, binary: string | undefined, name = OURS[runtime]): Promise<Target> {
+  return startGateway({ runtime, binary, name, mode: ['stdio', '--', ...EVERYTHING] });
 }
 
 /** The bundled runtime, built the way the image build does (`gateway build-runtime`). */
-async function buildBundled(log: (line: string) => void): Promise<{ binary: string; cleanup: () => void }> {
+export async function buildBundled(log: (line: string) => void): Promise<{ binary: string; cleanup: () => void }> {
   const dir = mkdtempSync(join(tmpdir(), 'mcp-gateway-bench-'));
   const started = Date.now();
   const { buildRuntime } = await import('../../src/gateway/runtime.ts');
@@ -206,7 +256,7 @@ async function startReferences(dir: string, log: (line: string) => void): Promis
 }
 
 /** Aggregate CPU ticks from /proc/stat: total and steal (time the hypervisor gave this VM's CPUs to others). */
-function cpuTicks(): { total: number; steal: number } {
+export function cpuTicks(): { total: number; steal: number } {
   try {
     const fields = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '').trim().split(/\s+/).slice(1).map(Number);
     return { total: fields.reduce((a, b) => a + b, 0), steal: fields[7] ?? 0 };
@@ -215,7 +265,7 @@ function cpuTicks(): { total: number; steal: number } {
   }
 }
 
-function percentile(sorted: number[], q: number): number {
+export function percentile(sorted: number[], q: number): number {
   if (sorted.length === 0) return Number.NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
 }
@@ -263,30 +313,43 @@ async function sdkClient(endpoint: string | undefined): Promise<BenchClient> {
   return { call: (name, args) => client.callTool({ name, arguments: args }), close: () => client.close() };
 }
 
+/** One target's figures over all rounds, and each round's alone (its spread). */
+export interface Alternated {
+  calls: number;
+  perSecond: number;
+  p50: number;
+  p99: number;
+  rounds: Array<{ perSecond: number; p50: number }>;
+}
+
 /**
  * Measures each target's clients in `rounds` alternating rounds (the first with the full warm-up, the order
  * rotating), so load from other work on the machine hits every target alike; percentiles over all rounds' calls.
  */
-async function alternate(
+export async function alternate(
   order: Array<[string, BenchClient[]]>,
   rounds: number,
   warmupMs: number,
   measureMs: number,
-): Promise<Map<string, { calls: number; perSecond: number; p50: number; p99: number }>> {
-  const acc = new Map<string, { latencies: number[][]; calls: number; elapsed: number }>();
+): Promise<Map<string, Alternated>> {
+  const acc = new Map<
+    string,
+    { latencies: number[][]; calls: number; elapsed: number; rounds: Alternated['rounds'] }
+  >();
   for (let round = 0; round < rounds; round++) {
     // Each round starts with a different target, so none always runs right after the same neighbour.
     const rotated = [...order.slice(round % order.length), ...order.slice(0, round % order.length)];
     for (const [name, list] of rotated) {
       const r = await drive(list, round === 0 ? warmupMs : warmupMs / 4, measureMs / rounds);
-      const a = acc.get(name) ?? { latencies: [], calls: 0, elapsed: 0 };
+      const a = acc.get(name) ?? { latencies: [], calls: 0, elapsed: 0, rounds: [] };
       a.latencies.push(r.latencies);
       a.calls += r.calls;
       a.elapsed += r.elapsed;
+      a.rounds.push({ perSecond: r.perSecond, p50: r.p50 });
       acc.set(name, a);
     }
   }
-  const out = new Map<string, { calls: number; perSecond: number; p50: number; p99: number }>();
+  const out = new Map<string, Alternated>();
   for (const [name, a] of acc) {
     const lat = a.latencies.flat().sort((x, y) => x - y);
     out.set(name, {
@@ -294,6 +357,7 @@ async function alternate(
       perSecond: (a.calls / a.elapsed) * 1000,
       p50: percentile(lat, 0.5),
       p99: percentile(lat, 0.99),
+      rounds: a.rounds,
     });
   }
   return out;
@@ -328,7 +392,7 @@ export function treeRssMb(pid: number): number {
   return kb / 1024;
 }
 
-function processRssMb(pid: number): number {
+export function processRssMb(pid: number): number {
   try {
     const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
     return Number(m?.[1] ?? 0) / 1024;

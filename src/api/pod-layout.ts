@@ -14,14 +14,32 @@ export const AUTH_DIR = '/var/run/mcp-gateway/auth';
 export const SESSION_DIR = '/var/run/mcp-gateway/session';
 /** A VirtualMcpServer's backend list (a ConfigMap the kubelet refreshes in place; see aggregate-contract.ts). */
 export const BACKENDS_DIR = '/var/run/mcp-gateway/backends';
+/** A VirtualMcpServer's credentials for its backends with auth on, a file per backend (render/virtual-credentials.ts). */
+export const CREDENTIALS_DIR = '/var/run/mcp-gateway/backend-credentials';
 /** Every path the operator mounts a volume at. */
-export const OPERATOR_MOUNT_PATHS = ['/tmp', HOME_DIR, RUNTIME_DIR, AUTH_DIR, SESSION_DIR, BACKENDS_DIR] as const;
+export const OPERATOR_MOUNT_PATHS = [
+  '/tmp',
+  HOME_DIR,
+  RUNTIME_DIR,
+  AUTH_DIR,
+  SESSION_DIR,
+  BACKENDS_DIR,
+  CREDENTIALS_DIR,
+] as const;
 
 /** The pod's IP, for the gateway's advertised address; under the gateway's prefix like all its variables. */
 export const GATEWAY_POD_IP_ENV = `${GATEWAY_ENV_PREFIX}POD_IP`;
 
 /** Volume names the renderer itself uses in every pod. */
-export const RESERVED_VOLUME_NAMES = ['tmp', 'home', 'mcp-gateway', 'mcp-auth', 'mcp-session', 'mcp-backends'] as const;
+export const RESERVED_VOLUME_NAMES = [
+  'tmp',
+  'home',
+  'mcp-gateway',
+  'mcp-auth',
+  'mcp-session',
+  'mcp-backends',
+  'mcp-backend-credentials',
+] as const;
 /** Volume sources allowed under Pod Security "restricted". */
 export const ALLOWED_VOLUME_SOURCES = [
   'configMap',

@@ -16,7 +16,9 @@ export const RENDER_USAGE = `Usage: mcp-operator render -f FILE [-f FILE...] [-o
 
 Prints the Kubernetes objects the controller creates for the McpServers and VirtualMcpServers in FILE (YAML
 or JSON, several documents allowed, - for stdin). Other kinds in the file are ignored. A VirtualMcpServer's
-backends are the McpServers of the input (a listed one that is absent is assumed to run its gateway). Exits 1 when a manifest is invalid.
+backends are the McpServers of the input (a listed one that is absent is assumed to run its gateway). The
+Secrets the controller makes at run time are not printed: the session keys (random) and a VirtualMcpServer's
+credentials for its backends with auth on (minted from their keys). Exits 1 when a manifest is invalid.
 Warns on stderr where kubectl, which reads YAML 1.1, would read an unquoted value differently (yes, on, 0755).`;
 
 export interface RenderIO {

@@ -120,3 +120,24 @@ export function childConflict(
   }
   return undefined;
 }
+
+/**
+ * An McpServer and a VirtualMcpServer of one name in one namespace would have the same Service, Deployment and
+ * the rest. The one whose Service stands keeps the name, so one that runs is never displaced by a newcomer.
+ * With no Service yet (both created at once), the one created first, and the smaller uid within one second,
+ * so exactly one of them wins instead of each holding some children and both blocked.
+ */
+export function nameHeldByOther(self: Cached, other: Cached | undefined, service: Cached | undefined): boolean {
+  if (!other || other.metadata.deletionTimestamp || other.metadata.uid === self.metadata.uid) return false;
+  if (service && controlledBy(service, self.metadata.uid)) return false;
+  if (service && controlledBy(service, other.metadata.uid)) return true;
+  const mine = String(self.metadata.creationTimestamp ?? '');
+  const theirs = String(other.metadata.creationTimestamp ?? '');
+  if (mine !== theirs) return theirs < mine;
+  return String(other.metadata.uid ?? '') < String(self.metadata.uid ?? '');
+}
+
+export const nameTaken = (otherKind: string, selfKind: string, namespace: string | undefined, name: string) => ({
+  reason: 'ChildConflict',
+  message: `${otherKind} ${namespace}/${name} has this name and came first; its children have the names this ${selfKind}'s would: rename the ${selfKind} (nothing of it runs until then)`,
+});

@@ -113,7 +113,12 @@ export class Manager {
     const set = <T extends Cached>(
       type: { apiVersion: string; plural: string },
       onEvent: (event: InformerEvent, object: T) => void,
-      extra: { labelSelector?: string; transform?: (o: Cached) => T; indexBy?: (o: T) => string | undefined } = {},
+      extra: {
+        labelSelector?: string;
+        transform?: (o: Cached) => T;
+        indexBy?: (o: T) => string | undefined;
+        optional?: boolean;
+      } = {},
     ) => {
       const informers = scopes.map(
         (namespace) => new Informer<T>({ client: this.client, type, namespace, onEvent, log: options.log, ...extra }),
@@ -132,6 +137,8 @@ export class Manager {
       ]),
     ) as unknown as Record<ChildKind, Store<Cached>>;
     const referenced = (kind: 'Secret' | 'ConfigMap') => (_e: InformerEvent, o: ReferencedObject) => {
+      // A VirtualMcpServer's own Secrets (session key, backend credentials) wake it when changed or deleted.
+      if (kind === 'Secret' && this.virtual.claims(o)) return;
       for (const key of this.reconciler.referencing(kind, o.metadata.namespace ?? '', o.metadata.name))
         this.enqueue(key);
     };
@@ -186,7 +193,10 @@ export class Manager {
       log: options.log,
       metrics: this.metrics,
       gatewayApi: this.gatewayApi,
+      // A VirtualMcpServer that comes or goes may free or take the name of an McpServer (gates.ts).
+      onNameShared: (key) => this.enqueue(key),
     });
+    this.caches.virtualservers = this.virtual.servers;
     // The reconciler writes McpServer status through to the cache, so the watch may bring no event for it: a
     // backend's readiness and tools must still reach its aggregates.
     mcpservers.onRemember = (object) => this.virtual.onMcpServer(object);
@@ -209,7 +219,13 @@ export class Manager {
   }
 
   private enqueueOwner(object: Cached): void {
-    if (this.virtual.claims(object)) return;
+    if (this.virtual.claims(object)) {
+      // A VirtualMcpServer's child gone may be what held an McpServer of its name back.
+      const { namespace, labels } = object.metadata;
+      const name = labels?.[LABEL_INSTANCE];
+      if (name && this.caches.mcpservers.get(namespace, name)) this.enqueue(`${namespace}/${name}`);
+      return;
+    }
     const owner = object.metadata.ownerReferences?.find((r) => r.controller && r.kind === 'McpServer');
     const name = owner?.name ?? object.metadata.labels?.[LABEL_INSTANCE];
     if (name) this.enqueue(`${object.metadata.namespace}/${name}`);

@@ -27,8 +27,9 @@ export const controllerRules: PolicyRule[] = [
   { apiGroups: [''], resources: ['configmaps'], verbs: CHILD_VERBS },
   // Read only: a pod's waiting reason (image pull, crash loop) is what status reports when no replica is ready.
   { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] },
-  // create: the gateway's session-signing key per McpServer (never updated, never read back as a value).
-  { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'list', 'watch', 'create'] },
+  // create: the gateway's session-signing key per McpServer (never updated). get: a VirtualMcpServer's backends'
+  // keys, to mint its credentials for them; patch: the Secret holding those credentials (its own).
+  { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'list', 'watch', 'create', 'patch'] },
   { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
 ];
 

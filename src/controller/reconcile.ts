@@ -33,6 +33,8 @@ import {
   controlledBy,
   ingressConflict,
   missingReference,
+  nameHeldByOther,
+  nameTaken,
   parseSpec,
   type ReferencedObject,
   sessionSecretGate,
@@ -61,6 +63,8 @@ export interface Caches {
   configMaps: Store<ReferencedObject>;
   /** The operator's pods (a projection: names, labels, container states), read for status. */
   pods: Store<V1Pod & Cached>;
+  /** VirtualMcpServers, for one of the same name (gates.ts nameHeldByOther); absent: none are served. */
+  virtualservers?: Store<Cached>;
 }
 
 export interface ReconcilerOptions {
@@ -153,6 +157,12 @@ export class Reconciler {
     const parsed = parseSpec(mcp);
     if ('blocker' in parsed) return this.block(mcp, mcp, parsed.blocker, { retry: false });
     const { spec } = parsed;
+    const twin = this.o.caches.virtualservers?.get(namespace, name);
+    if (twin && nameHeldByOther(mcp, twin, this.o.caches.children.Service.get(namespace, name))) {
+      // What it made before it saw the other (both created at once) is in the other's way: gone.
+      await this.pruneObsolete(mcp, []);
+      return this.block(mcp, spec, nameTaken('VirtualMcpServer', 'McpServer', namespace, name), { retry: false });
+    }
 
     const refs = referencedObjects(spec);
     this.indexRefs(key, namespace, refs);

@@ -14,6 +14,8 @@ export interface AuditRecord {
   /** Argument keys past MAX_AUDITED_KEYS, counted, not listed. */
   argumentKeysOmitted?: number;
   client: string;
+  /** The end client an aggregate (the client here) called for. */
+  onBehalfOf?: string;
   session: string;
   durationMs: number;
   outcome: string;

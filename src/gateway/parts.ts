@@ -4,6 +4,7 @@ import type { Logger } from '../observability/log.ts';
 import { childEnvironment, type GatewayConfig } from './config.ts';
 import { RequestStateCodec } from './input.ts';
 import type { GatewayMetrics } from './metrics.ts';
+import { AggregateCredentialAuthenticator } from './policy/aggregate-auth.ts';
 import { type Authenticator, OidcAuthenticator, TokenFileAuthenticator } from './policy/auth.ts';
 import { SessionIds } from './sessions.ts';
 import type { Channel } from './upstream/channel.ts';
@@ -23,10 +24,14 @@ export async function channelFactory(
     };
   }
   if (config.mode === 'proxy') {
-    // Loaded only in proxy mode: the SDK client transports cost startup time.
-    const { HttpChannel } = await import('./upstream/http.ts');
     const url = config.upstream as string;
-    return () => new HttpChannel({ url, transport: config.upstreamTransport, log });
+    if (config.upstreamTransport === 'streamable-http') {
+      const { StreamableHttpChannel } = await import('./upstream/streamable-http.ts');
+      return () => new StreamableHttpChannel({ url, log });
+    }
+    // Loaded only for a legacy SSE upstream: the SDK client transports cost startup time.
+    const { HttpChannel } = await import('./upstream/http.ts');
+    return () => new HttpChannel({ url, transport: 'sse', log });
   }
   const [command = '', ...args] = config.command;
   const childEnv = childEnvironment(env);
@@ -34,8 +39,18 @@ export async function channelFactory(
   return () => new StdioChannel({ command, args, env: childEnv, log, onNonJsonLine: () => nonJson.inc() });
 }
 
-/** Bearer tokens from a file, OIDC, or none. */
+/**
+ * Bearer tokens from a file, OIDC, or none. With auth on and a session key, also the credentials the operator
+ * mints from that key for VirtualMcpServers (policy/aggregate-auth.ts).
+ */
 export async function authenticatorFor(config: GatewayConfig, log: Logger): Promise<Authenticator | undefined> {
+  const users = await usersAuthenticator(config, log);
+  if (!users || !config.sessionSecretFile) return users;
+  const sessionKey = await readFile(config.sessionSecretFile);
+  return new AggregateCredentialAuthenticator({ users, sessionKey, log });
+}
+
+async function usersAuthenticator(config: GatewayConfig, log: Logger): Promise<Authenticator | undefined> {
   if (config.authTokenFile) {
     const auth = new TokenFileAuthenticator(config.authTokenFile, log);
     await auth.load();

@@ -22,6 +22,12 @@ export interface InformerOptions<T extends Cached> {
   log: Logger;
   /** A secondary index (e.g. the owning McpServer): objects by this key, without scanning the cache. */
   indexBy?: (object: T) => string | undefined;
+  /**
+   * A type the API server may not serve (a CRD installed later): then start synced and empty, and list again
+   * every `retryUnservedMs` (default 30 s) until it is served, instead of failing the start.
+   */
+  optional?: boolean;
+  retryUnservedMs?: number;
 }
 
 export const cacheKey = (namespace: string | undefined, name: string) => (namespace ? `${namespace}/${name}` : name);
@@ -112,9 +118,39 @@ export class Informer<T extends Cached> {
 
   /** Resolves once the first list is in the cache. */
   async start(): Promise<void> {
-    await this.relist();
+    try {
+      await this.relist();
+    } catch (err) {
+      if (!this.options.optional || !(err instanceof KubeApiError) || err.status !== 404) throw err;
+      this.synced = true;
+      this.options.log.warn(
+        { resource: this.path },
+        'the API server does not serve this resource (is its CRD installed?); looking again until it does',
+      );
+      void this.untilServed();
+      return;
+    }
     this.synced = true;
     await this.watch();
+  }
+
+  private async untilServed(): Promise<void> {
+    while (!this.stopped) {
+      await new Promise<void>((resolve) => {
+        this.timer = setTimeout(resolve, this.options.retryUnservedMs ?? 30_000);
+      });
+      try {
+        await this.relist();
+      } catch (err) {
+        if (!(err instanceof KubeApiError) || err.status !== 404) {
+          this.options.log.warn({ resource: this.path, err: String(err) }, 'listing failed; will retry');
+        }
+        continue;
+      }
+      this.options.log.info({ resource: this.path }, 'the resource is served now; watching it');
+      await this.watch();
+      return;
+    }
   }
 
   stop(): void {

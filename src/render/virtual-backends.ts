@@ -4,6 +4,7 @@
  * input files.
  */
 
+import { CREDENTIALS_DIR } from '../api/pod-layout.ts';
 import { MAX_BACKENDS } from '../api/schema.ts';
 import type { McpServer, VirtualMcpServer, VirtualServerSelector } from '../api/types.generated.ts';
 import { type AggregateBackend, type AggregateBackendsFile, BACKENDS_FILE_VERSION } from '../contract/aggregate.ts';
@@ -103,6 +104,12 @@ export function backendEndpoint(
   return { url: `${base}${spec.path ?? (transport === 'sse' ? '/sse' : '/mcp')}`, transport };
 }
 
+/** A backend whose gateway checks tokens: the aggregate presents it the credential the operator minted for it. */
+export function backendNeedsCredential(server: McpServer | undefined): boolean {
+  const spec = server?.spec;
+  return !!spec && spec.gateway?.enabled !== false && !!(spec.auth?.bearer || spec.auth?.oidc);
+}
+
 /** The backends file the gateway reads (aggregate-contract.ts), missing backends included: they may come. */
 export function backendsFile(vmcp: VirtualMcpServer, selection: Selection): AggregateBackendsFile {
   const namespace = namespaceOf(vmcp);
@@ -123,6 +130,7 @@ export function backendsFile(vmcp: VirtualMcpServer, selection: Selection): Aggr
         ...backendEndpoint(namespace, naming.name, server),
         ...(naming.prefix ? { prefix: naming.prefix } : {}),
         ...(Object.keys(tools).length ? { tools } : {}),
+        ...(backendNeedsCredential(server) ? { tokenFile: `${CREDENTIALS_DIR}/${naming.name}` } : {}),
       };
     }),
   };

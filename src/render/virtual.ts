@@ -14,7 +14,7 @@ import type {
   V1ServiceAccount,
   V1Volume,
 } from '@kubernetes/client-node';
-import { BACKENDS_DIR, HOME_DIR } from '../api/pod-layout.ts';
+import { BACKENDS_DIR, CREDENTIALS_DIR, HOME_DIR } from '../api/pod-layout.ts';
 import type { VirtualMcpServer } from '../api/types.generated.ts';
 import { AGGREGATE_VERB, type AggregateBackendsFile, BACKENDS_FILE_ENV, BACKENDS_KEY } from '../contract/aggregate.ts';
 import { GATEWAY_HEALTH_PORT, GATEWAY_MCP_PORT, HEALTH_PATHS } from '../contract/gateway.ts';
@@ -30,6 +30,7 @@ import {
 import { renderIngress, renderService } from './network.ts';
 import { renderHTTPRoute } from './route.ts';
 import { basePath } from './urls.ts';
+import { backendCredentialsSecretName } from './virtual-credentials.ts';
 import {
   authMount,
   GATEWAY_CONTAINER,
@@ -40,7 +41,6 @@ import {
   quantities,
   restrictedContainerSecurity,
   SESSION_KEY,
-  sessionSecretName,
   type WorkloadOptions,
   writableMounts,
 } from './workload.ts';
@@ -54,6 +54,8 @@ export const VIRTUAL_CHILD_KINDS = [
 export type VirtualChildKind = (typeof VIRTUAL_CHILD_KINDS)[number]['kind'];
 
 export const backendsConfigMapName = (vmcp: VirtualMcpServer) => `${nameOf(vmcp)}-backends`;
+/** Not an McpServer's `-gateway-session`: the two kinds never share a Secret's name (controller/gates.ts). */
+export const virtualSessionSecretName = (vmcp: VirtualMcpServer) => `${nameOf(vmcp)}-aggregate-session`;
 
 const DEFAULT_RESOURCES = { requests: { cpu: '50m', memory: '64Mi' }, limits: { memory: '256Mi' } };
 
@@ -87,7 +89,10 @@ function renderBackendsConfigMap(vmcp: VirtualMcpServer, file: AggregateBackends
   };
 }
 
-function volumes(vmcp: VirtualMcpServer): V1Volume[] {
+/** Some backend has auth on: the pod mounts the credentials Secret the controller keeps (virtual-credentials.ts). */
+const needsCredentials = (file: AggregateBackendsFile) => file.backends.some((b) => b.tokenFile !== undefined);
+
+function volumes(vmcp: VirtualMcpServer, file: AggregateBackendsFile): V1Volume[] {
   const bearer = vmcp.spec.auth?.bearer?.secretRef;
   return [
     { name: 'tmp', emptyDir: {} },
@@ -95,7 +100,7 @@ function volumes(vmcp: VirtualMcpServer): V1Volume[] {
     {
       name: 'mcp-session',
       secret: {
-        secretName: sessionSecretName(vmcp),
+        secretName: virtualSessionSecretName(vmcp),
         items: [{ key: SESSION_KEY, path: SESSION_KEY }],
         defaultMode: 0o440,
       },
@@ -105,6 +110,15 @@ function volumes(vmcp: VirtualMcpServer): V1Volume[] {
       name: 'mcp-backends',
       configMap: { name: backendsConfigMapName(vmcp), items: [{ key: BACKENDS_KEY, path: BACKENDS_KEY }] },
     },
+    // Whole, without items: a backend that joins gets its file without a new pod.
+    ...(needsCredentials(file)
+      ? [
+          {
+            name: 'mcp-backend-credentials',
+            secret: { secretName: backendCredentialsSecretName(vmcp), defaultMode: 0o440 },
+          },
+        ]
+      : []),
     ...(bearer
       ? [
           {
@@ -117,7 +131,11 @@ function volumes(vmcp: VirtualMcpServer): V1Volume[] {
   ];
 }
 
-export function renderVirtualDeployment(vmcp: VirtualMcpServer, options: WorkloadOptions): V1Deployment {
+export function renderVirtualDeployment(
+  vmcp: VirtualMcpServer,
+  file: AggregateBackendsFile,
+  options: WorkloadOptions,
+): V1Deployment {
   const { spec } = vmcp;
   const pod = spec.pod ?? {};
   const { requests, limits } = spec.resources ?? {};
@@ -171,11 +189,14 @@ export function renderVirtualDeployment(vmcp: VirtualMcpServer, options: Workloa
                 ...writableMounts,
                 ...authMount(vmcp),
                 { name: 'mcp-backends', mountPath: BACKENDS_DIR, readOnly: true },
+                ...(needsCredentials(file)
+                  ? [{ name: 'mcp-backend-credentials', mountPath: CREDENTIALS_DIR, readOnly: true }]
+                  : []),
                 ...((pod.volumeMounts ?? []) as Array<{ name: string; mountPath: string }>),
               ],
             },
           ],
-          volumes: volumes(vmcp),
+          volumes: volumes(vmcp, file),
           terminationGracePeriodSeconds: pod.terminationGracePeriodSeconds ?? 30,
           ...(pod.nodeSelector ? { nodeSelector: pod.nodeSelector } : {}),
           ...(pod.tolerations?.length ? { tolerations: pod.tolerations } : {}),
@@ -247,7 +268,8 @@ function renderPodDisruptionBudget(vmcp: VirtualMcpServer): V1PodDisruptionBudge
 /**
  * The children of a defaulted, valid VirtualMcpServer (api/validate.ts) given its backends file (virtual-backends.ts),
  * in apply order; the HTTPRoute last, applied apart as for McpServer. The session-key Secret is random, so the
- * controller creates it (once) rather than render.
+ * controller creates it (once) rather than render; the backend credentials need the backends' keys, so the
+ * controller keeps them too (virtual-credentials.ts).
  */
 export function renderVirtualChildren(
   vmcp: VirtualMcpServer,
@@ -258,7 +280,7 @@ export function renderVirtualChildren(
     renderServiceAccount(vmcp),
     renderBackendsConfigMap(vmcp, file),
     renderService(vmcp),
-    renderVirtualDeployment(vmcp, options),
+    renderVirtualDeployment(vmcp, file, options),
     renderIngress(vmcp),
     renderVirtualNetworkPolicy(vmcp, file),
     renderPodDisruptionBudget(vmcp),

@@ -1,10 +1,12 @@
 /**
  * `gateway aggregate`: one real gateway process in front of three real servers (server-everything,
- * server-memory, server-filesystem), each behind its own real gateway, the filesystem one with bearer auth.
+ * server-memory, server-filesystem), each behind its own real gateway, the filesystem one with bearer auth
+ * (the aggregate presents the credential the operator would mint from that gateway's session key).
  * Clients of every era see one server: prefixed and renamed names, a conflict won by priority, a denied tool
  * refused (and audited) as denied; a backend killed leaves the lists (list_changed) and its calls name it, and
  * it comes back; a membership change in the backends file applies without dropping the session.
  */
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +19,7 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { AggregateBackend } from '../../src/contract/aggregate.ts';
+import { credentialExpiry, mintCredential } from '../../src/contract/aggregate-credential.ts';
 import { freePort } from '../../src/local-cluster/control-plane.ts';
 import {
   client2025,
@@ -34,7 +37,12 @@ import {
   waitForAudit,
 } from './helpers.ts';
 
-const TOKEN = 'aggregate-credential-0123456789';
+/** The filesystem gateway's users' token; the aggregate has none of its own, only the minted credential. */
+const TOKEN = 'a-user-token-0123456789';
+const SESSION_KEY = randomBytes(32);
+const nowS = () => Math.floor(Date.now() / 1000);
+const credential = (key: Buffer, expiresAt = credentialExpiry(nowS())) =>
+  mintCredential(key, { namespace: 'team', aggregate: 'tools', backend: 'filesystem', expiresAt });
 let dir: string;
 let backendsFile: string;
 let everything: RunningGateway;
@@ -69,12 +77,19 @@ const members = (): AggregateBackend[] => [
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'gw-aggregate-'));
   writeFileSync(join(dir, 'tokens'), `${TOKEN}\n`);
-  writeFileSync(join(dir, 'aggregate-token'), `${TOKEN}\n`);
+  writeFileSync(join(dir, 'session-key'), SESSION_KEY);
+  writeFileSync(join(dir, 'aggregate-token'), `${credential(SESSION_KEY)}\n`);
   writeFileSync(join(dir, 'hello.txt'), 'hello from the filesystem');
   [everything, memory, files] = await Promise.all([
     startGateway(['stdio', '--', ...EVERYTHING]),
     startGateway(['stdio', '--', ...MEMORY]),
-    startGateway(['stdio', '--', ...filesystem(dir)], { env: { MCP_GATEWAY_AUTH_TOKEN_FILE: join(dir, 'tokens') } }),
+    startGateway(['stdio', '--', ...filesystem(dir)], {
+      env: {
+        MCP_GATEWAY_AUTH_TOKEN_FILE: join(dir, 'tokens'),
+        MCP_GATEWAY_SESSION_SECRET_FILE: join(dir, 'session-key'),
+        MCP_GATEWAY_ADVERTISE_ADDRESS: '127.0.0.1',
+      },
+    }),
   ]);
   backendsFile = join(dir, 'backends.json');
   writeBackends(members());
@@ -141,6 +156,46 @@ describe('three servers behind one endpoint', () => {
 
   test('the filesystem backend refuses clients without the aggregate’s credential', async () => {
     await expect(client2025(files.url)).rejects.toThrow(/401|Unauthorized/i);
+  });
+
+  test('the backend audits the aggregate and the end client; its users’ tokens still work', async () => {
+    const { client } = await client2025(aggregate.url);
+    await call(client, 'read_text_file', { path: join(dir, 'hello.txt') });
+    await client.close();
+    const seen = await waitForAudit(files, (a) => a.tool === 'read_text_file' && !!a.client?.startsWith('aggregate:'));
+    expect(seen.client).toBe('aggregate:team/tools');
+    expect(seen.onBehalfOf).toMatch(/^ip:127\.0\.0\.1$/);
+    // A user with a token of the backend's own, beside the aggregate.
+    const user = await client2025(files.url, { headers: { authorization: `Bearer ${TOKEN}` } });
+    expect(textOf(await call(user.client, 'read_text_file', { path: join(dir, 'hello.txt') }))).toBe(
+      'hello from the filesystem',
+    );
+    await user.client.close();
+    const direct = await waitForAudit(files, (a) => a.tool === 'read_text_file' && !!a.client?.startsWith('token:'));
+    // A user cannot claim to act for someone: the claim is believed only from an aggregate.
+    expect(direct.onBehalfOf).toBeUndefined();
+  });
+
+  test('a forged, foreign or expired credential gets 401 with the reason', async () => {
+    const refusals = [
+      [credential(randomBytes(32)), /signature mismatch/],
+      [credential(SESSION_KEY, nowS() - 1), /expired/],
+      [`${credential(SESSION_KEY).slice(0, -4)}AAAA`, /signature mismatch/],
+      ['mcpagg1.e30', /malformed/],
+    ] as const;
+    for (const [token, reason] of refusals) {
+      const res = await fetch(`${files.url}/mcp`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${token}`,
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+        },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' }),
+      });
+      expect(res.status).toBe(401);
+      expect(res.headers.get('www-authenticate')).toMatch(reason);
+    }
   });
 
   test('a denied tool is a distinct, audited refusal naming the policy', async () => {

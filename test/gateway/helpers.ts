@@ -146,6 +146,8 @@ export interface AuditLine {
   tool?: string;
   argumentKeys?: string[];
   client?: string;
+  onBehalfOf?: string;
+  backend?: string;
   session?: string;
   durationMs?: number;
   outcome?: string;

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import type { V1ConfigMap, V1Deployment } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { McpServer, VirtualMcpServer } from '../../src/api/types.generated.ts';
+import { verifyCredential } from '../../src/contract/aggregate-credential.ts';
 import type { KubeClient } from '../../src/kube/client.ts';
 import { controlPlaneBinaries } from '../../src/local-cluster/control-plane.ts';
 import { stdioServer } from '../fixtures/manifests.ts';
@@ -126,7 +127,7 @@ describe('a VirtualMcpServer on a real API server', () => {
       { name: 'github', url: `http://github.${ns}.svc:8080/mcp`, transport: 'streamable-http', prefix: 'gh' },
     ]);
     const key = await eventually('session key', () =>
-      getOrUndefined<{ data: Record<string, string> }>(admin, path(T.secrets, 'team-gateway-session')),
+      getOrUndefined<{ data: Record<string, string> }>(admin, path(T.secrets, 'team-aggregate-session')),
     );
     expect(Buffer.from(key.data['session-key'] ?? '', 'base64')).toHaveLength(32);
     const event = await eventually('BackendNotFound Event', async () => {
@@ -246,6 +247,95 @@ describe('a VirtualMcpServer on a real API server', () => {
     const cm = await admin.get<V1ConfigMap>(path(T.configmaps, 'loop-backends'));
     const backends = JSON.parse(cm.data?.['backends.json'] ?? '{}') as { backends: Array<{ name: string }> };
     expect(backends.backends.map((b) => b.name)).toEqual(['epsilon']);
+  });
+
+  it('mints a credential for a backend with auth on from its own key, without copying the users’ Secret', async () => {
+    await admin.create(path(T.secrets), {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'guarded-users' },
+      stringData: { tokens: 'a-user-token-never-copied' },
+    });
+    const manifest = stdioServer('guarded', {
+      auth: { bearer: { secretRef: { name: 'guarded-users', key: 'tokens' } } },
+    });
+    await admin.create(path(T.mcpservers), manifest);
+    await createMcpServer('plain');
+    await admin.create(
+      path(T.virtualmcpservers),
+      virtualServer('front', { servers: [{ name: 'guarded' }, { name: 'plain' }] }),
+    );
+    const secretOf = (name: string) =>
+      getOrUndefined<{ data?: Record<string, string>; metadata: { ownerReferences?: Array<{ kind: string }> } }>(
+        admin,
+        path(T.secrets, name),
+      );
+    const minted = await eventually('the credentials Secret', async () => {
+      const s = await secretOf('front-backend-credentials');
+      return s?.data?.guarded ? s : undefined;
+    });
+    expect(Object.keys(minted.data ?? {})).toEqual(['guarded']);
+    expect(minted.metadata.ownerReferences?.[0]?.kind).toBe('VirtualMcpServer');
+    const token = Buffer.from(minted.data?.guarded as string, 'base64').toString();
+    expect(token).not.toContain('a-user-token');
+    const key = Buffer.from((await secretOf('guarded-gateway-session'))?.data?.['session-key'] as string, 'base64');
+    expect(verifyCredential(key, token, Math.floor(Date.now() / 1000))).toMatchObject({
+      ok: true,
+      claims: { namespace: ns, aggregate: 'front', backend: 'guarded' },
+    });
+    const deployment = await eventually('Deployment front', () =>
+      getOrUndefined<V1Deployment>(admin, path(T.deployments, 'front')),
+    );
+    expect(deployment.spec?.template.spec?.volumes?.map((v) => v.name)).toContain('mcp-backend-credentials');
+    const config = await admin.get<V1ConfigMap>(path(T.configmaps, 'front-backends'));
+    expect(JSON.parse(config.data?.['backends.json'] ?? '{}').backends).toMatchObject([
+      { name: 'guarded', tokenFile: '/var/run/mcp-gateway/backend-credentials/guarded' },
+      { name: 'plain' },
+    ]);
+
+    // The backend leaves: its credential goes with it.
+    await admin.mergePatch(path(T.virtualmcpservers, 'front'), { spec: { servers: [{ name: 'plain' }] } });
+    await eventually('the credential removed', async () => {
+      const s = await secretOf('front-backend-credentials');
+      return s && !s.data?.guarded ? s : undefined;
+    });
+  });
+
+  it('an McpServer and a VirtualMcpServer of one name, created at once: one keeps it, the other waits', async () => {
+    const [mcp, vmcp] = await Promise.all([
+      admin.create<McpServer>(path(T.mcpservers), stdioServer('twin')),
+      admin.create<VirtualMcpServer>(
+        path(T.virtualmcpservers),
+        virtualServer('twin', { servers: [{ name: 'delta' }] }),
+      ),
+    ]);
+    const uids = { McpServer: mcp.metadata?.uid, VirtualMcpServer: vmcp.metadata?.uid };
+    const paths = { McpServer: path(T.mcpservers, 'twin'), VirtualMcpServer: path(T.virtualmcpservers, 'twin') };
+    const readyOf = async (kind: keyof typeof paths) =>
+      (await admin.get<McpServer | VirtualMcpServer>(paths[kind])).status?.conditions?.find((c) => c.type === 'Ready');
+    const deploymentOwnedBy = (uid: string | undefined) =>
+      eventually(`Deployment twin owned by ${uid}`, async () => {
+        const d = await getOrUndefined<V1Deployment>(admin, path(T.deployments, 'twin'));
+        return d?.metadata?.ownerReferences?.some((r) => r.uid === uid) ? d : undefined;
+      });
+    // Exactly one wins: its children stand, and the other says which one holds the name.
+    const settled = await eventually('one running, the other waiting', async () => {
+      const d = await getOrUndefined<V1Deployment>(admin, path(T.deployments, 'twin'));
+      const owner = d?.metadata?.ownerReferences?.[0]?.kind as keyof typeof paths | undefined;
+      if (!owner) return undefined;
+      const other: keyof typeof paths = owner === 'McpServer' ? 'VirtualMcpServer' : 'McpServer';
+      const ready = await readyOf(other);
+      return ready?.reason === 'ChildConflict' ? { winner: owner, loser: other, message: ready.message } : undefined;
+    });
+    expect(settled.message).toContain(`${settled.winner} ${ns}/twin has this name`);
+    expect((await readyOf(settled.winner))?.reason).not.toBe('ChildConflict');
+    for (const plural of [T.services, T.serviceaccounts]) {
+      const child = await admin.get<{ metadata: { ownerReferences?: Array<{ uid: string }> } }>(path(plural, 'twin'));
+      expect(child.metadata.ownerReferences?.map((r) => r.uid)).toEqual([uids[settled.winner]]);
+    }
+    // The winner goes: the other takes the name.
+    await admin.delete(paths[settled.winner]);
+    await deploymentOwnedBy(uids[settled.loser]);
   });
 
   it('never takes over a user object of a child name: ChildConflict, and the object is left as it was', async () => {

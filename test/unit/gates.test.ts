@@ -14,6 +14,7 @@ import {
   childConflict,
   ingressConflict,
   missingReference,
+  nameHeldByOther,
   parseSpec,
   type ReferencedObject,
   sessionSecretGate,
@@ -170,5 +171,40 @@ describe('tool discovery decisions', () => {
     [9, 300_000],
   ])('retry after failure %i: %i ms', (failures, ms) => {
     expect(discoveryRetryMs(failures)).toBe(ms);
+  });
+});
+
+describe('nameHeldByOther: an McpServer and a VirtualMcpServer of one name', () => {
+  const at = (uid: string, creationTimestamp: string, deleting = false): Cached =>
+    ({
+      metadata: {
+        name: 'twin',
+        namespace: 'ns',
+        uid,
+        creationTimestamp,
+        ...(deleting ? { deletionTimestamp: 'x' } : {}),
+      },
+    }) as unknown as Cached;
+  const service = (ownerUid: string): Cached =>
+    ({
+      metadata: {
+        name: 'twin',
+        ownerReferences: [{ apiVersion: 'v', kind: 'K', name: 'twin', uid: ownerUid, controller: true }],
+      },
+    }) as unknown as Cached;
+  const older = at('b-uid', '2026-12-01T10:00:00Z');
+  const newer = at('a-uid', '2026-12-01T10:00:05Z');
+  it.each<[string, Cached, Cached | undefined, Cached | undefined, boolean]>([
+    ['no other', newer, undefined, undefined, false],
+    ['the other is older, no Service yet', newer, older, undefined, true],
+    ['the other is newer', older, newer, undefined, false],
+    ['the newcomer never displaces one whose Service stands', older, newer, service('a-uid'), true],
+    ['one whose Service stands keeps it against an older one', newer, older, service('a-uid'), false],
+    ['the other is being deleted', newer, at('b-uid', '2026-12-01T10:00:00Z', true), undefined, false],
+    ['same second: the smaller uid', at('b-uid', 'T'), at('a-uid', 'T'), undefined, true],
+    ['same second, the other way', at('a-uid', 'T'), at('b-uid', 'T'), undefined, false],
+    ['a Service of someone else decides nothing', newer, older, service('c-uid'), true],
+  ])('%s', (_name, self, other, svc, held) => {
+    expect(nameHeldByOther(self, other, svc)).toBe(held);
   });
 });

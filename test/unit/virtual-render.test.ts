@@ -181,6 +181,40 @@ describe('renderVirtualChildren', () => {
   });
 });
 
+describe('backends with auth on', () => {
+  const secured = server(
+    inNamespace(stdioServer('github', { auth: { bearer: { secretRef: { name: 'gh-users', key: 'tokens' } } } })),
+  );
+  const v = vmcp({ servers: [{ name: 'github' }, { name: 'memory' }] });
+
+  it('get a credential file each; the pod mounts the credentials Secret whole', () => {
+    const file = backendsFile(v, selectBackends(v, [secured, ...fleet]));
+    expect(file.backends.map((b) => [b.name, b.tokenFile])).toEqual([
+      ['github', '/var/run/mcp-gateway/backend-credentials/github'],
+      ['memory', undefined],
+    ]);
+    const deployment = byKind<V1Deployment>(renderVirtualChildren(v, file, { gatewayImage: 'img' }), 'Deployment');
+    const pod = deployment.spec?.template.spec;
+    expect(pod?.volumes).toContainEqual({
+      name: 'mcp-backend-credentials',
+      secret: { secretName: 'tools-backend-credentials', defaultMode: 0o440 },
+    });
+    expect(pod?.containers[0]?.volumeMounts).toContainEqual({
+      name: 'mcp-backend-credentials',
+      mountPath: '/var/run/mcp-gateway/backend-credentials',
+      readOnly: true,
+    });
+    // Never the users' Secret of the backend.
+    expect(JSON.stringify(deployment)).not.toContain('gh-users');
+  });
+
+  it('without one, no credentials volume', () => {
+    const file = backendsFile(v, selectBackends(v, fleet));
+    const deployment = byKind<V1Deployment>(renderVirtualChildren(v, file, { gatewayImage: 'img' }), 'Deployment');
+    expect(deployment.spec?.template.spec?.volumes?.map((x) => x.name)).not.toContain('mcp-backend-credentials');
+  });
+});
+
 describe('mcp-operator render with a VirtualMcpServer', () => {
   it('prints its children, its backends taken from the McpServers of the input, and says which it assumed', () => {
     const text = [stdioServer('memory'), virtualServer('tools', { servers: [{ name: 'memory' }, { name: 'github' }] })]

@@ -23,7 +23,7 @@ import { VIRTUALMCPSERVERS, VirtualReconciler } from './reconcile.ts';
 export type InformerFactory = <T extends Cached>(
   type: { apiVersion: string; plural: string },
   onEvent: (event: InformerEvent, object: T) => void,
-  extra?: { labelSelector?: string },
+  extra?: { labelSelector?: string; optional?: boolean },
 ) => Store<T>;
 
 export interface VirtualControllerOptions {
@@ -39,6 +39,8 @@ export interface VirtualControllerOptions {
   log: Logger;
   metrics?: ControllerMetrics | undefined;
   gatewayApi?: GatewayApi | undefined;
+  /** A VirtualMcpServer changed that has an McpServer's name (namespace/name): that McpServer may need a pass. */
+  onNameShared?: (key: string) => void;
 }
 
 const VIRTUAL_COMPONENT = componentOf({ kind: VIRTUAL_KIND });
@@ -53,8 +55,11 @@ export class VirtualController {
 
   constructor(options: VirtualControllerOptions) {
     this.o = options;
-    this.virtualservers = options.informer<VirtualMcpServer & Cached>(VIRTUALMCPSERVERS, (e, o) =>
-      this.onVirtualServer(e, o),
+    // Optional: an operator upgraded before its VirtualMcpServer CRD keeps serving McpServers.
+    this.virtualservers = options.informer<VirtualMcpServer & Cached>(
+      VIRTUALMCPSERVERS,
+      (e, o) => this.onVirtualServer(e, o),
+      { optional: true },
     );
     const configMaps = options.informer<Cached>({ apiVersion: 'v1', plural: 'configmaps' }, (_e, o) => this.claims(o), {
       labelSelector: `${LABEL_COMPONENT}=${VIRTUAL_COMPONENT}`,
@@ -89,6 +94,14 @@ export class VirtualController {
     if (event === 'delete') this.generations.delete(key);
     else this.generations.set(key, generation);
     this.enqueue(key);
+    if (event !== 'update' && this.o.mcpservers.get(object.metadata.namespace, object.metadata.name)) {
+      this.o.onNameShared?.(key);
+    }
+  }
+
+  /** The VirtualMcpServer cache (the McpServer reconciler reads it for one of its own name). */
+  get servers(): Store<VirtualMcpServer & Cached> {
+    return this.virtualservers;
   }
 
   /** Any McpServer event, status writes included: a backend joined, left, became Ready or found new tools. */

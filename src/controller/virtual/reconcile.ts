@@ -27,15 +27,18 @@ import {
   type VirtualChildKind,
   virtualExternalURL,
   virtualServiceURL,
+  virtualSessionSecretName,
 } from '../../render/virtual.ts';
 import { backendsFile, type Selection, selectBackends } from '../../render/virtual-backends.ts';
-import { SESSION_KEY, sessionSecretName } from '../../render/workload.ts';
+import { SESSION_KEY } from '../../render/workload.ts';
 import { canonicalJSON, needsApply, sha256, withSpecHash } from '../compare.ts';
 import type { EventRecorder } from '../events.ts';
+import { nameHeldByOther, nameTaken } from '../gates.ts';
 import type { GatewayApi, RouteOutcome } from '../gateway-api.ts';
 import type { ReferencedObject, Store } from '../reconcile.ts';
 import { isRefusal } from '../refusal.ts';
 import type { Blocker } from '../status.ts';
+import { BackendCredentials } from './credentials.ts';
 import { computeVirtualStatus, virtualConditionOf } from './status.ts';
 
 export const VIRTUALMCPSERVERS = { apiVersion: 'mcpoperator.io/v1alpha1', plural: VIRTUAL_PLURAL };
@@ -78,9 +81,16 @@ export class VirtualReconciler {
   private readonly o: VirtualReconcilerOptions;
   /** Per VirtualMcpServer key: the McpServer names it used last time, so a change to one of them wakes it. */
   private readonly members = new Map<string, Set<string>>();
+  private readonly credentials: BackendCredentials;
 
   constructor(options: VirtualReconcilerOptions) {
     this.o = options;
+    this.credentials = new BackendCredentials({
+      client: options.client,
+      secrets: options.caches.secrets,
+      fieldManager: FIELD_MANAGER,
+      metrics: options.metrics,
+    });
   }
 
   /** VirtualMcpServer keys an McpServer event concerns: those that list, select or (last time) had it. */
@@ -91,7 +101,7 @@ export class VirtualReconciler {
     for (const vmcp of this.o.caches.virtualservers.list()) {
       if (vmcp.metadata.namespace !== namespace) continue;
       const key = `${namespace}/${vmcp.metadata.name}`;
-      const listed = (vmcp.spec?.servers ?? []).some((s) => s.name === name);
+      const listed = vmcp.metadata.name === name || (vmcp.spec?.servers ?? []).some((s) => s.name === name);
       const selected = vmcp.spec?.selector !== undefined; // labels may have changed either way: look again
       if (listed || selected || this.members.get(key)?.has(name)) keys.push(key);
     }
@@ -121,6 +131,14 @@ export class VirtualReconciler {
     }
     const servers = this.o.caches.mcpservers.list().filter((s) => s.metadata.namespace === namespace);
     const selection = selectBackends(vmcp, servers);
+    const twin = this.o.caches.mcpservers.get(namespace, name);
+    if (twin && nameHeldByOther(live, twin, this.o.caches.children.Service.get(namespace, name))) {
+      // What it made before it saw the McpServer (both created at once) is in the McpServer's way: gone.
+      await this.pruneObsolete(live, []);
+      this.members.set(key, new Set());
+      await this.updateStatus(live, vmcp, selection, nameTaken('McpServer', 'VirtualMcpServer', namespace, name));
+      return { result: 'success' }; // the McpServer's events wake it (affectedBy)
+    }
     this.members.set(key, new Set(selection.backends.map((b) => b.naming.name)));
 
     const missing = this.missingReference(namespace, vmcp);
@@ -139,6 +157,12 @@ export class VirtualReconciler {
     if (sessionKey) {
       await this.updateStatus(live, vmcp, selection, sessionKey);
       return { result: 'requeue', reason: sessionKey.reason };
+    }
+    // Before the pods, which mount it.
+    const credentials = await this.credentials.ensure(live, selection);
+    if ('blocker' in credentials) {
+      await this.updateStatus(live, vmcp, selection, credentials.blocker);
+      return { result: 'requeue', reason: credentials.blocker.reason };
     }
     const found = await Promise.all(desired.map((child) => this.liveChild(child)));
     const current = new Map(desired.map((child, i) => [child, found[i]] as const));
@@ -171,10 +195,12 @@ export class VirtualReconciler {
       await this.o.events.record(live as never, 'Normal', 'Deleted', `deleted obsolete ${deleted.join(', ')}`);
     await this.updateStatus(live, vmcp, selection, exposure.blocker, applied.kinds, exposure);
     if (exposure.blocker && !exposure.recheckAfterMs) return { result: 'requeue', reason: exposure.blocker.reason };
-    if (applied.kinds.includes('Deployment')) return { result: 'success', recheckAfterMs: STATUS_RECHECK_MS };
-    return exposure.recheckAfterMs
-      ? { result: 'success', recheckAfterMs: exposure.recheckAfterMs }
-      : { result: 'success' };
+    const rechecks = [
+      applied.kinds.includes('Deployment') ? STATUS_RECHECK_MS : undefined,
+      exposure.recheckAfterMs,
+      credentials.recheckAfterMs,
+    ].filter((ms): ms is number => !!ms);
+    return rechecks.length ? { result: 'success', recheckAfterMs: Math.min(...rechecks) } : { result: 'success' };
   }
 
   private cached(child: KubernetesObject): Cached | undefined {
@@ -304,7 +330,7 @@ export class VirtualReconciler {
     vmcp: VirtualMcpServer,
   ): Promise<Blocker | undefined> {
     const namespace = live.metadata.namespace;
-    const name = sessionSecretName(vmcp);
+    const name = virtualSessionSecretName(vmcp);
     const existing = this.o.caches.secrets.get(namespace, name);
     if (existing) {
       if (controlledBy(existing, live.metadata.uid)) return undefined;

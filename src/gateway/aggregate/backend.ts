@@ -18,8 +18,7 @@ import {
   type Params,
   UPSTREAM_UNAVAILABLE,
 } from '../protocol/jsonrpc.ts';
-import type { Channel, ChannelCloseInfo } from '../upstream/channel.ts';
-import { UNREACHABLE } from '../upstream/http.ts';
+import { type Channel, type ChannelCloseInfo, UNREACHABLE } from '../upstream/channel.ts';
 import { type InitializeResult, Upstream, type UpstreamState } from '../upstream/upstream.ts';
 
 /** What a list method returns under, by item kind, and the capability that says the backend has it. */
@@ -40,6 +39,7 @@ const MAX_PAGES = 50;
 /** Items of one kind kept per backend: a backend listing more is cut here (and logged), not kept whole in memory. */
 export const MAX_ITEMS = 5000;
 const LIST_TIMEOUT_MS = 10_000;
+const TOKEN_RECHECK_MS = 10_000;
 
 export interface BackendOptions {
   spec: AggregateBackend;
@@ -67,6 +67,7 @@ export class Backend implements MuxUpstream {
   private readonly health: NodeJS.Timeout;
   private reading?: Promise<void>;
   private readAgain = false;
+  private token?: { file: string; read: number; headers: Record<string, string> };
 
   constructor(options: BackendOptions) {
     this.o = options;
@@ -151,16 +152,21 @@ export class Backend implements MuxUpstream {
     });
   }
 
+  /** The credential, re-read at most every TOKEN_RECHECK_MS: the kubelet replaces a renewed one in place. */
   private async headers(): Promise<Record<string, string>> {
     const file = this.spec.tokenFile;
     if (!file) return {};
+    const now = Date.now();
+    if (this.token && this.token.file === file && now - this.token.read < TOKEN_RECHECK_MS) return this.token.headers;
+    let headers: Record<string, string> = {};
     try {
       const token = (await readFile(file, 'utf8')).trim();
-      return token ? { authorization: `Bearer ${token}` } : {};
+      if (token) headers = { authorization: `Bearer ${token}` };
     } catch (err) {
       this.o.log.warn({ backend: this.label, file, err: (err as NodeJS.ErrnoException).code }, 'token file unreadable');
-      return {};
     }
+    this.token = { file, read: now, headers };
+    return headers;
   }
 
   private fromBackend(message: JsonRpcMessage): void {

@@ -8,6 +8,7 @@ import type { GatewayMetrics } from '../metrics.ts';
 import type { Mux } from '../mux/mux.ts';
 import type { Params } from '../protocol/jsonrpc.ts';
 import { HttpChannel } from '../upstream/http.ts';
+import { StreamableHttpChannel } from '../upstream/streamable-http.ts';
 import { Aggregate, type AggregateFront } from './aggregate.ts';
 import { BackendsWatcher } from './backends-file.ts';
 import type { AggregateRouting } from './routing.ts';
@@ -38,8 +39,13 @@ export class AggregateCore {
       version: o.version,
       tools: o.tools,
       initParams: o.initParams,
-      createChannel: (spec, headers) =>
-        new HttpChannel({ url: spec.url, transport: spec.transport, log: log.child({ backend: spec.name }), headers }),
+      // Streamable HTTP (every gateway) on node:http; legacy SSE (a server without its gateway) on the SDK's.
+      createChannel: (spec, headers) => {
+        const backendLog = log.child({ backend: spec.name });
+        return spec.transport === 'sse'
+          ? new HttpChannel({ url: spec.url, transport: 'sse', log: backendLog, headers })
+          : new StreamableHttpChannel({ url: spec.url, log: backendLog, headers });
+      },
     });
     this.front = this.aggregate.front;
     this.routing = this.aggregate.routing;

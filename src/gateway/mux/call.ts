@@ -1,4 +1,5 @@
 /** A client request in flight as the mux's layers see it: the pending-table entry plus what the layers above keep. */
+import { AGGREGATE_IDENTITY_PREFIX, ON_BEHALF_OF_META } from '../../contract/aggregate-credential.ts';
 import {
   isObject,
   type JsonRpcId,
@@ -24,6 +25,8 @@ export interface Call extends PendingCall {
   flow: InputFlow | undefined;
   /** The aggregate's backend the call went to (audit, metrics). */
   backend: string | undefined;
+  /** The end client an aggregate called for (its audit), when the caller is an aggregate. */
+  onBehalfOf: string | undefined;
 }
 
 /** A server request waiting for a 2026-07-28 client's answer. */
@@ -84,5 +87,33 @@ export function newCall(
     target: session.kind === 'modern' && INPUT_METHODS.has(method) ? targetOf(request) : undefined,
     flow: undefined,
     backend: undefined,
+    onBehalfOf: onBehalfOf(session, params),
   };
+}
+
+/**
+ * The end client an aggregate names in a call's `_meta` (contract/aggregate-credential.ts): believed only when
+ * the caller authenticated as an aggregate; anyone else's claim is ignored (and stripped by {@link sentParams}).
+ */
+export function onBehalfOf(session: ClientSession, params: Params | undefined): string | undefined {
+  if (!session.identity.startsWith(AGGREGATE_IDENTITY_PREFIX)) return undefined;
+  const meta = params?._meta;
+  const claimed = isObject(meta) ? meta[ON_BEHALF_OF_META] : undefined;
+  return typeof claimed === 'string' ? claimed.slice(0, 256) : undefined;
+}
+
+/**
+ * The params that go on to the server: never with a client's on-behalf-of claim; with this gateway's own when
+ * it is an aggregate sending a tools/call to a backend (the end client, or the one an aggregate in front named).
+ */
+export function sentParams(call: Call, params: Params | undefined): Params | undefined {
+  const meta = params?._meta;
+  const claimed = isObject(meta) && ON_BEHALF_OF_META in meta;
+  const stamp =
+    call.backend !== undefined && call.method === 'tools/call' ? (call.onBehalfOf ?? call.session.identity) : undefined;
+  if (!claimed && stamp === undefined) return params;
+  const { [ON_BEHALF_OF_META]: _claim, ...rest } = isObject(meta) ? meta : {};
+  const next = stamp === undefined ? rest : { ...rest, [ON_BEHALF_OF_META]: stamp };
+  const { _meta: _old, ...others } = params ?? {};
+  return Object.keys(next).length ? { ...others, _meta: next } : others;
 }

@@ -39,7 +39,7 @@ import {
 } from '../protocol/jsonrpc.ts';
 import { capabilityFor } from '../protocol/methods.ts';
 import { attribute, routeServerRequest, unattributedProblem } from './attribution.ts';
-import { type Call, newCall } from './call.ts';
+import { type Call, newCall, sentParams } from './call.ts';
 import { duplicateIdProblem, ENDINGS, MCP_PARAMS_PROBLEM, replyFor, upstreamFailedMessage } from './endings.ts';
 import { answerInitialize } from './handshake.ts';
 import { InputFlows } from './input-flows.ts';
@@ -341,7 +341,7 @@ export class Mux {
     const call = newCall(upstream, session, request, sink, this.o.requestTimeoutMs);
     call.backend = route.backend;
     const method = request.method;
-    const sent = this.calls.open(call, route.params ?? request.params);
+    const sent = sentParams(call, this.calls.open(call, route.params ?? request.params));
     const message: JsonRpcRequest =
       sent === undefined
         ? { jsonrpc: '2.0', id: call.id, method }

@@ -7,7 +7,7 @@ import type { AuditWriter } from '../audit.ts';
 import type { GatewayMetrics } from '../metrics.ts';
 import { errorResponse, INVALID_PARAMS, isObject, type JsonRpcRequest, RATE_LIMITED } from '../protocol/jsonrpc.ts';
 import { toolNameProblem } from '../tool-names.ts';
-import type { Call } from './call.ts';
+import { type Call, onBehalfOf } from './call.ts';
 import type { ClientSession, Sink } from './session.ts';
 import type { MuxUpstream } from './upstream.ts';
 
@@ -80,13 +80,24 @@ export class ToolCalls {
       now,
       now,
       backend,
+      onBehalfOf(session, params),
     );
   }
 
   /** The metric and audit line of a tools/call that ended (no-op for other methods). */
   record(call: Call, outcome: string, errorCode?: number, ended = performance.now()): void {
     if (call.method !== 'tools/call') return;
-    this.write(call.session, call.tool, call.argKeys, outcome, errorCode, call.started, ended, call.backend);
+    this.write(
+      call.session,
+      call.tool,
+      call.argKeys,
+      outcome,
+      errorCode,
+      call.started,
+      ended,
+      call.backend,
+      call.onBehalfOf,
+    );
   }
 
   /** A tools/list result without the tools the policy hides; the result itself when nothing is filtered. */
@@ -111,6 +122,7 @@ export class ToolCalls {
     started: number,
     ended: number,
     backend?: string,
+    client?: string,
   ): void {
     const seconds = (ended - started) / 1000;
     this.metrics.recordToolCall(tool ?? '_unknown', outcome, seconds);
@@ -121,6 +133,7 @@ export class ToolCalls {
       ...(backend === undefined ? {} : { backend }),
       argumentKeys,
       client: session.identity,
+      ...(client === undefined ? {} : { onBehalfOf: client }),
       session: session.logId,
       durationMs: Math.round(seconds * 1e5) / 100,
       outcome,

@@ -26,7 +26,7 @@ export interface Authenticator {
   readonly issuer?: string;
 }
 
-function bearer(authorization: string | undefined): string | undefined {
+export function bearer(authorization: string | undefined): string | undefined {
   if (!authorization) return undefined;
   const m = /^Bearer[ \t]+([^\s]+)\s*$/i.exec(authorization);
   return m?.[1];

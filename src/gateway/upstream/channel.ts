@@ -1,6 +1,9 @@
 /** A raw message pipe to an MCP server: a child's stdio or an HTTP client transport. */
 import type { JsonRpcMessage } from '../protocol/jsonrpc.ts';
 
+/** How the error of a request the upstream never received begins (an aggregate reconnects on it). */
+export const UNREACHABLE = 'upstream MCP server unreachable';
+
 export interface ChannelCloseInfo {
   reason: string;
   code?: number | null;

@@ -8,18 +8,15 @@ import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontex
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from '../../observability/log.ts';
 import { errorResponse, type JsonRpcMessage, kindOf, UPSTREAM_UNAVAILABLE } from '../protocol/jsonrpc.ts';
-import type { Channel, ChannelCloseInfo } from './channel.ts';
+import { type Channel, type ChannelCloseInfo, UNREACHABLE } from './channel.ts';
 
 export interface HttpChannelOptions {
   url: string;
   transport: 'streamable-http' | 'sse';
   log: Logger;
-  /** Headers on every request to the upstream (an aggregate's bearer token for a backend's gateway). */
+  /** Headers on every request to the upstream (an aggregate's credential for a backend's gateway), read per request. */
   headers?: () => Promise<Record<string, string>>;
 }
-
-/** How the error of a request the upstream never received begins (an aggregate reconnects on it). */
-export const UNREACHABLE = 'upstream MCP server unreachable';
 
 /** The size of a message on the wire (the SDK transport sends it as one JSON body). */
 export function messageBytes(message: JsonRpcMessage): number {
@@ -51,8 +48,16 @@ export class HttpChannel implements Channel {
     const url = new URL(this.options.url);
     // Response headers mean the upstream took the message: the backlog drops then, not when the call ends.
     const fetchTaking: typeof fetch = async (input, init) => {
+      // Headers read again for each request: a renewed credential is used without reconnecting.
+      const fresh = await this.options.headers?.();
+      let sent = init;
+      if (fresh && Object.keys(fresh).length) {
+        const headers = new Headers(init?.headers);
+        for (const [name, value] of Object.entries(fresh)) headers.set(name, value);
+        sent = { ...init, headers };
+      }
       try {
-        return await fetch(input, init);
+        return await fetch(input, sent);
       } finally {
         if (typeof init?.body === 'string') this.taken(init.body);
       }

@@ -1,0 +1,310 @@
+/**
+ * A Streamable HTTP client channel on node:http, for an aggregate's legs to its backends' gateways: one POST per
+ * message on keep-alive connections, a JSON or SSE answer parsed as it comes, and the session's GET stream for
+ * what the server sends on its own. The SDK's client transport does the same over fetch, whose machinery was
+ * half of an aggregate's CPU per call (bench/RESULTS.md, "Virtual server"); this keeps only what the transport
+ * needs. No resumption: an answer stream that ends early answers its calls with an error instead.
+ */
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import type { Logger } from '../../observability/log.ts';
+import { errorResponse, isObject, type JsonRpcMessage, UPSTREAM_UNAVAILABLE } from '../protocol/jsonrpc.ts';
+import { type Channel, type ChannelCloseInfo, UNREACHABLE } from './channel.ts';
+
+export interface StreamableHttpChannelOptions {
+  url: string;
+  log: Logger;
+  /** Headers on every request (an aggregate's credential), read per request. */
+  headers?: () => Promise<Record<string, string>>;
+  /** The first wait before the GET stream is opened again after it failed; doubles up to 5 s. */
+  streamRetryMs?: number;
+}
+
+const ACCEPT_BOTH = 'application/json, text/event-stream';
+const STREAM_RETRY_MAX_MS = 5000;
+
+/** One server-sent event as the channel needs it: its data, and its id for Last-Event-ID. */
+interface SseEvent {
+  event: string;
+  data: string;
+  id?: string;
+}
+
+/** Parses an event stream chunk by chunk (WHATWG rules for the fields the transport uses). */
+export class SseParser {
+  private buffer = '';
+  private data: string[] = [];
+  private event = '';
+  private id: string | undefined;
+  private readonly onEvent: (event: SseEvent) => void;
+
+  constructor(onEvent: (event: SseEvent) => void) {
+    this.onEvent = onEvent;
+  }
+
+  push(chunk: string): void {
+    this.buffer += chunk;
+    let start = 0;
+    for (;;) {
+      const end = this.buffer.indexOf('\n', start);
+      if (end < 0) break;
+      let line = this.buffer.slice(start, end);
+      if (line.endsWith('\r')) line = line.slice(0, -1);
+      start = end + 1;
+      this.line(line);
+    }
+    this.buffer = this.buffer.slice(start);
+  }
+
+  private line(line: string): void {
+    if (line === '') {
+      if (this.data.length) {
+        const event: SseEvent = { event: this.event || 'message', data: this.data.join('\n') };
+        if (this.id !== undefined) event.id = this.id;
+        this.onEvent(event);
+      }
+      this.data = [];
+      this.event = '';
+      return;
+    }
+    if (line.startsWith(':')) return;
+    const colon = line.indexOf(':');
+    const field = colon < 0 ? line : line.slice(0, colon);
+    let value = colon < 0 ? '' : line.slice(colon + 1);
+    if (value.startsWith(' ')) value = value.slice(1);
+    if (field === 'data') this.data.push(value);
+    else if (field === 'event') this.event = value;
+    else if (field === 'id' && !value.includes('\0')) this.id = value;
+  }
+}
+
+export class StreamableHttpChannel implements Channel {
+  onmessage?: (message: unknown) => void;
+  onclose?: (info: ChannelCloseInfo) => void;
+  readonly description: string;
+  private readonly o: StreamableHttpChannelOptions;
+  private readonly url: URL;
+  private readonly agent: HttpAgent;
+  private readonly request: typeof httpRequest;
+  private sessionId?: string;
+  private protocolVersion?: string;
+  private closed = false;
+  /** Bytes of POSTs without response headers yet: the server has not taken them (backlog()). */
+  private pendingBytes = 0;
+  private stream?: IncomingMessage;
+  private streamStarted = false;
+  private lastEventId?: string;
+  private streamTimer?: NodeJS.Timeout;
+  private readonly inFlight = new Set<() => void>();
+
+  constructor(options: StreamableHttpChannelOptions) {
+    this.o = options;
+    this.url = new URL(options.url);
+    this.description = `streamable-http ${options.url}`;
+    const https = this.url.protocol === 'https:';
+    this.agent = https ? new HttpsAgent({ keepAlive: true }) : new HttpAgent({ keepAlive: true });
+    this.request = https ? (httpsRequest as unknown as typeof httpRequest) : httpRequest;
+  }
+
+  async start(): Promise<void> {}
+
+  setProtocolVersion(version: string): void {
+    this.protocolVersion = version;
+  }
+
+  backlog(): number {
+    return this.pendingBytes;
+  }
+
+  send(message: JsonRpcMessage): boolean {
+    if (this.closed) return false;
+    const body = JSON.stringify(message);
+    const bytes = Buffer.byteLength(body);
+    this.pendingBytes += bytes;
+    const ids = 'method' in message && 'id' in message ? [message.id] : [];
+    let taken = false;
+    const take = () => {
+      if (taken) return;
+      taken = true;
+      this.pendingBytes -= bytes;
+    };
+    void this.post(body, bytes, ids, take, 'method' in message && message.method === 'notifications/initialized');
+    return true;
+  }
+
+  private async headers(extra: Record<string, string>): Promise<Record<string, string>> {
+    const headers: Record<string, string> = { ...(await this.o.headers?.()), ...extra };
+    if (this.sessionId) headers['mcp-session-id'] = this.sessionId;
+    if (this.protocolVersion) headers['mcp-protocol-version'] = this.protocolVersion;
+    return headers;
+  }
+
+  private async post(
+    body: string,
+    bytes: number,
+    ids: unknown[],
+    take: () => void,
+    initialized: boolean,
+  ): Promise<void> {
+    // Every id of the POST is answered: by the server, or here when the answer cannot come.
+    const unanswered = new Set(ids);
+    const fail = (why: string) => {
+      take();
+      for (const id of unanswered) {
+        if (typeof id === 'string' || typeof id === 'number') {
+          this.onmessage?.(errorResponse(id, UPSTREAM_UNAVAILABLE, `${UNREACHABLE}: ${why}`));
+        }
+      }
+      unanswered.clear();
+    };
+    const deliver = (value: unknown) => {
+      for (const m of Array.isArray(value) ? value : [value]) {
+        if (isObject(m) && 'id' in m && !('method' in m)) unanswered.delete(m.id);
+        this.onmessage?.(m);
+      }
+    };
+    let headers: Record<string, string>;
+    try {
+      headers = await this.headers({
+        'content-type': 'application/json',
+        accept: ACCEPT_BOTH,
+        'content-length': String(bytes),
+      });
+    } catch (err) {
+      fail(String(err));
+      return;
+    }
+    const req = this.request(this.url, { method: 'POST', agent: this.agent, headers });
+    const abort = () => req.destroy(new Error('the channel closed'));
+    this.inFlight.add(abort);
+    req.on('error', (err) => {
+      this.inFlight.delete(abort);
+      if (!this.closed) this.o.log.warn({ err: err.message }, 'sending to the upstream failed');
+      fail(err.message);
+    });
+    req.on('response', (res) => {
+      take();
+      const status = res.statusCode ?? 0;
+      const session = res.headers['mcp-session-id'];
+      if (typeof session === 'string' && session) this.sessionId = session;
+      const done = () => {
+        this.inFlight.delete(abort);
+        if (unanswered.size) fail(`the answer stream ended before the answer (HTTP ${status})`);
+      };
+      if (status === 202 || (status >= 200 && status < 300 && unanswered.size === 0)) {
+        res.resume();
+        res.on('end', done);
+        if (initialized) this.openStream();
+        return;
+      }
+      if (status < 200 || status >= 300) {
+        res.resume();
+        // The server forgot the session (it restarted): end the channel; the upstream reconnects and starts over.
+        if (status === 404 && this.sessionId) void this.close();
+        res.on('end', () => {
+          this.inFlight.delete(abort);
+          fail(`HTTP ${status}`);
+        });
+        return;
+      }
+      const type = String(res.headers['content-type'] ?? '');
+      res.setEncoding('utf8');
+      if (type.startsWith('text/event-stream')) {
+        const parser = new SseParser((event) => {
+          if (event.event === 'message') this.parseAndDeliver(event.data, deliver);
+        });
+        res.on('data', (chunk: string) => parser.push(chunk));
+      } else {
+        let text = '';
+        res.on('data', (chunk: string) => {
+          text += chunk;
+        });
+        res.on('end', () => this.parseAndDeliver(text, deliver));
+      }
+      res.on('end', done);
+      res.on('error', (err) => fail(err.message));
+    });
+    req.end(body);
+  }
+
+  private parseAndDeliver(text: string, deliver: (value: unknown) => void): void {
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch {
+      this.o.log.warn({ bytes: text.length }, 'the upstream sent a body that is not JSON; dropped');
+      return;
+    }
+    deliver(value);
+  }
+
+  /** The session's GET stream: what the server sends unasked (list_changed, requests of its own). */
+  private openStream(retryMs = this.o.streamRetryMs ?? 250): void {
+    if (this.closed || this.streamStarted) return;
+    this.streamStarted = true;
+    const again = (why: string) => {
+      this.stream = undefined;
+      this.streamStarted = false;
+      if (this.closed) return;
+      this.o.log.debug({ why, retryMs }, 'the upstream event stream ended; opening it again');
+      this.streamTimer = setTimeout(() => this.openStream(Math.min(retryMs * 2, STREAM_RETRY_MAX_MS)), retryMs);
+      this.streamTimer.unref();
+    };
+    void this.headers({
+      accept: 'text/event-stream',
+      ...(this.lastEventId ? { 'last-event-id': this.lastEventId } : {}),
+    })
+      .then((headers) => {
+        if (this.closed) return;
+        const req = this.request(this.url, { method: 'GET', agent: this.agent, headers });
+        req.on('error', (err) => again(err.message));
+        req.on('response', (res) => {
+          const status = res.statusCode ?? 0;
+          if (status === 405) {
+            res.resume(); // the server has no such stream: nothing to wait for
+            return;
+          }
+          if (status !== 200) {
+            res.resume();
+            again(`HTTP ${status}`);
+            return;
+          }
+          this.stream = res;
+          res.setEncoding('utf8');
+          const parser = new SseParser((event) => {
+            if (event.id !== undefined) this.lastEventId = event.id;
+            if (event.event === 'message') this.parseAndDeliver(event.data, (v) => this.onmessage?.(v));
+          });
+          res.on('data', (chunk: string) => parser.push(chunk));
+          res.on('end', () => again('ended'));
+          res.on('error', (err) => again(err.message));
+        });
+        req.end();
+      })
+      .catch((err: unknown) => again(String(err)));
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearTimeout(this.streamTimer);
+    this.stream?.destroy();
+    for (const abort of [...this.inFlight]) abort();
+    if (this.sessionId) {
+      // Best effort, briefly: the server ends the session now rather than at its idle timeout.
+      const headers = await this.headers({}).catch(() => ({}));
+      await new Promise<void>((resolve) => {
+        const req = this.request(this.url, { method: 'DELETE', agent: this.agent, headers, timeout: 1000 });
+        req.on('response', (res) => {
+          res.resume();
+          res.on('end', resolve);
+        });
+        req.on('timeout', () => req.destroy());
+        req.on('error', () => resolve());
+        req.end();
+      });
+    }
+    this.agent.destroy();
+    this.onclose?.({ reason: 'closed' });
+  }
+}
