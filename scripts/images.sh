@@ -29,6 +29,9 @@ ECHO_IMAGE="localhost/echo-server:distroless"
 # The server version the gateway tests use (devDependencies), so both test suites exercise the same server.
 SERVER_EVERYTHING_VERSION="$(sed -n 's#^    "@modelcontextprotocol/server-everything": "\(.*\)",*$#\1#p' "$ROOT/package.json")"
 SERVER_IMAGE="localhost/server-everything:$SERVER_EVERYTHING_VERSION"
+# The image also carries server-memory and server-filesystem (test/e2e/virtual.test.ts), at the gateway tests' versions.
+SERVER_MEMORY_VERSION="$(sed -n 's#^    "@modelcontextprotocol/server-memory": "\(.*\)",*$#\1#p' "$ROOT/package.json")"
+SERVER_FILESYSTEM_VERSION="$(sed -n 's#^    "@modelcontextprotocol/server-filesystem": "\(.*\)",*$#\1#p' "$ROOT/package.json")"
 CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt # the host's trust, for npm behind a TLS-inspecting proxy
 
 log() { echo "images: $*" >&2; }
@@ -132,6 +135,7 @@ build_servers() {
   log "building $SERVER_IMAGE"
   buildah bud --quiet --layers --pull=never --network=host "${BUD_CACHE_ARGS[@]}" \
     --build-arg NODE_IMAGE="$NODE_IMAGE" --build-arg SERVER_EVERYTHING_VERSION="$SERVER_EVERYTHING_VERSION" \
+    --build-arg SERVER_MEMORY_VERSION="$SERVER_MEMORY_VERSION" --build-arg SERVER_FILESYSTEM_VERSION="$SERVER_FILESYSTEM_VERSION" \
     -f "$ROOT/test/images/server-everything.Containerfile" -t "$SERVER_IMAGE" "$ROOT/test/images" >/dev/null
   need go golang
   local bin ctr

@@ -72,9 +72,12 @@ class InformerSet<T extends Cached> implements Store<T> {
   owned(namespace: string | undefined, instance: string): T[] {
     return this.informers.flatMap((i) => i.indexed(ownerIndex(namespace, instance)));
   }
+  /** Told of every write remembered (its watch event may then never come). */
+  onRemember?: (object: T) => void;
   remember(object: Cached, readVersion: string | undefined): void {
     const ns = object.metadata.namespace;
     this.informers.find((i) => i.namespace === undefined || i.namespace === ns)?.remember(object, readVersion);
+    this.onRemember?.(object as T);
   }
 }
 
@@ -139,10 +142,11 @@ export class Manager {
       for (const key of this.reconciler.referencing(kind, o.metadata.namespace ?? '', o.metadata.name))
         this.enqueue(key);
     };
+    const mcpservers = set<McpServer & Cached>(MCPSERVERS, (e, o) => this.onMcpServer(e, o), {
+      transform: projectMcpServer,
+    });
     this.caches = {
-      mcpservers: set<McpServer & Cached>(MCPSERVERS, (e, o) => this.onMcpServer(e, o), {
-        transform: projectMcpServer,
-      }),
+      mcpservers,
       children,
       secrets: set({ apiVersion: 'v1', plural: 'secrets' }, referenced('Secret'), { transform: projectReferenced }),
       configMaps: set({ apiVersion: 'v1', plural: 'configmaps' }, referenced('ConfigMap'), {
@@ -193,6 +197,9 @@ export class Manager {
       onNameShared: (key) => this.enqueue(key),
     });
     this.caches.virtualservers = this.virtual.servers;
+    // The reconciler writes McpServer status through to the cache, so the watch may bring no event for it: a
+    // backend's readiness and tools must still reach its aggregates.
+    mcpservers.onRemember = (object) => this.virtual.onMcpServer(object);
   }
 
   private enqueue(key: string): void {

@@ -18,6 +18,7 @@ import { ControlPlane, controlPlaneBinaries } from './control-plane.ts';
 import {
   controlPlaneLogs,
   record,
+  startClusterDns,
   startContainerd,
   startKubelet,
   startKubeProxy,
@@ -226,6 +227,8 @@ function cniBinDir(): string | undefined {
 
 export async function healthy(state: ClusterState): Promise<boolean> {
   if (!state.ready || !state.processes.every((p) => isAlive(p.pid, p.start))) return false;
+  // a cluster started before the node had its DNS is started again, not reused
+  if (!state.processes.some((p) => p.name === 'cluster-dns')) return false;
   const api = new Api(state.server, state.adminToken);
   try {
     const ready = await api.request('GET', '/readyz');
@@ -350,6 +353,8 @@ async function bringUp(
   const [plane] = await Promise.all([controlPlane(), runtime()]);
   phase('controlPlaneAndRuntime');
 
+  log('cluster DNS');
+  await startClusterDns(l, state);
   log('kubelet');
   const extra = plane.kubeconfigs.extra ?? {};
   await startKubelet(l, state, pki, extra.kubelet as string);

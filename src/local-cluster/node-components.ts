@@ -1,10 +1,12 @@
 /**
  * The node's components (node-cluster.ts starts them in this order): the kubelet's certificates, containerd with the
- * CNI bridge, the kubelet, kube-proxy; each a detached process recorded in state.json with its log.
+ * CNI bridge, the cluster DNS, the kubelet, kube-proxy; each a detached process recorded in state.json with its log.
  */
+import { Resolver } from 'node:dns/promises';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Api, condition } from './api.ts';
+import { CLUSTER_DOMAIN, DNS_PORT } from './cluster-dns.ts';
 import { freePort } from './control-plane.ts';
 import { canLowerOomScore } from './node-host.ts';
 import { PAUSE_IMAGE } from './node-images.ts';
@@ -223,6 +225,26 @@ disabled_plugins = [
   );
 }
 
+/** cluster-dns.ts on the node's address (as the API server and the kubelet are), once it resolves a Service. */
+export async function startClusterDns(l: Layout, state: ClusterState): Promise<void> {
+  await launch(l, state, 'cluster-dns', process.execPath, [join(import.meta.dirname, 'cluster-dns.ts'), l.state]);
+  const resolver = new Resolver({ timeout: 1_000, tries: 1 });
+  resolver.setServers([`${state.nodeIP}:${DNS_PORT}`]);
+  await waitFor(
+    async () => {
+      assertRunning(state, ['cluster-dns']);
+      const found = await resolver.resolve4(`kubernetes.default.svc.${CLUSTER_DOMAIN}`).catch(() => []);
+      return found.length > 0 ? true : undefined;
+    },
+    30_000,
+    () =>
+      withLogs(new Error('the cluster DNS did not resolve kubernetes.default in 30 s'), [
+        processRecord(state, 'cluster-dns').log,
+      ]),
+    200,
+  );
+}
+
 export async function startKubelet(l: Layout, state: ClusterState, pki: Pki, kubeconfig: string): Promise<void> {
   const [port, healthzPort] = [await freePort(), await freePort()];
   writeFileSync(
@@ -250,7 +272,8 @@ export async function startKubelet(l: Layout, state: ClusterState, pki: Pki, kub
         failSwapOn: false,
         failCgroupV1: false,
         resolvConf: '/etc/resolv.conf',
-        clusterDomain: 'cluster.local',
+        clusterDomain: CLUSTER_DOMAIN,
+        clusterDNS: [state.nodeIP], // cluster-dns.ts
         podLogsDir: l.kubelet.podLogs,
         // images cannot be pulled again (no registry): never garbage-collect them; tolerate a fullish disk
         imageGCHighThresholdPercent: 100,

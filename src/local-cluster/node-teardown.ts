@@ -46,6 +46,7 @@ const OWN_EXECUTABLES = new Set([
   'containerd-shim-runc-v1',
   'containerd-shim-runc-v2',
   'runc',
+  'node', // cluster-dns.ts (its command line names the cluster's state.json)
 ]);
 
 export interface DownResult {
@@ -77,8 +78,8 @@ export async function down(dir?: string, log: (line: string) => void = () => {})
     );
   };
 
-  log('stopping kube-proxy, kubelet, kube-scheduler, kube-controller-manager');
-  await stop(['kube-proxy', 'kubelet', 'kube-scheduler', 'kube-controller-manager']);
+  log('stopping kube-proxy, kubelet, cluster-dns, kube-scheduler, kube-controller-manager');
+  await stop(['kube-proxy', 'kubelet', 'cluster-dns', 'kube-scheduler', 'kube-controller-manager']);
   log('removing containers');
   await step('containers', () => removeContainers(l));
   if (owner) await step('pod processes', () => killPodProcesses());

@@ -369,6 +369,35 @@ describe('a VirtualMcpServer on a real API server', () => {
     expect(back).toBeDefined();
   });
 
+  it('follows a backend status the McpServer controller writes itself (written through, so no watch event)', async () => {
+    // A Secret the McpServer needs is missing: its own controller says SecretNotFound.
+    const manifest = stdioServer('waits', {
+      env: [{ name: 'TOKEN', valueFrom: { secretKeyRef: { name: 'waits-env', key: 'token' } } }],
+    });
+    await admin.create(path(T.mcpservers), manifest);
+    await admin.create(path(T.virtualmcpservers), virtualServer('follows', { servers: [{ name: 'waits' }] }));
+    await statusOf('follows', (v) => v.status?.backends?.[0]?.reason === 'SecretNotFound', 'SecretNotFound');
+    // The Secret appears: the Secret's event wakes the McpServer (not the aggregate), whose controller writes a new
+    // status; only that write can tell the aggregate.
+    await admin.create(path(T.secrets), {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'waits-env' },
+      stringData: { token: 'x' },
+    });
+    await eventually('McpServer past SecretNotFound', async () => {
+      const mcp = await admin.get<McpServer>(path(T.mcpservers, 'waits'));
+      const reason = mcp.status?.conditions?.find((c) => c.type === 'Ready')?.reason;
+      return reason && reason !== 'SecretNotFound' ? reason : undefined;
+    });
+    const followed = await statusOf(
+      'follows',
+      (v) => !!v.status?.backends?.[0]?.reason && v.status.backends[0].reason !== 'SecretNotFound',
+      'the backend past SecretNotFound',
+    );
+    expect(condition(followed, 'BackendsReady')?.message).not.toContain('SecretNotFound');
+  });
+
   it('exposes itself through its own streaming Ingress, and says so in externalURL', async () => {
     await admin.create(
       path(T.virtualmcpservers),

@@ -4,6 +4,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
+import { readManifests } from '../../src/cli/up-manifests.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const examples = readdirSync(join(ROOT, 'examples')).filter((f) => f.endsWith('.yaml'));
@@ -33,8 +34,26 @@ describe('mcp-operator render on examples/', () => {
         .filter((o) => o?.kind === 'McpServer')
         .map((o) => o.metadata?.name),
     );
-    expect(names.length).toBeGreaterThanOrEqual(examples.length);
+    // every file holds an McpServer, but for virtual.yaml (a VirtualMcpServer over three of them)
+    expect(names.length).toBeGreaterThanOrEqual(examples.length - 1);
     expect(names.filter((n, i) => names.indexOf(n) !== i)).toEqual([]);
+  });
+
+  it('virtual.yaml puts McpServers of examples/ behind one endpoint, and `up` leaves it out', () => {
+    const file = join(ROOT, 'examples', 'virtual.yaml');
+    const out = execFileSync(process.execPath, [join(ROOT, 'src/cli/main.ts'), 'render', '-f', file], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const list = parseAllDocuments(out)
+      .map((d) => d.toJS() as { kind: string; data?: Record<string, string> })
+      .find((o) => o.kind === 'ConfigMap');
+    const backends = JSON.parse(list?.data?.['backends.json'] ?? '{}').backends as Array<{ name: string }>;
+    const servers = readManifests(join(ROOT, 'examples')).filter((m) => m.kind === 'McpServer');
+    expect(backends.map((b) => b.name)).toEqual(['python-fastmcp', 'python-time', 'filesystem']);
+    for (const b of backends) expect(servers.map((s) => s.metadata?.name)).toContain(b.name);
+    // up applies McpServers, Secrets and ConfigMaps only (its header comment says to apply it by hand)
+    expect(readManifests(join(ROOT, 'examples')).map((m) => m.kind)).not.toContain('VirtualMcpServer');
   });
 
   it('exits 1 and names the field for an invalid manifest on stdin', () => {
