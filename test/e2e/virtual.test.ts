@@ -481,3 +481,104 @@ describe('a VirtualMcpServer over three real servers on a real node', () => {
     expect(after.reduce((a, b) => a + b, 0) - before.reduce((a, b) => a + b, 0)).toBe(32);
   }, 600_000);
 });
+
+describe('a backend with bearer auth behind a VirtualMcpServer', () => {
+  const USER_TOKEN = 'guarded-user-token-0123456789';
+  const FRONT = 'secured';
+  const serviceOf = async (name: string) => {
+    const svc = await kube.get<V1Service>(resourcePath(T.services, { namespace, name }));
+    return `http://${svc.spec?.clusterIP}:8080`;
+  };
+
+  test('the operator’s minted credential gets the aggregate in; the backend audits it and the end client', async () => {
+    await kube.create(resourcePath(T.secrets, { namespace }), {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'guarded-users', namespace },
+      stringData: { tokens: `${USER_TOKEN}\n` },
+    });
+    const guarded = backend('everything');
+    await kube.create(mcpPath(), {
+      ...guarded,
+      metadata: { name: 'guarded', namespace },
+      spec: { ...guarded.spec, auth: { bearer: { secretRef: { name: 'guarded-users', key: 'tokens' } } } },
+    });
+    await kube.create(virtualPath(), {
+      apiVersion: 'mcpoperator.io/v1alpha1',
+      kind: 'VirtualMcpServer',
+      metadata: { name: FRONT, namespace },
+      spec: { servers: [{ name: 'guarded', prefix: 'g' }] },
+    });
+    await until(
+      'the secured VirtualMcpServer Ready over its backend',
+      async () => {
+        const v = await kube.get<VirtualMcpServer>(virtualPath(FRONT));
+        expect(current(v)).toBe(true);
+        expect(condition(v, 'Ready')?.status).toBe('True');
+        expect(v.status?.readyBackends).toBe('1/1');
+        return v;
+      },
+      600_000,
+    );
+    // Through the aggregate: no token from the client, the aggregate presents its own to the backend.
+    const front = await until(
+      'the aggregate lists the guarded backend’s tools',
+      async () => {
+        const session = await client2025(await serviceOf(FRONT));
+        const names = await toolNames(session.client);
+        if (!names.includes('g_echo')) {
+          await session.client.close();
+          throw new Error(`no g_echo yet: ${names.join(', ')}`);
+        }
+        return session;
+      },
+      300_000,
+      2_000,
+    );
+    expect(textOf(await front.client.callTool({ name: 'g_echo', arguments: { message: 'minted' } }))).toBe(
+      'Echo: minted',
+    );
+    await front.client.close();
+
+    // The backend itself: refused without a token, open to its users' token.
+    const direct = await serviceOf('guarded');
+    await expect(client2025(direct)).rejects.toThrow(/401|Unauthorized/i);
+    const user = await client2025(direct, { headers: { authorization: `Bearer ${USER_TOKEN}` } });
+    expect(textOf(await user.client.callTool({ name: 'echo', arguments: { message: 'user' } }))).toBe('Echo: user');
+    await user.client.close();
+
+    // The backend's audit line names the aggregate and the client it called for; no user token was copied.
+    const audit = await until(
+      'the backend’s audit line for the aggregate’s call',
+      async () => {
+        // spawns: kubectl
+        const { stdout } = await execFileAsync(kubectl, [
+          '--kubeconfig',
+          kubeconfig,
+          '-n',
+          namespace,
+          'logs',
+          'deployment/guarded',
+          // stdio: the gateway is the server container's PID 1 and logs there.
+          '-c',
+          'server',
+        ]);
+        const line = stdout
+          .split('\n')
+          .filter((l) => l.includes('"tool_call"'))
+          .map((l) => JSON.parse(l) as { audit: { client: string; onBehalfOf?: string; tool: string } })
+          .find((l) => l.audit.client.startsWith('aggregate:'));
+        if (!line) throw new Error('no audit line from the aggregate yet');
+        return line.audit;
+      },
+      60_000,
+    );
+    expect(audit).toMatchObject({ client: `aggregate:${namespace}/${FRONT}`, tool: 'echo' });
+    expect(audit.onBehalfOf).toMatch(/^ip:/);
+    const credentials = await kube.get<{ data?: Record<string, string> }>(
+      resourcePath(T.secrets, { namespace, name: `${FRONT}-backend-credentials` }),
+    );
+    expect(Object.keys(credentials.data ?? {})).toEqual(['guarded']);
+    expect(Buffer.from(credentials.data?.guarded ?? '', 'base64').toString()).not.toContain(USER_TOKEN);
+  }, 1_200_000);
+});
