@@ -14,6 +14,8 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 export const CREDENTIAL_PREFIX = 'mcpagg1';
 /** A credential's identity at the backend: `aggregate:<namespace>/<name>` (no other identity has this prefix). */
 export const AGGREGATE_IDENTITY_PREFIX = 'aggregate:';
+/** The controller's own tool discovery holds a credential too: this identity, never believed for on-behalf-of. */
+export const DISCOVERY_IDENTITY = 'operator:discovery';
 /**
  * The `_meta` key under which an aggregate names its end client in each tools/call it forwards. A backend
  * honours it only from a caller that authenticated with a credential, and strips it from every call.
@@ -24,7 +26,9 @@ export const ON_BEHALF_OF_META = 'io.mcpoperator/on-behalf-of';
 export const RENEW_INTERVAL_S = 12 * 3600;
 
 export interface CredentialClaims {
-  /** The VirtualMcpServer's namespace and name. */
+  /** aggregate: a VirtualMcpServer's; discovery: the controller's tool discovery (read-only use). */
+  role?: 'aggregate' | 'discovery';
+  /** The VirtualMcpServer's namespace and name (discovery: the McpServer's namespace, the controller's name). */
   namespace: string;
   aggregate: string;
   /** The backend McpServer it is for (each backend has its own key, so it cannot be replayed at another). */
@@ -53,7 +57,13 @@ export function msUntilRenewal(nowMs: number): number {
 
 export function mintCredential(sessionKey: Buffer, claims: CredentialClaims): string {
   const payload = Buffer.from(
-    JSON.stringify({ ns: claims.namespace, agg: claims.aggregate, be: claims.backend, exp: claims.expiresAt }),
+    JSON.stringify({
+      ns: claims.namespace,
+      agg: claims.aggregate,
+      be: claims.backend,
+      exp: claims.expiresAt,
+      ...(claims.role === 'discovery' ? { role: 'discovery' } : {}),
+    }),
   ).toString('base64url');
   return `${CREDENTIAL_PREFIX}.${payload}.${mac(sessionKey, payload).toString('base64url')}`;
 }
@@ -82,8 +92,9 @@ export function verifyCredential(sessionKey: Buffer, token: string, nowS: number
   } catch {
     return { ok: false, reason: 'malformed' };
   }
-  const c = raw as { ns?: unknown; agg?: unknown; be?: unknown; exp?: unknown };
+  const c = raw as { ns?: unknown; agg?: unknown; be?: unknown; exp?: unknown; role?: unknown };
   if (
+    (c.role !== undefined && c.role !== 'discovery') ||
     typeof c.ns !== 'string' ||
     typeof c.agg !== 'string' ||
     typeof c.be !== 'string' ||
@@ -93,5 +104,14 @@ export function verifyCredential(sessionKey: Buffer, token: string, nowS: number
     return { ok: false, reason: 'malformed' };
   }
   if (c.exp <= nowS) return { ok: false, reason: 'expired' };
-  return { ok: true, claims: { namespace: c.ns, aggregate: c.agg, backend: c.be, expiresAt: c.exp } };
+  const claims: CredentialClaims = { namespace: c.ns, aggregate: c.agg, backend: c.be, expiresAt: c.exp };
+  if (c.role === 'discovery') claims.role = 'discovery';
+  return { ok: true, claims };
+}
+
+/** Who a verified credential is at the gateway that checked it. */
+export function credentialIdentity(claims: CredentialClaims): string {
+  return claims.role === 'discovery'
+    ? DISCOVERY_IDENTITY
+    : `${AGGREGATE_IDENTITY_PREFIX}${claims.namespace}/${claims.aggregate}`;
 }

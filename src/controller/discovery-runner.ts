@@ -25,6 +25,8 @@ export interface DiscoveryTarget {
   /** uid, spec generation and Deployment generation: a new rollout is discovered again. */
   fingerprint: string;
   url: string;
+  /** The gateway checks tokens: discovery presents a credential minted from its session key. */
+  credential?: boolean;
 }
 
 export interface DiscoveryState {
@@ -39,9 +41,10 @@ export const discoveryFingerprint = (mcp: McpServer & Cached, deployment: V1Depl
   `${mcp.metadata.uid}/${mcp.metadata.generation}/${deployment?.metadata?.generation}`;
 
 /**
- * Pure: the target for a Ready McpServer, or undefined when it cannot be discovered: the gateway requires a token
- * (the controller holds none) or the Service has no cluster IP. The cluster IP, not the Service's DNS name: it
- * also works for a controller running outside the cluster.
+ * Pure: the target for a Ready McpServer, or undefined when its Service has no cluster IP. The cluster IP, not the
+ * Service's DNS name: it also works for a controller running outside the cluster. A gateway with auth on is asked
+ * with a credential the controller mints from its session key (contract/aggregate-credential.ts), never with a
+ * user's token.
  */
 export function discoveryTarget(
   mcp: McpServer & Cached,
@@ -49,13 +52,14 @@ export function discoveryTarget(
   deployment: V1Deployment | undefined,
   clusterIP: string | undefined,
 ): DiscoveryTarget | undefined {
-  if (spec.spec.auth || !clusterIP || clusterIP === 'None') return undefined;
+  if (!clusterIP || clusterIP === 'None') return undefined;
   const url = new URL(serviceURL(spec));
   url.hostname = clusterIP.includes(':') ? `[${clusterIP}]` : clusterIP;
   return {
     key: `${mcp.metadata.namespace}/${mcp.metadata.name}`,
     fingerprint: discoveryFingerprint(mcp, deployment),
     url: url.toString(),
+    ...(spec.spec.auth ? { credential: true } : {}),
   };
 }
 
@@ -72,7 +76,9 @@ export function discoveryStep(
 export interface DiscoveryRunnerOptions {
   log: Logger;
   /** Asks a server for its info and tools (default: an MCP client, loaded on first use). */
-  discover?: (url: string) => Promise<Discovery>;
+  discover?: (url: string, token?: string) => Promise<Discovery>;
+  /** A credential for the McpServer of this key (namespace/name) whose gateway checks tokens. */
+  credential?: (key: string) => Promise<string>;
   /** Puts an McpServer back on the queue (a discovery finished, or its retry is due). */
   requeue: (key: string) => void;
 }
@@ -115,7 +121,7 @@ export class DiscoveryRunner {
     this.discoveries.set(key, { fingerprint, state: 'running', failures });
     this.running++;
     const current = () => !this.stopped && this.discoveries.get(key)?.fingerprint === fingerprint;
-    this.discover(url).then(
+    this.discover(target).then(
       (result) => {
         this.running--;
         if (!current()) return; // superseded, deleted or stopped
@@ -144,11 +150,16 @@ export class DiscoveryRunner {
     this.timers.clear();
   }
 
-  private async discover(url: string): Promise<Discovery> {
-    if (this.o.discover) return this.o.discover(url);
+  private async discover(target: DiscoveryTarget): Promise<Discovery> {
+    let token: string | undefined;
+    if (target.credential) {
+      if (!this.o.credential) throw new Error('the gateway requires a token and no credential source is set');
+      token = await this.o.credential(target.key);
+    }
+    if (this.o.discover) return this.o.discover(target.url, token);
     // The MCP client is loaded on first use: a controller with no Ready server never pays for it.
     const { discoverServer } = await import('./discovery.ts');
-    return discoverServer(url);
+    return discoverServer(target.url, { ...(token ? { token } : {}) });
   }
 
   private later(ms: number, run: () => void): void {

@@ -16,9 +16,15 @@ const MAX_NAME = 256;
 const MAX_DESCRIPTION = 512;
 const clip = (s: string | undefined, max = 253) => (s ?? '').slice(0, max);
 
-export async function discoverServer(url: string, timeoutMs = 10_000): Promise<Discovery> {
+export async function discoverServer(
+  url: string,
+  options: { token?: string; timeoutMs?: number } = {},
+): Promise<Discovery> {
+  const timeoutMs = options.timeoutMs ?? 10_000;
   const client = new Client({ name: 'mcp-operator-discovery', version: '1' }, { capabilities: {} });
-  const transport = new StreamableHTTPClientTransport(new URL(url));
+  const transport = new StreamableHTTPClientTransport(new URL(url), {
+    ...(options.token ? { requestInit: { headers: { authorization: `Bearer ${options.token}` } } } : {}),
+  });
   const signal = AbortSignal.timeout(timeoutMs);
   try {
     await client.connect(transport, { signal, timeout: timeoutMs });

@@ -13,6 +13,7 @@ import type { Logger } from '../observability/log.ts';
 import { CHILD_KINDS, type ChildKind } from '../render/index.ts';
 import { LABEL_INSTANCE, LABEL_MANAGED_BY, MANAGED_BY } from '../render/metadata.ts';
 import { projectChild, projectMcpServer, projectPod, projectReferenced } from './cache-transforms.ts';
+import { discoveryCredential } from './discovery-credential.ts';
 import { DiscoveryRunner } from './discovery-runner.ts';
 import { EventRecorder } from './events.ts';
 import { GatewayApi } from './gateway-api.ts';
@@ -173,7 +174,11 @@ export class Manager {
       onRouteEvent: (route) => this.enqueueOwner(route),
     });
     const events = new EventRecorder(this.client, options.leaderElection?.identity ?? 'mcp-operator', options.log);
-    this.discoveries = new DiscoveryRunner({ log: options.log, requeue: (key) => this.enqueue(key) });
+    this.discoveries = new DiscoveryRunner({
+      log: options.log,
+      requeue: (key) => this.enqueue(key),
+      credential: (key) => discoveryCredential(this.client, key),
+    });
     this.reconciler = new Reconciler({
       gatewayApi: this.gatewayApi,
       client: this.client,

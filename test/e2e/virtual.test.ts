@@ -575,6 +575,17 @@ describe('a backend with bearer auth behind a VirtualMcpServer', () => {
     );
     expect(audit).toMatchObject({ client: `aggregate:${namespace}/${FRONT}`, tool: 'echo' });
     expect(audit.onBehalfOf).toMatch(/^ip:/);
+    // The controller's own discovery lists the guarded server's tools with a credential of its own.
+    const listed = await until(
+      'status.tools of the guarded McpServer',
+      async () => {
+        const m = await kube.get<McpServer>(mcpPath('guarded'));
+        expect(m.status?.tools).toContain('echo');
+        return m;
+      },
+      120_000,
+    );
+    expect(listed.status?.serverInfo?.name).toMatch(/everything/i);
     const credentials = await kube.get<{ data?: Record<string, string> }>(
       resourcePath(T.secrets, { namespace, name: `${FRONT}-backend-credentials` }),
     );

@@ -60,6 +60,18 @@ describe('mint and verify', () => {
     );
   });
 
+  test('a discovery credential is the operator’s own identity, not an aggregate’s', async () => {
+    const token = mintCredential(KEY, { ...claims, role: 'discovery' });
+    expect(verifyCredential(KEY, token, NOW)).toEqual({ ok: true, claims: { ...claims, role: 'discovery' } });
+    const auth = new AggregateCredentialAuthenticator({
+      users: { authenticate: async () => ({ ok: false, description: 'no' }) },
+      sessionKey: KEY,
+      log: createLogger({ name: 'test', level: 'silent' }),
+      nowSeconds: () => NOW,
+    });
+    expect(await auth.authenticate(`Bearer ${token}`)).toEqual({ ok: true, identity: 'operator:discovery' });
+  });
+
   test('a credential with claims of the wrong types is malformed, even signed', () => {
     // Signed with the key but built by hand: the payload's fields must still be what the operator writes.
     const token = mintCredential(KEY, { ...claims, expiresAt: Number.NaN });

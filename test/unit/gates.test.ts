@@ -140,16 +140,17 @@ describe('tool discovery decisions', () => {
     ['headless', {}, 'None', undefined],
     ['no Service yet', {}, undefined, undefined],
     [
-      'a token is required (the controller holds none)',
+      'a token is required: asked with a minted credential',
       { auth: { bearer: { secretRef: { name: 't', key: 'k' } } } },
       '10.96.0.7',
-      undefined,
+      'http://10.96.0.7:8080/mcp',
     ],
   ])('target: %s', (_name, spec, clusterIP, url) => {
     const mcp = server(spec);
     const target = discoveryTarget(mcp, mcp, { metadata: { generation: 3 } }, clusterIP);
     expect(target?.url).toBe(url);
     if (url) expect(target).toMatchObject({ key: 'ns/s', fingerprint: `${UID}/2/3` });
+    expect(target?.credential).toBe('auth' in spec ? true : undefined);
   });
 
   const state = (s: DiscoveryState['state'], fingerprint = 'f1'): DiscoveryState => ({ fingerprint, state: s });

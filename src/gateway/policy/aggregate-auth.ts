@@ -1,9 +1,10 @@
 /**
  * A backend's gateway accepts the credential the operator minted for a VirtualMcpServer (contract/
- * aggregate-credential.ts) beside its users' tokens: checked against this gateway's own session key, never
- * against the user token file, and shown in audit lines as `aggregate:<namespace>/<name>`.
+ * aggregate-credential.ts), and the one of the controller's tool discovery, beside its users' tokens: checked
+ * against this gateway's own session key, never against the user token file, and shown in audit lines as
+ * `aggregate:<namespace>/<name>` (or `operator:discovery`).
  */
-import { AGGREGATE_IDENTITY_PREFIX, isCredential, verifyCredential } from '../../contract/aggregate-credential.ts';
+import { credentialIdentity, isCredential, verifyCredential } from '../../contract/aggregate-credential.ts';
 import type { Logger } from '../../observability/log.ts';
 import { type Authenticator, type AuthResult, bearer } from './auth.ts';
 
@@ -40,7 +41,6 @@ export class AggregateCredentialAuthenticator implements Authenticator {
         description: `the aggregate credential is not valid: ${check.reason}`,
       };
     }
-    const { namespace, aggregate } = check.claims;
-    return { ok: true, identity: `${AGGREGATE_IDENTITY_PREFIX}${namespace}/${aggregate}` };
+    return { ok: true, identity: credentialIdentity(check.claims) };
   }
 }
