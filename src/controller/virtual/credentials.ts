@@ -13,6 +13,7 @@ import { backendNeedsCredential, type Selection } from '../../render/virtual-bac
 import { backendCredentialsSecretName, renderBackendCredentials } from '../../render/virtual-credentials.ts';
 import { SESSION_KEY, sessionSecretName } from '../../render/workload.ts';
 import { projectReferenced } from '../cache-transforms.ts';
+import { controlledBy } from '../gates.ts';
 import type { ReferencedObject, Store } from '../reconcile.ts';
 import type { Blocker } from '../status.ts';
 
@@ -102,6 +103,3 @@ export class BackendCredentials {
     }
   }
 }
-
-const controlledBy = (object: Cached, uid: string | undefined) =>
-  !!uid && (object.metadata?.ownerReferences ?? []).some((ref) => ref.controller && ref.uid === uid);

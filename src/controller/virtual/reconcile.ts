@@ -33,7 +33,7 @@ import { backendsFile, type Selection, selectBackends } from '../../render/virtu
 import { SESSION_KEY } from '../../render/workload.ts';
 import { canonicalJSON, needsApply, sha256, withSpecHash } from '../compare.ts';
 import type { EventRecorder } from '../events.ts';
-import { nameHeldByOther, nameTaken } from '../gates.ts';
+import { controlledBy, nameHeldByOther, nameTaken } from '../gates.ts';
 import type { GatewayApi, RouteOutcome } from '../gateway-api.ts';
 import type { ReferencedObject, Store } from '../reconcile.ts';
 import { isRefusal } from '../refusal.ts';
@@ -66,9 +66,6 @@ export interface VirtualReconcilerOptions {
 }
 
 export type VirtualOutcome = { result: 'success'; recheckAfterMs?: number } | { result: 'requeue'; reason: string };
-
-const controlledBy = (object: KubernetesObject, uid: string | undefined) =>
-  !!uid && (object.metadata?.ownerReferences ?? []).some((ref) => ref.controller && ref.uid === uid);
 
 /** Apply order: the ServiceAccount and the backends ConfigMap, then the NetworkPolicy, then the rest. */
 const STAGES: ReadonlyArray<ReadonlyArray<string>> = [['ServiceAccount', 'ConfigMap'], ['NetworkPolicy']];
