@@ -25,6 +25,12 @@ const LOGGER_NAME = 'mcp-gateway';
 
 /** Capabilities the gateway declares to a shared server: it can route sampling and elicitation to the caller. */
 const SHARED_CLIENT_CAPABILITIES = { sampling: {}, elicitation: { form: {}, url: {} } };
+/**
+ * An aggregate's backends are gateways, which tell their servers nothing of roots but relay a roots/list asked
+ * during a call to the caller, here the aggregate, only if it declared roots. The aggregate relays it in turn to
+ * the client whose call it is, and refuses it for a client without roots, as a shared gateway does.
+ */
+const AGGREGATE_CLIENT_CAPABILITIES = { ...SHARED_CLIENT_CAPABILITIES, roots: {} };
 
 export interface GatewayOptions {
   log?: Logger;
@@ -100,7 +106,10 @@ export class Gateway {
     const createUpstream = (name: string) => new Upstream({ name, createChannel, log, metrics });
     const readyWaitMs = Math.min(config.requestTimeoutMs, 10_000);
     const stalls = new SdkStreamWatch({ intervalMs: config.keepAliveMs, onStalled: this.onStalled });
-    const initParams = gatewayInitParams(GATEWAY_VERSION, SHARED_CLIENT_CAPABILITIES);
+    const initParams = gatewayInitParams(
+      GATEWAY_VERSION,
+      config.mode === 'aggregate' ? AGGREGATE_CLIENT_CAPABILITIES : SHARED_CLIENT_CAPABILITIES,
+    );
     if (config.mode === 'aggregate') {
       // Loaded only in aggregate mode, like the HTTP channel in proxy mode.
       const { AggregateCore } = await import('./aggregate/serve.ts');

@@ -15,6 +15,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import {
   CreateMessageRequestSchema,
   ElicitRequestSchema,
+  ListRootsRequestSchema,
   ToolListChangedNotificationSchema,
 } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -29,6 +30,8 @@ import {
   filesystem,
   MEMORY,
   metricValue,
+  NODE,
+  ROOT,
   type RunningGateway,
   startGateway,
   stopAll,
@@ -377,4 +380,92 @@ describe('two replicas without sticky sessions', () => {
     expect(hits.size).toBe(2);
     await client.close();
   }, 60_000);
+});
+
+describe('roots and the limits at the front', () => {
+  const ASK_SERVER = [NODE, join(ROOT, 'test/gateway/fixtures/ask-server.ts')];
+  let front: RunningGateway;
+
+  beforeAll(async () => {
+    const asker = await startGateway(['stdio', '--', ...ASK_SERVER]);
+    const file = join(dir, 'asker-backends.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        version: 1,
+        backends: [
+          { name: 'asker', url: `${asker.url}/mcp`, transport: 'streamable-http', prefix: 'ask' },
+          { name: 'everything', url: `${everything.url}/mcp`, transport: 'streamable-http', prefix: 'ev' },
+        ],
+      }),
+    );
+    // Per-tool limits name exposed tools (after prefix); the per-client limit counts every request.
+    front = await startGateway(['aggregate', '--backends-file', file], {
+      env: { MCP_GATEWAY_RATE_LIMIT_PER_TOOL: 'ev_get-sum=2', MCP_GATEWAY_RATE_LIMIT_RPM: '100' },
+    });
+    await until(
+      async () => {
+        const { client } = await client2025(front.url);
+        const names = (await client.listTools()).tools.map((t) => t.name);
+        await client.close();
+        return names.includes('ask_ask-together') && names.includes('ev_get-sum');
+      },
+      30_000,
+      'both backends listed',
+    );
+  }, 60_000);
+
+  test("a backend's roots/list during a call reaches the calling client only, of either era", async () => {
+    const asked: string[] = [];
+    const capabilities = { roots: { listChanged: true }, sampling: {} };
+    const clientFor = async (who: string, legacy: boolean) => {
+      const s = legacy
+        ? await clientSse(`${front.url}/sse`, { capabilities })
+        : await client2025(front.url, { capabilities });
+      s.client.setRequestHandler(ListRootsRequestSchema, async () => {
+        asked.push(who);
+        return { roots: [{ uri: `file:///work/${who}`, name: who }] };
+      });
+      s.client.setRequestHandler(CreateMessageRequestSchema, async () => ({
+        model: 'test-model',
+        role: 'assistant' as const,
+        content: { type: 'text' as const, text: `from-${who}` },
+      }));
+      return s.client;
+    };
+    const [modern, legacy] = [await clientFor('session', false), await clientFor('legacy', true)];
+    expect(textOf(await modern.callTool({ name: 'ask_ask-together', arguments: {} }))).toBe(
+      'roots=file:///work/session sample=from-session',
+    );
+    expect(textOf(await legacy.callTool({ name: 'ask_ask-together', arguments: {} }))).toBe(
+      'roots=file:///work/legacy sample=from-legacy',
+    );
+    expect(asked).toEqual(['session', 'legacy']);
+    await Promise.all([modern.close(), legacy.close()]);
+  });
+
+  test('a per-tool limit on an exposed name refuses in-band and is audited with its backend', async () => {
+    const { client } = await client2025(front.url);
+    for (let i = 0; i < 2; i++) {
+      expect(textOf(await call(client, 'ev_get-sum', { a: i, b: 1 }))).toContain(String(i + 1));
+    }
+    await expect(call(client, 'ev_get-sum', { a: 1, b: 1 })).rejects.toThrow(/Rate limit for tool ev_get-sum/);
+    // Another tool of the same backend is not limited.
+    expect(textOf(await call(client, 'ev_echo', { message: 'free' }))).toBe('Echo: free');
+    const audit = await waitForAudit(front, (a) => a.outcome === 'rate_limited');
+    expect(audit).toMatchObject({ tool: 'ev_get-sum', backend: 'everything' });
+    await client.close();
+  });
+
+  test('past the per-client limit a client gets 429 with Retry-After', async () => {
+    const { client } = await client2025(front.url);
+    let refused: unknown;
+    for (let i = 0; i < 200 && !refused; i++) {
+      await client.ping().catch((err: unknown) => {
+        refused = err;
+      });
+    }
+    expect(String(refused)).toMatch(/429|rate limit|Too Many/i);
+    await client.close().catch(() => {});
+  });
 });

@@ -71,6 +71,11 @@ export class AggregateRouting implements MuxRouting {
     }
   }
 
+  toolBackend(name: string): string | undefined {
+    const r = this.o.view().catalog.resolve('tool', name);
+    return r.verdict === 'unknown' ? undefined : r.backend;
+  }
+
   uriOwner(uri: string): Backend | undefined {
     const route = this.byUri(uri);
     return 'to' in route ? (route.to as Backend) : undefined;

@@ -69,6 +69,8 @@ export class Mux {
   private readonly subscriptions: Subscriptions;
   private readonly tools: ToolCalls;
   private readonly routing: MuxRouting;
+  /** An aggregate's: the backend of an exposed tool name, asked only when a gate refuses a call. */
+  private readonly toolBackend: ((name: string) => string | undefined) | undefined;
   /** The linked servers, with their tool discovery (none when the routing discovers names itself). */
   private readonly linked = new Map<MuxUpstream, ToolDiscovery | undefined>();
   private logLevel?: Params;
@@ -90,6 +92,7 @@ export class Mux {
       log: options.log,
     });
     this.routing = options.routing ?? singleRouting(options.upstream);
+    this.toolBackend = this.routing.toolBackend?.bind(this.routing);
     this.subscriptions = new Subscriptions(this.sessions, options.log, (uri) => this.routing.uriOwner(uri));
     this.tools = new ToolCalls({
       policy: options.policy,
@@ -229,7 +232,7 @@ export class Mux {
         return;
       case 'tools/call': {
         const name = params?.name;
-        if (typeof name === 'string' && this.tools.refuse(session, request, name, sink)) return;
+        if (typeof name === 'string' && this.tools.refuse(session, request, name, sink, this.toolBackend)) return;
         break;
       }
       case 'resources/subscribe':

@@ -33,6 +33,8 @@ export interface MuxRouting {
    * list_changed and tells clients only when the merged lists changed); true: the mux does nothing more.
    */
   serverNotification?(upstream: MuxUpstream, note: JsonRpcNotification): boolean;
+  /** The backend an exposed tool name belongs to, for the audit of a call refused before routing. */
+  toolBackend?(name: string): string | undefined;
 }
 
 /** One server: every request goes to it, unchanged. */

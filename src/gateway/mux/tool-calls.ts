@@ -36,21 +36,30 @@ export class ToolCalls {
     this.audit = options.audit;
   }
 
-  /** The gates of a tools/call naming `name`; true when it was refused (answered and audited here). */
-  refuse(session: ClientSession, request: JsonRpcRequest, name: string, sink: Sink): boolean {
+  /**
+   * The gates of a tools/call naming `name`; true when it was refused (answered and audited here, with the
+   * aggregate's backend the name belongs to).
+   */
+  refuse(
+    session: ClientSession,
+    request: JsonRpcRequest,
+    name: string,
+    sink: Sink,
+    backendOf?: (name: string) => string | undefined,
+  ): boolean {
     if (!this.metrics.tools.accepts(name)) {
       this.refused(session, request, 'invalid');
       sink.respond(errorResponse(request.id, INVALID_PARAMS, toolNameProblem(name)));
       return true;
     }
     if (!this.policy.toolAllowed(name)) {
-      this.refused(session, request, 'denied');
+      this.refused(session, request, 'denied', backendOf?.(name));
       sink.respond(errorResponse(request.id, INVALID_PARAMS, `Tool ${name} is not available through this gateway`));
       return true;
     }
     const wait = this.policy.toolRetryAfterMs(session.identity, name);
     if (wait <= 0) return false;
-    this.refused(session, request, 'rate_limited');
+    this.refused(session, request, 'rate_limited', backendOf?.(name));
     this.metrics.rateLimited.inc({ scope: 'tool' });
     const retryAfterSeconds = Math.ceil(wait / 1000);
     sink.respond(
