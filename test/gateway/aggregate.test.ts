@@ -201,6 +201,24 @@ describe('three servers behind one endpoint', () => {
     }
   });
 
+  test('prompts (prefixed) and resources (by URI) reach the backend that offers them', async () => {
+    const { client } = await client2025(aggregate.url);
+    const prompts = (await client.listPrompts()).prompts;
+    const simple = prompts.find((p) => p.name.startsWith('ev_') && !p.arguments?.some((a) => a.required));
+    const name = simple?.name ?? '';
+    expect(name, prompts.map((p) => p.name).join(', ')).not.toBe('');
+    const got = await client.getPrompt({ name });
+    expect(got.messages.length).toBeGreaterThan(0);
+    // Its own name, unprefixed, is not exposed.
+    await expect(client.getPrompt({ name: name.slice(3) })).rejects.toThrow(/Unknown prompt/);
+    const resources = (await client.listResources()).resources;
+    expect(resources.length).toBeGreaterThan(0);
+    const first = resources[0] as { uri: string };
+    const read = await client.readResource({ uri: first.uri });
+    expect(read.contents[0]?.uri).toBe(first.uri);
+    await client.close();
+  });
+
   test('a denied tool is a distinct, audited refusal naming the policy', async () => {
     const { client } = await client2025(aggregate.url);
     const refused = await call(client, 'delete_entities', { entityNames: ['x'] }).catch((e: Error) => e);
