@@ -13,6 +13,7 @@ import {
   RENEW_INTERVAL_S,
   verifyCredential,
 } from '../../src/contract/aggregate-credential.ts';
+import { type Call, sentParams } from '../../src/gateway/mux/call.ts';
 import { AggregateCredentialAuthenticator } from '../../src/gateway/policy/aggregate-auth.ts';
 import type { Authenticator } from '../../src/gateway/policy/auth.ts';
 import { createLogger } from '../../src/observability/log.ts';
@@ -156,5 +157,27 @@ describe('the end client in the mux', () => {
     expect(h.upstream.last().params?._meta).toEqual({ progressToken: expect.anything() });
     h.upstream.emit({ jsonrpc: '2.0', id: h.upstream.last().id, result: { content: [] } });
     expect(h.audits[0]).toMatchObject({ client: 'aggregate:team/tools', onBehalfOf: 'token:forged' });
+  });
+});
+
+describe('sentParams: what an aggregate tells a backend of the end client', () => {
+  const call = (identity: string, onBehalfOf?: string) =>
+    ({ method: 'tools/call', backend: 'github', session: { identity }, onBehalfOf }) as unknown as Call;
+  test('a client’s own claim is replaced by who it is', () => {
+    const sent = sentParams(call('token:abc'), { name: 'x', _meta: { [ON_BEHALF_OF_META]: 'token:admin' } });
+    expect(sent?._meta).toEqual({ [ON_BEHALF_OF_META]: 'token:abc' });
+  });
+  test('an aggregate in front keeps the end client it was told of', () => {
+    const sent = sentParams(call('aggregate:team/front', 'oidc:alice'), { name: 'x' });
+    expect(sent?._meta).toEqual({ [ON_BEHALF_OF_META]: 'oidc:alice' });
+  });
+  test('not an aggregate call: the claim is dropped, other _meta kept, nothing added', () => {
+    const single = { ...call('token:abc'), backend: undefined } as unknown as Call;
+    expect(sentParams(single, { name: 'x', _meta: { [ON_BEHALF_OF_META]: 'y', progressToken: 1 } })).toEqual({
+      name: 'x',
+      _meta: { progressToken: 1 },
+    });
+    const params = { name: 'x' };
+    expect(sentParams(single, params)).toBe(params);
   });
 });
