@@ -162,7 +162,13 @@ describe('the end client in the mux', () => {
 
 describe('sentParams: what an aggregate tells a backend of the end client', () => {
   const call = (identity: string, onBehalfOf?: string) =>
-    ({ method: 'tools/call', backend: 'github', session: { identity }, onBehalfOf }) as unknown as Call;
+    ({
+      method: 'tools/call',
+      backend: 'github',
+      stampsClient: true,
+      session: { identity },
+      onBehalfOf,
+    }) as unknown as Call;
   test('a client’s own claim is replaced by who it is', () => {
     const sent = sentParams(call('token:abc'), { name: 'x', _meta: { [ON_BEHALF_OF_META]: 'token:admin' } });
     expect(sent?._meta).toEqual({ [ON_BEHALF_OF_META]: 'token:abc' });
@@ -171,8 +177,8 @@ describe('sentParams: what an aggregate tells a backend of the end client', () =
     const sent = sentParams(call('aggregate:team/front', 'oidc:alice'), { name: 'x' });
     expect(sent?._meta).toEqual({ [ON_BEHALF_OF_META]: 'oidc:alice' });
   });
-  test('not an aggregate call: the claim is dropped, other _meta kept, nothing added', () => {
-    const single = { ...call('token:abc'), backend: undefined } as unknown as Call;
+  test('not to a backend that authenticates us: the claim is dropped, other _meta kept, nothing added', () => {
+    const single = { ...call('token:abc'), stampsClient: false } as unknown as Call;
     expect(sentParams(single, { name: 'x', _meta: { [ON_BEHALF_OF_META]: 'y', progressToken: 1 } })).toEqual({
       name: 'x',
       _meta: { progressToken: 1 },

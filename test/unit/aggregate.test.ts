@@ -6,6 +6,7 @@
  */
 import { afterEach, describe, expect, test, vi } from 'vitest';
 import type { AggregateBackend } from '../../src/contract/aggregate.ts';
+import { ON_BEHALF_OF_META } from '../../src/contract/aggregate-credential.ts';
 import { MAX_ITEMS } from '../../src/gateway/aggregate/backend.ts';
 import { INVALID_PARAMS, UPSTREAM_UNAVAILABLE } from '../../src/gateway/protocol/jsonrpc.ts';
 import { type AggregateHarness, aggregateHarness, backend, FakeServer } from './aggregate-helpers.ts';
@@ -150,6 +151,24 @@ describe('routing', () => {
         .map((r) => r.params?.uri),
     ).toEqual(['file:///etc']);
     expect(missing.response?.error?.message).toBe('Resource not found: nowhere://x');
+  });
+});
+
+describe('the end client, told only to a backend that authenticates the aggregate', () => {
+  test('a backend with a credential gets it in _meta; one without is told nothing', async () => {
+    h = await started([
+      backend('everything'),
+      backend('memory', { prefix: 'mem', tokenFile: '/nonexistent/credential' }),
+      backend('filesystem'),
+    ]);
+    const s = session('a');
+    h.call(s, 1, 'tools/call', { name: 'echo', arguments: {}, _meta: { [ON_BEHALF_OF_META]: 'forged' } });
+    h.call(s, 2, 'tools/call', { name: 'mem_echo', arguments: {} });
+    const metaOf = (server: string) => h?.servers.get(server)?.requests('tools/call')[0]?.params?._meta;
+    await vi.waitFor(() => expect(metaOf('memory')).toBeDefined());
+    expect(metaOf('memory')).toEqual({ [ON_BEHALF_OF_META]: 'client-a' });
+    await vi.waitFor(() => expect(h?.servers.get('everything')?.requests('tools/call')).toHaveLength(1));
+    expect(metaOf('everything')).toBeUndefined();
   });
 });
 

@@ -132,9 +132,11 @@ export class AggregateRouting implements MuxRouting {
         data: { reason: 'backend_unavailable', backend: r.backend },
       });
     }
+    // Only a backend that authenticates the aggregate (its gateway, with auth on) is told the end client.
+    const onBehalfOf = backend.spec.tokenFile !== undefined;
     return rewrite && r.original !== r.exposed
-      ? { to: backend, params: rewrite(r.original), backend: r.backend }
-      : { to: backend, backend: r.backend };
+      ? { to: backend, params: rewrite(r.original), backend: r.backend, onBehalfOf }
+      : { to: backend, backend: r.backend, onBehalfOf };
   }
 
   private byUri(uri: unknown): Route {

@@ -27,6 +27,8 @@ export interface Call extends PendingCall {
   backend: string | undefined;
   /** The end client an aggregate called for (its audit), when the caller is an aggregate. */
   onBehalfOf: string | undefined;
+  /** An aggregate's call to a backend that authenticates it: the end client goes along (sentParams). */
+  stampsClient: boolean;
 }
 
 /** A server request waiting for a 2026-07-28 client's answer. */
@@ -88,6 +90,7 @@ export function newCall(
     flow: undefined,
     backend: undefined,
     onBehalfOf: onBehalfOf(session, params),
+    stampsClient: false,
   };
 }
 
@@ -104,13 +107,14 @@ export function onBehalfOf(session: ClientSession, params: Params | undefined): 
 
 /**
  * The params that go on to the server: never with a client's on-behalf-of claim; with this gateway's own when
- * it is an aggregate sending a tools/call to a backend (the end client, or the one an aggregate in front named).
+ * it is an aggregate sending a tools/call to a backend that authenticates it (the end client, or the one an
+ * aggregate in front named). Other servers are not told who the client is.
  */
 export function sentParams(call: Call, params: Params | undefined): Params | undefined {
   const meta = params?._meta;
   const claimed = isObject(meta) && ON_BEHALF_OF_META in meta;
   const stamp =
-    call.backend !== undefined && call.method === 'tools/call' ? (call.onBehalfOf ?? call.session.identity) : undefined;
+    call.stampsClient && call.method === 'tools/call' ? (call.onBehalfOf ?? call.session.identity) : undefined;
   if (!claimed && stamp === undefined) return params;
   const { [ON_BEHALF_OF_META]: _claim, ...rest } = isObject(meta) ? meta : {};
   const next = stamp === undefined ? rest : { ...rest, [ON_BEHALF_OF_META]: stamp };

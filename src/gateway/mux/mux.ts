@@ -343,6 +343,7 @@ export class Mux {
     }
     const call = newCall(upstream, session, request, sink, this.o.requestTimeoutMs);
     call.backend = route.backend;
+    call.stampsClient = route.onBehalfOf === true;
     const method = request.method;
     const sent = sentParams(call, this.calls.open(call, route.params ?? request.params));
     const message: JsonRpcRequest =

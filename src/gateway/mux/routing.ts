@@ -18,8 +18,11 @@ export interface Refusal {
 }
 
 export type Route =
-  /** Forward to this server; `params` replaces the request's own when the routing rewrote them. */
-  | { to: MuxUpstream; params?: Params; backend?: string }
+  /**
+   * Forward to this server; `params` replaces the request's own when the routing rewrote them. `onBehalfOf`:
+   * the server is a gateway that authenticates this one, so a tools/call names the end client to it.
+   */
+  | { to: MuxUpstream; params?: Params; backend?: string; onBehalfOf?: boolean }
   /** Answered by the routing itself (a merged list, a fanned-out setLevel). */
   | { answer: unknown }
   | { refuse: Refusal };
