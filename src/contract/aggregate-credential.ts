@@ -72,6 +72,9 @@ export const isCredential = (token: string) => token.startsWith(`${CREDENTIAL_PR
 
 export type CredentialCheck = { ok: true; claims: CredentialClaims } | { ok: false; reason: string };
 
+/** The reason of a credential signed with another key (another server's, or this one's before a change). */
+export const SIGNATURE_MISMATCH = 'signature mismatch (minted for another server, or its session key changed)';
+
 /** The longest token looked at: a real one is about 200 characters. */
 const MAX_CREDENTIAL_LENGTH = 1024;
 
@@ -84,7 +87,7 @@ export function verifyCredential(sessionKey: Buffer, token: string, nowS: number
   const expected = Buffer.from(mac(sessionKey, payload).toString('base64url'));
   const given = Buffer.from(signature);
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
-    return { ok: false, reason: 'signature mismatch (minted for another server, or its session key changed)' };
+    return { ok: false, reason: SIGNATURE_MISMATCH };
   }
   let raw: unknown;
   try {

@@ -140,6 +140,11 @@ export class Manager {
     const referenced = (kind: 'Secret' | 'ConfigMap') => (_e: InformerEvent, o: ReferencedObject) => {
       // A VirtualMcpServer's own Secrets (session key, backend credentials) wake it when changed or deleted.
       if (kind === 'Secret' && this.virtual.claims(o)) return;
+      // An McpServer's session key changed: its aggregates mint their credentials for it again.
+      const owner = o.metadata.ownerReferences?.find((r) => r.controller && r.kind === 'McpServer');
+      const server =
+        owner && kind === 'Secret' ? this.caches.mcpservers.get(o.metadata.namespace, owner.name) : undefined;
+      if (server) this.virtual.onMcpServer(server);
       for (const key of this.reconciler.referencing(kind, o.metadata.namespace ?? '', o.metadata.name))
         this.enqueue(key);
     };

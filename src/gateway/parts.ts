@@ -4,7 +4,7 @@ import type { Logger } from '../observability/log.ts';
 import { childEnvironment, type GatewayConfig } from './config.ts';
 import { RequestStateCodec } from './input.ts';
 import type { GatewayMetrics } from './metrics.ts';
-import { AggregateCredentialAuthenticator } from './policy/aggregate-auth.ts';
+import { AggregateCredentialAuthenticator, SessionKeyFile } from './policy/aggregate-auth.ts';
 import { type Authenticator, OidcAuthenticator, TokenFileAuthenticator } from './policy/auth.ts';
 import { SessionIds } from './sessions.ts';
 import type { Channel } from './upstream/channel.ts';
@@ -46,8 +46,9 @@ export async function channelFactory(
 export async function authenticatorFor(config: GatewayConfig, log: Logger): Promise<Authenticator | undefined> {
   const users = await usersAuthenticator(config, log);
   if (!users || !config.sessionSecretFile) return users;
-  const sessionKey = await readFile(config.sessionSecretFile);
-  return new AggregateCredentialAuthenticator({ users, sessionKey, log });
+  const keys = new SessionKeyFile(config.sessionSecretFile, log);
+  await keys.load();
+  return new AggregateCredentialAuthenticator({ users, sessionKeys: keys.current, log });
 }
 
 async function usersAuthenticator(config: GatewayConfig, log: Logger): Promise<Authenticator | undefined> {

@@ -293,6 +293,19 @@ describe('a VirtualMcpServer on a real API server', () => {
       { name: 'plain' },
     ]);
 
+    // The backend's key replaced (its Secret deleted; its controller makes a new one): minted again from it.
+    await admin.delete(path(T.secrets, 'guarded-gateway-session'));
+    await eventually('the credential minted from the new key', async () => {
+      const fresh = await secretOf('guarded-gateway-session');
+      const value = fresh?.data?.['session-key'];
+      if (!value) return undefined;
+      const newKey = Buffer.from(value, 'base64');
+      if (newKey.equals(key)) return undefined;
+      const now = await secretOf('front-backend-credentials');
+      const minted = Buffer.from(now?.data?.guarded ?? '', 'base64').toString();
+      return verifyCredential(newKey, minted, Math.floor(Date.now() / 1000)).ok ? true : undefined;
+    });
+
     // The backend leaves: its credential goes with it.
     await admin.mergePatch(path(T.virtualmcpservers, 'front'), { spec: { servers: [{ name: 'plain' }] } });
     await eventually('the credential removed', async () => {

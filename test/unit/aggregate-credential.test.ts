@@ -3,6 +3,9 @@
  * verified by it, expiring, and carrying the end client only from an aggregate (the mux strips anyone else's).
  */
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, renameSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterEach, describe, expect, test } from 'vitest';
 import {
@@ -14,7 +17,7 @@ import {
   verifyCredential,
 } from '../../src/contract/aggregate-credential.ts';
 import { type Call, sentParams } from '../../src/gateway/mux/call.ts';
-import { AggregateCredentialAuthenticator } from '../../src/gateway/policy/aggregate-auth.ts';
+import { AggregateCredentialAuthenticator, SessionKeyFile } from '../../src/gateway/policy/aggregate-auth.ts';
 import type { Authenticator } from '../../src/gateway/policy/auth.ts';
 import { createLogger } from '../../src/observability/log.ts';
 import { renderBackendCredentials } from '../../src/render/virtual-credentials.ts';
@@ -66,7 +69,7 @@ describe('mint and verify', () => {
     expect(verifyCredential(KEY, token, NOW)).toEqual({ ok: true, claims: { ...claims, role: 'discovery' } });
     const auth = new AggregateCredentialAuthenticator({
       users: { authenticate: async () => ({ ok: false, description: 'no' }) },
-      sessionKey: KEY,
+      sessionKeys: async () => [KEY],
       log: createLogger({ name: 'test', level: 'silent' }),
       nowSeconds: () => NOW,
     });
@@ -120,7 +123,7 @@ describe('a backend gateway’s authenticator', () => {
   };
   const auth = new AggregateCredentialAuthenticator({
     users,
-    sessionKey: KEY,
+    sessionKeys: async () => [KEY],
     log: createLogger({ name: 'test', level: 'silent' }),
     nowSeconds: () => NOW,
   });
@@ -185,5 +188,35 @@ describe('sentParams: what an aggregate tells a backend of the end client', () =
     });
     const params = { name: 'x' };
     expect(sentParams(single, params)).toBe(params);
+  });
+});
+
+describe('a session key replaced in its Secret', () => {
+  test('credentials of the new key are accepted without a restart, those of the one before still are', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'session-key-'));
+    const path = join(dir, 'session-key');
+    const [a, b, c] = [randomBytes(32), randomBytes(32), randomBytes(32)];
+    // As the kubelet does: the new file appears whole.
+    const put = (key: Buffer) => {
+      writeFileSync(`${path}.next`, key);
+      renameSync(`${path}.next`, path);
+    };
+    put(a);
+    const keys = new SessionKeyFile(path, createLogger({ name: 'test', level: 'silent' }));
+    await keys.load();
+    const auth = new AggregateCredentialAuthenticator({
+      users: { authenticate: async () => ({ ok: false, description: 'no' }) },
+      sessionKeys: keys.current,
+      log: createLogger({ name: 'test', level: 'silent' }),
+      nowSeconds: () => NOW,
+    });
+    const ok = async (key: Buffer) => (await auth.authenticate(`Bearer ${mintCredential(key, claims)}`)).ok;
+    expect([await ok(a), await ok(b)]).toEqual([true, false]);
+    put(b);
+    await new Promise((r) => setTimeout(r, 1100)); // the file is looked at once a second
+    expect([await ok(b), await ok(a)]).toEqual([true, true]);
+    put(c);
+    await new Promise((r) => setTimeout(r, 1100));
+    expect([await ok(c), await ok(b), await ok(a)]).toEqual([true, true, false]);
   });
 });
