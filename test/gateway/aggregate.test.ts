@@ -405,6 +405,7 @@ describe('roots and the limits at the front', () => {
   let front: RunningGateway;
 
   beforeAll(async () => {
+    // spawns: node
     const asker = await startGateway(['stdio', '--', ...ASK_SERVER]);
     const file = join(dir, 'asker-backends.json');
     writeFileSync(
