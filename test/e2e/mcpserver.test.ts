@@ -79,13 +79,15 @@ async function callEcho(base: string, message: string): Promise<string> {
 }
 
 /** The gateway (pid 1 of the server container) and its MCP child, found on the host by their command lines. */
-function gatewayChildren(): Array<{ gateway: number; child: number }> {
+function gatewayChildren(podUid: string | undefined): Array<{ gateway: number; child: number }> {
   const found: Array<{ gateway: number; child: number }> = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const cmd = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
       if (!cmd.includes(SERVER_JS)) continue;
+      // This test's pod only: other files' pods (a VirtualMcpServer's backends) may run the same server.
+      if (!podUid || !readFileSync(`/proc/${entry}/cgroup`, 'utf8').includes(`pod${podUid}`)) continue;
       const ppid = Number(/^PPid:\s+(\d+)$/m.exec(readFileSync(`/proc/${entry}/status`, 'utf8'))?.[1]);
       const parent = readFileSync(`/proc/${ppid}/cmdline`, 'utf8').split('\0');
       if (parent[0] === '/opt/mcp-gateway/mcp-gateway') found.push({ gateway: ppid, child: Number(entry) });
@@ -238,9 +240,9 @@ describe('a stdio McpServer on a real node', () => {
   });
 
   test('kill -9 of the MCP child: the gateway restarts it, counts it, and readiness recovers', async () => {
-    const [pair] = gatewayChildren();
-    expect(pair).toBeDefined();
     const [pod] = await pods();
+    const [pair] = gatewayChildren(pod?.metadata?.uid);
+    expect(pair).toBeDefined();
     const podIP = pod?.status?.podIP;
     const restarts = async () => {
       const text = await (await fetch(`http://${podIP}:9090/metrics`)).text();
@@ -255,7 +257,7 @@ describe('a stdio McpServer on a real node', () => {
       60_000,
       300,
     );
-    const [after] = gatewayChildren();
+    const [after] = gatewayChildren(pod?.metadata?.uid);
     expect(after?.gateway).toBe(pair?.gateway); // the same gateway: the pod did not restart
     expect(after?.child).not.toBe(pair?.child);
     expect(await callEcho(await serviceURL(), 'after crash')).toBe('Echo: after crash');

@@ -158,6 +158,22 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await controller?.stop();
+  // The namespace and its pods gone before the next file: their servers must not be taken for another file's.
+  if (kube && namespace) {
+    await kube.delete(resourcePath(T.namespaces, { name: namespace })).catch(() => undefined);
+    await eventually(
+      `namespace ${namespace} deleted`,
+      async () => {
+        try {
+          await kube.get(resourcePath(T.namespaces, { name: namespace }));
+          return undefined;
+        } catch {
+          return true;
+        }
+      },
+      { timeoutMs: 300_000, intervalMs: 1_000 },
+    ).catch(() => undefined);
+  }
 });
 
 describe('a VirtualMcpServer over three real servers on a real node', () => {
