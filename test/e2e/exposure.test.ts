@@ -272,7 +272,22 @@ describe('an McpServer exposed through an HTTPRoute and an Ingress, both served 
   });
 
   test('idle streams open through both exposures (held until the last but one test)', async () => {
-    for (const e of exposures()) idle.push({ exposure: e.name, ...(await openIdleStreams(e.front)) });
+    for (const e of exposures()) {
+      // Ready is the pod's; each Traefik learns of its endpoint a moment later ("no available server" until then).
+      await until(
+        `${e.name} reaches the gateway`,
+        async () => {
+          const res = await fetch(`${e.front}/mcp`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+          });
+          await res.body?.cancel();
+          expect(res.status, e.name).toBe(401);
+        },
+        60_000,
+      );
+      idle.push({ exposure: e.name, ...(await openIdleStreams(e.front)) });
+    }
     idleSince = Date.now();
   });
 
