@@ -125,3 +125,12 @@ export function projectPod(object: Cached): V1Pod & Cached {
     },
   };
 }
+
+/**
+ * Someone else's object of a child kind: its name is all the controller keeps (it must not apply over it), and
+ * a reconcile that meets it reads it whole from the API server (live-child.ts).
+ */
+export function projectName(object: Cached): Cached {
+  const { name, namespace, resourceVersion } = object.metadata;
+  return { metadata: namespace === undefined ? { name, resourceVersion } : { name, namespace, resourceVersion } };
+}

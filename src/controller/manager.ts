@@ -12,7 +12,7 @@ import { createControllerMetrics } from '../observability/controller-metrics.ts'
 import type { Logger } from '../observability/log.ts';
 import { CHILD_KINDS, type ChildKind } from '../render/index.ts';
 import { LABEL_INSTANCE, LABEL_MANAGED_BY, MANAGED_BY } from '../render/metadata.ts';
-import { projectChild, projectMcpServer, projectPod, projectReferenced } from './cache-transforms.ts';
+import { projectChild, projectMcpServer, projectName, projectPod, projectReferenced } from './cache-transforms.ts';
 import { discoveryCredential } from './discovery-credential.ts';
 import { DiscoveryRunner } from './discovery-runner.ts';
 import { EventRecorder } from './events.ts';
@@ -119,6 +119,7 @@ export class Manager {
         transform?: (o: Cached) => T;
         indexBy?: (o: T) => string | undefined;
         optional?: boolean;
+        metadataOnly?: boolean;
       } = {},
     ) => {
       const informers = scopes.map(
@@ -134,6 +135,17 @@ export class Manager {
           labelSelector: `${LABEL_MANAGED_BY}=${MANAGED_BY}`,
           transform: projectChild,
           indexBy: byInstance,
+        }),
+      ]),
+    ) as unknown as Record<ChildKind, Store<Cached>>;
+    // Everyone else's objects of the same kinds, names only: a name in neither cache is free (live-child.ts).
+    const foreign = Object.fromEntries(
+      CHILD_KINDS.map((type) => [
+        type.kind,
+        set<Cached>(type, (e, o) => e === 'delete' && this.onForeignGone(o), {
+          labelSelector: `${LABEL_MANAGED_BY}!=${MANAGED_BY}`,
+          metadataOnly: true,
+          transform: projectName,
         }),
       ]),
     ) as unknown as Record<ChildKind, Store<Cached>>;
@@ -154,6 +166,7 @@ export class Manager {
     this.caches = {
       mcpservers,
       children,
+      foreign,
       secrets: set({ apiVersion: 'v1', plural: 'secrets' }, referenced('Secret'), { transform: projectReferenced }),
       configMaps: set({ apiVersion: 'v1', plural: 'configmaps' }, referenced('ConfigMap'), {
         transform: projectReferenced,
@@ -226,6 +239,12 @@ export class Manager {
     if (event === 'delete') this.generations.delete(key);
     else this.generations.set(key, generation);
     this.enqueue(key);
+  }
+
+  /** Someone's object gone may be what blocked the McpServer of its name (ChildConflict): try it now. */
+  private onForeignGone(object: Cached): void {
+    const { namespace, name } = object.metadata;
+    if (this.caches.mcpservers.get(namespace, name)) this.enqueue(`${namespace}/${name}`);
   }
 
   private enqueueOwner(object: Cached): void {

@@ -40,6 +40,7 @@ import {
   sessionSecretGate,
 } from './gates.ts';
 import type { GatewayApi, RouteOutcome } from './gateway-api.ts';
+import { liveChild } from './live-child.ts';
 import { type HeldBack, isRefusal, type Refusal, refusalBlocker } from './refusal.ts';
 import { type Blocker, computeStatus, conditionOf } from './status.ts';
 
@@ -59,6 +60,8 @@ export interface Store<T> {
 export interface Caches {
   mcpservers: Store<McpServer & Cached>;
   children: Record<ChildKind, Store<Cached>>;
+  /** Everyone else's objects of the child kinds, by name only (live-child.ts); absent: read the API server. */
+  foreign?: Record<ChildKind, Store<Cached>>;
   secrets: Store<ReferencedObject>;
   configMaps: Store<ReferencedObject>;
   /** The operator's pods (a projection: names, labels, container states), read for status. */
@@ -353,22 +356,17 @@ export class Reconciler {
     return resourcePath(type, { namespace: child.metadata?.namespace, name: child.metadata?.name });
   }
 
-  /** The child from the cache; if absent there (not ours, or the watch lags), from the API server. */
+  /** The child from the cache; read from the API server only when someone else holds its name. */
   private async liveChild(child: KubernetesObject): Promise<KubernetesObject | undefined> {
-    const cached = this.o.caches.children[child.kind as ChildKind].get(
-      child.metadata?.namespace,
-      child.metadata?.name ?? '',
-    );
-    if (cached) {
-      fromCache.add(cached);
-      return cached;
-    }
-    try {
-      return await this.o.client.get<KubernetesObject>(this.pathOf(child), { fromCache: true });
-    } catch (err) {
-      if (isNotFound(err)) return undefined;
-      throw err;
-    }
+    const kind = child.kind as ChildKind;
+    const { live, cached } = await liveChild(child, {
+      client: this.o.client,
+      owned: this.o.caches.children[kind],
+      foreign: this.o.caches.foreign?.[kind],
+      path: this.pathOf(child),
+    });
+    if (live && cached) fromCache.add(live);
+    return live;
   }
 
   /** Children we made earlier that the spec no longer asks for (an Ingress removed, replicas down to 1...). */

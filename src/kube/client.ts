@@ -61,6 +61,12 @@ export interface ListResult<T> {
 }
 
 const HEADER_REFRESH_MS = 60_000;
+/**
+ * Metadata only (PartialObjectMetadata, as controller-runtime's metadata informers ask): the API server sends
+ * names and labels, not the objects, for a cache that needs to know only what exists.
+ */
+const METADATA_ONLY = 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1';
+const METADATA_ONLY_LIST = 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1';
 
 export class KubeClient {
   readonly kubeConfig: KubeConfig;
@@ -96,6 +102,7 @@ export class KubeClient {
       query?: Record<string, string | number | boolean | undefined>;
       body?: unknown;
       contentType?: string;
+      accept?: string;
     } = {},
   ): Promise<T> {
     const url = new URL(this.server + path);
@@ -107,7 +114,7 @@ export class KubeClient {
       const res = await send(url, conn, {
         method,
         headers: {
-          accept: 'application/json',
+          accept: options.accept ?? 'application/json',
           'user-agent': this.userAgent,
           ...(options.body !== undefined ? { 'content-type': options.contentType ?? 'application/json' } : {}),
         },
@@ -136,8 +143,12 @@ export class KubeClient {
     return this.request<T>('get', 'GET', path, { query: options.fromCache ? { resourceVersion: '0' } : {} });
   }
 
-  /** Every page of a list, and the resourceVersion to watch from. */
-  async list<T>(path: string, query: Record<string, string | undefined> = {}): Promise<ListResult<T>> {
+  /** Every page of a list, and the resourceVersion to watch from. `metadataOnly`: items carry only metadata. */
+  async list<T>(
+    path: string,
+    query: Record<string, string | undefined> = {},
+    options: { metadataOnly?: boolean } = {},
+  ): Promise<ListResult<T>> {
     const items: T[] = [];
     let cont: string | undefined;
     let resourceVersion = '';
@@ -145,10 +156,13 @@ export class KubeClient {
     do {
       const page = await this.request<{
         kind: string;
-        items: T[];
+        items: T[] | null;
         metadata: { continue?: string; resourceVersion: string };
-      }>('list', 'GET', path, { query: { ...query, limit: 500, continue: cont } });
-      items.push(...page.items);
+      }>('list', 'GET', path, {
+        query: { ...query, limit: 500, continue: cont },
+        ...(options.metadataOnly ? { accept: METADATA_ONLY_LIST } : {}),
+      });
+      items.push(...(page.items ?? [])); // null, not [], in an empty PartialObjectMetadataList
       cont = page.metadata.continue || undefined;
       resourceVersion = page.metadata.resourceVersion;
       kind = page.kind;
@@ -199,6 +213,7 @@ export class KubeClient {
     query: Record<string, string | number | boolean | undefined>,
     onEvent: (type: string, object: unknown) => void,
     done: (err: unknown) => void,
+    options: { metadataOnly?: boolean } = {},
   ): Promise<() => void> {
     const resource = path.split('/').pop() ?? '';
     this.observe('watch', resource, 200);
@@ -209,6 +224,7 @@ export class KubeClient {
     return streamLines(
       url,
       { ...conn, headers: { ...conn.headers, 'user-agent': this.userAgent } },
+      options.metadataOnly ? METADATA_ONLY : 'application/json',
       (line) => {
         let event: { type: string; object: unknown };
         try {

@@ -107,6 +107,7 @@ function timeoutError(what: string): Error {
 export function streamLines(
   url: URL,
   conn: Connection,
+  accept: string,
   onLine: (line: string) => void,
   done: (err: unknown) => void,
 ): () => void {
@@ -117,7 +118,7 @@ export function streamLines(
     req.destroy();
     done(err);
   };
-  const req = start(url, conn, 'GET', { accept: 'application/json' });
+  const req = start(url, conn, 'GET', { accept });
   req.setTimeout(WATCH_IDLE_MS, () => finish(timeoutError(`watch ${url.pathname}`)));
   req.on('error', finish);
   req.on('response', (res) => {

@@ -17,6 +17,8 @@ export interface InformerOptions<T extends Cached> {
   /** undefined: every namespace */
   namespace?: string | undefined;
   labelSelector?: string;
+  /** Ask for metadata only (PartialObjectMetadata): for a cache that needs names, not objects. */
+  metadataOnly?: boolean;
   transform?: (object: Cached) => T;
   onEvent: (event: InformerEvent, object: T) => void;
   log: Logger;
@@ -173,7 +175,9 @@ export class Informer<T extends Cached> {
 
   /** Replace the cache with a fresh list, emitting what changed since the last one. */
   private async relist(): Promise<void> {
-    const { items, resourceVersion, kind } = await this.options.client.list<Cached>(this.path, this.query);
+    const { items, resourceVersion, kind } = await this.options.client.list<Cached>(this.path, this.query, {
+      metadataOnly: this.options.metadataOnly ?? false,
+    });
     const seen = new Set<string>();
     for (const item of items) {
       // List items come without apiVersion and kind (watch events carry them): make both look the same.
@@ -243,6 +247,7 @@ export class Informer<T extends Cached> {
         { ...this.query, resourceVersion: this.resourceVersion, allowWatchBookmarks: true, timeoutSeconds: 300 },
         onEvent,
         done,
+        { metadataOnly: this.options.metadataOnly ?? false },
       );
     } catch (err) {
       this.failures++;

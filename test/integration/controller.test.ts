@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { McpServer } from '../../src/api/types.generated.ts';
 import type { KubeClient } from '../../src/kube/client.ts';
 import { httpServer, stdioServer } from '../fixtures/manifests.ts';
-import { describeWrites, writesSince } from '../support/audit.ts';
+import { describeWrites, readAudit, writesSince } from '../support/audit.ts';
 import { type ControllerProcess, startController } from '../support/controller-process.ts';
 import {
   adminClient,
@@ -279,6 +279,50 @@ describe('an McpServer applied to a real API server', () => {
     const service = await admin.get<V1Service>(path(T.services, 'taken'));
     expect(service.metadata?.ownerReferences).toBeUndefined();
     expect(service.spec?.ports?.[0]?.port).toBe(80);
+
+    // Once the user's Service is gone, the McpServer gets its own without waiting out a backoff.
+    await admin.delete(path(T.services, 'taken'));
+    const freed = await eventually('the Service ours', async () => {
+      const s = await getOrUndefined<V1Service>(admin, path(T.services, 'taken'));
+      return s?.metadata?.ownerReferences?.[0]?.uid ? s : undefined;
+    });
+    expect(freed.metadata?.ownerReferences?.[0]?.name).toBe('taken');
+    expect(condition(await getServer('taken'), 'Ready')?.reason).not.toBe('ChildConflict');
+  });
+
+  it('refuses an object another tool manages (managed-by another value), and reads only that one', async () => {
+    const since = new Date().toISOString();
+    await admin.create(path(T.deployments), {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'helmed', labels: { 'app.kubernetes.io/managed-by': 'Helm' } },
+      spec: {
+        replicas: 0,
+        selector: { matchLabels: { app: 'helmed' } },
+        template: { metadata: { labels: { app: 'helmed' } }, spec: { containers: [{ name: 'c', image: 'x' }] } },
+      },
+    });
+    await createServer(stdioServer('helmed'));
+    const mcp = await eventually('ChildConflict', async () => {
+      const m = await getServer('helmed');
+      return condition(m, 'Ready')?.reason === 'ChildConflict' ? m : undefined;
+    });
+    expect(condition(mcp, 'Ready')?.message).toMatch(/Deployment .*helmed already exists/);
+    const deployment = await admin.get<V1Deployment>(path(T.deployments, 'helmed'));
+    expect(deployment.metadata?.ownerReferences).toBeUndefined();
+    expect(deployment.spec?.template.spec?.containers[0]?.image).toBe('x');
+    // The controller knows which names are free from its caches: it read the one a user holds, nothing else.
+    const reads = readAudit(inject('auditLog')).filter(
+      (e) =>
+        Date.parse(e.requestReceivedTimestamp) >= Date.parse(since) &&
+        e.verb === 'get' &&
+        e.userAgent?.startsWith('mcp-operator/controller') &&
+        e.objectRef?.namespace === ns &&
+        ['serviceaccounts', 'services', 'deployments'].includes(e.objectRef?.resource ?? ''),
+    );
+    expect(new Set(reads.map((e) => `${e.objectRef?.resource}/${e.objectRef?.name}`))).toEqual(
+      new Set(['deployments/helmed']),
+    );
   });
 
   it('refuses an Ingress route another McpServer already serves, naming the holder', async () => {

@@ -47,6 +47,7 @@ const watch = (path: string) =>
     const stop = streamLines(
       new URL(base + path),
       conn,
+      'application/json',
       (line) => {
         lines.push(line);
         if (path === '/forever') stop();

@@ -31,6 +31,7 @@ export interface VirtualControllerOptions {
   informer: InformerFactory;
   mcpservers: Store<McpServer & Cached>;
   children: Record<ChildKind, Store<Cached>>;
+  foreign?: Record<ChildKind, Store<Cached>> | undefined;
   secrets: Store<ReferencedObject>;
   configMaps: Store<ReferencedObject>;
   pods: Store<V1Pod & Cached>;
@@ -70,6 +71,8 @@ export class VirtualController {
         virtualservers: this.virtualservers,
         mcpservers: options.mcpservers,
         children: { ...options.children, ConfigMap: configMaps },
+        // The ConfigMap cache of referenced objects holds every ConfigMap: it answers for the names.
+        foreign: options.foreign && { ...options.foreign, ConfigMap: options.configMaps },
         secrets: options.secrets,
         configMaps: options.configMaps,
         pods: options.pods,

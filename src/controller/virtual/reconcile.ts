@@ -35,6 +35,7 @@ import { canonicalJSON, needsApply, sha256, withSpecHash } from '../compare.ts';
 import type { EventRecorder } from '../events.ts';
 import { controlledBy, nameHeldByOther, nameTaken } from '../gates.ts';
 import type { GatewayApi, RouteOutcome } from '../gateway-api.ts';
+import { liveChild } from '../live-child.ts';
 import type { ReferencedObject, Store } from '../reconcile.ts';
 import { isRefusal } from '../refusal.ts';
 import type { Blocker } from '../status.ts';
@@ -49,6 +50,8 @@ export interface VirtualCaches {
   virtualservers: Store<VirtualMcpServer & Cached>;
   mcpservers: Store<McpServer & Cached>;
   children: Record<VirtualChildKind, Store<Cached>>;
+  /** Everyone else's objects of the child kinds, by name (live-child.ts); absent: read the API server. */
+  foreign?: Record<VirtualChildKind, Store<Cached>> | undefined;
   secrets: Store<ReferencedObject>;
   configMaps: Store<ReferencedObject>;
   pods: Store<V1Pod & Cached>;
@@ -200,26 +203,19 @@ export class VirtualReconciler {
     return rechecks.length ? { result: 'success', recheckAfterMs: Math.min(...rechecks) } : { result: 'success' };
   }
 
-  private cached(child: KubernetesObject): Cached | undefined {
-    return this.o.caches.children[child.kind as VirtualChildKind]?.get(
-      child.metadata?.namespace,
-      child.metadata?.name ?? '',
-    );
-  }
-
   /**
-   * From the cache, else from the API server: the caches hold only the operator's objects, and applying over a
-   * user's object of the same name (server-side apply with force) would take it over.
+   * From the cache; from the API server only when someone else holds the name: applying over a user's object
+   * (server-side apply with force) would take it over.
    */
   private async liveChild(child: KubernetesObject): Promise<Cached | undefined> {
-    const cached = this.cached(child);
-    if (cached) return cached;
-    try {
-      return await this.o.client.get<Cached>(this.pathOf(child), { fromCache: true });
-    } catch (err) {
-      if (isNotFound(err)) return undefined;
-      throw err;
-    }
+    const kind = child.kind as VirtualChildKind;
+    const { live } = await liveChild(child, {
+      client: this.o.client,
+      owned: this.o.caches.children[kind],
+      foreign: this.o.caches.foreign?.[kind],
+      path: this.pathOf(child),
+    });
+    return live;
   }
 
   private pathOf(child: KubernetesObject): string {
