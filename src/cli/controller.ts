@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node/dist/config.js';
 import { Manager } from '../controller/manager.ts';
+import { startIdleMemoryReclaim } from '../observability/idle-memory.ts';
 import { createLogger } from '../observability/log.ts';
 import { DEFAULT_GATEWAY_IMAGE } from './defaults.ts';
 
@@ -132,7 +133,9 @@ export async function runController(argv: string[]): Promise<number> {
     log.error({ err: String(err) }, 'controller could not start');
     return 1;
   }
+  const idleMemory = startIdleMemoryReclaim({ log });
   const code = await exited;
+  idleMemory.stop();
   log.flush();
   return code;
 }
