@@ -133,7 +133,9 @@ export async function runController(argv: string[]): Promise<number> {
     log.error({ err: String(err) }, 'controller could not start');
     return 1;
   }
-  const idleMemory = startIdleMemoryReclaim({ log });
+  // Sooner than the gateway's 30 s: the controller's work comes in bursts (a resync, a rollout), not a stream of
+  // calls whose rate a smaller young generation would cost.
+  const idleMemory = startIdleMemoryReclaim({ log, idleMs: 6_000 });
   const code = await exited;
   idleMemory.stop();
   log.flush();

@@ -2,9 +2,10 @@
  * Gives memory back when the process goes idle. A burst (a thousand sessions opened, a thousand McpServers
  * converged) grows V8's young generation to its 16 MiB semi-spaces, and V8 keeps them: its own memory reducer
  * starts only after a full mark-compact, which a burst of short-lived objects never needs. So once the process
- * has been idle for an interval and its heap grew since the last reclaim, one memory-reducing GC (what V8 does
- * under memory pressure) shrinks the young generation and compacts the rest: measured, 1,000 idle gateway
- * sessions hold about 15 MB less (bench/RESULTS.md). Idle is read from the process's own CPU time, so nothing
+ * has been idle for 30 s and its heap grew since the last reclaim, one full GC: with the allocation rate
+ * that low, V8 shrinks the young generation at the end of it. Measured, 1,000 idle gateway sessions hold about
+ * 13 MB less (bench/RESULTS.md). Not a "last resort" GC: that one also throws away compiled code, and the calls
+ * after it ran 20-40% slower for seconds (measured). Idle is read from the process's own CPU time, so nothing
  * runs per request, and a busy process is never paused for it.
  */
 import { cpuUsage } from 'node:process';
@@ -13,8 +14,15 @@ import { runInNewContext } from 'node:vm';
 import type { Logger } from './log.ts';
 
 export interface IdleMemoryOptions {
-  /** How often to look (default 5 s); idle means a whole interval below `idleCpuFraction`. */
+  /** How often to look (default 2.5 s). */
   intervalMs?: number;
+  /**
+   * How long the process must have been idle (default 30 s). At least the 5 s over which V8 rates allocation
+   * (it must read low for the GC to shrink the young generation), and long enough that pauses in steady traffic
+   * do not trigger it: a smaller young generation costs the next seconds of a burst (measured 10-13% of calls/s
+   * in the gateway bench, whose targets idle ~6 s between rounds, with 6 s here).
+   */
+  idleMs?: number;
   /** CPU time over wall time below which an interval counts as idle (default 0.01). */
   idleCpuFraction?: number;
   /** Heap growth since the last reclaim worth one (default 4 MiB). */
@@ -23,25 +31,20 @@ export interface IdleMemoryOptions {
 }
 
 export interface IdleSample {
-  /** CPU time used over the interval, as a fraction of it. */
-  cpuFraction: number;
+  /** How long the process has been idle. */
+  idleForMs: number;
   /** The V8 heap's committed size now. */
   heapBytes: number;
   /** The committed size after the last reclaim (or at the start). */
   baselineBytes: number;
 }
 
-/** Reclaim only when idle and the heap grew by enough since the last reclaim to be worth a full GC. */
-export function shouldReclaim(
-  sample: IdleSample,
-  options: { idleCpuFraction: number; minGrowthBytes: number },
-): boolean {
-  return (
-    sample.cpuFraction < options.idleCpuFraction && sample.heapBytes - sample.baselineBytes >= options.minGrowthBytes
-  );
+/** Reclaim only when idle long enough and the heap grew by enough since the last reclaim to be worth a full GC. */
+export function shouldReclaim(sample: IdleSample, options: { idleMs: number; minGrowthBytes: number }): boolean {
+  return sample.idleForMs >= options.idleMs && sample.heapBytes - sample.baselineBytes >= options.minGrowthBytes;
 }
 
-type GcFunction = (options?: { type?: 'major'; flavor?: 'last-resort' }) => void;
+type GcFunction = (options?: { type?: 'major' }) => void;
 
 /** V8's gc(), without exposing it to the program: only a fresh context sees it (the flag is reset at once). */
 function memoryReducingGc(): GcFunction | undefined {
@@ -61,22 +64,23 @@ function memoryReducingGc(): GcFunction | undefined {
 export function startIdleMemoryReclaim(options: IdleMemoryOptions = {}): { stop(): void } {
   const gc = memoryReducingGc();
   if (!gc) return { stop() {} };
-  const intervalMs = options.intervalMs ?? 5_000;
-  const thresholds = {
-    idleCpuFraction: options.idleCpuFraction ?? 0.01,
-    minGrowthBytes: options.minGrowthBytes ?? 4 << 20,
-  };
+  const intervalMs = options.intervalMs ?? 2_500;
+  const idleCpuFraction = options.idleCpuFraction ?? 0.01;
+  const thresholds = { idleMs: options.idleMs ?? 30_000, minGrowthBytes: options.minGrowthBytes ?? 4 << 20 };
   let baselineBytes = getHeapStatistics().total_heap_size;
   let lastCpu = cpuUsage();
   let lastAt = performance.now();
+  let idleSince: number | undefined;
   const timer = setInterval(() => {
     const cpu = cpuUsage(lastCpu);
     const now = performance.now();
-    const cpuFraction = (cpu.user + cpu.system) / 1000 / Math.max(1, now - lastAt);
+    const busy = (cpu.user + cpu.system) / 1000 / Math.max(1, now - lastAt) >= idleCpuFraction;
+    idleSince = busy ? undefined : (idleSince ?? lastAt);
     const heapBytes = getHeapStatistics().total_heap_size;
-    if (shouldReclaim({ cpuFraction, heapBytes, baselineBytes }, thresholds)) {
+    const idleForMs = idleSince === undefined ? 0 : now - idleSince;
+    if (shouldReclaim({ idleForMs, heapBytes, baselineBytes }, thresholds)) {
       const started = performance.now();
-      gc({ type: 'major', flavor: 'last-resort' });
+      gc({ type: 'major' });
       baselineBytes = getHeapStatistics().total_heap_size;
       options.log?.debug(
         { heapBefore: heapBytes, heapAfter: baselineBytes, ms: Math.round(performance.now() - started) },
