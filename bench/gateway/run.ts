@@ -427,12 +427,10 @@ async function touchModern(endpoint: string): Promise<void> {
   await res?.body?.cancel();
 }
 
-const SETTLE_MS = 40_000;
-
 async function idleRss(
   target: Target,
   sessions: number,
-): Promise<{ sessions: number; rssMb: number; processMb: number; settledMb?: number | undefined }> {
+): Promise<{ sessions: number; rssMb: number; processMb: number }> {
   const open: Array<{ close(): void }> = [];
   // A few at a time: supergateway spawns a process per session.
   const batch = 10;
@@ -443,16 +441,9 @@ async function idleRss(
   await new Promise((r) => setTimeout(r, 1500));
   const rssMb = treeRssMb(target.proc?.pid as number);
   const processMb = processRssMb(target.proc?.pid as number);
-  // And for 1,000, once they have been idle a while: what a gateway holds for them from then on (its idle
-  // reclaim, src/observability/idle-memory.ts, waits for 30 s of idle; the peers have none).
-  let settledMb: number | undefined;
-  if (sessions >= 1000) {
-    await new Promise((r) => setTimeout(r, SETTLE_MS));
-    settledMb = processRssMb(target.proc?.pid as number);
-  }
   for (const s of open) s.close();
   await new Promise((r) => setTimeout(r, 1000));
-  return { sessions, rssMb, processMb, settledMb };
+  return { sessions, rssMb, processMb };
 }
 
 const f = (n: number, d = 0) => (Number.isFinite(n) ? n.toFixed(d) : 'n/a');
@@ -476,7 +467,7 @@ export async function runGatewayBench(options: BenchOptions = {}): Promise<strin
   let binary = options.binary;
   let cleanup = () => {};
   if (runtimes.includes('bundled') && !binary) ({ binary, cleanup } = await buildBundled(log));
-  const memory: Array<{ target: string; sessions: number; rssMb: number; processMb: number; settledMb?: number }> = [];
+  const memory: Array<{ target: string; sessions: number; rssMb: number; processMb: number }> = [];
   try {
     // Throughput and latency. The targets run side by side and are measured in alternating rounds, so load
     // from other work on the machine hits them alike.
@@ -546,9 +537,7 @@ export async function runGatewayBench(options: BenchOptions = {}): Promise<strin
         for (const n of isSg ? sgIdle : idleCounts) {
           const m = await idleRss(target, n);
           memory.push({ target: target.name, ...m });
-          log(
-            `${target.name} ${n} idle sessions: process ${f(m.processMb)} MB${m.settledMb === undefined ? '' : ` (${f(m.settledMb)} MB after ${SETTLE_MS / 1000} s idle)`}, tree ${f(m.rssMb)} MB`,
-          );
+          log(`${target.name} ${n} idle sessions: process ${f(m.processMb)} MB, tree ${f(m.rssMb)} MB`);
         }
         if (!isSg) {
           await touchModern(target.endpoint as string);
@@ -665,13 +654,10 @@ export async function runGatewayBench(options: BenchOptions = {}): Promise<strin
   }
   lines.push('');
   lines.push(
-    `| target | idle sessions (handshake done, GET stream open) | gateway process RSS, MB, 1.5 s after they opened | the same after ${SETTLE_MS / 1000} s more idle | process tree RSS (with MCP server processes), MB |`,
+    '| target | idle sessions (handshake done, GET stream open) | gateway process RSS, MB | process tree RSS (with MCP server processes), MB |',
   );
-  lines.push('| --- | ---: | ---: | ---: | ---: |');
-  for (const m of memory)
-    lines.push(
-      `| ${m.target} | ${m.sessions} | ${f(m.processMb)} | ${m.settledMb === undefined ? '—' : f(m.settledMb)} | ${f(m.rssMb)} |`,
-    );
+  lines.push('| --- | ---: | ---: | ---: |');
+  for (const m of memory) lines.push(`| ${m.target} | ${m.sessions} | ${f(m.processMb)} | ${f(m.rssMb)} |`);
   lines.push('');
   lines.push(
     `supergateway's stateful mode spawns one server process per session, so its idle-session memory is measured at ${sgIdle.join(', ')} ` +
@@ -691,7 +677,7 @@ export async function runGatewayBench(options: BenchOptions = {}): Promise<strin
  */
 function issueTargets(input: {
   results: Result[];
-  memory: Array<{ target: string; sessions: number; processMb: number; settledMb?: number }>;
+  memory: Array<{ target: string; sessions: number; processMb: number }>;
   runtimes: Runtime[];
   concurrency: number[];
   baseline: boolean;
@@ -732,12 +718,8 @@ function issueTargets(input: {
     const m = memory.find((x) => x.target === name && x.sessions === 1000);
     if (m) {
       out.push(
-        `| ${form} | gateway process RSS, 1,000 idle sessions, 1.5 s after they opened | bench client | — | ${f(m.processMb)} MB | ≤ ${TARGET.rssAt1000Mb} MB (${ok(m.processMb <= TARGET.rssAt1000Mb)}) |`,
+        `| ${form} | gateway process RSS, 1,000 idle sessions | bench client | — | ${f(m.processMb)} MB | ≤ ${TARGET.rssAt1000Mb} MB (${ok(m.processMb <= TARGET.rssAt1000Mb)}) |`,
       );
-      if (m.settledMb !== undefined)
-        out.push(
-          `| ${form} | the same after ${SETTLE_MS / 1000} s more idle | bench client | — | ${f(m.settledMb)} MB | ≤ ${TARGET.rssAt1000Mb} MB (${ok(m.settledMb <= TARGET.rssAt1000Mb)}) |`,
-        );
     }
   }
   return out;

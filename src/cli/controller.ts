@@ -133,9 +133,7 @@ export async function runController(argv: string[]): Promise<number> {
     log.error({ err: String(err) }, 'controller could not start');
     return 1;
   }
-  // Sooner than the gateway's 30 s: the controller's work comes in bursts (a resync, a rollout), not a stream of
-  // calls whose rate a smaller young generation would cost.
-  const idleMemory = startIdleMemoryReclaim({ log, idleMs: 6_000 });
+  const idleMemory = startIdleMemoryReclaim({ log });
   const code = await exited;
   idleMemory.stop();
   log.flush();

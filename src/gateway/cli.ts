@@ -4,7 +4,6 @@
  * Exit codes: 0 after a graceful drain, 1 when the gateway cannot start, 2 for bad command-line input.
  */
 import { GATEWAY_VERBS, RUNTIME_DIR_FLAG } from '../contract/gateway.ts';
-import { startIdleMemoryReclaim } from '../observability/idle-memory.ts';
 import { ConfigError, type GatewayConfig, parseConfig, USAGE } from './config.ts';
 import { Gateway, type GatewayOptions } from './gateway.ts';
 
@@ -69,7 +68,6 @@ export async function runGateway(argv: string[], options: GatewayOptions = {}): 
     await flush();
     return 1;
   }
-  const idleMemory = startIdleMemoryReclaim({ log: gateway.log });
   await new Promise<void>((resolve) => {
     const onSignal = (signal: NodeJS.Signals) => {
       gateway.log.info({ signal }, 'signal received');
@@ -80,7 +78,6 @@ export async function runGateway(argv: string[], options: GatewayOptions = {}): 
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
   });
-  idleMemory.stop();
   await gateway.drain();
   await flush();
   return 0;

@@ -1,12 +1,14 @@
 /**
- * Gives memory back when the process goes idle. A burst (a thousand sessions opened, a thousand McpServers
- * converged) grows V8's young generation to its 16 MiB semi-spaces, and V8 keeps them: its own memory reducer
- * starts only after a full mark-compact, which a burst of short-lived objects never needs. So once the process
- * has been idle for 30 s and its heap grew since the last reclaim, one full GC: with the allocation rate
- * that low, V8 shrinks the young generation at the end of it. Measured, 1,000 idle gateway sessions hold about
- * 13 MB less (bench/RESULTS.md). Not a "last resort" GC: that one also throws away compiled code, and the calls
- * after it ran 20-40% slower for seconds (measured). Idle is read from the process's own CPU time, so nothing
- * runs per request, and a busy process is never paused for it.
+ * Gives memory back when the controller goes idle. A burst (a thousand McpServers converged, a resync) grows
+ * V8's young generation to its 16 MiB semi-spaces, and V8 keeps them: its own memory reducer starts only after
+ * a full mark-compact, which a burst of short-lived objects never needs. So once the process has been idle for
+ * 6 s and its heap grew since the last reclaim, one full GC: with the allocation rate that low, V8 shrinks the
+ * young generation at the end of it (the controller at 1,000 McpServers: 133-149 -> 104-109 MiB, bench/RESULTS.md).
+ * Not a "last resort" GC: that one also throws away compiled code. Idle is read from the process's own CPU
+ * time, so nothing runs per event, and a busy process is never paused for it.
+ *
+ * Not in the gateway: there it saved 13-16 MB at 1,000 idle sessions, but builds with it ran 0.81-0.93 of the
+ * calls/s of builds without it at one client in seven side-by-side runs (bench/RESULTS.md), cause not found.
  */
 import { cpuUsage } from 'node:process';
 import { getHeapStatistics, setFlagsFromString } from 'node:v8';
@@ -17,10 +19,8 @@ export interface IdleMemoryOptions {
   /** How often to look (default 2.5 s). */
   intervalMs?: number;
   /**
-   * How long the process must have been idle (default 30 s). At least the 5 s over which V8 rates allocation
-   * (it must read low for the GC to shrink the young generation), and long enough that pauses in steady traffic
-   * do not trigger it: a smaller young generation costs the next seconds of a burst (measured 10-13% of calls/s
-   * in the gateway bench, whose targets idle ~6 s between rounds, with 6 s here).
+   * How long the process must have been idle (default 6 s): longer than the 5 s over which V8 rates
+   * allocation, which must read low for the GC to shrink the young generation.
    */
   idleMs?: number;
   /** CPU time over wall time below which an interval counts as idle (default 0.01). */
@@ -66,7 +66,7 @@ export function startIdleMemoryReclaim(options: IdleMemoryOptions = {}): { stop(
   if (!gc) return { stop() {} };
   const intervalMs = options.intervalMs ?? 2_500;
   const idleCpuFraction = options.idleCpuFraction ?? 0.01;
-  const thresholds = { idleMs: options.idleMs ?? 30_000, minGrowthBytes: options.minGrowthBytes ?? 4 << 20 };
+  const thresholds = { idleMs: options.idleMs ?? 6_000, minGrowthBytes: options.minGrowthBytes ?? 4 << 20 };
   let baselineBytes = getHeapStatistics().total_heap_size;
   let lastCpu = cpuUsage();
   let lastAt = performance.now();
