@@ -540,7 +540,14 @@ describe('a backend with bearer auth behind a VirtualMcpServer', () => {
     const front = await until(
       'the aggregate lists the guarded backend’s tools',
       async () => {
-        const session = await client2025(await serviceOf(FRONT));
+        const base = await serviceOf(FRONT);
+        let session: Session;
+        try {
+          session = await client2025(base);
+        } catch (err) {
+          // The SDK's error names no status: say it, and where the request went.
+          throw new Error(`connecting to ${base}: ${String(err)} (HTTP ${(err as { code?: unknown }).code ?? '-'})`);
+        }
         const names = await toolNames(session.client);
         if (!names.includes('g_echo')) {
           await session.client.close();
@@ -550,7 +557,22 @@ describe('a backend with bearer auth behind a VirtualMcpServer', () => {
       },
       300_000,
       2_000,
-    );
+    ).catch(async (err) => {
+      // What the aggregate itself said, for whoever reads a failure.
+      const logs = await execFileAsync(kubectl, [
+        '--kubeconfig',
+        kubeconfig,
+        '-n',
+        namespace,
+        'logs',
+        `deployment/${FRONT}`,
+        '--tail=30',
+      ]).then(
+        (r) => r.stdout,
+        (e) => String(e),
+      );
+      throw new Error(`${(err as Error).message}\n${FRONT}'s last log lines:\n${logs}`);
+    });
     expect(textOf(await front.client.callTool({ name: 'g_echo', arguments: { message: 'minted' } }))).toBe(
       'Echo: minted',
     );
