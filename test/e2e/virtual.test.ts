@@ -559,6 +559,7 @@ describe('a backend with bearer auth behind a VirtualMcpServer', () => {
       2_000,
     ).catch(async (err) => {
       // What the aggregate itself said, for whoever reads a failure.
+      // spawns: kubectl
       const logs = await execFileAsync(kubectl, [
         '--kubeconfig',
         kubeconfig,
