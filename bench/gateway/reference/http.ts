@@ -1,7 +1,7 @@
 /**
  * The HTTP side both Node reference bridges share, kept to what any Node HTTP gateway must do: read a POST body,
- * answer a notification with 202, and write a request's JSON answer on the keep-alive connection. Malformed JSON
- * gets 400; the references serve only the bench client.
+ * answer a notification with 202, write a request's JSON answer on the keep-alive connection, and hold a
+ * session's GET stream open. Malformed JSON gets 400; the references serve only the bench client.
  */
 import { createServer } from 'node:http';
 
@@ -20,6 +20,12 @@ export function serveJsonRpc(
       body += chunk;
     });
     req.on('end', () => {
+      // A session's GET stream, answered and held open: the two connections every idle 2025 session holds are
+      // then the same here as in a gateway (the memory rows compare them). Nothing is ever sent on it.
+      if (req.method === 'GET') {
+        res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' }).flushHeaders();
+        return;
+      }
       if (req.method !== 'POST' || !body) {
         res.writeHead(req.method === 'DELETE' ? 200 : 405).end();
         return;
