@@ -6,6 +6,7 @@
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import type { Logger } from '../../observability/log.ts';
 import { errorResponse, INTERNAL_ERROR, isObject, type JsonRpcMessage, nestsDeeperThan } from '../protocol/jsonrpc.ts';
+import { BusyBatch } from './busy-batch.ts';
 import type { Channel, ChannelCloseInfo } from './channel.ts';
 
 export interface StdioChannelOptions {
@@ -107,6 +108,10 @@ export class StdioChannel implements Channel {
   private stderrTimer?: NodeJS.Timeout;
   private nonJsonWarned = 0;
   private deepWarned = 0;
+  private readonly batch = new BusyBatch((text) => {
+    const stdin = this.child?.stdin;
+    if (!this.closed && stdin?.writable) stdin.write(text);
+  });
 
   constructor(options: StdioChannelOptions) {
     this.options = options;
@@ -207,6 +212,7 @@ export class StdioChannel implements Channel {
       }
       return;
     }
+    this.batch.received(message);
     this.onmessage?.(message);
   }
 
@@ -224,20 +230,20 @@ export class StdioChannel implements Channel {
   send(message: JsonRpcMessage): boolean {
     const child = this.child;
     if (this.closed || !child || !child.stdin.writable) return false;
-    // Straight to the pipe, no cork: a cork per tick cost a buffered entry, a nextTick and an uncork on every
-    // call to batch only the messages of one batch body. While the pipe is full, the stream queues the lines
-    // and writes them together (writev) when it drains, so the write batching that matters under load stays.
-    child.stdin.write(`${JSON.stringify(message)}\n`);
+    // Straight to the pipe when the server is idle; coalesced with the rest of this turn when it is busy
+    // (busy-batch.ts). While the pipe is full, the stream queues the lines and writes them together when it drains.
+    this.batch.send(message, `${JSON.stringify(message)}\n`);
     return true;
   }
 
   backlog(): number {
-    return this.child?.stdin.writableLength ?? 0;
+    return (this.child?.stdin.writableLength ?? 0) + this.batch.pending;
   }
 
   private finish(info: ChannelCloseInfo): void {
     if (this.closed) return;
     this.closed = true;
+    this.batch.clear();
     if (this.stderrTimer) clearInterval(this.stderrTimer);
     this.onclose?.(info);
   }
@@ -248,8 +254,11 @@ export class StdioChannel implements Channel {
       this.finish({ reason: 'closed' });
       return;
     }
+    // What this turn queued still goes out before stdin ends, as it would have without the batch.
+    this.batch.flushQueued();
     const wasClosed = this.closed;
     this.closed = true;
+    this.batch.clear();
     if (this.stderrTimer) clearInterval(this.stderrTimer);
     if (child.exitCode === null && child.signalCode === null) {
       child.stdin.end();
