@@ -1,7 +1,7 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import type { JsonRpcMessage } from '../../src/gateway/protocol/jsonrpc.ts';
-import { BusyBatch } from '../../src/gateway/upstream/busy-batch.ts';
+import { BusyBatch, MAX_WAITING } from '../../src/gateway/upstream/busy-batch.ts';
 
 const request = (id: number | string): JsonRpcMessage => ({ jsonrpc: '2.0', id, method: 'tools/call', params: {} });
 const answer = (id: number | string) => ({ jsonrpc: '2.0', id, result: {} });
@@ -99,5 +99,18 @@ describe('BusyBatch: lines to an idle server go at once, to a busy one at the en
     expect(writes).toEqual([line(request(1)), line(request(2))]);
     await nextTurn();
     expect(writes).toHaveLength(2);
+  });
+
+  it('a server that never answers cannot grow what is waited on without bound', async () => {
+    const { writes, b } = batch();
+    for (let id = 0; id < MAX_WAITING; id++) b.send(request(id), line(request(id)));
+    await nextTurn();
+    writes.length = 0;
+    // The set is full: the next request empties it (it is only a hint), then counts as the one waiting.
+    b.send(request('next'), line(request('next')));
+    await nextTurn();
+    b.received(answer('next'));
+    b.send(request('after'), line(request('after')));
+    expect(writes).toEqual([line(request('next')), line(request('after'))]);
   });
 });

@@ -10,6 +10,13 @@ import { isObject, type JsonRpcMessage } from '../protocol/jsonrpc.ts';
 
 type Id = string | number;
 
+/**
+ * The waiting set is only a hint of whether the server is busy. The mux ends every call (answer, cancellation,
+ * the channel closing), but a server that answers with ids of its own making would leave entries behind: past this
+ * many it is emptied, which at worst writes one line at once that could have waited.
+ */
+export const MAX_WAITING = 4096;
+
 export class BusyBatch {
   /** Ids of the requests sent and not yet answered or cancelled. */
   private readonly waiting = new Set<Id>();
@@ -26,8 +33,10 @@ export class BusyBatch {
   send(message: JsonRpcMessage, line: string): void {
     const busy = this.queued.length > 0 || this.waiting.size > 0;
     if ('method' in message) {
-      if ('id' in message) this.waiting.add(message.id);
-      else if (message.method === 'notifications/cancelled' && isObject(message.params)) {
+      if ('id' in message) {
+        if (this.waiting.size >= MAX_WAITING) this.waiting.clear();
+        this.waiting.add(message.id);
+      } else if (message.method === 'notifications/cancelled' && isObject(message.params)) {
         const id = message.params.requestId;
         if (typeof id === 'string' || typeof id === 'number') this.waiting.delete(id);
       }
