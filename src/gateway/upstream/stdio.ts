@@ -198,6 +198,8 @@ export class StdioChannel implements Channel {
       }
       return;
     }
+    // An answer, forwarded or turned into an error below, frees its request in the write batch.
+    this.batch.received(message);
     // Deeper than the gateway can re-encode (JSON.stringify overflows the stack a few thousand levels down,
     // which would take the whole gateway with it): an answer becomes an error for its caller, the rest is dropped.
     if (end > MAX_SERVER_JSON_DEPTH && nestsDeeperThan(line.subarray(0, end), MAX_SERVER_JSON_DEPTH)) {
@@ -212,7 +214,6 @@ export class StdioChannel implements Channel {
       }
       return;
     }
-    this.batch.received(message);
     this.onmessage?.(message);
   }
 
