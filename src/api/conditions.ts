@@ -155,7 +155,14 @@ export const CONDITION_REASONS: ReadonlyArray<{ reason: string; conditions: stri
   {
     reason: 'IngressConflict',
     conditions: 'Ready=False, Degraded=True',
-    meaning: 'another Ingress already serves the same host and path',
+    meaning:
+      "another McpServer's Ingress already serves the same host and path (paths compared as Ingress Prefix matching does: /base is /base/); this one's Ingress is withheld until the route is free",
+  },
+  {
+    reason: 'ReservedEnvName',
+    conditions: 'Ready=False, Degraded=True',
+    meaning:
+      "a stdio server's envFrom Secret or ConfigMap has a key that, with the source's prefix, is an MCP_GATEWAY_* variable: it would change the gateway's own settings",
   },
   {
     reason: 'Forbidden',

@@ -12,6 +12,12 @@ export const EVENT_REASONS: ReadonlyArray<{ type: 'Normal' | 'Warning'; reason: 
   { type: 'Normal', reason: 'Ready', meaning: 'Ready became True' },
   {
     type: 'Warning',
+    reason: 'SessionKeyRepaired',
+    meaning:
+      "the gateway's session-key Secret lost its key or held one under 16 bytes (edited by hand): the controller wrote a new key",
+  },
+  {
+    type: 'Warning',
     reason: 'the blocker reason',
     meaning:
       'Ready became False because of a blocker (InvalidSpec, SecretNotFound, ChildConflict, ApplyFailed, ...), or its message changed (another field refused): the same reason and message as the condition',

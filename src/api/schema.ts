@@ -31,6 +31,10 @@ const ENV_NAME = '^[A-Za-z_][-._A-Za-z0-9]*$';
 const SECRET_LOOKING_NAME = '(?i)(^|_)(TOKEN|SECRET|PASSWORD|PASSWD|API_?KEY|PRIVATE_?KEY|ACCESS_?KEY|CREDENTIALS?)$';
 const SECRET_LOOKING_NAME_JS = /(^|_)(TOKEN|SECRET|PASSWORD|PASSWD|API_?KEY|PRIVATE_?KEY|ACCESS_?KEY|CREDENTIALS?)$/i;
 const DURATION = '^([0-9]+(ms|s|m|h))+$';
+/** A duration of zero in every unit ("0s", "0m0s"): the gateway refuses it at start, so the schema does. */
+const ZERO_DURATION = '^(0+(ms|s|m|h))+$';
+/** A Secret or ConfigMap key as the API server accepts one. */
+const CONFIG_KEY = '^[-._a-zA-Z0-9]+$';
 /**
  * Kubernetes' quantity syntax, with at most two exponent digits: the API server takes ~30 s to parse 1e999999999
  * (it builds the number), and no resource needs more than 1e18.
@@ -328,7 +332,7 @@ const keySelector = (what: 'Secret' | 'ConfigMap'): Schema => ({
   properties: {
     name: str(`Name of the ${what}.`, { pattern: DNS_1123_SUBDOMAIN }),
     // The API server's config-key syntax: otherwise it refuses the Deployment at apply time.
-    key: str(`Key within the ${what}: letters, digits, - _ .`, { maxLength: 253, pattern: '^[-._a-zA-Z0-9]+$' }),
+    key: str(`Key within the ${what}: letters, digits, - _ .`, { maxLength: 253, pattern: CONFIG_KEY }),
     optional: { type: 'boolean', description: `Start even when the ${what} or key is missing.` },
   },
 });
@@ -789,6 +793,13 @@ const spec: Schema = {
           maxLength: 32,
           pattern: DURATION,
           default: '30m',
+          rules: [
+            rule({
+              rule: `!self.matches('${ZERO_DURATION}')`,
+              message: 'must be longer than zero (the gateway refuses 0 and would not start), e.g. 30m',
+              check: (s) => typeof s !== 'string' || !new RegExp(ZERO_DURATION).test(s),
+            }),
+          ],
         }),
         maxPerClient: {
           type: 'integer',
@@ -840,7 +851,7 @@ const spec: Schema = {
               required: ['name'],
               properties: {
                 name: str('Name of the Secret.', { pattern: DNS_1123_SUBDOMAIN }),
-                key: str('Key within the Secret.', { default: 'token' }),
+                key: str('Key within the Secret: letters, digits, - _ .', { default: 'token', pattern: CONFIG_KEY }),
               },
             },
           },
@@ -1214,6 +1225,18 @@ const spec: Schema = {
       fieldPath: '.env',
       reason: 'FieldValueForbidden',
       check: (s) => s.transport !== 'stdio' || gatewayEnvNames(s).length === 0,
+    }),
+    rule({
+      // The same namespace through envFrom: a prefix of MCP_GATEWAY_ would set the gateway's settings from a
+      // ConfigMap's keys (TRUST_PROXY, ALLOWED_ORIGINS...). Keys that only combine into it are the controller's check.
+      rule: `self.transport != 'stdio' || !has(self.envFrom) || self.envFrom.all(f, !has(f.prefix) || !f.prefix.startsWith('${GATEWAY_ENV_PREFIX}'))`,
+      message: `an envFrom prefix of ${GATEWAY_ENV_PREFIX} would set the gateway's own settings, which shares a stdio server's container: pick another prefix`,
+      fieldPath: '.envFrom',
+      reason: 'FieldValueForbidden',
+      check: (s) =>
+        s.transport !== 'stdio' ||
+        !Array.isArray(s.envFrom) ||
+        s.envFrom.every((f: Node) => typeof f?.prefix !== 'string' || !f.prefix.startsWith(GATEWAY_ENV_PREFIX)),
     }),
     rule({
       rule: `self.transport == 'stdio' || !has(self.port) || (has(self.gateway) && !self.gateway.enabled) || (self.port != ${GATEWAY_MCP_PORT} && self.port != ${GATEWAY_HEALTH_PORT})`,

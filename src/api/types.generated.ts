@@ -322,7 +322,7 @@ export interface BearerAuth {
   secretRef: {
     /** Name of the Secret. */
     name: string;
-    /** Key within the Secret. */
+    /** Key within the Secret: letters, digits, - _ . */
     key: string;
   };
 }

@@ -13,7 +13,7 @@ import type {
 import type { McpServer } from '../api/types.generated.ts';
 import type { Cached } from '../kube/informer.ts';
 import { canonicalJSON, sha256 } from './compare.ts';
-import type { ReferencedObject } from './gates.ts';
+import { MIN_SESSION_KEY_BYTES, type ReferencedObject } from './gates.ts';
 import { shareCommon } from './share.ts';
 
 const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
@@ -77,16 +77,30 @@ export function projectChild(object: Cached): Cached {
   return shareCommon(kept);
 }
 
+/** Bytes that a base64 string decodes to. */
+export function base64Bytes(value: string): number {
+  const padding = value.endsWith('==') ? 2 : value.endsWith('=') ? 1 : 0;
+  return Math.max(0, Math.floor((value.length * 3) / 4) - padding);
+}
+
 /** Secrets and ConfigMaps: key names and a hash of the contents. Values never stay in memory. */
 export function projectReferenced(object: Cached): ReferencedObject {
   const raw = object as Cached & { data?: Record<string, string>; binaryData?: Record<string, string> };
   const keys = [...Object.keys(raw.data ?? {}), ...Object.keys(raw.binaryData ?? {})].sort();
   const { name, namespace, uid, resourceVersion, ownerReferences } = raw.metadata;
+  // A Secret's values are base64: their size is read off the encoding, nothing is decoded or kept.
+  const shortKeys =
+    raw.kind === 'Secret'
+      ? Object.entries(raw.data ?? {})
+          .filter(([, v]) => base64Bytes(v) < MIN_SESSION_KEY_BYTES)
+          .map(([k]) => k)
+      : [];
   return {
     apiVersion: raw.apiVersion,
     kind: raw.kind,
     metadata: { name, namespace, uid, resourceVersion, ...(ownerReferences ? { ownerReferences } : {}) },
     keys,
+    ...(shortKeys.length ? { shortKeys } : {}),
     hash: sha256(canonicalJSON([raw.data ?? {}, raw.binaryData ?? {}])).slice(0, 32),
   };
 }

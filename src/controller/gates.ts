@@ -6,12 +6,17 @@
 import type { KubernetesObject, V1Ingress } from '@kubernetes/client-node';
 import type { McpServer } from '../api/types.generated.ts';
 import { InvalidMcpServerError, parseMcpServer } from '../api/validate.ts';
+import { GATEWAY_ENV_PREFIX } from '../contract/gateway.ts';
 import type { Cached } from '../kube/informer.ts';
 import type { ObjectReference } from '../render/references.ts';
+import { SESSION_KEY } from '../render/workload.ts';
 import type { Blocker } from './status.ts';
 
-/** What the cache keeps of a Secret or ConfigMap: key names and a content hash, never the values. */
-export type ReferencedObject = Cached & { keys: string[]; hash: string };
+/**
+ * What the cache keeps of a Secret or ConfigMap: key names and a content hash, never the values; `shortKeys`,
+ * the keys whose value is under MIN_SESSION_KEY_BYTES (what a session-key Secret must not hold).
+ */
+export type ReferencedObject = Cached & { keys: string[]; hash: string; shortKeys?: string[] };
 
 export const controlledBy = (object: KubernetesObject, uid: string | undefined) =>
   !!uid && (object.metadata?.ownerReferences ?? []).some((ref) => ref.controller && ref.uid === uid);
@@ -58,8 +63,28 @@ export function missingReference(
 }
 
 /**
+ * One route as Ingress Prefix matching sees it: the host without case, the path without trailing slashes
+ * ("/base" and "/base/" match the same requests).
+ */
+export function routeKey(host: string | undefined, path: string | undefined): string {
+  return `${(host ?? '*').toLowerCase()}${(path ?? '/').replace(/\/+$/, '') || '/'}`;
+}
+
+/**
+ * Which of two Ingresses came first: the creation time, then (created within the same second) the smaller uid.
+ * Both McpServers of a tie compute the same answer, so exactly one keeps the route.
+ */
+export function cameFirst(a: Cached, b: Cached): boolean {
+  const at = String(a.metadata.creationTimestamp ?? '');
+  const bt = String(b.metadata.creationTimestamp ?? '');
+  if (at !== bt) return at < bt;
+  return String(a.metadata.uid ?? '') < String(b.metadata.uid ?? '');
+}
+
+/**
  * Two McpServers exposing the same host and path would fight over one route: the Ingress that exists first
- * keeps it, the newcomer is refused. `ingresses`: every Ingress the cache holds (only our own are visible).
+ * keeps it, the newcomer is refused (and withholds its own Ingress, reconcile.ts). `ingresses`: every Ingress
+ * the cache holds (only the operator's own are visible: a user's Ingress on the same route is not seen).
  */
 export function ingressConflict(
   mcp: McpServer & Cached,
@@ -69,21 +94,48 @@ export function ingressConflict(
   const mine = desired.find((d) => d.kind === 'Ingress') as V1Ingress | undefined;
   if (!mine) return undefined;
   const rule = mine.spec?.rules?.[0];
-  const route = `${rule?.host ?? '*'}${rule?.http?.paths[0]?.path ?? '/'}`;
+  const shown = `${rule?.host ?? '*'}${rule?.http?.paths[0]?.path ?? '/'}`;
+  const route = routeKey(rule?.host, rule?.http?.paths[0]?.path);
   const own = ingresses.find(
-    (i) => i.metadata.namespace === mcp.metadata.namespace && i.metadata.name === mcp.metadata.name,
+    (i) =>
+      i.metadata.namespace === mcp.metadata.namespace &&
+      i.metadata.name === mcp.metadata.name &&
+      controlledBy(i, mcp.metadata.uid),
   );
-  const ownSince = own?.metadata.creationTimestamp ?? '9999';
   for (const other of ingresses) {
-    if (controlledBy(other, mcp.metadata.uid)) continue;
-    const routes = (other.spec?.rules ?? []).flatMap((r) =>
-      (r.http?.paths ?? []).map((p) => `${r.host ?? '*'}${p.path ?? '/'}`),
-    );
+    if (controlledBy(other, mcp.metadata.uid) || other.metadata.deletionTimestamp) continue;
+    const routes = (other.spec?.rules ?? []).flatMap((r) => (r.http?.paths ?? []).map((p) => routeKey(r.host, p.path)));
     if (!routes.includes(route)) continue;
-    if (String(other.metadata.creationTimestamp ?? '') > String(ownSince)) continue; // ours came first
+    if (own && cameFirst(own, other)) continue;
     return {
       reason: 'IngressConflict',
-      message: `${route} is already served by Ingress ${other.metadata.namespace}/${other.metadata.name}: pick another spec.ingress.host or spec.ingress.path`,
+      message: `${shown} is already served by Ingress ${other.metadata.namespace}/${other.metadata.name}: pick another spec.ingress.host or spec.ingress.path`,
+    };
+  }
+  return undefined;
+}
+
+/**
+ * In a stdio pod the gateway shares the server's container, so envFrom reaches the gateway too: a key that, with
+ * its source's prefix, lands in MCP_GATEWAY_* would change the gateway's settings (trust of proxy headers, allowed
+ * origins, ports). The CRD refuses such a prefix; this catches keys of the referenced objects themselves.
+ */
+export function reservedEnvFromKey(
+  namespace: string,
+  spec: McpServer,
+  lookup: (kind: 'Secret' | 'ConfigMap', name: string) => ReferencedObject | undefined,
+): Blocker | undefined {
+  if (spec.spec.transport !== 'stdio') return undefined;
+  for (const [i, source] of (spec.spec.envFrom ?? []).entries()) {
+    const kind = source.secretRef ? 'Secret' : 'ConfigMap';
+    const name = (source.secretRef ?? source.configMapRef)?.name;
+    if (!name) continue;
+    const prefix = source.prefix ?? '';
+    const key = lookup(kind, name)?.keys.find((k) => `${prefix}${k}`.startsWith(GATEWAY_ENV_PREFIX));
+    if (key === undefined) continue;
+    return {
+      reason: 'ReservedEnvName',
+      message: `${kind} ${namespace}/${name} (spec.envFrom[${i}]) has the key "${key}", which becomes ${prefix}${key}: ${GATEWAY_ENV_PREFIX}* variables configure the gateway, which shares a stdio server's container; rename the key or set envFrom[${i}].prefix`,
     };
   }
   return undefined;
@@ -94,19 +146,31 @@ const notOurs = (kind: string | undefined, namespace: string | undefined, name: 
   message: `${kind} ${namespace}/${name} already exists and is not managed by this McpServer: delete it or rename the McpServer`,
 });
 
+/** A session key shorter than this is refused by the gateway (parts.ts) and too weak to sign with. */
+export const MIN_SESSION_KEY_BYTES = 16;
+
 /**
- * The gateway's session-key Secret: 'create' when it is wanted and absent, a ChildConflict when someone else's
- * Secret holds the name, undefined when ours exists (or no gateway runs).
+ * The gateway's session-key Secret: 'create' when it is wanted and absent, 'repair' when ours lost its key or
+ * holds a short one (someone edited it: the pods could not mount or would refuse it), a ChildConflict when
+ * someone else's Secret holds the name, undefined when ours is sound (or no gateway runs).
  */
 export function sessionSecretGate(
-  mcp: McpServer & Cached,
-  spec: McpServer,
+  owner: Cached,
+  gatewayEnabled: boolean,
   name: string,
-  existing: Cached | undefined,
-): Blocker | 'create' | undefined {
-  if (!spec.spec.gateway.enabled) return undefined;
+  existing: ReferencedObject | undefined,
+  ownerKind = 'McpServer',
+): Blocker | 'create' | 'repair' | undefined {
+  if (!gatewayEnabled) return undefined;
   if (!existing) return 'create';
-  return controlledBy(existing, mcp.metadata.uid) ? undefined : notOurs('Secret', mcp.metadata.namespace, name);
+  if (!controlledBy(existing, owner.metadata.uid)) {
+    return {
+      reason: 'ChildConflict',
+      message: `Secret ${owner.metadata.namespace}/${name} already exists and is not managed by this ${ownerKind}: delete it or rename the ${ownerKind}`,
+    };
+  }
+  const sound = existing.keys.includes(SESSION_KEY) && !(existing.shortKeys ?? []).includes(SESSION_KEY);
+  return sound ? undefined : 'repair';
 }
 
 /** A child name already taken by an object this McpServer does not control: never adopted, never overwritten. */

@@ -149,14 +149,18 @@ export class Manager {
         }),
       ]),
     ) as unknown as Record<ChildKind, Store<Cached>>;
-    const referenced = (kind: 'Secret' | 'ConfigMap') => (_e: InformerEvent, o: ReferencedObject) => {
+    const referenced = (kind: 'Secret' | 'ConfigMap') => (e: InformerEvent, o: ReferencedObject) => {
       // A VirtualMcpServer's own Secrets (session key, backend credentials) wake it when changed or deleted.
       if (kind === 'Secret' && this.virtual.claims(o)) return;
       // An McpServer's session key changed: its aggregates mint their credentials for it again.
       const owner = o.metadata.ownerReferences?.find((r) => r.controller && r.kind === 'McpServer');
       const server =
         owner && kind === 'Secret' ? this.caches.mcpservers.get(o.metadata.namespace, owner.name) : undefined;
-      if (server) this.virtual.onMcpServer(server);
+      if (server) {
+        this.virtual.onMcpServer(server);
+        // Its own Secret edited or deleted by hand: the reconcile repairs it (the create needs no pass).
+        if (e !== 'add') this.enqueue(`${o.metadata.namespace}/${owner?.name}`);
+      }
       for (const key of this.reconciler.referencing(kind, o.metadata.namespace ?? '', o.metadata.name))
         this.enqueue(key);
     };

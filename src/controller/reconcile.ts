@@ -3,10 +3,9 @@
  * delete what is no longer wanted, write status only when it changed. Reads come from the informer caches,
  * so a world that already matches the spec costs no request at all.
  */
-import { randomBytes } from 'node:crypto';
 import type { KubernetesObject, V1Deployment, V1Ingress, V1Pod, V1Service } from '@kubernetes/client-node';
 import type { McpServer, McpServerStatus } from '../api/types.generated.ts';
-import { isConflict, isNotFound, KubeApiError, type KubeClient, resourcePath } from '../kube/client.ts';
+import { isNotFound, KubeApiError, type KubeClient, resourcePath } from '../kube/client.ts';
 import type { Cached } from '../kube/informer.ts';
 import type { ControllerMetrics } from '../observability/controller-metrics.ts';
 import type { Logger } from '../observability/log.ts';
@@ -23,7 +22,7 @@ import {
 import { ANNOTATION_SPEC_HASH, commonLabels, ownerReference, selectorLabels } from '../render/metadata.ts';
 import { renderIngress } from '../render/network.ts';
 import type { ObjectReference } from '../render/references.ts';
-import { SESSION_KEY, sessionSecretName } from '../render/workload.ts';
+import { sessionSecretName } from '../render/workload.ts';
 import { canonicalJSON, needsApply, sha256, withSpecHash } from './compare.ts';
 import type { Discovery } from './discovery.ts';
 import { type DiscoveryTarget, discoveryFingerprint, discoveryTarget } from './discovery-runner.ts';
@@ -37,11 +36,13 @@ import {
   nameTaken,
   parseSpec,
   type ReferencedObject,
+  reservedEnvFromKey,
   sessionSecretGate,
 } from './gates.ts';
 import type { GatewayApi, RouteOutcome } from './gateway-api.ts';
 import { liveChild } from './live-child.ts';
 import { type HeldBack, isRefusal, type Refusal, refusalBlocker } from './refusal.ts';
+import { writeSessionSecret } from './session-key.ts';
 import { type Blocker, computeStatus, conditionOf } from './status.ts';
 
 export type { ReferencedObject } from './gates.ts';
@@ -173,20 +174,33 @@ export class Reconciler {
 
     const sessionSecret = sessionSecretGate(
       mcp,
-      spec,
+      spec.spec.gateway.enabled,
       sessionSecretName(spec),
       this.o.caches.secrets.get(namespace, sessionSecretName(spec)),
     );
+    const lookup = (kind: ObjectReference['kind'], ref: string) => this.referenced(kind).get(namespace, ref);
     const early =
-      missingReference(namespace, refs, (kind, ref) => this.referenced(kind).get(namespace, ref)) ??
+      missingReference(namespace, refs, lookup) ??
+      reservedEnvFromKey(namespace, spec, lookup) ??
       ingressConflict(mcp, desired, this.o.caches.children.Ingress.list() as Array<V1Ingress & Cached>) ??
-      (sessionSecret === 'create' ? undefined : sessionSecret);
-    if (early) return this.block(mcp, spec, early);
+      (typeof sessionSecret === 'object' ? sessionSecret : undefined);
+    if (early) {
+      // The route belongs to the other server: an Ingress of ours made before the conflict was seen (both
+      // created at once) would still serve it, so it goes.
+      if (early.reason === 'IngressConflict')
+        await this.pruneObsolete(
+          mcp,
+          desired.filter((d) => d.kind !== 'Ingress'),
+        );
+      return this.block(mcp, spec, early);
+    }
 
-    // The session key is created beside the reads: nothing below depends on it but the pods, which mount it.
+    // The session key is written beside the reads: nothing below depends on it but the pods, which mount it.
     const [current] = await Promise.all([
       Promise.all(desired.map((child) => this.liveChild(child))),
-      sessionSecret === 'create' ? this.createSessionSecret(mcp, spec) : undefined,
+      sessionSecret === 'create' || sessionSecret === 'repair'
+        ? this.writeSessionSecret(mcp, spec, sessionSecret)
+        : undefined,
     ]);
     const live = new Map(desired.map((child, i) => [child, current[i]]));
     const conflict = childConflict(mcp, live);
@@ -313,29 +327,19 @@ export class Reconciler {
    * The gateway's session-signing key, shared by the McpServer's replicas. Random, so it cannot go through the
    * render/apply path: created once (owned, so deleted with the McpServer) and never updated.
    */
-  private async createSessionSecret(mcp: McpServer & Cached, spec: McpServer): Promise<void> {
-    const namespace = mcp.metadata.namespace;
-    const owner = ownerReference(spec);
-    try {
-      const written = await this.o.client.create<Cached>(
-        resourcePath({ apiVersion: 'v1', plural: 'secrets' }, { namespace }),
-        {
-          apiVersion: 'v1',
-          kind: 'Secret',
-          metadata: {
-            name: sessionSecretName(spec),
-            namespace,
-            labels: commonLabels(spec),
-            ...(owner ? { ownerReferences: [owner] } : {}),
-          },
-          type: 'Opaque',
-          data: { [SESSION_KEY]: randomBytes(32).toString('base64') },
-        },
+  /** Creates the session-key Secret, or gives a broken one of ours (key gone or too short) a new key. */
+  private async writeSessionSecret(mcp: McpServer & Cached, spec: McpServer, how: 'create' | 'repair'): Promise<void> {
+    const name = sessionSecretName(spec);
+    const target = { namespace: mcp.metadata.namespace, name, labels: commonLabels(spec), owner: ownerReference(spec) };
+    const written = await writeSessionSecret(this.o.client, target, how, this.o.metrics);
+    if (written) this.o.caches.secrets.remember?.(written, undefined); // projected: key names and a hash, not the key
+    if (how === 'repair') {
+      await this.o.events.record(
+        mcp,
+        'Warning',
+        'SessionKeyRepaired',
+        `Secret ${name} had no usable key: wrote a new one`,
       );
-      this.o.metrics?.childWrites.inc({ kind: 'Secret', action: 'create' });
-      this.o.caches.secrets.remember?.(written, undefined); // projected: key names and a hash stay, not the key
-    } catch (err) {
-      if (!isConflict(err)) throw err; // AlreadyExists: ours, and the cache has not seen it yet
     }
   }
 
@@ -437,8 +441,12 @@ export class Reconciler {
         blocker,
         url: valid ? serviceURL(spec) : undefined,
         // The HTTPRoute's URL once every parent Gateway accepted it, else the Ingress's when it is ours.
+        // Not the Ingress's while another server holds its route (ours is being withdrawn).
         externalURL: valid
-          ? (exposure.externalURL ?? (this.exposedByIngress(mcp, spec, applied) ? externalURL(spec) : undefined))
+          ? (exposure.externalURL ??
+            (blocker?.reason !== 'IngressConflict' && this.exposedByIngress(mcp, spec, applied)
+              ? externalURL(spec)
+              : undefined))
           : undefined,
         routeConditions: exposure.conditions,
         discovered: this.o.discovered?.(key, discoveryFingerprint(mcp, deployment)),

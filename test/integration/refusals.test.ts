@@ -4,7 +4,7 @@
  * webhook that keeps failing), a NetworkPolicy that must exist before any pod, an Ingress that is not ours, and
  * pods that cannot start (their status written as a kubelet would: this control plane has no node).
  */
-import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
+import type { V1Deployment, V1Ingress, V1Pod } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { McpServer } from '../../src/api/types.generated.ts';
 import { isNotFound, type KubeClient } from '../../src/kube/client.ts';
@@ -314,6 +314,76 @@ describe('status.externalURL', () => {
     await admin.create(path(T.mcpservers), stdioServer('latecomer', { ingress: ingress('/shared') }));
     const latecomer = await readyReason('latecomer', 'IngressConflict');
     expect(latecomer.status?.externalURL).toBeUndefined();
+  });
+});
+
+describe('a route two servers ask for at once', () => {
+  it('is kept by exactly one of them; the other withholds its Ingress and publishes no URL', async () => {
+    const host = 'race.example.com';
+    // One request after the other, within one second: neither sees the other's Ingress before it makes its own.
+    await Promise.all([
+      admin.create(path(T.mcpservers), stdioServer('race-a', { ingress: { host, path: '/race' } })),
+      admin.create(path(T.mcpservers), stdioServer('race-b', { ingress: { host, path: '/race/' } })),
+    ]);
+    const settled = await eventually('one holder and one refused', async () => {
+      const both = await Promise.all(['race-a', 'race-b'].map(getServer));
+      const refused = both.filter((m) => condition(m, 'Ready')?.reason === 'IngressConflict');
+      const holder = both.find((m) => m.status?.externalURL);
+      const ingresses = await Promise.all(
+        ['race-a', 'race-b'].map((n) => getOrUndefined<V1Ingress>(admin, path(T.ingresses, n))),
+      );
+      return refused.length === 1 && holder && ingresses.filter(Boolean).length === 1
+        ? { refused: refused[0] as McpServer, holder, ingresses }
+        : undefined;
+    });
+    expect(settled.refused.status?.externalURL).toBeUndefined();
+    expect(settled.holder.metadata?.name).not.toBe(settled.refused.metadata?.name);
+    // The holder's Ingress is the one that stands.
+    expect(settled.ingresses.find((i) => i !== undefined)?.metadata?.name).toBe(settled.holder.metadata?.name);
+  });
+});
+
+describe("what reaches a stdio server's gateway", () => {
+  it("refuses an envFrom key that would become one of the gateway's settings, and runs once it is gone", async () => {
+    await admin.create(path(T.configmaps), {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'app-settings' },
+      data: { LOG_LEVEL: 'debug', MCP_GATEWAY_TRUST_PROXY: 'true' },
+    });
+    await admin.create(
+      path(T.mcpservers),
+      stdioServer('envfrom', { envFrom: [{ configMapRef: { name: 'app-settings' } }] }),
+    );
+    const refused = await readyReason('envfrom', 'ReservedEnvName');
+    expect(condition(refused, 'Ready')?.message).toContain(
+      `ConfigMap ${ns}/app-settings (spec.envFrom[0]) has the key "MCP_GATEWAY_TRUST_PROXY"`,
+    );
+    expect(await getOrUndefined(admin, path(T.deployments, 'envfrom'))).toBeUndefined();
+    await admin.update(path(T.configmaps, 'app-settings'), {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'app-settings' },
+      data: { LOG_LEVEL: 'debug' },
+    });
+    await eventually('the Deployment once the key is gone', () =>
+      getOrUndefined(admin, path(T.deployments, 'envfrom')),
+    );
+  });
+
+  it('gives a session-key Secret edited by hand a new key', async () => {
+    await admin.create(path(T.mcpservers), stdioServer('rekey'));
+    const secret = 'rekey-gateway-session';
+    await eventually('the session-key Secret', () => getOrUndefined(admin, path(T.secrets, secret)));
+    await admin.mergePatch(path(T.secrets, secret), { data: { 'session-key': null, other: 'eA==' } });
+    const repaired = await eventually('a new session key', async () => {
+      const s = await admin.get<{ data?: Record<string, string> }>(path(T.secrets, secret));
+      const key = s.data?.['session-key'];
+      return key && Buffer.from(key, 'base64').length === 32 ? s : undefined;
+    });
+    expect(repaired.data?.other).toBe('eA==');
+    const event = await warningEvent('rekey', 'SessionKeyRepaired');
+    expect(event.message).not.toContain(repaired.data?.['session-key'] as string);
   });
 });
 

@@ -219,4 +219,20 @@ describe('a session key replaced in its Secret', () => {
     await new Promise((r) => setTimeout(r, 1100));
     expect([await ok(c), await ok(b), await ok(a)]).toEqual([true, true, false]);
   });
+
+  test('fails closed on a short key: refused at start, and a short one written later is not taken', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'session-key-'));
+    const path = join(dir, 'session-key');
+    writeFileSync(path, 'x');
+    const log = createLogger({ name: 'test', level: 'silent' });
+    await expect(new SessionKeyFile(path, log).load()).rejects.toThrow(/under 16 bytes/);
+    const good = randomBytes(32);
+    writeFileSync(path, good);
+    const keys = new SessionKeyFile(path, log);
+    await keys.load();
+    writeFileSync(`${path}.next`, '');
+    renameSync(`${path}.next`, path);
+    await new Promise((r) => setTimeout(r, 1100));
+    expect(await keys.current()).toEqual([good]);
+  });
 });

@@ -17,6 +17,8 @@ import {
   nameHeldByOther,
   parseSpec,
   type ReferencedObject,
+  reservedEnvFromKey,
+  routeKey,
   sessionSecretGate,
 } from '../../src/controller/gates.ts';
 import type { Cached } from '../../src/kube/informer.ts';
@@ -82,10 +84,17 @@ describe('missingReference', () => {
 
 describe('ingressConflict', () => {
   const desired = [{ kind: 'Ingress', spec: { rules: [{ host: 'a.test', http: { paths: [{ path: '/x' }] } }] } }];
-  const ingress = (name: string, uid: string, created: string, host = 'a.test'): V1Ingress & Cached => ({
+  const ingress = (
+    name: string,
+    uid: string,
+    created: string,
+    host = 'a.test',
+    path = '/x',
+    ingressUid = `ing-${name}`,
+  ): V1Ingress & Cached => ({
     kind: 'Ingress',
-    metadata: { name, namespace: 'ns', creationTimestamp: created as unknown as Date, ...owned(uid) },
-    spec: { rules: [{ host, http: { paths: [{ path: '/x', pathType: 'Prefix', backend: {} }] } }] },
+    metadata: { name, namespace: 'ns', uid: ingressUid, creationTimestamp: created as unknown as Date, ...owned(uid) },
+    spec: { rules: [{ host, http: { paths: [{ path, pathType: 'Prefix', backend: {} }] } }] },
   });
   it.each<[string, KubernetesObject[], Array<V1Ingress & Cached>, boolean]>([
     ['no Ingress wanted', [], [ingress('other', 'u2', '2026-01-01')], false],
@@ -97,24 +106,101 @@ describe('ingressConflict', () => {
       true,
     ],
     ['ours came first', desired, [ingress('s', UID, '2026-01-01'), ingress('other', 'u2', '2026-01-02')], false],
+    ['ours not made yet: any other holds it', desired, [ingress('other', 'u2', '2026-01-02')], true],
     ['another host', desired, [ingress('other', 'u2', '2026-01-01', 'b.test')], false],
+    ['the host in other case', desired, [ingress('other', 'u2', '2026-01-01', 'A.Test')], true],
+    ['the path with a trailing slash', desired, [ingress('other', 'u2', '2026-01-01', 'a.test', '/x/')], true],
+    ['a longer path is another route', desired, [ingress('other', 'u2', '2026-01-01', 'a.test', '/xy')], false],
+    [
+      'the same second: the smaller uid keeps it (theirs)',
+      desired,
+      [
+        ingress('s', UID, '2026-01-01T00:00:00Z', 'a.test', '/x', 'b'),
+        ingress('other', 'u2', '2026-01-01T00:00:00Z', 'a.test', '/x', 'a'),
+      ],
+      true,
+    ],
+    [
+      'the same second: the smaller uid keeps it (ours)',
+      desired,
+      [
+        ingress('s', UID, '2026-01-01T00:00:00Z', 'a.test', '/x', 'a'),
+        ingress('other', 'u2', '2026-01-01T00:00:00Z', 'a.test', '/x', 'b'),
+      ],
+      false,
+    ],
   ])('%s', (_name, wanted, cached, conflict) => {
     const blocker = ingressConflict(server(), wanted, cached);
     expect(blocker?.reason).toBe(conflict ? 'IngressConflict' : undefined);
     if (conflict) expect(blocker?.message).toMatch(/a\.test\/x is already served by Ingress ns\/other/);
   });
+
+  it('a tie of two servers created in the same second has exactly one winner', () => {
+    const a = ingress('a', 'uid-a', '2026-01-01T00:00:00Z', 'a.test', '/x', 'ing-1');
+    const b = ingress('b', 'uid-b', '2026-01-01T00:00:00Z', 'a.test', '/x/', 'ing-2');
+    const serverNamed = (name: string, uid: string) =>
+      ({ ...server(), metadata: { name, namespace: 'ns', uid, generation: 1 } }) as McpServer & Cached;
+    const refused = [
+      ingressConflict(serverNamed('a', 'uid-a'), desired, [a, b]),
+      ingressConflict(serverNamed('b', 'uid-b'), desired, [a, b]),
+    ].filter(Boolean);
+    expect(refused).toHaveLength(1);
+  });
+
+  it.each([
+    ['/base', '/base/', '*'],
+    ['/', '', '*'],
+  ])('routeKey: %s and %s are one route', (p, q) => {
+    expect(routeKey('H.example', p)).toBe(routeKey('h.example', q));
+  });
+});
+
+describe('reservedEnvFromKey', () => {
+  const cm = (keys: string[]): ReferencedObject => ({ kind: 'ConfigMap', metadata: { name: 'cfg' }, keys, hash: 'h' });
+  it.each<[string, Record<string, unknown>, string[], RegExp | undefined]>([
+    ['no envFrom', {}, ['MCP_GATEWAY_TRUST_PROXY'], undefined],
+    ['ordinary keys', { envFrom: [{ configMapRef: { name: 'cfg' } }] }, ['LOG_LEVEL'], undefined],
+    [
+      'a key in the gateway namespace',
+      { envFrom: [{ configMapRef: { name: 'cfg' } }] },
+      ['A', 'MCP_GATEWAY_TRUST_PROXY'],
+      /ConfigMap ns\/cfg \(spec\.envFrom\[0\]\) has the key "MCP_GATEWAY_TRUST_PROXY"/,
+    ],
+    [
+      'a prefix and a key that join into it',
+      { envFrom: [{ prefix: 'MCP_', configMapRef: { name: 'cfg' } }] },
+      ['GATEWAY_PORT'],
+      /becomes MCP_GATEWAY_PORT/,
+    ],
+  ])('%s', (_name, spec, keys, says) => {
+    const blocker = reservedEnvFromKey('ns', server(spec), () => cm(keys));
+    expect(blocker?.reason).toBe(says ? 'ReservedEnvName' : undefined);
+    if (says) expect(blocker?.message).toMatch(says);
+  });
+
+  it('an HTTP server runs apart from the gateway: its envFrom is its own', () => {
+    const mcp = server({ envFrom: [{ configMapRef: { name: 'cfg' } }] }, httpServer);
+    expect(reservedEnvFromKey('ns', mcp, () => cm(['MCP_GATEWAY_PORT']))).toBeUndefined();
+  });
 });
 
 describe('sessionSecretGate', () => {
-  const secret = (uid: string): Cached => ({ kind: 'Secret', metadata: { name: 's-gateway-session', ...owned(uid) } });
-  it.each<[string, Record<string, unknown>, Cached | undefined, string | undefined]>([
-    ['no gateway (HTTP): no Secret', { gateway: { enabled: false } }, undefined, undefined],
-    ['absent: create it', {}, undefined, 'create'],
-    ['ours exists: pass', {}, secret(UID), undefined],
-    ['someone else holds the name', {}, secret('u2'), 'ChildConflict'],
-  ])('%s', (_name, spec, existing, answer) => {
-    const mcp = server(spec, 'gateway' in spec ? httpServer : stdioServer);
-    const gate = sessionSecretGate(mcp, mcp, 's-gateway-session', existing);
+  const secret = (uid: string, keys = ['session-key'], shortKeys?: string[]): ReferencedObject => ({
+    kind: 'Secret',
+    metadata: { name: 's-gateway-session', ...owned(uid) },
+    keys,
+    hash: 'h',
+    ...(shortKeys ? { shortKeys } : {}),
+  });
+  it.each<[string, boolean, ReferencedObject | undefined, string | undefined]>([
+    ['no gateway (HTTP): no Secret', false, undefined, undefined],
+    ['absent: create it', true, undefined, 'create'],
+    ['ours exists: pass', true, secret(UID), undefined],
+    ['ours lost its key: repair', true, secret(UID, ['other']), 'repair'],
+    ['ours holds a short key: repair', true, secret(UID, ['session-key'], ['session-key']), 'repair'],
+    ['someone else holds the name', true, secret('u2'), 'ChildConflict'],
+  ])('%s', (_name, enabled, existing, answer) => {
+    const gate = sessionSecretGate(server(), enabled, 's-gateway-session', existing);
     expect(typeof gate === 'object' ? gate.reason : gate).toBe(answer);
   });
 });

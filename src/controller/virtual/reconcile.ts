@@ -3,12 +3,11 @@
  * McpServer cache, render, apply what changed, delete what is no longer wanted, write status only when it changed.
  * Level-triggered like the McpServer reconciler: every input is read from the caches on each pass.
  */
-import { randomBytes } from 'node:crypto';
 import type { KubernetesObject, V1Deployment, V1Pod } from '@kubernetes/client-node';
 import { VIRTUAL_PLURAL } from '../../api/schema.ts';
 import type { McpServer, VirtualMcpServer, VirtualMcpServerStatus } from '../../api/types.generated.ts';
 import { InvalidMcpServerError, parseVirtualMcpServer } from '../../api/validate.ts';
-import { isConflict, isNotFound, KubeApiError, type KubeClient, resourcePath } from '../../kube/client.ts';
+import { isNotFound, KubeApiError, type KubeClient, resourcePath } from '../../kube/client.ts';
 import type { Cached } from '../../kube/informer.ts';
 import type { ControllerMetrics } from '../../observability/controller-metrics.ts';
 import type { Logger } from '../../observability/log.ts';
@@ -30,14 +29,14 @@ import {
   virtualSessionSecretName,
 } from '../../render/virtual.ts';
 import { backendsFile, type Selection, selectBackends } from '../../render/virtual-backends.ts';
-import { SESSION_KEY } from '../../render/workload.ts';
 import { canonicalJSON, needsApply, sha256, withSpecHash } from '../compare.ts';
 import type { EventRecorder } from '../events.ts';
-import { controlledBy, nameHeldByOther, nameTaken } from '../gates.ts';
+import { controlledBy, nameHeldByOther, nameTaken, sessionSecretGate } from '../gates.ts';
 import type { GatewayApi, RouteOutcome } from '../gateway-api.ts';
 import { liveChild } from '../live-child.ts';
 import type { ReferencedObject, Store } from '../reconcile.ts';
 import { isRefusal } from '../refusal.ts';
+import { writeSessionSecret } from '../session-key.ts';
 import type { Blocker } from '../status.ts';
 import { BackendCredentials } from './credentials.ts';
 import { computeVirtualStatus, virtualConditionOf } from './status.ts';
@@ -317,34 +316,17 @@ export class VirtualReconciler {
     return sha256(parts.join('\n')).slice(0, 32);
   }
 
-  /** The replicas' session-signing key, as for McpServer: random, created once, owned, never updated. */
+  /** The replicas' session-signing key, as for McpServer: random, created once, owned, repaired if broken. */
   private async ensureSessionSecret(
     live: VirtualMcpServer & Cached,
     vmcp: VirtualMcpServer,
   ): Promise<Blocker | undefined> {
     const namespace = live.metadata.namespace;
     const name = virtualSessionSecretName(vmcp);
-    const existing = this.o.caches.secrets.get(namespace, name);
-    if (existing) {
-      if (controlledBy(existing, live.metadata.uid)) return undefined;
-      return {
-        reason: 'ChildConflict',
-        message: `Secret ${namespace}/${name} already exists and is not managed by this VirtualMcpServer: delete it or rename the VirtualMcpServer`,
-      };
-    }
-    const owner = ownerReference(vmcp);
-    try {
-      await this.o.client.create(resourcePath({ apiVersion: 'v1', plural: 'secrets' }, { namespace }), {
-        apiVersion: 'v1',
-        kind: 'Secret',
-        metadata: { name, namespace, labels: commonLabels(vmcp), ...(owner ? { ownerReferences: [owner] } : {}) },
-        type: 'Opaque',
-        data: { [SESSION_KEY]: randomBytes(32).toString('base64') },
-      });
-      this.o.metrics?.childWrites.inc({ kind: 'Secret', action: 'create' });
-    } catch (err) {
-      if (!isConflict(err)) throw err;
-    }
+    const gate = sessionSecretGate(live, true, name, this.o.caches.secrets.get(namespace, name), 'VirtualMcpServer');
+    if (gate === undefined || typeof gate === 'object') return gate;
+    const target = { namespace, name, labels: commonLabels(vmcp), owner: ownerReference(vmcp) };
+    await writeSessionSecret(this.o.client, target, gate, this.o.metrics);
     return undefined;
   }
 

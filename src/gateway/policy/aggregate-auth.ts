@@ -61,6 +61,9 @@ export class AggregateCredentialAuthenticator implements Authenticator {
  * reaches a running gateway, so credentials minted from the new key are accepted without a restart, and those
  * from the one before still are until they expire.
  */
+/** As the gateway's session ids require (parts.ts signedIdsFor). */
+const MIN_SESSION_KEY_BYTES = 16;
+
 export class SessionKeyFile {
   private keys: Buffer[] = [];
   private signature = '';
@@ -93,6 +96,9 @@ export class SessionKeyFile {
       const sig = `${st.ino}:${st.size}:${st.mtimeMs}`;
       if (sig === this.signature) return;
       const key = await readFile(this.path);
+      // Fail closed: a key this short (a Secret edited by hand) would let anyone mint credentials.
+      if (key.length < MIN_SESSION_KEY_BYTES)
+        throw new Error(`the session key in ${this.path} is under ${MIN_SESSION_KEY_BYTES} bytes`);
       if (this.keys[0]?.equals(key)) return;
       this.keys = this.keys.length ? [key, this.keys[0] as Buffer] : [key];
       if (this.signature) this.log.info('the session key changed; credentials of the one before are still accepted');
