@@ -141,11 +141,6 @@ export function reservedEnvFromKey(
   return undefined;
 }
 
-const notOurs = (kind: string | undefined, namespace: string | undefined, name: string | undefined): Blocker => ({
-  reason: 'ChildConflict',
-  message: `${kind} ${namespace}/${name} already exists and is not managed by this McpServer: delete it or rename the McpServer`,
-});
-
 /** A session key shorter than this is refused by the gateway (parts.ts) and too weak to sign with. */
 export const MIN_SESSION_KEY_BYTES = 16;
 
@@ -173,16 +168,28 @@ export function sessionSecretGate(
   return sound ? undefined : 'repair';
 }
 
-/** A child name already taken by an object this McpServer does not control: never adopted, never overwritten. */
+/**
+ * Child names already taken by objects this McpServer does not control: never adopted, never overwritten. Every
+ * one is named in one message, so a user clears them all in one go (not one per reconcile).
+ */
 export function childConflict(
   mcp: McpServer & Cached,
   live: ReadonlyMap<KubernetesObject, KubernetesObject | undefined>,
 ): Blocker | undefined {
+  const taken: string[] = [];
   for (const [child, object] of live) {
     if (object && !controlledBy(object, mcp.metadata.uid))
-      return notOurs(child.kind, mcp.metadata.namespace, child.metadata?.name);
+      taken.push(`${child.kind} ${mcp.metadata.namespace}/${child.metadata?.name}`);
   }
-  return undefined;
+  if (taken.length === 0) return undefined;
+  const [first] = taken;
+  return {
+    reason: 'ChildConflict',
+    message:
+      taken.length === 1
+        ? `${first} already exists and is not managed by this McpServer: delete it or rename the McpServer`
+        : `${taken.join(', ')} already exist and are not managed by this McpServer: delete them or rename the McpServer`,
+  };
 }
 
 /**

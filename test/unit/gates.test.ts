@@ -217,6 +217,24 @@ describe('childConflict', () => {
     expect(blocker?.reason).toBe(conflict ? 'ChildConflict' : undefined);
     if (conflict) expect(blocker?.message).toMatch(/Service ns\/s already exists and is not managed by this McpServer/);
   });
+
+  it('names every taken child in one message', () => {
+    const other = { metadata: { name: 's', ...owned('u2') } };
+    const live = new Map<KubernetesObject, KubernetesObject | undefined>([
+      [
+        { kind: 'ServiceAccount', metadata: { name: 's' } },
+        { kind: 'ServiceAccount', ...other },
+      ],
+      [{ kind: 'Service', metadata: { name: 's' } }, undefined],
+      [
+        { kind: 'Deployment', metadata: { name: 's' } },
+        { kind: 'Deployment', ...other },
+      ],
+    ]);
+    expect(childConflict(server(), live)?.message).toBe(
+      'ServiceAccount ns/s, Deployment ns/s already exist and are not managed by this McpServer: delete them or rename the McpServer',
+    );
+  });
 });
 
 describe('tool discovery decisions', () => {
