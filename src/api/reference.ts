@@ -179,6 +179,12 @@ export const MCP_SERVER_REFERENCE: ReferenceKind = {
   events: EVENT_REASONS,
   sources: 'src/api/schema.ts, src/api/conditions.ts and src/api/events.ts',
   alwaysHeld: 'these four types',
+  intro: [
+    'Size: each list below has its own limit, and the API server also bounds the work its validation rules may do',
+    'for one object. An McpServer whose env values and args together run past about 1.2 MB (128 values of 8 KiB',
+    'and 80 args of 4 KiB, say) is refused with "validation failed due to running out of cost budget", though each',
+    'list is within its limit: keep configuration that large in a ConfigMap (envFrom, or a volume in pod.volumes).',
+  ].join('\n'),
 };
 
 export const VIRTUAL_MCP_SERVER_REFERENCE: ReferenceKind = {
