@@ -26,7 +26,7 @@ import type { Logger } from '../observability/log.ts';
 import type { AuditWriter } from './audit.ts';
 import type { GatewayMetrics } from './metrics.ts';
 import { Mux, type MuxPolicy } from './mux/mux.ts';
-import { ClientSession, type SessionKind, type SessionTransport } from './mux/session.ts';
+import { ClientSession, mayUseSession, type SessionKind, type SessionTransport } from './mux/session.ts';
 import type { Upstream } from './upstream/upstream.ts';
 
 export interface SessionEntry {
@@ -171,6 +171,12 @@ export class SessionManager {
 
   get(id: string): SessionEntry | undefined {
     return this.sessions.get(id);
+  }
+
+  /** The session `id` names, when a request made as `identity` may use it (mayUseSession), else undefined. */
+  getFor(id: string, identity: string): SessionEntry | undefined {
+    const entry = this.sessions.get(id);
+    return entry && mayUseSession(entry.session.identity, identity) ? entry : undefined;
   }
 
   entries(): IterableIterator<SessionEntry> {

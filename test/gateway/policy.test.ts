@@ -136,6 +136,36 @@ describe('authentication', () => {
     await Promise.all([a.client.close(), m.client.close(), s.client.close()]);
   });
 
+  test('a session belongs to the token that opened it: another token gets 404 on every verb and era', async () => {
+    const owner = await client2025(gw.url, { headers: auth(TOKENS.main) });
+    const id = owner.transport.sessionId as string;
+    const other = { ...auth(TOKENS.flood), 'mcp-session-id': id, 'mcp-protocol-version': '2025-11-25' };
+    const ping = await post('{"jsonrpc":"2.0","id":7,"method":"ping"}', {
+      'content-type': 'application/json',
+      ...other,
+    });
+    expect(ping.status).toBe(404);
+    const stream = await fetch(`${gw.url}/mcp`, { headers: { ...other, accept: 'text/event-stream' } });
+    expect(stream.status).toBe(404);
+    await stream.body?.cancel();
+    const del = await fetch(`${gw.url}/mcp`, { method: 'DELETE', headers: other });
+    expect(del.status).toBe(404);
+    // The owner's session is untouched, and its audit line names the owner.
+    expect(textOf(await owner.client.callTool({ name: 'echo', arguments: { message: 'mine' } }))).toBe('Echo: mine');
+    await owner.client.close();
+
+    const legacy = await clientSse(`${gw.url}/sse`, { headers: auth(TOKENS.main) });
+    const endpoint = (legacy.transport as unknown as { _endpoint?: URL })._endpoint as URL;
+    const foreign = await fetch(endpoint, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...auth(TOKENS.flood) },
+      body: '{"jsonrpc":"2.0","id":8,"method":"ping"}',
+    });
+    expect(foreign.status).toBe(404);
+    expect(textOf(await legacy.client.callTool({ name: 'echo', arguments: { message: 'sse' } }))).toBe('Echo: sse');
+    await legacy.client.close();
+  });
+
   test('the token file is re-read when the Secret rotates', async () => {
     const ping = (t: string) =>
       post('{"jsonrpc":"2.0","id":1,"method":"ping"}', { 'content-type': 'application/json', ...auth(t) });

@@ -58,7 +58,7 @@ export class Sessions2025 {
 
   /** The 2025 session a request names, or undefined once answered 404. */
   sessionOr404(request: McpRequest, sessionId: string): SessionEntry | undefined {
-    const entry = this.o.sessions.get(sessionId);
+    const entry = this.o.sessions.getFor(sessionId, request.identity);
     if (entry?.session.kind === 'streamable') return entry;
     refuse(request, 404, SESSION_NOT_FOUND, 'Session not found');
     return undefined;
@@ -134,7 +134,7 @@ export class Sessions2025 {
       refuse(request, 400, INVALID_REQUEST, 'Bad Request: Mcp-Session-Id header is required');
       return;
     }
-    const entry = this.o.sessions.get(sessionId);
+    const entry = this.o.sessions.getFor(sessionId, request.identity);
     const streams = streamsOf(entry);
     if (!entry || !streams) {
       refuse(request, 404, SESSION_NOT_FOUND, 'Session not found');
@@ -152,7 +152,7 @@ export class Sessions2025 {
       refuse(request, 400, INVALID_REQUEST, 'Bad Request: Mcp-Session-Id header is required');
       return;
     }
-    const entry = this.o.sessions.get(sessionId);
+    const entry = this.o.sessions.getFor(sessionId, request.identity);
     if (entry?.session.kind !== 'streamable') {
       refuse(request, 404, SESSION_NOT_FOUND, 'Session not found');
       return;

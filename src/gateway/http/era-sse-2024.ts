@@ -116,7 +116,7 @@ export class Sse2024 {
       refuse(request, 400, INVALID_REQUEST, 'Bad Request: the sessionId query parameter is required');
       return;
     }
-    const entry = this.o.sessions.get(sessionId);
+    const entry = this.o.sessions.getFor(sessionId, request.identity);
     const transport = entry?.session.transport;
     if (entry?.session.kind !== 'sse' || !(transport instanceof SseSessionTransport)) {
       req.resume();

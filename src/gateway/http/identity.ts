@@ -2,7 +2,9 @@
  * The authentication gate (401 with an RFC 9728 challenge) and, without authentication, the client's address:
  * either way, who the client is for rate limits, session limits and audit lines.
  */
+
 import { isIP } from 'node:net';
+import { ADDRESS_IDENTITY_PREFIX } from '../mux/session.ts';
 import type { Authenticator, AuthResult } from '../policy/auth.ts';
 import { SERVER_ERROR } from '../protocol/jsonrpc.ts';
 import type { SessionIds } from '../sessions.ts';
@@ -33,9 +35,9 @@ export function addressIdentity(
 ): string {
   if (trustProxy) {
     const last = forwardedFor?.split(',').at(-1)?.trim();
-    if (last && isIP(last) !== 0) return `ip:${last}`;
+    if (last && isIP(last) !== 0) return `${ADDRESS_IDENTITY_PREFIX}${last}`;
   }
-  return `ip:${remote ?? 'unknown'}`;
+  return `${ADDRESS_IDENTITY_PREFIX}${remote ?? 'unknown'}`;
 }
 
 /** An authenticated client's identity, or undefined once the 401 is answered. */

@@ -30,11 +30,25 @@ export interface SessionTransport {
 /** The transport of a session that cannot receive unsolicited messages (2026-07-28, sessionless 2025). */
 const NO_TRANSPORT: SessionTransport = { deliver: () => false, holdsStream: false, close() {} };
 
+/** How an anonymous client's identity starts (its address follows): such sessions are not bound to it. */
+export const ADDRESS_IDENTITY_PREFIX = 'ip:';
+
+/**
+ * Whether a request made as `identity` may use a session opened as `owner`. An authenticated session belongs to
+ * the token or subject that opened it: another client that learned its id is answered as if it did not exist.
+ * Anonymous sessions are not bound, since one client's address can change (NAT, proxies): their id is the key.
+ */
+export function mayUseSession(owner: string, identity: string): boolean {
+  return (
+    owner === identity || (owner.startsWith(ADDRESS_IDENTITY_PREFIX) && identity.startsWith(ADDRESS_IDENTITY_PREFIX))
+  );
+}
+
 export class ClientSession {
   readonly id: string;
   readonly kind: SessionKind;
-  /** Who the client is, for audit lines and rate limits (token fingerprint, OIDC subject or address). */
-  identity: string;
+  /** Who opened the session, for audit lines and rate limits (token fingerprint, OIDC subject or address). */
+  readonly identity: string;
   capabilities: Params = {};
   clientInfo?: unknown;
   protocolVersion = '';
