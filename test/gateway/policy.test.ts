@@ -22,6 +22,7 @@ import {
   until,
   waitForAudit,
 } from './helpers.ts';
+import { raw } from './raw-http.ts';
 
 let gw: RunningGateway;
 let tokenFile: string;
@@ -291,6 +292,23 @@ describe('bad input gets a clear error and the gateway keeps serving', () => {
     const preflight = await fetch(`${gw.url}/mcp`, { method: 'OPTIONS', headers: { origin: 'https://app.example' } });
     expect(preflight.status).toBe(204);
     expect(preflight.headers.get('access-control-allow-headers')).toContain('mcp-session-id');
+    await stillServed();
+  });
+
+  test('DNS rebinding: a page whose domain now points at the gateway is refused, preflight and call alike', async () => {
+    const rebound = `rebind.attacker.example:${gw.port}`;
+    const headers = { ...h, host: rebound, origin: `http://${rebound}`, accept: 'application/json, text/event-stream' };
+    const preflight = await raw(gw.port, {
+      method: 'OPTIONS',
+      headers: { host: rebound, origin: `http://${rebound}` },
+    });
+    expect(preflight.status).toBe(403);
+    const call = await raw(gw.port, { headers, body: '{"jsonrpc":"2.0","id":1,"method":"ping"}' });
+    expect(call.status).toBe(403);
+    expect(call.headers['access-control-allow-origin']).toBeUndefined();
+    // The gateway's own address is still its own origin.
+    const own = await post('{"jsonrpc":"2.0","id":1,"method":"ping"}', { ...h, origin: gw.url });
+    expect(own.status).toBe(200);
     await stillServed();
   });
 });

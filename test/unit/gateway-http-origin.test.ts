@@ -11,8 +11,20 @@ describe('corsFor', () => {
   it.each<[string, string, string | undefined, string[], boolean]>([
     ['an allowed origin', 'https://app.example', 'gw.example', ['https://app.example'], true],
     ['any origin with *', 'https://evil.example', 'gw.example', ['*'], true],
-    ['the host itself', 'https://gw.example', 'gw.example', [], true],
+    ['the host itself, an address', 'http://10.0.0.7', '10.0.0.7', [], true],
     ['the host with its port', 'http://127.0.0.1:8080', '127.0.0.1:8080', [], true],
+    ['the host itself, IPv6', 'http://[::1]:8080', '[::1]:8080', [], true],
+    ['the host itself, localhost', 'http://localhost:8800', 'localhost:8800', [], true],
+    ['a named host, listed', 'https://gw.example', 'gw.example', ['https://gw.example'], true],
+    // A page of a domain re-pointed at the gateway sends that domain as Origin and Host alike.
+    [
+      'a named host not listed (DNS rebinding)',
+      'http://rebind.attacker.example:8800',
+      'rebind.attacker.example:8800',
+      [],
+      false,
+    ],
+    ['the host itself, named, not listed', 'https://gw.example', 'gw.example', [], false],
     ['another origin (DNS rebinding, CSRF)', 'https://evil.example', 'gw.example', ['https://app.example'], false],
     ['the same host on another port', 'http://127.0.0.1:9999', '127.0.0.1:8080', [], false],
     ['an origin that is not a URL', 'null', 'gw.example', [], false],

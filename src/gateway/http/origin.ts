@@ -1,8 +1,12 @@
 /**
  * The Origin gate (403) and CORS. Browsers send Origin; one that is neither allowed nor the host itself is a
  * DNS-rebinding or CSRF attempt. Requests without Origin (every non-browser client) pass at the cost of a branch.
+ * "The host itself" counts only for a host no web page can take over: an IP address or localhost. A page of a
+ * domain that someone re-pointed at this gateway (DNS rebinding) sends that domain as both Origin and Host, so
+ * a named host must be listed in the allowed origins like any other.
  */
 import type { ServerResponse } from 'node:http';
+import { isIP } from 'node:net';
 
 /** The CORS headers of a request without Origin: none. */
 export const NO_CORS: Readonly<Record<string, string>> = Object.freeze({});
@@ -20,7 +24,7 @@ export function corsFor(
   let ok = allowed.includes('*') || allowed.includes(origin);
   if (!ok) {
     try {
-      ok = host !== undefined && new URL(origin).host === host;
+      ok = host !== undefined && new URL(origin).host === host && unrebindableHost(host);
     } catch {
       ok = false;
     }
@@ -31,6 +35,13 @@ export function corsFor(
     'access-control-expose-headers': 'mcp-session-id, mcp-protocol-version, www-authenticate',
     vary: 'Origin',
   };
+}
+
+/** Whether `host` (Host header syntax, port optional) is an IP address or localhost, which DNS cannot re-point. */
+export function unrebindableHost(host: string): boolean {
+  const name = host.startsWith('[') ? host.slice(1, host.indexOf(']')) : host.replace(/:\d*$/, '');
+  const lower = name.toLowerCase();
+  return isIP(name) !== 0 || lower === 'localhost' || lower.endsWith('.localhost');
 }
 
 /** The answer to a CORS preflight (OPTIONS) that passed the Origin gate. */
