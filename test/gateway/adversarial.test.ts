@@ -290,3 +290,36 @@ describe('an MCP-Protocol-Version header of 8,000 characters', () => {
     expect(answer.text.length).toBeLessThan(600);
   });
 });
+
+describe('a request the client cancels', () => {
+  const cancel = (requestId: unknown) => ({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId } });
+
+  test('its POST is answered at once (202 for JSON, the stream ends for SSE), not held until the session ends', async () => {
+    const sid = await confirmedSession(gw.port);
+    const post = (body: unknown, accept: string) =>
+      raw(gw.port, {
+        headers: { 'content-type': 'application/json', accept, 'mcp-session-id': sid },
+        body: JSON.stringify(body),
+      });
+    const json = post(slowCall('c1', 30), 'application/json');
+    await until(async () => (await inflight()) >= 1, 10_000, 'the call in flight');
+    expect((await post(cancel('c1'), 'application/json')).status).toBe(202);
+    const answered = await json;
+    expect(answered.status).toBe(202);
+    expect(answered.text).toBe('');
+
+    // In a batch, the other request's answer still comes, alone.
+    const batch = post([slowCall('c2', 30), { jsonrpc: '2.0', id: 'p', method: 'ping' }], 'application/json');
+    await until(async () => (await inflight()) >= 1, 10_000, 'the batch call in flight');
+    await post(cancel('c2'), 'application/json');
+    expect(JSON.parse((await batch).text)).toEqual([{ jsonrpc: '2.0', id: 'p', result: {} }]);
+
+    const sse = post(slowCall('c3', 30), 'text/event-stream');
+    await until(async () => (await inflight()) >= 1, 10_000, 'the streamed call in flight');
+    await post(cancel('c3'), 'application/json');
+    const streamed = await sse;
+    expect(streamed.status).toBe(200);
+    expect(streamed.text).not.toContain('"id":"c3"');
+    await until(async () => (await inflight()) === 0, 5_000, 'nothing in flight');
+  });
+});

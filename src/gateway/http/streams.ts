@@ -342,8 +342,39 @@ export class HttpExchange implements Sink {
     }
     this.responses.push(response);
     if (this.remaining > 0) return;
+    this.answerJson();
+  }
+
+  /**
+   * A request of this POST ended with nothing to send (the client cancelled it, and a cancelled request gets no
+   * response): the POST stops waiting for it, so the client's connection is not held until the session ends.
+   */
+  unanswered(): void {
+    if (this.done) return;
+    this.remaining--;
+    if (this.stream && this.state) {
+      this.state.completeOne(this.stream);
+      if (this.remaining <= 0) this.finish();
+      return;
+    }
+    if (this.remaining > 0) return;
+    if (this.oneshot?.conn) {
+      this.oneshot.conn.end();
+      this.finish();
+      return;
+    }
+    this.answerJson();
+  }
+
+  /** Every request answered (or cancelled): the JSON answer, or 202 when none of them has a response. */
+  private answerJson(): void {
     this.finish();
     if (this.res.destroyed || this.res.headersSent) return;
+    if (this.responses.length === 0) {
+      this.res.writeHead(202, this.headers);
+      this.res.end();
+      return;
+    }
     const body = JSON.stringify(this.batch ? this.responses : this.responses[0]);
     // A flat header array: Node's writeHead takes it without copying and checking an object's keys.
     const head: string[] = ['content-type', 'application/json', 'content-length', String(Buffer.byteLength(body))];

@@ -182,6 +182,7 @@ export class Mux {
     this.tools.record(call, rule.outcome, rule.errorCode);
     const reply = replyFor(call, ending, message, this.o.requestTimeoutMs);
     if (reply) call.sink.respond(reply);
+    else if (ending === 'cancelled') call.sink.unanswered?.();
   }
 
   private answered(call: Call, response: JsonRpcResponse): void {

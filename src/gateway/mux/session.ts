@@ -12,6 +12,8 @@ export interface Sink {
   related(message: JsonRpcMessage): void;
   /** The final response (exactly once). */
   respond(response: JsonRpcResponse): void;
+  /** Instead of respond: the request ended with nothing to send (the client cancelled it). */
+  unanswered?(): void;
 }
 
 /**
