@@ -208,15 +208,15 @@ export class SessionManager {
   }
 
   /**
-   * At the gateway's own limit, when nothing is idle: the session that holds only a stream (nothing in flight)
-   * and has been quiet longest, if for at least `streamQuietMs`. Without it, clients that open a stream and
-   * never use it (from as many addresses as the per-client cap needs) would lock every new client out until
-   * the idle timeout; a 2025 client whose session is closed gets 404 and starts a new one, as the spec says.
+   * At a limit (the gateway's, or one client's), when nothing is idle: the session that holds only a stream
+   * (nothing in flight) and has been quiet longest, if for at least `streamQuietMs`. Without it, clients that
+   * open a stream and never use it would lock every new client (or every new session of theirs) out until the
+   * idle timeout; a 2025 client whose session is closed gets 404 and starts a new one, as the spec says.
    */
-  private quietestStreamHolder(): SessionEntry | undefined {
+  private quietestStreamHolder(candidates: Iterable<SessionEntry>): SessionEntry | undefined {
     const cutoff = Date.now() - this.streamQuietMs;
     let best: SessionEntry | undefined;
-    for (const entry of this.sessions.values()) {
+    for (const entry of candidates) {
       if (entry.session.pendingByClientId.size > 0 || !this.holdsStream(entry)) continue;
       if (entry.session.lastActivity > cutoff) continue;
       if (!best || entry.session.lastActivity < best.session.lastActivity) best = entry;
@@ -261,18 +261,19 @@ export class SessionManager {
     const { maxPerClient, maxSessions } = this.options;
     const mine = this.byClient.get(identity);
     if (mine && mine.size >= maxPerClient) {
-      const victim = this.evictable(mine);
+      // The same fallback as at the gateway's limit: one client's quiet stream holders must not lock it out.
+      const victim = this.evictable(mine) ?? this.quietestStreamHolder(mine);
       if (!victim) {
         throw new SessionRefused(
           429,
-          `this client already holds ${mine.size} sessions, all in use (the per-client limit is ${maxPerClient}); close one (DELETE) or retry later`,
+          `this client already holds ${mine.size} sessions, all in use (a request in flight, or a stream used in the last ${Math.round(this.streamQuietMs / 1000)} s; the per-client limit is ${maxPerClient}); close one (DELETE) or retry later`,
           'client_session_limit',
         );
       }
       this.evict(victim, 'evicted_per_client');
     }
     if (this.sessions.size >= maxSessions) {
-      const victim = this.evictable(this.sessions.values()) ?? this.quietestStreamHolder();
+      const victim = this.evictable(this.sessions.values()) ?? this.quietestStreamHolder(this.sessions.values());
       if (!victim) {
         throw new SessionRefused(
           503,

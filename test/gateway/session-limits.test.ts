@@ -145,6 +145,19 @@ describe('session lockout', () => {
     expect(answer.json?.error?.message).toMatch(/per-client limit is 5/);
     expect(answer.json?.error?.data).toEqual({ reason: 'client_session_limit' });
     for (const s of streams) s.close();
+
+    // Handshakes that hold a GET stream but never send notifications/initialized are not in use: they make room
+    // (before, the stream counted as the handshake done, and such sessions locked the address out for 30 min).
+    const floodFrom = '127.0.0.11';
+    const held: OpenStream[] = [];
+    for (let i = 0; i < CAP; i++) {
+      const { sessionId } = await abandonedHandshake(port, floodFrom);
+      const headers = { accept: 'text/event-stream', 'mcp-session-id': sessionId as string };
+      held.push(await openStream(port, { headers, from: floodFrom }));
+    }
+    const fresh = await confirmedSession(port, floodFrom);
+    expect(await pingStatus(port, fresh, floodFrom)).toBe(200);
+    for (const s of held) s.close();
     await other.client.close();
   });
 

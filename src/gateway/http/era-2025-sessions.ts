@@ -140,8 +140,9 @@ export class Sessions2025 {
       refuse(request, 404, SESSION_NOT_FOUND, 'Session not found');
       return;
     }
+    // Not past the handshake for opening a stream: only a message after initialize confirms a session, so a
+    // flood of handshakes that each hold a GET stream still expires and is evicted first.
     entry.session.lastActivity = Date.now();
-    entry.session.confirmed = true;
     streams.openGet(res, header(req, 'last-event-id'), { 'mcp-session-id': sessionId });
   }
 
