@@ -4,6 +4,7 @@
  */
 import { afterEach, describe, expect, test } from 'vitest';
 import type { ClientSession } from '../../src/gateway/mux/session.ts';
+import { MAX_SESSION_SUBSCRIPTIONS, MAX_SUBSCRIBED_URI_LENGTH } from '../../src/gateway/mux/subscriptions.ts';
 import { answer, type Harness, harness, session } from './mux-helpers.ts';
 
 let h: Harness | undefined;
@@ -185,5 +186,34 @@ describe('subscription ref-counts', () => {
     h.mux.watch(listener, ['file:///x']);
     await new Promise((resolve) => setImmediate(resolve));
     expect(listener.subscriptions.size).toBe(0);
+  });
+});
+
+describe('what one session may hold', () => {
+  test('a URI past the length limit, or a subscription past the count limit, is refused with -32602', () => {
+    h = harness();
+    const s = session('a');
+    h.mux.attach(s);
+    const long = h.call(s, 'long', 'resources/subscribe', { uri: `file:///${'x'.repeat(MAX_SUBSCRIBED_URI_LENGTH)}` });
+    expect(long.response?.error?.code).toBe(-32602);
+    expect(long.response?.error?.message).toMatch(/more than the 2048 a subscription may hold/);
+    for (let i = 0; i < MAX_SESSION_SUBSCRIPTIONS; i++) {
+      const sink = h.call(s, `s${i}`, 'resources/subscribe', { uri: `file:///${i}` });
+      answer(h.upstream, h.upstream.last());
+      expect(sink.response?.result).toEqual({});
+    }
+    const forwarded = h.upstream.requests().length;
+    const over = h.call(s, 'over', 'resources/subscribe', { uri: 'file:///one-more' });
+    expect(over.response?.error?.message).toMatch(/already holds 100 resource subscriptions/);
+    expect(h.upstream.requests()).toHaveLength(forwarded); // the server never saw it
+    // A URI it holds already is not one more; unsubscribing makes room.
+    const again = h.call(s, 'again', 'resources/subscribe', { uri: 'file:///0' });
+    answer(h.upstream, h.upstream.last());
+    expect(again.response?.result).toEqual({});
+    h.call(s, 'un', 'resources/unsubscribe', { uri: 'file:///1' });
+    answer(h.upstream, h.upstream.last());
+    const room = h.call(s, 'room', 'resources/subscribe', { uri: 'file:///one-more' });
+    answer(h.upstream, h.upstream.last());
+    expect(room.response?.result).toEqual({});
   });
 });

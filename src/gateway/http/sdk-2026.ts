@@ -20,6 +20,7 @@ import type { Logger } from '../../observability/log.ts';
 import { clip } from '../clip.ts';
 import type { Mux } from '../mux/mux.ts';
 import { ClientSession, type Sink } from '../mux/session.ts';
+import { MAX_SESSION_SUBSCRIPTIONS, MAX_SUBSCRIBED_URI_LENGTH } from '../mux/subscriptions.ts';
 import { isObject, type JsonRpcNotification, type JsonRpcRequest } from '../protocol/jsonrpc.ts';
 import type { SdkStreamWatch } from './stall.ts';
 
@@ -36,7 +37,7 @@ export interface Sdk2026Options {
 }
 
 /** At most this many resource URIs per listen stream are subscribed on the server (a bound per stream). */
-export const MAX_WATCHED_RESOURCES = 100;
+export const MAX_WATCHED_RESOURCES = MAX_SESSION_SUBSCRIPTIONS;
 
 /** The resource URIs a `subscriptions/listen` request asks to watch; none for any other request. */
 export function watchedResources(body: unknown): string[] {
@@ -44,7 +45,9 @@ export function watchedResources(body: unknown): string[] {
   const filter = body.params.notifications;
   const list = isObject(filter) ? filter.resourceSubscriptions : undefined;
   if (!Array.isArray(list)) return [];
-  const uris = list.filter((u): u is string => typeof u === 'string' && u.length > 0 && u.length <= 2048);
+  const uris = list.filter(
+    (u): u is string => typeof u === 'string' && u.length > 0 && u.length <= MAX_SUBSCRIBED_URI_LENGTH,
+  );
   return [...new Set(uris)].slice(0, MAX_WATCHED_RESOURCES);
 }
 

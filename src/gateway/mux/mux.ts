@@ -48,7 +48,7 @@ import { type Ending, PendingTable } from './pending.ts';
 import { RelayedRequests } from './relayed.ts';
 import { type MuxRouting, singleRouting } from './routing.ts';
 import type { ClientSession, Sink } from './session.ts';
-import { Subscriptions } from './subscriptions.ts';
+import { Subscriptions, subscribeProblem } from './subscriptions.ts';
 import { ToolCalls, ToolDiscovery } from './tool-calls.ts';
 import type { MuxUpstream } from './upstream.ts';
 
@@ -240,7 +240,13 @@ export class Mux {
       case 'resources/unsubscribe': {
         const uri = params?.uri;
         if (typeof uri !== 'string') break;
-        if (this.subscriptions.clientRequest(session, request.method === 'resources/subscribe', uri)) {
+        const subscribe = request.method === 'resources/subscribe';
+        const problem = subscribe ? subscribeProblem(session, uri) : undefined;
+        if (problem !== undefined) {
+          sink.respond(errorResponse(request.id, INVALID_PARAMS, problem));
+          return;
+        }
+        if (this.subscriptions.clientRequest(session, subscribe, uri)) {
           sink.respond(resultResponse(request.id, {}));
           return;
         }

@@ -9,6 +9,24 @@ import type { JsonRpcNotification } from '../protocol/jsonrpc.ts';
 import type { ClientSession } from './session.ts';
 import type { MuxUpstream } from './upstream.ts';
 
+/**
+ * What one session may hold: each URI stays in the gateway's memory for the session's life and is sent again to
+ * a restarted server, so neither their number nor their length is left to the client.
+ */
+export const MAX_SESSION_SUBSCRIPTIONS = 100;
+export const MAX_SUBSCRIBED_URI_LENGTH = 2048;
+
+/** Why a resources/subscribe is refused (-32602), or undefined when the session may hold `uri`. */
+export function subscribeProblem(session: ClientSession, uri: string): string | undefined {
+  if (uri.length > MAX_SUBSCRIBED_URI_LENGTH) {
+    return `Invalid params: the resource URI is ${uri.length} characters, more than the ${MAX_SUBSCRIBED_URI_LENGTH} a subscription may hold`;
+  }
+  if (!session.subscriptions.has(uri) && session.subscriptions.size >= MAX_SESSION_SUBSCRIPTIONS) {
+    return `Invalid params: this session already holds ${MAX_SESSION_SUBSCRIPTIONS} resource subscriptions (the gateway's limit); unsubscribe from one first`;
+  }
+  return undefined;
+}
+
 /** How long the gateway's own subscribe/unsubscribe requests wait for the server. */
 const SUBSCRIBE_TIMEOUT_MS = 10_000;
 
