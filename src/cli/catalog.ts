@@ -7,7 +7,7 @@ import { type Authenticator, OidcAuthenticator, TokenFileAuthenticator } from '.
 import { KubeClient } from '../kube/client.ts';
 import { createLogger, type Logger } from '../observability/log.ts';
 import { loadKubeConfig } from './connect.ts';
-import { VERSION } from './defaults.ts';
+import { CLI_ANSWER_TIMEOUT_MS, VERSION } from './defaults.ts';
 
 export const CATALOG_USAGE = `Usage: mcp-operator catalog [flags]
 
@@ -125,7 +125,10 @@ export async function runCatalog(argv: string[]): Promise<number> {
     log.error({ err: (err as Error).message }, 'catalog could not start');
     return 1;
   }
-  const client = new KubeClient(kubeConfig, { userAgent: `mcp-operator-catalog/${VERSION}` });
+  const client = new KubeClient(kubeConfig, {
+    userAgent: `mcp-operator-catalog/${VERSION}`,
+    answerTimeoutMs: CLI_ANSWER_TIMEOUT_MS,
+  });
   const source = new CatalogSource({ client, namespaces: flags.namespaces, log });
   const server = new CatalogServer({
     source,

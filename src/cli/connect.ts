@@ -2,6 +2,7 @@
  * `mcp-operator connect NAME [-n NS] --client ...`: prints a client's config for a live server, the same
  * snippet the catalog page shows (src/catalog/snippets.ts). Reads one object; never a Secret.
  */
+
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +12,7 @@ import { entryOf, type StatusLike } from '../catalog/entry.ts';
 import { CLIENTS, type ClientKind, snippet, snippetTarget } from '../catalog/snippets.ts';
 import { CATALOG_KINDS } from '../catalog/source.ts';
 import { isNotFound, KubeClient, resourcePath } from '../kube/client.ts';
+import { CLI_ANSWER_TIMEOUT_MS } from './defaults.ts';
 
 export const CONNECT_USAGE = `Usage: mcp-operator connect NAME [-n NAMESPACE] --client CLIENT [flags]
 
@@ -112,7 +114,10 @@ export async function runConnect(argv: string[]): Promise<number> {
   }
   const namespace =
     flags.namespace ?? kubeConfig.getContextObject(kubeConfig.getCurrentContext())?.namespace ?? 'default';
-  const client = new KubeClient(kubeConfig, { userAgent: 'mcp-operator-connect' });
+  const client = new KubeClient(kubeConfig, {
+    userAgent: 'mcp-operator-connect',
+    answerTimeoutMs: CLI_ANSWER_TIMEOUT_MS,
+  });
   for (const kind of CATALOG_KINDS) {
     let object: StatusLike;
     try {

@@ -2,3 +2,5 @@
 export const VERSION = '0.1.0';
 /** Our image: the controller, and the gateway that the controller puts into every McpServer pod. */
 export const DEFAULT_GATEWAY_IMAGE = `ghcr.io/mcp-operator/mcp-operator:${VERSION}`;
+/** A command a person waits on fails this soon when the API server does not answer (kubectl's TLS handshake bound). */
+export const CLI_ANSWER_TIMEOUT_MS = 10_000;

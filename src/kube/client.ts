@@ -75,14 +75,20 @@ export class KubeClient {
   private readonly userAgent: string;
   private conn: Connection | undefined;
   private connAt = 0;
+  private readonly answerTimeoutMs: number | undefined;
 
-  constructor(kubeConfig: KubeConfig, options: { userAgent?: string; observe?: RequestObserver } = {}) {
+  /** `answerTimeoutMs`: how long a request waits for the API server's answer to begin (default ANSWER_TIMEOUT_MS). */
+  constructor(
+    kubeConfig: KubeConfig,
+    options: { userAgent?: string; observe?: RequestObserver; answerTimeoutMs?: number } = {},
+  ) {
     const cluster = kubeConfig.getCurrentCluster();
     if (!cluster) throw new Error('kubeconfig has no current cluster: set current-context');
     this.kubeConfig = kubeConfig;
     this.server = cluster.server.replace(/\/+$/, '');
     this.observe = options.observe ?? (() => {});
     this.userAgent = options.userAgent ?? 'mcp-operator';
+    this.answerTimeoutMs = options.answerTimeoutMs;
   }
 
   /** Credentials can rotate (exec plugins, projected tokens): refresh headers now and then, keep the pool. */
@@ -111,15 +117,20 @@ export class KubeClient {
     const resource = path.replace(/^\/apis?\/([^/]+\/)?v[^/]+\/(namespaces\/[^/]+\/)?/, '').split('/')[0] ?? '';
     let status = 0;
     try {
-      const res = await send(url, conn, {
-        method,
-        headers: {
-          accept: options.accept ?? 'application/json',
-          'user-agent': this.userAgent,
-          ...(options.body !== undefined ? { 'content-type': options.contentType ?? 'application/json' } : {}),
+      const res = await send(
+        url,
+        conn,
+        {
+          method,
+          headers: {
+            accept: options.accept ?? 'application/json',
+            'user-agent': this.userAgent,
+            ...(options.body !== undefined ? { 'content-type': options.contentType ?? 'application/json' } : {}),
+          },
+          body: options.body === undefined ? undefined : JSON.stringify(options.body),
         },
-        body: options.body === undefined ? undefined : JSON.stringify(options.body),
-      });
+        this.answerTimeoutMs,
+      );
       status = res.status;
       const { text } = res;
       if (res.status >= 400) {

@@ -28,6 +28,11 @@ export interface HttpResponse {
 const IDLE_SOCKET_MS = 4_000;
 /** No byte for this long: the request failed (undici's default body and headers timeouts). */
 const REQUEST_IDLE_MS = 300_000;
+/**
+ * No answer (status line and headers) for this long: the API server is not there, or something in between holds
+ * the connection. Longer than the API server's own bound on admission webhooks (30 s each).
+ */
+export const ANSWER_TIMEOUT_MS = 60_000;
 /** A watch with no byte for this long is dead: client-node's Watch gives up after the same (its requestTimeoutMs). */
 const WATCH_IDLE_MS = 30_000;
 
@@ -73,14 +78,26 @@ export function send(
   url: URL,
   conn: Connection,
   init: { method: string; headers: Record<string, string>; body?: string | undefined },
+  answerTimeoutMs = ANSWER_TIMEOUT_MS,
 ): Promise<HttpResponse> {
   return new Promise((resolve, reject) => {
     const headers =
       init.body === undefined ? init.headers : { ...init.headers, 'content-length': `${Buffer.byteLength(init.body)}` };
     const req = start(url, conn, init.method, headers);
     req.setTimeout(REQUEST_IDLE_MS, () => req.destroy(timeoutError(`${init.method} ${url.pathname}`)));
-    req.on('error', reject);
+    const unanswered = setTimeout(() => {
+      const err = new Error(
+        `${init.method} ${url.origin}${url.pathname}: no answer within ${answerTimeoutMs / 1000} s (is the API server at ${url.origin} up and reachable?)`,
+      );
+      err.name = 'TimeoutError';
+      req.destroy(err);
+    }, answerTimeoutMs);
+    req.on('error', (err) => {
+      clearTimeout(unanswered);
+      reject(err);
+    });
     req.on('response', (res) => {
+      clearTimeout(unanswered);
       res.setEncoding('utf8');
       let text = '';
       res.on('data', (chunk: string) => {

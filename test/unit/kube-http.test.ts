@@ -86,3 +86,25 @@ describe('kube http', () => {
     stop(); // again: nothing more
   });
 });
+
+describe('an API server that takes the connection and never answers', () => {
+  it('fails the request after the answer timeout, naming the server, instead of hanging', async () => {
+    const { createServer } = await import('node:net');
+    const sockets: import('node:net').Socket[] = [];
+    const silent = createServer((socket) => sockets.push(socket)); // accepts, never answers
+    await new Promise<void>((ok) => silent.listen(0, '127.0.0.1', ok));
+    const url = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+    const started = Date.now();
+    try {
+      await expect(
+        send(new URL(`${url}/api/v1/namespaces`), conn, { method: 'GET', headers: {} }, 200),
+      ).rejects.toThrow(
+        `GET ${url}/api/v1/namespaces: no answer within 0.2 s (is the API server at ${url} up and reachable?)`,
+      );
+      expect(Date.now() - started).toBeLessThan(5_000);
+    } finally {
+      for (const s of sockets) s.destroy();
+      await new Promise((ok) => silent.close(ok));
+    }
+  });
+});
