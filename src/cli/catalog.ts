@@ -24,6 +24,8 @@ export const CATALOG_USAGE = `Usage: mcp-operator catalog [flags]
   --oidc-jwks-url URL       the issuer's JWKS (default: discovered from the issuer)
   --log-level LEVEL         trace|debug|info|warn|error (default: info; env LOG_LEVEL)`;
 
+const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+
 export function parseCatalogFlags(argv: string[], env: NodeJS.ProcessEnv) {
   const { values } = parseArgs({
     args: argv,
@@ -74,6 +76,11 @@ export function parseCatalogFlags(argv: string[], env: NodeJS.ProcessEnv) {
   const audience = values['oidc-audience'];
   if (tokenFile && issuer) throw new Error('set one of --auth-token-file or --oidc-issuer, not both');
   if (Boolean(issuer) !== Boolean(audience)) throw new Error('--oidc-issuer and --oidc-audience go together');
+  const logLevel = values['log-level'] as string;
+  if (!LOG_LEVELS.includes(logLevel))
+    throw new Error(
+      `--log-level (or LOG_LEVEL) must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logLevel)}`,
+    );
   return {
     help: values.help ?? false,
     kubeconfig: values.kubeconfig,
@@ -84,7 +91,7 @@ export function parseCatalogFlags(argv: string[], env: NodeJS.ProcessEnv) {
     maxStreams,
     tokenFile,
     oidc: issuer && audience ? { issuer, audience, jwksUrl: values['oidc-jwks-url'] } : undefined,
-    logLevel: values['log-level'] as string,
+    logLevel,
   };
 }
 

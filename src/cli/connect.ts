@@ -13,6 +13,7 @@ import { CLIENTS, type ClientKind, snippet, snippetTarget } from '../catalog/sni
 import { CATALOG_KINDS } from '../catalog/source.ts';
 import { isNotFound, KubeClient, resourcePath } from '../kube/client.ts';
 import { CLI_ANSWER_TIMEOUT_MS } from './defaults.ts';
+import { hasControl, printable } from './printable.ts';
 
 export const CONNECT_USAGE = `Usage: mcp-operator connect NAME [-n NAMESPACE] --client CLIENT [flags]
 
@@ -22,13 +23,6 @@ export const CONNECT_USAGE = `Usage: mcp-operator connect NAME [-n NAMESPACE] --
   --kubeconfig PATH         kubeconfig (default: $KUBECONFIG, ~/.kube/config, or in-cluster)
 
 The output is the config to paste; bearer tokens stay references (an environment variable or a prompt).`;
-
-/** C0 and C1 control characters but newline and tab: a status string must not drive the user's terminal. */
-// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point.
-const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
-/** A cluster-written text (a condition message, a reason) made safe to print: controls shown as \\uXXXX. */
-export const printable = (text: string) =>
-  text.replace(CONTROL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 
 /** Kubernetes object names: a DNS-1123 subdomain; namespaces: a DNS-1123 label. Checked before any request. */
 const OBJECT_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
@@ -147,7 +141,7 @@ export async function runConnect(argv: string[]): Promise<number> {
       );
     const s = snippet(flags.client, target);
     // The snippet is pasted as is: a URL with control characters is refused rather than escaped into another URL.
-    if (new RegExp(CONTROL.source).test(s.text)) {
+    if (hasControl(s.text)) {
       process.stderr.write(
         `connect: the URL in ${kind.kind} ${namespace}/${flags.name}'s status holds control characters (${printable(target.url)}): not printing it\n`,
       );

@@ -68,6 +68,13 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+// `mcp-operator render -f x | head`: the reader left. Stop quietly, as other tools do on SIGPIPE; a full disk
+// or a closed stdout is one line, never a stack trace.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code !== 'EPIPE') process.stderr.write(`mcp-operator: cannot write the output: ${err.message}\n`);
+  process.exit(err.code === 'EPIPE' ? 0 : 1);
+});
+
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;

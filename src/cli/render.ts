@@ -1,8 +1,8 @@
 /** `mcp-operator render -f FILE [-o yaml|json]`: the objects the controller would create, offline. */
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { parseAllDocuments, stringify } from 'yaml';
-import { KIND, VIRTUAL_KIND } from '../api/schema.ts';
+import { GROUP, KIND, VIRTUAL_KIND } from '../api/schema.ts';
 import type { McpServer, VirtualMcpServer } from '../api/types.generated.ts';
 import { InvalidMcpServerError, parseMcpServer, parseVirtualMcpServer } from '../api/validate.ts';
 import { renderChildren } from '../render/index.ts';
@@ -11,6 +11,7 @@ import { renderVirtualChildren } from '../render/virtual.ts';
 import { backendsFile, selectBackends } from '../render/virtual-backends.ts';
 import { DEFAULT_GATEWAY_IMAGE } from './defaults.ts';
 import { describeDifference, kubectlReadingDifferences, selfContainingAlias } from './kubectl-yaml.ts';
+import { printable } from './printable.ts';
 
 export const RENDER_USAGE = `Usage: mcp-operator render -f FILE [-f FILE...] [-o yaml|json] [--gateway-image IMAGE]
 
@@ -27,13 +28,54 @@ export interface RenderIO {
   readFile: (path: string) => string;
 }
 
+/** Larger than any manifest a person reviews (the API server takes at most 3 MiB an object): refused unread. */
+export const MAX_INPUT_BYTES = 32 * 1024 * 1024;
+
+/** The file (or stdin), read up to MAX_INPUT_BYTES: a larger one, or /dev/zero, is refused, not buffered whole. */
+export function readBounded(path: string): string {
+  const fd = path === '-' ? 0 : openSync(path, 'r');
+  try {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const chunk = Buffer.allocUnsafe(1 << 20);
+    for (;;) {
+      let n: number;
+      try {
+        n = readSync(fd, chunk, 0, chunk.length, null);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'EAGAIN') continue; // a non-blocking stdin: wait for data
+        throw err;
+      }
+      if (n === 0) break;
+      size += n;
+      if (size > MAX_INPUT_BYTES) throw new Error(`it is larger than ${MAX_INPUT_BYTES >> 20} MiB: split it`);
+      chunks.push(Buffer.from(chunk.subarray(0, n)));
+    }
+    return Buffer.concat(chunks, size).toString('utf8');
+  } finally {
+    if (fd !== 0) closeSync(fd);
+  }
+}
+
 const defaultIO: RenderIO = {
   stdout: (t) => process.stdout.write(t),
   stderr: (t) => process.stderr.write(t),
-  readFile: (path) => readFileSync(path === '-' ? 0 : path, 'utf8'),
+  readFile: readBounded,
 };
 
-export function runRender(argv: string[], io: RenderIO = defaultIO): number {
+/** A kind of this operator's API group that is neither of its kinds: a typo, said so rather than skipped. */
+function unknownOwnKind(item: { apiVersion?: unknown; kind?: unknown }): string | undefined {
+  if (typeof item.apiVersion !== 'string' || !item.apiVersion.startsWith(`${GROUP}/`)) return undefined;
+  if (item.kind === KIND || item.kind === VIRTUAL_KIND) return undefined;
+  const said = printable(JSON.stringify(item.kind ?? null));
+  const lower = String(item.kind).toLowerCase();
+  const near = lower.startsWith('virtual') ? VIRTUAL_KIND : lower.includes('mcp') ? KIND : undefined;
+  return `kind ${said} is not a kind of ${GROUP} (${KIND}, ${VIRTUAL_KIND})${near ? `: did you mean ${near}?` : ''}`;
+}
+
+export function runRender(argv: string[], given: RenderIO = defaultIO): number {
+  // Names and keys come from the file: they must not drive the terminal (escape sequences, carriage returns).
+  const io: RenderIO = { ...given, stderr: (t) => given.stderr(printable(t)) };
   let values: { file?: string[]; output?: string; 'gateway-image'?: string; help?: boolean };
   try {
     ({ values } = parseArgs({
@@ -68,6 +110,7 @@ export function runRender(argv: string[], io: RenderIO = defaultIO): number {
   const rendered: Array<unknown[] | (() => unknown[])> = [];
   const servers: McpServer[] = [];
   let failed = false;
+  let found = 0;
   for (const file of values.file) {
     let text: string;
     try {
@@ -107,8 +150,22 @@ export function runRender(argv: string[], io: RenderIO = defaultIO): number {
       // `kubectl get mcps -o yaml` prints a List: render its items.
       const items = manifest.kind === 'List' && Array.isArray(manifest.items) ? manifest.items : [manifest];
       const gatewayImage = values['gateway-image'] as string;
-      for (const item of items as Array<{ kind?: unknown }>) {
+      if (Array.isArray(manifest)) {
+        io.stderr(
+          `render: ${where} is a list, not a Kubernetes object: write each object as its own document (---), or as the items of a kind: List\n`,
+        );
+        failed = true;
+        continue;
+      }
+      for (const item of items as Array<{ apiVersion?: unknown; kind?: unknown }>) {
+        const typo = item && typeof item === 'object' ? unknownOwnKind(item) : undefined;
+        if (typo) {
+          io.stderr(`render: ${where}: ${typo}\n`);
+          failed = true;
+          continue;
+        }
         if (item?.kind !== KIND && item?.kind !== VIRTUAL_KIND) continue;
+        found++;
         try {
           if (item.kind === KIND) {
             const mcp = parseMcpServer(item);
@@ -127,6 +184,12 @@ export function runRender(argv: string[], io: RenderIO = defaultIO): number {
     }
   }
   if (failed) return 1;
+  // Nothing to render is not an error (a file of other kinds, an empty one), but it is said, not silent.
+  if (found === 0) {
+    io.stderr(
+      `render: warning: no ${KIND} or ${VIRTUAL_KIND} in ${values.file.join(', ')} (other kinds are ignored): check the kind and apiVersion (${GROUP}/v1alpha1)\n`,
+    );
+  }
   const objects = rendered.flatMap((r) => (typeof r === 'function' ? r() : r));
   if (values.output === 'json') {
     io.stdout(`${JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }, null, 2)}\n`);

@@ -22,6 +22,9 @@ describe('mcp-operator catalog flags', () => {
 
   it('refuses what cannot work, naming the flag', () => {
     expect(() => parseCatalogFlags(['--listen', 'nowhere'], {})).toThrow('--listen must be HOST:PORT');
+    expect(() => parseCatalogFlags([], { LOG_LEVEL: 'loud' })).toThrow(
+      '--log-level (or LOG_LEVEL) must be one of trace, debug, info, warn, error, fatal, silent, got "loud"',
+    );
     expect(() => parseCatalogFlags(['--name-prefix', 'a/b'], {})).toThrow('--name-prefix must be reverse-DNS');
     expect(() =>
       parseCatalogFlags(['--auth-token-file', 'f', '--oidc-issuer', 'https://i', '--oidc-audience', 'a'], {}),

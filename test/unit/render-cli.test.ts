@@ -2,7 +2,7 @@
 import type { KubernetesObject, V1Deployment } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments, stringify, visit } from 'yaml';
-import { runRender } from '../../src/cli/render.ts';
+import { MAX_INPUT_BYTES, readBounded, runRender } from '../../src/cli/render.ts';
 import { httpServer, invalidCases, stdioServer } from '../fixtures/manifests.ts';
 
 interface Run {
@@ -282,5 +282,50 @@ describe('render CLI with hostile YAML', () => {
     const r = run(['-f', 'bomb.yaml'], { 'bomb.yaml': `${lines.join('\n')}\n${vmcp('a: b')}` });
     expect(r).toMatchObject({ code: 1, stdout: '' });
     expect(r.stderr).toMatch(/^render: bomb\.yaml \(document 1\) cannot be read: .*alias/);
+  });
+});
+
+describe('input that used to pass unseen', () => {
+  it("a kind of the operator's group that is not one of its kinds is an error with the likely kind", () => {
+    const typo = stringify({ ...stdioServer('typo'), kind: 'McpSever' });
+    const r = run(['-f', 'typo.yaml'], { 'typo.yaml': typo });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(
+      'kind "McpSever" is not a kind of mcpoperator.io (McpServer, VirtualMcpServer): did you mean McpServer?',
+    );
+    expect(r.stdout).toBe('');
+  });
+
+  it('a top-level list is refused, and a file with nothing to render says so', () => {
+    const list = run(['-f', 'list.json'], { 'list.json': JSON.stringify([stdioServer('a')]) });
+    expect(list.code).toBe(1);
+    expect(list.stderr).toMatch(/is a list, not a Kubernetes object/);
+    const empty = run(['-f', 'empty.yaml'], { 'empty.yaml': '# nothing yet\n' });
+    expect(empty.code).toBe(0);
+    expect(empty.stderr).toMatch(/warning: no McpServer or VirtualMcpServer in empty\.yaml/);
+  });
+
+  it('control characters from the file are escaped in messages: they cannot drive the terminal', () => {
+    const evil = stringify({ ...stdioServer('x'), metadata: { name: 'x\u001b]0;pwned\u0007\r' } });
+    const r = run(['-f', 'evil.yaml'], { 'evil.yaml': evil });
+    expect(r.code).toBe(1);
+    for (const c of ['\u001b', '\u0007', '\r']) expect(r.stderr).not.toContain(c);
+    expect(r.stderr).toContain('\\u001b]0;pwned\\u0007');
+  });
+});
+
+describe('reading the input', () => {
+  it('refuses a file past MAX_INPUT_BYTES without holding it whole, and reads one below it', async () => {
+    const { mkdtempSync, truncateSync, writeFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { tmpdir } = await import('node:os');
+    const dir = mkdtempSync(join(tmpdir(), 'render-input-'));
+    const huge = join(dir, 'huge.yaml');
+    writeFileSync(huge, '');
+    truncateSync(huge, MAX_INPUT_BYTES + 1); // sparse: nothing is written to disk
+    expect(() => readBounded(huge)).toThrow('it is larger than 32 MiB: split it');
+    const small = join(dir, 'small.yaml');
+    writeFileSync(small, 'kind: ConfigMap\n');
+    expect(readBounded(small)).toBe('kind: ConfigMap\n');
   });
 });
