@@ -53,6 +53,14 @@ describe('the URL the client called', () => {
     ['team', '', ''],
     ['/a"b', '', ''],
     ['/a b', '/github', '/github'],
+    // A client resolves these elsewhere: another host, or up and out of the prefix.
+    ['//evil.example', '', ''],
+    ['/team//evil', '', ''],
+    ['/../../x', '/github', '/github'],
+    ['/team/%2E%2e/x', '', ''],
+    ['/./team', '', ''],
+    [`/${'a'.repeat(300)}`, '', ''],
+    ['/team.v2/..x', '', '/team.v2/..x'],
   ])('X-Forwarded-Prefix %s, base path %s: %s', (forwarded, prefix, expected) => {
     expect(externalPrefixOf(forwarded, prefix)).toBe(expected);
   });

@@ -4,6 +4,17 @@ import { header } from './reply.ts';
 
 /** A path a proxy may stand in front of us with; anything else is never echoed back. */
 const SAFE_PREFIX = /^\/[A-Za-z0-9._~!$&'()*+;=:@%/-]*$/;
+const MAX_PREFIX = 256;
+/** A `.` or `..` segment, spelled out or percent-encoded: URL resolution climbs with either. */
+const DOT_SEGMENT = /(^|\/)(\.|%2e){1,2}(\/|$)/i;
+
+/**
+ * Whether a forwarded prefix may go into the URLs the gateway hands out (the legacy endpoint event, the auth
+ * challenge): a plain path, not `//host` (a client reads that as another host), no dot segments, bounded.
+ */
+function safePrefix(prefix: string): boolean {
+  return prefix.length <= MAX_PREFIX && SAFE_PREFIX.test(prefix) && !prefix.includes('//') && !DOT_SEGMENT.test(prefix);
+}
 
 /** `scheme://host` from X-Forwarded-Proto (first hop; only https or http) and X-Forwarded-Host or Host. */
 export function externalOriginOf(forwardedProto: string | undefined, host: string | undefined): string {
@@ -14,7 +25,7 @@ export function externalOriginOf(forwardedProto: string | undefined, host: strin
 /** The path prefix the client sees: X-Forwarded-Prefix (what a proxy stripped) plus the base path. */
 export function externalPrefixOf(forwardedPrefix: string | undefined, prefix: string): string {
   const forwarded = forwardedPrefix?.split(',')[0]?.trim() ?? '';
-  const clean = SAFE_PREFIX.test(forwarded) ? forwarded.replace(/\/+$/, '') : '';
+  const clean = safePrefix(forwarded) ? forwarded.replace(/\/+$/, '') : '';
   return clean && clean !== prefix ? `${clean}${prefix}` : prefix;
 }
 
