@@ -123,6 +123,22 @@ describe('child lifecycle', () => {
     const res = await postInitialize(`${gw.url}/mcp`, '2025-06-18', 'application/json');
     const body = (await res.json()) as { error: { code: number; message: string } };
     expect(body.error.message).toMatch(/restarting|starting/);
+    // The failed handshake names no session: there is none to use.
+    expect(res.headers.get('mcp-session-id')).toBeNull();
+
+    // Once the backoff is past the 2 s a request may wait for the server, waiting cannot help: said at once.
+    let said = '';
+    await until(
+      async () => {
+        const started = Date.now();
+        const quick = await postInitialize(`${gw.url}/mcp`, '2025-06-18', 'application/json');
+        said = ((await quick.json()) as { error: { message: string } }).error.message;
+        return Date.now() - started < 1_000;
+      },
+      20_000,
+      'an answer without the wait',
+    );
+    expect(said).toMatch(/the MCP server is restarting \(it stopped: .*; next try in \d+ s\)/);
     expect(await gw.stop()).toBe(0);
   });
 });

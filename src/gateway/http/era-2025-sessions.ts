@@ -114,15 +114,20 @@ export class Sessions2025 {
       headers,
       upgradeAfterMs: this.o.streamLimits.upgradeAfterMs,
       onUnsent: this.onUnsent,
-      onResponse: created ? this.closeIfFailed(created) : undefined,
+      onResponse: created ? this.closeIfFailed(created, headers) : undefined,
     });
     dispatch(session, router, messages, exchange);
   }
 
-  /** A failed handshake must not leave a session behind. */
-  private closeIfFailed(created: SessionEntry): (response: JsonRpcResponse) => void {
+  /** A failed handshake must not leave a session behind, nor name it in its answer (the id would be a 404). */
+  private closeIfFailed(
+    created: SessionEntry,
+    headers: Readonly<Record<string, string>>,
+  ): (response: JsonRpcResponse) => void {
     return (response) => {
-      if (response.error) void this.o.sessions.close(created, 'initialize failed');
+      if (!response.error) return;
+      void this.o.sessions.close(created, 'initialize failed');
+      delete (headers as Record<string, string>)['mcp-session-id'];
     };
   }
 

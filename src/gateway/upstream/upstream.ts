@@ -61,6 +61,8 @@ export class Upstream {
   private readyWaiters: Array<{ resolve: () => void; reject: (e: Error) => void; timer?: NodeJS.Timeout }> = [];
   private backoffMs: number;
   private restartTimer?: NodeJS.Timeout;
+  /** When the scheduled restart runs (Date.now() time), while restartTimer is set. */
+  private restartAt = 0;
   private readySince = 0;
   private readonly log: Logger;
   private startedOnce = false;
@@ -110,6 +112,10 @@ export class Upstream {
   whenReady(timeoutMs?: number): Promise<void> {
     if (this.state === 'ready') return Promise.resolve();
     if (this.state === 'stopped') return Promise.reject(new UpstreamError('the MCP server is stopped'));
+    // Backing off past the wait (a server that keeps failing): waiting cannot help, so the caller hears it now.
+    if (timeoutMs !== undefined && this.restartTimer && this.restartAt - Date.now() >= timeoutMs) {
+      return Promise.reject(new UpstreamError(this.unavailableReason()));
+    }
     return new Promise((resolve, reject) => {
       const waiter: { resolve: () => void; reject: (e: Error) => void; timer?: NodeJS.Timeout } = { resolve, reject };
       if (timeoutMs !== undefined) {
@@ -126,7 +132,10 @@ export class Upstream {
     if (this.state === 'restarting') {
       const exit = this.lastExit;
       const how = exit?.signal ? `signal ${exit.signal}` : exit?.code != null ? `exit code ${exit.code}` : exit?.reason;
-      return `the MCP server is restarting (it stopped: ${how ?? 'unknown'})`;
+      const next = this.restartTimer
+        ? `; next try in ${Math.max(1, Math.ceil((this.restartAt - Date.now()) / 1000))} s`
+        : '';
+      return `the MCP server is restarting (it stopped: ${how ?? 'unknown'}${next})`;
     }
     if (this.state === 'stopped') return 'the MCP server is stopped';
     return 'the MCP server is starting';
@@ -243,6 +252,7 @@ export class Upstream {
     if (this.state !== 'restarting') this.setState('restarting', this.lastExit);
     const delay = this.backoffMs;
     this.backoffMs = Math.min(this.backoffMs * 2, this.options.backoffMaxMs ?? 30_000);
+    this.restartAt = Date.now() + delay;
     this.restartTimer = setTimeout(() => {
       this.restartTimer = undefined;
       this.restarts++;
