@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseCatalogFlags } from '../../src/cli/catalog.ts';
-import { parseConnectFlags } from '../../src/cli/connect.ts';
+import { loadKubeConfig, parseConnectFlags } from '../../src/cli/connect.ts';
 
 describe('mcp-operator catalog flags', () => {
   it('defaults: every namespace, :8080, local.cluster, no auth', () => {
@@ -131,5 +131,34 @@ describe('connect and catalog with a careless setup: a clear message and exit co
     expect(r.code).toBe(1);
     expect(r.stdout + r.stderr).toContain('cannot load the kubeconfig /nonexistent/kc');
     noTrace(r.stdout + r.stderr);
+  });
+});
+
+describe('loadKubeConfig: a KUBECONFIG list, as kubectl reads it', () => {
+  const kubeconfig = (server: string, context: string) =>
+    [
+      'apiVersion: v1',
+      'kind: Config',
+      `current-context: ${context}`,
+      `clusters: [{name: c, cluster: {server: '${server}'}}]`,
+      'users: [{name: u, user: {token: t}}]',
+      `contexts: [{name: ${context}, context: {cluster: c, user: u}}]`,
+    ].join('\n');
+
+  it('skips files that do not exist; where two name one cluster, the first wins', async () => {
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const { delimiter, join } = await import('node:path');
+    const { tmpdir } = await import('node:os');
+    const dir = mkdtempSync(join(tmpdir(), 'kubeconfigs-'));
+    writeFileSync(join(dir, 'a'), kubeconfig('https://a.example:6443', 'first'));
+    writeFileSync(join(dir, 'b'), kubeconfig('https://b.example:6443', 'second'));
+    const KUBECONFIG = [join(dir, 'missing'), join(dir, 'a'), join(dir, 'b')].join(delimiter);
+    const kc = loadKubeConfig(undefined, { KUBECONFIG });
+    expect(kc.getCurrentContext()).toBe('first');
+    expect(kc.getCurrentCluster()?.server).toBe('https://a.example:6443');
+    expect(kc.contexts.map((c) => c.name)).toEqual(['first', 'second']);
+    expect(() => loadKubeConfig(undefined, { KUBECONFIG: join(dir, 'missing') })).toThrow(
+      `cannot load the kubeconfig ${join(dir, 'missing')}: no file in KUBECONFIG exists`,
+    );
   });
 });
