@@ -78,6 +78,9 @@ export class SseParser {
   }
 }
 
+/** Cancelled ids remembered at most (a server answering none of them cannot grow the set without bound). */
+const MAX_CANCELLED = 4096;
+
 export class StreamableHttpChannel implements Channel {
   onmessage?: (message: unknown) => void;
   onclose?: (info: ChannelCloseInfo) => void;
@@ -89,6 +92,11 @@ export class StreamableHttpChannel implements Channel {
   private sessionId?: string;
   private protocolVersion?: string;
   private closed = false;
+  /**
+   * Requests this side cancelled (notifications/cancelled sent): the server owes them no answer, so a POST that
+   * ends without one is not a failure of the server. Bounded: emptied past MAX_CANCELLED.
+   */
+  private readonly cancelled = new Set<unknown>();
   /** Bytes of POSTs without response headers yet: the server has not taken them (backlog()). */
   private pendingBytes = 0;
   private stream?: IncomingMessage;
@@ -118,6 +126,10 @@ export class StreamableHttpChannel implements Channel {
 
   send(message: JsonRpcMessage): boolean {
     if (this.closed) return false;
+    if ('method' in message && message.method === 'notifications/cancelled' && isObject(message.params)) {
+      if (this.cancelled.size >= MAX_CANCELLED) this.cancelled.clear();
+      this.cancelled.add(message.params.requestId);
+    }
     const body = JSON.stringify(message);
     const bytes = Buffer.byteLength(body);
     this.pendingBytes += bytes;
@@ -159,7 +171,10 @@ export class StreamableHttpChannel implements Channel {
     };
     const deliver = (value: unknown) => {
       for (const m of Array.isArray(value) ? value : [value]) {
-        if (isObject(m) && 'id' in m && !('method' in m)) unanswered.delete(m.id);
+        if (isObject(m) && 'id' in m && !('method' in m)) {
+          unanswered.delete(m.id);
+          this.cancelled.delete(m.id); // answered after all (the cancel crossed the answer)
+        }
         this.onmessage?.(m);
       }
     };
@@ -189,6 +204,7 @@ export class StreamableHttpChannel implements Channel {
       if (typeof session === 'string' && session) this.sessionId = session;
       const done = () => {
         this.inFlight.delete(abort);
+        for (const id of unanswered) if (this.cancelled.delete(id)) unanswered.delete(id);
         if (unanswered.size) fail(`the answer stream ended before the answer (HTTP ${status})`);
       };
       if (status === 202 || (status >= 200 && status < 300 && unanswered.size === 0)) {
