@@ -6,6 +6,7 @@ import type { Logger } from '../../observability/log.ts';
 import {
   errorResponse,
   INVALID_REQUEST,
+  invalidMessageReason,
   type JsonRpcMessage,
   type JsonRpcResponse,
   kindOf,
@@ -98,6 +99,10 @@ export async function readJsonBody(request: McpRequest, maxBodyBytes: number, lo
 /** The JSON-RPC messages of a parsed body, or undefined once answered 400. */
 export function messagesOr400(request: McpRequest, parsed: unknown): JsonRpcMessage[] | undefined {
   const messages = jsonRpcMessages(parsed);
-  if (!messages) refuse(request, 400, INVALID_REQUEST, 'Invalid Request: not a JSON-RPC 2.0 message');
+  if (!messages) {
+    const list = Array.isArray(parsed) ? parsed : [parsed];
+    const reason = list.length === 0 ? 'the batch is empty' : list.map(invalidMessageReason).find(Boolean);
+    refuse(request, 400, INVALID_REQUEST, `Invalid Request: not a JSON-RPC 2.0 message${reason ? `: ${reason}` : ''}`);
+  }
   return messages;
 }

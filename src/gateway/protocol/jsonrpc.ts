@@ -48,8 +48,28 @@ export function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/**
+ * A string, or a finite number; an integer only up to 2^53-1 in size: past that, JSON.parse has already rounded it
+ * (9007199254740993 reads as ...992), so its answer would carry an id the client never sent.
+ */
 function isId(value: unknown): value is JsonRpcId {
-  return typeof value === 'string' || (typeof value === 'number' && Number.isFinite(value));
+  return (
+    typeof value === 'string' ||
+    (typeof value === 'number' && Number.isFinite(value) && (!Number.isInteger(value) || Number.isSafeInteger(value)))
+  );
+}
+
+/** Why a decoded value is not a JSON-RPC 2.0 message (said in the 400), or undefined when it is one. */
+export function invalidMessageReason(value: unknown): string | undefined {
+  if (kindOf(value) !== 'invalid') return undefined;
+  if (!isObject(value)) return 'each message must be a JSON object';
+  if (value.jsonrpc !== '2.0') return 'jsonrpc must be "2.0"';
+  if ('id' in value && !isId(value.id) && !(value.id === null && typeof value.method !== 'string')) {
+    return 'the id must be a string or a number (an integer of at most 2^53-1: larger ones lose digits in JSON; send it as a string)';
+  }
+  if (typeof value.method === 'string') return 'params must be an object';
+  if ('error' in value) return 'error must be an object';
+  return 'a message needs a method (a request or notification), or a result or an error (a response)';
 }
 
 /** Classifies one decoded JSON value as a JSON-RPC message without trusting its shape. */
