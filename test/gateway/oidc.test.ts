@@ -130,3 +130,37 @@ describe('OIDC JWT validation', () => {
     expect(doc.resource).toBe(`${gw.url}/mcp`);
   });
 });
+
+describe('an identity provider that does not answer', () => {
+  test('503 with Retry-After naming the URL, not a 401 that blames the token', async () => {
+    const { createServer: tcpServer } = await import('node:net');
+    const sockets: import('node:net').Socket[] = [];
+    const silent = tcpServer((s) => sockets.push(s)); // accepts, never answers
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const deaf = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+    const other = await startGateway(['stdio', '--', ...EVERYTHING], {
+      env: { MCP_GATEWAY_OIDC_ISSUER: deaf, MCP_GATEWAY_OIDC_AUDIENCE: 'mcp-gateway' },
+    });
+    try {
+      const token = jwt(rsa.privateKey, { alg: 'RS256', kid: 'rsa-1' }, { ...good(), iss: deaf });
+      const res = await fetch(`${other.url}/mcp`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json', ...bearer(token) },
+        body: '{"jsonrpc":"2.0","id":3,"method":"ping"}',
+      });
+      expect(res.status).toBe(503);
+      expect(res.headers.get('retry-after')).toBe('5');
+      const body = (await res.json()) as { id: unknown; error: { message: string } };
+      expect(body.id).toBeNull(); // answered before the body is read, as a 401 is
+      expect(body.error.message).toContain(
+        `the identity provider cannot be reached (${deaf}/.well-known/openid-configuration`,
+      );
+      const logged = await other.waitForLog((l) => l.msg === 'fetching the JWKS failed');
+      expect(logged.url).toBe(`${deaf}/.well-known/openid-configuration`);
+    } finally {
+      await other.stop();
+      for (const s of sockets) s.destroy();
+      silent.close();
+    }
+  });
+});

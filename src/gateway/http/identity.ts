@@ -45,6 +45,10 @@ export async function authenticate(request: McpRequest, auth: Authenticator): Pr
   const { req } = request;
   const result = await auth.authenticate(header(req, 'authorization'));
   if (result.ok) return result.identity;
+  if (result.unavailable) {
+    refuse(request, 503, SERVER_ERROR, `Service Unavailable: ${result.description}`, { 'retry-after': '5' });
+    return undefined;
+  }
   // RFC 9728 §3.1: the well-known segment right after the host, then the path clients call.
   const meta = `${externalOrigin(req)}${metadataPath(`${externalPrefix(req, request.prefix)}/mcp`)}`;
   refuse(request, 401, SERVER_ERROR, `Unauthorized: ${result.description}`, {

@@ -18,7 +18,7 @@ import type { Logger } from '../../observability/log.ts';
 
 export type AuthResult =
   | { ok: true; identity: string }
-  | { ok: false; error?: 'invalid_token' | 'invalid_request'; description: string };
+  | { ok: false; error?: 'invalid_token' | 'invalid_request'; description: string; unavailable?: true };
 
 export interface Authenticator {
   authenticate(authorization: string | undefined): Promise<AuthResult>;
@@ -158,6 +158,8 @@ export class OidcAuthenticator implements Authenticator {
   private fetchedAt = 0;
   private fetching?: Promise<void>;
   private jwksUrl?: string;
+  /** Why the last JWKS fetch failed (its URL and error), until one succeeds. */
+  private unreachable?: string;
 
   constructor(options: OidcOptions) {
     this.options = options;
@@ -178,8 +180,9 @@ export class OidcAuthenticator implements Authenticator {
 
   private refresh(): Promise<void> {
     this.fetching ??= (async () => {
+      let url = this.jwksUrl ?? `${this.issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`;
       try {
-        const url = await this.resolveJwksUrl();
+        url = await this.resolveJwksUrl();
         const res = await fetch(url, { signal: AbortSignal.timeout(5000) });
         if (!res.ok) throw new Error(`JWKS ${url} answered ${res.status}`);
         const body = (await res.json()) as { keys?: Jwk[] };
@@ -195,8 +198,11 @@ export class OidcAuthenticator implements Authenticator {
         }
         this.keys = keys;
         this.fetchedAt = Date.now();
+        this.unreachable = undefined;
       } catch (err) {
-        this.options.log.error({ err: err instanceof Error ? err.message : String(err) }, 'fetching the JWKS failed');
+        const message = err instanceof Error ? err.message : String(err);
+        this.unreachable = `${url}: ${message}`;
+        this.options.log.error({ err: message, url }, 'fetching the JWKS failed');
       } finally {
         this.fetching = undefined;
       }
@@ -241,6 +247,14 @@ export class OidcAuthenticator implements Authenticator {
     const spec = ALGORITHMS[alg];
     if (!spec) return invalid(`unsupported JWT algorithm ${JSON.stringify(alg)}`);
     const entry = await this.keyFor(typeof header.kid === 'string' ? header.kid : undefined);
+    if (!entry && this.unreachable !== undefined && this.keys.size === 0) {
+      // Not the token's fault: no key could be read at all. 503 and a retry, not a 401 that blames the token.
+      return {
+        ok: false,
+        unavailable: true,
+        description: `the identity provider cannot be reached (${this.unreachable}); retry later`,
+      };
+    }
     if (!entry) return invalid('no key in the issuer JWKS matches the token');
     if (entry.alg !== undefined && entry.alg !== alg) return invalid('the token algorithm does not match its key');
     const keyType = entry.key.asymmetricKeyType ?? '';
