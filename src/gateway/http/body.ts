@@ -16,7 +16,41 @@ interface BodyRead {
   chunks: Buffer[];
   size: number;
   over: boolean;
+  /** performance.now() of the last byte (or of the start). */
+  lastByteAt: number;
+  /** Cut after this long without a byte. */
+  idleMs: number;
   resolve: (result: BodyResult) => void;
+}
+
+/**
+ * A body that stops arriving for this long is cut (the client gets a reset): a trickle of one byte every few
+ * seconds would otherwise hold its connection for node's whole request timeout (5 min). One sweep for every body
+ * being read, not a timer per request.
+ */
+export const BODY_IDLE_MS = 30_000;
+const reading = new Set<ReadingRequest>();
+let sweeper: NodeJS.Timeout | undefined;
+
+function track(req: ReadingRequest): void {
+  reading.add(req);
+  if (sweeper) return;
+  sweeper = setInterval(() => {
+    const now = performance.now();
+    for (const r of reading) {
+      const read = r[READING];
+      if (!read || r.complete || r.destroyed) reading.delete(r);
+      else if (now - read.lastByteAt > read.idleMs) {
+        reading.delete(r);
+        r.socket.destroy();
+      }
+    }
+    if (reading.size === 0 && sweeper) {
+      clearInterval(sweeper);
+      sweeper = undefined;
+    }
+  }, 1_000);
+  sweeper.unref();
 }
 const READING = Symbol('body being read');
 type ReadingRequest = IncomingMessage & { [READING]?: BodyRead };
@@ -26,6 +60,7 @@ const ABORTED: BodyResult = Object.freeze({ ok: false, status: 'aborted' });
 
 function onBodyData(this: ReadingRequest, chunk: Buffer): void {
   const read = this[READING] as BodyRead;
+  read.lastByteAt = performance.now();
   read.size += chunk.length;
   if (read.size > read.limit) {
     read.over = true;
@@ -38,6 +73,7 @@ function onBodyData(this: ReadingRequest, chunk: Buffer): void {
 
 function onBodyEnd(this: ReadingRequest): void {
   const read = this[READING] as BodyRead;
+  reading.delete(this);
   if (read.over) return;
   const { chunks, size } = read;
   read.resolve({ ok: true, body: chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size) });
@@ -45,19 +81,30 @@ function onBodyEnd(this: ReadingRequest): void {
 
 // A client going away is the client's business, not a gateway error (one error line per dropped upload).
 function onBodyError(this: ReadingRequest): void {
+  reading.delete(this);
   this[READING]?.resolve(ABORTED);
 }
 
 function onBodyClose(this: ReadingRequest): void {
+  reading.delete(this);
   if (!this.complete) this[READING]?.resolve(ABORTED);
 }
 
 /** Reads the body, or stops at `limit` bytes (declared or received): then the caller refuses it. */
-export function readBody(req: IncomingMessage, limit: number): Promise<BodyResult> {
+export function readBody(req: IncomingMessage, limit: number, idleMs = BODY_IDLE_MS): Promise<BodyResult> {
   const declared = Number(req.headers['content-length'] ?? '0');
   if (declared > limit) return Promise.resolve(TOO_LARGE);
   const { promise, resolve } = Promise.withResolvers<BodyResult>();
-  (req as ReadingRequest)[READING] = { limit, chunks: [], size: 0, over: false, resolve };
+  (req as ReadingRequest)[READING] = {
+    limit,
+    chunks: [],
+    size: 0,
+    over: false,
+    lastByteAt: performance.now(),
+    idleMs,
+    resolve,
+  };
+  if (!req.complete) track(req as ReadingRequest);
   req.on('data', onBodyData);
   req.on('end', onBodyEnd);
   req.on('error', onBodyError);
