@@ -123,6 +123,80 @@ function suggestion(key: string, known: string[]): string {
 /** How an unknown-field error starts: the API server reports those alone (strict decoding comes first). */
 const UNKNOWN_FIELD = 'unknown field';
 
+/** The fields of ObjectMeta (the API server refuses any other under kubectl's strict field validation). */
+const OBJECT_META_FIELDS = [
+  'name',
+  'generateName',
+  'namespace',
+  'selfLink',
+  'uid',
+  'resourceVersion',
+  'generation',
+  'creationTimestamp',
+  'deletionTimestamp',
+  'deletionGracePeriodSeconds',
+  'labels',
+  'annotations',
+  'ownerReferences',
+  'finalizers',
+  'managedFields',
+];
+const NAMESPACE_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const QUALIFIED_KEY_RE =
+  /^([a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+const LABEL_VALUE_RE = /^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$/;
+
+/**
+ * What the API server would refuse in a manifest's metadata, which the schema leaves to it: offline (render), the
+ * same checks, so a typo such as `nmespace` is not dropped silently and a label the API server refuses is not
+ * printed as if it would apply.
+ */
+export function metadataErrors(metadata: unknown): FieldError[] {
+  if (!isObject(metadata)) return [{ field: 'metadata', message: 'must be an object' }];
+  const errors: FieldError[] = [];
+  for (const key of Object.keys(metadata)) {
+    if (!OBJECT_META_FIELDS.includes(key))
+      errors.push({ field: `metadata.${key}`, message: `${UNKNOWN_FIELD}: ${suggestion(key, OBJECT_META_FIELDS)}` });
+  }
+  const { name, namespace, labels, annotations } = metadata;
+  if (name !== undefined && typeof name !== 'string')
+    errors.push({ field: 'metadata.name', message: `must be a string, got ${describe(name)}: quote it` });
+  if (namespace !== undefined) {
+    if (typeof namespace !== 'string')
+      errors.push({ field: 'metadata.namespace', message: `must be a string, got ${describe(namespace)}: quote it` });
+    else if (namespace.length > 63 || !NAMESPACE_NAME.test(namespace))
+      errors.push({
+        field: 'metadata.namespace',
+        message: `${describe(namespace)} is not a namespace name: at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit`,
+      });
+  }
+  for (const [field, map, isLabels] of [
+    ['labels', labels, true],
+    ['annotations', annotations, false],
+  ] as const) {
+    if (map === undefined) continue;
+    if (!isObject(map)) {
+      errors.push({ field: `metadata.${field}`, message: 'must be a map of strings' });
+      continue;
+    }
+    for (const [k, v] of Object.entries(map)) {
+      if (!QUALIFIED_KEY_RE.test(k))
+        errors.push({
+          field: `metadata.${field}`,
+          message: `the key ${describe(k)} is not valid: letters, digits, - _ . (at most 63), optionally prefixed by a DNS name and /, e.g. example.com/team`,
+        });
+      if (typeof v !== 'string')
+        errors.push({ field: `metadata.${field}.${k}`, message: `must be a string, got ${describe(v)}: quote it` });
+      else if (isLabels && !LABEL_VALUE_RE.test(v))
+        errors.push({
+          field: `metadata.${field}.${k}`,
+          message: `${describe(v)} is not a label value: at most 63 letters, digits, - _ . starting and ending with a letter or digit`,
+        });
+    }
+  }
+  return errors;
+}
+
 /**
  * The API server skips the CEL rules when schema validation found a type, enum, required, too-long or too-many
  * error (apiextensions' hasBlockingErr); pattern, bound and duplicate errors do not stop them.

@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import { parseAllDocuments, stringify } from 'yaml';
 import { GROUP, KIND, VIRTUAL_KIND } from '../api/schema.ts';
 import type { McpServer, VirtualMcpServer } from '../api/types.generated.ts';
-import { InvalidMcpServerError, parseMcpServer, parseVirtualMcpServer } from '../api/validate.ts';
+import { InvalidMcpServerError, metadataErrors, parseMcpServer, parseVirtualMcpServer } from '../api/validate.ts';
 import { renderChildren } from '../render/index.ts';
 import { namespaceOf } from '../render/metadata.ts';
 import { renderVirtualChildren } from '../render/virtual.ts';
@@ -166,6 +166,15 @@ export function runRender(argv: string[], given: RenderIO = defaultIO): number {
         }
         if (item?.kind !== KIND && item?.kind !== VIRTUAL_KIND) continue;
         found++;
+        // The API server's checks of metadata (the schema leaves them to it): a typo is not dropped unseen.
+        const metaErrors = metadataErrors((item as { metadata?: unknown }).metadata);
+        if (metaErrors.length) {
+          const meta = (item as { metadata?: { name?: unknown } }).metadata;
+          const shown = typeof meta?.name === 'string' ? meta.name : '<unnamed>';
+          io.stderr(`render: ${where}: ${new InvalidMcpServerError(shown, metaErrors, String(item.kind)).message}\n`);
+          failed = true;
+          continue;
+        }
         try {
           if (item.kind === KIND) {
             const mcp = parseMcpServer(item);

@@ -329,3 +329,50 @@ describe('reading the input', () => {
     expect(readBounded(small)).toBe('kind: ConfigMap\n');
   });
 });
+
+describe('metadata, checked as the API server would', () => {
+  it.each<[string, Record<string, unknown>, RegExp]>([
+    [
+      'a typo of namespace',
+      { name: 'm', nmespace: 'prod' },
+      /metadata\.nmespace: unknown field: did you mean "namespace"\?/,
+    ],
+    [
+      'a namespace that is no name',
+      { name: 'm', namespace: 'Bad_NS' },
+      /metadata\.namespace: "Bad_NS" is not a namespace name/,
+    ],
+    ['a number as namespace', { name: 'm', namespace: 5 }, /metadata\.namespace: must be a string, got 5: quote it/],
+    ['a number as name', { name: 123 }, /metadata\.name: must be a string, got 123: quote it/],
+    ['a label key with a space', { name: 'm', labels: { 'bad key!': 'x' } }, /the key "bad key!" is not valid/],
+    ['a label value that is a number', { name: 'm', labels: { a: 1 } }, /metadata\.labels\.a: must be a string, got 1/],
+    [
+      'an annotation value that is a boolean',
+      { name: 'm', annotations: { a: true } },
+      /metadata\.annotations\.a: must be a string/,
+    ],
+  ])('%s', (_name, metadata, says) => {
+    const r = run(['-f', 'm.yaml'], { 'm.yaml': stringify({ ...stdioServer('m'), metadata }) });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(says);
+    expect(r.stdout).toBe('');
+  });
+
+  it('the fields the API server adds (uid, managedFields, ownerReferences...) are fine', () => {
+    const metadata = {
+      name: 'm',
+      namespace: 'team-a',
+      uid: 'u',
+      resourceVersion: '7',
+      generation: 2,
+      creationTimestamp: '2026-01-01T00:00:00Z',
+      labels: { 'example.com/team': 'a', empty: '' },
+      annotations: { note: 'any text: with spaces / and ünïcode' },
+      finalizers: ['example.com/keep'],
+      managedFields: [],
+    };
+    const r = run(['-f', 'm.yaml'], { 'm.yaml': stringify({ ...stdioServer('m'), metadata }) });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+  });
+});
