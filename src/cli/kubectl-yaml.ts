@@ -102,6 +102,8 @@ export function kubectlReadingDifferences(doc: Document): ReadingDifference[] {
     Scalar(_key, node, ancestors) {
       // Quoted, block and explicitly tagged scalars are strings (or what the tag says) to both.
       if (node.type !== 'PLAIN' || node.tag || node.source === undefined) return;
+      // A merge key: kubectl (YAML 1.1) merges, and render reads the document with merge keys on, as it does.
+      if (node.source === '<<' && typeof node.value === 'symbol') return;
       const kubectl = kubectlScalar(node.source);
       if (same(kubectl, node.value)) return;
       const path = pathOf(ancestors, node);

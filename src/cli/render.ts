@@ -119,7 +119,7 @@ export function runRender(argv: string[], given: RenderIO = defaultIO): number {
       io.stderr(`render: cannot read ${file}: ${(err as Error).message}\n`);
       return 1;
     }
-    const documents = parseAllDocuments(text);
+    const documents = parseAllDocuments(text, { merge: true });
     for (const [index, doc] of (Array.isArray(documents) ? documents : [documents]).entries()) {
       const where = `${file} (document ${index + 1})`;
       if (doc.errors.length) {

@@ -376,3 +376,30 @@ describe('metadata, checked as the API server would', () => {
     expect(r.code).toBe(0);
   });
 });
+
+describe('YAML merge keys', () => {
+  it('<< merges as kubectl reads it (YAML 1.1), the explicit key winning', () => {
+    const text = [
+      'apiVersion: mcpoperator.io/v1alpha1',
+      'kind: McpServer',
+      'metadata: {name: m}',
+      'spec:',
+      '  image: ghcr.io/x/y:1',
+      '  transport: stdio',
+      '  command: [x]',
+      '  resources:',
+      '    requests: &r {cpu: 100m, memory: 128Mi}',
+      '    limits: {<<: *r, memory: 256Mi}',
+    ].join('\n');
+    const r = run(['-f', 'm.yaml', '-o', 'json'], { 'm.yaml': text });
+    expect(r.stderr).toBe('');
+    const list = JSON.parse(r.stdout) as {
+      items: Array<{ kind: string; spec?: { template?: { spec?: { containers?: Array<{ resources?: unknown }> } } } }>;
+    };
+    const deployment = list.items.find((o) => o.kind === 'Deployment');
+    expect(deployment?.spec?.template?.spec?.containers?.[0]?.resources).toEqual({
+      requests: { cpu: '100m', memory: '128Mi' },
+      limits: { cpu: '100m', memory: '256Mi' },
+    });
+  });
+});
