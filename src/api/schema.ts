@@ -261,10 +261,10 @@ const stringMap = (description: string): Schema => ({
   additionalProperties: { type: 'string', description: 'A value.', maxLength: 4096 },
 });
 /** A label or annotation key: an optional DNS-subdomain prefix and '/', then a name of at most 63 characters. */
-const QUALIFIED_KEY =
+export const QUALIFIED_KEY =
   '^([a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$';
 /** A label value: empty, or at most 63 of letters, digits, - _ . starting and ending alphanumeric. */
-const LABEL_VALUE = '^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$';
+export const LABEL_VALUE = '^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$';
 const badKeys = (s: Node): string[] =>
   s && typeof s === 'object' ? Object.keys(s).filter((k) => !new RegExp(QUALIFIED_KEY).test(k)) : [];
 /**

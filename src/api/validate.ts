@@ -3,7 +3,15 @@
  * types, bounds, patterns, unknown fields and the CEL rules' TypeScript mirrors. Used by `render` and by
  * the controller (defence in depth against an outdated CRD). Errors name the field and say how to fix it.
  */
-import { API_VERSION, KIND, mcpServerSchema, VIRTUAL_KIND, virtualMcpServerSchema } from './schema.ts';
+import {
+  API_VERSION,
+  KIND,
+  LABEL_VALUE,
+  mcpServerSchema,
+  QUALIFIED_KEY,
+  VIRTUAL_KIND,
+  virtualMcpServerSchema,
+} from './schema.ts';
 import type { Rule, Schema } from './schema-types.ts';
 import type { McpServer, VirtualMcpServer } from './types.generated.ts';
 
@@ -142,9 +150,8 @@ const OBJECT_META_FIELDS = [
   'managedFields',
 ];
 const NAMESPACE_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const QUALIFIED_KEY_RE =
-  /^([a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
-const LABEL_VALUE_RE = /^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$/;
+const QUALIFIED_KEY_RE = new RegExp(QUALIFIED_KEY);
+const LABEL_VALUE_RE = new RegExp(LABEL_VALUE);
 
 /**
  * What the API server would refuse in a manifest's metadata, which the schema leaves to it: offline (render), the
