@@ -7,6 +7,7 @@
  */
 import type { KubeConfig } from '@kubernetes/client-node';
 import { type Connection, connection, send, streamLines } from './http.ts';
+import { credentialsOf, redact, redactDeep } from './redact.ts';
 
 export class KubeApiError extends Error {
   readonly status: number;
@@ -94,10 +95,21 @@ export class KubeClient {
   /** Credentials can rotate (exec plugins, projected tokens): refresh headers now and then, keep the pool. */
   private async auth(): Promise<Connection> {
     if (!this.conn || Date.now() - this.connAt > HEADER_REFRESH_MS) {
-      this.conn = await connection(this.kubeConfig, this.conn?.agent);
+      try {
+        this.conn = await connection(this.kubeConfig, this.conn?.agent);
+      } catch (err) {
+        // An exec plugin's error can carry what it printed, the kubeconfig's own token among it.
+        if (err instanceof Error) err.message = redact(err.message, this.credentials({}));
+        throw err;
+      }
       this.connAt = Date.now();
     }
     return this.conn;
+  }
+
+  /** The credentials a request with these headers carries, which no error message may repeat. */
+  private credentials(headers: Readonly<Record<string, string>>): string[] {
+    return credentialsOf(headers, this.kubeConfig.getCurrentUser() ?? undefined);
   }
 
   async request<T>(
@@ -135,11 +147,14 @@ export class KubeClient {
       const { text } = res;
       if (res.status >= 400) {
         // Not always a Status: a resource the API server does not serve (a deleted CRD) is a plain-text 404.
-        const body = parseStatus(text);
+        // A proxy or webhook in between may echo the request's credentials: they leave no error message.
+        const secrets = this.credentials(conn.headers);
+        const body = redactDeep(parseStatus(text), secrets);
         throw new KubeApiError(
           res.status,
           body?.reason ?? res.statusText,
-          body?.message ?? `${method} ${path}: HTTP ${res.status}${body ? '' : ` ${text.trim().slice(0, 200)}`}`,
+          body?.message ??
+            `${method} ${path}: HTTP ${res.status}${body ? '' : ` ${redact(text.trim(), secrets).slice(0, 200)}`}`,
           body,
         );
       }
