@@ -5,8 +5,8 @@ import { CatalogServer } from '../catalog/server.ts';
 import { CatalogSource } from '../catalog/source.ts';
 import { type Authenticator, OidcAuthenticator, TokenFileAuthenticator } from '../gateway/policy/auth.ts';
 import { KubeClient } from '../kube/client.ts';
+import { loadKubeConfig } from '../kube/kubeconfig.ts';
 import { createLogger, type Logger } from '../observability/log.ts';
-import { loadKubeConfig } from './connect.ts';
 import { CLI_ANSWER_TIMEOUT_MS, VERSION } from './defaults.ts';
 
 export const CATALOG_USAGE = `Usage: mcp-operator catalog [flags]

@@ -1,8 +1,9 @@
 /** `mcp-operator controller`: flags (or environment variables) to a running Manager; SIGTERM stops it cleanly. */
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
-import { KubeConfig } from '@kubernetes/client-node/dist/config.js';
+import type { KubeConfig } from '@kubernetes/client-node/dist/config.js';
 import { Manager } from '../controller/manager.ts';
+import { loadKubeConfig } from '../kube/kubeconfig.ts';
 import { startIdleMemoryReclaim } from '../observability/idle-memory.ts';
 import { createLogger } from '../observability/log.ts';
 import { DEFAULT_GATEWAY_IMAGE } from './defaults.ts';
@@ -86,9 +87,13 @@ export async function runController(argv: string[]): Promise<number> {
     return 0;
   }
   const log = createLogger({ name: 'controller', level: flags.logLevel });
-  const kubeConfig = new KubeConfig();
-  if (flags.kubeconfig) kubeConfig.loadFromFile(flags.kubeconfig);
-  else kubeConfig.loadFromDefault();
+  let kubeConfig: KubeConfig;
+  try {
+    kubeConfig = loadKubeConfig(flags.kubeconfig);
+  } catch (err) {
+    log.error({ err: (err as Error).message }, 'controller could not start');
+    return 1;
+  }
 
   const identity = `${hostname()}_${process.pid}`;
   let exit: (code: number) => void = () => {};

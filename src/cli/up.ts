@@ -12,8 +12,9 @@ import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { KubeApiError, KubeClient } from '../kube/client.ts';
+import { loadKubeConfig } from '../kube/kubeconfig.ts';
 import { installCrd } from '../local-cluster/install.ts';
 import { acquireLock, type UpLock } from '../local-cluster/up-lock.ts';
 import { runControlPlaneUp } from './up-control-plane.ts';
@@ -99,8 +100,13 @@ export async function runUp(argv: string[]): Promise<number> {
 
   if (!values.local && configuredKubeconfig()) {
     out('up: a kubeconfig is configured: installing the CRD and running the controller against that cluster.');
-    const kc = new KubeConfig();
-    kc.loadFromDefault();
+    let kc: KubeConfig;
+    try {
+      kc = loadKubeConfig(undefined);
+    } catch (err) {
+      process.stderr.write(`up: ${(err as Error).message} (or run up --local for a cluster on this machine)\n`);
+      return 1;
+    }
     try {
       await installCrd(new KubeClient(kc));
     } catch (err) {

@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseCatalogFlags } from '../../src/cli/catalog.ts';
-import { loadKubeConfig, parseConnectFlags } from '../../src/cli/connect.ts';
+import { parseConnectFlags } from '../../src/cli/connect.ts';
+import { loadKubeConfig } from '../../src/kube/kubeconfig.ts';
 
 describe('mcp-operator catalog flags', () => {
   it('defaults: every namespace, :8080, local.cluster, no auth', () => {

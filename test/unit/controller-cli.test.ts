@@ -1,0 +1,47 @@
+/**
+ * `mcp-operator controller` without a usable kubeconfig: one line that names the file and the fix, exit 1, no
+ * stack trace, and no silent fallback to http://localhost:8080 (client-node's default when nothing is found).
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
+const home = mkdtempSync(join(tmpdir(), 'controller-cli-'));
+afterAll(() => rmSync(home, { recursive: true, force: true }));
+
+function controller(args: string[], env: Record<string, string>) {
+  const { KUBERNETES_SERVICE_HOST: _, KUBECONFIG: __, ...inherited } = process.env;
+  return spawnSync(process.execPath, [MAIN, 'controller', '--health-addr', '127.0.0.1:0', ...args], {
+    env: { ...inherited, HOME: home, ...env },
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
+}
+
+describe('controller: the kubeconfig it cannot use', () => {
+  it.each([
+    ['no kubeconfig anywhere', [], {}, `no kubeconfig: ${join(home, '.kube', 'config')} does not exist`],
+    ['--kubeconfig names a missing file', ['--kubeconfig', join(home, 'nope')], {}, 'ENOENT'],
+    ['no file of a KUBECONFIG list exists', [], { KUBECONFIG: `${home}/a:${home}/b` }, 'no file in KUBECONFIG'],
+  ])('%s', (_what, args, env, expected) => {
+    const run = controller(args, env);
+    expect(run.status).toBe(1);
+    const lines = `${run.stdout}${run.stderr}`.trim().split('\n');
+    const failure = lines.map((l) => JSON.parse(l) as { msg: string; err?: string }).find((l) => l.err);
+    expect(failure?.msg).toBe('controller could not start');
+    expect(failure?.err).toContain(expected);
+    expect(run.stderr).not.toMatch(/^\s+at /m);
+  });
+
+  it('a kubeconfig with no current context says how to choose one', () => {
+    const file = join(home, 'noctx.yaml');
+    writeFileSync(file, 'apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n');
+    const run = controller(['--kubeconfig', file], {});
+    expect(run.status).toBe(1);
+    expect(run.stdout).toContain('kubectl config use-context');
+  });
+});
