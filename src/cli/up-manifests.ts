@@ -1,10 +1,12 @@
 /** The manifests `up` applies: examples/ read from disk, placeholder Secrets for what they reference, the apply. */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
 import type { McpServer } from '../api/types.generated.ts';
+import { parseMcpServer } from '../api/validate.ts';
 import { type KubeClient, resourcePath } from '../kube/client.ts';
+import { readBounded } from './render.ts';
 
 export const RESOURCES: Record<string, { apiVersion: string; plural: string }> = {
   McpServer: { apiVersion: 'mcpoperator.io/v1alpha1', plural: 'mcpservers' },
@@ -32,16 +34,53 @@ export function demoSecrets(servers: McpServer[]): PlaceholderSecret[] {
   }));
 }
 
+/**
+ * The McpServers, Secrets and ConfigMaps of `dir`'s YAML files (other kinds are left to kubectl). Read before
+ * anything starts: a missing directory, a file that is not YAML, an invalid McpServer or no McpServer at all is an
+ * Error naming the file and the fix, not a stack trace after the cluster is up.
+ */
 export function readManifests(dir: string): KubernetesObject[] {
+  let files: string[];
+  try {
+    if (!statSync(dir).isDirectory()) throw new Error('it is not a directory');
+    files = readdirSync(dir)
+      .filter((f) => /\.ya?ml$/.test(f))
+      .sort();
+  } catch (err) {
+    const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'it does not exist' : (err as Error).message;
+    throw new Error(`--examples ${dir}: ${reason}; pass a directory of McpServer manifests (*.yaml)`);
+  }
   const objects: KubernetesObject[] = [];
-  for (const file of readdirSync(dir)
-    .filter((f) => /\.ya?ml$/.test(f))
-    .sort()) {
-    for (const doc of parseAllDocuments(readFileSync(join(dir, file), 'utf8'))) {
-      const object = doc.toJS() as KubernetesObject | null;
-      if (object?.kind && RESOURCES[object.kind]) objects.push(object);
+  for (const file of files) {
+    const path = join(dir, file);
+    let text: string;
+    try {
+      text = readBounded(path);
+    } catch (err) {
+      throw new Error(`cannot read ${path}: ${(err as Error).message}`);
+    }
+    for (const [index, doc] of parseAllDocuments(text, { merge: true }).entries()) {
+      const where = `${path} (document ${index + 1})`;
+      if (doc.errors.length) throw new Error(`${where} is not valid YAML: ${doc.errors[0]?.message}`);
+      let object: KubernetesObject | null;
+      try {
+        object = doc.toJS() as KubernetesObject | null;
+      } catch (err) {
+        throw new Error(`${where} cannot be read: ${(err as Error).message}`);
+      }
+      if (!object?.kind || !RESOURCES[object.kind]) continue;
+      if (object.kind === 'McpServer') {
+        try {
+          parseMcpServer(object);
+        } catch (err) {
+          throw new Error(`${where}: ${(err as Error).message}`);
+        }
+      }
+      objects.push(object);
     }
   }
+  if (!objects.some((o) => o.kind === 'McpServer'))
+    throw new Error(`--examples ${dir}: no McpServer in its *.yaml files; pass a directory that holds some`);
   return objects;
 }
 

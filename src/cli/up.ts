@@ -17,7 +17,9 @@ import { KubeApiError, KubeClient } from '../kube/client.ts';
 import { loadKubeConfig } from '../kube/kubeconfig.ts';
 import { installCrd } from '../local-cluster/install.ts';
 import { acquireLock, type UpLock } from '../local-cluster/up-lock.ts';
+import { printable } from './printable.ts';
 import { runControlPlaneUp } from './up-control-plane.ts';
+import { readManifests } from './up-manifests.ts';
 import { NodeUnavailableError, runNodeUp } from './up-node.ts';
 
 const REPO_ROOT = resolve(import.meta.dirname, '../..');
@@ -94,6 +96,19 @@ export async function runUp(argv: string[]): Promise<number> {
   const port = Number(values.port);
   if (!Number.isInteger(port) || port < 1 || port > 65535) {
     process.stderr.write(`up: --port ${values.port}: a TCP port (1-65535) is needed, e.g. --port 8800\n`);
+    return 2;
+  }
+  const namespace = values.namespace as string;
+  if (namespace.length > 63 || !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(namespace)) {
+    process.stderr.write(
+      `up: --namespace ${printable(JSON.stringify(namespace))}: a namespace name is lowercase letters, digits and -, at most 63 (e.g. demo)\n`,
+    );
+    return 2;
+  }
+  try {
+    readManifests(values.examples as string); // read again where they are applied; refused here before anything starts
+  } catch (err) {
+    process.stderr.write(`up: ${printable((err as Error).message)}\n`);
     return 2;
   }
   const out = (line: string) => process.stdout.write(`${line}\n`);

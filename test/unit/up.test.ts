@@ -166,3 +166,42 @@ describe('up: one at a time', () => {
     }
   });
 });
+
+describe('up: the examples it is given, read before anything starts', () => {
+  const dir = (files: Record<string, string>) => {
+    const d = mkdtempSync(join(tmpdir(), 'up-examples-'));
+    for (const [name, text] of Object.entries(files)) writeFileSync(join(d, name), text);
+    return d;
+  };
+  const ok =
+    'apiVersion: mcpoperator.io/v1alpha1\nkind: McpServer\nmetadata: {name: a}\nspec: {image: x, transport: stdio, command: [srv]}\n';
+
+  it('a directory that does not exist, or a file, names itself and the fix', () => {
+    expect(() => readManifests('/nonexistent-examples')).toThrow(
+      '--examples /nonexistent-examples: it does not exist; pass a directory of McpServer manifests (*.yaml)',
+    );
+    const file = join(dir({}), 'f.yaml');
+    writeFileSync(file, ok);
+    expect(() => readManifests(file)).toThrow('it is not a directory');
+  });
+
+  it('no McpServer at all (only other files) is refused, and nothing in the directory is touched', () => {
+    const d = dir({ 'notes.txt': 'mine', 'cm.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n' });
+    expect(() => readManifests(d)).toThrow('no McpServer in its *.yaml files');
+    expect(readFileSync(join(d, 'notes.txt'), 'utf8')).toBe('mine');
+  });
+
+  it('a file that is not YAML and an invalid McpServer name the file, the document and the field', () => {
+    expect(() => readManifests(dir({ 'a.yaml': ok, 'b.yaml': 'kind: [unclosed\n' }))).toThrow(
+      /b\.yaml \(document 1\) is not valid YAML/,
+    );
+    const typo = ok.replace('transport: stdio', 'transport: stdio, replicas: many');
+    expect(() => readManifests(dir({ 'a.yaml': `${ok}---\n${typo.replace('name: a', 'name: b')}` }))).toThrow(
+      /a\.yaml \(document 2\): McpServer b is invalid:\n {2}- spec\.replicas/,
+    );
+  });
+
+  it('the repository examples pass', () => {
+    expect(readManifests(join(ROOT, 'examples')).filter((m) => m.kind === 'McpServer').length).toBeGreaterThan(3);
+  });
+});
