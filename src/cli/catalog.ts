@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { CatalogServer } from '../catalog/server.ts';
 import { CatalogSource } from '../catalog/source.ts';
+import { oidcUrlProblem } from '../gateway/config.ts';
 import { type Authenticator, OidcAuthenticator, TokenFileAuthenticator } from '../gateway/policy/auth.ts';
 import { KubeClient } from '../kube/client.ts';
 import { loadKubeConfig } from '../kube/kubeconfig.ts';
@@ -76,6 +77,13 @@ export function parseCatalogFlags(argv: string[], env: NodeJS.ProcessEnv) {
   const audience = values['oidc-audience'];
   if (tokenFile && issuer) throw new Error('set one of --auth-token-file or --oidc-issuer, not both');
   if (Boolean(issuer) !== Boolean(audience)) throw new Error('--oidc-issuer and --oidc-audience go together');
+  for (const [flag, value] of [
+    ['--oidc-issuer', issuer],
+    ['--oidc-jwks-url', values['oidc-jwks-url']],
+  ] as const) {
+    const problem = value === undefined ? undefined : oidcUrlProblem(value);
+    if (problem) throw new Error(`${flag} ${problem}`);
+  }
   const logLevel = values['log-level'] as string;
   if (!LOG_LEVELS.includes(logLevel))
     throw new Error(

@@ -4,6 +4,7 @@
  * contract too: src/contract/gateway.ts spells them once for both sides.
  */
 
+import { isIP } from 'node:net';
 import { GATEWAY_ENV_PREFIX, GATEWAY_SETTINGS, GATEWAY_VERBS } from '../contract/gateway.ts';
 
 export type SessionMode = 'shared' | 'perSession';
@@ -281,6 +282,11 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
       'OIDC needs both an issuer and an audience',
     );
   }
+  for (const key of ['oidcIssuer', 'oidcJwksUrl'] as const) {
+    const value = str(key);
+    const problem = value === undefined ? undefined : oidcUrlProblem(value);
+    if (problem) throw new ConfigError(get(key)?.source ?? key, problem);
+  }
   const config: GatewayConfig = {
     mode,
     command,
@@ -349,4 +355,25 @@ export function childEnvironment(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
     if (!k.startsWith(GATEWAY_ENV_PREFIX)) out[k] = v;
   }
   return out;
+}
+
+/**
+ * Why `value` cannot be an OIDC issuer or JWKS URL, or undefined when it can: an https URL, or http to this
+ * machine (a local identity provider in development). The API refuses anything else for a pod's gateway; the
+ * command line refuses it the same way, before a token is ever checked against it.
+ */
+export function oidcUrlProblem(value: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return `must be an https URL (e.g. https://id.example.com), got ${JSON.stringify(value)}`;
+  }
+  if (url.protocol === 'https:') return undefined;
+  const loopback =
+    url.hostname === 'localhost' ||
+    url.hostname === '[::1]' ||
+    (isIP(url.hostname) === 4 && url.hostname.startsWith('127.'));
+  if (url.protocol === 'http:' && loopback) return undefined;
+  return `must be an https URL (http only to localhost), got ${JSON.stringify(value)}`;
 }

@@ -95,6 +95,31 @@ describe('configuration', () => {
       [['proxy', '--upstream', 'ftp://x'], {}, /^--upstream: /],
       [['stdio', '--', 's'], { MCP_GATEWAY_RATE_LIMIT_PER_TOOL: 'search' }, /^MCP_GATEWAY_RATE_LIMIT_PER_TOOL: /],
       [['stdio', '--', 's'], { MCP_GATEWAY_OIDC_ISSUER: 'https://idp' }, /^--oidc-audience: /],
+      [
+        ['stdio', '--oidc-issuer', 'idp.example.com', '--oidc-audience', 'a', '--', 's'],
+        {},
+        /^--oidc-issuer: must be an https URL/,
+      ],
+      [
+        ['stdio', '--oidc-audience', 'a', '--', 's'],
+        { MCP_GATEWAY_OIDC_ISSUER: 'http://idp.example.com' },
+        /^MCP_GATEWAY_OIDC_ISSUER: .*http only to localhost/,
+      ],
+      [
+        [
+          'stdio',
+          '--oidc-issuer',
+          'https://idp',
+          '--oidc-audience',
+          'a',
+          '--oidc-jwks-url',
+          'file:///etc/keys',
+          '--',
+          's',
+        ],
+        {},
+        /^--oidc-jwks-url: /,
+      ],
       [['stdio', '--base-path', 'github', '--', 's'], {}, /^--base-path: /],
       [['stdio', '--port', '9090', '--', 's'], {}, /^--health-port: /],
       [['serve'], {}, /^mode: /],
@@ -102,6 +127,19 @@ describe('configuration', () => {
     for (const [argv, env, re] of cases) {
       expect(() => parseConfig(argv, env), argv.join(' ')).toThrow(re);
     }
+  });
+
+  test('OIDC URLs: https anywhere, http only to this machine', () => {
+    const issuer = (url: string) => parseConfig(['stdio', '--oidc-issuer', url, '--oidc-audience', 'a', '--', 's'], {});
+    for (const ok of [
+      'https://id.example.com',
+      'http://127.0.0.1:8080',
+      'http://localhost:9000/realms/x',
+      'http://[::1]:1',
+    ])
+      expect(issuer(ok).oidcIssuer).toBe(ok);
+    for (const bad of ['http://127.0.0.1.nip.io', 'http://localhost.example.com', 'ftp://id', '', '/relative'])
+      expect(() => issuer(bad), bad).toThrow(ConfigError);
   });
 
   test('the child environment drops every MCP_GATEWAY_* variable and keeps the rest', () => {

@@ -30,6 +30,9 @@ describe('mcp-operator catalog flags', () => {
     expect(() =>
       parseCatalogFlags(['--auth-token-file', 'f', '--oidc-issuer', 'https://i', '--oidc-audience', 'a'], {}),
     ).toThrow('one of --auth-token-file or --oidc-issuer');
+    expect(() => parseCatalogFlags(['--oidc-issuer', 'notaurl', '--oidc-audience', 'a'], {})).toThrow(
+      '--oidc-issuer must be an https URL',
+    );
     expect(() => parseCatalogFlags(['--oidc-issuer', 'https://i'], {})).toThrow(
       '--oidc-issuer and --oidc-audience go together',
     );
