@@ -7,7 +7,7 @@ import { oidcUrlProblem } from '../gateway/config.ts';
 import { type Authenticator, OidcAuthenticator, TokenFileAuthenticator } from '../gateway/policy/auth.ts';
 import { KubeClient } from '../kube/client.ts';
 import { loadKubeConfig } from '../kube/kubeconfig.ts';
-import { createLogger, type Logger } from '../observability/log.ts';
+import { createLogger, LOG_LEVELS, type Logger } from '../observability/log.ts';
 import { CLI_ANSWER_TIMEOUT_MS, VERSION } from './defaults.ts';
 
 export const CATALOG_USAGE = `Usage: mcp-operator catalog [flags]
@@ -24,8 +24,6 @@ export const CATALOG_USAGE = `Usage: mcp-operator catalog [flags]
   --oidc-audience AUD       the audience (aud claim) OIDC tokens must carry
   --oidc-jwks-url URL       the issuer's JWKS (default: discovered from the issuer)
   --log-level LEVEL         trace|debug|info|warn|error (default: info; env LOG_LEVEL)`;
-
-const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 
 export function parseCatalogFlags(argv: string[], env: NodeJS.ProcessEnv) {
   const { values } = parseArgs({

@@ -5,7 +5,7 @@ import type { KubeConfig } from '@kubernetes/client-node/dist/config.js';
 import { Manager } from '../controller/manager.ts';
 import { loadKubeConfig } from '../kube/kubeconfig.ts';
 import { startIdleMemoryReclaim } from '../observability/idle-memory.ts';
-import { createLogger } from '../observability/log.ts';
+import { createLogger, LOG_LEVELS } from '../observability/log.ts';
 import { DEFAULT_GATEWAY_IMAGE } from './defaults.ts';
 
 export const CONTROLLER_USAGE = `Usage: mcp-operator controller [flags]
@@ -23,12 +23,21 @@ export const CONTROLLER_USAGE = `Usage: mcp-operator controller [flags]
   --resync DURATION_SECONDS    safety-net resync period in seconds, 0 to disable (default: 600)
   --log-level LEVEL            trace|debug|info|warn|error (default: info; env LOG_LEVEL)`;
 
-function parsePositiveInt(flag: string, value: string, min: number): number {
+function parseInteger(flag: string, value: string, min: number, max: number): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < min)
-    throw new Error(`--${flag} must be an integer >= ${min}, got ${JSON.stringify(value)}`);
+  if (!Number.isInteger(n) || n < min || n > max)
+    throw new Error(`--${flag} must be an integer from ${min} to ${max}, got ${JSON.stringify(value)}`);
   return n;
 }
+
+const NAMESPACE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const isNamespace = (n: string) => n.length <= 63 && NAMESPACE.test(n);
+/** A Lease name: a DNS-1123 subdomain. */
+const LEASE_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+/** More workers than this only queue at the API server's per-client limits; a week bounds the resync below the
+ * 24.8 days a timer can hold (past that Node fires it at once, every millisecond). */
+const MAX_WORKERS = 256;
+const MAX_RESYNC_SECONDS = 7 * 24 * 3600;
 
 export function parseControllerFlags(argv: string[], env: NodeJS.ProcessEnv) {
   const { values } = parseArgs({
@@ -55,22 +64,44 @@ export function parseControllerFlags(argv: string[], env: NodeJS.ProcessEnv) {
   const gatewayApi = values['gateway-api'];
   if (gatewayApi !== 'true' && gatewayApi !== 'false') throw new Error('--gateway-api must be true or false');
   const [host = '', port = ''] = (values['health-addr'] as string).split(/:(?=[^:]*$)/);
+  const namespaces = (values.namespaces as string)
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  const badNamespace = namespaces.find((n) => !isNamespace(n));
+  if (badNamespace !== undefined)
+    throw new Error(`--namespaces takes namespace names separated by commas, got ${JSON.stringify(badNamespace)}`);
+  const leaseNamespace = values['leader-election-namespace'] as string;
+  if (!isNamespace(leaseNamespace))
+    throw new Error(`--leader-election-namespace must be a namespace name, got ${JSON.stringify(leaseNamespace)}`);
+  const leaseName = values['leader-election-id'] as string;
+  if (leaseName.length > 253 || !LEASE_NAME.test(leaseName))
+    throw new Error(
+      `--leader-election-id must be a Lease name (lowercase, digits, - and .), got ${JSON.stringify(leaseName)}`,
+    );
+  const gatewayImage = (values['gateway-image'] as string).trim();
+  if (!gatewayImage || /\s/.test(gatewayImage))
+    throw new Error(
+      `--gateway-image (or GATEWAY_IMAGE) must be an image reference, got ${JSON.stringify(gatewayImage)}`,
+    );
+  const logLevel = values['log-level'] as string;
+  if (!LOG_LEVELS.includes(logLevel))
+    throw new Error(
+      `--log-level (or LOG_LEVEL) must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logLevel)}`,
+    );
   return {
     help: values.help ?? false,
     kubeconfig: values.kubeconfig,
-    namespaces: (values.namespaces as string)
-      .split(',')
-      .map((s) => s.trim())
-      .filter(Boolean),
-    gatewayImage: values['gateway-image'] as string,
+    namespaces,
+    gatewayImage,
     leaderElect: leaderElect === 'true',
     gatewayApi: gatewayApi === 'true',
-    leaderElectionNamespace: values['leader-election-namespace'] as string,
-    leaderElectionId: values['leader-election-id'] as string,
-    health: { host: host || '0.0.0.0', port: parsePositiveInt('health-addr port', port, 0) },
-    workers: parsePositiveInt('workers', values.workers as string, 1),
-    resyncMs: parsePositiveInt('resync', values.resync as string, 0) * 1000,
-    logLevel: values['log-level'] as string,
+    leaderElectionNamespace: leaseNamespace,
+    leaderElectionId: leaseName,
+    health: { host: host || '0.0.0.0', port: parseInteger('health-addr port', port, 0, 65535) },
+    workers: parseInteger('workers', values.workers as string, 1, MAX_WORKERS),
+    resyncMs: parseInteger('resync', values.resync as string, 0, MAX_RESYNC_SECONDS) * 1000,
+    logLevel,
   };
 }
 

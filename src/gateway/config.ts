@@ -6,6 +6,7 @@
 
 import { isIP } from 'node:net';
 import { GATEWAY_ENV_PREFIX, GATEWAY_SETTINGS, GATEWAY_VERBS } from '../contract/gateway.ts';
+import { LOG_LEVELS } from '../observability/log.ts';
 
 export type SessionMode = 'shared' | 'perSession';
 export type UpstreamTransport = 'streamable-http' | 'sse';
@@ -342,7 +343,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
   if (config.authTokenFile && config.oidcIssuer) {
     throw new ConfigError('--oidc-issuer', 'choose bearer tokens (--auth-token-file) or OIDC, not both');
   }
-  if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(config.logLevel)) {
+  if (!LOG_LEVELS.includes(config.logLevel)) {
     throw new ConfigError(get('logLevel')?.source ?? 'LOG_LEVEL', `unknown log level ${config.logLevel}`);
   }
   return config;

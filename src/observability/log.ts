@@ -6,6 +6,9 @@ import { pino } from 'pino';
 
 export type Logger = pino.Logger;
 
+/** The levels every role's --log-level (and LOG_LEVEL) accepts: pino's. */
+export const LOG_LEVELS: readonly string[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+
 export const REDACTED_PATHS = [
   '*.authorization',
   '*.Authorization',

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { parseControllerFlags } from '../../src/cli/controller.ts';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 const home = mkdtempSync(join(tmpdir(), 'controller-cli-'));
@@ -43,5 +44,25 @@ describe('controller: the kubeconfig it cannot use', () => {
     const run = controller(['--kubeconfig', file], {});
     expect(run.status).toBe(1);
     expect(run.stdout).toContain('kubectl config use-context');
+  });
+});
+
+describe('controller: flags out of range are refused with the flag and the bound', () => {
+  it.each([
+    [['--namespaces', 'demo,Bad_NS'], '--namespaces takes namespace names separated by commas, got "Bad_NS"'],
+    [['--workers', '1e9'], '--workers must be an integer from 1 to 256'],
+    [['--resync', '99999999999'], '--resync must be an integer from 0 to 604800'],
+    [['--gateway-image', ' '], '--gateway-image (or GATEWAY_IMAGE) must be an image reference'],
+    [['--log-level', 'loud'], '--log-level (or LOG_LEVEL) must be one of'],
+    [['--leader-election-namespace', 'Sys'], '--leader-election-namespace must be a namespace name'],
+    [['--leader-election-id', 'Bad_ID'], '--leader-election-id must be a Lease name'],
+    [['--health-addr', '127.0.0.1:70000'], '--health-addr port must be an integer from 0 to 65535'],
+  ])('%j', (args, message) => {
+    expect(() => parseControllerFlags(args, {})).toThrow(message);
+  });
+
+  it('the defaults and the chart values pass', () => {
+    const flags = parseControllerFlags(['--workers=4', '--resync=600', '--namespaces', 'a, b'], {});
+    expect(flags).toMatchObject({ workers: 4, resyncMs: 600_000, namespaces: ['a', 'b'], logLevel: 'info' });
   });
 });
