@@ -18,7 +18,7 @@ import {
   type Params,
   UPSTREAM_UNAVAILABLE,
 } from '../protocol/jsonrpc.ts';
-import { type Channel, type ChannelCloseInfo, UNREACHABLE } from '../upstream/channel.ts';
+import { type Channel, type ChannelCloseInfo, REFUSED, UNREACHABLE } from '../upstream/channel.ts';
 import { type InitializeResult, Upstream, type UpstreamState } from '../upstream/upstream.ts';
 
 /** What a list method returns under, by item kind, and the capability that says the backend has it. */
@@ -175,6 +175,11 @@ export class Backend implements MuxUpstream {
       // The HTTP channel could not reach the backend: say which one, and reconnect rather than wait for a probe.
       this.onmessage?.({ ...message, error: { ...error, message: `backend ${this.label}: ${error.message}` } });
       this.upstream.recycle(error.message);
+      return;
+    }
+    if (error?.message.startsWith(REFUSED)) {
+      // The backend refused this one request (an HTTP error, say a 413): say which backend; the connection stays.
+      this.onmessage?.({ ...message, error: { ...error, message: `backend ${this.label}: ${error.message}` } });
       return;
     }
     this.onmessage?.(message);

@@ -1,0 +1,145 @@
+/**
+ * `gateway aggregate` against careless and hostile backends: real gateway processes, real SDK clients, and
+ * backends that are our own gateway (with its limits) or a raw HTTP server that misbehaves on purpose
+ * (fixtures/hostile-http-server.ts). One backend's bad answer fails that one call, never the aggregate nor the
+ * other clients' calls.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import type { AggregateBackend } from '../../src/contract/aggregate.ts';
+import {
+  client2025,
+  EVERYTHING,
+  NODE,
+  ROOT,
+  type RunningGateway,
+  startGateway,
+  stopAll,
+  textOf,
+  until,
+  waitForAudit,
+} from './helpers.ts';
+
+const HOSTILE = join(ROOT, 'test/gateway/fixtures/hostile-http-server.ts');
+const spawned = new Set<ChildProcess>();
+let dir: string;
+
+/** A hostile backend: its MCP URL once it listens. */
+async function hostile(args: string[] = []): Promise<{ url: string; proc: ChildProcess }> {
+  // spawns: node
+  const proc = spawn(NODE, [HOSTILE, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  spawned.add(proc);
+  const port = await new Promise<number>((resolve, reject) => {
+    proc.stdout?.once('data', (d: Buffer) => resolve((JSON.parse(String(d)) as { port: number }).port));
+    proc.once('exit', (code) => reject(new Error(`hostile backend exited with ${code}`)));
+  });
+  return { url: `http://127.0.0.1:${port}/mcp`, proc };
+}
+
+let files = 0;
+async function aggregateOver(backends: AggregateBackend[], env: Record<string, string> = {}): Promise<RunningGateway> {
+  const file = join(dir, `backends-${files++}.json`);
+  writeFileSync(file, JSON.stringify({ version: 1, backends }));
+  return startGateway(['aggregate', '--backends-file', file], { env });
+}
+
+async function listed(gw: RunningGateway, names: string[]): Promise<void> {
+  await until(
+    async () => {
+      const { client } = await client2025(gw.url);
+      const have = new Set((await client.listTools()).tools.map((t) => t.name));
+      await client.close();
+      return names.every((n) => have.has(n));
+    },
+    30_000,
+    `${names.join(', ')} listed`,
+  );
+}
+
+const settled = <T>(p: Promise<T>) =>
+  p.then(
+    (value) => ({ ok: true as const, value }),
+    (err: Error) => ({ ok: false as const, message: err.message }),
+  );
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'gw-aggregate-hostile-'));
+});
+
+afterAll(async () => {
+  await stopAll();
+  for (const p of spawned) p.kill('SIGKILL');
+});
+
+describe('one request a backend fails fails alone', () => {
+  test("a request the backend's gateway refuses (413) fails; another client's call on that backend finishes", async () => {
+    const everything = await startGateway(['stdio', '--', ...EVERYTHING], {
+      env: { MCP_GATEWAY_MAX_BODY_BYTES: '100000' },
+    });
+    const aggregate = await aggregateOver([
+      { name: 'everything', url: `${everything.url}/mcp`, transport: 'streamable-http', prefix: 'ev' },
+    ]);
+    await listed(aggregate, ['ev_echo']);
+    const [a, b] = [await client2025(aggregate.url), await client2025(aggregate.url)];
+    let changes = 0;
+    a.client.setNotificationHandler(ToolListChangedNotificationSchema, async () => {
+      changes++;
+    });
+    const long = settled(
+      a.client.callTool({ name: 'ev_trigger-long-running-operation', arguments: { duration: 2, steps: 2 } }),
+    );
+    await new Promise((r) => setTimeout(r, 300));
+    const big = await settled(b.client.callTool({ name: 'ev_echo', arguments: { message: 'x'.repeat(200_000) } }));
+    const other = await long;
+    expect(other.ok ? textOf(other.value) : other.message).toMatch(/Long running operation completed/);
+    expect(big.ok ? 'answered' : big.message).toMatch(
+      /backend everything: .*HTTP 413 \(Payload Too Large: the limit is 100000/,
+    );
+    expect(textOf(await b.client.callTool({ name: 'ev_echo', arguments: { message: 'small' } }))).toBe('Echo: small');
+    // The backend never left: no list_changed.
+    expect(changes).toBe(0);
+    await Promise.all([a.client.close(), b.client.close()]);
+  }, 60_000);
+
+  test('an answer that is not JSON fails its call; the backend stays up for the others', async () => {
+    const backend = await hostile();
+    const aggregate = await aggregateOver([{ name: 'rough', url: backend.url, transport: 'streamable-http' }]);
+    await listed(aggregate, ['garbage', 'hang']);
+    const [a, b] = [await client2025(aggregate.url), await client2025(aggregate.url)];
+    let hangEnded = false;
+    const cancel = new AbortController();
+    const hung = settled(a.client.callTool({ name: 'hang' }, undefined, { timeout: 120_000, signal: cancel.signal }));
+    void hung.then(() => {
+      hangEnded = true;
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    const bad = await settled(b.client.callTool({ name: 'garbage' }));
+    expect(bad.ok ? '' : bad.message).toMatch(/backend rough: .*answer stream ended before the answer/);
+    expect(textOf(await b.client.callTool({ name: 'echo', arguments: { message: 'fine' } }))).toBe('Echo: fine');
+    expect(hangEnded).toBe(false);
+    cancel.abort();
+    expect(await hung).toMatchObject({ ok: false });
+    await waitForAudit(aggregate, (l) => l.tool === 'hang' && l.outcome === 'cancelled');
+    await Promise.all([a.client.close(), b.client.close()]);
+  }, 60_000);
+});
+
+describe('an oversize answer', () => {
+  test('fails its call (the limit named) instead of growing until the aggregate dies', async () => {
+    const backend = await hostile();
+    const aggregate = await aggregateOver([{ name: 'big', url: backend.url, transport: 'streamable-http' }]);
+    await listed(aggregate, ['huge']);
+    const { client } = await client2025(aggregate.url);
+    const answer = await settled(
+      client.callTool({ name: 'huge', arguments: { bytes: 40 * 1024 * 1024 } }, undefined, { timeout: 60_000 }),
+    );
+    expect(answer.ok ? 'answered' : answer.message).toMatch(/backend big: .*larger than the gateway takes \(33554432/);
+    expect(textOf(await client.callTool({ name: 'echo', arguments: { message: 'alive' } }))).toBe('Echo: alive');
+    expect(aggregate.proc.exitCode).toBeNull();
+    await client.close();
+  }, 60_000);
+});
