@@ -143,3 +143,28 @@ describe('an oversize answer', () => {
     await client.close();
   }, 60_000);
 });
+
+describe("a backend's resource templates", () => {
+  test('a long URI against adjacent wildcards is answered at once; the other clients are not held up', async () => {
+    // `{name}{.ext}` is RFC 6570 (a file name and its extension); as a regular expression it backtracked
+    // quadratically: this one read froze the aggregate for every client for many minutes.
+    const backend = await hostile(['--templates', JSON.stringify(['file:///{name}{.ext}', 'repo://x{/path}'])]);
+    const aggregate = await aggregateOver([{ name: 'files', url: backend.url, transport: 'streamable-http' }]);
+    await listed(aggregate, ['echo']);
+    const [a, b] = [await client2025(aggregate.url), await client2025(aggregate.url)];
+    const long = settled(a.client.readResource({ uri: `file:///${'a'.repeat(2_000_000)}/` }, { timeout: 60_000 }));
+    await new Promise((r) => setTimeout(r, 500));
+    const echo = await settled(
+      b.client.callTool({ name: 'echo', arguments: { message: 'meanwhile' } }, undefined, {
+        timeout: 10_000,
+      }),
+    );
+    expect(echo.ok ? textOf(echo.value) : echo.message).toBe('Echo: meanwhile');
+    const read = await long;
+    expect(read.ok ? 'read' : read.message).toMatch(/Resource not found/);
+    // {/path} is whole path segments: the read reaches the backend.
+    const path = await b.client.readResource({ uri: 'repo://x/a/b' });
+    expect(path.contents[0]).toMatchObject({ text: 'read repo://x/a/b' });
+    await Promise.all([a.client.close(), b.client.close()]);
+  }, 90_000);
+});
