@@ -168,3 +168,19 @@ describe("a backend's resource templates", () => {
     await Promise.all([a.client.close(), b.client.close()]);
   }, 90_000);
 });
+
+describe('a backend that pages its lists', () => {
+  test('every page is read: 1005 tools in pages of 10 are all listed and callable', async () => {
+    const backend = await hostile(['--tools', '1000', '--page', '10']);
+    const aggregate = await aggregateOver([{ name: 'paged', url: backend.url, transport: 'streamable-http' }]);
+    await listed(aggregate, ['echo']);
+    const { client } = await client2025(aggregate.url);
+    const names = (await client.listTools()).tools.map((t) => t.name);
+    expect(names).toHaveLength(1005);
+    expect(names).toContain('t999');
+    expect(textOf(await client.callTool({ name: 't999', arguments: { message: 'last page' } }))).toBe(
+      'Echo: last page',
+    );
+    await client.close();
+  }, 60_000);
+});

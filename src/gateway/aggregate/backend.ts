@@ -35,9 +35,10 @@ export type Item = Record<string, unknown>;
 export const itemKey = (kind: ItemKind, item: Item): unknown =>
   kind === 'resource' ? item.uri : kind === 'resourceTemplate' ? item.uriTemplate : item.name;
 
-const MAX_PAGES = 50;
 /** Items of one kind kept per backend: a backend listing more is cut here (and logged), not kept whole in memory. */
 export const MAX_ITEMS = 5000;
+/** Pages read per list: MAX_ITEMS in pages of 5 (a backend sending empty pages forever stops here, logged). */
+const MAX_PAGES = 1000;
 const LIST_TIMEOUT_MS = 10_000;
 const TOKEN_RECHECK_MS = 10_000;
 
@@ -213,8 +214,16 @@ export class Backend implements MuxUpstream {
 
   private async readList(method: string, key: string): Promise<Item[] | undefined> {
     const items: Item[] = [];
+    const cursors = new Set<string>();
     let cursor: unknown;
-    for (let page = 0; page < MAX_PAGES; page++) {
+    for (let page = 0; ; page++) {
+      if (page === MAX_PAGES) {
+        this.o.log.warn(
+          { backend: this.label, method, pages: MAX_PAGES },
+          'backend lists too many pages; the rest are ignored',
+        );
+        break;
+      }
       const answer = await this.upstream.request(method, cursor === undefined ? {} : { cursor }, LIST_TIMEOUT_MS);
       if (answer.error || !isObject(answer.result)) {
         if (answer.error?.code === METHOD_NOT_FOUND) return [];
@@ -232,6 +241,11 @@ export class Backend implements MuxUpstream {
       }
       cursor = answer.result.nextCursor;
       if (typeof cursor !== 'string' || cursor === '') break;
+      if (cursors.has(cursor)) {
+        this.o.log.warn({ backend: this.label, method }, 'backend repeats a list cursor; its list ends there');
+        break;
+      }
+      cursors.add(cursor);
     }
     return items;
   }
