@@ -184,3 +184,17 @@ describe('a backend that pages its lists', () => {
     await client.close();
   }, 60_000);
 });
+
+describe('a hand-written backends file', () => {
+  test('a prefix that makes every name invalid hides them and says so in the log', async () => {
+    const backend = await hostile();
+    const aggregate = await aggregateOver([
+      { name: 'odd', url: backend.url, transport: 'streamable-http', prefix: 'a b' },
+    ]);
+    const line = await aggregate.waitForLog((l) => l.msg === 'invalid exposed name: an item is hidden', 10_000);
+    expect(String(line.problem)).toMatch(/^tool echo of odd as a b_echo: .*an MCP name is 1 to 128 of/);
+    const { client } = await client2025(aggregate.url);
+    expect((await client.listTools()).tools).toEqual([]);
+    await client.close();
+  }, 60_000);
+});
