@@ -170,13 +170,13 @@ describe("a backend's resource templates", () => {
 });
 
 describe('a backend that pages its lists', () => {
-  test('every page is read: 1005 tools in pages of 10 are all listed and callable', async () => {
+  test('every page is read: 1000 tools and more in pages of 10 are all listed and callable', async () => {
     const backend = await hostile(['--tools', '1000', '--page', '10']);
     const aggregate = await aggregateOver([{ name: 'paged', url: backend.url, transport: 'streamable-http' }]);
     await listed(aggregate, ['echo']);
     const { client } = await client2025(aggregate.url);
     const names = (await client.listTools()).tools.map((t) => t.name);
-    expect(names).toHaveLength(1005);
+    expect(names.filter((n) => /^t[0-9]+$/.test(n))).toHaveLength(1000);
     expect(names).toContain('t999');
     expect(textOf(await client.callTool({ name: 't999', arguments: { message: 'last page' } }))).toBe(
       'Echo: last page',
@@ -196,5 +196,36 @@ describe('a hand-written backends file', () => {
     const { client } = await client2025(aggregate.url);
     expect((await client.listTools()).tools).toEqual([]);
     await client.close();
+  }, 60_000);
+});
+
+describe("one backend cannot reach into another backend's calls", () => {
+  test("progress a backend sends for another backend's call never reaches that call's client", async () => {
+    const [one, two] = [await hostile(['--name', 'one']), await hostile(['--name', 'two'])];
+    const aggregate = await aggregateOver([
+      { name: 'one', url: one.url, transport: 'streamable-http', prefix: 'one' },
+      { name: 'two', url: two.url, transport: 'streamable-http', prefix: 'two' },
+    ]);
+    await listed(aggregate, ['one_hang', 'two_spoof']);
+    const [a, b] = [await client2025(aggregate.url), await client2025(aggregate.url)];
+    const heard: string[] = [];
+    const cancel = new AbortController();
+    const hung = settled(
+      a.client.callTool({ name: 'one_hang' }, undefined, {
+        signal: cancel.signal,
+        timeout: 60_000,
+        onprogress: (p) => heard.push(String(p.message)),
+      }),
+    );
+    await new Promise((r) => setTimeout(r, 300));
+    // Backend two, asked for progress, sends it for the tokens just below its own: one_hang's among them.
+    const spoofed = await b.client.callTool({ name: 'two_spoof' }, undefined, { onprogress: () => {} });
+    expect(textOf(spoofed)).toBe('spoofed');
+    expect(textOf(await a.client.callTool({ name: 'one_echo', arguments: { message: 'after' } }))).toBe('Echo: after');
+    expect(heard).toEqual([]);
+    cancel.abort();
+    await hung;
+    await waitForAudit(aggregate, (l) => l.tool === 'one_hang' && l.outcome === 'cancelled');
+    await Promise.all([a.client.close(), b.client.close()]);
   }, 60_000);
 });
