@@ -229,3 +229,35 @@ describe("one backend cannot reach into another backend's calls", () => {
     await Promise.all([a.client.close(), b.client.close()]);
   }, 60_000);
 });
+
+describe("a backend's own rate limit", () => {
+  test('refuses calls one by one (429); its refused health check does not drop the calls in flight', async () => {
+    // The aggregate is one client to the backend's gateway: its users share that gateway's per-client limit.
+    const everything = await startGateway(['stdio', '--', ...EVERYTHING], {
+      env: { MCP_GATEWAY_RATE_LIMIT_RPM: '20' },
+    });
+    const aggregate = await aggregateOver([
+      { name: 'limited', url: `${everything.url}/mcp`, transport: 'streamable-http', prefix: 'ev' },
+    ]);
+    await listed(aggregate, ['ev_echo']);
+    const [a, b] = [await client2025(aggregate.url), await client2025(aggregate.url)];
+    const long = settled(
+      a.client.callTool({ name: 'ev_trigger-long-running-operation', arguments: { duration: 8, steps: 2 } }),
+    );
+    // b keeps the backend's budget empty for the whole call: every health check in it meets a 429.
+    let refused = '';
+    let running = true;
+    const hammer = (async () => {
+      while (running) {
+        const r = await settled(b.client.callTool({ name: 'ev_echo', arguments: { message: 'again' } }));
+        if (!r.ok) refused = r.message;
+      }
+    })();
+    const other = await long;
+    running = false;
+    await hammer;
+    expect(other.ok ? textOf(other.value) : other.message).toMatch(/Long running operation completed/);
+    expect(refused).toMatch(/backend limited: .*HTTP 429 \(Too Many Requests/);
+    await Promise.all([a.client.close(), b.client.close()]);
+  }, 60_000);
+});

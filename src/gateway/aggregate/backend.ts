@@ -189,6 +189,9 @@ export class Backend implements MuxUpstream {
   private async check(): Promise<void> {
     if (!this.upstream.ready) return;
     const answer = await this.upstream.request('ping', undefined, 3000);
+    // A ping the backend refused over HTTP (its per-client rate limit's 429, a 503 while it drains) proves it
+    // alive: reconnecting would only fail the calls in flight.
+    if (answer.error?.message.startsWith(REFUSED)) return;
     if (answer.error && answer.error.code !== METHOD_NOT_FOUND) {
       this.o.log.warn({ backend: this.label, err: answer.error.message }, 'backend failed its health check');
       this.upstream.recycle(`health check failed: ${answer.error.message}`);
