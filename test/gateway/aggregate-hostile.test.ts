@@ -76,34 +76,41 @@ afterAll(async () => {
 });
 
 describe('one request a backend fails fails alone', () => {
-  test("a request the backend's gateway refuses (413) fails; another client's call on that backend finishes", async () => {
-    const everything = await startGateway(['stdio', '--', ...EVERYTHING], {
-      env: { MCP_GATEWAY_MAX_BODY_BYTES: '100000' },
-    });
-    const aggregate = await aggregateOver([
-      { name: 'everything', url: `${everything.url}/mcp`, transport: 'streamable-http', prefix: 'ev' },
-    ]);
-    await listed(aggregate, ['ev_echo']);
-    const [a, b] = [await client2025(aggregate.url), await client2025(aggregate.url)];
-    let changes = 0;
-    a.client.setNotificationHandler(ToolListChangedNotificationSchema, async () => {
-      changes++;
-    });
-    const long = settled(
-      a.client.callTool({ name: 'ev_trigger-long-running-operation', arguments: { duration: 2, steps: 2 } }),
-    );
-    await new Promise((r) => setTimeout(r, 300));
-    const big = await settled(b.client.callTool({ name: 'ev_echo', arguments: { message: 'x'.repeat(200_000) } }));
-    const other = await long;
-    expect(other.ok ? textOf(other.value) : other.message).toMatch(/Long running operation completed/);
-    expect(big.ok ? 'answered' : big.message).toMatch(
-      /backend everything: .*HTTP 413 \(Payload Too Large: the limit is 100000/,
-    );
-    expect(textOf(await b.client.callTool({ name: 'ev_echo', arguments: { message: 'small' } }))).toBe('Echo: small');
-    // The backend never left: no list_changed.
-    expect(changes).toBe(0);
-    await Promise.all([a.client.close(), b.client.close()]);
-  }, 60_000);
+  test.each([
+    { transport: 'streamable-http' as const, path: '/mcp' },
+    { transport: 'sse' as const, path: '/sse' },
+  ])(
+    "a request the backend refuses (413, $transport) fails; another client's call on that backend finishes",
+    async ({ transport, path }) => {
+      const everything = await startGateway(['stdio', '--', ...EVERYTHING], {
+        env: { MCP_GATEWAY_MAX_BODY_BYTES: '100000' },
+      });
+      const aggregate = await aggregateOver([
+        { name: 'everything', url: `${everything.url}${path}`, transport, prefix: 'ev' },
+      ]);
+      await listed(aggregate, ['ev_echo']);
+      const [a, b] = [await client2025(aggregate.url), await client2025(aggregate.url)];
+      let changes = 0;
+      a.client.setNotificationHandler(ToolListChangedNotificationSchema, async () => {
+        changes++;
+      });
+      const long = settled(
+        a.client.callTool({ name: 'ev_trigger-long-running-operation', arguments: { duration: 2, steps: 2 } }),
+      );
+      await new Promise((r) => setTimeout(r, 300));
+      const big = await settled(b.client.callTool({ name: 'ev_echo', arguments: { message: 'x'.repeat(200_000) } }));
+      const other = await long;
+      expect(other.ok ? textOf(other.value) : other.message).toMatch(/Long running operation completed/);
+      expect(big.ok ? 'answered' : big.message).toMatch(
+        /backend everything: .*HTTP 413\b.*Payload Too Large: the limit is 100000/,
+      );
+      expect(textOf(await b.client.callTool({ name: 'ev_echo', arguments: { message: 'small' } }))).toBe('Echo: small');
+      // The backend never left: no list_changed.
+      expect(changes).toBe(0);
+      await Promise.all([a.client.close(), b.client.close()]);
+    },
+    60_000,
+  );
 
   test('an answer that is not JSON fails its call; the backend stays up for the others', async () => {
     const backend = await hostile();
