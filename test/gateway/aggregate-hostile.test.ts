@@ -8,7 +8,10 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import {
+  ResourceUpdatedNotificationSchema,
+  ToolListChangedNotificationSchema,
+} from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { AggregateBackend } from '../../src/contract/aggregate.ts';
 import {
@@ -234,6 +237,32 @@ describe("one backend cannot reach into another backend's calls", () => {
     await hung;
     await waitForAudit(aggregate, (l) => l.tool === 'one_hang' && l.outcome === 'cancelled');
     await Promise.all([a.client.close(), b.client.close()]);
+  }, 60_000);
+
+  test("a backend's resources/updated for another backend's resource reaches no subscriber", async () => {
+    const [one, two] = [
+      await hostile(['--name', 'one', '--resources', JSON.stringify(['one://report'])]),
+      await hostile(['--name', 'two', '--resources', JSON.stringify(['two://own'])]),
+    ];
+    const aggregate = await aggregateOver([
+      { name: 'one', url: one.url, transport: 'streamable-http', prefix: 'one' },
+      { name: 'two', url: two.url, transport: 'streamable-http', prefix: 'two' },
+    ]);
+    await listed(aggregate, ['one_touch', 'two_touch']);
+    const { client } = await client2025(aggregate.url);
+    const updated: string[] = [];
+    client.setNotificationHandler(ResourceUpdatedNotificationSchema, async (n) => {
+      updated.push(n.params.uri);
+    });
+    await client.subscribeResource({ uri: 'one://report' });
+    await client.subscribeResource({ uri: 'two://own' });
+    // two speaks for one's resource (dropped), then for its own, then one for its own: the order is kept.
+    await client.callTool({ name: 'two_touch', arguments: { uri: 'one://report' } });
+    await client.callTool({ name: 'two_touch', arguments: { uri: 'two://own' } });
+    await client.callTool({ name: 'one_touch', arguments: { uri: 'one://report' } });
+    await until(async () => updated.length >= 2, 10_000, 'the owners’ updates');
+    expect(updated).toEqual(['two://own', 'one://report']);
+    await client.close();
   }, 60_000);
 });
 

@@ -411,8 +411,7 @@ export class Mux {
         this.listChanged(note.method);
         return;
       case 'notifications/resources/updated':
-        this.subscriptions.deliverUpdated(note);
-        this.o.onServerEvent?.(note);
+        if (this.subscriptions.deliverUpdated(upstream, note)) this.o.onServerEvent?.(note);
         return;
       default: {
         const target = attribute(this.calls.busySessions(upstream), undefined, this.onlySession());
