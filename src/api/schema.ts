@@ -89,6 +89,8 @@ type Node = any;
 const rule = (
   r: Omit<Rule, 'check' | 'messageOf'> & { check: (self: Node) => boolean; messageOf?: (self: Node) => string },
 ): Rule => r as Rule;
+/** A rateLimit.perTool key the gateway's comma-separated tool=N setting can carry. */
+const perToolKeyOk = (k: string) => k !== '' && !k.includes(',') && k.trim() === k;
 const has = (o: Node, key: string): boolean => o != null && o[key] !== undefined;
 const exactlyOne = (o: Node, keys: readonly string[]): boolean => keys.filter((k) => has(o, k)).length === 1;
 
@@ -900,6 +902,21 @@ const spec: Schema = {
             minimum: 1,
             maximum: 1000000,
           },
+          rules: [
+            // The gateway's setting is one comma-separated tool=N list: a key it cannot spell stops the gateway.
+            rule({
+              rule: "self.all(k, k != '' && !k.contains(',') && k.trim() == k)",
+              message: 'every rateLimit.perTool key must be a tool name without commas or surrounding spaces',
+              ...quoting(
+                'the key ',
+                ...quoted("self.filter(k, k == '' || k.contains(',') || k.trim() != k)[0]", (s) =>
+                  Object.keys(s).find((k) => !perToolKeyOk(k)),
+                ),
+                ' is not a tool name: a rateLimit.perTool key has no commas or surrounding spaces',
+              ),
+              check: (s) => Object.keys(s).every(perToolKeyOk),
+            }),
+          ],
         },
       },
     },

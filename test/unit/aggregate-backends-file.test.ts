@@ -27,6 +27,10 @@ describe('parseBackendsFile', () => {
     { text: file([{ ...ok, tools: { rename: { a: 1 } } }]), problem: /^backends\[0\]\.tools\.rename/ },
     { text: file([ok, ok]), problem: /^backends\[1\]\.name: memory is listed twice/ },
     { text: file([{ ...ok, tokenFile: '' }]), problem: /^backends\[0\]\.tokenFile/ },
+    // A misspelt field is refused, never ignored: tools.alow ignored would expose every tool.
+    { text: file([{ ...ok, tools: { alow: ['echo'] } }]), problem: /^backends\[0\]\.tools\.alow: unknown field/ },
+    { text: file([ok, { ...ok, name: 'b', prefx: 'gh' }]), problem: /^backends\[1\]\.prefx: unknown field/ },
+    { text: JSON.stringify({ version: 1, backends: [], extra: 1 }), problem: /^extra: unknown field/ },
   ])('$text -> $problem', ({ text, problem }) => {
     const parsed = parseBackendsFile(text);
     if (problem === undefined) expect(parsed.ok).toBe(true);

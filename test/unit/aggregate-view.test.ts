@@ -5,21 +5,7 @@
 import { describe, expect, test } from 'vitest';
 import type { ItemKind } from '../../src/contract/virtual-names.ts';
 import type { Item } from '../../src/gateway/aggregate/backend.ts';
-import { buildView, changedLists, templateMatcher, type ViewBackend } from '../../src/gateway/aggregate/view.ts';
-
-describe('templateMatcher', () => {
-  test.each([
-    { template: 'file:///{path}', uri: 'file:///etc', matches: true },
-    { template: 'file:///{path}', uri: 'file:///etc/passwd', matches: false },
-    { template: 'file:///{+path}', uri: 'file:///etc/passwd', matches: true },
-    { template: 'demo://resource/{id}', uri: 'demo://resource/7', matches: true },
-    { template: 'demo://resource/{id}', uri: 'demo://other/7', matches: false },
-    { template: 'search://q{?term,page}', uri: 'search://q?term=x&page=2', matches: true },
-    { template: 'a.b://{x}', uri: 'aXb://y', matches: false },
-  ])('$template ~ $uri: $matches', ({ template, uri, matches }) => {
-    expect(templateMatcher(template).test(uri)).toBe(matches);
-  });
-});
+import { buildView, changedLists, type ViewBackend } from '../../src/gateway/aggregate/view.ts';
 
 const tools = (...names: string[]) => new Map<ItemKind, Item[]>([['tool', names.map((name) => ({ name }))]]);
 const b = (name: string, up: boolean, offered: ViewBackend['offered'], prefix?: string): ViewBackend => ({

@@ -38,4 +38,19 @@ describe('SseParser', () => {
       }),
     );
   });
+
+  test('an event longer than the limit stops the parser once, in one line or in many', () => {
+    for (const chunks of [
+      ['data: small\n\n', `data: ${'x'.repeat(100)}`, 'x'.repeat(100)],
+      ['data: small\n\n', ...Array.from({ length: 30 }, () => 'data: 0123456789\n')],
+    ]) {
+      const events: unknown[] = [];
+      let oversize = 0;
+      const parser = new SseParser((e) => events.push(e), { maxEventChars: 64, onOversize: () => oversize++ });
+      for (const c of chunks) parser.push(c);
+      parser.push('\n\ndata: after\n\n');
+      expect(oversize).toBe(1);
+      expect(events).toEqual([{ event: 'message', data: 'small' }]);
+    }
+  });
 });

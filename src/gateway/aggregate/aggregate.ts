@@ -12,7 +12,7 @@
  *   backends' state, with the combined handshake.
  */
 import type { AggregateBackend, AggregateBackendsFile } from '../../contract/aggregate.ts';
-import { type BackendNaming, describeConflict } from '../../contract/virtual-names.ts';
+import { type BackendNaming, describeConflict, type NameProblem } from '../../contract/virtual-names.ts';
 import type { Logger } from '../../observability/log.ts';
 import type { GatewayMetrics } from '../metrics.ts';
 import type { Mux } from '../mux/mux.ts';
@@ -136,6 +136,13 @@ export class Aggregate {
     const conflicts = this.view.catalog.conflicts.map(describeConflict);
     const known = new Set(before.catalog.conflicts.map(describeConflict));
     for (const c of conflicts) if (!known.has(c)) this.o.log.warn({ conflict: c }, 'name conflict: an item is hidden');
+    // And each name that cannot be exposed (a prefix or rename making it invalid): hidden, so say so once.
+    const problem = (p: NameProblem) => `${p.kind} ${p.original} of ${p.backend} as ${p.exposed}: ${p.fix}`;
+    const knownProblems = new Set(before.catalog.problems.map(problem));
+    for (const p of this.view.catalog.problems) {
+      if (!knownProblems.has(problem(p)))
+        this.o.log.warn({ problem: problem(p) }, 'invalid exposed name: an item is hidden');
+    }
     for (const method of changedLists(before, this.view)) this.mux?.listChanged(method);
   }
 

@@ -18,7 +18,7 @@ import {
   type Params,
   UPSTREAM_UNAVAILABLE,
 } from '../protocol/jsonrpc.ts';
-import { type Channel, type ChannelCloseInfo, UNREACHABLE } from '../upstream/channel.ts';
+import { type Channel, type ChannelCloseInfo, REFUSED, UNREACHABLE } from '../upstream/channel.ts';
 import { type InitializeResult, Upstream, type UpstreamState } from '../upstream/upstream.ts';
 
 /** What a list method returns under, by item kind, and the capability that says the backend has it. */
@@ -35,9 +35,10 @@ export type Item = Record<string, unknown>;
 export const itemKey = (kind: ItemKind, item: Item): unknown =>
   kind === 'resource' ? item.uri : kind === 'resourceTemplate' ? item.uriTemplate : item.name;
 
-const MAX_PAGES = 50;
 /** Items of one kind kept per backend: a backend listing more is cut here (and logged), not kept whole in memory. */
 export const MAX_ITEMS = 5000;
+/** Pages read per list: MAX_ITEMS in pages of 5 (a backend sending empty pages forever stops here, logged). */
+const MAX_PAGES = 1000;
 const LIST_TIMEOUT_MS = 10_000;
 const TOKEN_RECHECK_MS = 10_000;
 
@@ -177,12 +178,20 @@ export class Backend implements MuxUpstream {
       this.upstream.recycle(error.message);
       return;
     }
+    if (error?.message.startsWith(REFUSED)) {
+      // The backend refused this one request (an HTTP error, say a 413): say which backend; the connection stays.
+      this.onmessage?.({ ...message, error: { ...error, message: `backend ${this.label}: ${error.message}` } });
+      return;
+    }
     this.onmessage?.(message);
   }
 
   private async check(): Promise<void> {
     if (!this.upstream.ready) return;
     const answer = await this.upstream.request('ping', undefined, 3000);
+    // A ping the backend refused over HTTP (its per-client rate limit's 429, a 503 while it drains) proves it
+    // alive: reconnecting would only fail the calls in flight.
+    if (answer.error?.message.startsWith(REFUSED)) return;
     if (answer.error && answer.error.code !== METHOD_NOT_FOUND) {
       this.o.log.warn({ backend: this.label, err: answer.error.message }, 'backend failed its health check');
       this.upstream.recycle(`health check failed: ${answer.error.message}`);
@@ -208,8 +217,16 @@ export class Backend implements MuxUpstream {
 
   private async readList(method: string, key: string): Promise<Item[] | undefined> {
     const items: Item[] = [];
+    const cursors = new Set<string>();
     let cursor: unknown;
-    for (let page = 0; page < MAX_PAGES; page++) {
+    for (let page = 0; ; page++) {
+      if (page === MAX_PAGES) {
+        this.o.log.warn(
+          { backend: this.label, method, pages: MAX_PAGES },
+          'backend lists too many pages; the rest are ignored',
+        );
+        break;
+      }
       const answer = await this.upstream.request(method, cursor === undefined ? {} : { cursor }, LIST_TIMEOUT_MS);
       if (answer.error || !isObject(answer.result)) {
         if (answer.error?.code === METHOD_NOT_FOUND) return [];
@@ -227,6 +244,11 @@ export class Backend implements MuxUpstream {
       }
       cursor = answer.result.nextCursor;
       if (typeof cursor !== 'string' || cursor === '') break;
+      if (cursors.has(cursor)) {
+        this.o.log.warn({ backend: this.label, method }, 'backend repeats a list cursor; its list ends there');
+        break;
+      }
+      cursors.add(cursor);
     }
     return items;
   }

@@ -20,8 +20,24 @@ export type ParsedBackends = { ok: true; file: AggregateBackendsFile } | { ok: f
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isStringList = (v: unknown): v is string[] => Array.isArray(v) && v.every((s) => typeof s === 'string');
 
+const FILE_FIELDS = ['version', 'backends'];
+const BACKEND_FIELDS = ['name', 'url', 'transport', 'prefix', 'tools', 'tokenFile'];
+const TOOLS_FIELDS = ['allow', 'deny', 'rename'];
+
+/**
+ * A field the contract does not have: refused, never ignored (a misspelt tools.allow ignored would expose every
+ * tool). The operator writes only known fields, so one is a typo in a hand-written file or a version skew.
+ */
+function unknownField(value: Record<string, unknown>, known: readonly string[], at: string): string | undefined {
+  const extra = Object.keys(value).find((k) => !known.includes(k));
+  if (extra === undefined) return undefined;
+  return `${at}${at ? '.' : ''}${extra}: unknown field (expected ${known.join(', ')}; operator and gateway versions differ, or a typo)`;
+}
+
 function backendProblem(b: unknown, at: string): string | undefined {
   if (!isRecord(b)) return `${at}: expected an object`;
+  const extra = unknownField(b, BACKEND_FIELDS, at);
+  if (extra) return extra;
   if (typeof b.name !== 'string' || b.name === '') return `${at}.name: a non-empty string is required`;
   if (typeof b.url !== 'string') return `${at}.url: the backend's MCP endpoint (an http(s) URL) is required`;
   let url: URL;
@@ -41,6 +57,8 @@ function backendProblem(b: unknown, at: string): string | undefined {
   const tools = b.tools;
   if (tools === undefined) return undefined;
   if (!isRecord(tools)) return `${at}.tools: expected an object with allow, deny and rename`;
+  const extraTools = unknownField(tools, TOOLS_FIELDS, `${at}.tools`);
+  if (extraTools) return extraTools;
   for (const key of ['allow', 'deny'] as const) {
     if (tools[key] !== undefined && !isStringList(tools[key])) return `${at}.tools.${key}: expected a list of names`;
   }
@@ -60,6 +78,8 @@ export function parseBackendsFile(text: string): ParsedBackends {
     return { ok: false, problem: `not JSON: ${err instanceof Error ? err.message : String(err)}` };
   }
   if (!isRecord(data)) return { ok: false, problem: 'expected an object {version, backends}' };
+  const extra = unknownField(data, FILE_FIELDS, '');
+  if (extra) return { ok: false, problem: extra };
   if (data.version !== BACKENDS_FILE_VERSION) {
     return {
       ok: false,

@@ -14,6 +14,7 @@ import {
   type Offered,
 } from '../../contract/virtual-names.ts';
 import { type Item, itemKey } from './backend.ts';
+import { templateMatcher, type UriMatcher } from './uri-template.ts';
 
 /** One backend as the view needs it. */
 export interface ViewBackend {
@@ -29,21 +30,7 @@ export interface AggregateView {
   /** Backend name -> up. */
   up: ReadonlyMap<string, boolean>;
   /** Every exposed template in priority order, compiled (resources/read of a URI no listed resource has). */
-  templates: Array<{ backend: string; match: RegExp }>;
-}
-
-/** An RFC 6570 template as a matcher: `{x}` one path segment, `{+x}` / `{#x}` anything, `{?x}` a query. */
-export function templateMatcher(template: string): RegExp {
-  let pattern = '';
-  let last = 0;
-  for (const m of template.matchAll(/\{([+#?&/.;]?)[^}]*\}/g)) {
-    pattern += template.slice(last, m.index).replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-    const op = m[1];
-    pattern += op === '+' || op === '#' ? '.*' : op === '?' || op === '&' ? '(?:[?&].*)?' : '[^/?#]*';
-    last = (m.index ?? 0) + m[0].length;
-  }
-  pattern += template.slice(last).replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  return new RegExp(`^${pattern}$`);
+  templates: Array<{ backend: string; match: UriMatcher }>;
 }
 
 const exposedItem = (e: Exposure, item: Item): Item =>

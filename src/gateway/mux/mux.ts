@@ -388,7 +388,9 @@ export class Mux {
     switch (note.method) {
       case 'notifications/progress': {
         const call = this.calls.byToken(params?.progressToken);
-        if (!call) {
+        // Like an answer, progress is taken only from the server the call went to: tokens are sequential, and one
+        // backend of an aggregate must not write into another backend's calls (and their clients).
+        if (!call || call.upstream !== upstream) {
           this.metrics.droppedMessages.inc({ reason: 'unknown_progress_token' });
           return;
         }
@@ -409,8 +411,7 @@ export class Mux {
         this.listChanged(note.method);
         return;
       case 'notifications/resources/updated':
-        this.subscriptions.deliverUpdated(note);
-        this.o.onServerEvent?.(note);
+        if (this.subscriptions.deliverUpdated(upstream, note)) this.o.onServerEvent?.(note);
         return;
       default: {
         const target = attribute(this.calls.busySessions(upstream), undefined, this.onlySession());

@@ -104,9 +104,15 @@ export class Subscriptions {
   }
 
   /** resources/updated goes to the sessions holding the URI, no one else. */
-  deliverUpdated(note: JsonRpcNotification): void {
+  /**
+   * A server's resources/updated, to the sessions holding the URI; false (dropped) unless that server holds it:
+   * one backend of an aggregate does not speak for another's resources.
+   */
+  deliverUpdated(from: MuxUpstream, note: JsonRpcNotification): boolean {
     const uri = note.params?.uri;
-    if (typeof uri !== 'string') return;
+    if (typeof uri !== 'string') return true;
+    if (this.owner(uri) !== from) return false;
     for (const s of this.sessions) if (s.subscriptions.has(uri)) s.deliver(note);
+    return true;
   }
 }

@@ -3,6 +3,11 @@ import type { JsonRpcMessage } from '../protocol/jsonrpc.ts';
 
 /** How the error of a request the upstream never received begins (an aggregate reconnects on it). */
 export const UNREACHABLE = 'upstream MCP server unreachable';
+/**
+ * How the error of one request the upstream answered with a failure begins (an HTTP error status, a body without
+ * the answer): that request failed, the connection is fine, so nothing reconnects on it.
+ */
+export const REFUSED = 'upstream MCP server failed this request';
 
 export interface ChannelCloseInfo {
   reason: string;

@@ -7,8 +7,8 @@ import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from '../../observability/log.ts';
-import { errorResponse, type JsonRpcMessage, kindOf, UPSTREAM_UNAVAILABLE } from '../protocol/jsonrpc.ts';
-import { type Channel, type ChannelCloseInfo, UNREACHABLE } from './channel.ts';
+import { errorResponse, type JsonRpcMessage, kindOf, SERVER_ERROR, UPSTREAM_UNAVAILABLE } from '../protocol/jsonrpc.ts';
+import { type Channel, type ChannelCloseInfo, REFUSED, UNREACHABLE } from './channel.ts';
 
 export interface HttpChannelOptions {
   url: string;
@@ -16,6 +16,12 @@ export interface HttpChannelOptions {
   log: Logger;
   /** Headers on every request to the upstream (an aggregate's credential for a backend's gateway), read per request. */
   headers?: () => Promise<Record<string, string>>;
+}
+
+/** Whether the SDK transport's send failed on the server's HTTP answer, not on the way there (404: the session). */
+function answeredWithError(err: unknown): boolean {
+  if (err instanceof StreamableHTTPError) return err.code !== undefined && err.code !== 404;
+  return err instanceof Error && /^Error POSTing to endpoint \(HTTP (?!404\))\d{3}\)/.test(err.message);
 }
 
 /** The size of a message on the wire (the SDK transport sends it as one JSON body). */
@@ -100,7 +106,12 @@ export class HttpChannel implements Channel {
         const text = err instanceof Error ? err.message : String(err);
         this.options.log.warn({ err: text }, 'sending to the upstream failed');
         if (kindOf(message) === 'request' && 'id' in message && message.id !== null) {
-          this.onmessage?.(errorResponse(message.id, UPSTREAM_UNAVAILABLE, `${UNREACHABLE}: ${text}`));
+          // The server answered with an HTTP error (a 413, a 429): this request failed, the connection is fine.
+          this.onmessage?.(
+            answeredWithError(err)
+              ? errorResponse(message.id, SERVER_ERROR, `${REFUSED}: ${text}`)
+              : errorResponse(message.id, UPSTREAM_UNAVAILABLE, `${UNREACHABLE}: ${text}`),
+          );
         }
         // The upstream forgot our session (it restarted): reconnect and initialize again.
         if (err instanceof StreamableHTTPError && err.code === 404) void this.close();

@@ -8,8 +8,14 @@
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { Logger } from '../../observability/log.ts';
-import { errorResponse, isObject, type JsonRpcMessage, UPSTREAM_UNAVAILABLE } from '../protocol/jsonrpc.ts';
-import { type Channel, type ChannelCloseInfo, UNREACHABLE } from './channel.ts';
+import {
+  errorResponse,
+  isObject,
+  type JsonRpcMessage,
+  SERVER_ERROR,
+  UPSTREAM_UNAVAILABLE,
+} from '../protocol/jsonrpc.ts';
+import { type Channel, type ChannelCloseInfo, REFUSED, UNREACHABLE } from './channel.ts';
 
 export interface StreamableHttpChannelOptions {
   url: string;
@@ -18,7 +24,14 @@ export interface StreamableHttpChannelOptions {
   headers?: () => Promise<Record<string, string>>;
   /** The first wait before the GET stream is opened again after it failed; doubles up to 5 s. */
   streamRetryMs?: number;
+  /**
+   * Largest message taken from the server (a JSON body, or one event of a stream), default 32 MiB as for a stdio
+   * server's line: a larger answer fails its call instead of growing in memory until the gateway dies.
+   */
+  maxMessageBytes?: number;
 }
+
+const MAX_MESSAGE_BYTES = 32 * 1024 * 1024;
 
 const ACCEPT_BOTH = 'application/json, text/event-stream';
 const STREAM_RETRY_MAX_MS = 5000;
@@ -36,13 +49,19 @@ export class SseParser {
   private data: string[] = [];
   private event = '';
   private id: string | undefined;
+  private dataChars = 0;
+  private oversize = false;
   private readonly onEvent: (event: SseEvent) => void;
+  private readonly limit: { maxEventChars: number; onOversize: () => void } | undefined;
 
-  constructor(onEvent: (event: SseEvent) => void) {
+  /** `limit`: an event (its data and its unfinished line) longer than this stops the parser and is reported. */
+  constructor(onEvent: (event: SseEvent) => void, limit?: { maxEventChars: number; onOversize: () => void }) {
     this.onEvent = onEvent;
+    this.limit = limit;
   }
 
   push(chunk: string): void {
+    if (this.oversize) return;
     this.buffer += chunk;
     let start = 0;
     for (;;) {
@@ -54,6 +73,12 @@ export class SseParser {
       this.line(line);
     }
     this.buffer = this.buffer.slice(start);
+    if (this.limit && this.dataChars + this.buffer.length > this.limit.maxEventChars) {
+      this.oversize = true;
+      this.buffer = '';
+      this.data = [];
+      this.limit.onOversize();
+    }
   }
 
   private line(line: string): void {
@@ -64,6 +89,7 @@ export class SseParser {
         this.onEvent(event);
       }
       this.data = [];
+      this.dataChars = 0;
       this.event = '';
       return;
     }
@@ -72,10 +98,36 @@ export class SseParser {
     const field = colon < 0 ? line : line.slice(0, colon);
     let value = colon < 0 ? '' : line.slice(colon + 1);
     if (value.startsWith(' ')) value = value.slice(1);
-    if (field === 'data') this.data.push(value);
-    else if (field === 'event') this.event = value;
+    if (field === 'data') {
+      this.data.push(value);
+      this.dataChars += value.length + 1;
+    } else if (field === 'event') this.event = value;
     else if (field === 'id' && !value.includes('\0')) this.id = value;
   }
+}
+
+/** Bytes of an error response read for its message; the rest is discarded. */
+const MAX_REFUSAL_BYTES = 64 * 1024;
+
+/** The message of an HTTP error response's JSON-RPC error, when it has one (a gateway's 413, 429, 503...). */
+function refusalText(res: IncomingMessage): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    let text = '';
+    res.setEncoding('utf8');
+    res.on('data', (chunk: string) => {
+      if (text.length < MAX_REFUSAL_BYTES) text += chunk;
+    });
+    res.on('error', () => resolve(undefined));
+    res.on('end', () => {
+      try {
+        const body: unknown = JSON.parse(text.slice(0, MAX_REFUSAL_BYTES));
+        const message = isObject(body) && isObject(body.error) ? body.error.message : undefined;
+        resolve(typeof message === 'string' ? message.slice(0, 500) : undefined);
+      } catch {
+        resolve(undefined);
+      }
+    });
+  });
 }
 
 /** Cancelled ids remembered at most (a server answering none of them cannot grow the set without bound). */
@@ -160,11 +212,17 @@ export class StreamableHttpChannel implements Channel {
   ): Promise<void> {
     // Every id of the POST is answered: by the server, or here when the answer cannot come.
     const unanswered = new Set(ids);
-    const fail = (why: string) => {
+    // `refused`: the server answered this POST with a failure; the connection is fine (nothing reconnects on it,
+    // so one client's refused request never fails the other clients' calls on this server).
+    const fail = (why: string, refused = false) => {
       take();
       for (const id of unanswered) {
         if (typeof id === 'string' || typeof id === 'number') {
-          this.onmessage?.(errorResponse(id, UPSTREAM_UNAVAILABLE, `${UNREACHABLE}: ${why}`));
+          this.onmessage?.(
+            refused
+              ? errorResponse(id, SERVER_ERROR, `${REFUSED}: ${why}`)
+              : errorResponse(id, UPSTREAM_UNAVAILABLE, `${UNREACHABLE}: ${why}`),
+          );
         }
       }
       unanswered.clear();
@@ -205,7 +263,7 @@ export class StreamableHttpChannel implements Channel {
       const done = () => {
         this.inFlight.delete(abort);
         for (const id of unanswered) if (this.cancelled.delete(id)) unanswered.delete(id);
-        if (unanswered.size) fail(`the answer stream ended before the answer (HTTP ${status})`);
+        if (unanswered.size) fail(`the answer stream ended before the answer (HTTP ${status})`, true);
       };
       if (status === 202 || (status >= 200 && status < 300 && unanswered.size === 0)) {
         res.resume();
@@ -214,28 +272,43 @@ export class StreamableHttpChannel implements Channel {
         return;
       }
       if (status < 200 || status >= 300) {
-        res.resume();
         // The server forgot the session (it restarted): end the channel; the upstream reconnects and starts over.
-        if (status === 404 && this.sessionId) void this.close();
-        res.on('end', () => {
+        const sessionLost = status === 404 && this.sessionId !== undefined;
+        if (sessionLost) void this.close();
+        void refusalText(res).then((detail) => {
           this.inFlight.delete(abort);
-          fail(`HTTP ${status}`);
+          fail(`HTTP ${status}${detail ? ` (${detail})` : ''}`, !sessionLost);
         });
         return;
       }
       const type = String(res.headers['content-type'] ?? '');
-      res.setEncoding('utf8');
+      const max = this.o.maxMessageBytes ?? MAX_MESSAGE_BYTES;
+      const oversize = () => {
+        this.o.log.warn({ limit: max }, 'the upstream sent an oversize message; its call fails');
+        fail(`the answer is larger than the gateway takes (${max} bytes)`, true);
+        this.inFlight.delete(abort);
+        res.destroy();
+      };
       if (type.startsWith('text/event-stream')) {
-        const parser = new SseParser((event) => {
-          if (event.event === 'message') this.parseAndDeliver(event.data, deliver);
-        });
+        res.setEncoding('utf8');
+        const parser = new SseParser(
+          (event) => {
+            if (event.event === 'message') this.parseAndDeliver(event.data, deliver);
+          },
+          { maxEventChars: max, onOversize: oversize },
+        );
         res.on('data', (chunk: string) => parser.push(chunk));
       } else {
-        let text = '';
-        res.on('data', (chunk: string) => {
-          text += chunk;
+        const chunks: Buffer[] = [];
+        let bytes = 0;
+        res.on('data', (chunk: Buffer) => {
+          bytes += chunk.length;
+          if (bytes > max) {
+            chunks.length = 0;
+            if (!res.destroyed) oversize();
+          } else chunks.push(chunk);
         });
-        res.on('end', () => this.parseAndDeliver(text, deliver));
+        res.on('end', () => this.parseAndDeliver(Buffer.concat(chunks).toString('utf8'), deliver));
       }
       res.on('end', done);
       res.on('error', (err) => fail(err.message));
@@ -287,10 +360,21 @@ export class StreamableHttpChannel implements Channel {
           }
           this.stream = res;
           res.setEncoding('utf8');
-          const parser = new SseParser((event) => {
-            if (event.id !== undefined) this.lastEventId = event.id;
-            if (event.event === 'message') this.parseAndDeliver(event.data, (v) => this.onmessage?.(v));
-          });
+          const max = this.o.maxMessageBytes ?? MAX_MESSAGE_BYTES;
+          const parser = new SseParser(
+            (event) => {
+              if (event.id !== undefined) this.lastEventId = event.id;
+              if (event.event === 'message') this.parseAndDeliver(event.data, (v) => this.onmessage?.(v));
+            },
+            {
+              maxEventChars: max,
+              onOversize: () => {
+                this.o.log.warn({ limit: max }, 'the upstream sent an oversize message on its stream; dropped');
+                res.destroy();
+                again('an oversize message');
+              },
+            },
+          );
           res.on('data', (chunk: string) => parser.push(chunk));
           res.on('end', () => again('ended'));
           res.on('error', (err) => again(err.message));
