@@ -123,6 +123,25 @@ describe('OIDC JWT validation', () => {
     expect((await ping(jwt(rsa.privateKey, { alg: 'RS256', kid: 'rsa-1' }, good()))).status).toBe(200);
   });
 
+  test('a token without a subject is refused: subject-less clients would share one identity and its sessions', async () => {
+    const subjectless = (clientId: string) => {
+      const { sub: _sub, ...claims } = { ...good(), client_id: clientId };
+      return jwt(rsa.privateKey, { alg: 'RS256', kid: 'rsa-1' }, claims);
+    };
+    for (const token of [
+      subjectless('svc-a'),
+      jwt(rsa.privateKey, { alg: 'RS256', kid: 'rsa-1' }, { ...good(), sub: '' }),
+    ]) {
+      const res = await ping(token);
+      expect(res.status).toBe(401);
+      expect(res.headers.get('www-authenticate')).toContain('error="invalid_token"');
+      const body = (await res.json()) as { error: { message: string } };
+      expect(body.error.message).toBe(
+        'Unauthorized: the token has no subject (sub claim); the gateway tells clients apart by it',
+      );
+    }
+  });
+
   test('the protected-resource metadata names the issuer as authorization server', async () => {
     const res = await fetch(`${gw.url}/.well-known/oauth-protected-resource/mcp`);
     const doc = (await res.json()) as { authorization_servers: string[]; resource: string };

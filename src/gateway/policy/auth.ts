@@ -287,7 +287,11 @@ export class OidcAuthenticator implements Authenticator {
     if (!audiences.includes(this.options.audience)) return invalid('the token audience is not accepted');
     if (typeof claims.exp !== 'number' || claims.exp + skew < now) return invalid('the token has expired');
     if (typeof claims.nbf === 'number' && claims.nbf - skew > now) return invalid('the token is not valid yet');
-    const sub = typeof claims.sub === 'string' ? claims.sub : 'unknown';
-    return { ok: true, identity: `oidc:${sub}` };
+    // The subject is the client's identity (session binding, limits, audit): without one, every such token
+    // would be the same client.
+    if (typeof claims.sub !== 'string' || claims.sub === '') {
+      return invalid('the token has no subject (sub claim); the gateway tells clients apart by it');
+    }
+    return { ok: true, identity: `oidc:${claims.sub}` };
   }
 }
