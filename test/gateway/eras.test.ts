@@ -4,6 +4,7 @@
  * legacy HTTP+SSE client, and the MCP Inspector CLI.
  */
 import { execFile } from 'node:child_process';
+import { connect } from 'node:net';
 import { promisify } from 'node:util';
 import {
   CreateMessageRequestSchema,
@@ -28,6 +29,7 @@ import {
   until,
   waitForAudit,
 } from './helpers.ts';
+import { JSON_POST, legacyStream, raw } from './raw-http.ts';
 
 const execFileAsync = promisify(execFile);
 
@@ -317,5 +319,44 @@ describe('one child, every era', () => {
   test('child stderr becomes pino log lines', async () => {
     const line = await gw.waitForLog((l) => l.stream === 'stderr');
     expect(line.msg).toContain('Starting default (STDIO) server');
+  });
+});
+
+describe('the 2024-11-05 SSE era at its edges', () => {
+  test('a POST whose stream closed while its body was arriving is 404, and its call never reaches the server', async () => {
+    const sums = () => metricValue(gw, 'mcp_gateway_tool_calls_total', { tool: 'get-sum' });
+    const before = await sums();
+    const { stream, sessionId } = await legacyStream(gw.port);
+    const messages = `/messages?sessionId=${encodeURIComponent(sessionId)}`;
+    const body = JSON.stringify({
+      jsonrpc: '2.0',
+      id: 7,
+      method: 'tools/call',
+      params: { name: 'get-sum', arguments: { a: 1, b: 2 } },
+    });
+    const socket = connect({ port: gw.port, host: '127.0.0.1' });
+    let answer = '';
+    socket.on('data', (c: Buffer) => {
+      answer += c.toString('utf8');
+    });
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    socket.write(
+      `POST ${messages} HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body.slice(0, 20)}`,
+    );
+    await new Promise((r) => setTimeout(r, 200)); // the gateway has the headers and is reading the body
+    stream.close(); // the client's stream goes, and with it the session
+    const ping = JSON.stringify({ jsonrpc: '2.0', id: 8, method: 'ping' });
+    await until(
+      async () => (await raw(gw.port, { path: messages, headers: JSON_POST, body: ping })).status === 404,
+      5_000,
+      'the session closed with its stream',
+    );
+    socket.end(body.slice(20));
+    await closed;
+    expect(answer).toMatch(/^HTTP\/1\.1 404 /);
+    expect(answer).toContain('"code":-32001');
+    // Had it been dispatched, the call would have run for nobody: it is counted once answered (at once).
+    await new Promise((r) => setTimeout(r, 500));
+    expect(await sums()).toBe(before);
   });
 });

@@ -126,6 +126,16 @@ export class Sse2024 {
     const parsed = await readJsonBody(request, this.o.maxBodyBytes, this.o.log);
     if (parsed === undefined) return;
     request.requestId = singleRequestId(parsed);
+    if (transport.conn.closed) {
+      // The stream closed while the body arrived: the session is gone, and its calls would run for nobody.
+      refuse(
+        request,
+        404,
+        SESSION_NOT_FOUND,
+        'Session not found: its event stream closed; open a new one with GET /sse',
+      );
+      return;
+    }
     const messages = messagesOr400(request, parsed);
     if (!messages) return;
     if (this.o.limit.refuses(request, messages, entry)) return;
