@@ -15,6 +15,7 @@ import {
 } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import type { Logger } from '../../observability/log.ts';
+import { clip } from '../clip.ts';
 
 export type AuthResult =
   | { ok: true; identity: string }
@@ -245,7 +246,8 @@ export class OidcAuthenticator implements Authenticator {
     }
     const alg = typeof header.alg === 'string' ? header.alg : '';
     const spec = ALGORITHMS[alg];
-    if (!spec) return invalid(`unsupported JWT algorithm ${JSON.stringify(alg)}`);
+    // Clipped: the header is the client's text, echoed in the answer.
+    if (!spec) return invalid(`unsupported JWT algorithm ${clip(JSON.stringify(alg), 40)}`);
     const entry = await this.keyFor(typeof header.kid === 'string' ? header.kid : undefined);
     if (!entry && this.unreachable !== undefined && this.keys.size === 0) {
       // Not the token's fault: no key could be read at all. 503 and a retry, not a 401 that blames the token.
