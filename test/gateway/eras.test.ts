@@ -359,4 +359,38 @@ describe('the 2024-11-05 SSE era at its edges', () => {
     await new Promise((r) => setTimeout(r, 500));
     expect(await sums()).toBe(before);
   });
+
+  test('a second initialize on a session is refused, as on a 2025 session; the first handshake stands', async () => {
+    const { stream, sessionId } = await legacyStream(gw.port);
+    const messages = `/messages?sessionId=${encodeURIComponent(sessionId)}`;
+    const initialize = (id: number, protocolVersion: string, capabilities: Record<string, unknown>) =>
+      JSON.stringify({
+        jsonrpc: '2.0',
+        id,
+        method: 'initialize',
+        params: { protocolVersion, capabilities, clientInfo: { name: 'raw', version: '1' } },
+      });
+    const first = await raw(gw.port, { path: messages, headers: JSON_POST, body: initialize(1, '2024-11-05', {}) });
+    expect(first.status).toBe(202);
+    await until(() => stream.received().includes('"id":1,"result"'), 5_000, 'the first handshake answered');
+    const again = await raw(gw.port, {
+      path: messages,
+      headers: JSON_POST,
+      body: initialize(2, '2025-11-25', { sampling: {} }),
+    });
+    expect(again.status).toBe(400);
+    expect(again.json).toMatchObject({ id: 2, error: { code: -32600 } });
+    expect(again.json?.error?.message).toBe(
+      'Invalid Request: this session is already initialized; open a new stream with GET /sse for a new session',
+    );
+    const ping = await raw(gw.port, {
+      path: messages,
+      headers: JSON_POST,
+      body: JSON.stringify({ jsonrpc: '2.0', id: 3, method: 'ping' }),
+    });
+    expect(ping.status).toBe(202);
+    await until(() => stream.received().includes('"id":3,"result"'), 5_000, 'the session still served');
+    expect(stream.received()).not.toContain('"id":2');
+    stream.close();
+  });
 });

@@ -138,6 +138,13 @@ export class Sse2024 {
     }
     const messages = messagesOr400(request, parsed);
     if (!messages) return;
+    if (entry.session.protocolVersion !== '' && messages.some((m) => 'method' in m && m.method === 'initialize')) {
+      // As on a 2025 session: a handshake answered once stands (a second would swap the client's capabilities).
+      const message =
+        'Invalid Request: this session is already initialized; open a new stream with GET /sse for a new session';
+      refuse(request, 400, INVALID_REQUEST, message);
+      return;
+    }
     if (this.o.limit.refuses(request, messages, entry)) return;
     dispatch(entry.session, entry.router, messages, transport.sink);
     res.writeHead(202, { 'content-type': 'text/plain' });
