@@ -67,10 +67,16 @@ export class TokenFileAuthenticator implements Authenticator {
       const sig = `${st.ino}:${st.size}:${st.mtimeMs}`;
       if (sig === this.signature && this.loaded) return;
       const text = await readFile(this.path, 'utf8');
-      const tokens = text
-        .split(/\r?\n/)
-        .map((l) => l.trim())
-        .filter((l) => l !== '' && !l.startsWith('#'));
+      const lines = text.split(/\r?\n/).map((l) => l.trim());
+      const tokens = lines.filter((l) => l !== '' && !l.startsWith('#'));
+      // A bearer token is one word (bearer() reads up to the first space): such a line would refuse its client
+      // with no hint why. Named by line number, never by value.
+      const spaced = lines.flatMap((l, i) => (l !== '' && !l.startsWith('#') && /\s/.test(l) ? [i + 1] : []));
+      if (spaced.length > 0) {
+        const why =
+          'a line holds whitespace and can never match (a token is one word: write it alone, without "Bearer ")';
+        this.log.warn({ lines: spaced }, `bearer token file: ${why}`);
+      }
       this.digests = tokens.map(sha256);
       this.fingerprints = this.digests.map((d) => d.toString('hex').slice(0, 12));
       this.signature = sig;
