@@ -45,6 +45,8 @@ export class Gateway {
   private readonly audit: AuditWriter;
   private readonly env: NodeJS.ProcessEnv;
   private readonly openStreams: OpenStreams;
+  /** Closes the streams and ended answers whose client stopped reading that the byte cap cannot see. */
+  private readonly stalls: SdkStreamWatch;
   private readonly streamLimits: StreamLimits;
   /** The server (stdio, proxy); undefined in aggregate mode, where `aggregate` links one upstream per backend. */
   private sharedUpstream?: Upstream;
@@ -71,10 +73,12 @@ export class Gateway {
       this.audit = directAudit(this.log, destination, LOGGER_NAME);
     }
     this.env = options.env ?? process.env;
+    this.stalls = new SdkStreamWatch({ intervalMs: config.keepAliveMs, onStalled: this.onStalled });
     this.openStreams = new OpenStreams({
       keepAliveMs: config.keepAliveMs,
       maxBufferedBytes: config.maxStreamBufferBytes,
       onStalled: this.onStalled,
+      onEndedUnsent: (res, stream) => this.stalls.watch(res, stream, true),
     });
     this.streamLimits = { ...DEFAULT_STREAM_LIMITS, ...options.streamLimits };
     this.metrics.inflightSource = () => this.inflight();
@@ -105,7 +109,7 @@ export class Gateway {
     const createChannel = await channelFactory(config, this.env, log.child({ component: 'server' }), metrics);
     const createUpstream = (name: string) => new Upstream({ name, createChannel, log, metrics });
     const readyWaitMs = Math.min(config.requestTimeoutMs, 10_000);
-    const stalls = new SdkStreamWatch({ intervalMs: config.keepAliveMs, onStalled: this.onStalled });
+    const { stalls } = this;
     const initParams = gatewayInitParams(
       GATEWAY_VERSION,
       config.mode === 'aggregate' ? AGGREGATE_CLIENT_CAPABILITIES : SHARED_CLIENT_CAPABILITIES,

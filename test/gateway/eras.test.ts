@@ -4,6 +4,7 @@
  * legacy HTTP+SSE client, and the MCP Inspector CLI.
  */
 import { execFile } from 'node:child_process';
+import { connect } from 'node:net';
 import { promisify } from 'node:util';
 import {
   CreateMessageRequestSchema,
@@ -28,6 +29,7 @@ import {
   until,
   waitForAudit,
 } from './helpers.ts';
+import { JSON_POST, legacyStream, raw } from './raw-http.ts';
 
 const execFileAsync = promisify(execFile);
 
@@ -317,5 +319,78 @@ describe('one child, every era', () => {
   test('child stderr becomes pino log lines', async () => {
     const line = await gw.waitForLog((l) => l.stream === 'stderr');
     expect(line.msg).toContain('Starting default (STDIO) server');
+  });
+});
+
+describe('the 2024-11-05 SSE era at its edges', () => {
+  test('a POST whose stream closed while its body was arriving is 404, and its call never reaches the server', async () => {
+    const sums = () => metricValue(gw, 'mcp_gateway_tool_calls_total', { tool: 'get-sum' });
+    const before = await sums();
+    const { stream, sessionId } = await legacyStream(gw.port);
+    const messages = `/messages?sessionId=${encodeURIComponent(sessionId)}`;
+    const body = JSON.stringify({
+      jsonrpc: '2.0',
+      id: 7,
+      method: 'tools/call',
+      params: { name: 'get-sum', arguments: { a: 1, b: 2 } },
+    });
+    const socket = connect({ port: gw.port, host: '127.0.0.1' });
+    let answer = '';
+    socket.on('data', (c: Buffer) => {
+      answer += c.toString('utf8');
+    });
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    socket.write(
+      `POST ${messages} HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body.slice(0, 20)}`,
+    );
+    await new Promise((r) => setTimeout(r, 200)); // the gateway has the headers and is reading the body
+    stream.close(); // the client's stream goes, and with it the session
+    const ping = JSON.stringify({ jsonrpc: '2.0', id: 8, method: 'ping' });
+    await until(
+      async () => (await raw(gw.port, { path: messages, headers: JSON_POST, body: ping })).status === 404,
+      5_000,
+      'the session closed with its stream',
+    );
+    socket.end(body.slice(20));
+    await closed;
+    expect(answer).toMatch(/^HTTP\/1\.1 404 /);
+    expect(answer).toContain('"code":-32001');
+    // Had it been dispatched, the call would have run for nobody: it is counted once answered (at once).
+    await new Promise((r) => setTimeout(r, 500));
+    expect(await sums()).toBe(before);
+  });
+
+  test('a second initialize on a session is refused, as on a 2025 session; the first handshake stands', async () => {
+    const { stream, sessionId } = await legacyStream(gw.port);
+    const messages = `/messages?sessionId=${encodeURIComponent(sessionId)}`;
+    const initialize = (id: number, protocolVersion: string, capabilities: Record<string, unknown>) =>
+      JSON.stringify({
+        jsonrpc: '2.0',
+        id,
+        method: 'initialize',
+        params: { protocolVersion, capabilities, clientInfo: { name: 'raw', version: '1' } },
+      });
+    const first = await raw(gw.port, { path: messages, headers: JSON_POST, body: initialize(1, '2024-11-05', {}) });
+    expect(first.status).toBe(202);
+    await until(() => stream.received().includes('"id":1,"result"'), 5_000, 'the first handshake answered');
+    const again = await raw(gw.port, {
+      path: messages,
+      headers: JSON_POST,
+      body: initialize(2, '2025-11-25', { sampling: {} }),
+    });
+    expect(again.status).toBe(400);
+    expect(again.json).toMatchObject({ id: 2, error: { code: -32600 } });
+    expect(again.json?.error?.message).toBe(
+      'Invalid Request: this session is already initialized; open a new stream with GET /sse for a new session',
+    );
+    const ping = await raw(gw.port, {
+      path: messages,
+      headers: JSON_POST,
+      body: JSON.stringify({ jsonrpc: '2.0', id: 3, method: 'ping' }),
+    });
+    expect(ping.status).toBe(202);
+    await until(() => stream.received().includes('"id":3,"result"'), 5_000, 'the session still served');
+    expect(stream.received()).not.toContain('"id":2');
+    stream.close();
   });
 });

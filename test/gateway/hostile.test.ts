@@ -1,7 +1,8 @@
 /**
  * Hostile clients against the real gateway and server-everything: messages nested thousands of levels deep,
  * absurd tool names, junk tool names aimed at the metric labels, and bodies over the limit sent by clients that
- * keep uploading (Node's fetch, the SDK). After each, nothing is left in flight and real clients are served.
+ * keep uploading (Node's fetch, the SDK), and event streams ended while their client does not read them. After
+ * each, nothing is left in flight and real clients are served.
  */
 import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
@@ -477,5 +478,54 @@ describe('found by the fuzz suite (test/gateway/fuzz.test.ts)', () => {
     expect((await post(`${limitedGw.url}/mcp`, ping(50))).status).toBe(200);
     const limited = await post(`${limitedGw.url}/mcp`, ping(51));
     expect([limited.status, (limited.json() as { id: unknown }).id]).toEqual([429, 51]);
+  });
+});
+
+describe('event streams a client does not read to the end', () => {
+  let gw: RunningGateway;
+
+  beforeAll(async () => {
+    // A 1 s keep-alive interval (the stall checks' period); bodies up to 64 MB so one answer is larger than what
+    // the kernel's socket buffers absorb.
+    gw = await startGateway(['stdio', '--', ...EVERYTHING], {
+      env: { MCP_GATEWAY_KEEPALIVE_INTERVAL: '1s', MCP_GATEWAY_MAX_BODY_BYTES: '64000000' },
+    });
+  });
+
+  test('a POST answered as an event stream, ended while unread, is dropped with its connection', async () => {
+    const sid = await confirmedSession(gw.port);
+    // One 8 MB answer: written at once (the stream's byte cap is checked before a write), then the stream ends
+    // with most of it still in the gateway. Before the fix that memory stayed until the client hung up.
+    const body = JSON.stringify({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'tools/call',
+      params: { name: 'echo', arguments: { message: 'x'.repeat(8_000_000) } },
+    });
+    const socket = connect({ port: gw.port, host: '127.0.0.1' });
+    socket.on('error', () => {});
+    socket.pause(); // never reads the answer
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    socket.write(
+      `POST /mcp HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\naccept: text/event-stream\r\nmcp-session-id: ${sid}\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n`,
+    );
+    socket.write(body);
+    const dropped = await gw.waitForLog(
+      (l) => l.msg === 'event stream closed: the client stopped reading' && l.stream === 'post',
+      20_000,
+    );
+    expect(dropped.bufferedBytes as number).toBeGreaterThan(0);
+    expect(await metricValue(gw, 'mcp_gateway_stalled_streams_closed_total', { stream: 'post' })).toBe(1);
+    socket.resume(); // the gateway closed the connection: reading now ends it here too
+    await closed;
+    // The session and a client that reads are unaffected.
+    const answer = await fetch(`${gw.url}/mcp`, {
+      method: 'POST',
+      headers: { ...JSON_HEADERS, accept: 'text/event-stream', 'mcp-session-id': sid },
+      body,
+    });
+    expect(answer.status).toBe(200);
+    expect((await answer.text()).length).toBeGreaterThan(8_000_000);
+    expect(await metricValue(gw, 'mcp_gateway_stalled_streams_closed_total', { stream: 'post' })).toBe(1);
   });
 });

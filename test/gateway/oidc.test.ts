@@ -123,6 +123,43 @@ describe('OIDC JWT validation', () => {
     expect((await ping(jwt(rsa.privateKey, { alg: 'RS256', kid: 'rsa-1' }, good()))).status).toBe(200);
   });
 
+  test('a token without a subject is refused: subject-less clients would share one identity and its sessions', async () => {
+    const subjectless = (clientId: string) => {
+      const { sub: _sub, ...claims } = { ...good(), client_id: clientId };
+      return jwt(rsa.privateKey, { alg: 'RS256', kid: 'rsa-1' }, claims);
+    };
+    for (const token of [
+      subjectless('svc-a'),
+      jwt(rsa.privateKey, { alg: 'RS256', kid: 'rsa-1' }, { ...good(), sub: '' }),
+    ]) {
+      const res = await ping(token);
+      expect(res.status).toBe(401);
+      expect(res.headers.get('www-authenticate')).toContain('error="invalid_token"');
+      const body = (await res.json()) as { error: { message: string } };
+      expect(body.error.message).toBe(
+        'Unauthorized: the token has no subject (sub claim); the gateway tells clients apart by it',
+      );
+    }
+  });
+
+  test('a hostile alg header is a 401 with a well-formed challenge, never a 500', async () => {
+    const enc = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
+    // RFC 6750 §3: error_description is a quoted string of %x20-21 / %x23-5B / %x5D-7E only.
+    const challenge =
+      /^Bearer resource_metadata="[^"]+", error="invalid_token", error_description="[\x20\x21\x23-\x5b\x5d-\x7e]*"$/;
+    for (const alg of ['HS256', 'a"b\\c', '\u2028', 'x'.repeat(6000)]) {
+      const res = await ping(`${enc({ alg })}.${enc(good())}.c2ln`);
+      expect(res.status, alg.slice(0, 10)).toBe(401);
+      const header = res.headers.get('www-authenticate') ?? '';
+      expect(header, alg.slice(0, 10)).toMatch(challenge);
+      expect(header.length).toBeLessThan(400);
+      const body = (await res.json()) as { error: { message: string } };
+      expect(body.error.message).toMatch(/^Unauthorized: unsupported JWT algorithm /);
+      expect(body.error.message.length).toBeLessThan(200);
+    }
+    expect(gw.logs.filter((l) => l.msg === 'request failed')).toEqual([]);
+  });
+
   test('the protected-resource metadata names the issuer as authorization server', async () => {
     const res = await fetch(`${gw.url}/.well-known/oauth-protected-resource/mcp`);
     const doc = (await res.json()) as { authorization_servers: string[]; resource: string };

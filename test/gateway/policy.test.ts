@@ -178,6 +178,29 @@ describe('authentication', () => {
   });
 });
 
+describe('a token file line that can never match', () => {
+  test('a line with whitespace (a pasted "Bearer ..." header) is named by its line number at start, never shown', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gw-policy-ws-'));
+    const file = join(dir, 'tokens');
+    writeFileSync(file, '# tokens\ntok-good-0123456789\nBearer tok-pasted-0123456789\n');
+    const g = await startGateway(['stdio', '--', ...EVERYTHING], { env: { MCP_GATEWAY_AUTH_TOKEN_FILE: file } });
+    const warned = await g.waitForLog((l) => l.msg?.startsWith('bearer token file: ') === true, 5_000);
+    expect(warned.level).toBe(40);
+    expect(warned.lines).toEqual([3]);
+    expect(warned.msg).toBe(
+      'bearer token file: a line holds whitespace and can never match (a token is one word: write it alone, without "Bearer ")',
+    );
+    expect(JSON.stringify(g.logs)).not.toContain('tok-pasted');
+    const ping = (token: string) =>
+      raw(g.port, {
+        headers: { 'content-type': 'application/json', accept: 'application/json', authorization: `Bearer ${token}` },
+        body: '{"jsonrpc":"2.0","id":1,"method":"ping"}',
+      });
+    expect((await ping('tok-good-0123456789')).status).toBe(200);
+    await g.stop();
+  });
+});
+
 describe('RFC 9728 metadata under a base path (the operator behind an Ingress prefix)', () => {
   let prefixed: RunningGateway;
 

@@ -126,8 +126,25 @@ export class Sse2024 {
     const parsed = await readJsonBody(request, this.o.maxBodyBytes, this.o.log);
     if (parsed === undefined) return;
     request.requestId = singleRequestId(parsed);
+    if (transport.conn.closed) {
+      // The stream closed while the body arrived: the session is gone, and its calls would run for nobody.
+      refuse(
+        request,
+        404,
+        SESSION_NOT_FOUND,
+        'Session not found: its event stream closed; open a new one with GET /sse',
+      );
+      return;
+    }
     const messages = messagesOr400(request, parsed);
     if (!messages) return;
+    if (entry.session.protocolVersion !== '' && messages.some((m) => 'method' in m && m.method === 'initialize')) {
+      // As on a 2025 session: a handshake answered once stands (a second would swap the client's capabilities).
+      const message =
+        'Invalid Request: this session is already initialized; open a new stream with GET /sse for a new session';
+      refuse(request, 400, INVALID_REQUEST, message);
+      return;
+    }
     if (this.o.limit.refuses(request, messages, entry)) return;
     dispatch(entry.session, entry.router, messages, transport.sink);
     res.writeHead(202, { 'content-type': 'text/plain' });

@@ -16,10 +16,20 @@ import { metadataPath } from './resource-metadata.ts';
 
 type AuthFailure = Extract<AuthResult, { ok: false }>;
 
+/**
+ * A description as RFC 6750 §3 allows in error_description (%x20-21 / %x23-5B / %x5D-7E): it may quote the
+ * token's own text, and a quote would end the value early, a character past U+00FF fails the whole answer.
+ */
+function challengeText(description: string): string {
+  return description.replaceAll('"', "'").replace(/[^\x20\x21\x23-\x5b\x5d-\x7e]/g, '?');
+}
+
 /** The WWW-Authenticate value of a 401: where the metadata is, and why the token failed when one was sent. */
 export function bearerChallenge(metadataUrl: string, failure: AuthFailure): string {
   let challenge = `Bearer resource_metadata="${metadataUrl}"`;
-  if (failure.error) challenge += `, error="${failure.error}", error_description="${failure.description}"`;
+  if (failure.error) {
+    challenge += `, error="${failure.error}", error_description="${challengeText(failure.description)}"`;
+  }
   return challenge;
 }
 

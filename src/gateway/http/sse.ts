@@ -33,6 +33,11 @@ export interface OpenStreamsOptions {
   /** Unsent bytes a stream may hold before it is closed (a client that stopped reading). */
   maxBufferedBytes: number;
   onStalled?: (stalled: StalledStream) => void;
+  /**
+   * A stream ended with bytes its client has not taken: no longer written, so the cap cannot catch it; the
+   * owner watches it until the client takes them (or drops it), else they stay until the client hangs up.
+   */
+  onEndedUnsent?: (res: ServerResponse, stream: StreamKind) => void;
 }
 
 /**
@@ -72,6 +77,10 @@ export class OpenStreams {
 
   stalled(info: StalledStream): void {
     this.options.onStalled?.(info);
+  }
+
+  endedUnsent(res: ServerResponse, stream: StreamKind): void {
+    this.options.onEndedUnsent?.(res, stream);
   }
 
   get size(): number {
@@ -185,5 +194,6 @@ export class SseConnection {
     this.onbeforeend?.();
     this.res.end();
     this.markClosed();
+    if (this.res.writableLength > 0) this.streams.endedUnsent(this.res, this.kind);
   }
 }

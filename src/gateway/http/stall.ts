@@ -19,6 +19,8 @@ export function stallCount(previous: number, needsDrain: boolean, progressed: bo
 
 interface Watched {
   kind: StreamKind;
+  /** Already ended: it waits for the client until it is finished (it never reports needing a drain). */
+  ended: boolean;
   /** Bytes the socket had accepted, and bytes the response still held, at the last check. */
   written: number;
   unsent: number;
@@ -37,15 +39,15 @@ export class SdkStreamWatch {
   }
 
   /**
-   * Watches an event stream the SDK writes, or (`json`) a JSON answer already ended that the socket has not
-   * taken yet, until it closes.
+   * Watches an event stream the SDK writes, or (`ended`: a `json` answer, an event stream the gateway ended) a
+   * response already ended that the socket has not taken yet, until it closes.
    */
-  watch(res: ServerResponse, kind: StreamKind = 'modern'): void {
+  watch(res: ServerResponse, kind: StreamKind = 'modern', ended = kind === 'json'): void {
     if (this.intervalMs <= 0) return;
     const written = res.socket?.bytesWritten ?? 0;
-    this.streams.set(res, { kind, written, unsent: res.writableLength, checks: 0 });
+    this.streams.set(res, { kind, ended, written, unsent: res.writableLength, checks: 0 });
     res.once('close', () => this.forget(res));
-    if (kind === 'json') res.once('finish', () => this.forget(res));
+    if (ended) res.once('finish', () => this.forget(res));
     if (!this.timer) {
       this.timer = setInterval(() => this.check(), this.intervalMs);
       this.timer.unref();
@@ -65,7 +67,7 @@ export class SdkStreamWatch {
       const written = res.socket?.bytesWritten ?? w.written;
       const unsent = res.writableLength;
       // An ended answer never reports needing a drain: it waits for the client until it is finished.
-      const waits = w.kind === 'json' ? !res.writableFinished : res.writableNeedDrain;
+      const waits = w.ended ? !res.writableFinished : res.writableNeedDrain;
       w.checks = stallCount(w.checks, waits, written !== w.written || unsent < w.unsent);
       w.written = written;
       w.unsent = unsent;

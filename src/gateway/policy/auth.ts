@@ -15,6 +15,7 @@ import {
 } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import type { Logger } from '../../observability/log.ts';
+import { clip } from '../clip.ts';
 
 export type AuthResult =
   | { ok: true; identity: string }
@@ -66,10 +67,16 @@ export class TokenFileAuthenticator implements Authenticator {
       const sig = `${st.ino}:${st.size}:${st.mtimeMs}`;
       if (sig === this.signature && this.loaded) return;
       const text = await readFile(this.path, 'utf8');
-      const tokens = text
-        .split(/\r?\n/)
-        .map((l) => l.trim())
-        .filter((l) => l !== '' && !l.startsWith('#'));
+      const lines = text.split(/\r?\n/).map((l) => l.trim());
+      const tokens = lines.filter((l) => l !== '' && !l.startsWith('#'));
+      // A bearer token is one word (bearer() reads up to the first space): such a line would refuse its client
+      // with no hint why. Named by line number, never by value.
+      const spaced = lines.flatMap((l, i) => (l !== '' && !l.startsWith('#') && /\s/.test(l) ? [i + 1] : []));
+      if (spaced.length > 0) {
+        const why =
+          'a line holds whitespace and can never match (a token is one word: write it alone, without "Bearer ")';
+        this.log.warn({ lines: spaced }, `bearer token file: ${why}`);
+      }
       this.digests = tokens.map(sha256);
       this.fingerprints = this.digests.map((d) => d.toString('hex').slice(0, 12));
       this.signature = sig;
@@ -245,7 +252,8 @@ export class OidcAuthenticator implements Authenticator {
     }
     const alg = typeof header.alg === 'string' ? header.alg : '';
     const spec = ALGORITHMS[alg];
-    if (!spec) return invalid(`unsupported JWT algorithm ${JSON.stringify(alg)}`);
+    // Clipped: the header is the client's text, echoed in the answer.
+    if (!spec) return invalid(`unsupported JWT algorithm ${clip(JSON.stringify(alg), 40)}`);
     const entry = await this.keyFor(typeof header.kid === 'string' ? header.kid : undefined);
     if (!entry && this.unreachable !== undefined && this.keys.size === 0) {
       // Not the token's fault: no key could be read at all. 503 and a retry, not a 401 that blames the token.
@@ -287,7 +295,11 @@ export class OidcAuthenticator implements Authenticator {
     if (!audiences.includes(this.options.audience)) return invalid('the token audience is not accepted');
     if (typeof claims.exp !== 'number' || claims.exp + skew < now) return invalid('the token has expired');
     if (typeof claims.nbf === 'number' && claims.nbf - skew > now) return invalid('the token is not valid yet');
-    const sub = typeof claims.sub === 'string' ? claims.sub : 'unknown';
-    return { ok: true, identity: `oidc:${sub}` };
+    // The subject is the client's identity (session binding, limits, audit): without one, every such token
+    // would be the same client.
+    if (typeof claims.sub !== 'string' || claims.sub === '') {
+      return invalid('the token has no subject (sub claim); the gateway tells clients apart by it');
+    }
+    return { ok: true, identity: `oidc:${claims.sub}` };
   }
 }
