@@ -249,6 +249,48 @@ describe('spec.httpRoute on a real API server', () => {
     expect(ours.metadata?.ownerReferences?.[0]?.uid).toBe(mcp.metadata?.uid);
   });
 
+  it('two McpServers on one host and path through one Gateway: the newcomer is refused, not routed elsewhere', async () => {
+    await admin.create(
+      resourcePath(T.mcpservers, { namespace: ns }),
+      withRoute('first', {
+        parentRefs: [{ name: 'public', namespace: gatewayNs, sectionName: 'https' }],
+        hostnames: ['dup.example.test'],
+        path: '/dup',
+      }),
+    );
+    await eventually('the first HTTPRoute', () => getOrUndefined<HTTPRoute>(admin, routePath('first')), {
+      timeoutMs: 60_000,
+    });
+    // Every listener of the Gateway (https included), the same host, the same prefix (a trailing slash matches alike).
+    await admin.create(
+      resourcePath(T.mcpservers, { namespace: ns }),
+      withRoute('second', {
+        parentRefs: [{ name: 'public', namespace: gatewayNs }],
+        hostnames: ['other.example.test', 'dup.example.test'],
+        path: '/dup/',
+      }),
+    );
+    const refused = await waitFor(
+      'second',
+      'RoutePathConflict',
+      (m) => condition(m, 'Ready')?.reason === 'RoutePathConflict',
+    );
+    expect(condition(refused, 'Degraded')?.message).toBe(
+      `dup.example.test/dup/ through Gateway ${gatewayNs}/public is already routed by HTTPRoute ${ns}/first, which the Gateway serves first: pick another spec.httpRoute.hostnames or spec.httpRoute.path`,
+    );
+    expect(refused.status?.externalURL).toBeUndefined();
+    expect(await getOrUndefined(admin, routePath('second'))).toBeUndefined();
+    // The first keeps its route.
+    expect(condition(await admin.get<McpServer>(mcpPath('first')), 'Ready')?.reason).not.toBe('RoutePathConflict');
+
+    // The first goes: the second gets the route.
+    await admin.delete(mcpPath('first'));
+    await eventually('the second HTTPRoute', () => getOrUndefined<HTTPRoute>(admin, routePath('second')), {
+      timeoutMs: 60_000,
+    });
+    await admin.delete(mcpPath('second'));
+  });
+
   it('removing spec.httpRoute deletes the route it made', async () => {
     await admin.mergePatch(mcpPath('github'), { spec: { httpRoute: null } });
     await eventually(
@@ -263,7 +305,7 @@ describe('spec.httpRoute on a real API server', () => {
   it('CRDs deleted while running: GatewayAPINotInstalled, then the route comes back when they return', async () => {
     await admin.create(
       resourcePath(T.mcpservers, { namespace: ns }),
-      withRoute('survivor', { parentRefs: [{ name: 'public', namespace: gatewayNs }], path: '/' }),
+      withRoute('survivor', { parentRefs: [{ name: 'public', namespace: gatewayNs }], path: '/survivor' }),
     );
     await eventually('the HTTPRoute', () => getOrUndefined<HTTPRoute>(admin, routePath('survivor')), {
       timeoutMs: 60_000,

@@ -5,7 +5,9 @@
 import { describe, expect, it } from 'vitest';
 import type { McpServer } from '../../src/api/types.generated.ts';
 import { parseMcpServer } from '../../src/api/validate.ts';
+import { routeConflict } from '../../src/controller/route-conflict.ts';
 import { type Gateway, routeVerdict } from '../../src/controller/route-status.ts';
+import type { Cached } from '../../src/kube/informer.ts';
 import { renderChildren } from '../../src/render/index.ts';
 import { type HTTPRoute, renderHTTPRoute } from '../../src/render/route.ts';
 import { stdioServer } from '../fixtures/manifests.ts';
@@ -258,5 +260,63 @@ describe('routeVerdict', () => {
     const v = routeVerdict({ mcp, route: r, gateways });
     expect(v.conditions.map((c) => c.reason)).toEqual(['Pending', 'Pending']);
     expect(v.externalURL).toBeUndefined();
+  });
+});
+
+describe('routeConflict', () => {
+  /** Our route for an McpServer, as the cache holds it (uid and creation time from the API server). */
+  function cached(name: string, httpRoute: Record<string, unknown>, createdAt: string) {
+    const m = stdioServer(name, { httpRoute });
+    const mcp = parseMcpServer({ ...m, metadata: { ...m.metadata, namespace: 'team-a', uid: `uid-${name}` } });
+    const r = route(mcp);
+    const metadata = { ...r.metadata, namespace: 'team-a', name, creationTimestamp: createdAt };
+    return { mcp, route: { ...r, metadata } as unknown as HTTPRoute & Cached };
+  }
+  const first = cached(
+    'first',
+    { parentRefs: [PUBLIC], hostnames: ['mcp.example.com'], path: '/x' },
+    '2026-01-01T00:00:00Z',
+  );
+  const conflictOf = (other: ReturnType<typeof cached>, live?: HTTPRoute) =>
+    routeConflict({
+      ownerUid: other.mcp.metadata?.uid,
+      namespace: 'team-a',
+      desired: other.route,
+      live,
+      routes: [first.route, other.route],
+    });
+
+  it('refuses a newcomer on the same listener, host and prefix, naming the route that keeps it', () => {
+    const second = cached(
+      'second',
+      { parentRefs: [{ name: 'public', namespace: 'gateway-system' }], hostnames: ['mcp.example.com'], path: '/x/' },
+      '2026-01-02T00:00:00Z',
+    );
+    expect(conflictOf(second)).toMatchObject({ reason: 'RoutePathConflict' });
+    expect(conflictOf(second)?.message).toContain('HTTPRoute team-a/first');
+    // Both exist (created at once): the Gateway serves the older, so the older is never the one refused.
+    expect(conflictOf(first, first.route)).toBeUndefined();
+    const tie = cached(
+      'a-tie',
+      { parentRefs: [PUBLIC], hostnames: ['mcp.example.com'], path: '/x' },
+      '2026-01-01T00:00:00Z',
+    );
+    expect(conflictOf(tie, tie.route)).toBeUndefined(); // "team-a/a-tie" sorts before "team-a/first"
+  });
+
+  it('lets routes that differ by listener, host or prefix be', () => {
+    const others = [
+      { parentRefs: [{ ...PUBLIC, sectionName: 'http' }], hostnames: ['mcp.example.com'], path: '/x' },
+      { parentRefs: [PUBLIC], hostnames: ['other.example.com'], path: '/x' },
+      { parentRefs: [PUBLIC], path: '/x' }, // no host name: the more specific route wins its host, this one the rest
+      { parentRefs: [PUBLIC], hostnames: ['mcp.example.com'], path: '/xy' },
+      { parentRefs: [{ name: 'public', namespace: 'other' }], hostnames: ['mcp.example.com'], path: '/x' },
+    ];
+    for (const httpRoute of others) {
+      expect(
+        conflictOf(cached('second', httpRoute, '2026-01-02T00:00:00Z')),
+        JSON.stringify(httpRoute),
+      ).toBeUndefined();
+    }
   });
 });
