@@ -47,6 +47,28 @@ function statusFor(route: HTTPRoute | undefined, ns: string, p: SpecParent): Rou
   );
 }
 
+/**
+ * What to do about the Gateway API's standard refusal reasons (GEP-1364 RouteConditionReason): the Gateway's
+ * controller says what is wrong, in its own words, but not what to change on the McpServer.
+ */
+const ROUTE_FIXES: Readonly<Record<string, (label: string, ns: string) => string>> = {
+  NotAllowedByListeners: (label, ns) =>
+    `let the listener's allowedRoutes admit HTTPRoutes from namespace ${ns} (on ${label}), or attach spec.httpRoute.parentRefs to a Gateway that does`,
+  NoMatchingListenerHostname: (label) =>
+    `set spec.httpRoute.hostnames to names the listener hostnames of ${label} match, or omit them`,
+  NoMatchingParent: (label) =>
+    `spec.httpRoute.parentRefs sectionName or port names no listener of ${label}: use one of its listeners' names or ports`,
+  UnsupportedValue: () =>
+    "the Gateway's controller does not support a value of the route: see its message, or attach to a Gateway of another class",
+  BackendNotFound: () =>
+    "the route's backend is the McpServer's Service: if this lasts, check that the Service exists and is not a conflicting one",
+  RefNotPermitted: () =>
+    "the Gateway's controller refuses the route's reference to the McpServer's Service: check the Gateway's ReferenceGrant policy",
+  InvalidKind: () => "the Gateway's controller does not take a Service as a backend: use a Gateway of another class",
+  UnsupportedProtocol: () =>
+    "the Gateway's controller does not take the Service's protocol: use a Gateway of another class",
+};
+
 /** One condition type over every parent: False wins, then Unknown (pending), else True. */
 function aggregate(
   type: RouteConditionType,
@@ -80,6 +102,7 @@ function aggregate(
     }
     if (c.status === 'False') {
       const by = parent?.controllerName ? ` (${parent.controllerName})` : '';
+      const fix = ROUTE_FIXES[c.reason ?? '']?.(label, ns);
       return {
         type,
         status: 'False',
@@ -88,7 +111,7 @@ function aggregate(
           : source === 'Accepted'
             ? 'NotAccepted'
             : 'RefsNotResolved',
-        message: `${label}${by}: ${c.message || c.reason || `${source} is False`}`,
+        message: `${label}${by}: ${c.message || c.reason || `${source} is False`}${fix ? `; ${fix}` : ''}`,
       };
     }
     if (c.status === 'True') accepted.push(label);

@@ -199,7 +199,7 @@ describe('spec.httpRoute on a real API server', () => {
     const refused = await waitFor('github', 'refusal', (m) => condition(m, 'RouteAccepted')?.status === 'False');
     expect(condition(refused, 'RouteAccepted')).toMatchObject({
       reason: 'NotAllowedByListeners',
-      message: `Gateway ${gatewayNs}/public/https (${CONTROLLER_NAME}): namespace ${ns} is not allowed by listener https`,
+      message: `Gateway ${gatewayNs}/public/https (${CONTROLLER_NAME}): namespace ${ns} is not allowed by listener https; let the listener's allowedRoutes admit HTTPRoutes from namespace ${ns} (on Gateway ${gatewayNs}/public/https), or attach spec.httpRoute.parentRefs to a Gateway that does`,
     });
     expect(condition(refused, 'Ready')).toMatchObject({ status: 'False', reason: 'RouteNotAccepted' });
     expect(refused.status?.externalURL).toBeUndefined();

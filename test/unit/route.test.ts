@@ -188,11 +188,42 @@ describe('routeVerdict', () => {
       type: 'RouteAccepted',
       status: 'False',
       reason: 'NotAllowedByListeners',
-      message: 'Gateway gateway-system/public/https (traefik.io/gateway-controller): namespace team-a is not allowed',
+      message:
+        "Gateway gateway-system/public/https (traefik.io/gateway-controller): namespace team-a is not allowed; let the listener's allowedRoutes admit HTTPRoutes from namespace team-a (on Gateway gateway-system/public/https), or attach spec.httpRoute.parentRefs to a Gateway that does",
     });
     expect(v.blocker?.reason).toBe('RouteNotAccepted');
     expect(v.blocker?.message).toContain('namespace team-a is not allowed');
     expect(v.externalURL).toBeUndefined();
+  });
+
+  it("names the fix on the McpServer for each of the Gateway API's standard refusal reasons", () => {
+    const fixes: Array<[string, string, RegExp]> = [
+      ['Accepted', 'NoMatchingListenerHostname', /; set spec\.httpRoute\.hostnames to names the listener hostnames/],
+      ['Accepted', 'NoMatchingParent', /; spec\.httpRoute\.parentRefs sectionName or port names no listener/],
+      ['Accepted', 'UnsupportedValue', /; the Gateway's controller does not support a value of the route/],
+      ['ResolvedRefs', 'RefNotPermitted', /ReferenceGrant/],
+      ['ResolvedRefs', 'BackendNotFound', /check that the Service exists/],
+    ];
+    for (const [type, reason, fix] of fixes) {
+      const refusal = { type, status: 'False', reason, message: 'refused', observedGeneration: 1 };
+      const r = withStatus(
+        route(mcp),
+        accepted.map((c) => (c.type === type ? refusal : (c as Record<string, unknown>))),
+      );
+      const v = routeVerdict({ mcp, route: r, gateways });
+      expect(v.conditions.find((c) => c.status === 'False')?.message, reason).toMatch(fix);
+      expect(v.blocker?.message, reason).toMatch(fix);
+    }
+    // A reason of its own: its controller's words alone.
+    const own = { type: 'Accepted', status: 'False', reason: 'Custom', message: 'refused', observedGeneration: 1 };
+    const v = routeVerdict({
+      mcp,
+      route: withStatus(route(mcp), [own, accepted[1] as Record<string, unknown>]),
+      gateways,
+    });
+    expect(v.conditions[0]?.message).toBe(
+      'Gateway gateway-system/public/https (traefik.io/gateway-controller): refused',
+    );
   });
 
   it('an unresolved backend is a RouteRefsNotResolved blocker', () => {
@@ -317,6 +348,18 @@ describe('routeConflict', () => {
         conflictOf(cached('second', httpRoute, '2026-01-02T00:00:00Z')),
         JSON.stringify(httpRoute),
       ).toBeUndefined();
+    }
+  });
+});
+
+describe('spec.httpRoute.parentRefs naming a Gateway more than once', () => {
+  it('takes one Gateway through different listeners, and same-named Gateways of different namespaces', () => {
+    for (const parentRefs of [
+      [PUBLIC, { ...PUBLIC, sectionName: 'http' }],
+      [{ name: 'public' }, { name: 'public', namespace: 'gateway-system' }],
+    ]) {
+      const r = route(server({ parentRefs }));
+      expect(r.spec?.parentRefs?.length).toBe(2);
     }
   });
 });
