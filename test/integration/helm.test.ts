@@ -512,6 +512,13 @@ describe('the Helm chart', () => {
       [{ rbac: { namespaced: true } }, /at '\/watchNamespaces': minItems/],
       [{ controller: { logLevel: 'verbose' } }, /at '\/controller\/logLevel'/],
       [{ image: { tag: '1.0', pulPolicy: 'Always' } }, /at '\/image': additional properties 'pulPolicy' not allowed/],
+      // The catalog's resources are checked like the controller's: a typo is not silently dropped.
+      [
+        { catalog: { resources: { limts: { memory: '1Gi' } } } },
+        /at '\/catalog\/resources': additional properties 'limts' not allowed/,
+      ],
+      [{ resources: { limits: { memory: 'lots' } } }, /at '\/resources\/limits\/memory'/],
+      [{ catalog: { resources: { requests: { cpu: -1 } } } }, /at '\/catalog\/resources\/requests\/cpu'/],
     ];
     for (const [i, [values, message]] of cases.entries()) {
       const { code, stderr } = await helm(['template', RELEASE, CHART, '-f', valuesFile(`invalid-${i}`, values)]);
