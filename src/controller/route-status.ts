@@ -13,7 +13,15 @@ export type RouteCondition = Pick<Condition, 'type' | 'status' | 'reason' | 'mes
 /** The slice of a Gateway the controller reads (read-only): listeners and addresses. */
 export interface Gateway {
   metadata?: { name?: string; namespace?: string };
-  spec?: { listeners?: Array<{ name: string; protocol: string; port: number; hostname?: string }> };
+  spec?: {
+    listeners?: Array<{
+      name: string;
+      protocol: string;
+      port: number;
+      hostname?: string;
+      allowedRoutes?: { namespaces?: { from?: string } };
+    }>;
+  };
   status?: { addresses?: Array<{ type?: string; value: string }> };
 }
 
@@ -128,25 +136,49 @@ function aggregate(
   return { type, status: 'True', reason: source, message: `${source} by ${accepted.join(', ')}` };
 }
 
+type Listener = NonNullable<NonNullable<Gateway['spec']>['listeners']>[number];
+
+/** A listener host name admits a route host name: none, the same, or a wildcard over it (*.a.b: x.a.b, x.y.a.b). */
+const hostAdmits = (listener: string | undefined, host: string) =>
+  !listener || listener === host || (listener.startsWith('*.') && host.endsWith(listener.slice(1)));
+
+/**
+ * The listener may carry the route: its allowedRoutes admit the route's namespace (Same by default; a Selector
+ * needs the namespace's labels, so it may), and its host name meets one of the route's (or either has none).
+ */
+function carries(l: Listener, gatewayNs: string, routeNs: string, hostnames: readonly string[]): boolean {
+  const from = l.allowedRoutes?.namespaces?.from ?? 'Same';
+  if (from === 'Same' && gatewayNs !== routeNs) return false;
+  if (from !== 'Same' && from !== 'All' && from !== 'Selector') return false;
+  return !hostnames.length || hostnames.some((h) => hostAdmits(l.hostname, h) || hostAdmits(h, l.hostname ?? h));
+}
+
 /** The external URL through the first parent: host from the route, the listener, or the Gateway's address. */
 function routeURL(obs: RouteObservation): string | undefined {
   const ns = obs.mcp.metadata?.namespace ?? 'default';
   const spec = obs.mcp.spec.httpRoute;
   const first = spec?.parentRefs[0];
   if (!spec || !first) return undefined;
-  const gateway = obs.gateways.get(`${first.namespace ?? ns}/${first.name}`);
+  const gatewayNs = first.namespace ?? ns;
+  const gateway = obs.gateways.get(`${gatewayNs}/${first.name}`);
   if (!gateway) return undefined;
-  const listeners = (gateway.spec?.listeners ?? []).filter((l) => l.protocol === 'HTTP' || l.protocol === 'HTTPS');
-  const listener = listeners.find(
-    (l) => (!first.sectionName || l.name === first.sectionName) && (!first.port || l.port === first.port),
+  const hostnames = spec.hostnames ?? [];
+  const listeners = (gateway.spec?.listeners ?? []).filter(
+    (l) =>
+      (l.protocol === 'HTTP' || l.protocol === 'HTTPS') &&
+      (!first.sectionName || l.name === first.sectionName) &&
+      (!first.port || l.port === first.port),
   );
+  // The route was accepted, so some listener carries it: the first one that can, by what the Gateway shows.
+  const listener = listeners.find((l) => carries(l, gatewayNs, ns, hostnames)) ?? listeners[0];
   if (!listener) return undefined;
   const concrete = (h: string | undefined) => (h && !h.startsWith('*') ? h : undefined);
   const address = gateway.status?.addresses?.find((a) => a.value)?.value;
   // The address only when nothing restricts the host: a request to it would not match a (wildcard) host name.
-  const unrestricted = !spec.hostnames?.length && !listener.hostname;
+  const unrestricted = !hostnames.length && !listener.hostname;
   const host =
-    concrete(spec.hostnames?.find((h) => !h.startsWith('*'))) ??
+    concrete(hostnames.find((h) => !h.startsWith('*') && hostAdmits(listener.hostname, h))) ??
+    concrete(hostnames.find((h) => !h.startsWith('*'))) ??
     concrete(listener.hostname) ??
     (unrestricted ? address : undefined);
   if (!host) return undefined;

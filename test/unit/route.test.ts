@@ -172,6 +172,29 @@ describe('routeVerdict', () => {
     ).toBeUndefined();
   });
 
+  it('without a sectionName, the URL goes through a listener that admits the namespace and a host name', () => {
+    const all = { namespaces: { from: 'All' } };
+    const g = gateway([
+      { name: 'http', protocol: 'HTTP', port: 80 }, // allowedRoutes default: the Gateway's namespace only
+      { name: 'internal', protocol: 'HTTPS', port: 443, hostname: '*.internal.test', allowedRoutes: all },
+      { name: 'https', protocol: 'HTTPS', port: 8443, hostname: '*.example.com', allowedRoutes: all },
+    ]);
+    const open = server({
+      parentRefs: [{ name: 'public', namespace: 'gateway-system' }],
+      hostnames: ['mcp.other.test', 'mcp.example.com'],
+      path: '/github',
+    });
+    const r = withStatus(route(open), accepted);
+    const parent = r.status?.parents?.[0]?.parentRef as { sectionName?: string };
+    delete parent.sectionName;
+    const v = routeVerdict({ mcp: open, route: r, gateways: new Map([['gateway-system/public', g]]) });
+    expect(v.externalURL).toBe('https://mcp.example.com:8443/github/mcp');
+    // In the Gateway's own namespace the first listener admits it.
+    const local = parseMcpServer({ ...open, metadata: { ...open.metadata, namespace: 'gateway-system' } });
+    const lv = routeVerdict({ mcp: local, route: r, gateways: new Map([['gateway-system/public', g]]) });
+    expect(lv.externalURL).toBe('http://mcp.other.test/github/mcp');
+  });
+
   it('a refusal becomes RouteAccepted=False with the controller reason and a RouteNotAccepted blocker', () => {
     const refused = withStatus(route(mcp), [
       {
