@@ -77,6 +77,13 @@ const ROUTE_FIXES: Readonly<Record<string, (label: string, ns: string) => string
     "the Gateway's controller does not take the Service's protocol: use a Gateway of another class",
 };
 
+/**
+ * The Gateway's controller may write up to 32 KiB of message, as much as a condition of ours holds: with the
+ * Gateway's name and the fix around it, the status write would be refused and status would never change again.
+ */
+const MAX_QUOTED = 1024;
+const clip = (text: string) => (text.length > MAX_QUOTED ? `${text.slice(0, MAX_QUOTED)}...` : text);
+
 /** One condition type over every parent: False wins, then Unknown (pending), else True. */
 function aggregate(
   type: RouteConditionType,
@@ -119,7 +126,7 @@ function aggregate(
           : source === 'Accepted'
             ? 'NotAccepted'
             : 'RefsNotResolved',
-        message: `${label}${by}: ${c.message || c.reason || `${source} is False`}${fix ? `; ${fix}` : ''}`,
+        message: `${label}${by}: ${clip(c.message || c.reason || `${source} is False`)}${fix ? `; ${fix}` : ''}`,
       };
     }
     if (c.status === 'True') accepted.push(label);

@@ -203,6 +203,17 @@ describe('spec.httpRoute on a real API server', () => {
     });
     expect(condition(refused, 'Ready')).toMatchObject({ status: 'False', reason: 'RouteNotAccepted' });
     expect(refused.status?.externalURL).toBeUndefined();
+
+    // As long a message as the Gateway API allows (32 KiB): quoted in part, so the McpServer's status still fits.
+    await writeRouteStatus('github', { status: 'False', reason: 'NoMatchingParent', message: 'x'.repeat(32_768) });
+    const long = await waitFor(
+      'github',
+      'a clipped message',
+      (m) => condition(m, 'RouteAccepted')?.reason === 'NoMatchingParent',
+    );
+    expect(condition(long, 'RouteAccepted')?.message).toMatch(
+      /^Gateway .*: x{1024}\.\.\.; spec\.httpRoute\.parentRefs sectionName/,
+    );
   });
 
   it('a same-named HTTPRoute that is not ours: RouteConflict, and it is never overwritten', async () => {
