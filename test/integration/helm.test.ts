@@ -519,6 +519,17 @@ describe('the Helm chart', () => {
       ],
       [{ resources: { limits: { memory: 'lots' } } }, /at '\/resources\/limits\/memory'/],
       [{ catalog: { resources: { requests: { cpu: -1 } } } }, /at '\/catalog\/resources\/requests\/cpu'/],
+      // The catalog's exposure takes what an McpServer's does: else a typo is dropped or the route refused late.
+      [
+        { catalog: { httpRoute: { parentRefs: [{ name: 'gw', sectionNme: 'https' }] } } },
+        /at '\/catalog\/httpRoute\/parentRefs\/0': additional properties 'sectionNme' not allowed/,
+      ],
+      [
+        { catalog: { httpRoute: { parentRefs: [{ name: 'gw' }], hostnames: ['Catalog.Example.com'] } } },
+        /at '\/catalog\/httpRoute\/hostnames\/0'/,
+      ],
+      [{ catalog: { ingress: { host: 'catalog.example.com.' } } }, /at '\/catalog\/ingress\/host'/],
+      [{ catalog: { ingress: { host: '10.0.0.1' } } }, /at '\/catalog\/ingress\/host'/],
     ];
     for (const [i, [values, message]] of cases.entries()) {
       const { code, stderr } = await helm(['template', RELEASE, CHART, '-f', valuesFile(`invalid-${i}`, values)]);
