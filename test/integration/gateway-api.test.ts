@@ -404,6 +404,37 @@ describe('spec.httpRoute on a real API server', () => {
     }
   });
 
+  it('Ingress to HTTPRoute and back: each switch leaves only the exposure asked for', async () => {
+    const ingressPath = resourcePath(T.ingresses, { namespace: ns, name: 'switch' });
+    const m = stdioServer('switch', { ingress: { host: 'switch.example.test', path: '/switch' } });
+    await admin.create(resourcePath(T.mcpservers, { namespace: ns }), {
+      ...m,
+      metadata: { ...m.metadata, namespace: ns },
+    });
+    await eventually('the Ingress', () => getOrUndefined(admin, ingressPath), { timeoutMs: 60_000 });
+    const gone = (path: string) => async () => ((await getOrUndefined(admin, path)) === undefined ? true : undefined);
+
+    const httpRoute = {
+      parentRefs: [{ name: 'public', namespace: gatewayNs }],
+      hostnames: ['switch.example.test'],
+      path: '/switch',
+    };
+    await admin.mergePatch(mcpPath('switch'), { spec: { ingress: null, httpRoute } });
+    await eventually('the HTTPRoute', () => getOrUndefined(admin, routePath('switch')), { timeoutMs: 60_000 });
+    await eventually('the Ingress gone', gone(ingressPath), { timeoutMs: 60_000 });
+    const routed = await waitFor('switch', 'route conditions', (m) => !!condition(m, 'RouteAccepted'));
+    expect(routed.status?.externalURL).toBeUndefined(); // not the Ingress's any more, and no Gateway answered
+
+    await admin.mergePatch(mcpPath('switch'), {
+      spec: { httpRoute: null, ingress: { host: 'switch.example.test', path: '/switch' } },
+    });
+    await eventually('the Ingress back', () => getOrUndefined(admin, ingressPath), { timeoutMs: 60_000 });
+    await eventually('the HTTPRoute gone', gone(routePath('switch')), { timeoutMs: 60_000 });
+    const back = await waitFor('switch', 'no route conditions', (m) => !condition(m, 'RouteAccepted'));
+    expect(condition(back, 'Degraded')?.reason).not.toMatch(/^Route|^Gateway/);
+    await admin.delete(mcpPath('switch'));
+  });
+
   it('the Gateway API rules grant no verb the controller did not use above (least privilege)', async () => {
     // The controller's own count of its requests, by verb and resource, over every scenario of this file.
     const port = await controller.healthPort();
