@@ -32,6 +32,12 @@ export const ROUTE_CONDITION_REASONS: ReadonlyArray<{ reason: string; conditions
     meaning: "an HTTPRoute with the McpServer's name exists and is not managed by it; it is never overwritten",
   },
   {
+    reason: 'RoutePathConflict',
+    conditions: 'Ready=False, Degraded=True',
+    meaning:
+      "another server's HTTPRoute already routes the same host name and path through the same Gateway listener; the Gateway serves the older route, so this one is withheld (rechecked every 15 s)",
+  },
+  {
     reason: 'GatewayNotFound',
     conditions: 'RouteAccepted=False, Ready=False, Degraded=True',
     meaning: 'a Gateway in spec.httpRoute.parentRefs does not exist (no controller will ever answer for it)',

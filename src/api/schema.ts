@@ -43,6 +43,9 @@ const QUANTITY = '^[+-]?(([0-9]+([.][0-9]*)?)|([.][0-9]+))(([KMGTPE]i)|[numkMGTP
 /** An IPv4 address, or anything made of hex digits, dots and colons with a colon in it (IPv6, maybe bracketed). */
 const IPV4 = '^[0-9]+([.][0-9]+){3}$';
 const IPV6 = '^[[]?[0-9a-fA-F:.]*:[0-9a-fA-F:.]*]?$';
+/** Two parentRefs (p1, p2, in CEL) to one Gateway: the same name and namespace (unset is not the same as set). */
+const SAME_GATEWAY =
+  "p1.name == p2.name && (has(p1.__namespace__) ? p1.__namespace__ : '') == (has(p2.__namespace__) ? p2.__namespace__ : '')";
 /** A `..` path segment, also percent-encoded (`%2e%2e`), which proxies and servers may resolve upwards. */
 const DOT_DOT_SEGMENT = '(^|/)([.]|%2[eE])([.]|%2[eE])(/|$)';
 /**
@@ -984,9 +987,30 @@ const spec: Schema = {
       properties: {
         parentRefs: {
           type: 'array',
-          description: 'The Gateways (and optionally their listeners) the route attaches to.',
+          description:
+            'The Gateways (and optionally their listeners) the route attaches to. A Gateway named more than once needs a different sectionName each time.',
           minItems: 1,
           maxItems: 32,
+          rules: [
+            // The HTTPRoute CRD's own two rules (standard channel): else the route is refused at apply time.
+            rule({
+              rule: `self.all(p1, self.exists_one(p2, ${SAME_GATEWAY}) || self.all(p2, !(${SAME_GATEWAY}) || (has(p1.sectionName) && has(p2.sectionName)))) && self.all(p1, self.exists_one(p2, ${SAME_GATEWAY} && (has(p1.sectionName) ? p1.sectionName : '') == (has(p2.sectionName) ? p2.sectionName : '')))`,
+              message:
+                'names the same Gateway more than once: give each of them a different sectionName (a listener of that Gateway), or list the Gateway once',
+              check: (refs) => {
+                const list = refs as Array<{ name: string; namespace?: string; sectionName?: string }>;
+                const gateway = (p: (typeof list)[number]) => `${p.namespace ?? ''}/${p.name}`;
+                return list.every((p1) => {
+                  const same = list.filter((p2) => gateway(p2) === gateway(p1));
+                  if (same.length === 1) return true;
+                  return (
+                    same.every((p2) => p2.sectionName !== undefined) &&
+                    same.filter((p2) => p2.sectionName === p1.sectionName).length === 1
+                  );
+                });
+              },
+            }),
+          ],
           items: {
             type: 'object',
             tsName: 'GatewayParentRef',

@@ -242,7 +242,7 @@ export interface NetworkPolicySpec {
 
 /** Expose the server through a Gateway API HTTPRoute (gateway.networking.k8s.io/v1) attached to existing Gateways. Omitted: no HTTPRoute. May be set together with ingress while migrating. The route sets rules[].timeouts.request to "0s": GEP-1742 defines 0s as "no timeout" (or the longest an implementation allows), and an MCP event stream (a long tool call, a listen stream) must never be cut by a request deadline: Envoy-based Gateways otherwise default to a 15 s route timeout; Istio, Contour and kgateway disable it on 0s; Traefik 3.6 accepts the field and applies no route timeout. */
 export interface HttpRouteSpec {
-  /** The Gateways (and optionally their listeners) the route attaches to. */
+  /** The Gateways (and optionally their listeners) the route attaches to. A Gateway named more than once needs a different sectionName each time. */
   parentRefs: Array<GatewayParentRef>;
   /** Host names the route matches, e.g. mcp.example.com. Empty: the listeners' host names. */
   hostnames?: Array<string>;

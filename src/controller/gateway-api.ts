@@ -14,6 +14,7 @@ import type { Logger } from '../observability/log.ts';
 import { LABEL_MANAGED_BY, MANAGED_BY } from '../render/metadata.ts';
 import { GATEWAY_API_GROUP, GATEWAY_TYPE, HTTPROUTE_TYPE, type HTTPRoute } from '../render/route.ts';
 import { needsApply } from './compare.ts';
+import { routeConflict } from './route-conflict.ts';
 import { type Gateway, type RouteVerdict, routeVerdict } from './route-status.ts';
 import type { Blocker } from './status.ts';
 
@@ -237,6 +238,27 @@ export class GatewayApi {
           message: `HTTPRoute ${namespace}/${name} already exists and is not managed by this McpServer; it is left untouched: delete it or rename the McpServer`,
         },
       };
+    }
+    const rival = routeConflict({
+      ownerUid: mcp.metadata.uid,
+      namespace,
+      desired,
+      live,
+      routes: this.informers?.flatMap((i) => i.list()) ?? [],
+    });
+    if (rival) {
+      // The Gateway serves the other route: ours, if made before the other was seen (both at once), goes.
+      let deleted = false;
+      if (live?.metadata?.uid) {
+        try {
+          await this.o.client.delete(path, live.metadata.uid);
+          this.o.metrics?.childWrites.inc({ kind: HTTPROUTE_TYPE.kind, action: 'delete' });
+          deleted = true;
+        } catch (err) {
+          if (!isNotFound(err)) throw err;
+        }
+      }
+      return { blocker: rival, deleted, recheckAfterMs: ROUTE_RECHECK_MS };
     }
     let applied = false;
     if (needsApply(desired, live)) {

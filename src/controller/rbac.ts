@@ -40,15 +40,11 @@ export const leaderElectionRules: PolicyRule[] = [
 
 /**
  * With the Gateway API (Helm value gatewayAPI.enabled, default true; flag --gateway-api): the McpServers'
- * HTTPRoutes like any child (update included: the Gateway API's own tooling expects it), and the parent Gateways
- * read-only, for their listeners' protocol and addresses. CRD discovery needs no grant (API discovery is open to
- * every authenticated user), so nothing cluster-wide is added.
+ * HTTPRoutes like any child (server-side apply: patch, and create for a new one; never update), and each parent
+ * Gateway by name only (get: its listeners' protocol and addresses; never listed or watched). CRD discovery needs
+ * no grant (API discovery is open to every authenticated user), so nothing cluster-wide is added.
  */
 export const gatewayApiRules: PolicyRule[] = [
-  {
-    apiGroups: ['gateway.networking.k8s.io'],
-    resources: ['httproutes'],
-    verbs: ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'],
-  },
-  { apiGroups: ['gateway.networking.k8s.io'], resources: ['gateways'], verbs: ['get', 'list', 'watch'] },
+  { apiGroups: ['gateway.networking.k8s.io'], resources: ['httproutes'], verbs: CHILD_VERBS },
+  { apiGroups: ['gateway.networking.k8s.io'], resources: ['gateways'], verbs: ['get'] },
 ];

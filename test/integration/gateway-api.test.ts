@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import type { McpServer } from '../../src/api/types.generated.ts';
-import { controllerRules, leaderElectionRules } from '../../src/controller/rbac.ts';
+import { controllerRules, gatewayApiRules, leaderElectionRules } from '../../src/controller/rbac.ts';
 import type { KubeClient } from '../../src/kube/client.ts';
 import type { HTTPRoute } from '../../src/render/route.ts';
 import { stdioServer } from '../fixtures/manifests.ts';
@@ -199,10 +199,21 @@ describe('spec.httpRoute on a real API server', () => {
     const refused = await waitFor('github', 'refusal', (m) => condition(m, 'RouteAccepted')?.status === 'False');
     expect(condition(refused, 'RouteAccepted')).toMatchObject({
       reason: 'NotAllowedByListeners',
-      message: `Gateway ${gatewayNs}/public/https (${CONTROLLER_NAME}): namespace ${ns} is not allowed by listener https`,
+      message: `Gateway ${gatewayNs}/public/https (${CONTROLLER_NAME}): namespace ${ns} is not allowed by listener https; let the listener's allowedRoutes admit HTTPRoutes from namespace ${ns} (on Gateway ${gatewayNs}/public/https), or attach spec.httpRoute.parentRefs to a Gateway that does`,
     });
     expect(condition(refused, 'Ready')).toMatchObject({ status: 'False', reason: 'RouteNotAccepted' });
     expect(refused.status?.externalURL).toBeUndefined();
+
+    // As long a message as the Gateway API allows (32 KiB): quoted in part, so the McpServer's status still fits.
+    await writeRouteStatus('github', { status: 'False', reason: 'NoMatchingParent', message: 'x'.repeat(32_768) });
+    const long = await waitFor(
+      'github',
+      'a clipped message',
+      (m) => condition(m, 'RouteAccepted')?.reason === 'NoMatchingParent',
+    );
+    expect(condition(long, 'RouteAccepted')?.message).toMatch(
+      /^Gateway .*: x{1024}\.\.\.; spec\.httpRoute\.parentRefs sectionName/,
+    );
   });
 
   it('a same-named HTTPRoute that is not ours: RouteConflict, and it is never overwritten', async () => {
@@ -249,6 +260,48 @@ describe('spec.httpRoute on a real API server', () => {
     expect(ours.metadata?.ownerReferences?.[0]?.uid).toBe(mcp.metadata?.uid);
   });
 
+  it('two McpServers on one host and path through one Gateway: the newcomer is refused, not routed elsewhere', async () => {
+    await admin.create(
+      resourcePath(T.mcpservers, { namespace: ns }),
+      withRoute('first', {
+        parentRefs: [{ name: 'public', namespace: gatewayNs, sectionName: 'https' }],
+        hostnames: ['dup.example.test'],
+        path: '/dup',
+      }),
+    );
+    await eventually('the first HTTPRoute', () => getOrUndefined<HTTPRoute>(admin, routePath('first')), {
+      timeoutMs: 60_000,
+    });
+    // Every listener of the Gateway (https included), the same host, the same prefix (a trailing slash matches alike).
+    await admin.create(
+      resourcePath(T.mcpservers, { namespace: ns }),
+      withRoute('second', {
+        parentRefs: [{ name: 'public', namespace: gatewayNs }],
+        hostnames: ['other.example.test', 'dup.example.test'],
+        path: '/dup/',
+      }),
+    );
+    const refused = await waitFor(
+      'second',
+      'RoutePathConflict',
+      (m) => condition(m, 'Ready')?.reason === 'RoutePathConflict',
+    );
+    expect(condition(refused, 'Degraded')?.message).toBe(
+      `dup.example.test/dup/ through Gateway ${gatewayNs}/public is already routed by HTTPRoute ${ns}/first, which the Gateway serves first: pick another spec.httpRoute.hostnames or spec.httpRoute.path`,
+    );
+    expect(refused.status?.externalURL).toBeUndefined();
+    expect(await getOrUndefined(admin, routePath('second'))).toBeUndefined();
+    // The first keeps its route.
+    expect(condition(await admin.get<McpServer>(mcpPath('first')), 'Ready')?.reason).not.toBe('RoutePathConflict');
+
+    // The first goes: the second gets the route.
+    await admin.delete(mcpPath('first'));
+    await eventually('the second HTTPRoute', () => getOrUndefined<HTTPRoute>(admin, routePath('second')), {
+      timeoutMs: 60_000,
+    });
+    await admin.delete(mcpPath('second'));
+  });
+
   it('removing spec.httpRoute deletes the route it made', async () => {
     await admin.mergePatch(mcpPath('github'), { spec: { httpRoute: null } });
     await eventually(
@@ -263,7 +316,7 @@ describe('spec.httpRoute on a real API server', () => {
   it('CRDs deleted while running: GatewayAPINotInstalled, then the route comes back when they return', async () => {
     await admin.create(
       resourcePath(T.mcpservers, { namespace: ns }),
-      withRoute('survivor', { parentRefs: [{ name: 'public', namespace: gatewayNs }], path: '/' }),
+      withRoute('survivor', { parentRefs: [{ name: 'public', namespace: gatewayNs }], path: '/survivor' }),
     );
     await eventually('the HTTPRoute', () => getOrUndefined<HTTPRoute>(admin, routePath('survivor')), {
       timeoutMs: 60_000,
@@ -349,5 +402,52 @@ describe('spec.httpRoute on a real API server', () => {
       expect(await restricted.stop()).toBe(0);
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('Ingress to HTTPRoute and back: each switch leaves only the exposure asked for', async () => {
+    const ingressPath = resourcePath(T.ingresses, { namespace: ns, name: 'switch' });
+    const m = stdioServer('switch', { ingress: { host: 'switch.example.test', path: '/switch' } });
+    await admin.create(resourcePath(T.mcpservers, { namespace: ns }), {
+      ...m,
+      metadata: { ...m.metadata, namespace: ns },
+    });
+    await eventually('the Ingress', () => getOrUndefined(admin, ingressPath), { timeoutMs: 60_000 });
+    const gone = (path: string) => async () => ((await getOrUndefined(admin, path)) === undefined ? true : undefined);
+
+    const httpRoute = {
+      parentRefs: [{ name: 'public', namespace: gatewayNs }],
+      hostnames: ['switch.example.test'],
+      path: '/switch',
+    };
+    await admin.mergePatch(mcpPath('switch'), { spec: { ingress: null, httpRoute } });
+    await eventually('the HTTPRoute', () => getOrUndefined(admin, routePath('switch')), { timeoutMs: 60_000 });
+    await eventually('the Ingress gone', gone(ingressPath), { timeoutMs: 60_000 });
+    const routed = await waitFor('switch', 'route conditions', (m) => !!condition(m, 'RouteAccepted'));
+    expect(routed.status?.externalURL).toBeUndefined(); // not the Ingress's any more, and no Gateway answered
+
+    await admin.mergePatch(mcpPath('switch'), {
+      spec: { httpRoute: null, ingress: { host: 'switch.example.test', path: '/switch' } },
+    });
+    await eventually('the Ingress back', () => getOrUndefined(admin, ingressPath), { timeoutMs: 60_000 });
+    await eventually('the HTTPRoute gone', gone(routePath('switch')), { timeoutMs: 60_000 });
+    const back = await waitFor('switch', 'no route conditions', (m) => !condition(m, 'RouteAccepted'));
+    expect(condition(back, 'Degraded')?.reason).not.toMatch(/^Route|^Gateway/);
+    await admin.delete(mcpPath('switch'));
+  });
+
+  it('the Gateway API rules grant no verb the controller did not use above (least privilege)', async () => {
+    // The controller's own count of its requests, by verb and resource, over every scenario of this file.
+    const port = await controller.healthPort();
+    const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    const used = new Set<string>();
+    for (const m of metrics.matchAll(/^mcp_operator_kube_requests_total\{([^}]*)\}/gm)) {
+      const label = (name: string) => m[1]?.match(new RegExp(`${name}="([^"]*)"`))?.[1];
+      const verb = label('verb');
+      const resource = label('resource');
+      // Server-side apply is a patch, and one that creates the object needs create too.
+      for (const v of verb === 'apply' ? ['patch', 'create'] : [verb]) used.add(`${v} ${resource}`);
+    }
+    const granted = gatewayApiRules.flatMap((r) => r.resources.flatMap((res) => r.verbs.map((v) => `${v} ${res}`)));
+    expect(granted.filter((g) => !used.has(g))).toEqual([]);
   });
 });

@@ -512,6 +512,24 @@ describe('the Helm chart', () => {
       [{ rbac: { namespaced: true } }, /at '\/watchNamespaces': minItems/],
       [{ controller: { logLevel: 'verbose' } }, /at '\/controller\/logLevel'/],
       [{ image: { tag: '1.0', pulPolicy: 'Always' } }, /at '\/image': additional properties 'pulPolicy' not allowed/],
+      // The catalog's resources are checked like the controller's: a typo is not silently dropped.
+      [
+        { catalog: { resources: { limts: { memory: '1Gi' } } } },
+        /at '\/catalog\/resources': additional properties 'limts' not allowed/,
+      ],
+      [{ resources: { limits: { memory: 'lots' } } }, /at '\/resources\/limits\/memory'/],
+      [{ catalog: { resources: { requests: { cpu: -1 } } } }, /at '\/catalog\/resources\/requests\/cpu'/],
+      // The catalog's exposure takes what an McpServer's does: else a typo is dropped or the route refused late.
+      [
+        { catalog: { httpRoute: { parentRefs: [{ name: 'gw', sectionNme: 'https' }] } } },
+        /at '\/catalog\/httpRoute\/parentRefs\/0': additional properties 'sectionNme' not allowed/,
+      ],
+      [
+        { catalog: { httpRoute: { parentRefs: [{ name: 'gw' }], hostnames: ['Catalog.Example.com'] } } },
+        /at '\/catalog\/httpRoute\/hostnames\/0'/,
+      ],
+      [{ catalog: { ingress: { host: 'catalog.example.com.' } } }, /at '\/catalog\/ingress\/host'/],
+      [{ catalog: { ingress: { host: '10.0.0.1' } } }, /at '\/catalog\/ingress\/host'/],
     ];
     for (const [i, [values, message]] of cases.entries()) {
       const { code, stderr } = await helm(['template', RELEASE, CHART, '-f', valuesFile(`invalid-${i}`, values)]);

@@ -89,7 +89,15 @@ describe('the McpServer reference (docs/mcpserver-reference.md)', () => {
   it('lists every condition reason and Event reason the controller writes', () => {
     const source = (file: string) => readFileSync(join(ROOT, 'src/controller', file), 'utf8');
     const written = new Set<string>();
-    for (const file of ['status.ts', 'reconcile.ts', 'gates.ts', 'refusal.ts', 'gateway-api.ts', 'route-status.ts']) {
+    for (const file of [
+      'status.ts',
+      'reconcile.ts',
+      'gates.ts',
+      'refusal.ts',
+      'gateway-api.ts',
+      'route-status.ts',
+      'route-conflict.ts',
+    ]) {
       const text = source(file);
       for (const m of text.matchAll(/reason: '([A-Za-z]+)'/g)) written.add(m[1] as string);
       // reason: err.status === 403 ? 'Forbidden' : 'ApplyFailed'

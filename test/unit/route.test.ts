@@ -5,7 +5,9 @@
 import { describe, expect, it } from 'vitest';
 import type { McpServer } from '../../src/api/types.generated.ts';
 import { parseMcpServer } from '../../src/api/validate.ts';
+import { routeConflict } from '../../src/controller/route-conflict.ts';
 import { type Gateway, routeVerdict } from '../../src/controller/route-status.ts';
+import type { Cached } from '../../src/kube/informer.ts';
 import { renderChildren } from '../../src/render/index.ts';
 import { type HTTPRoute, renderHTTPRoute } from '../../src/render/route.ts';
 import { stdioServer } from '../fixtures/manifests.ts';
@@ -170,6 +172,29 @@ describe('routeVerdict', () => {
     ).toBeUndefined();
   });
 
+  it('without a sectionName, the URL goes through a listener that admits the namespace and a host name', () => {
+    const all = { namespaces: { from: 'All' } };
+    const g = gateway([
+      { name: 'http', protocol: 'HTTP', port: 80 }, // allowedRoutes default: the Gateway's namespace only
+      { name: 'internal', protocol: 'HTTPS', port: 443, hostname: '*.internal.test', allowedRoutes: all },
+      { name: 'https', protocol: 'HTTPS', port: 8443, hostname: '*.example.com', allowedRoutes: all },
+    ]);
+    const open = server({
+      parentRefs: [{ name: 'public', namespace: 'gateway-system' }],
+      hostnames: ['mcp.other.test', 'mcp.example.com'],
+      path: '/github',
+    });
+    const r = withStatus(route(open), accepted);
+    const parent = r.status?.parents?.[0]?.parentRef as { sectionName?: string };
+    delete parent.sectionName;
+    const v = routeVerdict({ mcp: open, route: r, gateways: new Map([['gateway-system/public', g]]) });
+    expect(v.externalURL).toBe('https://mcp.example.com:8443/github/mcp');
+    // In the Gateway's own namespace the first listener admits it.
+    const local = parseMcpServer({ ...open, metadata: { ...open.metadata, namespace: 'gateway-system' } });
+    const lv = routeVerdict({ mcp: local, route: r, gateways: new Map([['gateway-system/public', g]]) });
+    expect(lv.externalURL).toBe('http://mcp.other.test/github/mcp');
+  });
+
   it('a refusal becomes RouteAccepted=False with the controller reason and a RouteNotAccepted blocker', () => {
     const refused = withStatus(route(mcp), [
       {
@@ -186,11 +211,42 @@ describe('routeVerdict', () => {
       type: 'RouteAccepted',
       status: 'False',
       reason: 'NotAllowedByListeners',
-      message: 'Gateway gateway-system/public/https (traefik.io/gateway-controller): namespace team-a is not allowed',
+      message:
+        "Gateway gateway-system/public/https (traefik.io/gateway-controller): namespace team-a is not allowed; let the listener's allowedRoutes admit HTTPRoutes from namespace team-a (on Gateway gateway-system/public/https), or attach spec.httpRoute.parentRefs to a Gateway that does",
     });
     expect(v.blocker?.reason).toBe('RouteNotAccepted');
     expect(v.blocker?.message).toContain('namespace team-a is not allowed');
     expect(v.externalURL).toBeUndefined();
+  });
+
+  it("names the fix on the McpServer for each of the Gateway API's standard refusal reasons", () => {
+    const fixes: Array<[string, string, RegExp]> = [
+      ['Accepted', 'NoMatchingListenerHostname', /; set spec\.httpRoute\.hostnames to names the listener hostnames/],
+      ['Accepted', 'NoMatchingParent', /; spec\.httpRoute\.parentRefs sectionName or port names no listener/],
+      ['Accepted', 'UnsupportedValue', /; the Gateway's controller does not support a value of the route/],
+      ['ResolvedRefs', 'RefNotPermitted', /ReferenceGrant/],
+      ['ResolvedRefs', 'BackendNotFound', /check that the Service exists/],
+    ];
+    for (const [type, reason, fix] of fixes) {
+      const refusal = { type, status: 'False', reason, message: 'refused', observedGeneration: 1 };
+      const r = withStatus(
+        route(mcp),
+        accepted.map((c) => (c.type === type ? refusal : (c as Record<string, unknown>))),
+      );
+      const v = routeVerdict({ mcp, route: r, gateways });
+      expect(v.conditions.find((c) => c.status === 'False')?.message, reason).toMatch(fix);
+      expect(v.blocker?.message, reason).toMatch(fix);
+    }
+    // A reason of its own: its controller's words alone.
+    const own = { type: 'Accepted', status: 'False', reason: 'Custom', message: 'refused', observedGeneration: 1 };
+    const v = routeVerdict({
+      mcp,
+      route: withStatus(route(mcp), [own, accepted[1] as Record<string, unknown>]),
+      gateways,
+    });
+    expect(v.conditions[0]?.message).toBe(
+      'Gateway gateway-system/public/https (traefik.io/gateway-controller): refused',
+    );
   });
 
   it('an unresolved backend is a RouteRefsNotResolved blocker', () => {
@@ -258,5 +314,75 @@ describe('routeVerdict', () => {
     const v = routeVerdict({ mcp, route: r, gateways });
     expect(v.conditions.map((c) => c.reason)).toEqual(['Pending', 'Pending']);
     expect(v.externalURL).toBeUndefined();
+  });
+});
+
+describe('routeConflict', () => {
+  /** Our route for an McpServer, as the cache holds it (uid and creation time from the API server). */
+  function cached(name: string, httpRoute: Record<string, unknown>, createdAt: string) {
+    const m = stdioServer(name, { httpRoute });
+    const mcp = parseMcpServer({ ...m, metadata: { ...m.metadata, namespace: 'team-a', uid: `uid-${name}` } });
+    const r = route(mcp);
+    const metadata = { ...r.metadata, namespace: 'team-a', name, creationTimestamp: createdAt };
+    return { mcp, route: { ...r, metadata } as unknown as HTTPRoute & Cached };
+  }
+  const first = cached(
+    'first',
+    { parentRefs: [PUBLIC], hostnames: ['mcp.example.com'], path: '/x' },
+    '2026-01-01T00:00:00Z',
+  );
+  const conflictOf = (other: ReturnType<typeof cached>, live?: HTTPRoute) =>
+    routeConflict({
+      ownerUid: other.mcp.metadata?.uid,
+      namespace: 'team-a',
+      desired: other.route,
+      live,
+      routes: [first.route, other.route],
+    });
+
+  it('refuses a newcomer on the same listener, host and prefix, naming the route that keeps it', () => {
+    const second = cached(
+      'second',
+      { parentRefs: [{ name: 'public', namespace: 'gateway-system' }], hostnames: ['mcp.example.com'], path: '/x/' },
+      '2026-01-02T00:00:00Z',
+    );
+    expect(conflictOf(second)).toMatchObject({ reason: 'RoutePathConflict' });
+    expect(conflictOf(second)?.message).toContain('HTTPRoute team-a/first');
+    // Both exist (created at once): the Gateway serves the older, so the older is never the one refused.
+    expect(conflictOf(first, first.route)).toBeUndefined();
+    const tie = cached(
+      'a-tie',
+      { parentRefs: [PUBLIC], hostnames: ['mcp.example.com'], path: '/x' },
+      '2026-01-01T00:00:00Z',
+    );
+    expect(conflictOf(tie, tie.route)).toBeUndefined(); // "team-a/a-tie" sorts before "team-a/first"
+  });
+
+  it('lets routes that differ by listener, host or prefix be', () => {
+    const others = [
+      { parentRefs: [{ ...PUBLIC, sectionName: 'http' }], hostnames: ['mcp.example.com'], path: '/x' },
+      { parentRefs: [PUBLIC], hostnames: ['other.example.com'], path: '/x' },
+      { parentRefs: [PUBLIC], path: '/x' }, // no host name: the more specific route wins its host, this one the rest
+      { parentRefs: [PUBLIC], hostnames: ['mcp.example.com'], path: '/xy' },
+      { parentRefs: [{ name: 'public', namespace: 'other' }], hostnames: ['mcp.example.com'], path: '/x' },
+    ];
+    for (const httpRoute of others) {
+      expect(
+        conflictOf(cached('second', httpRoute, '2026-01-02T00:00:00Z')),
+        JSON.stringify(httpRoute),
+      ).toBeUndefined();
+    }
+  });
+});
+
+describe('spec.httpRoute.parentRefs naming a Gateway more than once', () => {
+  it('takes one Gateway through different listeners, and same-named Gateways of different namespaces', () => {
+    for (const parentRefs of [
+      [PUBLIC, { ...PUBLIC, sectionName: 'http' }],
+      [{ name: 'public' }, { name: 'public', namespace: 'gateway-system' }],
+    ]) {
+      const r = route(server({ parentRefs }));
+      expect(r.spec?.parentRefs?.length).toBe(2);
+    }
   });
 });
