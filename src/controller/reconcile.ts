@@ -221,8 +221,10 @@ export class Reconciler {
     }
     // A Deployment applied just now has no rollout status yet: its watch events (the kube-controller-manager's,
     // milliseconds away) bring one, and the status write then, outside this apply pass, which keeps the passes of
-    // many McpServers short (measured: a thousand converge faster). The recheck is the fallback.
-    if (applied.includes('Deployment')) return { result: 'success', recheckAfterMs: STATUS_RECHECK_MS };
+    // many McpServers short (measured: a thousand converge faster). The recheck is the fallback. Not while status
+    // still names a blocker this pass got past: that goes now, not when the rollout reports.
+    const blocked = conditionOf(mcp.status, 'Degraded')?.status === 'True';
+    if (applied.includes('Deployment') && !blocked) return { result: 'success', recheckAfterMs: STATUS_RECHECK_MS };
     const ready = await this.updateStatus(mcp, spec, undefined, applied, exposure);
     return {
       result: 'success',

@@ -287,7 +287,12 @@ describe('an McpServer applied to a real API server', () => {
       return s?.metadata?.ownerReferences?.[0]?.uid ? s : undefined;
     });
     expect(freed.metadata?.ownerReferences?.[0]?.name).toBe('taken');
-    expect(condition(await getServer('taken'), 'Ready')?.reason).not.toBe('ChildConflict');
+    // The status write follows the applies of the same pass: read it once it has landed.
+    const after = await eventually('the conflict gone from status', async () => {
+      const m = await getServer('taken');
+      return condition(m, 'Ready')?.reason !== 'ChildConflict' ? m : undefined;
+    });
+    expect(condition(after, 'Degraded')?.status).toBe('False');
   });
 
   it('refuses an object another tool manages (managed-by another value), and reads only that one', async () => {
