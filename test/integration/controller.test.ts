@@ -399,6 +399,35 @@ describe('an McpServer applied to a real API server', () => {
     expect(describeWrites(writes)).toEqual([]);
   });
 
+  it('held by a foreign finalizer, a deleted McpServer says Deleting, once, for its last generation', async () => {
+    await createServer(stdioServer('held'));
+    const before = await observed('held');
+    await admin.mergePatch(path(T.mcpservers, 'held'), { metadata: { finalizers: ['example.com/hold'] } });
+    const since = new Date().toISOString();
+    await admin.delete(path(T.mcpservers, 'held'));
+    const deleting = await eventually('status says Deleting', async () => {
+      const mcp = await getServer('held');
+      return condition(mcp, 'Ready')?.reason === 'Deleting' ? mcp : undefined;
+    });
+    expect(condition(deleting, 'Ready')).toMatchObject({
+      status: 'False',
+      message: expect.stringContaining('example.com/hold'),
+      observedGeneration: deleting.metadata?.generation,
+    });
+    expect(deleting.status?.observedGeneration).toBe(deleting.metadata?.generation);
+    expect(deleting.metadata?.generation).toBeGreaterThan(before.metadata?.generation ?? 0);
+    // Its own status write comes back as an update: the next pass finds nothing to change.
+    await new Promise((r) => setTimeout(r, 2_000));
+    const statusWrites = writesSince(inject('auditLog'), ns, since).filter(
+      (e) => e.objectRef?.name === 'held' && e.objectRef?.subresource === 'status',
+    );
+    expect(describeWrites(statusWrites)).toEqual(['patch mcpservers/held/status']);
+    await admin.mergePatch(path(T.mcpservers, 'held'), { metadata: { finalizers: null } });
+    await eventually('held gone', async () =>
+      (await getOrUndefined(admin, path(T.mcpservers, 'held'))) ? undefined : true,
+    );
+  });
+
   it('deletes every child when the McpServer is deleted (garbage collection by owner)', async () => {
     await admin.delete(path(T.mcpservers, 'remote'));
     await eventually('children gone', async () => {
