@@ -290,6 +290,52 @@ describe('an McpServer applied to a real API server', () => {
     expect(condition(await getServer('taken'), 'Ready')?.reason).not.toBe('ChildConflict');
   });
 
+  it('a burst of 50 edits to a referenced Secret rolls the pods once or twice, to the last value', async () => {
+    const HASH = 'mcpoperator.io/config-hash';
+    const token = (value: string) => admin.mergePatch(path(T.secrets, 'burst'), { stringData: { token: value } });
+    await admin.create(path(T.secrets), {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'burst' },
+      stringData: { token: 'v0' },
+    });
+    await createServer(
+      stdioServer('burst', { env: [{ name: 'TOKEN', valueFrom: { secretKeyRef: { name: 'burst', key: 'token' } } }] }),
+    );
+    await observed('burst');
+    const before = await admin.get<V1Deployment>(path(T.deployments, 'burst'));
+    const since = new Date().toISOString();
+    await Promise.all(Array.from({ length: 50 }, (_, i) => token(`v${i + 1}`)));
+    const settled = async () => {
+      const writes = () =>
+        writesSince(inject('auditLog'), ns, since).filter((e) => e.objectRef?.resource === 'deployments').length;
+      let seen = -1;
+      await eventually(
+        'no more Deployment writes',
+        async () => {
+          const n = writes();
+          const quiet = n === seen && n > 0;
+          seen = n;
+          return quiet ? true : undefined;
+        },
+        { intervalMs: 2_000 },
+      );
+      return admin.get<V1Deployment>(path(T.deployments, 'burst'));
+    };
+    const after = await settled();
+    const rollouts = (after.metadata?.generation ?? 0) - (before.metadata?.generation ?? 0);
+    expect(rollouts).toBeGreaterThanOrEqual(1);
+    expect(rollouts).toBeLessThanOrEqual(3); // one per settle window, not one per edit
+    const hash = (d: V1Deployment) => d.spec?.template.metadata?.annotations?.[HASH];
+    expect(hash(after)).not.toBe(hash(before));
+    // The last value counts: back to the first one, the hash is the first one's again.
+    await token('v0');
+    await eventually('the first hash again', async () => {
+      const d = await admin.get<V1Deployment>(path(T.deployments, 'burst'));
+      return hash(d) === hash(before) ? d : undefined;
+    });
+  });
+
   it('refuses an object another tool manages (managed-by another value), and reads only that one', async () => {
     const since = new Date().toISOString();
     await admin.create(path(T.deployments), {
