@@ -336,6 +336,52 @@ describe('an McpServer applied to a real API server', () => {
     });
   });
 
+  it('re-created at once, it waits for what its deleted namesake left, saying so, then converges', async () => {
+    // What a delete and re-create finds while the garbage collector works; a finalizer keeps it from ending here.
+    const left = {
+      metadata: {
+        finalizers: ['example.com/hold'],
+        ownerReferences: [
+          {
+            apiVersion: 'mcpoperator.io/v1alpha1',
+            kind: 'McpServer',
+            name: 'again',
+            uid: '5f0c1d2e-0000-4000-8000-000000000001',
+            controller: true,
+          },
+        ],
+      },
+    };
+    await admin.create(path(T.secrets), {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { ...left.metadata, name: 'again-gateway-session' },
+      data: { 'session-key': Buffer.alloc(32, 1).toString('base64') },
+    });
+    await admin.create(path(T.serviceaccounts), {
+      apiVersion: 'v1',
+      kind: 'ServiceAccount',
+      metadata: { ...left.metadata, name: 'again' },
+    });
+    const created = await createServer(httpServer('again'));
+    const waiting = async (what: string) =>
+      eventually(`waiting for the ${what}`, async () => {
+        const ready = condition(await getServer('again'), 'Ready');
+        return ready?.reason === 'ChildConflict' && ready.message?.startsWith(what) ? ready : undefined;
+      });
+    const secret = await waiting(`Secret ${ns}/again-gateway-session`);
+    expect(secret.message).toMatch(/left by a deleted McpServer of this name; the garbage collector deletes it/);
+    expect(secret.message).not.toMatch(/delete it or rename/);
+    await admin.mergePatch(path(T.secrets, 'again-gateway-session'), { metadata: { finalizers: null } });
+    const account = await waiting(`ServiceAccount ${ns}/again`);
+    expect(account.message).toMatch(/left by a deleted McpServer/);
+    await admin.mergePatch(path(T.serviceaccounts, 'again'), { metadata: { finalizers: null } });
+    const deployment = await eventually('the Deployment of the new one', () =>
+      getOrUndefined<V1Deployment>(admin, path(T.deployments, 'again')),
+    );
+    expect(deployment.metadata?.ownerReferences?.[0]?.uid).toBe(created.metadata?.uid);
+  });
+
   it('refuses an object another tool manages (managed-by another value), and reads only that one', async () => {
     const since = new Date().toISOString();
     await admin.create(path(T.deployments), {
