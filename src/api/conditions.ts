@@ -181,6 +181,12 @@ export const CONDITION_REASONS: ReadonlyArray<{ reason: string; conditions: stri
     meaning:
       'the API server refused a child (a 4xx, or a 5xx three times in a row), with its answer and the McpServer field it is about; retried with backoff. A refused NetworkPolicy holds back the Deployment: no pod runs without the policy',
   },
+  {
+    reason: 'Deleting',
+    conditions: 'Ready=False',
+    meaning:
+      'the McpServer is being deleted and a finalizer (named in the message) holds it; its children are deleted with it',
+  },
   ...['ErrImagePull', 'ImagePullBackOff', 'InvalidImageName', 'ErrImageNeverPull'].map((reason) => ({
     reason,
     conditions: 'Ready=False, Degraded=True, Progressing=False',

@@ -40,10 +40,14 @@ export function keptMetadata(metadata: Meta): Meta {
   return kept;
 }
 
-/** McpServers: spec and status whole (both are read), metadata trimmed. */
+/** McpServers: spec and status whole (both are read), metadata trimmed; finalizers for status while deleting. */
 export function projectMcpServer(object: Cached): McpServer & Cached {
   const raw = object as McpServer & Cached;
-  return { ...raw, metadata: keptMetadata(raw.metadata as Meta) } as McpServer & Cached;
+  const { finalizers } = raw.metadata;
+  return {
+    ...raw,
+    metadata: { ...keptMetadata(raw.metadata as Meta), ...(finalizers ? { finalizers } : {}) },
+  } as McpServer & Cached;
 }
 
 /** The Deployment status fields status.ts reads; conditions without their timestamps. */

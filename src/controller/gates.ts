@@ -21,6 +21,19 @@ export type ReferencedObject = Cached & { keys: string[]; hash: string; shortKey
 export const controlledBy = (object: KubernetesObject, uid: string | undefined) =>
   !!uid && (object.metadata?.ownerReferences ?? []).some((ref) => ref.controller && ref.uid === uid);
 
+/**
+ * Controlled by an earlier owner of this kind and name, now deleted (names are unique, so that one is gone): what
+ * a delete and re-create leaves for a moment. The garbage collector deletes it; it is not in the user's way.
+ */
+export const leftByPredecessor = (object: KubernetesObject, owner: Cached, ownerKind: string) =>
+  (object.metadata?.ownerReferences ?? []).some(
+    (ref) =>
+      ref.controller && ref.kind === ownerKind && ref.name === owner.metadata.name && ref.uid !== owner.metadata.uid,
+  );
+
+const predecessorMessage = (what: string, ownerKind: string) =>
+  `${what}: left by a deleted ${ownerKind} of this name; the garbage collector deletes it (after any finalizers), then this one converges`;
+
 /** The spec with its defaults, or InvalidSpec naming every field and its fix (nothing to retry until it changes). */
 export function parseSpec(mcp: McpServer): { spec: McpServer } | { blocker: Blocker } {
   try {
@@ -158,6 +171,11 @@ export function sessionSecretGate(
 ): Blocker | 'create' | 'repair' | undefined {
   if (!gatewayEnabled) return undefined;
   if (!existing) return 'create';
+  if (leftByPredecessor(existing, owner, ownerKind))
+    return {
+      reason: 'ChildConflict',
+      message: predecessorMessage(`Secret ${owner.metadata.namespace}/${name}`, ownerKind),
+    };
   if (!controlledBy(existing, owner.metadata.uid)) {
     return {
       reason: 'ChildConflict',
@@ -177,10 +195,14 @@ export function childConflict(
   live: ReadonlyMap<KubernetesObject, KubernetesObject | undefined>,
 ): Blocker | undefined {
   const taken: string[] = [];
+  const left: string[] = [];
   for (const [child, object] of live) {
-    if (object && !controlledBy(object, mcp.metadata.uid))
-      taken.push(`${child.kind} ${mcp.metadata.namespace}/${child.metadata?.name}`);
+    if (!object || controlledBy(object, mcp.metadata.uid)) continue;
+    const what = `${child.kind} ${mcp.metadata.namespace}/${child.metadata?.name}`;
+    (leftByPredecessor(object, mcp, 'McpServer') ? left : taken).push(what);
   }
+  if (taken.length === 0 && left.length)
+    return { reason: 'ChildConflict', message: predecessorMessage(left.join(', '), 'McpServer') };
   if (taken.length === 0) return undefined;
   const [first] = taken;
   return {

@@ -40,6 +40,13 @@ export interface ManagerOptions {
   onFatal: (reason: string) => void;
 }
 
+/**
+ * A referenced Secret or ConfigMap changed: its McpServers reconcile once it had no change for CONFIG_QUIET_MS (at
+ * most CONFIG_MAX_WAIT_MS after the first), so a burst of edits (a script, a sync tool) rolls the pods once.
+ */
+const CONFIG_QUIET_MS = 1_000;
+const CONFIG_MAX_WAIT_MS = 10_000;
+
 const ownerIndex = (namespace: string | undefined, instance: string) => `${namespace}/${instance}`;
 /** Children and pods by the McpServer they belong to (its instance label), for pruning and status. */
 const byInstance = (object: Cached) => {
@@ -162,7 +169,7 @@ export class Manager {
         if (e !== 'add') this.enqueue(`${o.metadata.namespace}/${owner?.name}`);
       }
       for (const key of this.reconciler.referencing(kind, o.metadata.namespace ?? '', o.metadata.name))
-        this.enqueue(key);
+        this.queue.addQuiet(key, CONFIG_QUIET_MS, CONFIG_MAX_WAIT_MS);
     };
     const mcpservers = set<McpServer & Cached>(MCPSERVERS, (e, o) => this.onMcpServer(e, o), {
       transform: projectMcpServer,

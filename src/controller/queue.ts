@@ -15,6 +15,7 @@ export class WorkQueue {
   private readonly dirty = new Set<string>();
   private readonly failures = new Map<string, number>();
   private readonly timers = new Map<string, { timer: NodeJS.Timeout; due: number }>();
+  private readonly bursts = new Map<string, { timer: NodeJS.Timeout; first: number }>();
   private readonly waiters: Array<(key: string | undefined) => void> = [];
   private readonly baseDelayMs: number;
   private readonly maxDelayMs: number;
@@ -62,6 +63,27 @@ export class WorkQueue {
     this.timers.set(key, { timer, due });
   }
 
+  /**
+   * Add once `quietMs` passed without another call for the key, so a burst of changes is one pass; at the latest
+   * `maxMs` after the burst's first call, so a steady stream of changes still gets its passes.
+   */
+  addQuiet(key: string, quietMs: number, maxMs: number): void {
+    if (this.shuttingDown) return;
+    const now = Date.now();
+    const burst = this.bursts.get(key);
+    if (burst) clearTimeout(burst.timer);
+    const first = burst?.first ?? now;
+    const timer = setTimeout(
+      () => {
+        this.bursts.delete(key);
+        this.add(key);
+      },
+      Math.max(0, Math.min(quietMs, first + maxMs - now)),
+    );
+    timer.unref();
+    this.bursts.set(key, { timer, first });
+  }
+
   /** Requeue after a failure: base * 2^(failures-1), capped. */
   addRateLimited(key: string): number {
     const n = (this.failures.get(key) ?? 0) + 1;
@@ -101,6 +123,8 @@ export class WorkQueue {
     this.shuttingDown = true;
     for (const { timer } of this.timers.values()) clearTimeout(timer);
     this.timers.clear();
+    for (const { timer } of this.bursts.values()) clearTimeout(timer);
+    this.bursts.clear();
     for (const waiter of this.waiters.splice(0)) waiter(undefined);
   }
 }

@@ -43,7 +43,7 @@ import type { GatewayApi, RouteOutcome } from './gateway-api.ts';
 import { liveChild } from './live-child.ts';
 import { type HeldBack, isRefusal, type Refusal, refusalBlocker } from './refusal.ts';
 import { writeSessionSecret } from './session-key.ts';
-import { type Blocker, computeStatus, conditionOf } from './status.ts';
+import { type Blocker, computeStatus, conditionOf, deletingStatus } from './status.ts';
 
 export type { ReferencedObject } from './gates.ts';
 export const FIELD_MANAGER = 'mcp-operator';
@@ -155,6 +155,7 @@ export class Reconciler {
     if (!mcp || mcp.metadata.deletionTimestamp) {
       this.indexRefs(key, namespace, []); // children go with it: garbage collection follows ownerReferences
       this.serverErrors.delete(key);
+      if (mcp) await this.writeStatus(mcp, deletingStatus(mcp, (this.o.now ?? isoNow)())); // a finalizer may hold it
       return { result: 'success', gone: true };
     }
 
@@ -327,9 +328,8 @@ export class Reconciler {
 
   /**
    * The gateway's session-signing key, shared by the McpServer's replicas. Random, so it cannot go through the
-   * render/apply path: created once (owned, so deleted with the McpServer) and never updated.
+   * render/apply path: created once (owned, so deleted with the McpServer); one of ours with no usable key, repaired.
    */
-  /** Creates the session-key Secret, or gives a broken one of ours (key gone or too short) a new key. */
   private async writeSessionSecret(mcp: McpServer & Cached, spec: McpServer, how: 'create' | 'repair'): Promise<void> {
     const name = sessionSecretName(spec);
     const target = { namespace: mcp.metadata.namespace, name, labels: commonLabels(spec), owner: ownerReference(spec) };
@@ -417,6 +417,26 @@ export class Reconciler {
     return hash(live) === hash(withSpecHash(wanted));
   }
 
+  /** Patches status when it differs; the cache remembers what was written. */
+  private async writeStatus(mcp: McpServer & Cached, next: McpServerStatus): Promise<'unchanged' | 'written' | 'gone'> {
+    if (canonicalJSON(next) === canonicalJSON(mcp.status ?? {})) return 'unchanged';
+    const patch: Record<string, unknown> = { ...next };
+    for (const k of Object.keys(mcp.status ?? {})) if (!(k in next)) patch[k] = null;
+    try {
+      const written = await this.o.client.mergePatch<McpServer & Cached>(
+        resourcePath(MCPSERVERS, { namespace: mcp.metadata.namespace, name: mcp.metadata.name, subresource: 'status' }),
+        { status: patch },
+        FIELD_MANAGER,
+      );
+      // A reconcile woken before the watch brings this back compares with the status just written, not the old one.
+      this.o.caches.mcpservers.remember?.(written, mcp.metadata.resourceVersion);
+      return 'written';
+    } catch (err) {
+      if (isNotFound(err)) return 'gone';
+      throw err;
+    }
+  }
+
   /**
    * Patch status only when it differs; record an Event when Ready changes or a blocker appears or changes.
    * `applied`: the kinds this reconcile just applied (accepted by the API server, maybe not in the cache yet).
@@ -452,7 +472,7 @@ export class Reconciler {
           : undefined,
         routeConditions: exposure.conditions,
         discovered: this.o.discovered?.(key, discoveryFingerprint(mcp, deployment)),
-        now: (this.o.now ?? (() => new Date().toISOString().replace(/\.\d+Z$/, 'Z')))(),
+        now: (this.o.now ?? isoNow)(),
       },
       mcp.status,
     );
@@ -460,21 +480,8 @@ export class Reconciler {
     const service = this.o.caches.children.Service.get(namespace, mcp.metadata.name) as V1Service | undefined;
     const ready =
       after?.status === 'True' ? discoveryTarget(mcp, spec, deployment, service?.spec?.clusterIP) : undefined;
-    if (canonicalJSON(next) === canonicalJSON(mcp.status ?? {})) return ready;
-    const patch: Record<string, unknown> = { ...next };
-    for (const k of Object.keys(mcp.status ?? {})) if (!(k in next)) patch[k] = null;
-    try {
-      const written = await this.o.client.mergePatch<McpServer & Cached>(
-        resourcePath(MCPSERVERS, { namespace, name: mcp.metadata.name, subresource: 'status' }),
-        { status: patch },
-        FIELD_MANAGER,
-      );
-      // A reconcile woken before the watch brings this back compares with the status just written, not the old one.
-      this.o.caches.mcpservers.remember?.(written, mcp.metadata.resourceVersion);
-    } catch (err) {
-      if (isNotFound(err)) return undefined; // deleted meanwhile
-      throw err;
-    }
+    const wrote = await this.writeStatus(mcp, next);
+    if (wrote !== 'written') return wrote === 'unchanged' ? ready : undefined; // gone: deleted meanwhile
     const before = conditionOf(mcp.status, 'Ready');
     if (!after) return ready;
     const changed = before?.status !== after.status || before?.reason !== after.reason;
@@ -487,6 +494,8 @@ export class Reconciler {
     return ready;
   }
 }
+
+const isoNow = () => new Date().toISOString().replace(/\.\d+Z$/, 'Z');
 
 export function resultOf(status: McpServerStatus | undefined): string {
   return conditionOf(status, 'Ready')?.status ?? 'Unknown';

@@ -265,3 +265,26 @@ export function computeStatus(obs: Observation, previous: McpServerStatus | unde
 
 export const conditionOf = (status: McpServerStatus | undefined, type: ConditionType) =>
   status?.conditions?.find((c) => c.type === type);
+
+/**
+ * An McpServer being deleted (a finalizer holds it): Ready=False, Deleting, for its current generation (setting
+ * deletionTimestamp bumps it). The other conditions stay as the last reconcile left them.
+ */
+export function deletingStatus(mcp: McpServer, now: string): McpServerStatus {
+  const previous = mcp.status ?? {};
+  const generation = mcp.metadata?.generation ?? 0;
+  const before = conditionOf(previous, 'Ready');
+  const waiting = mcp.metadata?.finalizers?.length
+    ? `: waiting for finalizers ${mcp.metadata.finalizers.join(', ')}`
+    : '';
+  const ready: Condition = {
+    type: 'Ready',
+    status: 'False',
+    reason: 'Deleting',
+    message: `the McpServer is being deleted${waiting}; its children go with it`,
+    observedGeneration: generation,
+    lastTransitionTime: before?.status === 'False' ? before.lastTransitionTime : now,
+  };
+  const others = (previous.conditions ?? []).filter((c) => c.type !== 'Ready');
+  return { ...previous, observedGeneration: generation, conditions: [ready, ...others] };
+}

@@ -295,6 +295,98 @@ describe('an McpServer applied to a real API server', () => {
     expect(condition(after, 'Degraded')?.status).toBe('False');
   });
 
+  it('a burst of 50 edits to a referenced Secret rolls the pods once or twice, to the last value', async () => {
+    const HASH = 'mcpoperator.io/config-hash';
+    const token = (value: string) => admin.mergePatch(path(T.secrets, 'burst'), { stringData: { token: value } });
+    await admin.create(path(T.secrets), {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'burst' },
+      stringData: { token: 'v0' },
+    });
+    await createServer(
+      stdioServer('burst', { env: [{ name: 'TOKEN', valueFrom: { secretKeyRef: { name: 'burst', key: 'token' } } }] }),
+    );
+    await observed('burst');
+    const before = await admin.get<V1Deployment>(path(T.deployments, 'burst'));
+    const since = new Date().toISOString();
+    await Promise.all(Array.from({ length: 50 }, (_, i) => token(`v${i + 1}`)));
+    const settled = async () => {
+      const writes = () =>
+        writesSince(inject('auditLog'), ns, since).filter((e) => e.objectRef?.resource === 'deployments').length;
+      let seen = -1;
+      await eventually(
+        'no more Deployment writes',
+        async () => {
+          const n = writes();
+          const quiet = n === seen && n > 0;
+          seen = n;
+          return quiet ? true : undefined;
+        },
+        { intervalMs: 2_000 },
+      );
+      return admin.get<V1Deployment>(path(T.deployments, 'burst'));
+    };
+    const after = await settled();
+    const rollouts = (after.metadata?.generation ?? 0) - (before.metadata?.generation ?? 0);
+    expect(rollouts).toBeGreaterThanOrEqual(1);
+    expect(rollouts).toBeLessThanOrEqual(3); // one per settle window, not one per edit
+    const hash = (d: V1Deployment) => d.spec?.template.metadata?.annotations?.[HASH];
+    expect(hash(after)).not.toBe(hash(before));
+    // The last value counts: back to the first one, the hash is the first one's again.
+    await token('v0');
+    await eventually('the first hash again', async () => {
+      const d = await admin.get<V1Deployment>(path(T.deployments, 'burst'));
+      return hash(d) === hash(before) ? d : undefined;
+    });
+  });
+
+  it('re-created at once, it waits for what its deleted namesake left, saying so, then converges', async () => {
+    // What a delete and re-create finds while the garbage collector works; a finalizer keeps it from ending here.
+    const left = {
+      metadata: {
+        finalizers: ['example.com/hold'],
+        ownerReferences: [
+          {
+            apiVersion: 'mcpoperator.io/v1alpha1',
+            kind: 'McpServer',
+            name: 'again',
+            uid: '5f0c1d2e-0000-4000-8000-000000000001',
+            controller: true,
+          },
+        ],
+      },
+    };
+    await admin.create(path(T.secrets), {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { ...left.metadata, name: 'again-gateway-session' },
+      data: { 'session-key': Buffer.alloc(32, 1).toString('base64') },
+    });
+    await admin.create(path(T.serviceaccounts), {
+      apiVersion: 'v1',
+      kind: 'ServiceAccount',
+      metadata: { ...left.metadata, name: 'again' },
+    });
+    const created = await createServer(httpServer('again'));
+    const waiting = async (what: string) =>
+      eventually(`waiting for the ${what}`, async () => {
+        const ready = condition(await getServer('again'), 'Ready');
+        return ready?.reason === 'ChildConflict' && ready.message?.startsWith(what) ? ready : undefined;
+      });
+    const secret = await waiting(`Secret ${ns}/again-gateway-session`);
+    expect(secret.message).toMatch(/left by a deleted McpServer of this name; the garbage collector deletes it/);
+    expect(secret.message).not.toMatch(/delete it or rename/);
+    await admin.mergePatch(path(T.secrets, 'again-gateway-session'), { metadata: { finalizers: null } });
+    const account = await waiting(`ServiceAccount ${ns}/again`);
+    expect(account.message).toMatch(/left by a deleted McpServer/);
+    await admin.mergePatch(path(T.serviceaccounts, 'again'), { metadata: { finalizers: null } });
+    const deployment = await eventually('the Deployment of the new one', () =>
+      getOrUndefined<V1Deployment>(admin, path(T.deployments, 'again')),
+    );
+    expect(deployment.metadata?.ownerReferences?.[0]?.uid).toBe(created.metadata?.uid);
+  });
+
   it('refuses an object another tool manages (managed-by another value), and reads only that one', async () => {
     const since = new Date().toISOString();
     await admin.create(path(T.deployments), {
@@ -402,6 +494,35 @@ describe('an McpServer applied to a real API server', () => {
     expect(metrics).toMatch(/mcp_operator_mcpservers\{condition="Ready",status="False"\} [1-9]/);
     const writes = writesSince(inject('auditLog'), ns, since);
     expect(describeWrites(writes)).toEqual([]);
+  });
+
+  it('held by a foreign finalizer, a deleted McpServer says Deleting, once, for its last generation', async () => {
+    await createServer(stdioServer('held'));
+    const before = await observed('held');
+    await admin.mergePatch(path(T.mcpservers, 'held'), { metadata: { finalizers: ['example.com/hold'] } });
+    const since = new Date().toISOString();
+    await admin.delete(path(T.mcpservers, 'held'));
+    const deleting = await eventually('status says Deleting', async () => {
+      const mcp = await getServer('held');
+      return condition(mcp, 'Ready')?.reason === 'Deleting' ? mcp : undefined;
+    });
+    expect(condition(deleting, 'Ready')).toMatchObject({
+      status: 'False',
+      message: expect.stringContaining('example.com/hold'),
+      observedGeneration: deleting.metadata?.generation,
+    });
+    expect(deleting.status?.observedGeneration).toBe(deleting.metadata?.generation);
+    expect(deleting.metadata?.generation).toBeGreaterThan(before.metadata?.generation ?? 0);
+    // Its own status write comes back as an update: the next pass finds nothing to change.
+    await new Promise((r) => setTimeout(r, 2_000));
+    const statusWrites = writesSince(inject('auditLog'), ns, since).filter(
+      (e) => e.objectRef?.name === 'held' && e.objectRef?.subresource === 'status',
+    );
+    expect(describeWrites(statusWrites)).toEqual(['patch mcpservers/held/status']);
+    await admin.mergePatch(path(T.mcpservers, 'held'), { metadata: { finalizers: null } });
+    await eventually('held gone', async () =>
+      (await getOrUndefined(admin, path(T.mcpservers, 'held'))) ? undefined : true,
+    );
   });
 
   it('deletes every child when the McpServer is deleted (garbage collection by owner)', async () => {

@@ -94,7 +94,7 @@ describe('cache transforms', () => {
     expect(JSON.parse(JSON.stringify(projectChild(object as unknown as Cached)))).toEqual(expected);
   });
 
-  it('keeps an McpServer’s spec and status whole', () => {
+  it('keeps an McpServer’s spec, status and finalizers whole (status names them while it is deleted)', () => {
     const mcp = {
       apiVersion: 'mcpoperator.io/v1alpha1',
       kind: 'McpServer',
@@ -102,6 +102,6 @@ describe('cache transforms', () => {
       spec: { image: 'x' },
       status: { url: 'u' },
     };
-    expect(projectMcpServer(mcp as unknown as Cached)).toEqual({ ...mcp, metadata: kept });
+    expect(projectMcpServer(mcp as unknown as Cached)).toEqual({ ...mcp, metadata: { ...kept, finalizers: ['f'] } });
   });
 });

@@ -31,8 +31,8 @@ const server = (spec: Record<string, unknown> = {}, make = stdioServer) =>
     ...parseMcpServer({ ...make('s', spec), metadata: { name: 's', namespace: 'ns' } }),
     metadata: { name: 's', namespace: 'ns', uid: UID, generation: 2 },
   }) as McpServer & Cached;
-const owned = (uid: string) => ({
-  ownerReferences: [{ apiVersion: 'v1', kind: 'McpServer', name: 's', uid, controller: true }],
+const owned = (uid: string, name = 's') => ({
+  ownerReferences: [{ apiVersion: 'v1', kind: 'McpServer', name, uid, controller: true }],
 });
 
 describe('parseSpec', () => {
@@ -210,7 +210,7 @@ describe('childConflict', () => {
   it.each<[string, KubernetesObject | undefined, boolean]>([
     ['absent', undefined, false],
     ['ours', { ...child, metadata: { name: 's', ...owned(UID) } }, false],
-    ['not ours', { ...child, metadata: { name: 's', ...owned('u2') } }, true],
+    ['not ours', { ...child, metadata: { name: 's', ...owned('u2', 'other') } }, true],
     ['unowned', child, true],
   ])('%s', (_name, live, conflict) => {
     const blocker = childConflict(server(), new Map([[child, live]]));
@@ -218,8 +218,17 @@ describe('childConflict', () => {
     if (conflict) expect(blocker?.message).toMatch(/Service ns\/s already exists and is not managed by this McpServer/);
   });
 
+  it('says what a deleted McpServer of this name left is for the garbage collector, not the user', () => {
+    const left = { kind: 'Service', metadata: { name: 's', ...owned('u-deleted') } };
+    expect(childConflict(server(), new Map([[child, left]]))).toEqual({
+      reason: 'ChildConflict',
+      message:
+        'Service ns/s: left by a deleted McpServer of this name; the garbage collector deletes it (after any finalizers), then this one converges',
+    });
+  });
+
   it('names every taken child in one message', () => {
-    const other = { metadata: { name: 's', ...owned('u2') } };
+    const other = { metadata: { name: 's', ...owned('u2', 'other') } };
     const live = new Map<KubernetesObject, KubernetesObject | undefined>([
       [
         { kind: 'ServiceAccount', metadata: { name: 's' } },

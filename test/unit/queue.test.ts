@@ -133,6 +133,24 @@ describe('WorkQueue', () => {
       expect(await q.get()).toBe('ns/a');
     });
 
+    it('adds a key once a burst of addQuiet calls goes quiet, or at the latest maxMs after the first', async () => {
+      const q = new WorkQueue();
+      for (let i = 0; i < 5; i++) {
+        q.addQuiet('ns/a', 1_000, 10_000);
+        vi.advanceTimersByTime(900);
+      }
+      expect(q.depth).toBe(0); // 4.5 s of changes, never 1 s quiet
+      vi.advanceTimersByTime(100);
+      expect(q.depth).toBe(1);
+      expect(await q.get()).toBe('ns/a');
+      q.done('ns/a');
+      for (let t = 0; t < 10_000; t += 500) {
+        q.addQuiet('ns/a', 1_000, 10_000);
+        vi.advanceTimersByTime(500);
+      }
+      expect(q.depth).toBe(1); // a steady stream still gets its pass
+    });
+
     it('backs off exponentially per key on failures, up to the cap', async () => {
       const q = new WorkQueue({ baseDelayMs: 100, maxDelayMs: 1_000 });
       q.add('ns/a');
