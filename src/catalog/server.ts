@@ -94,6 +94,8 @@ function requestUrl(target: string): URL | undefined {
   }
 }
 
+const sseEvent = (event: string, data: unknown) => Buffer.from(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+
 const REGISTRY_PATH = /^\/v0(?:\.1)?\/servers(?:\/(.+?)\/versions(?:\/([^/]+))?)?\/?$/;
 
 export class CatalogServer {
@@ -103,6 +105,12 @@ export class CatalogServer {
   private closing = false;
   /** Per entry object (the watch makes a new one per change): built once, not once per open stream. */
   private readonly pages = new WeakMap<CatalogEntry, PageEntry>();
+  /**
+   * Each event encoded once and the same Buffer written to every stream: streams that do not read would
+   * otherwise each hold their own copy of a snapshot of thousands of servers (tens of MB apiece).
+   */
+  private readonly encoded = new WeakMap<CatalogEntry, Partial<Record<'upsert' | 'delete', Buffer>>>();
+  private snapshot?: { entries: CatalogEntry[]; bytes: Buffer };
   readonly server: Server;
 
   constructor(options: CatalogServerOptions) {
@@ -220,6 +228,27 @@ export class CatalogServer {
     return this.options.source.list().map((e) => this.page(e));
   }
 
+  private snapshotEvent(): Buffer {
+    const entries = this.options.source.list();
+    const cached = this.snapshot;
+    if (cached && cached.entries.length === entries.length && cached.entries.every((e, i) => e === entries[i]))
+      return cached.bytes;
+    const bytes = sseEvent('snapshot', { servers: entries.map((e) => this.page(e)) });
+    this.snapshot = { entries, bytes };
+    return bytes;
+  }
+
+  private changeEvent(type: 'upsert' | 'delete', entry: CatalogEntry): Buffer {
+    let events = this.encoded.get(entry);
+    if (!events) {
+      events = {};
+      this.encoded.set(entry, events);
+    }
+    const bytes = events[type] ?? sseEvent(type, type === 'delete' ? entry : this.page(entry));
+    events[type] = bytes;
+    return bytes;
+  }
+
   private registry(res: ServerResponse, params: URLSearchParams, rawName?: string, rawVersion?: string) {
     const entries = this.options.source.list();
     const options = this.options.registry;
@@ -273,19 +302,17 @@ export class CatalogServer {
       res.end();
       return;
     }
-    const backlog = this.options.maxStreamBacklog ?? 8 * 1024 * 1024;
-    const send = (event: string, data: unknown) => {
-      // Checked before writing, so a snapshot larger than the limit still goes out whole to a reading client.
+    const snapshot = this.snapshotEvent();
+    res.write(snapshot);
+    // Counted beyond the snapshot: a snapshot of thousands of servers still in flight is not a stalled client.
+    const backlog = (this.options.maxStreamBacklog ?? 8 * 1024 * 1024) + snapshot.length;
+    const unsubscribe = this.options.source.onChange(({ type, entry }) => {
       if (res.writableLength > backlog) {
         this.options.log.warn({ queued: res.writableLength }, 'event stream not read; dropping it');
         res.destroy();
         return;
       }
-      res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
-    };
-    send('snapshot', { servers: this.pageEntries() });
-    const unsubscribe = this.options.source.onChange(({ type, entry }) => {
-      send(type, type === 'delete' ? entry : this.page(entry));
+      res.write(this.changeEvent(type, entry));
     });
     const keepAlive = setInterval(() => {
       if (res.writableLength > backlog) res.destroy();
