@@ -169,6 +169,11 @@ export class CatalogServer {
     if (!authenticator) return false;
     const result = await authenticator.authenticate(req.headers.authorization);
     if (result.ok) return false;
+    if (result.unavailable) {
+      // Not the token's fault (the identity provider is down): a 401 would make the page and clients drop it.
+      this.json(res, 503, { error: result.description }, { 'retry-after': '5' });
+      return true;
+    }
     const error = result.error ? `, error="${result.error}"` : '';
     this.json(
       res,
