@@ -55,7 +55,11 @@ export function registryName(entry: CatalogEntry, options: RegistryOptions): str
   return `${options.namePrefix}.${entry.namespace}${virtual}/${entry.name}`;
 }
 
-const clip = (s: string, max: number) => (s.length <= max ? s : `${s.slice(0, max - 1)}…`);
+/** By code points, as the schema's maxLength (and the CRD's) counts: a UTF-16 slice could split an emoji in two. */
+function clip(s: string, max: number): string {
+  const chars = Array.from(s);
+  return chars.length <= max ? s : `${chars.slice(0, max - 1).join('')}…`;
+}
 
 /** The header a client must send, as a template: the registry never holds a token. */
 function authHeaders(entry: CatalogEntry): KeyValueInput[] | undefined {

@@ -198,6 +198,19 @@ describe('the registry mapping', () => {
     expect(serverJson(long, OPTIONS).description).toHaveLength(100);
   });
 
+  it('counts limits in characters, as the schema and the CRD do: an emoji is never cut in half', () => {
+    // The CRD lets 100 emoji through (Kubernetes counts characters); each is two UTF-16 code units.
+    const full = '\u{1F680}'.repeat(100);
+    const fits = entry('emoji', { spec: { description: full, title: full } });
+    expect(serverJson(fits, OPTIONS)).toMatchObject({ description: full, title: full });
+    const version = `1.0.0-${'\u{1F680}'.repeat(300)}`;
+    const over = entry('emoji-version', { status: { serverInfo: { name: 's', version } } });
+    const clipped = serverJson(over, OPTIONS).version;
+    expect(clipped.isWellFormed()).toBe(true);
+    expect(Array.from(clipped)).toHaveLength(255);
+    for (const e of [fits, over]) valid(v.server, serverJson(e, OPTIONS));
+  });
+
   it('keeps a VirtualMcpServer apart from an McpServer of the same name', () => {
     const virtual: CatalogEntry = { ...entry('github'), kind: 'VirtualMcpServer' };
     expect(registryName(virtual, OPTIONS)).toBe('com.example.cluster.team-a.virtual/github');
