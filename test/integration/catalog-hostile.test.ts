@@ -11,7 +11,7 @@ import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type CatalogProcess, startCatalog } from '../support/catalog-process.ts';
 import { Browser, type Page } from '../support/chromium.ts';
-import { adminClient, createRestrictedNamespace, resourcePath, T } from '../support/kube.ts';
+import { adminClient, createRestrictedNamespace, eventually, resourcePath, T } from '../support/kube.ts';
 
 const admin = adminClient(inject('adminKubeconfig'));
 let ns: string;
@@ -199,5 +199,49 @@ describe('the catalog page and API with hostile fields', () => {
     expect(nowhere).toMatchObject({ code: 1, stdout: '' });
     expect(nowhere.stderr).toContain('no McpServer or VirtualMcpServer no-such-namespace/term (check the name and -n');
     expect(nowhere.stderr).not.toMatch(/\n\s+at /);
+  });
+});
+
+describe('the registry for a client that syncs with updated_since', () => {
+  it('lists a server whose title changed, though no condition moved', async () => {
+    await admin.create(resourcePath(T.mcpservers, { namespace: ns }), {
+      apiVersion: 'mcpoperator.io/v1alpha1',
+      kind: 'McpServer',
+      metadata: { name: 'retitled' },
+      spec: { image: 'example.test/retitled:1.0', transport: 'streamable-http', port: 3000, title: 'Before' },
+    });
+    await admin.mergePatch(resourcePath(T.mcpservers, { namespace: ns, name: 'retitled', subresource: 'status' }), {
+      status: {
+        url: `http://retitled.${ns}.svc:8080/mcp`,
+        conditions: [
+          {
+            type: 'Ready',
+            status: 'True',
+            reason: 'Available',
+            message: 'ok',
+            lastTransitionTime: '2026-01-01T00:00:00Z',
+          },
+        ],
+      },
+    });
+    const name = `local.cluster.${ns}/retitled`;
+    const listed = async (query: string) => {
+      const res = await fetch(`${catalog.url}/v0.1/servers?search=${encodeURIComponent(name)}&${query}`);
+      const body = (await res.json()) as { servers: Array<{ server: { title?: string } }> };
+      return body.servers;
+    };
+    await eventually('the catalog lists it', async () => ((await listed('')).length === 1 ? true : undefined));
+    // The last sync: a whole second after the creation (timestamps are to the second), then the edit.
+    const lastSync = new Date(Math.ceil((Date.now() + 1) / 1000) * 1000);
+    await new Promise((r) => setTimeout(r, lastSync.getTime() - Date.now() + 50));
+    await admin.mergePatch(resourcePath(T.mcpservers, { namespace: ns, name: 'retitled' }), {
+      spec: { title: 'After' },
+    });
+    const since = `updated_since=${encodeURIComponent(lastSync.toISOString().replace(/\.\d+Z$/, 'Z'))}`;
+    await eventually('the new title', async () =>
+      (await listed('')).at(0)?.server.title === 'After' ? true : undefined,
+    );
+    const changed = await listed(since);
+    expect(changed.map((s) => s.server.title)).toEqual(['After']);
   });
 });
