@@ -7,7 +7,9 @@
  */
 
 import { execFile } from 'node:child_process';
-import { resolve } from 'node:path';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type CatalogProcess, startCatalog } from '../support/catalog-process.ts';
 import { Browser, type Page } from '../support/chromium.ts';
@@ -243,5 +245,37 @@ describe('the registry for a client that syncs with updated_since', () => {
     );
     const changed = await listed(since);
     expect(changed.map((s) => s.server.title)).toEqual(['After']);
+  });
+});
+
+describe('the page with bearer auth and a token pasted with a stray character', () => {
+  it('says the token cannot be sent and asks again, instead of reconnecting silently forever', async () => {
+    const tokenFile = join(mkdtempSync(join(tmpdir(), 'catalog-hostile-')), 'tokens');
+    writeFileSync(tokenFile, 'hostile-test-token\n');
+    const guarded = await startCatalog({
+      kubeconfig: inject('adminKubeconfig'),
+      args: [`--namespaces=${ns}`, `--auth-token-file=${tokenFile}`],
+    });
+    try {
+      const p = await browser.newPage();
+      await p.goto(guarded.url);
+      await p.waitFor(`document.querySelector('#login').checkVisibility()`);
+      const submit = (token: string) =>
+        p.evaluate(
+          `(() => { document.querySelector('#token').value = ${JSON.stringify(token)}; document.querySelector('#login').requestSubmit(); })()`,
+        );
+      // A zero-width space copied along, then a typographic quote: fetch cannot put either in a header.
+      for (const pasted of ['hostile-test\u200b-token', '\u201chostile-test-token\u201d']) {
+        await submit(pasted);
+        await p.waitFor(`document.querySelector('#login-error').textContent.includes('cannot carry')`, 5000);
+        expect(await p.evaluate<string>(`document.querySelector('#live').dataset.state`)).toBe('offline');
+        await p.evaluate(`document.querySelector('#login-error').textContent = ''`);
+      }
+      await submit('hostile-test-token');
+      await p.waitFor(`document.querySelector('article[data-key="McpServer/${ns}/evil"]')`);
+      expect(await p.evaluate<boolean>(`document.querySelector('#login').checkVisibility()`)).toBe(false);
+    } finally {
+      await guarded.stop();
+    }
   });
 });

@@ -46,9 +46,21 @@ function apply(event, data) {
 async function connect() {
   clearTimeout(retryTimer);
   setLive('connecting', 'connecting…');
+  let headers;
+  try {
+    headers = new Headers({ accept: 'text/event-stream', ...authHeaders() });
+  } catch {
+    // fetch would refuse it on every retry, silently: say so instead and ask again.
+    sessionStorage.removeItem(TOKEN_KEY);
+    showLogin(
+      'That token holds a character a header cannot carry (a line break or a non-Latin-1 character, often copied along with it): paste it again.',
+    );
+    setLive('offline', 'sign in to see the servers');
+    return;
+  }
   let res;
   try {
-    res = await fetch('api/events', { headers: { accept: 'text/event-stream', ...authHeaders() } });
+    res = await fetch('api/events', { headers });
   } catch {
     return retry();
   }
