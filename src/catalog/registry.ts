@@ -12,6 +12,11 @@ const OFFICIAL_META = 'io.modelcontextprotocol.registry/official';
 /** When the server has not said its version: valid semver that sorts before any real release. */
 export const UNKNOWN_VERSION = '0.0.0-unknown';
 export const DEFAULT_PAGE_SIZE = 30;
+/**
+ * The longest --name-prefix whose every name fits server.json's 200 characters: the longest is a
+ * VirtualMcpServer's `<prefix>.<namespace>.virtual/<name>`, namespace and name at most 63 each.
+ */
+export const MAX_NAME_PREFIX = 200 - '.'.length - 63 - '.virtual/'.length - 63;
 export const MAX_PAGE_SIZE = 100;
 
 export interface RegistryOptions {

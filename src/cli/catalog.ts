@@ -1,6 +1,7 @@
 /** `mcp-operator catalog`: the cluster's MCP servers as an MCP Registry and a web page (see src/catalog). */
 import { parseArgs } from 'node:util';
 import type { KubeConfig } from '@kubernetes/client-node';
+import { MAX_NAME_PREFIX } from '../catalog/registry.ts';
 import { CatalogServer } from '../catalog/server.ts';
 import { CatalogSource } from '../catalog/source.ts';
 import { oidcUrlProblem } from '../gateway/config.ts';
@@ -53,6 +54,10 @@ export function parseCatalogFlags(argv: string[], env: NodeJS.ProcessEnv) {
   if (!/^[a-zA-Z0-9-]+(\.[a-zA-Z0-9-]+)*$/.test(namePrefix))
     throw new Error(
       `--name-prefix must be reverse-DNS (letters, digits, - and dots), got ${JSON.stringify(namePrefix)}`,
+    );
+  if (namePrefix.length > MAX_NAME_PREFIX)
+    throw new Error(
+      `--name-prefix must be at most ${MAX_NAME_PREFIX} characters, so every registry name fits server.json's 200, got ${namePrefix.length}`,
     );
   const basePathFlag = values['base-path'] as string;
   if (!/^\/[A-Za-z0-9._~\-/]*$/.test(basePathFlag))

@@ -27,6 +27,10 @@ describe('mcp-operator catalog flags', () => {
       '--log-level (or LOG_LEVEL) must be one of trace, debug, info, warn, error, fatal, silent, got "loud"',
     );
     expect(() => parseCatalogFlags(['--name-prefix', 'a/b'], {})).toThrow('--name-prefix must be reverse-DNS');
+    expect(parseCatalogFlags(['--name-prefix', `com.${'x'.repeat(60)}`], {}).namePrefix).toHaveLength(64);
+    expect(() => parseCatalogFlags(['--name-prefix', `com.${'x'.repeat(61)}`], {})).toThrow(
+      "--name-prefix must be at most 64 characters, so every registry name fits server.json's 200, got 65",
+    );
     expect(() =>
       parseCatalogFlags(['--auth-token-file', 'f', '--oidc-issuer', 'https://i', '--oidc-audience', 'a'], {}),
     ).toThrow('one of --auth-token-file or --oidc-issuer');

@@ -12,6 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { type CatalogEntry, entryOf, type StatusLike } from '../../src/catalog/entry.ts';
 import {
   listServers,
+  MAX_NAME_PREFIX,
   parseListQuery,
   registryName,
   SERVER_SCHEMA_URL,
@@ -209,6 +210,18 @@ describe('the registry mapping', () => {
     expect(clipped.isWellFormed()).toBe(true);
     expect(Array.from(clipped)).toHaveLength(255);
     for (const e of [fits, over]) valid(v.server, serverJson(e, OPTIONS));
+  });
+
+  it('fits the longest name the longest allowed --name-prefix gives in the schema', () => {
+    const longest: CatalogEntry = {
+      ...entry('x'),
+      kind: 'VirtualMcpServer',
+      namespace: `n${'s'.repeat(62)}`,
+      name: `a${'b'.repeat(62)}`,
+    };
+    const detail = serverJson(longest, { namePrefix: `com.${'p'.repeat(MAX_NAME_PREFIX - 4)}` });
+    expect(detail.name).toHaveLength(200);
+    valid(v.server, detail);
   });
 
   it('keeps a VirtualMcpServer apart from an McpServer of the same name', () => {
