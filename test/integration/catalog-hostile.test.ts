@@ -11,9 +11,13 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { CatalogEntry } from '../../src/catalog/entry.ts';
+import { CatalogServer } from '../../src/catalog/server.ts';
+import { createLogger } from '../../src/observability/log.ts';
 import { type CatalogProcess, startCatalog } from '../support/catalog-process.ts';
 import { Browser, type Page } from '../support/chromium.ts';
 import { adminClient, createRestrictedNamespace, eventually, resourcePath, T } from '../support/kube.ts';
+import { MemorySource } from '../support/memory-source.ts';
 
 const admin = adminClient(inject('adminKubeconfig'));
 let ns: string;
@@ -276,6 +280,47 @@ describe('the page with bearer auth and a token pasted with a stray character', 
       expect(await p.evaluate<boolean>(`document.querySelector('#login').checkVisibility()`)).toBe(false);
     } finally {
       await guarded.stop();
+    }
+  });
+});
+
+describe('the page and a burst of changes (a controller restart rewrites every status)', () => {
+  it('renders the burst in a few passes, not once per change', async () => {
+    const source = new MemorySource();
+    const server = new CatalogServer({
+      source,
+      registry: { namePrefix: 'local.cluster' },
+      log: createLogger({ name: 'catalog-test', level: 'silent' }),
+    });
+    const { port } = await server.listen(0, '127.0.0.1');
+    const burst = (name: string, message: string): CatalogEntry => ({
+      kind: 'McpServer',
+      namespace: 'burst',
+      name,
+      ready: { status: 'True', reason: 'Available', message },
+      transport: 'stdio',
+      auth: 'none',
+      endpoints: [{ type: 'streamable-http', url: `http://${name}.burst.svc:8080/mcp`, scope: 'cluster' }],
+      tools: [],
+    });
+    try {
+      const p = await browser.newPage();
+      await p.goto(`http://127.0.0.1:${port}/`);
+      await p.waitFor(`document.querySelector('#live').dataset.state === 'live'`);
+      // Each render replaces the list's children: one mutation record per render.
+      await p.evaluate(`(() => {
+        window.__renders = 0;
+        new MutationObserver((records) => { window.__renders += records.length; })
+          .observe(document.querySelector('#servers'), { childList: true });
+      })()`);
+      const changes = 300;
+      for (let i = 0; i < changes; i++) source.emit(burst(`s${i}`, 'after the restart'));
+      await p.waitFor(`document.querySelectorAll('article.server').length === ${changes}`);
+      const renders = await p.evaluate<number>('window.__renders');
+      expect(renders).toBeGreaterThan(0);
+      expect(renders).toBeLessThan(changes / 10);
+    } finally {
+      await server.close();
     }
   });
 });
