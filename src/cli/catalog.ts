@@ -62,6 +62,11 @@ export function parseCatalogFlags(argv: string[], env: NodeJS.ProcessEnv) {
   const basePathFlag = values['base-path'] as string;
   if (!/^\/[A-Za-z0-9._~\-/]*$/.test(basePathFlag))
     throw new Error(`--base-path must be a URL path starting with /, got ${JSON.stringify(basePathFlag)}`);
+  // Request paths arrive normalized (no . or .. segment, no //): a base path with one would never match.
+  if (/\/\/|(^|\/)\.\.?(\/|$)/.test(basePathFlag.replace(/\/+$/, '')))
+    throw new Error(
+      `--base-path must not hold //, . or .. segments (no request path matches them), got ${JSON.stringify(basePathFlag)}`,
+    );
   const maxStreamsText = values['max-event-streams'] as string;
   const maxStreams = /^[1-9][0-9]{0,6}$/.test(maxStreamsText) ? Number(maxStreamsText) : Number.NaN;
   if (!Number.isInteger(maxStreams))

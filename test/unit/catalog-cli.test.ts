@@ -51,6 +51,12 @@ describe('mcp-operator catalog flags', () => {
       '--namespaces takes namespace names',
     );
     expect(() => parseCatalogFlags([], { WATCH_NAMESPACES: 'a b' })).toThrow('"a b"');
+    for (const path of ['/catalog/.', '/catalog/./', '/a/../b', '//catalog', '/a//b', '/..'])
+      expect(() => parseCatalogFlags(['--base-path', path], {}), path).toThrow(
+        '--base-path must not hold //, . or .. segments',
+      );
+    for (const path of ['/catalog', '/catalog/', '/.well/x', '/a.b/c..d', '/'])
+      expect(() => parseCatalogFlags(['--base-path', path], {}), path).not.toThrow();
   });
 
   it('takes a base path without its trailing slash', () => {
