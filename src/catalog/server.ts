@@ -215,6 +215,15 @@ export class CatalogServer {
     if (!registry && path !== '/api/catalog' && path !== '/api/events')
       return this.json(res, 404, { error: `no such path: ${path}` });
     if (await this.denied(req, res)) return;
+    // Before the first list, an empty or partial answer would read as "those servers are gone" to a client
+    // that mirrors the registry (the chart's readiness probe hides this window; a local run does not).
+    if (!this.options.source.synced)
+      return this.json(
+        res,
+        503,
+        { error: 'the catalog is still listing the cluster; retry in a moment' },
+        { 'retry-after': '1' },
+      );
     if (path === '/api/catalog') return this.json(res, 200, { servers: this.pageEntries() });
     if (path === '/api/events') return this.events(req, res);
     this.registry(res, url.searchParams, registry?.[1], registry?.[2]);

@@ -195,3 +195,34 @@ describe('OIDC auth while the identity provider cannot be reached', () => {
     }
   });
 });
+
+describe('before the watch has listed the cluster', () => {
+  it('answers the data paths 503 with Retry-After, not an empty list a mirroring client would act on', async () => {
+    const log = createLogger({ name: 'catalog-test', level: 'silent' });
+    const source = new MemorySource();
+    source.entries = [entry('alpha')];
+    const listing = Object.assign(Object.create(source) as MemorySource, { synced: false });
+    const early = new CatalogServer({ source: listing, registry: { namePrefix: 'local.cluster' }, log });
+    const url = `http://127.0.0.1:${(await early.listen(0, '127.0.0.1')).port}`;
+    try {
+      for (const path of ['/v0.1/servers', '/v0/servers', '/api/catalog', '/api/events']) {
+        const res = await fetch(`${url}${path}`);
+        expect(res.status, path).toBe(503);
+        expect(res.headers.get('retry-after'), path).toBe('1');
+        expect(await res.text(), path).toContain('still listing the cluster');
+      }
+      // The page's own files and the probes answer as before.
+      for (const [path, status] of [
+        ['/', 200],
+        ['/healthz', 200],
+        ['/readyz', 503],
+      ] as const) {
+        const res = await fetch(`${url}${path}`);
+        await res.body?.cancel();
+        expect(res.status, path).toBe(status);
+      }
+    } finally {
+      await early.close();
+    }
+  });
+});
