@@ -36,14 +36,20 @@ export interface CatalogEntry {
   /** A VirtualMcpServer's "ready / all" backends, e.g. 2/3. */
   readyBackends?: string;
   createdAt?: string;
-  /** The latest of creation and every condition transition. */
+  /** The latest of creation, every condition transition and every write (managedFields' times). */
   updatedAt?: string;
 }
 
 /** The shape the catalog reads: an McpServer-like object, whatever its kind. */
 export interface StatusLike {
   kind?: string;
-  metadata: { name: string; namespace?: string; creationTimestamp?: string | Date };
+  metadata: {
+    name: string;
+    namespace?: string;
+    creationTimestamp?: string | Date;
+    /** Only each write's time is read: a spec or status change that moves no condition is an update too. */
+    managedFields?: Array<{ time?: string | Date }>;
+  };
   spec?: {
     title?: string;
     description?: string;
@@ -105,9 +111,11 @@ export function entryOf(object: StatusLike, kind = object.kind ?? 'McpServer'): 
   const transport = virtual ? 'virtual' : (spec.transport ?? 'stdio');
   const viaGateway = virtual || spec.gateway?.enabled !== false;
   const createdAt = iso(object.metadata.creationTimestamp);
-  const times = [createdAt, ...(status.conditions ?? []).map((c) => c.lastTransitionTime)].filter(
-    (t): t is string => typeof t === 'string' && t !== '',
-  );
+  const times = [
+    createdAt,
+    ...(status.conditions ?? []).map((c) => c.lastTransitionTime),
+    ...(object.metadata.managedFields ?? []).map((f) => iso(f.time)),
+  ].filter((t): t is string => typeof t === 'string' && t !== '');
   const updatedAt = times.sort().at(-1);
   const entry: CatalogEntry = {
     kind,

@@ -12,6 +12,11 @@ const OFFICIAL_META = 'io.modelcontextprotocol.registry/official';
 /** When the server has not said its version: valid semver that sorts before any real release. */
 export const UNKNOWN_VERSION = '0.0.0-unknown';
 export const DEFAULT_PAGE_SIZE = 30;
+/**
+ * The longest --name-prefix whose every name fits server.json's 200 characters: the longest is a
+ * VirtualMcpServer's `<prefix>.<namespace>.virtual/<name>`, namespace and name at most 63 each.
+ */
+export const MAX_NAME_PREFIX = 200 - '.'.length - 63 - '.virtual/'.length - 63;
 export const MAX_PAGE_SIZE = 100;
 
 export interface RegistryOptions {
@@ -55,7 +60,11 @@ export function registryName(entry: CatalogEntry, options: RegistryOptions): str
   return `${options.namePrefix}.${entry.namespace}${virtual}/${entry.name}`;
 }
 
-const clip = (s: string, max: number) => (s.length <= max ? s : `${s.slice(0, max - 1)}…`);
+/** By code points, as the schema's maxLength (and the CRD's) counts: a UTF-16 slice could split an emoji in two. */
+function clip(s: string, max: number): string {
+  const chars = Array.from(s);
+  return chars.length <= max ? s : `${chars.slice(0, max - 1).join('')}…`;
+}
 
 /** The header a client must send, as a template: the registry never holds a token. */
 function authHeaders(entry: CatalogEntry): KeyValueInput[] | undefined {

@@ -94,6 +94,8 @@ function requestUrl(target: string): URL | undefined {
   }
 }
 
+const sseEvent = (event: string, data: unknown) => Buffer.from(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+
 const REGISTRY_PATH = /^\/v0(?:\.1)?\/servers(?:\/(.+?)\/versions(?:\/([^/]+))?)?\/?$/;
 
 export class CatalogServer {
@@ -103,6 +105,12 @@ export class CatalogServer {
   private closing = false;
   /** Per entry object (the watch makes a new one per change): built once, not once per open stream. */
   private readonly pages = new WeakMap<CatalogEntry, PageEntry>();
+  /**
+   * Each event encoded once and the same Buffer written to every stream: streams that do not read would
+   * otherwise each hold their own copy of a snapshot of thousands of servers (tens of MB apiece).
+   */
+  private readonly encoded = new WeakMap<CatalogEntry, Partial<Record<'upsert' | 'delete', Buffer>>>();
+  private snapshot?: { entries: CatalogEntry[]; bytes: Buffer };
   readonly server: Server;
 
   constructor(options: CatalogServerOptions) {
@@ -161,6 +169,11 @@ export class CatalogServer {
     if (!authenticator) return false;
     const result = await authenticator.authenticate(req.headers.authorization);
     if (result.ok) return false;
+    if (result.unavailable) {
+      // Not the token's fault (the identity provider is down): a 401 would make the page and clients drop it.
+      this.json(res, 503, { error: result.description }, { 'retry-after': '5' });
+      return true;
+    }
     const error = result.error ? `, error="${result.error}"` : '';
     this.json(
       res,
@@ -202,6 +215,15 @@ export class CatalogServer {
     if (!registry && path !== '/api/catalog' && path !== '/api/events')
       return this.json(res, 404, { error: `no such path: ${path}` });
     if (await this.denied(req, res)) return;
+    // Before the first list, an empty or partial answer would read as "those servers are gone" to a client
+    // that mirrors the registry (the chart's readiness probe hides this window; a local run does not).
+    if (!this.options.source.synced)
+      return this.json(
+        res,
+        503,
+        { error: 'the catalog is still listing the cluster; retry in a moment' },
+        { 'retry-after': '1' },
+      );
     if (path === '/api/catalog') return this.json(res, 200, { servers: this.pageEntries() });
     if (path === '/api/events') return this.events(req, res);
     this.registry(res, url.searchParams, registry?.[1], registry?.[2]);
@@ -218,6 +240,27 @@ export class CatalogServer {
 
   private pageEntries(): PageEntry[] {
     return this.options.source.list().map((e) => this.page(e));
+  }
+
+  private snapshotEvent(): Buffer {
+    const entries = this.options.source.list();
+    const cached = this.snapshot;
+    if (cached && cached.entries.length === entries.length && cached.entries.every((e, i) => e === entries[i]))
+      return cached.bytes;
+    const bytes = sseEvent('snapshot', { servers: entries.map((e) => this.page(e)) });
+    this.snapshot = { entries, bytes };
+    return bytes;
+  }
+
+  private changeEvent(type: 'upsert' | 'delete', entry: CatalogEntry): Buffer {
+    let events = this.encoded.get(entry);
+    if (!events) {
+      events = {};
+      this.encoded.set(entry, events);
+    }
+    const bytes = events[type] ?? sseEvent(type, type === 'delete' ? entry : this.page(entry));
+    events[type] = bytes;
+    return bytes;
   }
 
   private registry(res: ServerResponse, params: URLSearchParams, rawName?: string, rawVersion?: string) {
@@ -273,19 +316,17 @@ export class CatalogServer {
       res.end();
       return;
     }
-    const backlog = this.options.maxStreamBacklog ?? 8 * 1024 * 1024;
-    const send = (event: string, data: unknown) => {
-      // Checked before writing, so a snapshot larger than the limit still goes out whole to a reading client.
+    const snapshot = this.snapshotEvent();
+    res.write(snapshot);
+    // Counted beyond the snapshot: a snapshot of thousands of servers still in flight is not a stalled client.
+    const backlog = (this.options.maxStreamBacklog ?? 8 * 1024 * 1024) + snapshot.length;
+    const unsubscribe = this.options.source.onChange(({ type, entry }) => {
       if (res.writableLength > backlog) {
         this.options.log.warn({ queued: res.writableLength }, 'event stream not read; dropping it');
         res.destroy();
         return;
       }
-      res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
-    };
-    send('snapshot', { servers: this.pageEntries() });
-    const unsubscribe = this.options.source.onChange(({ type, entry }) => {
-      send(type, type === 'delete' ? entry : this.page(entry));
+      res.write(this.changeEvent(type, entry));
     });
     const keepAlive = setInterval(() => {
       if (res.writableLength > backlog) res.destroy();

@@ -33,6 +33,22 @@ export interface CatalogSourceOptions {
   rediscoverMs?: number;
 }
 
+/**
+ * managedFields down to the latest write's time, the one thing of them an entry reads (its updatedAt, which
+ * `updated_since` filters on): a new title or URL moves no condition's lastTransitionTime.
+ */
+function lastWriteOnly(object: Cached): Cached {
+  const fields = object.metadata.managedFields;
+  if (!fields) return object;
+  const { managedFields: _dropped, ...metadata } = object.metadata;
+  const stamp = (t: unknown) => (t instanceof Date ? t.toISOString() : typeof t === 'string' ? t : '');
+  const latest = fields.reduce<(typeof fields)[number] | undefined>(
+    (last, f) => (!last || stamp(f.time) > stamp(last.time) ? f : last),
+    undefined,
+  );
+  return { ...object, metadata: latest?.time ? { ...metadata, managedFields: [{ time: latest.time }] } : metadata };
+}
+
 export class CatalogSource {
   private readonly options: CatalogSourceOptions;
   private readonly entries = new Map<string, CatalogEntry>();
@@ -84,6 +100,7 @@ export class CatalogSource {
       type: kind,
       namespace,
       log: this.options.log,
+      transform: lastWriteOnly,
       onEvent: (event, object) => {
         const entry = entryOf(object as unknown as StatusLike, kind.kind);
         const key = entryKey(entry);

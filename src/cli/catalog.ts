@@ -1,6 +1,7 @@
 /** `mcp-operator catalog`: the cluster's MCP servers as an MCP Registry and a web page (see src/catalog). */
 import { parseArgs } from 'node:util';
 import type { KubeConfig } from '@kubernetes/client-node';
+import { MAX_NAME_PREFIX } from '../catalog/registry.ts';
 import { CatalogServer } from '../catalog/server.ts';
 import { CatalogSource } from '../catalog/source.ts';
 import { oidcUrlProblem } from '../gateway/config.ts';
@@ -54,9 +55,18 @@ export function parseCatalogFlags(argv: string[], env: NodeJS.ProcessEnv) {
     throw new Error(
       `--name-prefix must be reverse-DNS (letters, digits, - and dots), got ${JSON.stringify(namePrefix)}`,
     );
+  if (namePrefix.length > MAX_NAME_PREFIX)
+    throw new Error(
+      `--name-prefix must be at most ${MAX_NAME_PREFIX} characters, so every registry name fits server.json's 200, got ${namePrefix.length}`,
+    );
   const basePathFlag = values['base-path'] as string;
   if (!/^\/[A-Za-z0-9._~\-/]*$/.test(basePathFlag))
     throw new Error(`--base-path must be a URL path starting with /, got ${JSON.stringify(basePathFlag)}`);
+  // Request paths arrive normalized (no . or .. segment, no //): a base path with one would never match.
+  if (/\/\/|(^|\/)\.\.?(\/|$)/.test(basePathFlag.replace(/\/+$/, '')))
+    throw new Error(
+      `--base-path must not hold //, . or .. segments (no request path matches them), got ${JSON.stringify(basePathFlag)}`,
+    );
   const maxStreamsText = values['max-event-streams'] as string;
   const maxStreams = /^[1-9][0-9]{0,6}$/.test(maxStreamsText) ? Number(maxStreamsText) : Number.NaN;
   if (!Number.isInteger(maxStreams))

@@ -7,11 +7,17 @@
  */
 
 import { execFile } from 'node:child_process';
-import { resolve } from 'node:path';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { CatalogEntry } from '../../src/catalog/entry.ts';
+import { CatalogServer } from '../../src/catalog/server.ts';
+import { createLogger } from '../../src/observability/log.ts';
 import { type CatalogProcess, startCatalog } from '../support/catalog-process.ts';
 import { Browser, type Page } from '../support/chromium.ts';
-import { adminClient, createRestrictedNamespace, resourcePath, T } from '../support/kube.ts';
+import { adminClient, createRestrictedNamespace, eventually, resourcePath, T } from '../support/kube.ts';
+import { MemorySource } from '../support/memory-source.ts';
 
 const admin = adminClient(inject('adminKubeconfig'));
 let ns: string;
@@ -199,5 +205,122 @@ describe('the catalog page and API with hostile fields', () => {
     expect(nowhere).toMatchObject({ code: 1, stdout: '' });
     expect(nowhere.stderr).toContain('no McpServer or VirtualMcpServer no-such-namespace/term (check the name and -n');
     expect(nowhere.stderr).not.toMatch(/\n\s+at /);
+  });
+});
+
+describe('the registry for a client that syncs with updated_since', () => {
+  it('lists a server whose title changed, though no condition moved', async () => {
+    await admin.create(resourcePath(T.mcpservers, { namespace: ns }), {
+      apiVersion: 'mcpoperator.io/v1alpha1',
+      kind: 'McpServer',
+      metadata: { name: 'retitled' },
+      spec: { image: 'example.test/retitled:1.0', transport: 'streamable-http', port: 3000, title: 'Before' },
+    });
+    await admin.mergePatch(resourcePath(T.mcpservers, { namespace: ns, name: 'retitled', subresource: 'status' }), {
+      status: {
+        url: `http://retitled.${ns}.svc:8080/mcp`,
+        conditions: [
+          {
+            type: 'Ready',
+            status: 'True',
+            reason: 'Available',
+            message: 'ok',
+            lastTransitionTime: '2026-01-01T00:00:00Z',
+          },
+        ],
+      },
+    });
+    const name = `local.cluster.${ns}/retitled`;
+    const listed = async (query: string) => {
+      const res = await fetch(`${catalog.url}/v0.1/servers?search=${encodeURIComponent(name)}&${query}`);
+      const body = (await res.json()) as { servers: Array<{ server: { title?: string } }> };
+      return body.servers;
+    };
+    await eventually('the catalog lists it', async () => ((await listed('')).length === 1 ? true : undefined));
+    // The last sync: a whole second after the creation (timestamps are to the second), then the edit.
+    const lastSync = new Date(Math.ceil((Date.now() + 1) / 1000) * 1000);
+    await new Promise((r) => setTimeout(r, lastSync.getTime() - Date.now() + 50));
+    await admin.mergePatch(resourcePath(T.mcpservers, { namespace: ns, name: 'retitled' }), {
+      spec: { title: 'After' },
+    });
+    const since = `updated_since=${encodeURIComponent(lastSync.toISOString().replace(/\.\d+Z$/, 'Z'))}`;
+    await eventually('the new title', async () =>
+      (await listed('')).at(0)?.server.title === 'After' ? true : undefined,
+    );
+    const changed = await listed(since);
+    expect(changed.map((s) => s.server.title)).toEqual(['After']);
+  });
+});
+
+describe('the page with bearer auth and a token pasted with a stray character', () => {
+  it('says the token cannot be sent and asks again, instead of reconnecting silently forever', async () => {
+    const tokenFile = join(mkdtempSync(join(tmpdir(), 'catalog-hostile-')), 'tokens');
+    writeFileSync(tokenFile, 'hostile-test-token\n');
+    const guarded = await startCatalog({
+      kubeconfig: inject('adminKubeconfig'),
+      args: [`--namespaces=${ns}`, `--auth-token-file=${tokenFile}`],
+    });
+    try {
+      const p = await browser.newPage();
+      await p.goto(guarded.url);
+      await p.waitFor(`document.querySelector('#login').checkVisibility()`);
+      const submit = (token: string) =>
+        p.evaluate(
+          `(() => { document.querySelector('#token').value = ${JSON.stringify(token)}; document.querySelector('#login').requestSubmit(); })()`,
+        );
+      // A zero-width space copied along, then a typographic quote: fetch cannot put either in a header.
+      for (const pasted of ['hostile-test\u200b-token', '\u201chostile-test-token\u201d']) {
+        await submit(pasted);
+        await p.waitFor(`document.querySelector('#login-error').textContent.includes('cannot carry')`, 5000);
+        expect(await p.evaluate<string>(`document.querySelector('#live').dataset.state`)).toBe('offline');
+        await p.evaluate(`document.querySelector('#login-error').textContent = ''`);
+      }
+      await submit('hostile-test-token');
+      await p.waitFor(`document.querySelector('article[data-key="McpServer/${ns}/evil"]')`);
+      expect(await p.evaluate<boolean>(`document.querySelector('#login').checkVisibility()`)).toBe(false);
+    } finally {
+      await guarded.stop();
+    }
+  });
+});
+
+describe('the page and a burst of changes (a controller restart rewrites every status)', () => {
+  it('renders the burst in a few passes, not once per change', async () => {
+    const source = new MemorySource();
+    const server = new CatalogServer({
+      source,
+      registry: { namePrefix: 'local.cluster' },
+      log: createLogger({ name: 'catalog-test', level: 'silent' }),
+    });
+    const { port } = await server.listen(0, '127.0.0.1');
+    const burst = (name: string, message: string): CatalogEntry => ({
+      kind: 'McpServer',
+      namespace: 'burst',
+      name,
+      ready: { status: 'True', reason: 'Available', message },
+      transport: 'stdio',
+      auth: 'none',
+      endpoints: [{ type: 'streamable-http', url: `http://${name}.burst.svc:8080/mcp`, scope: 'cluster' }],
+      tools: [],
+    });
+    try {
+      const p = await browser.newPage();
+      await p.goto(`http://127.0.0.1:${port}/`);
+      await p.waitFor(`document.querySelector('#live').dataset.state === 'live'`);
+      // Each render replaces the list's children: one mutation record per render.
+      await p.evaluate(`(() => {
+        window.__renders = 0;
+        new MutationObserver((records) => { window.__renders += records.length; })
+          .observe(document.querySelector('#servers'), { childList: true });
+      })()`);
+      const changes = 300;
+      for (let i = 0; i < changes; i++) source.emit(burst(`s${i}`, 'after the restart'));
+      await p.waitFor(`document.querySelectorAll('article.server').length === ${changes}`);
+      const renders = await p.evaluate<number>('window.__renders');
+      expect(renders).toBeGreaterThan(0);
+      expect(renders).toBeLessThan(changes / 10);
+    } finally {
+      await server.close();
+    }
   });
 });

@@ -27,6 +27,10 @@ describe('mcp-operator catalog flags', () => {
       '--log-level (or LOG_LEVEL) must be one of trace, debug, info, warn, error, fatal, silent, got "loud"',
     );
     expect(() => parseCatalogFlags(['--name-prefix', 'a/b'], {})).toThrow('--name-prefix must be reverse-DNS');
+    expect(parseCatalogFlags(['--name-prefix', `com.${'x'.repeat(60)}`], {}).namePrefix).toHaveLength(64);
+    expect(() => parseCatalogFlags(['--name-prefix', `com.${'x'.repeat(61)}`], {})).toThrow(
+      "--name-prefix must be at most 64 characters, so every registry name fits server.json's 200, got 65",
+    );
     expect(() =>
       parseCatalogFlags(['--auth-token-file', 'f', '--oidc-issuer', 'https://i', '--oidc-audience', 'a'], {}),
     ).toThrow('one of --auth-token-file or --oidc-issuer');
@@ -47,6 +51,12 @@ describe('mcp-operator catalog flags', () => {
       '--namespaces takes namespace names',
     );
     expect(() => parseCatalogFlags([], { WATCH_NAMESPACES: 'a b' })).toThrow('"a b"');
+    for (const path of ['/catalog/.', '/catalog/./', '/a/../b', '//catalog', '/a//b', '/..'])
+      expect(() => parseCatalogFlags(['--base-path', path], {}), path).toThrow(
+        '--base-path must not hold //, . or .. segments',
+      );
+    for (const path of ['/catalog', '/catalog/', '/.well/x', '/a.b/c..d', '/'])
+      expect(() => parseCatalogFlags(['--base-path', path], {}), path).not.toThrow();
   });
 
   it('takes a base path without its trailing slash', () => {

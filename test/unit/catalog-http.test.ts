@@ -153,3 +153,76 @@ describe('bearer auth on every data path', () => {
     }
   });
 });
+
+describe('OIDC auth while the identity provider cannot be reached', () => {
+  it('answers 503 with Retry-After, not a 401 that tells the page and clients to drop a good token', async () => {
+    const { createServer } = await import('node:net');
+    const { OidcAuthenticator } = await import('../../src/gateway/policy/auth.ts');
+    // A port that was just free: nothing listens there, so the JWKS fetch is refused.
+    const closed = createServer();
+    const port = await new Promise<number>((resolve) =>
+      closed.listen(0, '127.0.0.1', () => resolve((closed.address() as { port: number }).port)),
+    );
+    await new Promise((resolve) => closed.close(resolve));
+    const log = createLogger({ name: 'catalog-test', level: 'silent' });
+    const auth = new OidcAuthenticator({
+      issuer: 'https://id.example.test',
+      audience: 'catalog',
+      jwksUrl: `http://127.0.0.1:${port}/jwks`,
+      log,
+    });
+    const source = new MemorySource();
+    source.entries = [entry('alpha')];
+    const guarded = new CatalogServer({ source, registry: { namePrefix: 'local.cluster' }, log, authenticator: auth });
+    const url = `http://127.0.0.1:${(await guarded.listen(0, '127.0.0.1')).port}`;
+    const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
+    const jwt = `${b64({ alg: 'RS256', kid: 'k1' })}.${b64({ iss: 'https://id.example.test', aud: 'catalog' })}.c2ln`;
+    try {
+      for (const path of ['/v0.1/servers', '/api/catalog', '/api/events']) {
+        const res = await fetch(`${url}${path}`, { headers: { authorization: `Bearer ${jwt}` } });
+        const body = await res.text();
+        expect(res.status, path).toBe(503);
+        expect(res.headers.get('retry-after'), path).toBe('5');
+        expect(res.headers.get('www-authenticate'), path).toBeNull();
+        expect(body, path).toContain('the identity provider cannot be reached');
+      }
+      // A request without a token is still the client's fault.
+      const anonymous = await fetch(`${url}/v0.1/servers`);
+      await anonymous.body?.cancel();
+      expect(anonymous.status).toBe(401);
+    } finally {
+      await guarded.close();
+    }
+  });
+});
+
+describe('before the watch has listed the cluster', () => {
+  it('answers the data paths 503 with Retry-After, not an empty list a mirroring client would act on', async () => {
+    const log = createLogger({ name: 'catalog-test', level: 'silent' });
+    const source = new MemorySource();
+    source.entries = [entry('alpha')];
+    const listing = Object.assign(Object.create(source) as MemorySource, { synced: false });
+    const early = new CatalogServer({ source: listing, registry: { namePrefix: 'local.cluster' }, log });
+    const url = `http://127.0.0.1:${(await early.listen(0, '127.0.0.1')).port}`;
+    try {
+      for (const path of ['/v0.1/servers', '/v0/servers', '/api/catalog', '/api/events']) {
+        const res = await fetch(`${url}${path}`);
+        expect(res.status, path).toBe(503);
+        expect(res.headers.get('retry-after'), path).toBe('1');
+        expect(await res.text(), path).toContain('still listing the cluster');
+      }
+      // The page's own files and the probes answer as before.
+      for (const [path, status] of [
+        ['/', 200],
+        ['/healthz', 200],
+        ['/readyz', 503],
+      ] as const) {
+        const res = await fetch(`${url}${path}`);
+        await res.body?.cancel();
+        expect(res.status, path).toBe(status);
+      }
+    } finally {
+      await early.close();
+    }
+  });
+});

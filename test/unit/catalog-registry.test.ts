@@ -12,6 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { type CatalogEntry, entryOf, type StatusLike } from '../../src/catalog/entry.ts';
 import {
   listServers,
+  MAX_NAME_PREFIX,
   parseListQuery,
   registryName,
   SERVER_SCHEMA_URL,
@@ -196,6 +197,31 @@ describe('the registry mapping', () => {
       remotes: [],
     });
     expect(serverJson(long, OPTIONS).description).toHaveLength(100);
+  });
+
+  it('counts limits in characters, as the schema and the CRD do: an emoji is never cut in half', () => {
+    // The CRD lets 100 emoji through (Kubernetes counts characters); each is two UTF-16 code units.
+    const full = '\u{1F680}'.repeat(100);
+    const fits = entry('emoji', { spec: { description: full, title: full } });
+    expect(serverJson(fits, OPTIONS)).toMatchObject({ description: full, title: full });
+    const version = `1.0.0-${'\u{1F680}'.repeat(300)}`;
+    const over = entry('emoji-version', { status: { serverInfo: { name: 's', version } } });
+    const clipped = serverJson(over, OPTIONS).version;
+    expect(clipped.isWellFormed()).toBe(true);
+    expect(Array.from(clipped)).toHaveLength(255);
+    for (const e of [fits, over]) valid(v.server, serverJson(e, OPTIONS));
+  });
+
+  it('fits the longest name the longest allowed --name-prefix gives in the schema', () => {
+    const longest: CatalogEntry = {
+      ...entry('x'),
+      kind: 'VirtualMcpServer',
+      namespace: `n${'s'.repeat(62)}`,
+      name: `a${'b'.repeat(62)}`,
+    };
+    const detail = serverJson(longest, { namePrefix: `com.${'p'.repeat(MAX_NAME_PREFIX - 4)}` });
+    expect(detail.name).toHaveLength(200);
+    valid(v.server, detail);
   });
 
   it('keeps a VirtualMcpServer apart from an McpServer of the same name', () => {

@@ -80,6 +80,63 @@ describe('the event stream and a client that stops reading', () => {
   });
 });
 
+describe('a snapshot of thousands of servers, larger than the backlog limit', () => {
+  it('is not taken for a stalled client: a change while it is still in flight keeps the stream', async () => {
+    const source = new MemorySource();
+    // About 16 MB of snapshot (5000 typical servers give as much) against a 1 MiB limit: more than the kernel buffers.
+    source.entries = Array.from({ length: 16 }, (_, i) => bigEntry(`big-${i}`, 1024 * 1024));
+    server = new CatalogServer({ source, registry: { namePrefix: 'local.cluster' }, log, maxStreamBacklog: 1 << 20 });
+    const { port } = await server.listen(0, '127.0.0.1');
+    const reader = await stalledReader(port);
+    source.emit(bigEntry('changed', 1000));
+    await new Promise((r) => setImmediate(r));
+    expect(source.listeners.size).toBe(1);
+    // Read on: the whole snapshot arrives, then the change.
+    let received = '';
+    reader.setEncoding('utf8');
+    reader.on('data', (d: string) => {
+      received += d;
+    });
+    reader.resume();
+    const outcome = await new Promise<string>((resolve) => {
+      reader.once('close', () => resolve('closed'));
+      const check = setInterval(() => {
+        if (received.includes('event: upsert') && received.includes('"name":"changed"')) {
+          clearInterval(check);
+          resolve('received');
+        }
+      }, 20);
+    });
+    expect(outcome).toBe('received');
+  });
+});
+
+describe('many streams that never read', () => {
+  /** An entry whose tools array counts how often it is serialized (JSON.stringify reads an array's length). */
+  function countedEntry(name: string, counter: { reads: number }): CatalogEntry {
+    const tools = new Proxy(bigEntry(name, 1000).tools, {
+      get(target, key, receiver) {
+        if (key === 'length') counter.reads++;
+        return Reflect.get(target, key, receiver);
+      },
+    });
+    return { ...bigEntry(name, 1000), tools };
+  }
+
+  it('share one encoded snapshot and one encoded change, not a copy per stream', async () => {
+    const source = new MemorySource();
+    const listed = { reads: 0 };
+    source.entries = [countedEntry('listed', listed)];
+    server = new CatalogServer({ source, registry: { namePrefix: 'local.cluster' }, log });
+    const { port } = await server.listen(0, '127.0.0.1');
+    for (let i = 0; i < 20; i++) await stalledReader(port);
+    expect(listed.reads).toBe(1);
+    const changed = { reads: 0 };
+    source.emit(countedEntry('changed', changed));
+    expect(changed.reads).toBe(1);
+  });
+});
+
 describe('HEAD on the event stream', () => {
   it('answers the headers and ends, holding no stream slot', async () => {
     const source = new MemorySource();

@@ -39,16 +39,47 @@ function apply(event, data) {
     for (const s of data.servers) servers.set(keyOf(s), s);
   } else if (event === 'upsert') servers.set(keyOf(data), data);
   else if (event === 'delete') servers.delete(keyOf(data));
-  render();
+  scheduleRender();
+}
+
+/**
+ * Changes come in bursts (a controller restart rewrites every status) and a render rebuilds every card: with
+ * thousands of servers, one render per change froze the page. At most one render per RENDER_EVERY_MS.
+ */
+const RENDER_EVERY_MS = 200;
+let renderTimer;
+let lastRender = 0;
+function scheduleRender() {
+  if (renderTimer !== undefined) return;
+  renderTimer = setTimeout(
+    () => {
+      renderTimer = undefined;
+      lastRender = Date.now();
+      render();
+    },
+    Math.max(0, lastRender + RENDER_EVERY_MS - Date.now()),
+  );
 }
 
 /** Server-sent events over fetch (EventSource cannot send an Authorization header). */
 async function connect() {
   clearTimeout(retryTimer);
   setLive('connecting', 'connecting…');
+  let headers;
+  try {
+    headers = new Headers({ accept: 'text/event-stream', ...authHeaders() });
+  } catch {
+    // fetch would refuse it on every retry, silently: say so instead and ask again.
+    sessionStorage.removeItem(TOKEN_KEY);
+    showLogin(
+      'That token holds a character a header cannot carry (a line break or a non-Latin-1 character, often copied along with it): paste it again.',
+    );
+    setLive('offline', 'sign in to see the servers');
+    return;
+  }
   let res;
   try {
-    res = await fetch('api/events', { headers: { accept: 'text/event-stream', ...authHeaders() } });
+    res = await fetch('api/events', { headers });
   } catch {
     return retry();
   }
