@@ -220,18 +220,14 @@ export class Reconciler {
     if (exposure.blocker) {
       return this.block(mcp, spec, exposure.blocker, { applied, exposure, recheckAfterMs: exposure.recheckAfterMs });
     }
-    // A Deployment applied just now has no rollout status yet: its watch events (the kube-controller-manager's,
-    // milliseconds away) bring one, and the status write then, outside this apply pass, which keeps the passes of
-    // many McpServers short (measured: a thousand converge faster). The recheck is the fallback. Not while status
-    // still names a blocker this pass got past: that goes now, not when the rollout reports.
+    // A Deployment applied just now has no rollout status yet: its watch events (milliseconds away) bring one, and
+    // the status write then, which keeps the passes of many McpServers short (measured: a thousand converge
+    // faster; the recheck is the fallback). Not while status names a blocker this pass got past: that goes now.
     const blocked = conditionOf(mcp.status, 'Degraded')?.status === 'True';
     if (applied.includes('Deployment') && !blocked) return { result: 'success', recheckAfterMs: STATUS_RECHECK_MS };
     const ready = await this.updateStatus(mcp, spec, undefined, applied, exposure);
-    return {
-      result: 'success',
-      ...(ready ? { ready } : {}),
-      ...(exposure.recheckAfterMs ? { recheckAfterMs: exposure.recheckAfterMs } : {}),
-    };
+    const recheck = exposure.recheckAfterMs ? { recheckAfterMs: exposure.recheckAfterMs } : {};
+    return { result: 'success', ...(ready ? { ready } : {}), ...recheck };
   }
 
   /**
