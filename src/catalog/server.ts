@@ -96,6 +96,23 @@ function requestUrl(target: string): URL | undefined {
 
 const sseEvent = (event: string, data: unknown) => Buffer.from(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
 
+/** localhost, 127.0.0.0/8 and ::1: a browser reaches a loopback listener only by these, unless DNS says otherwise. */
+function isLoopback(host: string | undefined): boolean {
+  if (host === undefined) return false;
+  const bare = host.replace(/^\[(.*)\]$/, '$1').toLowerCase();
+  return bare === 'localhost' || bare === '::1' || /^127(\.\d{1,3}){3}$/.test(bare);
+}
+
+/** The Host header's name without its port ('[::1]:8080' gives '[::1]'); undefined when it is no host. */
+function hostOf(header: string | undefined): string | undefined {
+  if (!header) return undefined;
+  try {
+    return new URL(`http://${header}/`).hostname;
+  } catch {
+    return undefined;
+  }
+}
+
 const REGISTRY_PATH = /^\/v0(?:\.1)?\/servers(?:\/(.+?)\/versions(?:\/([^/]+))?)?\/?$/;
 
 export class CatalogServer {
@@ -103,6 +120,8 @@ export class CatalogServer {
   private readonly assets = new Map<string, { body: Buffer; type: string }>();
   private readonly streams = new Set<ServerResponse>();
   private closing = false;
+  /** Listening on loopback only: then a Host that is not loopback is a DNS-rebinding page, refused. */
+  private loopbackOnly = false;
   /** Per entry object (the watch makes a new one per change): built once, not once per open stream. */
   private readonly pages = new WeakMap<CatalogEntry, PageEntry>();
   /**
@@ -127,6 +146,7 @@ export class CatalogServer {
   }
 
   listen(port: number, host: string): Promise<{ port: number }> {
+    this.loopbackOnly = isLoopback(host);
     return new Promise((resolve, reject) => {
       this.server.once('error', reject);
       this.server.listen(port, host, () => {
@@ -187,6 +207,10 @@ export class CatalogServer {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = requestUrl(req.url ?? '/');
     if (!url) return this.json(res, 400, { error: 'the request target is not a valid URL path' });
+    if (this.loopbackOnly && !isLoopback(hostOf(req.headers.host)))
+      return this.json(res, 403, {
+        error: `Host ${JSON.stringify(req.headers.host ?? '')} is not loopback, where this catalog listens (a page rebinding its name to 127.0.0.1?): open it as localhost or 127.0.0.1`,
+      });
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       this.json(res, 405, { error: 'the catalog is read-only: GET only' }, { allow: 'GET, HEAD' });
       return;

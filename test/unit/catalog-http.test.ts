@@ -2,6 +2,7 @@
  * The registry API over real HTTP against a careless or hostile client: path tricks, percent-encoding, forged
  * cursors and every non-GET method, each answered with a clear status and message, never a 500 or a hang.
  */
+import { request } from 'node:http';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CatalogEntry } from '../../src/catalog/entry.ts';
@@ -223,6 +224,42 @@ describe('before the watch has listed the cluster', () => {
       }
     } finally {
       await early.close();
+    }
+  });
+});
+
+describe('a page on another site rebinding its name to the loopback catalog', () => {
+  /** One request with this Host header, as a browser sends it after DNS rebinding (fetch will not set Host). */
+  const withHost = (port: number, path: string, host: string) =>
+    new Promise<number>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port, path, headers: { host } }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on('error', reject);
+      req.end();
+    });
+
+  it('is refused on loopback unless the Host is loopback; a catalog on every address answers any Host', async () => {
+    const log = createLogger({ name: 'catalog-test', level: 'silent' });
+    const source = new MemorySource();
+    source.entries = [entry('alpha')];
+    const local = new CatalogServer({ source, registry: { namePrefix: 'local.cluster' }, log });
+    const { port } = await local.listen(0, '127.0.0.1');
+    try {
+      for (const path of ['/api/catalog', '/api/events', '/v0.1/servers', '/'])
+        expect(await withHost(port, path, `attacker.example:${port}`), path).toBe(403);
+      for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, 'LOCALHOST', `[::1]:${port}`, '127.1.2.3'])
+        expect(await withHost(port, '/v0.1/servers', host), host).toBe(200);
+    } finally {
+      await local.close();
+    }
+    const everywhere = new CatalogServer({ source, registry: { namePrefix: 'local.cluster' }, log });
+    const open = await everywhere.listen(0, '0.0.0.0');
+    try {
+      expect(await withHost(open.port, '/v0.1/servers', 'catalog.example.com')).toBe(200);
+    } finally {
+      await everywhere.close();
     }
   });
 });
