@@ -39,7 +39,7 @@ afterEach(async () => {
 function stalledReader(port: number): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const socket = connect(port, '127.0.0.1', () => {
-      socket.write('GET /api/events HTTP/1.1\r\nhost: catalog\r\naccept: text/event-stream\r\n\r\n');
+      socket.write('GET /api/events HTTP/1.1\r\nhost: 127.0.0.1\r\naccept: text/event-stream\r\n\r\n');
     });
     sockets.push(socket);
     socket.once('data', () => {
@@ -146,7 +146,7 @@ describe('HEAD on the event stream', () => {
     const text = await new Promise<string>((resolve, reject) => {
       const socket = connect(port, '127.0.0.1', () =>
         socket.write(
-          'HEAD /api/events HTTP/1.1\r\nhost: catalog\r\n\r\nGET /healthz HTTP/1.1\r\nhost: catalog\r\n\r\n',
+          'HEAD /api/events HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\nGET /healthz HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n',
         ),
       );
       sockets.push(socket);
@@ -213,7 +213,7 @@ describe('closing while a client holds a connection mid-request', () => {
     const cut = new Promise<void>((resolve) => socket.once('close', () => resolve()));
     // Headers never finished: the connection is busy, not idle, so server.close() alone waits for the client.
     await new Promise<void>((resolve) =>
-      socket.write('GET /api/catalog HTTP/1.1\r\nhost: catalog\r\n', () => resolve()),
+      socket.write('GET /api/catalog HTTP/1.1\r\nhost: 127.0.0.1\r\n', () => resolve()),
     );
     await new Promise((r) => setTimeout(r, 50));
     const outcome = await Promise.race([
