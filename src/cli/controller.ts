@@ -164,7 +164,13 @@ export async function runController(argv: string[]): Promise<number> {
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   process.once('SIGINT', () => shutdown('SIGINT'));
   try {
-    await manager.start();
+    // A signal (or a fatal error) during start ends it too: an API server that accepts connections and never
+    // answers would otherwise hold a stopping controller for the whole answer timeout.
+    const early = await Promise.race([manager.start().then(() => undefined), exited]);
+    if (early !== undefined) {
+      log.flush();
+      return early;
+    }
   } catch (err) {
     log.error({ err: String(err) }, 'controller could not start');
     return 1;

@@ -2,8 +2,9 @@
  * `mcp-operator controller` without a usable kubeconfig: one line that names the file and the fix, exit 1, no
  * stack trace, and no silent fallback to http://localhost:8080 (client-node's default when nothing is found).
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -65,4 +66,38 @@ describe('controller: flags out of range are refused with the flag and the bound
     const flags = parseControllerFlags(['--workers=4', '--resync=600', '--namespaces', 'a, b'], {});
     expect(flags).toMatchObject({ workers: 4, resyncMs: 600_000, namespaces: ['a', 'b'], logLevel: 'info' });
   });
+});
+
+describe('controller: stopped while its API server does not answer', () => {
+  it('exits on SIGTERM during start, not after the 60 s answer timeout', async () => {
+    // Accepts connections and never says a byte: the TLS handshake and every request wait.
+    const silent = createServer(() => {});
+    await new Promise<void>((ok) => silent.listen(0, '127.0.0.1', ok));
+    const port = (silent.address() as { port: number }).port;
+    const file = join(home, 'silent.yaml');
+    writeFileSync(
+      file,
+      `apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "https://127.0.0.1:${port}"}}]\n` +
+        'users: [{name: u, user: {token: t}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n',
+    );
+    const child = spawn(process.execPath, [MAIN, 'controller', '--kubeconfig', file, '--health-addr', '127.0.0.1:0'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    try {
+      let out = '';
+      await new Promise<void>((ok) =>
+        child.stdout.on('data', (c: Buffer) => {
+          out += c;
+          if (out.includes('health and metrics listening')) ok();
+        }),
+      );
+      const exited = new Promise<number | null>((ok) => child.once('exit', (code) => ok(code)));
+      child.kill('SIGTERM');
+      const code = await Promise.race([exited, new Promise((ok) => setTimeout(() => ok('still running'), 20_000))]);
+      expect(code).toBe(0);
+    } finally {
+      child.kill('SIGKILL');
+      silent.close();
+    }
+  }, 40_000);
 });
