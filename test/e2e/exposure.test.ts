@@ -98,8 +98,10 @@ function countingFetch(counts: Map<string, number>, label: (url: string, init?: 
  * cut an event stream that answers a POST as it starts (traefik/traefik#10381, golang/go#40747): when the answer's
  * headers reach it before its transport has made its last read of the request body, its own server has already
  * closed that body, the read fails and the transport drops the connection to the gateway. On a busy machine that
- * took 2 of 80 listens (a scratch loop through both Traefiks on the e2e node). This file proves what happens to
- * streams held past Traefik's timeouts, so a stream cut in that first instant is opened again, and counted.
+ * took 2 of 80 listens (a scratch loop through both Traefiks on the e2e node) before the gateway held the start
+ * of a listen back (LISTEN_START_HOLD_MS), which narrows the race but cannot close it. This file proves what
+ * happens to streams held past Traefik's timeouts, so a stream cut in that first instant is opened again, and
+ * counted.
  */
 async function listenPastStartup(modern: Client2) {
   const startupCuts: string[] = [];

@@ -54,29 +54,65 @@ export function watchedResources(body: unknown): string[] {
 const EVENT_STREAM = /^text\/event-stream/i;
 
 /**
+ * How long the start of a listen stream is held back. A proxy on Go's ReverseProxy over HTTP/1.1 (Traefik) drops
+ * its connection to the pod when the answer to a POST reaches it before its transport's last read of the request
+ * body (traefik/traefik#10381, golang/go#40747). The SDK acknowledges a listen at once, so on a busy machine 10 of
+ * 600 listens through Traefik ended right after their acknowledgement, and none of 600 with this hold; answers
+ * that wait on the server (tool calls, with or without progress) lost that race in none of 600. It narrows the
+ * race, it cannot close it. A listen is set up once and lasts: 50 ms there costs nothing a client waits on.
+ */
+export const LISTEN_START_HOLD_MS = 50;
+
+type Held =
+  | { writeHead: [number, Record<string, string> | undefined] }
+  | { write: string | Uint8Array }
+  | { end: string | Uint8Array | undefined };
+
+/**
  * The response as the SDK's Node adapter writes it (it takes any object of this shape): passed through, and
- * `onEventStream` runs when the answer starts as a 200 event stream, never for an error answer.
+ * `onEventStream` runs when the answer starts as a 200 event stream, never for an error answer. With `holdMs`,
+ * what the adapter writes in that time is kept and then written in order (unless the client left meanwhile).
  */
 class ObservedResponse implements NodeServerResponseLike {
   private readonly res: ServerResponse;
   private readonly onEventStream: () => void;
+  private held?: Held[];
 
-  constructor(res: ServerResponse, onEventStream: () => void) {
+  constructor(res: ServerResponse, onEventStream: () => void, holdMs = 0) {
     this.res = res;
     this.onEventStream = onEventStream;
+    if (holdMs <= 0) return;
+    this.held = [];
+    const timer = setTimeout(() => this.release(), holdMs);
+    res.once('close', () => clearTimeout(timer));
+  }
+
+  private release(): void {
+    const held = this.held ?? [];
+    this.held = undefined;
+    if (this.res.destroyed) return;
+    for (const h of held) {
+      if ('writeHead' in h) this.writeHead(...h.writeHead);
+      else if ('write' in h) this.res.write(h.write);
+      else this.res.end(h.end);
+    }
   }
 
   writeHead(status: number, headers?: Record<string, string>): unknown {
+    if (this.held) return this.held.push({ writeHead: [status, headers] });
     const type = headers?.['content-type'] ?? this.res.getHeader('content-type');
     if (status === 200 && EVENT_STREAM.test(String(type ?? ''))) this.onEventStream();
     return this.res.writeHead(status, headers);
   }
 
   write(chunk: string | Uint8Array): unknown {
+    // Held chunks are few (the acknowledgement, perhaps an update): the adapter need not wait for a drain.
+    if (this.held) return this.held.push({ write: chunk }) > 0;
     return this.res.write(chunk);
   }
 
   end(chunk?: string | Uint8Array): unknown {
+    if (this.held) return this.held.push({ end: chunk });
     return this.res.end(chunk);
   }
 
@@ -177,15 +213,19 @@ export class Sdk2026Endpoint {
     const router = this.options.router();
     const subscribable = router.upstream.initResult?.capabilities?.resources;
     const watchResources = uris.length > 0 && isObject(subscribable) && subscribable.subscribe === true;
-    const observed = new ObservedResponse(res, () => {
-      this.options.stalls?.watch(res);
-      if (!watchResources) return;
-      // The SDK runs the listen stream and filters updates by URI; the server must be subscribed to send them.
-      // Only once the SDK has accepted the listen (its stream starts), and until that stream is gone.
-      const watcher = new ClientSession(`listen-${++this.seq}`, 'modern', identity);
-      router.watch(watcher, uris);
-      finished(res, () => router.detach(watcher));
-    });
+    const observed = new ObservedResponse(
+      res,
+      () => {
+        this.options.stalls?.watch(res);
+        if (!watchResources) return;
+        // The SDK runs the listen stream and filters updates by URI; the server must be subscribed to send them.
+        // Only once the SDK has accepted the listen (its stream starts), and until that stream is gone.
+        const watcher = new ClientSession(`listen-${++this.seq}`, 'modern', identity);
+        router.watch(watcher, uris);
+        finished(res, () => router.detach(watcher));
+      },
+      isObject(body) && body.method === 'subscriptions/listen' ? LISTEN_START_HOLD_MS : 0,
+    );
     return this.node(req, observed, body);
   }
 
