@@ -809,7 +809,7 @@ const spec: Schema = {
         maxPerClient: {
           type: 'integer',
           description:
-            "Most sessions one client holds at once (its token or OIDC subject; without auth, its address, as seen by the Ingress when there is one). Default 100, 10 in perSession mode (each session is a server process). Over it, that client's least recently used idle session is closed; when all of them are in use the new one is refused (429).",
+            "Most sessions one client holds at once (its token or OIDC subject; without auth, its address, as seen by the Ingress when there is one). Default 100, 10 in perSession mode (each session is a server process). Over it, that client's least recently used idle session is closed; when all of them are in use the new one is refused (429). Open 2026-07-28 listen streams are held to the same limit (429 over it).",
           minimum: 1,
           maximum: 10000,
         },

@@ -343,7 +343,7 @@ export interface SessionsSpec {
   max?: number;
   /** A session idle this long is closed, e.g. 30m. */
   idleTimeout: string;
-  /** Most sessions one client holds at once (its token or OIDC subject; without auth, its address, as seen by the Ingress when there is one). Default 100, 10 in perSession mode (each session is a server process). Over it, that client's least recently used idle session is closed; when all of them are in use the new one is refused (429). */
+  /** Most sessions one client holds at once (its token or OIDC subject; without auth, its address, as seen by the Ingress when there is one). Default 100, 10 in perSession mode (each session is a server process). Over it, that client's least recently used idle session is closed; when all of them are in use the new one is refused (429). Open 2026-07-28 listen streams are held to the same limit (429 over it). */
   maxPerClient?: number;
 }
 

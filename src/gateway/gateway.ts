@@ -132,6 +132,7 @@ export class Gateway {
       log,
       keepAliveMs: config.keepAliveMs,
       maxBodyBytes: config.maxBodyBytes,
+      maxListens: config.maxSessions,
       stalls,
     });
     this.sharedRouter = new Mux({

@@ -6,8 +6,15 @@
 
 import type { RequestStateCodec } from '../input.ts';
 import type { Mux } from '../mux/mux.ts';
-import { isObject, type JsonRpcId, type JsonRpcMessage, UPSTREAM_UNAVAILABLE } from '../protocol/jsonrpc.ts';
+import {
+  isObject,
+  type JsonRpcId,
+  type JsonRpcMessage,
+  RATE_LIMITED,
+  UPSTREAM_UNAVAILABLE,
+} from '../protocol/jsonrpc.ts';
 import type { ClientLimit } from './client-limit.ts';
+import type { ListenLimit } from './listen-limit.ts';
 import { isRelayed, type ReplicaRelay } from './relay.ts';
 import { header } from './reply.ts';
 import { type McpRequest, refuse } from './request.ts';
@@ -19,6 +26,7 @@ export interface Stateless2026Options {
   requestStates: RequestStateCodec;
   relay: ReplicaRelay;
   limit: ClientLimit;
+  listens: ListenLimit;
   /** How long a request waits for a server that is (re)starting. */
   readyWaitMs: number;
 }
@@ -71,6 +79,16 @@ export class Stateless2026 {
         refuse(request, 503, UPSTREAM_UNAVAILABLE, message, { 'retry-after': '2' });
         return true;
       }
+    }
+    if (isObject(body) && body.method === 'subscriptions/listen') {
+      const admission = this.o.listens.admit(request.identity);
+      if (!admission.admitted) {
+        refuse(request, 429, RATE_LIMITED, admission.message, { 'retry-after': '5' });
+        return true;
+      }
+      // Its client sees the stream end (listen().closed resolves 'remote') and may listen again.
+      admission.evict?.destroy();
+      this.o.listens.add(request.identity, res);
     }
     await endpoint.handle(req, res, body, request.identity);
     return true;

@@ -29,6 +29,7 @@ import { Sessions2025 } from './era-2025-sessions.ts';
 import { Stateless2026 } from './era-2026-07-28.ts';
 import { Sse2024 } from './era-sse-2024.ts';
 import { anonymousIdentity, authenticate } from './identity.ts';
+import { ListenLimit } from './listen-limit.ts';
 import { answerPreflight, corsFor, NO_CORS } from './origin.ts';
 import { methodNotAllowed, refuseSession } from './refusals.ts';
 import { ReplicaRelay } from './relay.ts';
@@ -99,6 +100,8 @@ export class McpHttp {
       requestStates: options.requestStates,
       relay: this.relay,
       limit,
+      // A listen stream is the 2026 era's session: the same limits.
+      listens: new ListenLimit({ perClient: config.maxSessionsPerClient, total: config.maxSessions }),
       readyWaitMs: Math.min(config.requestTimeoutMs, 10_000),
     });
   }

@@ -32,6 +32,8 @@ export interface Sdk2026Options {
   log: Logger;
   keepAliveMs: number;
   maxBodyBytes: number;
+  /** Open listen streams the gateway admits (ListenLimit); the SDK's own cap is set above it. */
+  maxListens: number;
   /** Closes the SDK-written event streams whose client stopped reading. */
   stalls?: SdkStreamWatch;
 }
@@ -191,6 +193,8 @@ export class Sdk2026Endpoint {
       },
       {
         legacy: 'reject',
+        // Above the gateway's limit: a stream closed to make room is counted by the SDK until it tears it down.
+        maxSubscriptions: 2 * options.maxListens,
         keepAliveMs: options.keepAliveMs,
         maxRequestBodySize: options.maxBodyBytes,
         onerror: (err) => log.debug({ err: clip(err.message) }, '2026-07-28 request rejected'),
