@@ -3,6 +3,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { runControllerBench } from './controller.ts';
+import { listenRaceSection } from './gateway/listen-race.ts';
 import { runGatewayBench } from './gateway/run.ts';
 import { sessionMemorySection } from './gateway/session-memory.ts';
 import { nodeSection } from './node.ts';
@@ -18,6 +19,10 @@ const BENCHES: Record<string, { about: string; run: () => Promise<string> }> = {
   sessions: {
     about: 'gateway memory per session, which sizes the session limits; under a minute',
     run: () => sessionMemorySection(),
+  },
+  'listen-race': {
+    about: 'listen streams cut as they start, through Traefik and straight, all cores busy; a few minutes',
+    run: () => listenRaceSection(),
   },
   virtual: {
     about: 'the aggregate gateway vs the McpServer straight; 20 backends x 50 tools; about 90 s',
