@@ -4,12 +4,13 @@
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { ConfigError, childEnvironment, parseConfig, parseDuration } from '../../src/gateway/config.ts';
 import { RequestStateCodec } from '../../src/gateway/input.ts';
 import { RateLimiter } from '../../src/gateway/policy/ratelimit.ts';
 import { ToolPolicy } from '../../src/gateway/policy/tools.ts';
-import { LineSplitter, stderrText } from '../../src/gateway/upstream/stdio.ts';
+import { LineSplitter, type OversizeLine, oversizeAnswerId, stderrText } from '../../src/gateway/upstream/stdio.ts';
 import { GATEWAY_MAIN, NODE } from './helpers.ts';
 
 const run = promisify(execFile);
@@ -211,18 +212,81 @@ describe('policy pieces', () => {
 
   test('line framing across chunks, with oversize lines skipped and the stream resynchronised', () => {
     const lines: string[] = [];
-    const oversize: number[] = [];
+    const oversize: OversizeLine[] = [];
     const split = new LineSplitter(
       10,
       (l) => lines.push(l.toString()),
-      (n) => oversize.push(n),
+      (l) => oversize.push(l),
     );
     split.push(Buffer.from('ab'));
     split.push(Buffer.from('c\nde'));
     split.push(Buffer.from('f\n0123456789ABCDEF'));
     split.push(Buffer.from('GHIJ\nok\n'));
-    expect(lines).toEqual(['abc', 'def', 'ok']);
-    expect(oversize).toHaveLength(1);
+    split.push(Buffer.from('0123'));
+    split.push(Buffer.from('456789ABC\nend\n'));
+    expect(lines).toEqual(['abc', 'def', 'ok', 'end']);
+    // Every discarded line is told once, when it ends, with its whole size and both ends.
+    expect(oversize.map((l) => [l.bytes, l.head.toString(), l.tail.toString()])).toEqual([
+      [20, '0123456789ABCDEFGHIJ', '0123456789ABCDEFGHIJ'],
+      [13, '0123456789ABC', '0123456789ABC'],
+    ]);
+  });
+
+  test('a discarded line keeps 256 bytes of each end, whatever the chunks', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 300, max: 5000 }),
+        fc.array(fc.integer({ min: 1, max: 700 }), { minLength: 1 }),
+        (size, cuts) => {
+          const text = Array.from({ length: size }, (_, i) => String.fromCharCode(97 + (i % 26))).join('');
+          const seen: OversizeLine[] = [];
+          const lines: string[] = [];
+          const split = new LineSplitter(
+            100,
+            (l) => lines.push(l.toString()),
+            (l) => seen.push(l),
+          );
+          const all = Buffer.from(`${text}\nnext\n`);
+          let at = 0;
+          for (let i = 0; at < all.length; i++) {
+            const n = cuts[i % cuts.length] as number;
+            split.push(all.subarray(at, at + n));
+            at += n;
+          }
+          expect(lines).toEqual(['next']);
+          expect(seen).toHaveLength(1);
+          expect(seen[0]?.bytes).toBe(size);
+          expect(seen[0]?.head.toString()).toBe(text.slice(0, 256));
+          expect(seen[0]?.tail.toString()).toBe(text.slice(-256));
+        },
+      ),
+    );
+  });
+
+  test('the id of an oversize answer, read from its ends: only a top-level id of an answer', () => {
+    const ends = (line: string) => ({
+      bytes: 1 << 26,
+      head: Buffer.from(line.slice(0, 256)),
+      tail: Buffer.from(line.slice(-256)),
+    });
+    const big = 'x'.repeat(1000);
+    const cases: Array<[string, string | number | undefined]> = [
+      // The TypeScript SDK: {result, jsonrpc, id}.
+      [`{"result":{"content":[{"type":"text","text":"${big}"}]},"jsonrpc":"2.0","id":7}`, 7],
+      [`{"jsonrpc":"2.0","result":{"text":"${big}"},"id":"gw-3"}`, 'gw-3'],
+      [`{"error":{"code":1,"message":"${big}"},"jsonrpc":"2.0","id":-2}\r`, -2],
+      // Python's SDK: {jsonrpc, id, result}.
+      [`{"jsonrpc":"2.0","id":12,"result":{"text":"${big}"}}`, 12],
+      [`{ "id" : 5 , "result" : "${big}" }`, 5],
+      // Not a top-level answer id: a nested id at the end, a request, a notification, no id at all.
+      [`{"result":{"items":[{"text":"${big}","id":9}]},"jsonrpc":"2.0"}`, undefined],
+      [`{"result":{"text":"${big}","inner":{"id":9}}}`, undefined],
+      [`{"jsonrpc":"2.0","method":"sampling/createMessage","params":{"t":"${big}"},"id":4}`, undefined],
+      [`{"method":"notifications/message","params":{"data":"${big}","id":4}}`, undefined],
+      [`{"params":{"x":"${big}"},"id":4,"method":"x"}`, undefined],
+      [`not json ${big} "id":3}`, undefined],
+    ];
+    for (const [line, id] of cases) expect(oversizeAnswerId(ends(line)), line.slice(0, 60)).toBe(id);
   });
 
   test('stderr log text: bounded in bytes, cut before a character, never through it', () => {

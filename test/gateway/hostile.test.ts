@@ -159,6 +159,36 @@ describe('deep nesting from the server', () => {
   });
 });
 
+describe('an oversize answer from a stdio server', () => {
+  test('fails its call at once with the limit named, whichever end holds the id; the next call is served', async () => {
+    const gw = await startGateway(['stdio', '--', ...RAW_SERVER], { env: { MCP_GATEWAY_REQUEST_TIMEOUT: '60s' } });
+    for (const [id, idFirst] of [
+      [71, false],
+      [72, true],
+    ] as const) {
+      const started = Date.now();
+      const answer = (await post(`${gw.url}/mcp`, call(id, 'big', { bytes: 33 * 1024 * 1024, idFirst }))).json() as {
+        id: number;
+        error?: { code: number; message: string };
+      };
+      expect(answer.id).toBe(id);
+      expect(answer.error?.code).toBe(-32603);
+      expect(answer.error?.message).toMatch(
+        /answer is 346\d{5} bytes, larger than the gateway takes \(33554432 bytes\)/,
+      );
+      // Not the request timeout: the dropped answer is what ends the call.
+      expect(Date.now() - started).toBeLessThan(30_000);
+    }
+    const audits = () => gw.logs.filter((l) => (l.audit as { tool?: string } | undefined)?.tool === 'big');
+    await until(() => audits().length === 2, 5_000, 'both audit lines');
+    expect(audits().map((l) => (l.audit as { outcome: string }).outcome)).toEqual(['error', 'error']);
+    const fine = (await post(`${gw.url}/mcp`, call(73, 'big', { bytes: 1000 }))).json() as { result: unknown };
+    expect(textOf(fine.result)).toBe('x'.repeat(1000));
+    expect(await metricValue(gw, 'mcp_gateway_inflight_requests')).toBe(0);
+    expect(await gw.stop()).toBe(0);
+  }, 60_000);
+});
+
 describe('absurd tool names and unbounded log lines', () => {
   let gw: RunningGateway;
   beforeAll(async () => {

@@ -95,13 +95,16 @@ describe('child lifecycle', () => {
     expect(await gw.stop()).toBe(0);
   });
 
-  test('non-JSON stdout lines are skipped with a warning', async () => {
-    const script = `echo "banner: not json"; exec ${EVERYTHING.map((s) => `'${s}'`).join(' ')}`;
+  test('non-JSON stdout lines are skipped with a warning that gives their size, not their text', async () => {
+    const script = `echo "banner: API_KEY=sk-live-0123456789"; exec ${EVERYTHING.map((s) => `'${s}'`).join(' ')}`;
     const gw = await startGateway(['stdio', '--', 'sh', '-c', script]);
     const { client } = await client2025(gw.url);
     expect(textOf(await client.callTool({ name: 'echo', arguments: { message: 'x' } }))).toBe('Echo: x');
     const warn = await gw.waitForLog((l) => String(l.msg).includes('non-JSON line'));
     expect(warn.level).toBe(40);
+    expect(warn.bytes).toBe('banner: API_KEY=sk-live-0123456789'.length);
+    // A server may print its configuration there: none of the line reaches the log.
+    expect(gw.logs.filter((l) => JSON.stringify(l).includes('sk-live'))).toEqual([]);
     expect(await metricValue(gw, 'mcp_gateway_dropped_messages_total', { reason: 'non_json_stdout' })).toBe(1);
     await client.close();
     expect(await gw.stop()).toBe(0);

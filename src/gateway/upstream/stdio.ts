@@ -24,16 +24,27 @@ export interface StdioChannelOptions {
 const NEWLINE = 10;
 const MAX_STDERR_LINE = 4096;
 
+/** A line over the bound, discarded: its size, and its first and last bytes (enough to find a JSON-RPC id). */
+export interface OversizeLine {
+  bytes: number;
+  head: Buffer;
+  tail: Buffer;
+}
+
+/** Bytes kept of each end of a discarded line. */
+const OVERSIZE_KEPT = 256;
+
 /** Splits a byte stream into lines with a bound on the line length. */
 export class LineSplitter {
   private parts: Buffer[] = [];
   private partsLength = 0;
-  private discarding = false;
+  /** The line being discarded: bytes so far, its start, and its last bytes so far. */
+  private discarding?: OversizeLine;
   private readonly maxLine: number;
   private readonly onLine: (line: Buffer) => void;
-  private readonly onOversize: (bytes: number) => void;
+  private readonly onOversize: (line: OversizeLine) => void;
 
-  constructor(maxLine: number, onLine: (line: Buffer) => void, onOversize: (bytes: number) => void) {
+  constructor(maxLine: number, onLine: (line: Buffer) => void, onOversize: (line: OversizeLine) => void) {
     this.maxLine = maxLine;
     this.onLine = onLine;
     this.onOversize = onOversize;
@@ -43,17 +54,18 @@ export class LineSplitter {
     let start = 0;
     let nl = chunk.indexOf(NEWLINE, start);
     while (nl !== -1) {
-      if (this.discarding) {
-        this.discarding = false;
+      const discarding = this.discarding;
+      if (discarding) {
+        this.discarding = undefined;
+        this.keep(discarding, chunk.subarray(start, nl));
+        this.onOversize({ bytes: discarding.bytes, head: discarding.head, tail: discarding.tail });
       } else if (this.parts.length > 0) {
         const total = this.partsLength + (nl - start);
-        if (total > this.maxLine) this.onOversize(total);
-        else {
-          this.parts.push(chunk.subarray(start, nl));
-          this.onLine(Buffer.concat(this.parts, total));
-        }
+        this.parts.push(chunk.subarray(start, nl));
+        if (total > this.maxLine) this.onOversize(this.discard());
+        else this.onLine(Buffer.concat(this.parts, total));
       } else if (nl - start > this.maxLine) {
-        this.onOversize(nl - start);
+        this.onOversize(ends(chunk.subarray(start, nl)));
       } else {
         this.onLine(chunk.subarray(start, nl));
       }
@@ -62,20 +74,61 @@ export class LineSplitter {
       start = nl + 1;
       nl = chunk.indexOf(NEWLINE, start);
     }
-    if (start < chunk.length && !this.discarding) {
-      const rest = chunk.subarray(start);
-      if (this.partsLength + rest.length > this.maxLine) {
-        this.onOversize(this.partsLength + rest.length);
-        this.parts = [];
-        this.partsLength = 0;
-        this.discarding = true;
-      } else {
-        // Copy: the chunk's buffer may be reused by the stream.
-        this.parts.push(Buffer.from(rest));
-        this.partsLength += rest.length;
-      }
+    if (start >= chunk.length) return;
+    const rest = chunk.subarray(start);
+    if (this.discarding) this.keep(this.discarding, rest);
+    else if (this.partsLength + rest.length > this.maxLine) {
+      this.parts.push(rest);
+      this.discarding = this.discard();
+      this.parts = [];
+      this.partsLength = 0;
+    } else {
+      // Copy: the chunk's buffer may be reused by the stream.
+      this.parts.push(Buffer.from(rest));
+      this.partsLength += rest.length;
     }
   }
+
+  /** The ends of the line held in `parts` (copies: the chunks' buffers may be reused by the stream). */
+  private discard(): OversizeLine {
+    const d = { bytes: 0, head: Buffer.alloc(0), tail: Buffer.alloc(0) };
+    for (const p of this.parts) this.keep(d, p);
+    return d;
+  }
+
+  private keep(d: OversizeLine, piece: Buffer): void {
+    d.bytes += piece.length;
+    if (d.head.length < OVERSIZE_KEPT)
+      d.head = Buffer.concat([d.head, piece.subarray(0, OVERSIZE_KEPT - d.head.length)]);
+    const joined = piece.length >= OVERSIZE_KEPT ? piece : Buffer.concat([d.tail, piece]);
+    d.tail = Buffer.from(joined.subarray(Math.max(0, joined.length - OVERSIZE_KEPT)));
+  }
+}
+
+const ends = (line: Buffer): OversizeLine => ({
+  bytes: line.length,
+  head: Buffer.from(line.subarray(0, OVERSIZE_KEPT)),
+  tail: Buffer.from(line.subarray(Math.max(0, line.length - OVERSIZE_KEPT))),
+});
+
+/**
+ * The id of a JSON-RPC answer cut off at `head` and `tail`, when its ends show it at the top level: first (after
+ * `jsonrpc`, as Python's SDK writes `{jsonrpc, id, result}`) or last, after a `result` or `error` that opens the
+ * line (the TypeScript SDK's `{result, jsonrpc, id}`). A nested `"id"` cannot match: at the start it follows
+ * another key, at the end more than one brace closes after it. Requests give undefined: only answers free a call.
+ */
+const ID = String.raw`"id"\s*:\s*(-?\d{1,15}|"[^"\\]{0,200}")`;
+const JSONRPC = String.raw`(?:"jsonrpc"\s*:\s*"2\.0"\s*,\s*)?`;
+const ID_FIRST = new RegExp(String.raw`^\s*\{\s*${JSONRPC}${ID}\s*,\s*"(?:result|error)"`);
+const ANSWER_FIRST = new RegExp(String.raw`^\s*\{\s*${JSONRPC}"(?:result|error)"`);
+const ID_LAST = new RegExp(String.raw`,\s*${ID}\s*\}\s*\r?$`);
+
+export function oversizeAnswerId(line: OversizeLine): string | number | undefined {
+  const head = line.head.toString('latin1');
+  const raw =
+    ID_FIRST.exec(head)?.[1] ?? (ANSWER_FIRST.test(head) ? ID_LAST.exec(line.tail.toString('latin1'))?.[1] : undefined);
+  if (raw === undefined) return undefined;
+  return raw.startsWith('"') ? raw.slice(1, -1) : Number(raw);
 }
 
 /**
@@ -162,7 +215,7 @@ export class StdioChannel implements Channel {
       const stdout = new LineSplitter(
         maxMessage,
         (line) => this.handleLine(line),
-        (bytes) => this.log.warn({ bytes, limit: maxMessage }, 'server wrote an oversize stdout line; skipped'),
+        (line) => this.handleOversize(line, maxMessage),
       );
       child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
       const stderr = new LineSplitter(
@@ -194,7 +247,8 @@ export class StdioChannel implements Channel {
       this.options.onNonJsonLine?.();
       if (this.nonJsonWarned < 100) {
         this.nonJsonWarned++;
-        this.log.warn({ bytes: end, start: text.slice(0, 80) }, 'server wrote a non-JSON line on stdout; skipped');
+        // Its size only: servers print banners and configuration there, tokens included, and logs are read widely.
+        this.log.warn({ bytes: end }, 'server wrote a non-JSON line on stdout; skipped');
       }
       return;
     }
@@ -215,6 +269,20 @@ export class StdioChannel implements Channel {
       return;
     }
     this.onmessage?.(message);
+  }
+
+  /** A line over the limit is dropped; when it was an answer, its caller gets an error now, not a timeout. */
+  private handleOversize(line: OversizeLine, limit: number): void {
+    this.log.warn({ bytes: line.bytes, limit }, 'server wrote an oversize stdout line; skipped');
+    const id = oversizeAnswerId(line);
+    if (id === undefined) return;
+    const answer = errorResponse(
+      id,
+      INTERNAL_ERROR,
+      `the MCP server's answer is ${line.bytes} bytes, larger than the gateway takes (${limit} bytes); it was dropped`,
+    );
+    this.batch.received(answer);
+    this.onmessage?.(answer);
   }
 
   private handleStderr(line: Buffer): void {
