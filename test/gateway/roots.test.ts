@@ -53,6 +53,23 @@ describe('roots in shared mode', () => {
     await Promise.all([session.client.close(), legacy.client.close()]);
   });
 
+  test('a client answering roots/list with a result that is not an object fails the call at once, of either era', async () => {
+    const capabilities = { roots: { listChanged: true }, sampling: {} };
+    const session = await client2025(gw.url, { capabilities });
+    const legacy = await clientSse(`${gw.url}/sse`, { capabilities });
+    for (const { client } of [session, legacy]) {
+      // The SDK sends what a handler returns; the server's SDK would drop `42` as unreadable and wait 60 s.
+      client.setRequestHandler(ListRootsRequestSchema, async () => 42 as never);
+      client.setRequestHandler(CreateMessageRequestSchema, sampled('x'));
+      const started = Date.now();
+      const result = await client.callTool({ name: 'ask-together', arguments: {} }, undefined, { timeout: 20_000 });
+      expect(result.isError).toBe(true);
+      expect(textOf(result)).toContain('the client answered with a result that is not an object');
+      expect(Date.now() - started).toBeLessThan(10_000);
+    }
+    await Promise.all([session.client.close(), legacy.client.close()]);
+  });
+
   test('the shared server is not told the gateway has roots, and a roots change stays with its session', async () => {
     const session = await client2025(gw.url, { capabilities: { roots: { listChanged: true } } });
     await session.client.sendRootsListChanged();

@@ -7,7 +7,9 @@ import { afterEach, describe, expect, test, vi } from 'vitest';
 import type { ClientSession } from '../../src/gateway/mux/session.ts';
 import {
   INTERNAL_ERROR,
+  INVALID_PARAMS,
   type JsonRpcRequest,
+  type JsonRpcResponse,
   SERVER_ERROR,
   UPSTREAM_UNAVAILABLE,
 } from '../../src/gateway/protocol/jsonrpc.ts';
@@ -176,6 +178,25 @@ describe('a server request relayed to a client', () => {
     // Answered once: a second answer is dropped.
     h.mux.handleResponse(a, { jsonrpc: '2.0', id: relayed.id, result: { again: true } });
     expect(h.upstream.responses()).toHaveLength(1);
+  });
+
+  test('a result that is not an object reaches the server as an error, so its call does not wait on it', () => {
+    for (const result of [42, 'yes', null, [1], true]) {
+      h = harness();
+      const a = session('a', { capabilities: { sampling: {} } });
+      const { relayed } = relaySampling(h, a);
+      h.mux.handleResponse(a, { jsonrpc: '2.0', id: relayed.id, result } as JsonRpcResponse);
+      expect(h.upstream.responses()).toEqual([
+        {
+          jsonrpc: '2.0',
+          id: 'srv-1',
+          error: {
+            code: INVALID_PARAMS,
+            message: 'the client answered with a result that is not an object (MCP results are objects)',
+          },
+        },
+      ]);
+    }
   });
 
   test('the server cancels it: the client is told under the id it knows', () => {

@@ -7,12 +7,16 @@
 import {
   errorResponse,
   INTERNAL_ERROR,
+  INVALID_PARAMS,
+  isObject,
   type JsonRpcId,
   type JsonRpcNotification,
   type JsonRpcResponse,
 } from '../protocol/jsonrpc.ts';
 import type { ClientSession } from './session.ts';
 import type { MuxUpstream } from './upstream.ts';
+
+const NOT_AN_OBJECT = 'the client answered with a result that is not an object (MCP results are objects)';
 
 interface Relayed {
   session: ClientSession;
@@ -46,6 +50,12 @@ export class RelayedRequests {
     const r = this.byId.get(key);
     if (!r || r.session !== session) return false;
     this.byId.delete(key);
+    // Every MCP result is an object: SDK servers drop any other as unreadable, and the call that asked would then
+    // wait out its timeout. The server hears an error instead, and its call goes on or fails at once.
+    if ('result' in response && !isObject(response.result)) {
+      r.upstream.send(errorResponse(r.serverId, INVALID_PARAMS, NOT_AN_OBJECT));
+      return true;
+    }
     r.upstream.send({ ...response, id: r.serverId });
     return true;
   }
