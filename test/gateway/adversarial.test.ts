@@ -12,6 +12,7 @@
  * whole limit of 100 (the per-client default equalled it): 40 of them took 3.4 GB. An unsupported
  * MCP-Protocol-Version came back verbatim in the error message, however long.
  */
+import { request as httpRequest } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import {
@@ -321,5 +322,33 @@ describe('a request the client cancels', () => {
     expect(streamed.status).toBe(200);
     expect(streamed.text).not.toContain('"id":"c3"');
     await until(async () => (await inflight()) === 0, 5_000, 'nothing in flight');
+  });
+});
+
+describe('a sessionless call whose client disconnects', () => {
+  test('is cancelled at once, not left running for nobody', async () => {
+    const cancelled = () =>
+      gw.logs.filter((l) => (l.audit as { outcome?: string } | undefined)?.outcome === 'cancelled');
+    const before = cancelled().length;
+    // No Mcp-Session-Id: served once, with no stream to resume on; the client leaves once it is running.
+    const req = httpRequest({
+      host: '127.0.0.1',
+      port: gw.port,
+      path: '/mcp',
+      method: 'POST',
+      headers: JSON_POST,
+    });
+    req.on('error', () => {});
+    req.end(JSON.stringify(slowCall('gone', 30)));
+    await until(async () => (await inflight()) >= 1, 10_000, 'the call in flight');
+    req.destroy();
+    await until(async () => (await inflight()) === 0, 5_000, 'the call ended once its client left');
+    await until(() => cancelled().length > before, 5_000, 'the call audited as cancelled');
+    // The gateway serves on.
+    const ping = await raw(gw.port, {
+      headers: JSON_POST,
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' }),
+    });
+    expect(ping.json).toMatchObject({ id: 1, result: {} });
   });
 });

@@ -116,6 +116,13 @@ export class Sessions2025 {
       onUnsent: this.onUnsent,
       onResponse: created ? this.closeIfFailed(created, headers) : undefined,
     });
+    // A sessionless request has no stream to resume on: a client gone before its answer cancels its calls, as a
+    // 2026-07-28 request's does, instead of leaving the server working (and a drain waiting) for nobody.
+    if (!entry && !created) {
+      res.once('close', () => {
+        if (!res.writableFinished) router.detach(session);
+      });
+    }
     dispatch(session, router, messages, exchange);
   }
 
