@@ -352,3 +352,27 @@ describe('a sessionless call whose client disconnects', () => {
     expect(ping.json).toMatchObject({ id: 1, result: {} });
   });
 });
+
+describe('an Mcp-Session-Id header sent twice', () => {
+  test('the same id twice (a proxy repeating it) names the session; two different ids are refused', async () => {
+    const sid = await confirmedSession(gw.port);
+    const ping = (ids: string[]) =>
+      raw(gw.port, {
+        headers: { ...JSON_POST, 'mcp-session-id': ids },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 5, method: 'ping' }),
+      });
+    const same = await ping([sid, sid]);
+    expect(same.status).toBe(200);
+    expect(same.json).toMatchObject({ id: 5, result: {} });
+    const other = await confirmedSession(gw.port);
+    const different = await ping([sid, other]);
+    expect(different.status).toBe(400);
+    expect(different.json).toMatchObject({
+      id: null,
+      error: { code: -32600, message: 'Bad Request: Mcp-Session-Id is given more than once, with different values' },
+    });
+    // Neither session was touched by the refusal.
+    expect((await ping([sid])).status).toBe(200);
+    expect((await ping([other])).status).toBe(200);
+  });
+});

@@ -18,7 +18,8 @@ export interface RawAnswer {
 export interface RawRequest {
   method?: string;
   path?: string;
-  headers?: Record<string, string>;
+  /** An array value is sent as that many header lines. */
+  headers?: Record<string, string | string[]>;
   body?: string;
   /** Source address, e.g. 127.0.0.7. */
   from?: string;

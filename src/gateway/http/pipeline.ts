@@ -3,7 +3,8 @@
  * 2024-11-05 HTTP+SSE era), and the RFC 9728 protected-resource metadata, all also under the base path.
  *
  * Every request passes the same gates, in this order, then goes to its era:
- *   route (404) -> Origin (403, origin.ts) -> authentication (401, identity.ts) -> replica relay (relay.ts)
+ *   route (404) -> Origin (403, origin.ts) -> authentication (401, identity.ts) -> Mcp-Session-Id repeated with
+ *   different values (400) -> replica relay (relay.ts)
  *   POST bodies: content type (415), size (413), JSON (400 / -32700), batch and depth (400) (body-gate.ts)
  *   POST /mcp: Accept (406), MCP-Protocol-Version (400), drain (503 + Retry-After for new work), era (era.ts)
  *   per era: JSON-RPC shape (400), per-client rate limit (429 + Retry-After, client-limit.ts)
@@ -175,7 +176,17 @@ export class McpHttp {
     } else request.identity = anonymousIdentity(request, this.o.config.trustProxy, this.o.sessions.ids);
 
     const querySession = path === '/messages' ? new URLSearchParams(request.query).get('sessionId') : null;
-    request.sessionId = header(req, 'mcp-session-id') ?? querySession ?? undefined;
+    const sessionHeader = sessionIdHeader(req);
+    if (sessionHeader === null) {
+      refuse(
+        request,
+        400,
+        INVALID_REQUEST,
+        'Bad Request: Mcp-Session-Id is given more than once, with different values',
+      );
+      return;
+    }
+    request.sessionId = sessionHeader ?? querySession ?? undefined;
     if (this.relay.relaysSession(request)) return;
 
     if (path === '/sse') {
@@ -228,4 +239,16 @@ export class McpHttp {
     }
     this.sessions2025.post(request, parsed, formats, undefined);
   }
+}
+
+/**
+ * Mcp-Session-Id. A proxy that repeats the header (node joins the copies with ", ") still names one session, which
+ * would otherwise be a 404 that sends a compliant client to start a new one; copies that differ name none (null).
+ * Gateway session ids have no commas, so one comparison keeps the usual case a lookup.
+ */
+function sessionIdHeader(req: IncomingMessage): string | null | undefined {
+  const value = header(req, 'mcp-session-id');
+  if (value === undefined || !value.includes(',')) return value;
+  const copies = new Set(req.headersDistinct['mcp-session-id']);
+  return copies.size === 1 ? (copies.values().next().value as string) : null;
 }
