@@ -9,6 +9,14 @@ import type { Schema, SchemaType } from './schema-types.ts';
 
 type OpenApi = { [key: string]: unknown };
 
+/**
+ * Kubernetes' quantity syntax, with at most two exponent digits: the API server takes ~30 s to parse 1e999999999
+ * and minutes to compare 1e99999999 with a limit (it builds the numbers), and no resource needs more than 1e18.
+ */
+export const QUANTITY = '^[+-]?(([0-9]+([.][0-9]*)?)|([.][0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE][+-]?[0-9]{1,2}))?$';
+/** The longest quantity string taken (the API server's own are far shorter). */
+const MAX_QUANTITY_CHARS = 64;
+
 const data = upstream as unknown as { kubernetesVersion: string; definitions: Record<string, OpenApi> };
 
 /** The Kubernetes version the pass-through schemas come from (the one the tests' control plane runs). */
@@ -41,13 +49,19 @@ function fromOpenApi(node: OpenApi): Schema {
 
 /**
  * What the API server checks in these types beyond their OpenAPI (which says it only in descriptions), where a
- * schema can say it at no CEL cost: selector operators and affinity weights (1-100). Without it a typo such as
+ * schema can say it at no CEL cost: selector operators, affinity weights (1-100), and quantities it can parse in
+ * reasonable time. Without it a typo such as
  * operator: in is accepted here and the Deployment refused at apply time. (CEL rules under these unbounded lists
  * would overrun the CRD's total cost budget.)
  */
 function withApiServerChecks(schema: Schema): Schema {
   const props = schema.properties;
   const out: Schema = { ...schema };
+  // Every resource.Quantity (volume size limits, divisors, claim templates' requests): bounded exponents, as ours.
+  if (schema.intOrString && schema.pattern?.includes('KMGTPE')) {
+    out.pattern = QUANTITY;
+    out.maxLength = MAX_QUANTITY_CHARS;
+  }
   if (props) {
     out.properties = Object.fromEntries(Object.entries(props).map(([k, v]) => [k, withApiServerChecks(v)]));
     const nodeRequirement = schema.description?.startsWith('A node selector requirement');

@@ -5,7 +5,7 @@
  * integration tests feed the same invalid manifests to both.
  */
 import { GATEWAY_ENV_PREFIX, GATEWAY_HEALTH_PORT, GATEWAY_MCP_PORT } from '../contract/gateway.ts';
-import { type K8sTypeName, k8sFields, k8sType } from './k8s-types.ts';
+import { type K8sTypeName, k8sFields, k8sType, QUANTITY } from './k8s-types.ts';
 import { OPERATOR_LABEL_KEYS } from './labels.ts';
 import { ALLOWED_VOLUME_SOURCES, OPERATOR_MOUNT_PATHS, RESERVED_VOLUME_NAMES } from './pod-layout.ts';
 import { compareQuantities, parseQuantity, type Quantity } from './quantity.ts';
@@ -35,11 +35,6 @@ const DURATION = '^([0-9]+(ms|s|m|h))+$';
 const ZERO_DURATION = '^(0+(ms|s|m|h))+$';
 /** A Secret or ConfigMap key as the API server accepts one. */
 const CONFIG_KEY = '^[-._a-zA-Z0-9]+$';
-/**
- * Kubernetes' quantity syntax, with at most two exponent digits: the API server takes ~30 s to parse 1e999999999
- * (it builds the number), and no resource needs more than 1e18.
- */
-const QUANTITY = '^[+-]?(([0-9]+([.][0-9]*)?)|([.][0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE][+-]?[0-9]{1,2}))?$';
 /** An IPv4 address, or anything made of hex digits, dots and colons with a colon in it (IPv6, maybe bracketed). */
 const IPV4 = '^[0-9]+([.][0-9]+){3}$';
 const IPV6 = '^[[]?[0-9a-fA-F:.]*:[0-9a-fA-F:.]*]?$';

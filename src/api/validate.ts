@@ -3,6 +3,8 @@
  * types, bounds, patterns, unknown fields and the CEL rules' TypeScript mirrors. Used by `render` and by
  * the controller (defence in depth against an outdated CRD). Errors name the field and say how to fix it.
  */
+
+import { QUANTITY } from './k8s-types.ts';
 import {
   API_VERSION,
   KIND,
@@ -277,7 +279,13 @@ export function validateAgainst(
       fail(schema.minLength === 1 ? 'must not be empty' : `must be at least ${schema.minLength} characters`);
     if (schema.maxLength !== undefined && length > schema.maxLength)
       block(`must be at most ${schema.maxLength} characters`);
-    if (schema.pattern && !re2(schema.pattern).test(value)) fail(`${describe(value)} does not match ${schema.pattern}`);
+    if (schema.pattern && !re2(schema.pattern).test(value)) {
+      fail(
+        schema.pattern === QUANTITY
+          ? `${describe(value)} is not a quantity: write e.g. 100m, 128Mi or 2e3 (an exponent of at most two digits)`
+          : `${describe(value)} does not match ${schema.pattern}`,
+      );
+    }
   }
   if (typeof value === 'number') {
     // `format` (int32, int64) is not checked: the API server does not check it on custom resources either.
