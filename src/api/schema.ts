@@ -265,20 +265,22 @@ export const QUALIFIED_KEY =
   '^([a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$';
 /** A label value: empty, or at most 63 of letters, digits, - _ . starting and ending alphanumeric. */
 export const LABEL_VALUE = '^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$';
-const badKeys = (s: Node): string[] =>
-  s && typeof s === 'object' ? Object.keys(s).filter((k) => !new RegExp(QUALIFIED_KEY).test(k)) : [];
+/** The API server also bounds a key's DNS prefix (253 characters), which a pattern cannot. */
+const keyOk = (k: string) => new RegExp(QUALIFIED_KEY).test(k) && (k.indexOf('/') < 0 || k.indexOf('/') <= 253);
+const KEY_OK_CEL = (k: string) => `(${k}.matches('${QUALIFIED_KEY}') && ${k}.indexOf('/') <= 253)`;
+const badKeys = (s: Node): string[] => (s && typeof s === 'object' ? Object.keys(s).filter((k) => !keyOk(k)) : []);
 /**
  * Keys the API server takes on labels and annotations (it refuses the child otherwise, at apply time). The
  * example is what a user most likely meant.
  */
 const qualifiedKeys = (what: string) =>
   rule({
-    rule: `self.all(k, k.matches('${QUALIFIED_KEY}'))`,
-    message: `every ${what} key must be a name of letters, digits, - _ . (at most 63), optionally prefixed by a DNS name and /, e.g. example.com/team`,
+    rule: `self.all(k, ${KEY_OK_CEL('k')})`,
+    message: `every ${what} key must be a name of letters, digits, - _ . (at most 63), optionally prefixed by a DNS name (at most 253) and /, e.g. example.com/team`,
     ...quoting(
       `the ${what} key `,
-      ...quoted(`self.filter(k, !k.matches('${QUALIFIED_KEY}'))[0]`, (s) => badKeys(s)[0]),
-      ' is not a valid key: use letters, digits, - _ . (at most 63), optionally prefixed by a DNS name and /, e.g. example.com/team',
+      ...quoted(`self.filter(k, !${KEY_OK_CEL('k')})[0]`, (s) => badKeys(s)[0]),
+      ' is not a valid key: use letters, digits, - _ . (at most 63), optionally prefixed by a DNS name (at most 253) and /, e.g. example.com/team',
     ),
     check: (s) => badKeys(s).length === 0,
   });
@@ -293,6 +295,38 @@ const labelMap = (description: string, what: string): Schema => ({
   },
   rules: [qualifiedKeys(what)],
 });
+/**
+ * Pod annotations that set a security profile. The API server copies an AppArmor annotation into the container's
+ * securityContext at pod creation, so `unconfined` would run the server without AppArmor wherever Pod Security is
+ * not enforced; restricted allows only runtime/default and localhost/ profiles. Seccomp annotations are refused
+ * outright: the pod sets seccompProfile RuntimeDefault, and the API server refuses a pod whose annotation differs.
+ */
+const APPARMOR_ANNOTATION = 'container.apparmor.security.beta.kubernetes.io/';
+const SECCOMP_ANNOTATIONS = [
+  'seccomp.security.alpha.kubernetes.io/',
+  'container.seccomp.security.alpha.kubernetes.io/',
+];
+const profileAnnotationOk = (k: string, v: unknown) =>
+  SECCOMP_ANNOTATIONS.every((p) => !k.startsWith(p)) &&
+  (!k.startsWith(APPARMOR_ANNOTATION) ||
+    v === 'runtime/default' ||
+    (typeof v === 'string' && v.startsWith('localhost/')));
+const PROFILE_ANNOTATION_OK_CEL = (k: string) =>
+  `(${SECCOMP_ANNOTATIONS.map((p) => `!${k}.startsWith('${p}')`).join(' && ')} && (!${k}.startsWith('${APPARMOR_ANNOTATION}') || self[${k}] == 'runtime/default' || self[${k}].startsWith('localhost/')))`;
+const badProfileAnnotations = (s: Node): string[] =>
+  s && typeof s === 'object' ? Object.keys(s).filter((k) => !profileAnnotationOk(k, s[k])) : [];
+const profileAnnotations = rule({
+  rule: `self.all(k, ${PROFILE_ANNOTATION_OK_CEL('k')})`,
+  message:
+    'pod.annotations cannot loosen the security profiles: AppArmor may be runtime/default or localhost/PROFILE, and seccomp is set by the operator (RuntimeDefault)',
+  ...quoting(
+    'the pod.annotations key ',
+    ...quoted(`self.filter(k, !${PROFILE_ANNOTATION_OK_CEL('k')})[0]`, (s) => badProfileAnnotations(s)[0]),
+    ' would loosen the security profiles Pod Security "restricted" allows: AppArmor may be runtime/default or localhost/PROFILE, and seccomp is set by the operator (RuntimeDefault); remove it',
+  ),
+  check: (s) => badProfileAnnotations(s).length === 0,
+});
+
 /** Annotations: keys the API server takes, any value. */
 const annotationMap = (description: string, what: string): Schema => ({
   ...stringMap(description),
@@ -1072,7 +1106,13 @@ const spec: Schema = {
       tsName: 'PodOptions',
       description: 'Pod-level settings. Security settings can only stay within Pod Security "restricted".',
       properties: {
-        annotations: annotationMap('Extra pod annotations.', 'pod.annotations'),
+        annotations: {
+          ...annotationMap(
+            'Extra pod annotations. An AppArmor one may name only runtime/default or a localhost/ profile, and seccomp ones are refused (the operator sets seccompProfile RuntimeDefault).',
+            'pod.annotations',
+          ),
+          rules: [qualifiedKeys('pod.annotations'), profileAnnotations],
+        },
         labels: {
           ...labelMap(
             `Extra pod labels. Not the operator's own (${OPERATOR_LABEL_KEYS.join(', ')}): they select the pods.`,

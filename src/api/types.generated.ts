@@ -151,7 +151,7 @@ export interface TcpSocketCheck {
 
 /** Pod-level settings. Security settings can only stay within Pod Security "restricted". */
 export interface PodOptions {
-  /** Extra pod annotations. */
+  /** Extra pod annotations. An AppArmor one may name only runtime/default or a localhost/ profile, and seccomp ones are refused (the operator sets seccompProfile RuntimeDefault). */
   annotations?: Record<string, string>;
   /** Extra pod labels. Not the operator's own (app.kubernetes.io/name, app.kubernetes.io/instance, app.kubernetes.io/component, app.kubernetes.io/managed-by, app.kubernetes.io/part-of): they select the pods. */
   labels?: Record<string, string>;

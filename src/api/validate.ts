@@ -189,10 +189,11 @@ export function metadataErrors(metadata: unknown): FieldError[] {
       continue;
     }
     for (const [k, v] of Object.entries(map)) {
-      if (!QUALIFIED_KEY_RE.test(k))
+      // The API server bounds the DNS prefix too (253 characters), which the pattern cannot.
+      if (!QUALIFIED_KEY_RE.test(k) || k.indexOf('/') > 253)
         errors.push({
           field: `metadata.${field}`,
-          message: `the key ${describe(k)} is not valid: letters, digits, - _ . (at most 63), optionally prefixed by a DNS name and /, e.g. example.com/team`,
+          message: `the key ${describe(k)} is not valid: letters, digits, - _ . (at most 63), optionally prefixed by a DNS name (at most 253) and /, e.g. example.com/team`,
         });
       if (typeof v !== 'string')
         errors.push({ field: `metadata.${field}.${k}`, message: `must be a string, got ${describe(v)}: quote it` });
