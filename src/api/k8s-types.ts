@@ -14,6 +14,10 @@ type OpenApi = { [key: string]: unknown };
  * and minutes to compare 1e99999999 with a limit (it builds the numbers), and no resource needs more than 1e18.
  */
 export const QUANTITY = '^[+-]?(([0-9]+([.][0-9]*)?)|([.][0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE][+-]?[0-9]{1,2}))?$';
+/** The pod fields a fieldRef may name (the Downward API); a volume item takes only the metadata ones. */
+export const FIELD_PATH = String.raw`^(metadata[.](name|namespace|uid)|metadata[.](labels|annotations)\['.+'\]|spec[.](nodeName|serviceAccountName)|status[.](hostIP|hostIPs|podIP|podIPs))$`;
+/** The container resources a resourceFieldRef may name. */
+export const RESOURCE_FIELD = '^(limits|requests)[.](cpu|memory|ephemeral-storage|hugepages-.+)$';
 /** The longest quantity string taken (the API server's own are far shorter). */
 const MAX_QUANTITY_CHARS = 64;
 
@@ -49,8 +53,8 @@ function fromOpenApi(node: OpenApi): Schema {
 
 /**
  * What the API server checks in these types beyond their OpenAPI (which says it only in descriptions), where a
- * schema can say it at no CEL cost: selector operators, affinity weights (1-100), and quantities it can parse in
- * reasonable time. Without it a typo such as
+ * schema can say it at no CEL cost: selector operators, affinity weights (1-100), quantities it can parse in
+ * reasonable time, the Downward API's field and resource names, and file modes. Without it a typo such as
  * operator: in is accepted here and the Deployment refused at apply time. (CEL rules under these unbounded lists
  * would overrun the CRD's total cost budget.)
  */
@@ -72,6 +76,18 @@ function withApiServerChecks(schema: Schema): Schema {
     }
     if (out.properties.weight && (props.preference || props.podAffinityTerm)) {
       out.properties.weight = { ...out.properties.weight, minimum: 1, maximum: 100 };
+    }
+    const description = schema.description ?? '';
+    if (description.startsWith('ObjectFieldSelector') && out.properties.fieldPath) {
+      out.properties.fieldPath = { ...out.properties.fieldPath, pattern: FIELD_PATH };
+    }
+    if (description.startsWith('ResourceFieldSelector') && out.properties.resource) {
+      out.properties.resource = { ...out.properties.resource, pattern: RESOURCE_FIELD };
+    }
+    // File modes (secret, configMap, downwardAPI and projected volumes and their items): 0-0777.
+    for (const mode of ['defaultMode', 'mode'] as const) {
+      if (out.properties[mode]?.type === 'integer')
+        out.properties[mode] = { ...out.properties[mode], minimum: 0, maximum: 0o777 };
     }
   }
   if (schema.items) out.items = withApiServerChecks(schema.items);

@@ -25,7 +25,7 @@ export { GATEWAY_HEALTH_PORT, GATEWAY_MCP_PORT };
 // Patterns kept free of backslashes so the same text reads the same in TypeScript, YAML and CEL.
 const DNS_1035_LABEL = '^[a-z]([-a-z0-9]*[a-z0-9])?$';
 const DNS_1123_LABEL = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
-const DNS_1123_SUBDOMAIN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
+export const DNS_1123_SUBDOMAIN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
 const INGRESS_HOST = '^([*][.])?[a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
 const ENV_NAME = '^[A-Za-z_][-._A-Za-z0-9]*$';
 const SECRET_LOOKING_NAME = '(?i)(^|_)(TOKEN|SECRET|PASSWORD|PASSWD|API_?KEY|PRIVATE_?KEY|ACCESS_?KEY|CREDENTIALS?)$';
@@ -124,6 +124,8 @@ const gatewayEnvNames = (s: Node): string[] =>
   Array.isArray(s?.env)
     ? s.env.map((e: Node) => e?.name).filter((n: unknown) => typeof n === 'string' && n.startsWith(GATEWAY_ENV_PREFIX))
     : [];
+/** An empty (`//`), `.` or `..` segment of a mount path. Trailing slashes are left to OPERATOR_MOUNT_PATH. */
+const MOUNT_PATH_DETOUR = '//+[^/]|(^|/)[.][.]?(/|$)';
 /** One of the operator's mount paths, with or without trailing slashes. */
 const OPERATOR_MOUNT_PATH = `^(${OPERATOR_MOUNT_PATHS.join('|')})/*$`;
 
@@ -467,10 +469,10 @@ const envVar: Schema = {
   rules: [
     rule({
       rule: `self.name.matches('${ENV_NAME}')`,
-      message: 'must be a valid environment variable name: letters, digits, _ . - and not starting with a digit',
+      message: 'must be a valid environment variable name: a letter or _, then letters, digits, _ . -',
       ...quoting(
         ...quoted('self.name', (s) => s.name),
-        ' is not a valid environment variable name: use letters, digits, _ . - and do not start with a digit',
+        ' is not a valid environment variable name: start with a letter or _, then use letters, digits, _ . -',
       ),
       fieldPath: '.name',
       check: (s) => new RegExp(ENV_NAME).test(s.name),
@@ -1144,7 +1146,7 @@ const spec: Schema = {
           items: toleration,
         },
         affinity: k8sType('core.v1.Affinity', 'Affinity (Kubernetes core type).'),
-        priorityClassName: str('PriorityClass name.'),
+        priorityClassName: str('PriorityClass name.', { pattern: DNS_1123_SUBDOMAIN }),
         serviceAccountName: str('Run as this existing ServiceAccount instead of the one the operator creates.', {
           pattern: DNS_1123_SUBDOMAIN,
         }),
@@ -1189,6 +1191,14 @@ const spec: Schema = {
                     rule: "self.startsWith('/')",
                     message: 'must be an absolute path',
                     check: (s) => typeof s === 'string' && s.startsWith('/'),
+                  }),
+                  rule({
+                    // Written plainly, so the operator's own paths below cannot be reached another way (//tmp,
+                    // /./tmp, /opt/x/.), which the API server takes and the container runtime resolves.
+                    rule: `!self.matches('${MOUNT_PATH_DETOUR}')`,
+                    message: 'must be written plainly: no empty, . or .. segments, e.g. /data',
+                    ...quoting(...quoted(), ' has an empty, . or .. segment: write it plainly, e.g. /data'),
+                    check: (s) => typeof s !== 'string' || !new RegExp(MOUNT_PATH_DETOUR).test(s),
                   }),
                   rule({
                     // The API server would refuse the Deployment (a duplicate mountPath), or, with a trailing

@@ -4,9 +4,10 @@
  * the controller (defence in depth against an outdated CRD). Errors name the field and say how to fix it.
  */
 
-import { QUANTITY } from './k8s-types.ts';
+import { FIELD_PATH, QUANTITY, RESOURCE_FIELD } from './k8s-types.ts';
 import {
   API_VERSION,
+  DNS_1123_SUBDOMAIN,
   KIND,
   LABEL_VALUE,
   mcpServerSchema,
@@ -31,6 +32,17 @@ export class InvalidMcpServerError extends Error {
     this.errors = errors;
   }
 }
+
+/** What a pattern means, for the patterns whose text alone would not tell a user the fix. */
+const PATTERN_HINTS: Record<string, string> = {
+  [QUANTITY]: 'is not a quantity: write e.g. 100m, 128Mi or 2e3 (an exponent of at most two digits)',
+  [FIELD_PATH]:
+    "is not a field the Downward API gives: metadata.name, metadata.namespace, metadata.uid, metadata.labels['KEY'], metadata.annotations['KEY'], spec.nodeName, spec.serviceAccountName, status.hostIP(s) or status.podIP(s)",
+  [RESOURCE_FIELD]:
+    'is not a container resource: limits. or requests. followed by cpu, memory, ephemeral-storage or hugepages-SIZE',
+  [DNS_1123_SUBDOMAIN]:
+    'is not a Kubernetes name: lowercase letters, digits, - and ., starting and ending alphanumeric',
+};
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -281,11 +293,7 @@ export function validateAgainst(
     if (schema.maxLength !== undefined && length > schema.maxLength)
       block(`must be at most ${schema.maxLength} characters`);
     if (schema.pattern && !re2(schema.pattern).test(value)) {
-      fail(
-        schema.pattern === QUANTITY
-          ? `${describe(value)} is not a quantity: write e.g. 100m, 128Mi or 2e3 (an exponent of at most two digits)`
-          : `${describe(value)} does not match ${schema.pattern}`,
-      );
+      fail(`${describe(value)} ${PATTERN_HINTS[schema.pattern] ?? `does not match ${schema.pattern}`}`);
     }
   }
   if (typeof value === 'number') {

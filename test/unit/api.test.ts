@@ -188,10 +188,9 @@ describe('parseMcpServer (the offline twin of API server admission)', () => {
       'spec.pod.tolerations[0].tolerationSeconds',
     ]);
     // Lengths count characters: 253 emoji fit in a 253-character field.
-    expect(fields(stdioServer('e', { pod: { priorityClassName: '😀'.repeat(253) } }))).toEqual([]);
-    expect(fields(stdioServer('e', { pod: { priorityClassName: '😀'.repeat(254) } }))).toEqual([
-      'spec.pod.priorityClassName',
-    ]);
+    const audience = (value: string) => ({ auth: { oidc: { issuer: 'https://id.example.com', audience: value } } });
+    expect(fields(stdioServer('e', audience('😀'.repeat(253))))).toEqual([]);
+    expect(fields(stdioServer('e', audience('😀'.repeat(254))))).toEqual(['spec.auth.oidc.audience']);
     // Patterns are RE2: \s is ASCII whitespace only.
     expect(fields(stdioServer('s', { image: 'node 24' }))).toEqual(['spec.image']);
     expect(fields(stdioServer('s', { image: 'node\u00a024' }))).toEqual([]);
