@@ -35,6 +35,9 @@ const DURATION = '^([0-9]+(ms|s|m|h))+$';
 const ZERO_DURATION = '^(0+(ms|s|m|h))+$';
 /** A Secret or ConfigMap key as the API server accepts one. */
 const CONFIG_KEY = '^[-._a-zA-Z0-9]+$';
+/** A container resource name: the standard ones, huge pages of a size, or a domain-qualified extended resource. */
+const RESOURCE_NAME =
+  '^(cpu|memory|ephemeral-storage|hugepages-[0-9]+([KMGTPE]i|[kMGTPE])?|[a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*/[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)$';
 /** An IPv4 address, or anything made of hex digits, dots and colons with a colon in it (IPv6, maybe bracketed). */
 const IPV4 = '^[0-9]+([.][0-9]+){3}$';
 const IPV6 = '^[[]?[0-9a-fA-F:.]*:[0-9a-fA-F:.]*]?$';
@@ -357,8 +360,22 @@ const quantityMap = (description: string): Schema => ({
       ),
       check: (s) => negativeResources(s).length === 0,
     }),
+    rule({
+      // The API server refuses the Deployment over a name it does not know (cpus, Memory) at apply time.
+      rule: `self.all(k, k.matches('${RESOURCE_NAME}'))`,
+      message:
+        'a resource is cpu, memory, ephemeral-storage, hugepages-SIZE, or an extended resource with its domain, e.g. nvidia.com/gpu',
+      ...quoting(
+        'the resource ',
+        ...quoted(`self.filter(k, !k.matches('${RESOURCE_NAME}'))[0]`, (s) => unknownResources(s)[0]),
+        ' is not one: write cpu, memory, ephemeral-storage, hugepages-SIZE (e.g. hugepages-2Mi), or an extended resource with its domain, e.g. nvidia.com/gpu',
+      ),
+      check: (s) => unknownResources(s).length === 0,
+    }),
   ],
 });
+const unknownResources = (s: Node): string[] =>
+  s && typeof s === 'object' ? Object.keys(s).filter((k) => !new RegExp(RESOURCE_NAME).test(k)) : [];
 const negativeResources = (s: Node): string[] =>
   s && typeof s === 'object' ? Object.keys(s).filter((k) => String(s[k]).startsWith('-')) : [];
 const keySelector = (what: 'Secret' | 'ConfigMap'): Schema => ({
@@ -1287,6 +1304,16 @@ const spec: Schema = {
       fieldPath: '.port',
       reason: 'FieldValueRequired',
       check: (s) => s.transport === 'stdio' || has(s, 'port'),
+    }),
+    rule({
+      // A stdio server speaks on stdin and stdout: a port or path would be ignored without a word, and an HTTP
+      // server left on the default transport would be spawned and spoken to over a pipe it never reads.
+      rule: "self.transport != 'stdio' || (!has(self.port) && !has(self.path))",
+      message:
+        'spec.port and spec.path are for HTTP servers: set transport: streamable-http or sse (the default is stdio), or remove them',
+      fieldPath: '.transport',
+      reason: 'FieldValueInvalid',
+      check: (s) => s.transport !== 'stdio' || (!has(s, 'port') && !has(s, 'path')),
     }),
     rule({
       rule: "self.transport != 'stdio' || !has(self.gateway) || self.gateway.enabled",

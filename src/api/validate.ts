@@ -5,6 +5,7 @@
  */
 
 import { FIELD_PATH, QUANTITY, RESOURCE_FIELD } from './k8s-types.ts';
+import { ALLOWED_VOLUME_SOURCES } from './pod-layout.ts';
 import {
   API_VERSION,
   DNS_1123_SUBDOMAIN,
@@ -144,6 +145,28 @@ function suggestion(key: string, known: string[]): string {
 
 /** How an unknown-field error starts: the API server reports those alone (strict decoding comes first). */
 const UNKNOWN_FIELD = 'unknown field';
+const RESTRICTED =
+  'not allowed: McpServer pods run under Pod Security "restricted", and the operator sets that hardening itself';
+/**
+ * Kubernetes fields the schema leaves out on purpose: a user who writes one means it, so the message says why it
+ * is refused rather than suggesting a spelling (the API server, without these messages, says only "unknown field").
+ */
+const LEFT_OUT: Record<string, string> = {
+  ...Object.fromEntries(
+    ['hostNetwork', 'hostPID', 'hostIPC', 'hostUsers', 'privileged', 'capabilities', 'allowPrivilegeEscalation']
+      .concat(['runAsNonRoot', 'procMount', 'seLinuxOptions', 'windowsOptions', 'hostPort', 'shareProcessNamespace'])
+      .map((k) => [k, RESTRICTED]),
+  ),
+  ...Object.fromEntries(
+    ['hostPath', 'nfs', 'iscsi', 'rbd', 'cephfs', 'glusterfs', 'flexVolume', 'gitRepo', 'awsElasticBlockStore']
+      .concat(['gcePersistentDisk', 'azureDisk', 'azureFile', 'fc', 'flocker', 'portworxVolume', 'quobyte'])
+      .concat(['scaleIO', 'storageos', 'vsphereVolume', 'photonPersistentDisk', 'cinder'])
+      .map((k) => [
+        k,
+        `not a volume source Pod Security "restricted" allows: use one of ${ALLOWED_VOLUME_SOURCES.join(', ')}`,
+      ]),
+  ),
+};
 
 /** The fields of ObjectMeta (the API server refuses any other under kubectl's strict field validation). */
 const OBJECT_META_FIELDS = [
@@ -339,7 +362,7 @@ export function validateAgainst(
       if (!prop) {
         if (schema.properties)
           fail(
-            `${UNKNOWN_FIELD} "${key}": ${suggestion(key, Object.keys(schema.properties))} (kubectl explain ${explain}${path.replace(/\[\d+\]/g, '')})`,
+            `${UNKNOWN_FIELD} "${key}": ${LEFT_OUT[key] ?? `${suggestion(key, Object.keys(schema.properties))} (kubectl explain ${explain}${path.replace(/\[\d+\]/g, '')})`}`,
             `${path}.${key}`,
           );
         continue;

@@ -252,6 +252,31 @@ describe('parseMcpServer (the offline twin of API server admission)', () => {
     // Strict field validation refuses unknown fields before anything else: a misspelt required key is one error.
     expect(fields(httpServer('typo', { imagee: 'x', port: 70000 }))).toEqual(['spec.imagee']);
   });
+
+  it('says why a field left out for Pod Security "restricted" is refused, instead of asking for a spelling', () => {
+    const messages = (manifest: object) => {
+      try {
+        parseMcpServer(manifest);
+      } catch (err) {
+        if (err instanceof InvalidMcpServerError) return err.errors.map((e) => `${e.field}: ${e.message}`);
+        throw err;
+      }
+      return [];
+    };
+    const pod = {
+      securityContext: { privileged: true, capabilities: { add: ['NET_ADMIN'] } },
+      volumes: [{ name: 'host', hostPath: { path: '/' } }],
+    };
+    expect(messages(stdioServer('host', { pod })).sort()).toEqual([
+      'spec.pod.securityContext.capabilities: unknown field "capabilities": not allowed: McpServer pods run under Pod Security "restricted", and the operator sets that hardening itself',
+      'spec.pod.securityContext.privileged: unknown field "privileged": not allowed: McpServer pods run under Pod Security "restricted", and the operator sets that hardening itself',
+      'spec.pod.volumes[0].hostPath: unknown field "hostPath": not a volume source Pod Security "restricted" allows: use one of configMap, secret, emptyDir, persistentVolumeClaim, projected, downwardAPI, csi, ephemeral',
+    ]);
+    // A typo still gets its suggestion.
+    expect(messages(stdioServer('typo', { pod: { securityContext: { runAsUsr: 1000 } } }))[0]).toMatch(
+      /unknown field "runAsUsr": did you mean "runAsUser"/,
+    );
+  });
 });
 
 describe('the VirtualMcpServer reference (docs/virtualmcpserver-reference.md)', () => {
