@@ -333,9 +333,22 @@ const profileAnnotations = rule({
 });
 
 /** Annotations: keys the API server takes, any value. */
+/** Bytes of annotations a user may add to one object: the API server allows 256 KiB, and the operator adds its own. */
+const MAX_ANNOTATION_BYTES = 128 * 1024;
+const annotationBytes = (s: Node): number =>
+  s && typeof s === 'object'
+    ? Object.entries(s).reduce((n, [k, v]) => n + Buffer.byteLength(k) + Buffer.byteLength(String(v)), 0)
+    : 0;
+/** The total the API server counts (UTF-8 bytes of keys and values), which per-value character limits cannot bound. */
+const annotationsSize = (what: string) =>
+  rule({
+    rule: `self.map(k, size(bytes(k)) + size(bytes(self[k]))).sum() <= ${MAX_ANNOTATION_BYTES}`,
+    message: `the ${what} take more than ${MAX_ANNOTATION_BYTES / 1024} KiB (keys and values, in UTF-8 bytes): the API server allows 256 KiB of annotations on an object and the operator adds its own; shorten them`,
+    check: (s) => annotationBytes(s) <= MAX_ANNOTATION_BYTES,
+  });
 const annotationMap = (description: string, what: string): Schema => ({
   ...stringMap(description),
-  rules: [qualifiedKeys(what)],
+  rules: [qualifiedKeys(what), annotationsSize(what)],
 });
 const quantityMap = (description: string): Schema => ({
   type: 'object',
@@ -1006,6 +1019,7 @@ const spec: Schema = {
           ),
           rules: [
             qualifiedKeys('ingress.annotations'),
+            annotationsSize('ingress.annotations'),
             rule({
               rule: "self.all(k, !k.endsWith('-snippet') && !k.endsWith('-snippets'))",
               message:
@@ -1130,7 +1144,7 @@ const spec: Schema = {
             'Extra pod annotations. An AppArmor one may name only runtime/default or a localhost/ profile, and seccomp ones are refused (the operator sets seccompProfile RuntimeDefault).',
             'pod.annotations',
           ),
-          rules: [qualifiedKeys('pod.annotations'), profileAnnotations],
+          rules: [qualifiedKeys('pod.annotations'), annotationsSize('pod.annotations'), profileAnnotations],
         },
         labels: {
           ...labelMap(

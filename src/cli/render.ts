@@ -200,6 +200,11 @@ export function runRender(argv: string[], given: RenderIO = defaultIO): number {
     );
   }
   const objects = rendered.flatMap((r) => (typeof r === 'function' ? r() : r));
+  for (const clash of clashingChildren(objects)) {
+    io.stderr(
+      `render: warning: ${clash} is rendered more than once (two McpServers or VirtualMcpServers of one name in one namespace): in a cluster the first keeps it and the other reports ChildConflict; rename one\n`,
+    );
+  }
   if (values.output === 'json') {
     io.stdout(`${JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }, null, 2)}\n`);
   } else {
@@ -207,6 +212,18 @@ export function runRender(argv: string[], given: RenderIO = defaultIO): number {
     io.stdout(objects.map((o) => stringify(o, { lineWidth: 0, aliasDuplicateObjects: false })).join('---\n'));
   }
   return 0;
+}
+
+/** Kind/namespace/name of each object rendered twice. */
+function clashingChildren(objects: unknown[]): string[] {
+  const seen = new Set<string>();
+  const twice = new Set<string>();
+  for (const o of objects as Array<{ kind?: string; metadata?: { name?: string; namespace?: string } }>) {
+    const key = `${o.kind}/${o.metadata?.namespace ?? 'default'}/${o.metadata?.name}`;
+    if (seen.has(key)) twice.add(key);
+    seen.add(key);
+  }
+  return [...twice];
 }
 
 function renderVirtual(

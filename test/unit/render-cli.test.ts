@@ -305,6 +305,22 @@ describe('input that used to pass unseen', () => {
     expect(empty.stderr).toMatch(/warning: no McpServer or VirtualMcpServer in empty\.yaml/);
   });
 
+  it('an McpServer and a VirtualMcpServer of one name: the children they share are named in a warning', () => {
+    const server = stringify({ ...stdioServer('team'), metadata: { name: 'team', namespace: 'ns' } });
+    const virtual = stringify({
+      apiVersion: 'mcpoperator.io/v1alpha1',
+      kind: 'VirtualMcpServer',
+      metadata: { name: 'team', namespace: 'ns' },
+      spec: { servers: [{ name: 'github' }] },
+    });
+    const r = run(['-f', 'both.yaml'], { 'both.yaml': `${server}---\n${virtual}` });
+    expect(r.code).toBe(0);
+    for (const kind of ['ServiceAccount', 'Service', 'Deployment'])
+      expect(r.stderr).toContain(`render: warning: ${kind}/ns/team is rendered more than once`);
+    // One of a name renders without a warning.
+    expect(run(['-f', 'one.yaml'], { 'one.yaml': server }).stderr).toBe('');
+  });
+
   it('control characters from the file are escaped in messages: they cannot drive the terminal', () => {
     const evil = stringify({ ...stdioServer('x'), metadata: { name: 'x\u001b]0;pwned\u0007\r' } });
     const r = run(['-f', 'evil.yaml'], { 'evil.yaml': evil });
