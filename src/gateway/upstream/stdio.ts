@@ -111,18 +111,19 @@ const ends = (line: Buffer): OversizeLine => ({
   tail: Buffer.from(line.subarray(Math.max(0, line.length - OVERSIZE_KEPT))),
 });
 
-/**
- * The id of a JSON-RPC answer cut off at `head` and `tail`, when its ends show it at the top level: first (after
- * `jsonrpc`, as Python's SDK writes `{jsonrpc, id, result}`) or last, after a `result` or `error` that opens the
- * line (the TypeScript SDK's `{result, jsonrpc, id}`). A nested `"id"` cannot match: at the start it follows
- * another key, at the end more than one brace closes after it. Requests give undefined: only answers free a call.
- */
+/** A top-level JSON-RPC id (number or string), the line's `jsonrpc` member, and where answers show them. */
 const ID = String.raw`"id"\s*:\s*(-?\d{1,15}|"[^"\\]{0,200}")`;
 const JSONRPC = String.raw`(?:"jsonrpc"\s*:\s*"2\.0"\s*,\s*)?`;
 const ID_FIRST = new RegExp(String.raw`^\s*\{\s*${JSONRPC}${ID}\s*,\s*"(?:result|error)"`);
 const ANSWER_FIRST = new RegExp(String.raw`^\s*\{\s*${JSONRPC}"(?:result|error)"`);
 const ID_LAST = new RegExp(String.raw`,\s*${ID}\s*\}\s*\r?$`);
 
+/**
+ * The id of a JSON-RPC answer cut off at `head` and `tail`, when its ends show it at the top level: first (after
+ * `jsonrpc`, as Python's SDK writes `{jsonrpc, id, result}`) or last, after a `result` or `error` that opens the
+ * line (the TypeScript SDK's `{result, jsonrpc, id}`). A nested `"id"` cannot match: at the start it follows
+ * another key, at the end more than one brace closes after it. Requests give undefined: only answers free a call.
+ */
 export function oversizeAnswerId(line: OversizeLine): string | number | undefined {
   const head = line.head.toString('latin1');
   const raw =
