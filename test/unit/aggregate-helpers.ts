@@ -28,6 +28,8 @@ export class FakeServer {
   autoAnswer = true;
   /** Refuses connections while true. */
   down = false;
+  /** The next this many tools/list fail (the backend's own rate limit, say). */
+  listErrors = 0;
   private channel?: FakeChannel;
   readonly name: string;
 
@@ -119,6 +121,12 @@ class FakeChannel implements Channel {
       return true;
     }
     const request = message as JsonRpcRequest;
+    if (request.method === 'tools/list' && this.server.listErrors > 0) {
+      this.server.listErrors--;
+      const error = { code: -32000, message: 'upstream MCP server failed this request: HTTP 429 (Too many requests)' };
+      queueMicrotask(() => this.deliver({ jsonrpc: '2.0', id: request.id, error }));
+      return true;
+    }
     const result = this.server.handle(request);
     if (result !== undefined) queueMicrotask(() => this.deliver({ jsonrpc: '2.0', id: request.id, result }));
     return true;

@@ -301,4 +301,14 @@ describe('a hostile backend', () => {
     expect(names.filter((n) => n.startsWith('m_'))).toHaveLength(MAX_ITEMS);
     expect(names).toContain('read_file');
   });
+
+  test('a first tools/list that fails is read again: its tools are listed without a reconnection', async () => {
+    const servers = three();
+    const busy = servers[1] as FakeServer;
+    busy.listErrors = 1;
+    h = await started([backend('everything'), backend('memory', { prefix: 'm' })], servers);
+    expect(h.aggregate.currentView.up.get('memory')).toBe(true);
+    await vi.waitFor(() => expect(toolNames(h as AggregateHarness)).toContain('m_create_entities'), { timeout: 5000 });
+    expect(busy.listErrors).toBe(0);
+  });
 });

@@ -41,6 +41,13 @@ export const MAX_ITEMS = 5000;
 const MAX_PAGES = 1000;
 const LIST_TIMEOUT_MS = 10_000;
 const TOKEN_RECHECK_MS = 10_000;
+/**
+ * A list read that failed (the backend's own rate limit, a timeout, an error while it warms up) is read again
+ * after this long, doubling up to LIST_RETRY_MAX_MS, until every list is read: nothing else would read it before
+ * the backend's next list_changed or reconnection, and a first reading that failed left its tools out until then.
+ */
+const LIST_RETRY_MS = 1000;
+const LIST_RETRY_MAX_MS = 30_000;
 
 export interface BackendOptions {
   spec: AggregateBackend;
@@ -68,6 +75,9 @@ export class Backend implements MuxUpstream {
   private readonly health: NodeJS.Timeout;
   private reading?: Promise<void>;
   private readAgain = false;
+  private listRetry?: NodeJS.Timeout;
+  private listRetryMs = LIST_RETRY_MS;
+  private stopped = false;
   private token?: { file: string; read: number; headers: Record<string, string> };
 
   constructor(options: BackendOptions) {
@@ -134,23 +144,45 @@ export class Backend implements MuxUpstream {
 
   async stop(): Promise<void> {
     clearInterval(this.health);
+    this.stopped = true;
+    clearTimeout(this.listRetry);
     this.o.metrics.backendUp.remove({ backend: this.label });
     await this.upstream.stop(2000);
   }
 
   /** Its list_changed: read the lists again (the aggregate tells clients if the merged lists changed). */
   refreshLists(): void {
+    clearTimeout(this.listRetry);
+    this.listRetry = undefined;
     if (this.reading) {
       this.readAgain = true;
       return;
     }
-    this.reading = this.readLists().finally(() => {
-      this.reading = undefined;
-      this.o.onChange();
-      if (!this.readAgain) return;
-      this.readAgain = false;
-      this.refreshLists();
-    });
+    this.reading = this.readLists()
+      .then((complete) => {
+        if (complete) this.listRetryMs = LIST_RETRY_MS;
+        else if (!this.readAgain) this.retryLists();
+      })
+      .finally(() => {
+        this.reading = undefined;
+        this.o.onChange();
+        if (!this.readAgain) return;
+        this.readAgain = false;
+        this.refreshLists();
+      });
+  }
+
+  /** A list read failed while the backend is up: read the lists again later (a reconnection reads them anyway). */
+  private retryLists(): void {
+    if (this.stopped || !this.upstream.ready) return;
+    const delay = this.listRetryMs;
+    this.listRetryMs = Math.min(delay * 2, LIST_RETRY_MAX_MS);
+    this.o.log.info({ backend: this.label, retryMs: delay }, 'reading the backend lists again later');
+    this.listRetry = setTimeout(() => {
+      this.listRetry = undefined;
+      if (!this.stopped && this.upstream.ready) this.refreshLists();
+    }, delay);
+    this.listRetry.unref();
   }
 
   /** The credential, re-read at most every TOKEN_RECHECK_MS: the kubelet replaces a renewed one in place. */
@@ -198,7 +230,9 @@ export class Backend implements MuxUpstream {
     }
   }
 
-  private async readLists(): Promise<void> {
+  /** Reads every list; false when one failed (and kept its last reading). */
+  private async readLists(): Promise<boolean> {
+    let complete = true;
     const capabilities = this.upstream.initResult?.capabilities ?? {};
     for (const [kind, list] of Object.entries(LISTS) as Array<[ItemKind, (typeof LISTS)[ItemKind]]>) {
       if (!isObject(capabilities[list.capability])) {
@@ -212,7 +246,9 @@ export class Backend implements MuxUpstream {
           kind,
           items.filter((i) => typeof itemKey(kind, i) === 'string'),
         );
+      else complete = false;
     }
+    return complete;
   }
 
   private async readList(method: string, key: string): Promise<Item[] | undefined> {

@@ -135,6 +135,25 @@ export function metaProblem(params: Params | undefined): string | undefined {
  */
 export const MAX_JSON_DEPTH = 128;
 
+/** Server messages may nest deeper than clients' (MAX_JSON_DEPTH), up to what the gateway can re-encode. */
+export const MAX_SERVER_JSON_DEPTH = 1000;
+
+/**
+ * Whether a decoded value nests arrays and objects deeper than `limit` (a top-level `{}` is level 1), walked
+ * without recursion, so any depth is safe to ask about; a message of few, large strings costs a few steps.
+ */
+export function valueNestsDeeperThan(value: unknown, limit: number): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  const stack: Array<{ v: object; depth: number }> = [{ v: value, depth: 1 }];
+  for (let top = stack.pop(); top; top = stack.pop()) {
+    if (top.depth > limit) return true;
+    for (const child of Array.isArray(top.v) ? top.v : Object.values(top.v)) {
+      if (typeof child === 'object' && child !== null) stack.push({ v: child, depth: top.depth + 1 });
+    }
+  }
+  return false;
+}
+
 /**
  * The most messages one batch may hold. Each request of a batch is answered in the one HTTP answer, so a small
  * body of cheap requests (5,000 tools/list: 250 KB) became an answer 200 times its size (51 MB) held in memory,

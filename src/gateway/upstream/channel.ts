@@ -1,5 +1,12 @@
 /** A raw message pipe to an MCP server: a child's stdio or an HTTP client transport. */
-import type { JsonRpcMessage } from '../protocol/jsonrpc.ts';
+import {
+  errorResponse,
+  isObject,
+  type JsonRpcMessage,
+  MAX_SERVER_JSON_DEPTH,
+  SERVER_ERROR,
+  valueNestsDeeperThan,
+} from '../protocol/jsonrpc.ts';
 
 /** How the error of a request the upstream never received begins (an aggregate reconnects on it). */
 export const UNREACHABLE = 'upstream MCP server unreachable';
@@ -29,4 +36,21 @@ export interface Channel {
   onmessage?: (message: unknown) => void;
   onclose?: (info: ChannelCloseInfo) => void;
   readonly description: string;
+}
+
+/**
+ * A decoded message from an HTTP upstream as it may be passed on. One nested deeper than the gateway can
+ * re-encode (JSON.stringify overflows the stack a few thousand levels down, and the throw took the whole gateway,
+ * every client of every backend, with it) is not: an answer becomes this request's error, anything else is
+ * dropped (undefined). A stdio server's lines are checked as text before they are parsed (stdio.ts).
+ */
+export function forwardable(message: unknown, limit = MAX_SERVER_JSON_DEPTH): unknown {
+  if (!valueNestsDeeperThan(message, limit)) return message;
+  const id = isObject(message) && !('method' in message) ? message.id : undefined;
+  if (typeof id !== 'string' && typeof id !== 'number') return undefined;
+  return errorResponse(
+    id,
+    SERVER_ERROR,
+    `${REFUSED}: the answer nests more than ${limit} levels deep; the gateway cannot forward it`,
+  );
 }

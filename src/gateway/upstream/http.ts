@@ -8,7 +8,7 @@ import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontex
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from '../../observability/log.ts';
 import { errorResponse, type JsonRpcMessage, kindOf, SERVER_ERROR, UPSTREAM_UNAVAILABLE } from '../protocol/jsonrpc.ts';
-import { type Channel, type ChannelCloseInfo, REFUSED, UNREACHABLE } from './channel.ts';
+import { type Channel, type ChannelCloseInfo, forwardable, REFUSED, UNREACHABLE } from './channel.ts';
 
 export interface HttpChannelOptions {
   url: string;
@@ -75,7 +75,11 @@ export class HttpChannel implements Channel {
         ? new SSEClientTransport(url, { fetch: fetchTaking, requestInit })
         : new StreamableHTTPClientTransport(url, { fetch: fetchTaking, requestInit });
     this.transport = transport;
-    transport.onmessage = (message) => this.onmessage?.(message);
+    transport.onmessage = (message) => {
+      const passed = forwardable(message);
+      if (passed !== message) this.options.log.warn('the upstream sent a message nested too deep; not forwarded');
+      if (passed !== undefined) this.onmessage?.(passed);
+    };
     transport.onerror = (err) => {
       this.options.log.warn({ err: err.message }, 'upstream transport error');
       // A legacy SSE stream that ends is the end of the upstream session.

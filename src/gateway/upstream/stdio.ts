@@ -5,7 +5,14 @@
  */
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import type { Logger } from '../../observability/log.ts';
-import { errorResponse, INTERNAL_ERROR, isObject, type JsonRpcMessage, nestsDeeperThan } from '../protocol/jsonrpc.ts';
+import {
+  errorResponse,
+  INTERNAL_ERROR,
+  isObject,
+  type JsonRpcMessage,
+  MAX_SERVER_JSON_DEPTH,
+  nestsDeeperThan,
+} from '../protocol/jsonrpc.ts';
 import { BusyBatch } from './busy-batch.ts';
 import type { Channel, ChannelCloseInfo } from './channel.ts';
 
@@ -136,8 +143,7 @@ export function oversizeAnswerId(line: OversizeLine): string | number | undefine
  * A stderr line as log text: at most `maxBytes` of UTF-8 (bytes, not characters, so non-ASCII output obeys the same
  * bound), cut before a character rather than through it, with `…` marking the cut; a trailing CR dropped.
  */
-/** Server messages may nest deeper than clients' (MAX_JSON_DEPTH), up to what the gateway can re-encode. */
-export const MAX_SERVER_JSON_DEPTH = 1000;
+export { MAX_SERVER_JSON_DEPTH };
 
 export function stderrText(line: Buffer, maxBytes: number): string {
   let end = line.length;

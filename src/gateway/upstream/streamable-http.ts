@@ -14,7 +14,7 @@ import {
   SERVER_ERROR,
   UPSTREAM_UNAVAILABLE,
 } from '../protocol/jsonrpc.ts';
-import { type Channel, type ChannelCloseInfo, REFUSED, UNREACHABLE } from './channel.ts';
+import { type Channel, type ChannelCloseInfo, forwardable, REFUSED, UNREACHABLE } from './channel.ts';
 
 export interface StreamableHttpChannelOptions {
   url: string;
@@ -230,6 +230,13 @@ export class StreamableHttpChannel implements Channel {
     const deliver = (value: unknown) => {
       for (const m of Array.isArray(value) ? value : [value]) {
         if (isObject(m) && 'id' in m && !('method' in m)) {
+          // An answer belongs on the stream of the POST that carried its request (the transport sends no other
+          // answer there): one with another call's id, from a server that mixed them up, would hand this call's
+          // result to whichever client made that other call. Dropped; this POST's own ids still get an answer.
+          if (!ids.includes(m.id)) {
+            this.o.log.warn("the upstream answered, on one request's stream, a request it did not carry; dropped");
+            continue;
+          }
           unanswered.delete(m.id);
           this.cancelled.delete(m.id); // answered after all (the cancel crossed the answer)
         }
@@ -324,7 +331,14 @@ export class StreamableHttpChannel implements Channel {
       this.o.log.warn({ bytes: text.length }, 'the upstream sent a body that is not JSON; dropped');
       return;
     }
-    deliver(value);
+    const messages: unknown[] = [];
+    for (const m of Array.isArray(value) ? value : [value]) {
+      const passed = forwardable(m);
+      if (passed !== m)
+        this.o.log.warn({ bytes: text.length }, 'the upstream sent a message nested too deep; not forwarded');
+      if (passed !== undefined) messages.push(passed);
+    }
+    for (const m of messages) deliver(m);
   }
 
   /** The session's GET stream: what the server sends unasked (list_changed, requests of its own). */
