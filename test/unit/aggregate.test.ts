@@ -197,6 +197,8 @@ describe('a backend failing', () => {
     const refused = h.call(a, 3, 'tools/call', { name: 'mem_create_entities', arguments: {} });
     expect(refused.response?.error?.code).toBe(UPSTREAM_UNAVAILABLE);
     expect(refused.response?.error?.message).toMatch(/belongs to backend memory, which is unavailable/);
+    // The backend is named once: the reason after it is the upstream's own.
+    expect(refused.response?.error?.message).not.toMatch(/backend memory.*backend memory/);
     expect(h.audits.at(-1)).toEqual(expect.objectContaining({ backend: 'memory', outcome: 'upstream_failed' }));
 
     a.delivered.length = 0;

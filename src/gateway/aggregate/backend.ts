@@ -135,7 +135,12 @@ export class Backend implements MuxUpstream {
     return this.upstream.backlog();
   }
   unavailableReason(): string {
-    return `backend ${this.label} is unavailable: ${this.upstream.unavailableReason()}`;
+    return `backend ${this.label} is unavailable: ${this.whyUnavailable()}`;
+  }
+
+  /** Why, without naming the backend (for a message that already does). */
+  whyUnavailable(): string {
+    return this.upstream.unavailableReason();
   }
 
   start(): Promise<void> {

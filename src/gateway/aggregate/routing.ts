@@ -126,7 +126,7 @@ export class AggregateRouting implements MuxRouting {
     if (!backend?.ready) {
       return refuse({
         code: UPSTREAM_UNAVAILABLE,
-        message: `${what} ${r.exposed} belongs to backend ${r.backend}, which is unavailable${backend ? `: ${backend.unavailableReason()}` : ''}`,
+        message: `${what} ${r.exposed} belongs to backend ${r.backend}, which is unavailable${backend ? `: ${backend.whyUnavailable()}` : ''}`,
         outcome: 'upstream_failed',
         backend: r.backend,
         data: { reason: 'backend_unavailable', backend: r.backend },

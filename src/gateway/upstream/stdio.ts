@@ -143,8 +143,6 @@ export function oversizeAnswerId(line: OversizeLine): string | number | undefine
  * A stderr line as log text: at most `maxBytes` of UTF-8 (bytes, not characters, so non-ASCII output obeys the same
  * bound), cut before a character rather than through it, with `…` marking the cut; a trailing CR dropped.
  */
-export { MAX_SERVER_JSON_DEPTH };
-
 export function stderrText(line: Buffer, maxBytes: number): string {
   let end = line.length;
   if (end > 0 && line[end - 1] === 13) end--;
