@@ -16,6 +16,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { KubeApiError, KubeClient } from '../kube/client.ts';
 import { loadKubeConfig } from '../kube/kubeconfig.ts';
 import { installCrd } from '../local-cluster/install.ts';
+import { checkNodeDir } from '../local-cluster/node-layout.ts';
 import { acquireLock, type UpLock } from '../local-cluster/up-lock.ts';
 import { printable } from './printable.ts';
 import { runControlPlaneUp } from './up-control-plane.ts';
@@ -134,6 +135,14 @@ export async function runUp(argv: string[]): Promise<number> {
 
   const blocker = values['no-node'] ? undefined : nodeBlocker(process.platform, process.getuid?.());
   const mode = values['no-node'] || blocker ? 'control-plane' : 'node';
+  if (mode === 'node') {
+    // before anything starts: the node's cleanup empties its directory, so it must be the node's own
+    const foreign = checkNodeDir(resolve(values['node-dir'] as string));
+    if (foreign) {
+      process.stderr.write(`up: --node-dir: ${printable(foreign)}\n`);
+      return 2;
+    }
+  }
   // one node per host (its bridge and rules are the host's); a control plane per directory
   const controlPlaneDir = resolve(values.dir as string);
   const lockPath =

@@ -32,6 +32,7 @@ import { ensurePauseImage, importImages as importInto, PAUSE_IMAGE } from './nod
 import {
   CLUSTER_CIDR,
   type ClusterState,
+  checkNodeDir,
   clusterDir,
   type Layout,
   layout,
@@ -116,6 +117,9 @@ const stderrLog = (line: string) => process.stderr.write(`e2e-cluster: ${line}\n
 export async function startCluster(options: ClusterOptions = {}): Promise<Cluster> {
   const log = options.log ?? stderrLog;
   const l = layout(clusterDir(options.dir));
+  // before anything else: a directory of someone else's is refused, untouched (the cleanup below empties it)
+  const foreign = checkNodeDir(l.dir);
+  if (foreign) throw new Error(foreign);
   await preflight();
   const timings: Record<string, number> = {};
   const started = Date.now();

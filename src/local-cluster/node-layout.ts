@@ -1,5 +1,5 @@
 /** Where the node cluster keeps everything, and what it records about a running cluster (state.json). */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 export const DEFAULT_DIR = '/var/lib/mcp-operator-e2e';
@@ -51,6 +51,42 @@ export function layout(dir: string) {
 
 export type Layout = ReturnType<typeof layout>;
 
+/** What the node cluster writes at the top of its directory; anything else in it is someone else's. */
+export const NODE_ENTRIES: ReadonlySet<string> = new Set([
+  'state.json',
+  'kubeconfig',
+  'logs',
+  'tmp',
+  'control-plane',
+  'pki',
+  'containerd',
+  'cni',
+  'kubelet',
+  'kubelet-config.json',
+  'pod-logs',
+  'kube-proxy-config.json',
+]);
+
+/** Left by an earlier run: state.json while it runs, control-plane/ and containerd/ (the image store) after `down`. */
+const RUN_SIGNS = new Set(['state.json', 'control-plane', 'containerd']);
+
+/**
+ * Why `dir` must not be used (nor torn down) as a node cluster's directory, or undefined when it may: missing,
+ * empty, or holding only the node's own entries with a sign of an earlier run (its state.json, or the
+ * control-plane/ or containerd/ a teardown keeps). `up --node-dir ~` must never empty someone's home.
+ */
+export function foreignNodeDir(dir: string, entries: string[] | undefined): string | undefined {
+  if (entries === undefined) return `${dir} exists and is not a directory`;
+  if (entries.length === 0) return undefined;
+  const foreign = entries.filter((e) => !NODE_ENTRIES.has(e));
+  if (foreign.length === 0 && entries.some((e) => RUN_SIGNS.has(e))) return undefined;
+  const shown = (foreign.length > 0 ? foreign : entries).slice(0, 3).join(', ') + (entries.length > 3 ? ', ...' : '');
+  return (
+    `${dir} is not empty (${shown}) and is not a node cluster's directory; refusing to use it so that nothing ` +
+    'in it is deleted: pass a new or empty directory to --node-dir (MCP_E2E_DIR)'
+  );
+}
+
 export interface ProcessRecord {
   name: string;
   pid: number;
@@ -80,6 +116,12 @@ export interface ClusterState {
   /** which of teardown.ts HOST_PATHS existed before the cluster; `down` removes the others when empty */
   hostPathsBefore: string[];
   startedAt: string;
+}
+
+/** foreignNodeDir for the directory as it is on disk (undefined: usable). */
+export function checkNodeDir(dir: string): string | undefined {
+  if (!existsSync(dir)) return undefined;
+  return foreignNodeDir(dir, statSync(dir).isDirectory() ? readdirSync(dir) : undefined);
 }
 
 export function readState(l: Layout): ClusterState | undefined {

@@ -8,7 +8,17 @@
 import { existsSync, readdirSync, readFileSync, readlinkSync, rmdirSync, rmSync, statSync, unlinkSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { BRIDGE, type ClusterState, CNI_NETWORK, clusterDir, type Layout, layout, readState } from './node-layout.ts';
+import {
+  BRIDGE,
+  type ClusterState,
+  CNI_NETWORK,
+  checkNodeDir,
+  clusterDir,
+  type Layout,
+  layout,
+  NODE_ENTRIES,
+  readState,
+} from './node-layout.ts';
 import { MARKER } from './owned-dir.ts';
 import { isAlive, run, terminate } from './sh.ts';
 
@@ -58,6 +68,9 @@ export interface DownResult {
 export async function down(dir?: string, log: (line: string) => void = () => {}): Promise<DownResult> {
   const started = Date.now();
   const l = layout(clusterDir(dir));
+  // A directory that is not a node cluster's (a mistyped --node-dir or MCP_E2E_DIR) is left exactly as it is
+  const foreign = checkNodeDir(l.dir);
+  if (foreign) return { seconds: (Date.now() - started) / 1000, problems: [foreign] };
   const state = readState(l);
   // The pod cgroups, the bridge, the KUBE-* chains are per host: leave them to the cluster that is active, if any
   const active = activeCluster();
@@ -445,7 +458,8 @@ function removeFiles(l: Layout): void {
   const keep = new Set([l.logs, l.controlPlane, l.containerd.dir]);
   for (const name of readdirSync(l.dir)) {
     const path = join(l.dir, name);
-    if (!keep.has(path)) rmSync(path, { recursive: true, force: true });
+    // only the node's own entries: whatever else someone put there stays
+    if (NODE_ENTRIES.has(name) && !keep.has(path)) rmSync(path, { recursive: true, force: true });
   }
   if (existsSync(l.controlPlane)) {
     for (const name of readdirSync(l.controlPlane)) {
