@@ -502,7 +502,18 @@ describe('the Helm chart', () => {
         ],
         to: [{ ipBlock: { cidr: '10.0.0.1/32' } }],
       },
+      // Tool discovery reaches every MCP server's pod on its `mcp` port (the gateway's, or the server's own).
+      {
+        to: [
+          { namespaceSelector: {}, podSelector: { matchLabels: { 'app.kubernetes.io/managed-by': 'mcp-operator' } } },
+        ],
+        ports: [{ port: 'mcp', protocol: 'TCP' }],
+      },
     ]);
+    const apiOnly = await render({
+      values: valuesFile('netpol-api-only', { networkPolicy: { enabled: true, toolDiscovery: false } }),
+    });
+    expect((one(apiOnly, 'NetworkPolicy') as K8sObject & { spec: { egress: unknown[] } }).spec.egress).toHaveLength(1);
   });
 
   it('refuses values that break values.schema.json, naming the value', async () => {
@@ -518,6 +529,10 @@ describe('the Helm chart', () => {
         /at '\/catalog\/resources': additional properties 'limts' not allowed/,
       ],
       [{ resources: { limits: { memory: 'lots' } } }, /at '\/resources\/limits\/memory'/],
+      // Both reach a flag: a Lease name with a space, an image with " #" (YAML's comment) are refused, not cut.
+      [{ controller: { leaderElectionId: 'Not A Lease!' } }, /at '\/controller\/leaderElectionId'/],
+      [{ controller: { gatewayImage: 'reg.example.com/gw #v2' } }, /at '\/controller\/gatewayImage'/],
+      [{ networkPolicy: { toolDiscovery: 'always' } }, /at '\/networkPolicy\/toolDiscovery': got string, want boolean/],
       [{ catalog: { resources: { requests: { cpu: -1 } } } }, /at '\/catalog\/resources\/requests\/cpu'/],
       // The catalog's exposure takes what an McpServer's does: else a typo is dropped or the route refused late.
       [
