@@ -1116,7 +1116,8 @@ const spec: Schema = {
       properties: {
         ingressFrom: {
           type: 'array',
-          description: 'Who may reach the MCP port (NetworkPolicyPeer). Empty: everyone.',
+          description:
+            "Who may reach the MCP port (NetworkPolicyPeer). Empty: everyone. Set: these and the replicas (an McpServer's also admits the operator's namespace, for tool discovery).",
           maxItems: 32,
           items: k8sType('networking.v1.NetworkPolicyPeer', 'A NetworkPolicyPeer.'),
         },

@@ -232,7 +232,7 @@ export interface Volume {
 
 /** Restrict traffic with a NetworkPolicy. Present: MCP port open to ingressFrom (everyone if empty), health port to metricsFrom only, egress limited to the rules given plus DNS when egress is set. */
 export interface NetworkPolicySpec {
-  /** Who may reach the MCP port (NetworkPolicyPeer). Empty: everyone. */
+  /** Who may reach the MCP port (NetworkPolicyPeer). Empty: everyone. Set: these and the replicas (an McpServer's also admits the operator's namespace, for tool discovery). */
   ingressFrom?: Array<k8s.V1NetworkPolicyPeer>;
   /** Who may reach the health and metrics port 9090 (NetworkPolicyPeer), e.g. Prometheus. */
   metricsFrom?: Array<k8s.V1NetworkPolicyPeer>;

@@ -10,7 +10,7 @@ import { CLIENTS, type ClientKind, snippet, snippetTarget } from '../catalog/sni
 import { CATALOG_KINDS } from '../catalog/source.ts';
 import { isNotFound, KubeClient, resourcePath } from '../kube/client.ts';
 import { loadKubeConfig } from '../kube/kubeconfig.ts';
-import { CLI_ANSWER_TIMEOUT_MS } from './defaults.ts';
+import { CLI_ANSWER_TIMEOUT_MS, isNamespace } from './defaults.ts';
 import { hasControl, printable } from './printable.ts';
 
 export const CONNECT_USAGE = `Usage: mcp-operator connect NAME [-n NAMESPACE] --client CLIENT [flags]
@@ -24,7 +24,6 @@ The output is the config to paste; bearer tokens stay references (an environment
 
 /** Kubernetes object names: a DNS-1123 subdomain; namespaces: a DNS-1123 label. Checked before any request. */
 const OBJECT_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-const NAMESPACE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 export function parseConnectFlags(argv: string[]) {
   const { values, positionals } = parseArgs({
@@ -45,7 +44,7 @@ export function parseConnectFlags(argv: string[]) {
     throw new Error(
       `NAME must be a Kubernetes object name (lowercase letters, digits, - and ., e.g. github), got ${JSON.stringify(name)}`,
     );
-  if (values.namespace !== undefined && (values.namespace.length > 63 || !NAMESPACE.test(values.namespace)))
+  if (values.namespace !== undefined && !isNamespace(values.namespace))
     throw new Error(
       `-n/--namespace must be a namespace name (lowercase letters, digits and -), got ${JSON.stringify(values.namespace)}`,
     );

@@ -6,7 +6,7 @@ import { Manager } from '../controller/manager.ts';
 import { loadKubeConfig } from '../kube/kubeconfig.ts';
 import { startIdleMemoryReclaim } from '../observability/idle-memory.ts';
 import { createLogger, LOG_LEVELS } from '../observability/log.ts';
-import { DEFAULT_GATEWAY_IMAGE } from './defaults.ts';
+import { DEFAULT_GATEWAY_IMAGE, DEFAULT_OPERATOR_NAMESPACE, isNamespace } from './defaults.ts';
 
 export const CONTROLLER_USAGE = `Usage: mcp-operator controller [flags]
 
@@ -21,7 +21,10 @@ export const CONTROLLER_USAGE = `Usage: mcp-operator controller [flags]
   --health-addr HOST:PORT      /healthz, /readyz, /metrics (default: 0.0.0.0:8081)
   --workers N                  McpServers reconciled in parallel (default: 4)
   --resync DURATION_SECONDS    safety-net resync period in seconds, 0 to disable (default: 600)
-  --log-level LEVEL            trace|debug|info|warn|error (default: info; env LOG_LEVEL)`;
+  --log-level LEVEL            trace|debug|info|warn|error (default: info; env LOG_LEVEL)
+
+  POD_NAMESPACE (the chart sets it): the controller's namespace; an McpServer's NetworkPolicy with ingressFrom
+  admits it to the MCP port, so tool discovery keeps working.`;
 
 function parseInteger(flag: string, value: string, min: number, max: number): number {
   const n = Number(value);
@@ -30,8 +33,6 @@ function parseInteger(flag: string, value: string, min: number, max: number): nu
   return n;
 }
 
-const NAMESPACE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const isNamespace = (n: string) => n.length <= 63 && NAMESPACE.test(n);
 /** A Lease name: a DNS-1123 subdomain. */
 const LEASE_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 /** More workers than this only queue at the API server's per-client limits; a week bounds the resync below the
@@ -50,7 +51,7 @@ export function parseControllerFlags(argv: string[], env: NodeJS.ProcessEnv) {
       'gateway-image': { type: 'string', default: env.GATEWAY_IMAGE ?? DEFAULT_GATEWAY_IMAGE },
       'leader-elect': { type: 'string', default: 'true' },
       'gateway-api': { type: 'string', default: 'true' },
-      'leader-election-namespace': { type: 'string', default: env.POD_NAMESPACE ?? 'mcp-operator-system' },
+      'leader-election-namespace': { type: 'string', default: env.POD_NAMESPACE ?? DEFAULT_OPERATOR_NAMESPACE },
       'leader-election-id': { type: 'string', default: 'mcp-operator' },
       'health-addr': { type: 'string', default: '0.0.0.0:8081' },
       workers: { type: 'string', default: '4' },
@@ -84,6 +85,10 @@ export function parseControllerFlags(argv: string[], env: NodeJS.ProcessEnv) {
     throw new Error(
       `--gateway-image (or GATEWAY_IMAGE) must be an image reference, got ${JSON.stringify(gatewayImage)}`,
     );
+  // In a pod, the downward API's namespace (the chart sets POD_NAMESPACE): McpServers' NetworkPolicies admit it.
+  const podNamespace = env.POD_NAMESPACE?.trim();
+  if (podNamespace && !isNamespace(podNamespace))
+    throw new Error(`POD_NAMESPACE must be a namespace name, got ${JSON.stringify(podNamespace)}`);
   const logLevel = values['log-level'] as string;
   if (!LOG_LEVELS.includes(logLevel))
     throw new Error(
@@ -94,6 +99,7 @@ export function parseControllerFlags(argv: string[], env: NodeJS.ProcessEnv) {
     kubeconfig: values.kubeconfig,
     namespaces,
     gatewayImage,
+    ...(podNamespace ? { operatorNamespace: podNamespace } : {}),
     leaderElect: leaderElect === 'true',
     gatewayApi: gatewayApi === 'true',
     leaderElectionNamespace: leaseNamespace,
@@ -135,6 +141,7 @@ export async function runController(argv: string[]): Promise<number> {
     kubeConfig,
     namespaces: flags.namespaces,
     gatewayImage: flags.gatewayImage,
+    ...(flags.operatorNamespace ? { operatorNamespace: flags.operatorNamespace } : {}),
     workers: flags.workers,
     leaderElection: flags.leaderElect
       ? { namespace: flags.leaderElectionNamespace, name: flags.leaderElectionId, identity }

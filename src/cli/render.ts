@@ -9,17 +9,19 @@ import { renderChildren } from '../render/index.ts';
 import { namespaceOf } from '../render/metadata.ts';
 import { renderVirtualChildren } from '../render/virtual.ts';
 import { backendsFile, selectBackends } from '../render/virtual-backends.ts';
-import { DEFAULT_GATEWAY_IMAGE } from './defaults.ts';
+import { DEFAULT_GATEWAY_IMAGE, DEFAULT_OPERATOR_NAMESPACE, isNamespace } from './defaults.ts';
 import { describeDifference, kubectlReadingDifferences, selfContainingAlias } from './kubectl-yaml.ts';
 import { printable } from './printable.ts';
 
 export const RENDER_USAGE = `Usage: mcp-operator render -f FILE [-f FILE...] [-o yaml|json] [--gateway-image IMAGE]
+       [--operator-namespace NS]
 
 Prints the Kubernetes objects the controller creates for the McpServers and VirtualMcpServers in FILE (YAML
 or JSON, several documents allowed, - for stdin). Other kinds in the file are ignored. A VirtualMcpServer's
 backends are the McpServers of the input (a listed one that is absent is assumed to run its gateway). The
 Secrets the controller makes at run time are not printed: the session keys (random) and a VirtualMcpServer's
 credentials for its backends with auth on (minted from their keys). Exits 1 when a manifest is invalid.
+--operator-namespace: where the controller runs (default: mcp-operator-system), admitted by NetworkPolicies.
 Warns on stderr where kubectl, which reads YAML 1.1, would read an unquoted value differently (yes, on, 0755).`;
 
 export interface RenderIO {
@@ -76,7 +78,13 @@ function unknownOwnKind(item: { apiVersion?: unknown; kind?: unknown }): string 
 export function runRender(argv: string[], given: RenderIO = defaultIO): number {
   // Names and keys come from the file: they must not drive the terminal (escape sequences, carriage returns).
   const io: RenderIO = { ...given, stderr: (t) => given.stderr(printable(t)) };
-  let values: { file?: string[]; output?: string; 'gateway-image'?: string; help?: boolean };
+  let values: {
+    file?: string[];
+    output?: string;
+    'gateway-image'?: string;
+    'operator-namespace'?: string;
+    help?: boolean;
+  };
   try {
     ({ values } = parseArgs({
       args: argv,
@@ -84,6 +92,7 @@ export function runRender(argv: string[], given: RenderIO = defaultIO): number {
         file: { type: 'string', short: 'f', multiple: true },
         output: { type: 'string', short: 'o', default: 'yaml' },
         'gateway-image': { type: 'string', default: DEFAULT_GATEWAY_IMAGE },
+        'operator-namespace': { type: 'string', default: DEFAULT_OPERATOR_NAMESPACE },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -99,6 +108,13 @@ export function runRender(argv: string[], given: RenderIO = defaultIO): number {
   }
   if (!values.file?.length) {
     io.stderr(`render: -f FILE is required\n\n${RENDER_USAGE}\n`);
+    return 2;
+  }
+  const operatorNamespace = values['operator-namespace'] as string;
+  if (!isNamespace(operatorNamespace)) {
+    io.stderr(
+      `render: --operator-namespace must be a namespace name, got ${JSON.stringify(operatorNamespace)}\n\n${RENDER_USAGE}\n`,
+    );
     return 2;
   }
   if (values.output !== 'yaml' && values.output !== 'json') {
@@ -179,7 +195,7 @@ export function runRender(argv: string[], given: RenderIO = defaultIO): number {
           if (item.kind === KIND) {
             const mcp = parseMcpServer(item);
             servers.push(mcp);
-            rendered.push(renderChildren(mcp, { gatewayImage }));
+            rendered.push(renderChildren(mcp, { gatewayImage, operatorNamespace }));
           } else {
             const vmcp = parseVirtualMcpServer(item);
             rendered.push(() => renderVirtual(vmcp, servers, gatewayImage, where, io));

@@ -28,6 +28,8 @@ export interface ManagerOptions {
   /** Namespaces to watch; empty: all. */
   namespaces: string[];
   gatewayImage: string;
+  /** The controller's own namespace (the pod's), admitted by McpServers' NetworkPolicies for tool discovery. */
+  operatorNamespace?: string;
   workers: number;
   leaderElection?: { namespace: string; name: string; identity: string } | undefined;
   health: { host: string; port: number };
@@ -213,6 +215,7 @@ export class Manager {
       client: this.client,
       caches: this.caches,
       gatewayImage: options.gatewayImage,
+      ...(options.operatorNamespace ? { operatorNamespace: options.operatorNamespace } : {}),
       events,
       log: options.log,
       metrics: this.metrics,

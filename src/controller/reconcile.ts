@@ -75,6 +75,8 @@ export interface ReconcilerOptions {
   client: KubeClient;
   caches: Caches;
   gatewayImage: string;
+  /** Admitted by an McpServer's NetworkPolicy for tool discovery (render/network.ts). */
+  operatorNamespace?: string;
   events: EventRecorder;
   log: Logger;
   metrics?: ControllerMetrics;
@@ -248,10 +250,9 @@ export class Reconciler {
 
   /** The children to apply (with their spec hash); the HTTPRoute apart: its CRD may be missing (gateway-api.ts). */
   private render(spec: McpServer, refs: ObjectReference[]): { desired: KubernetesObject[]; route?: HTTPRoute } {
-    const rendered = renderChildren(spec, {
-      gatewayImage: this.o.gatewayImage,
-      configHash: this.configHash(spec.metadata?.namespace ?? '', refs),
-    }).map(withSpecHash);
+    const { gatewayImage, operatorNamespace } = this.o;
+    const configHash = this.configHash(spec.metadata?.namespace ?? '', refs);
+    const rendered = renderChildren(spec, { gatewayImage, operatorNamespace, configHash }).map(withSpecHash);
     const route = rendered.find((c) => c.kind === HTTPROUTE_TYPE.kind) as HTTPRoute | undefined;
     return { desired: rendered.filter((c) => c !== route), ...(route ? { route } : {}) };
   }

@@ -5,11 +5,11 @@
 import type { KubernetesObject, V1PodDisruptionBudget, V1ServiceAccount } from '@kubernetes/client-node';
 import type { McpServer } from '../api/types.generated.ts';
 import { childMetadata, selectorLabels } from './metadata.ts';
-import { renderIngress, renderNetworkPolicy, renderService } from './network.ts';
+import { type NetworkPolicyOptions, renderIngress, renderNetworkPolicy, renderService } from './network.ts';
 import { renderHTTPRoute } from './route.ts';
 import { renderDeployment, type WorkloadOptions } from './workload.ts';
 
-export type RenderOptions = WorkloadOptions;
+export type RenderOptions = WorkloadOptions & NetworkPolicyOptions;
 
 /** Every kind the renderer may produce, in apply order (the ServiceAccount before the pods that use it). */
 export const CHILD_KINDS = [
@@ -53,7 +53,7 @@ export function renderChildren(mcp: McpServer, options: RenderOptions): Kubernet
     renderService(mcp),
     renderDeployment(mcp, options),
     renderIngress(mcp),
-    renderNetworkPolicy(mcp),
+    renderNetworkPolicy(mcp, options),
     renderPodDisruptionBudget(mcp),
     renderHTTPRoute(mcp),
   ];

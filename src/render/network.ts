@@ -60,7 +60,15 @@ export function renderIngress(mcp: ExposedOwner): V1Ingress | undefined {
   };
 }
 
-export function renderNetworkPolicy(mcp: McpServer): V1NetworkPolicy | undefined {
+export interface NetworkPolicyOptions {
+  /**
+   * The controller's own namespace. With `ingressFrom` set its pods are admitted to the MCP port too: tool
+   * discovery is the controller calling the server's tools/list, and users should not have to know that.
+   */
+  operatorNamespace?: string;
+}
+
+export function renderNetworkPolicy(mcp: McpServer, options: NetworkPolicyOptions = {}): V1NetworkPolicy | undefined {
   const policy = mcp.spec.networkPolicy;
   if (!policy) return undefined;
   const from = (peers: unknown[] | undefined) => (peers?.length ? { from: peers as V1NetworkPolicyPeer[] } : {});
@@ -72,6 +80,12 @@ export function renderNetworkPolicy(mcp: McpServer): V1NetworkPolicy | undefined
   ];
   // Replicas relay a session's requests to the pod that owns it, so siblings must reach each other.
   if (policy.ingressFrom?.length && mcp.spec.gateway.enabled) ingress.push({ from: siblings, ports: mcpPort });
+  if (policy.ingressFrom?.length && options.operatorNamespace) {
+    const operator = {
+      namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': options.operatorNamespace } },
+    };
+    ingress.push({ from: [operator], ports: mcpPort });
+  }
   if (policy.metricsFrom?.length && mcp.spec.gateway.enabled) {
     ingress.push({ ...from(policy.metricsFrom), ports: [{ port: 'health', protocol: 'TCP' }] });
   }

@@ -128,7 +128,11 @@ async function setContainerStatus(instance: string, state: Record<string, unknow
 beforeAll(async () => {
   admin = adminClient(inject('adminKubeconfig'));
   ns = await createRestrictedNamespace(admin, 'refuse');
-  controller = startController({ kubeconfig: inject('controllerKubeconfig'), namespaces: [ns] });
+  controller = startController({
+    kubeconfig: inject('controllerKubeconfig'),
+    namespaces: [ns],
+    podNamespace: 'mcp-operator-system',
+  });
   await controller.waitForLog((l) => l.msg === 'controller started');
 });
 
@@ -255,7 +259,14 @@ describe('the NetworkPolicy comes before any pod', () => {
       spec: { networkPolicy: { ingressFrom: [{ ipBlock: { cidr: '10.0.0.0/8' } }] } },
     });
     await eventually('the Deployment after the policy', () => getOrUndefined(admin, path(T.deployments, 'fenced')));
-    const policy = await admin.get<{ metadata: { creationTimestamp: string } }>(path(T.networkpolicies, 'fenced'));
+    const policy = await admin.get<{ metadata: { creationTimestamp: string }; spec: { ingress: unknown[] } }>(
+      path(T.networkpolicies, 'fenced'),
+    );
+    // The controller's namespace (POD_NAMESPACE) stays admitted to the MCP port: tool discovery calls it.
+    expect(policy.spec.ingress).toContainEqual({
+      from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'mcp-operator-system' } } }],
+      ports: [{ port: 'mcp', protocol: 'TCP' }],
+    });
     const deployment = await admin.get<V1Deployment>(path(T.deployments, 'fenced'));
     expect(Date.parse(policy.metadata.creationTimestamp)).toBeLessThanOrEqual(
       Date.parse(deployment.metadata?.creationTimestamp as unknown as string),

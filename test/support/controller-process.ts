@@ -26,6 +26,8 @@ export function startController(options: {
   leaderElectionNamespace?: string;
   leaderElect?: boolean;
   extraArgs?: string[];
+  /** POD_NAMESPACE, as the chart's downward API sets it: the namespace McpServers' NetworkPolicies admit. */
+  podNamespace?: string;
   /** Run this bundle as the image does (bin/mcp-operator.js, MCP_OPERATOR_CONTROLLER_BUNDLE), without TypeScript. */
   bundle?: string;
 }): ControllerProcess {
@@ -46,6 +48,7 @@ export function startController(options: {
     env: {
       ...process.env,
       LOG_LEVEL: 'debug',
+      ...(options.podNamespace ? { POD_NAMESPACE: options.podNamespace } : {}),
       ...(options.bundle ? { MCP_OPERATOR_CONTROLLER_BUNDLE: options.bundle } : {}),
     },
   });

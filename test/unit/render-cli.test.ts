@@ -116,6 +116,25 @@ describe('render CLI', () => {
     expect(d?.spec?.template.spec?.initContainers?.map((c) => c.image)).toEqual(['registry.example/mcp-operator:dev']);
   });
 
+  it("admits the operator's namespace in a narrowed NetworkPolicy, as the controller does; refuses a bad one", () => {
+    const manifest = stringify(stdioServer('np', { networkPolicy: { ingressFrom: [{ podSelector: {} }] } }));
+    const admitted = (r: Run) =>
+      (yamlObjects(r.stdout).find((o) => o.kind === 'NetworkPolicy') as { spec?: { ingress?: unknown[] } }).spec
+        ?.ingress;
+    const ns = (name: string) => ({ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': name } } });
+    const byDefault = run(['-f', 'm.yaml'], { 'm.yaml': manifest });
+    expect(byDefault.code).toBe(0);
+    expect(admitted(byDefault)).toContainEqual({
+      from: [ns('mcp-operator-system')],
+      ports: [{ port: 'mcp', protocol: 'TCP' }],
+    });
+    const given = run(['-f', 'm.yaml', '--operator-namespace', 'platform'], { 'm.yaml': manifest });
+    expect(admitted(given)).toContainEqual({ from: [ns('platform')], ports: [{ port: 'mcp', protocol: 'TCP' }] });
+    const bad = run(['-f', 'm.yaml', '--operator-namespace', 'Platform Team'], { 'm.yaml': manifest });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--operator-namespace must be a namespace name, got "Platform Team"');
+    expect(bad.stdout).toBe('');
+  });
   it('reads JSON manifests too', () => {
     const r = run(['-f', 'remote.json', '-o', 'json'], { 'remote.json': JSON.stringify(httpServer('remote')) });
     expect(r.code).toBe(0);

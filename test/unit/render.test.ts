@@ -728,6 +728,35 @@ describe('NetworkPolicy', () => {
     expect(dns.ports).toHaveLength(2);
   });
 
+  it("admits the controller's namespace to the MCP port when ingressFrom narrows it (tool discovery)", () => {
+    const operator = [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'mcp-operator-system' } } }];
+    const mcpRules = (np: V1NetworkPolicy | undefined) =>
+      (np?.spec?.ingress ?? []).filter((r) => r.ports?.some((p) => reaches(p, 'mcp')));
+    const withOperator = (manifest: Manifest) =>
+      find<V1NetworkPolicy>(render(manifest, { operatorNamespace: 'mcp-operator-system' }), 'NetworkPolicy');
+    const narrowed = mcpRules(withOperator(stdioServer('np', { networkPolicy: { ingressFrom: clients } })));
+    expect(narrowed.map(peersOf)).toContainEqual(operator);
+    expect(narrowed.find((r) => JSON.stringify(peersOf(r)) === JSON.stringify(operator))?.ports).toEqual([
+      { port: 'mcp', protocol: 'TCP' },
+    ]);
+    // The server's own port when there is no gateway: discovery calls it there.
+    const bare = mcpRules(
+      withOperator(httpServer('bare', { gateway: { enabled: false }, networkPolicy: { ingressFrom: clients } })),
+    );
+    expect(bare.map(peersOf)).toContainEqual(operator);
+    // An empty ingressFrom admits everyone already: no rule to add. Without the namespace: nothing invented.
+    const open = mcpRules(withOperator(stdioServer('np', { networkPolicy: {} })));
+    expect(open.map(peersOf)).toEqual([undefined]);
+    expect(
+      mcpRules(policyOf(stdioServer('np', { networkPolicy: { ingressFrom: clients } }))).map(peersOf),
+    ).not.toContainEqual(operator);
+    // Metrics stay closed to the controller: it only calls the MCP port.
+    const health = (
+      withOperator(stdioServer('np', { networkPolicy: { ingressFrom: clients } }))?.spec?.ingress ?? []
+    ).filter((r) => r.ports?.some((p) => reaches(p, 'health')));
+    expect(health).toEqual([]);
+  });
+
   it('with the gateway disabled, opens the port the server actually listens on', () => {
     // NetworkPolicy ports are pod ports: without the gateway nothing listens on 8080, the server's own
     // port (named mcp, the Service's target) is what clients must reach.
