@@ -165,6 +165,12 @@ export const CONDITION_REASONS: ReadonlyArray<{ reason: string; conditions: stri
       "another McpServer's Ingress already serves the same host and path (paths compared as Ingress Prefix matching does: /base is /base/); this one's Ingress is withheld until the route is free",
   },
   {
+    reason: 'ReservedServiceAccount',
+    conditions: 'Ready=False, Degraded=True',
+    meaning:
+      "spec.pod.serviceAccountName names the operator's own ServiceAccount in the operator's namespace: refused, and a Deployment it already had is deleted",
+  },
+  {
     reason: 'ReservedEnvName',
     conditions: 'Ready=False, Degraded=True',
     meaning:

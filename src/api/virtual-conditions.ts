@@ -43,6 +43,7 @@ export const WORKLOAD_REASONS: ReadonlySet<string> = new Set([
   'ConfigMapNotFound',
   'ConfigMapKeyNotFound',
   'ChildConflict',
+  'ReservedServiceAccount',
   'Forbidden',
   'ApplyFailed',
   'ErrImagePull',

@@ -23,8 +23,9 @@ export const CONTROLLER_USAGE = `Usage: mcp-operator controller [flags]
   --resync DURATION_SECONDS    safety-net resync period in seconds, 0 to disable (default: 600)
   --log-level LEVEL            trace|debug|info|warn|error (default: info; env LOG_LEVEL)
 
-  POD_NAMESPACE (the chart sets it): the controller's namespace; an McpServer's NetworkPolicy with ingressFrom
-  admits it to the MCP port, so tool discovery keeps working.`;
+  POD_NAMESPACE, POD_SERVICE_ACCOUNT (the chart sets both): who the controller runs as. An McpServer's
+  NetworkPolicy with ingressFrom admits the namespace (tool discovery keeps working), and no McpServer or
+  VirtualMcpServer in that namespace may run as the ServiceAccount.`;
 
 function parseInteger(flag: string, value: string, min: number, max: number): number {
   const n = Number(value);
@@ -85,10 +86,18 @@ export function parseControllerFlags(argv: string[], env: NodeJS.ProcessEnv) {
     throw new Error(
       `--gateway-image (or GATEWAY_IMAGE) must be an image reference, got ${JSON.stringify(gatewayImage)}`,
     );
-  // In a pod, the downward API's namespace (the chart sets POD_NAMESPACE): McpServers' NetworkPolicies admit it.
+  // In a pod, who it runs as (the chart's downward API): NetworkPolicies admit the namespace, and no server may
+  // run as the ServiceAccount (controller/gates.ts).
   const podNamespace = env.POD_NAMESPACE?.trim();
   if (podNamespace && !isNamespace(podNamespace))
     throw new Error(`POD_NAMESPACE must be a namespace name, got ${JSON.stringify(podNamespace)}`);
+  const podAccount = env.POD_SERVICE_ACCOUNT?.trim();
+  if (podAccount && (podAccount.length > 253 || !LEASE_NAME.test(podAccount)))
+    throw new Error(`POD_SERVICE_ACCOUNT must be a ServiceAccount name, got ${JSON.stringify(podAccount)}`);
+  const operator = {
+    ...(podNamespace ? { namespace: podNamespace } : {}),
+    ...(podAccount ? { serviceAccount: podAccount } : {}),
+  };
   const logLevel = values['log-level'] as string;
   if (!LOG_LEVELS.includes(logLevel))
     throw new Error(
@@ -99,7 +108,7 @@ export function parseControllerFlags(argv: string[], env: NodeJS.ProcessEnv) {
     kubeconfig: values.kubeconfig,
     namespaces,
     gatewayImage,
-    ...(podNamespace ? { operatorNamespace: podNamespace } : {}),
+    operator,
     leaderElect: leaderElect === 'true',
     gatewayApi: gatewayApi === 'true',
     leaderElectionNamespace: leaseNamespace,
@@ -141,7 +150,7 @@ export async function runController(argv: string[]): Promise<number> {
     kubeConfig,
     namespaces: flags.namespaces,
     gatewayImage: flags.gatewayImage,
-    ...(flags.operatorNamespace ? { operatorNamespace: flags.operatorNamespace } : {}),
+    operator: flags.operator,
     workers: flags.workers,
     leaderElection: flags.leaderElect
       ? { namespace: flags.leaderElectionNamespace, name: flags.leaderElectionId, identity }

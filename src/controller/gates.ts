@@ -234,3 +234,37 @@ export const nameTaken = (otherKind: string, selfKind: string, namespace: string
   reason: 'ChildConflict',
   message: `${otherKind} ${namespace}/${name} has this name and came first; its children have the names this ${selfKind}'s would: rename the ${selfKind} (nothing of it runs until then)`,
 });
+
+/** Who the controller runs as: its namespace and ServiceAccount (the chart's downward API), when known. */
+export interface OperatorIdentity {
+  namespace?: string;
+  serviceAccount?: string;
+}
+
+/**
+ * The operator's ServiceAccount may read Secrets cluster-wide: a server in the operator's namespace must not run as
+ * it, or whoever may create McpServers there would borrow those rights through the operator (a confused deputy).
+ */
+export function operatorAccountGate(
+  kind: string,
+  namespace: string,
+  pod: { serviceAccountName?: string } | undefined,
+  operator: OperatorIdentity = {},
+): Blocker | undefined {
+  const { serviceAccount } = operator;
+  if (!serviceAccount || namespace !== operator.namespace || pod?.serviceAccountName !== serviceAccount)
+    return undefined;
+  return {
+    reason: 'ReservedServiceAccount',
+    message: `spec.pod.serviceAccountName: "${serviceAccount}" is the operator's own ServiceAccount in ${namespace}, which may read Secrets cluster-wide; remove the field (the ${kind} then gets its own ServiceAccount) or name one made for this server`,
+  };
+}
+
+/**
+ * What a blocker stops at once: an Ingress of ours made before the conflict was seen (both created at once) serves
+ * the other server's route; a pod made before an upgrade brought the gate runs as the operator's ServiceAccount.
+ */
+export const STOPPED_BY: Readonly<Record<string, string>> = {
+  IngressConflict: 'Ingress',
+  ReservedServiceAccount: 'Deployment',
+};

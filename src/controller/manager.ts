@@ -16,6 +16,7 @@ import { projectChild, projectMcpServer, projectName, projectPod, projectReferen
 import { discoveryCredential } from './discovery-credential.ts';
 import { DiscoveryRunner } from './discovery-runner.ts';
 import { EventRecorder } from './events.ts';
+import type { OperatorIdentity } from './gates.ts';
 import { GatewayApi } from './gateway-api.ts';
 import { LeaderElector } from './leader.ts';
 import { WorkQueue } from './queue.ts';
@@ -28,8 +29,8 @@ export interface ManagerOptions {
   /** Namespaces to watch; empty: all. */
   namespaces: string[];
   gatewayImage: string;
-  /** The controller's own namespace (the pod's), admitted by McpServers' NetworkPolicies for tool discovery. */
-  operatorNamespace?: string;
+  /** Who the controller runs as (the pod's namespace and ServiceAccount): see gates.ts operatorAccountGate. */
+  operator?: OperatorIdentity;
   workers: number;
   leaderElection?: { namespace: string; name: string; identity: string } | undefined;
   health: { host: string; port: number };
@@ -215,7 +216,7 @@ export class Manager {
       client: this.client,
       caches: this.caches,
       gatewayImage: options.gatewayImage,
-      ...(options.operatorNamespace ? { operatorNamespace: options.operatorNamespace } : {}),
+      ...(options.operator ? { operator: options.operator } : {}),
       events,
       log: options.log,
       metrics: this.metrics,
@@ -226,6 +227,7 @@ export class Manager {
       client: this.client,
       informer: (type, onEvent, extra) => set(type, onEvent, extra),
       gatewayImage: options.gatewayImage,
+      operator: options.operator,
       events,
       log: options.log,
       metrics: this.metrics,

@@ -34,9 +34,12 @@ import {
   missingReference,
   nameHeldByOther,
   nameTaken,
+  type OperatorIdentity,
+  operatorAccountGate,
   parseSpec,
   type ReferencedObject,
   reservedEnvFromKey,
+  STOPPED_BY,
   sessionSecretGate,
 } from './gates.ts';
 import type { GatewayApi, RouteOutcome } from './gateway-api.ts';
@@ -75,8 +78,8 @@ export interface ReconcilerOptions {
   client: KubeClient;
   caches: Caches;
   gatewayImage: string;
-  /** Admitted by an McpServer's NetworkPolicy for tool discovery (render/network.ts). */
-  operatorNamespace?: string;
+  /** Admitted by NetworkPolicies for tool discovery (render/network.ts); its ServiceAccount is not lent (gates.ts). */
+  operator?: OperatorIdentity;
   events: EventRecorder;
   log: Logger;
   metrics?: ControllerMetrics;
@@ -183,18 +186,14 @@ export class Reconciler {
     );
     const lookup = (kind: ObjectReference['kind'], ref: string) => this.referenced(kind).get(namespace, ref);
     const early =
+      operatorAccountGate('McpServer', namespace, spec.spec.pod, this.o.operator) ??
       missingReference(namespace, refs, lookup) ??
       reservedEnvFromKey(namespace, spec, lookup) ??
       ingressConflict(mcp, desired, this.o.caches.children.Ingress.list() as Array<V1Ingress & Cached>) ??
       (typeof sessionSecret === 'object' ? sessionSecret : undefined);
     if (early) {
-      // The route belongs to the other server: an Ingress of ours made before the conflict was seen (both
-      // created at once) would still serve it, so it goes.
-      if (early.reason === 'IngressConflict')
-        await this.pruneObsolete(
-          mcp,
-          desired.filter((d) => d.kind !== 'Ingress'),
-        );
+      const keep = desired.filter((d) => d.kind !== STOPPED_BY[early.reason]);
+      if (keep.length < desired.length) await this.pruneObsolete(mcp, keep);
       return this.block(mcp, spec, early);
     }
 
@@ -250,7 +249,8 @@ export class Reconciler {
 
   /** The children to apply (with their spec hash); the HTTPRoute apart: its CRD may be missing (gateway-api.ts). */
   private render(spec: McpServer, refs: ObjectReference[]): { desired: KubernetesObject[]; route?: HTTPRoute } {
-    const { gatewayImage, operatorNamespace } = this.o;
+    const { gatewayImage } = this.o;
+    const operatorNamespace = this.o.operator?.namespace;
     const configHash = this.configHash(spec.metadata?.namespace ?? '', refs);
     const rendered = renderChildren(spec, { gatewayImage, operatorNamespace, configHash }).map(withSpecHash);
     const route = rendered.find((c) => c.kind === HTTPROUTE_TYPE.kind) as HTTPRoute | undefined;

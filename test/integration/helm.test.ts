@@ -250,7 +250,8 @@ async function install(release: string, values: unknown, releaseNs: string) {
   const args = (pod.containers[0]?.args ?? []).map((a) =>
     a.startsWith('--health-addr=') ? '--health-addr=127.0.0.1:0' : a,
   );
-  const env: NodeJS.ProcessEnv = { ...process.env, POD_NAMESPACE: releaseNs }; // the downward API's metadata.namespace
+  // What the downward API gives the pod: its namespace and ServiceAccount.
+  const env: NodeJS.ProcessEnv = { ...process.env, POD_NAMESPACE: releaseNs, POD_SERVICE_ACCOUNT: account };
   for (const key of ['KUBECONFIG', 'WATCH_NAMESPACES', 'GATEWAY_IMAGE', 'LOG_LEVEL']) delete env[key];
   const child = spawn(process.execPath, [MAIN, ...args, `--kubeconfig=${kubeconfig}`], {
     env,
@@ -398,6 +399,7 @@ describe('the Helm chart', () => {
     ]);
     expect(container?.env).toEqual([
       { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+      { name: 'POD_SERVICE_ACCOUNT', valueFrom: { fieldRef: { fieldPath: 'spec.serviceAccountName' } } },
     ]);
     expect(container?.ports).toEqual([{ name: 'metrics', containerPort: 8081, protocol: 'TCP' }]);
     expect(container?.livenessProbe?.httpGet).toEqual({ path: '/healthz', port: 'metrics' });

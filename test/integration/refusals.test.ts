@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { McpServer } from '../../src/api/types.generated.ts';
 import { isNotFound, type KubeClient } from '../../src/kube/client.ts';
 import { stdioServer } from '../fixtures/manifests.ts';
+import { virtualServer } from '../fixtures/virtual.ts';
 import { type ControllerProcess, startController } from '../support/controller-process.ts';
 import {
   adminClient,
@@ -131,7 +132,9 @@ beforeAll(async () => {
   controller = startController({
     kubeconfig: inject('controllerKubeconfig'),
     namespaces: [ns],
-    podNamespace: 'mcp-operator-system',
+    // As if the controller ran in this namespace as the ServiceAccount mcp-operator (the chart's downward API).
+    podNamespace: ns,
+    podServiceAccount: 'mcp-operator',
   });
   await controller.waitForLog((l) => l.msg === 'controller started');
 });
@@ -264,7 +267,7 @@ describe('the NetworkPolicy comes before any pod', () => {
     );
     // The controller's namespace (POD_NAMESPACE) stays admitted to the MCP port: tool discovery calls it.
     expect(policy.spec.ingress).toContainEqual({
-      from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'mcp-operator-system' } } }],
+      from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': ns } } }],
       ports: [{ port: 'mcp', protocol: 'TCP' }],
     });
     const deployment = await admin.get<V1Deployment>(path(T.deployments, 'fenced'));
@@ -294,6 +297,42 @@ describe('the NetworkPolicy comes before any pod', () => {
     expect(condition(mcp, 'Ready')?.message).toContain(
       'Until it applies: Deployment not updated (the running one stays as it was)',
     );
+  });
+});
+
+describe("the operator's own ServiceAccount is not lent", () => {
+  const reserved = 'spec.pod.serviceAccountName: "mcp-operator" is the operator\'s own ServiceAccount';
+
+  it('refuses an McpServer in its namespace that names it, and stops a pod that already ran as it', async () => {
+    await admin.create(path(T.mcpservers), stdioServer('borrower', { pod: { serviceAccountName: 'mcp-operator' } }));
+    const refused = await readyReason('borrower', 'ReservedServiceAccount');
+    expect(condition(refused, 'Ready')?.message).toContain(reserved);
+    expect(await getOrUndefined(admin, path(T.deployments, 'borrower'))).toBeUndefined();
+
+    // Its own account: it runs. Switched to the operator's: the Deployment goes, not just its next rollout.
+    await admin.mergePatch(path(T.mcpservers, 'borrower'), { spec: { pod: { serviceAccountName: null } } });
+    await eventually('the Deployment', () => getOrUndefined(admin, path(T.deployments, 'borrower')));
+    await admin.mergePatch(path(T.mcpservers, 'borrower'), { spec: { pod: { serviceAccountName: 'mcp-operator' } } });
+    await readyReason('borrower', 'ReservedServiceAccount');
+    await eventually('the Deployment deleted', async () =>
+      (await getOrUndefined(admin, path(T.deployments, 'borrower'))) === undefined ? true : undefined,
+    );
+  });
+
+  it('refuses a VirtualMcpServer in its namespace that names it', async () => {
+    await admin.create(
+      path(T.virtualmcpservers),
+      virtualServer('borrowing-aggregate', {
+        servers: [{ name: 'borrower' }],
+        pod: { serviceAccountName: 'mcp-operator' },
+      }),
+    );
+    const vmcp = await eventually('the VirtualMcpServer refused', async () => {
+      const v = await admin.get<McpServer>(path(T.virtualmcpservers, 'borrowing-aggregate'));
+      return condition(v, 'Ready')?.reason === 'ReservedServiceAccount' ? v : undefined;
+    });
+    expect(condition(vmcp, 'Ready')?.message).toContain(reserved);
+    expect(await getOrUndefined(admin, path(T.deployments, 'borrowing-aggregate'))).toBeUndefined();
   });
 });
 

@@ -26,8 +26,9 @@ export function startController(options: {
   leaderElectionNamespace?: string;
   leaderElect?: boolean;
   extraArgs?: string[];
-  /** POD_NAMESPACE, as the chart's downward API sets it: the namespace McpServers' NetworkPolicies admit. */
+  /** POD_NAMESPACE and POD_SERVICE_ACCOUNT, as the chart's downward API sets them: who the controller runs as. */
   podNamespace?: string;
+  podServiceAccount?: string;
   /** Run this bundle as the image does (bin/mcp-operator.js, MCP_OPERATOR_CONTROLLER_BUNDLE), without TypeScript. */
   bundle?: string;
 }): ControllerProcess {
@@ -49,6 +50,7 @@ export function startController(options: {
       ...process.env,
       LOG_LEVEL: 'debug',
       ...(options.podNamespace ? { POD_NAMESPACE: options.podNamespace } : {}),
+      ...(options.podServiceAccount ? { POD_SERVICE_ACCOUNT: options.podServiceAccount } : {}),
       ...(options.bundle ? { MCP_OPERATOR_CONTROLLER_BUNDLE: options.bundle } : {}),
     },
   });

@@ -65,11 +65,16 @@ describe('controller: flags out of range are refused with the flag and the bound
   it('the defaults and the chart values pass', () => {
     const flags = parseControllerFlags(['--workers=4', '--resync=600', '--namespaces', 'a, b'], {});
     expect(flags).toMatchObject({ workers: 4, resyncMs: 600_000, namespaces: ['a', 'b'], logLevel: 'info' });
-    expect(flags.operatorNamespace).toBeUndefined();
+    expect(flags.operator).toEqual({});
   });
 
-  it("takes the controller's namespace from POD_NAMESPACE (the chart's downward API), and checks it", () => {
-    expect(parseControllerFlags([], { POD_NAMESPACE: 'mcp-system' }).operatorNamespace).toBe('mcp-system');
+  it('takes who the controller runs as from POD_NAMESPACE and POD_SERVICE_ACCOUNT (the downward API), checked', () => {
+    expect(
+      parseControllerFlags([], { POD_NAMESPACE: 'mcp-system', POD_SERVICE_ACCOUNT: 'mcp-operator' }).operator,
+    ).toEqual({ namespace: 'mcp-system', serviceAccount: 'mcp-operator' });
+    expect(() => parseControllerFlags([], { POD_SERVICE_ACCOUNT: 'Operator SA' })).toThrow(
+      'POD_SERVICE_ACCOUNT must be a ServiceAccount name, got "Operator SA"',
+    );
     expect(() =>
       parseControllerFlags(['--leader-election-namespace', 'lease'], { POD_NAMESPACE: 'Not A Namespace' }),
     ).toThrow('POD_NAMESPACE must be a namespace name, got "Not A Namespace"');

@@ -15,6 +15,7 @@ import {
   ingressConflict,
   missingReference,
   nameHeldByOther,
+  operatorAccountGate,
   parseSpec,
   type ReferencedObject,
   reservedEnvFromKey,
@@ -320,5 +321,44 @@ describe('nameHeldByOther: an McpServer and a VirtualMcpServer of one name', () 
     ['a Service of someone else decides nothing', newer, older, service('c-uid'), true],
   ])('%s', (_name, self, other, svc, held) => {
     expect(nameHeldByOther(self, other, svc)).toBe(held);
+  });
+});
+
+describe('operatorAccountGate', () => {
+  const operator = { namespace: 'mcp-operator-system', serviceAccount: 'mcp-operator' };
+  it.each([
+    [
+      'its own ServiceAccount in its namespace',
+      'mcp-operator-system',
+      'mcp-operator',
+      operator,
+      'ReservedServiceAccount',
+    ],
+    ['another ServiceAccount in its namespace', 'mcp-operator-system', 'github-reader', operator, undefined],
+    ['the same name in another namespace', 'tools', 'mcp-operator', operator, undefined],
+    ['no ServiceAccount named (the server gets its own)', 'mcp-operator-system', undefined, operator, undefined],
+    ['an operator that does not know its ServiceAccount', 'mcp-operator-system', 'mcp-operator', {}, undefined],
+    [
+      'only the namespace known',
+      'mcp-operator-system',
+      'mcp-operator',
+      { namespace: 'mcp-operator-system' },
+      undefined,
+    ],
+  ] as const)('%s', (_, namespace, serviceAccountName, identity, reason) => {
+    const pod = serviceAccountName ? { serviceAccountName } : undefined;
+    expect(operatorAccountGate('McpServer', namespace, pod, identity)?.reason).toBe(reason);
+  });
+
+  it('names the field, the account, why, and the fix', () => {
+    const blocker = operatorAccountGate(
+      'VirtualMcpServer',
+      'mcp-operator-system',
+      { serviceAccountName: 'mcp-operator' },
+      operator,
+    );
+    expect(blocker?.message).toBe(
+      'spec.pod.serviceAccountName: "mcp-operator" is the operator\'s own ServiceAccount in mcp-operator-system, which may read Secrets cluster-wide; remove the field (the VirtualMcpServer then gets its own ServiceAccount) or name one made for this server',
+    );
   });
 });

@@ -14,6 +14,7 @@ import type { Logger } from '../../observability/log.ts';
 import type { ChildKind } from '../../render/index.ts';
 import { componentOf, LABEL_COMPONENT, LABEL_INSTANCE } from '../../render/metadata.ts';
 import type { EventRecorder } from '../events.ts';
+import type { OperatorIdentity } from '../gates.ts';
 import type { GatewayApi } from '../gateway-api.ts';
 import { WorkQueue } from '../queue.ts';
 import type { ReferencedObject, Store } from '../reconcile.ts';
@@ -36,6 +37,7 @@ export interface VirtualControllerOptions {
   configMaps: Store<ReferencedObject>;
   pods: Store<V1Pod & Cached>;
   gatewayImage: string;
+  operator?: OperatorIdentity | undefined;
   events: EventRecorder;
   log: Logger;
   metrics?: ControllerMetrics | undefined;
@@ -78,6 +80,7 @@ export class VirtualController {
         pods: options.pods,
       },
       gatewayImage: options.gatewayImage,
+      operator: options.operator,
       events: options.events,
       log: options.log,
       metrics: options.metrics,

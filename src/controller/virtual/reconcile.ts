@@ -31,7 +31,15 @@ import {
 import { backendsFile, type Selection, selectBackends } from '../../render/virtual-backends.ts';
 import { canonicalJSON, needsApply, sha256, withSpecHash } from '../compare.ts';
 import type { EventRecorder } from '../events.ts';
-import { controlledBy, nameHeldByOther, nameTaken, sessionSecretGate } from '../gates.ts';
+import {
+  controlledBy,
+  nameHeldByOther,
+  nameTaken,
+  type OperatorIdentity,
+  operatorAccountGate,
+  STOPPED_BY,
+  sessionSecretGate,
+} from '../gates.ts';
 import type { GatewayApi, RouteOutcome } from '../gateway-api.ts';
 import { liveChild } from '../live-child.ts';
 import type { ReferencedObject, Store } from '../reconcile.ts';
@@ -60,6 +68,8 @@ export interface VirtualReconcilerOptions {
   client: KubeClient;
   caches: VirtualCaches;
   gatewayImage: string;
+  /** Its ServiceAccount is not lent to a VirtualMcpServer's pods (gates.ts operatorAccountGate). */
+  operator?: OperatorIdentity | undefined;
   events: EventRecorder;
   log: Logger;
   metrics?: ControllerMetrics | undefined;
@@ -151,6 +161,15 @@ export class VirtualReconciler {
     }).map(withSpecHash);
     const route = rendered.find((c) => c.kind === HTTPROUTE_TYPE.kind) as HTTPRoute | undefined;
     const desired = rendered.filter((c) => c !== route);
+    const reserved = operatorAccountGate('VirtualMcpServer', namespace, vmcp.spec.pod, this.o.operator);
+    if (reserved) {
+      await this.pruneObsolete(
+        live,
+        desired.filter((c) => c.kind !== STOPPED_BY[reserved.reason]),
+      );
+      await this.updateStatus(live, vmcp, selection, reserved);
+      return { result: 'success' }; // nothing changes until the spec does
+    }
 
     const sessionKey = await this.ensureSessionSecret(live, vmcp);
     if (sessionKey) {
