@@ -28,18 +28,8 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { type BenchClient, httpClient, idleSession } from './gateway/client.ts';
-import {
-  type Alternated,
-  alternate,
-  buildBundled,
-  cpuTicks,
-  EVERYTHING,
-  processRssMb,
-  type Runtime,
-  startGateway,
-  stopProc,
-  type Target,
-} from './gateway/run.ts';
+import { type Alternated, alternate, cpuTicks, processRssMb } from './gateway/measure.ts';
+import { buildBundled, EVERYTHING, type Runtime, startGateway, stopProc, type Target } from './gateway/targets.ts';
 
 const SELF = fileURLToPath(import.meta.url);
 const NODE = process.execPath;

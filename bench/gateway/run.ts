@@ -14,27 +14,42 @@
  * same rounds, for before/after ratios that the machine's load does not skew.
  *   runGatewayBench() from bench/run.ts                                          # returns it
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { freePort } from '../../src/local-cluster/control-plane.ts';
-import { type BenchClient, httpClient, idleSession, stdioClient } from './client.ts';
+import { type BenchClient, httpClient, stdioClient } from './client.ts';
+import {
+  type Alternated,
+  alternate,
+  cpuTicks,
+  idleRss,
+  processRssMb,
+  sdkClient,
+  touchModern,
+  treeRssMb,
+} from './measure.ts';
 import { type PythonServer, pythonFastMcpServer } from './python.ts';
 import { pairedRatio } from './stats.ts';
-
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const NODE = process.execPath;
-export const EVERYTHING = [
+import {
+  BASELINE_NAME,
+  buildBundled,
+  EVERYTHING,
+  EVERYTHING_KIND,
+  FASTMCP_KIND,
   NODE,
-  join(ROOT, 'node_modules/@modelcontextprotocol/server-everything/dist/index.js'),
-  'stdio',
-];
-const SUPERGATEWAY = join(ROOT, 'node_modules/supergateway/dist/index.js');
+  OURS,
+  REFERENCE,
+  ROOT,
+  type Runtime,
+  SUPERGATEWAY_NAME,
+  startNodeBridge,
+  startOurs,
+  startReferences,
+  startSupergateway,
+  stopProc,
+  type Target,
+} from './targets.ts';
 
 export interface BenchOptions {
   concurrency?: number[];
@@ -56,15 +71,6 @@ export interface BenchOptions {
   log?: (line: string) => void;
 }
 
-/** bundled: the single-executable runtime the operator ships; source: `node src/gateway/main.ts`. */
-export type Runtime = 'bundled' | 'source';
-
-const OURS: Record<Runtime, string> = {
-  bundled: 'mcp-operator gateway (bundled runtime)',
-  source: 'mcp-operator gateway (node src/gateway/main.ts)',
-};
-const SUPERGATEWAY_NAME = 'supergateway 4.0.0';
-const BASELINE_NAME = 'baseline: mcp-operator gateway (bundled runtime given by --baseline)';
 /** Issue 12's targets, printed beside the measured values. */
 const TARGET = { bridgeRatio: 0.95, addedP50Ms: 0.4, rssAt1000Mb: 100 };
 
@@ -79,408 +85,6 @@ interface Result {
   p50: number;
   p99: number;
   rounds: Alternated['rounds'];
-}
-
-const EVERYTHING_KIND = 'server-everything';
-const FASTMCP_KIND = 'Python FastMCP';
-
-export async function waitHttp(url: string, ok: (status: number) => boolean, timeoutMs = 30_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      const res = await fetch(url);
-      await res.body?.cancel();
-      if (ok(res.status)) return;
-    } catch {
-      // not up yet
-    }
-    if (Date.now() > end) throw new Error(`${url} did not come up`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-export interface Target {
-  name: string;
-  proc?: ChildProcess;
-  endpoint?: string;
-  stop(): Promise<void>;
-}
-
-/** SIGTERM, then SIGKILL after 10 s; a process spawned `detached` is killed with its process group. */
-export async function stopProc(proc: ChildProcess, group = false): Promise<void> {
-  if (proc.exitCode !== null || proc.signalCode !== null) return;
-  const exited = new Promise((r) => proc.once('exit', r));
-  const kill = (signal: NodeJS.Signals) => {
-    try {
-      if (group && proc.pid !== undefined) process.kill(-proc.pid, signal);
-      else proc.kill(signal);
-    } catch {
-      // already gone
-    }
-  };
-  kill('SIGTERM');
-  const timer = setTimeout(() => kill('SIGKILL'), 10_000);
-  await exited;
-  clearTimeout(timer);
-  if (group) kill('SIGKILL'); // what the leader left behind in its group
-}
-
-export interface GatewayProcessOptions {
-  runtime: Runtime;
-  /** The bundled runtime (runtime 'bundled'). */
-  binary?: string;
-  name: string;
-  /** The mode and what follows the common flags: `['stdio', '--', ...command]`, `['aggregate', '--backends-file', f]`. */
-  mode: [string, ...string[]];
-  /** Own process group, so that stop() (and a caller's cleanup) also kills what the gateway started. */
-  detached?: boolean;
-  /** Added to the inherited environment (NODE_OPTIONS for a profile, say). */
-  env?: Record<string, string>;
-  /** Told the process as soon as it is spawned (before it is ready), for a caller's cleanup. */
-  onSpawn?: (proc: ChildProcess) => void;
-  readyTimeoutMs?: number;
-}
-
-/**
- * Our gateway on free loopback ports with production settings (info-level logs, so the audit line per call is
- * part of the measured cost), ready when /readyz answers 200. A gateway that exits or never gets ready is
- * stopped and the error names it.
- */
-export async function startGateway(o: GatewayProcessOptions): Promise<Target> {
-  const port = await freePort();
-  const healthPort = await freePort();
-  const command = o.runtime === 'bundled' ? [o.binary as string] : [NODE, join(ROOT, 'src/gateway/main.ts')];
-  const [verb, ...rest] = o.mode;
-  // spawns: node, mcp-gateway (the source form, or the bundled runtime that build-runtime made)
-  const proc = spawn(
-    command[0] as string,
-    [
-      ...command.slice(1),
-      verb,
-      '--host',
-      '127.0.0.1',
-      '--port',
-      String(port),
-      '--health-port',
-      String(healthPort),
-      '--max-sessions',
-      '2000',
-      // The idle-session rows open every session from one address.
-      '--max-sessions-per-client',
-      '2000',
-      ...rest,
-    ],
-    { stdio: ['ignore', 'ignore', 'inherit'], detached: o.detached ?? false, env: { ...process.env, ...o.env } },
-  );
-  o.onSpawn?.(proc);
-  const stop = () => stopProc(proc, o.detached ?? false);
-  const exited = new Promise<never>((_, reject) =>
-    proc.once('exit', (code, signal) => reject(new Error(`${o.name} exited (${signal ?? code}) before it was ready`))),
-  );
-  try {
-    await Promise.race([waitHttp(`http://127.0.0.1:${healthPort}/readyz`, (s) => s === 200, o.readyTimeoutMs), exited]);
-  } catch (err) {
-    await stop();
-    throw err;
-  } finally {
-    exited.catch(() => {});
-  }
-  return { name: o.name, proc, endpoint: `http://127.0.0.1:${port}/mcp`, stop };
-}
-
-function startOurs(
-  runtime: Runtime,
-  binary: string | undefined,
-  name = OURS[runtime],
-  server = EVERYTHING,
-): Promise<Target> {
-  return startGateway({ runtime, binary, name, mode: ['stdio', '--', ...server] });
-}
-
-/** The bundled runtime, built the way the image build does (`gateway build-runtime`). */
-export async function buildBundled(log: (line: string) => void): Promise<{ binary: string; cleanup: () => void }> {
-  const dir = mkdtempSync(join(tmpdir(), 'mcp-gateway-bench-'));
-  const started = Date.now();
-  const { buildRuntime } = await import('../../src/gateway/runtime.ts');
-  const binary = await buildRuntime(dir);
-  log(`built the bundled runtime in ${((Date.now() - started) / 1000).toFixed(1)} s: ${binary}`);
-  return { binary, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
-}
-
-async function startSupergateway(): Promise<Target> {
-  const port = await freePort();
-  const proc = spawn(
-    NODE,
-    [
-      SUPERGATEWAY,
-      '--stdio',
-      EVERYTHING.map((a) => `"${a}"`).join(' '),
-      '--outputTransport',
-      'streamableHttp',
-      '--stateful',
-      '--port',
-      String(port),
-      '--logLevel',
-      'none',
-    ],
-    { stdio: ['ignore', 'ignore', 'inherit'] },
-  );
-  await waitHttp(`http://127.0.0.1:${port}/healthz`, (s) => s > 0);
-  return { name: SUPERGATEWAY_NAME, proc, endpoint: `http://127.0.0.1:${port}/mcp`, stop: () => stopProc(proc) };
-}
-
-/**
- * The reference targets: not gateways, but the bounds a gateway's figures are read against. A Node HTTP server
- * answering with no MCP server behind it, and the least stdio-to-HTTP bridge in Node and (when Go is installed) in
- * Go. Each is driven by the same bench client, in the same alternating rounds.
- */
-const REFERENCE = {
-  canned: 'reference: Node HTTP server, canned answer, no MCP server',
-  nodeBridge: 'reference: least Node bridge (id rewrite only)',
-  goBridge: 'reference: least Go bridge (id rewrite only)',
-};
-
-/**
- * The Node references as one plain JavaScript file each, as our gateway runs bundled: run as .ts, Node would load
- * its TypeScript stripper, about 17 MB of RSS that no gateway in production carries (the memory rows read it).
- */
-async function bundleReferences(dir: string): Promise<{ canned: string; bridge: string }> {
-  const { build } = await import('rolldown');
-  const one = async (source: string, file: string) => {
-    await build({
-      input: join(ROOT, 'bench/gateway/reference', source),
-      platform: 'node',
-      logLevel: 'warn',
-      output: { format: 'esm', file: join(dir, file), codeSplitting: false },
-    });
-    return join(dir, file);
-  };
-  return { canned: await one('canned.ts', 'canned.mjs'), bridge: await one('minimal-proxy.ts', 'minimal-proxy.mjs') };
-}
-
-async function startReference(name: string, command: string[]): Promise<Target> {
-  const port = await freePort();
-  const [cmd = '', ...args] = command.map((a) => a.replace('PORT', String(port)));
-  // spawns: node, minimal-proxy (the Node references, and the Go bridge built below)
-  const proc = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'inherit'] });
-  await waitHttp(`http://127.0.0.1:${port}/mcp`, (s) => s > 0);
-  return { name, proc, endpoint: `http://127.0.0.1:${port}/mcp`, stop: () => stopProc(proc) };
-}
-
-/** The least Node bridge (bundled by bundleReferences) in front of `server`. */
-function startNodeBridge(bridge: string, server: string[]): Promise<Target> {
-  return startReference(REFERENCE.nodeBridge, [NODE, bridge, 'PORT', '--', ...server]);
-}
-
-async function startReferences(dir: string, log: (line: string) => void): Promise<Target[]> {
-  const started: Target[] = [];
-  const start = async (name: string, command: string[]) => {
-    started.push(await startReference(name, command));
-  };
-  const bundled = await bundleReferences(dir);
-  await start(REFERENCE.canned, [NODE, bundled.canned, 'PORT']);
-  started.push(await startNodeBridge(bundled.bridge, EVERYTHING));
-  const goBinary = join(dir, 'minimal-proxy');
-  const built = spawnSync('go', ['build', '-o', goBinary, join(ROOT, 'bench/gateway/reference/minimal-proxy.go')], {
-    cwd: dir,
-    stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, GO111MODULE: 'off' },
-  });
-  if (built.status === 0) await start(REFERENCE.goBridge, [goBinary, 'PORT', '--', ...EVERYTHING]);
-  else log(`no Go bridge reference: go build failed (${built.error?.message ?? built.stderr?.toString().trim()})`);
-  return started;
-}
-
-/** Aggregate CPU ticks from /proc/stat: total and steal (time the hypervisor gave this VM's CPUs to others). */
-export function cpuTicks(): { total: number; steal: number } {
-  try {
-    const fields = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '').trim().split(/\s+/).slice(1).map(Number);
-    return { total: fields.reduce((a, b) => a + b, 0), steal: fields[7] ?? 0 };
-  } catch {
-    return { total: 0, steal: 0 };
-  }
-}
-
-export function percentile(sorted: number[], q: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
-}
-
-/** Runs `workers` loops of calls for warmup + measurement; each worker uses its own client. */
-async function drive(clients: BenchClient[], warmupMs: number, measureMs: number) {
-  const latencies: number[] = [];
-  let measuring = false;
-  let stop = false;
-  const args = { message: 'benchmark payload' };
-  const loops = clients.map(async (client) => {
-    while (!stop) {
-      const t = performance.now();
-      await client.call('echo', args);
-      if (measuring) latencies.push(performance.now() - t);
-    }
-  });
-  await new Promise((r) => setTimeout(r, warmupMs));
-  measuring = true;
-  const start = performance.now();
-  await new Promise((r) => setTimeout(r, measureMs));
-  measuring = false;
-  const elapsed = performance.now() - start;
-  stop = true;
-  await Promise.all(loops);
-  const sorted = [...latencies].sort((a, b) => a - b);
-  return {
-    latencies,
-    elapsed,
-    calls: latencies.length,
-    perSecond: (latencies.length / elapsed) * 1000,
-    p50: percentile(sorted, 0.5),
-    p99: percentile(sorted, 0.99),
-  };
-}
-
-/** The official SDK 1.x client, one session, sequential calls: what real applications see. */
-async function sdkClient(endpoint: string | undefined): Promise<BenchClient> {
-  const client = new Client({ name: 'bench-sdk', version: '1.0.0' });
-  await client.connect(
-    endpoint
-      ? new StreamableHTTPClientTransport(new URL(endpoint))
-      : new StdioClientTransport({ command: EVERYTHING[0] as string, args: EVERYTHING.slice(1), stderr: 'ignore' }),
-  );
-  return { call: (name, args) => client.callTool({ name, arguments: args }), close: () => client.close() };
-}
-
-/** One target's figures over all rounds, and each round's alone (its spread). */
-export interface Alternated {
-  calls: number;
-  perSecond: number;
-  p50: number;
-  p99: number;
-  rounds: Array<{ perSecond: number; p50: number }>;
-}
-
-/**
- * Measures each target's clients in `rounds` alternating rounds of `measureMs` each (the first with the full
- * warm-up, the order rotating), so load from other work on the machine hits every target alike; percentiles over
- * all rounds' calls, and each round's calls/s for ratios paired by round (pairedRatio).
- */
-export async function alternate(
-  order: Array<[string, BenchClient[]]>,
-  rounds: number,
-  warmupMs: number,
-  measureMs: number,
-): Promise<Map<string, Alternated>> {
-  const acc = new Map<
-    string,
-    { latencies: number[][]; calls: number; elapsed: number; rounds: Alternated['rounds'] }
-  >();
-  for (let round = 0; round < rounds; round++) {
-    // Each round starts with a different target, so none always runs right after the same neighbour.
-    const rotated = [...order.slice(round % order.length), ...order.slice(0, round % order.length)];
-    for (const [name, list] of rotated) {
-      const r = await drive(list, round === 0 ? warmupMs : warmupMs / 4, measureMs);
-      const a = acc.get(name) ?? { latencies: [], calls: 0, elapsed: 0, rounds: [] };
-      a.latencies.push(r.latencies);
-      a.calls += r.calls;
-      a.elapsed += r.elapsed;
-      a.rounds.push({ perSecond: r.perSecond, p50: r.p50 });
-      acc.set(name, a);
-    }
-  }
-  const out = new Map<string, Alternated>();
-  for (const [name, a] of acc) {
-    const lat = a.latencies.flat().sort((x, y) => x - y);
-    out.set(name, {
-      calls: lat.length,
-      perSecond: (a.calls / a.elapsed) * 1000,
-      p50: percentile(lat, 0.5),
-      p99: percentile(lat, 0.99),
-      rounds: a.rounds,
-    });
-  }
-  return out;
-}
-
-/** RSS in MB of a process and all its descendants (Linux /proc). */
-export function treeRssMb(pid: number): number {
-  const children = new Map<number, number[]>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      const list = children.get(ppid) ?? [];
-      list.push(Number(entry));
-      children.set(ppid, list);
-    } catch {
-      // gone
-    }
-  }
-  let kb = 0;
-  const visit = (p: number) => {
-    try {
-      const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${p}/status`, 'utf8'));
-      kb += Number(m?.[1] ?? 0);
-    } catch {
-      // gone
-    }
-    for (const c of children.get(p) ?? []) visit(c);
-  };
-  visit(pid);
-  return kb / 1024;
-}
-
-export function processRssMb(pid: number): number {
-  try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return Number(m?.[1] ?? 0) / 1024;
-  } catch {
-    return Number.NaN;
-  }
-}
-
-/** One 2026-07-28 request, so the modern leg (and the SDK behind it) is loaded before memory is measured. */
-async function touchModern(endpoint: string): Promise<void> {
-  const res = await fetch(endpoint, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      accept: 'application/json, text/event-stream',
-      'mcp-protocol-version': '2026-07-28',
-      'mcp-method': 'server/discover',
-    },
-    body: JSON.stringify({
-      jsonrpc: '2.0',
-      id: 1,
-      method: 'server/discover',
-      params: {
-        _meta: {
-          'io.modelcontextprotocol/protocolVersion': '2026-07-28',
-          'io.modelcontextprotocol/clientInfo': { name: 'bench', version: '1' },
-          'io.modelcontextprotocol/clientCapabilities': {},
-        },
-      },
-    }),
-  }).catch(() => undefined);
-  await res?.body?.cancel();
-}
-
-async function idleRss(
-  target: Target,
-  sessions: number,
-): Promise<{ sessions: number; rssMb: number; processMb: number }> {
-  const open: Array<{ close(): void }> = [];
-  // A few at a time: supergateway spawns a process per session.
-  const batch = 10;
-  for (let i = 0; i < sessions; i += batch) {
-    const n = Math.min(batch, sessions - i);
-    open.push(...(await Promise.all(Array.from({ length: n }, () => idleSession(target.endpoint as string)))));
-  }
-  await new Promise((r) => setTimeout(r, 1500));
-  const rssMb = treeRssMb(target.proc?.pid as number);
-  const processMb = processRssMb(target.proc?.pid as number);
-  for (const s of open) s.close();
-  await new Promise((r) => setTimeout(r, 1000));
-  return { sessions, rssMb, processMb };
 }
 
 const f = (n: number, d = 0) => (Number.isFinite(n) ? n.toFixed(d) : 'n/a');
