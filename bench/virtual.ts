@@ -14,24 +14,18 @@
  *
  *   npm run bench -- virtual                                    # rewrites its section of bench/RESULTS.md
  *   node bench/virtual.ts [--runtime bundled|source] [--binary PATH] [--deadline 12m]   # prints the section
- * The same file is the benchmark's own MCP servers (`--serve-http B T`, `--serve-stdio B T`), so the tool lists
- * are built by one function.
+ * Its MCP servers and processes are bench/virtual-servers.ts; what it measures beyond the gateway bench,
+ * bench/virtual-measure.ts.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
-import { type BenchClient, httpClient, idleSession } from './gateway/client.ts';
-import { type Alternated, alternate, cpuTicks, processRssMb } from './gateway/measure.ts';
-import { buildBundled, EVERYTHING, type Runtime, startGateway, stopProc, type Target } from './gateway/targets.ts';
+import { type BenchClient, httpClient } from './gateway/client.ts';
+import { type Alternated, alternate, cpuTicks } from './gateway/measure.ts';
+import { buildBundled, EVERYTHING, type Runtime, startGateway, type Target } from './gateway/targets.ts';
+import { cpuBreakdown, cpuPerCall, perSession, range, spread } from './virtual-measure.ts';
+import { Processes, SERVERS, startHttpBackends } from './virtual-servers.ts';
 
-const SELF = fileURLToPath(import.meta.url);
 const NODE = process.execPath;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const f = (n: number, d = 0) => (Number.isFinite(n) ? n.toFixed(d) : 'n/a');
@@ -59,99 +53,6 @@ export interface VirtualBenchOptions {
   log?: (line: string) => void;
 }
 
-// ---- the benchmark's MCP servers ------------------------------------------------------------------------------
-
-/** The tools of backend `b`: the aggregate exposes them as `b<b>_tool_<j>` (prefix `b<b>`). */
-function registerTools(mcp: McpServer, backend: number, tools: number, prefixed: boolean): void {
-  for (let j = 0; j < tools; j++) {
-    const name = prefixed ? `b${backend}_tool_${j}` : `tool_${j}`;
-    mcp.registerTool(name, { description: `tool ${j} of backend b${backend}` }, async () => ({ content: [] }));
-  }
-}
-
-/** `--serve-http B T`: B stateless Streamable HTTP endpoints /b<i>/mcp of T tools each; prints {"port":N}. */
-async function serveHttp(backends: number, tools: number): Promise<void> {
-  const server = createServer(async (req, res) => {
-    const b = Number(/^\/b(\d+)\/mcp/.exec(req.url ?? '')?.[1] ?? Number.NaN);
-    if (!(b >= 0 && b < backends)) {
-      res.writeHead(404).end();
-      return;
-    }
-    const mcp = new McpServer({ name: `b${b}`, version: '1' });
-    registerTools(mcp, b, tools, false);
-    const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
-    res.on('close', () => {
-      void transport.close();
-      void mcp.close();
-    });
-    await mcp.connect(transport);
-    await transport.handleRequest(req, res);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  process.stdout.write(`${JSON.stringify({ port: (server.address() as AddressInfo).port })}\n`);
-}
-
-/** `--serve-stdio B T`: one stdio server listing every backend's tools under their exposed names (B*T tools). */
-async function serveStdio(backends: number, tools: number): Promise<void> {
-  const mcp = new McpServer({ name: 'straight', version: '1' });
-  for (let b = 0; b < backends; b++) registerTools(mcp, b, tools, true);
-  await mcp.connect(new StdioServerTransport());
-}
-
-// ---- processes: every one registered, every one killed ---------------------------------------------------------
-
-/** The processes this run started, each the leader of its own process group (it and what it started). */
-class Processes {
-  private readonly live = new Set<ChildProcess>();
-
-  add = (proc: ChildProcess): void => {
-    this.live.add(proc);
-    proc.once('exit', () => this.live.delete(proc));
-  };
-
-  /** At once and synchronously (deadline, signal, process exit). */
-  killAll(): void {
-    for (const proc of this.live) {
-      try {
-        process.kill(-(proc.pid as number), 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
-  }
-
-  /** SIGTERM each group, SIGKILL after 10 s (stopProc). */
-  async stopAll(): Promise<void> {
-    await Promise.all([...this.live].map((p) => stopProc(p, true)));
-  }
-}
-
-/** A child of this file (`--serve-http`), ready once it printed its port. */
-async function startHttpBackends(procs: Processes, backends: number, tools: number): Promise<number> {
-  // spawns: node (this file, as the benchmark's HTTP MCP servers)
-  const proc = spawn(NODE, [SELF, '--serve-http', String(backends), String(tools)], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-    detached: true,
-  });
-  procs.add(proc);
-  return new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('the HTTP backends did not print their port in 30 s')), 30_000);
-    let buf = '';
-    proc.stdout?.on('data', (c: Buffer) => {
-      buf += c.toString('utf8');
-      const m = /"port":(\d+)/.exec(buf);
-      if (!m) return;
-      clearTimeout(timer);
-      proc.stdout?.resume();
-      resolve(Number(m[1]));
-    });
-    proc.once('exit', (code, signal) => {
-      clearTimeout(timer);
-      reject(new Error(`the HTTP backends exited (${signal ?? code}) before they listened`));
-    });
-  });
-}
-
 // ---- measuring -------------------------------------------------------------------------------------------------
 
 type HttpBenchClient = Awaited<ReturnType<typeof httpClient>>;
@@ -173,130 +74,6 @@ async function untilListed(endpoint: string, want: number, timeoutMs = 60_000): 
   } finally {
     await client.close();
   }
-}
-
-/** Each round's a/b ratio of a figure, as "[min to max]" over the rounds. */
-function spread(a: Alternated, b: Alternated, figure: (r: Alternated['rounds'][number]) => number, d: number): string {
-  return range(
-    a.rounds.map((r, i) => figure(r) / figure(b.rounds[i] as Alternated['rounds'][number])),
-    d,
-  );
-}
-
-function range(values: number[], d: number): string {
-  const sorted = [...values].sort((x, y) => x - y);
-  return `[${f(sorted[0] ?? Number.NaN, d)} to ${f(sorted[sorted.length - 1] ?? Number.NaN, d)}]`;
-}
-
-/** CPU time (user + system, ms) a process has used, from /proc (10 ms ticks). */
-function cpuMs(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10;
-}
-
-/**
- * CPU per call of each gateway process, which the machine's load skews far less than latency: per target,
- * `calls` calls spread over its clients, in alternating rounds; the CPU each process used divided by the calls.
- */
-async function cpuPerCall(
-  order: Array<[string, BenchClient[]]>,
-  pids: Record<string, number>,
-  calls: number,
-  rounds: number,
-): Promise<Map<string, Record<string, number>>> {
-  const used = new Map<string, Record<string, number>>();
-  for (let round = 0; round < rounds; round++) {
-    const rotated = [...order.slice(round % order.length), ...order.slice(0, round % order.length)];
-    for (const [name, clients] of rotated) {
-      const before = Object.fromEntries(Object.entries(pids).map(([p, pid]) => [p, cpuMs(pid)]));
-      let left = calls;
-      await Promise.all(
-        clients.map(async (c) => {
-          while (left-- > 0) await c.call('echo', { message: 'benchmark payload' });
-        }),
-      );
-      const acc = used.get(name) ?? {};
-      for (const [p, pid] of Object.entries(pids)) acc[p] = (acc[p] ?? 0) + cpuMs(pid) - (before[p] as number);
-      used.set(name, acc);
-    }
-  }
-  for (const acc of used.values())
-    for (const p of Object.keys(acc)) acc[p] = ((acc[p] as number) * 1000) / (calls * rounds);
-  return used;
-}
-
-/** RSS before and after opening `n` idle sessions (handshake done, GET stream open), 50 at a time. */
-async function perSession(target: Target, n: number): Promise<{ before: number; after: number; kb: number }> {
-  const pid = target.proc?.pid as number;
-  await sleep(2000);
-  const before = processRssMb(pid);
-  const open: Array<{ close(): void }> = [];
-  try {
-    for (let i = 0; i < n; i += 50) {
-      const batch = Math.min(50, n - i);
-      open.push(...(await Promise.all(Array.from({ length: batch }, () => idleSession(target.endpoint as string)))));
-    }
-    await sleep(2000);
-    const after = processRssMb(pid);
-    return { before, after, kb: ((after - before) * 1024) / n };
-  } finally {
-    for (const s of open) s.close();
-  }
-}
-
-/** The parts of the gateway a profile sample is counted in, by its frames' URLs (startup first). */
-const PARTS: Array<[string, (url: string) => boolean]> = [
-  ['startup', (u) => u.includes('internal/modules/') || u.includes('internal/main/')],
-  ['backend leg: fetch (undici)', (u) => u.includes('undici')],
-  [
-    "backend leg: the SDK's StreamableHTTPClientTransport",
-    (u) => u.includes('sdk/dist/esm/client/') || u.includes('sdk/dist/esm/shared/transport'),
-  ],
-  [
-    'logging, audit, metrics',
-    (u) => /pino|sonic-boom|prom-client|observability\/|gateway\/(audit|metrics)\.ts/.test(u),
-  ],
-  [
-    'front: HTTP, sessions, streams (as in every gateway)',
-    (u) => /gateway\/http\/|_http_(server|outgoing|incoming)/.test(u),
-  ],
-  ['mux, routing, aggregate, upstream', (u) => /gateway\/(mux|aggregate|upstream)\//.test(u)],
-];
-
-/** The aggregate's CPU per call by part, from its V8 CPU profile (idle and startup left out). */
-function cpuBreakdown(profDir: string, calls: number): Array<{ part: string; usPerCall: number }> {
-  const file = readdirSync(profDir).find((n) => n.endsWith('.cpuprofile'));
-  if (!file) throw new Error(`the profiled aggregate wrote no profile into ${profDir}`);
-  const profile = JSON.parse(readFileSync(join(profDir, file), 'utf8')) as {
-    nodes: Array<{ id: number; callFrame: { functionName: string; url: string }; children?: number[] }>;
-    samples: number[];
-    timeDeltas: number[];
-  };
-  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
-  const parent = new Map<number, number>();
-  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
-  const us = new Map<string, number>();
-  profile.samples.forEach((leaf, i) => {
-    const name = byId.get(leaf)?.callFrame.functionName;
-    if (name === '(idle)') return;
-    const urls: string[] = [];
-    for (let id: number | undefined = leaf; id !== undefined; id = parent.get(id))
-      urls.push(byId.get(id)?.callFrame.url ?? '');
-    // Startup anywhere in the stack; otherwise the frame nearest the leaf that is in a known part.
-    const [startup, ...parts] = PARTS;
-    const inPart = (url: string) => parts.find(([, test]) => test(url))?.[0];
-    const nearest = urls.map(inPart).find((p) => p !== undefined);
-    const part =
-      name === '(garbage collector)'
-        ? 'GC'
-        : startup && urls.some(startup[1])
-          ? 'startup'
-          : (nearest ?? 'other (V8, Node internals)');
-    us.set(part, (us.get(part) ?? 0) + (profile.timeDeltas[i] ?? 0));
-  });
-  us.delete('startup');
-  return [...us].sort((a, b) => b[1] - a[1]).map(([part, total]) => ({ part, usPerCall: total / calls }));
 }
 
 interface Figures {
@@ -439,7 +216,7 @@ async function measure(
       'stdio',
       '--',
       NODE,
-      SELF,
+      SERVERS,
       '--serve-stdio',
       String(o.backends),
       String(o.toolsPerBackend),
@@ -647,11 +424,6 @@ function cliOptions(argv: string[]): VirtualBenchOptions {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const [mode, b, t] = process.argv.slice(2);
-  if (mode === '--serve-http') await serveHttp(Number(b), Number(t));
-  else if (mode === '--serve-stdio') await serveStdio(Number(b), Number(t));
-  else {
-    console.log(await virtualSection(cliOptions(process.argv.slice(2))));
-    process.exit(0);
-  }
+  console.log(await virtualSection(cliOptions(process.argv.slice(2))));
+  process.exit(0);
 }
