@@ -9,7 +9,8 @@ import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { type Found, scanGatewayChildren, scanShell, scanTypeScript } from '../support/spawned-commands.ts';
+import { type Found, scanGatewayChildren, scanTypeScript } from '../support/spawned-commands.ts';
+import { scanShell } from '../support/spawned-shell.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
 const TABLE = 'scripts/system-commands.txt';
