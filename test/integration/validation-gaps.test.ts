@@ -10,7 +10,8 @@ import { kubectlReadingDifferences, kubectlScalar } from '../../src/cli/kubectl-
 import type { KubeClient } from '../../src/kube/client.ts';
 import { CHILD_KINDS, renderChildren } from '../../src/render/index.ts';
 import { stdioServer } from '../fixtures/manifests.ts';
-import { gapCases, gapNeighbours, QUANTITY_PAIRS } from '../fixtures/validation-gaps.ts';
+import { gapCases } from '../fixtures/validation-gaps.ts';
+import { gapNeighbours, QUANTITY_PAIRS } from '../fixtures/validation-neighbours.ts';
 import { adminClient, createRestrictedNamespace, KubeApiError, resourcePath, T } from '../support/kube.ts';
 
 let admin: KubeClient;

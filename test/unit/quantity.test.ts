@@ -1,7 +1,7 @@
 /** The TypeScript twin of the API server's quantity parsing and comparison (CEL `quantity()`). */
 import { describe, expect, it } from 'vitest';
 import { compareQuantities, parseQuantity, type Quantity } from '../../src/api/quantity.ts';
-import { QUANTITY_PAIRS } from '../fixtures/validation-gaps.ts';
+import { QUANTITY_PAIRS } from '../fixtures/validation-neighbours.ts';
 
 const q = (text: string): Quantity => {
   const parsed = parseQuantity(text);

@@ -11,7 +11,8 @@ import { InvalidMcpServerError, parseMcpServer, validateAgainst } from '../../sr
 import { parseConfig } from '../../src/gateway/config.ts';
 import { renderChildren } from '../../src/render/index.ts';
 import { stdioServer } from '../fixtures/manifests.ts';
-import { gapCases, gapNeighbours } from '../fixtures/validation-gaps.ts';
+import { gapCases } from '../fixtures/validation-gaps.ts';
+import { gapNeighbours } from '../fixtures/validation-neighbours.ts';
 
 function refusal(manifest: object): InvalidMcpServerError {
   try {
