@@ -5,6 +5,7 @@
  */
 import {
   errorResponse,
+  INVALID_PARAMS,
   isObject,
   type JsonRpcRequest,
   resultResponse,
@@ -21,6 +22,24 @@ export interface HandshakeOptions {
   readyWaitMs: number;
 }
 
+/**
+ * The most characters of JSON an initialize's `capabilities` and `clientInfo` may take together. A session keeps
+ * its capabilities for its life (a per-session server keeps the whole handshake, for its restarts), so without a
+ * bound one client's 100 sessions of 4 MiB handshakes held 400 MB; real handshakes take a few hundred bytes, and
+ * an icon sent inline as a data: URI still fits.
+ */
+export const MAX_HANDSHAKE_CHARS = 64 * 1024;
+
+/** Why an initialize is refused (-32602), or undefined: its capabilities and clientInfo over MAX_HANDSHAKE_CHARS. */
+export function handshakeProblem(params: Record<string, unknown>): string | undefined {
+  const chars = (JSON.stringify(params.capabilities) ?? '').length + (JSON.stringify(params.clientInfo) ?? '').length;
+  if (chars <= MAX_HANDSHAKE_CHARS) return undefined;
+  return (
+    `Invalid params: the initialize request's capabilities and clientInfo take ${chars} characters of JSON, more ` +
+    `than the ${MAX_HANDSHAKE_CHARS} the gateway keeps for a session; send a shorter clientInfo (icons by URL)`
+  );
+}
+
 export function answerInitialize(
   o: HandshakeOptions,
   session: ClientSession,
@@ -28,8 +47,18 @@ export function answerInitialize(
   sink: Sink,
 ): void {
   const params = request.params ?? {};
+  const problem = handshakeProblem(params);
+  if (problem !== undefined) {
+    sink.respond(
+      errorResponse(request.id, INVALID_PARAMS, problem, {
+        reason: 'handshake_too_large',
+        maxChars: MAX_HANDSHAKE_CHARS,
+      }),
+    );
+    return;
+  }
+  // clientInfo is not kept: nothing reads it (a per-session server gets it in its own handshake, below).
   session.capabilities = isObject(params.capabilities) ? params.capabilities : {};
-  session.clientInfo = params.clientInfo;
   const requested = params.protocolVersion;
   const upstream = o.upstream;
   if (o.perSession && !upstream.everStarted) {

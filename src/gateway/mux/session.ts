@@ -52,7 +52,6 @@ export class ClientSession {
   /** Who opened the session, for audit lines and rate limits (token fingerprint, OIDC subject or address). */
   readonly identity: string;
   capabilities: Params = {};
-  clientInfo?: unknown;
   protocolVersion = '';
   closed = false;
   lastActivity = Date.now();

@@ -1,0 +1,75 @@
+/**
+ * Hostile clients at the edges of a session's handshake and of the HTTP headers around it, against the real
+ * gateway and the raw fixture server: what a session keeps of its `initialize` for its whole life.
+ */
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { MAX_HANDSHAKE_CHARS } from '../../src/gateway/mux/handshake.ts';
+import { client2025, NODE, ROOT, type RunningGateway, startGateway, stopAll, textOf, until } from './helpers.ts';
+import { JSON_POST, legacyStream, raw } from './raw-http.ts';
+
+const RAW_SERVER = [NODE, join(ROOT, 'test/gateway/fixtures/raw-server.ts')];
+
+afterAll(stopAll);
+
+function initializeWith(id: number | string, clientInfo: unknown, capabilities: unknown = {}): string {
+  return JSON.stringify({
+    jsonrpc: '2.0',
+    id,
+    method: 'initialize',
+    params: { protocolVersion: '2025-11-25', capabilities, clientInfo },
+  });
+}
+
+describe('an initialize carrying megabytes of clientInfo or capabilities', () => {
+  let gw: RunningGateway;
+  beforeAll(async () => {
+    gw = await startGateway(['stdio', '--', ...RAW_SERVER]);
+  });
+
+  test('is refused with -32602, its id and the limit, and opens no session (2025 sessions)', async () => {
+    // Each was kept for the session's life: 100 sessions of one address held 400 MB, past a pod's 512 Mi.
+    for (const [clientInfo, capabilities] of [
+      [{ name: 'x'.repeat(3_000_000), version: '1' }, {}],
+      [{ name: 'raw', version: '1' }, { experimental: { junk: 'y'.repeat(MAX_HANDSHAKE_CHARS) } }],
+    ]) {
+      const answer = await raw(gw.port, {
+        headers: JSON_POST,
+        body: initializeWith('big-init', clientInfo, capabilities),
+      });
+      expect(answer.status).toBe(200);
+      expect(answer.headers['mcp-session-id']).toBeUndefined();
+      expect(answer.json).toMatchObject({
+        id: 'big-init',
+        error: { code: -32602, data: { reason: 'handshake_too_large', maxChars: MAX_HANDSHAKE_CHARS } },
+      });
+      expect(answer.json?.error?.message).toMatch(/capabilities and clientInfo take \d+ characters/);
+      expect(answer.text.length).toBeLessThan(1000);
+    }
+  });
+
+  test('legacy SSE: the refusal arrives on the stream with its id', async () => {
+    const { stream, sessionId } = await legacyStream(gw.port);
+    const posted = await raw(gw.port, {
+      path: `/messages?sessionId=${encodeURIComponent(sessionId)}`,
+      headers: JSON_POST,
+      body: initializeWith('big-legacy', { name: 'z'.repeat(200_000), version: '1' }),
+    });
+    expect(posted.status).toBe(202);
+    await until(() => /"id":"big-legacy","error":\{"code":-32602/.test(stream.received()), 5_000, 'the refusal');
+    stream.close();
+  });
+
+  test('a handshake with an inline icon well under the limit is served, and real clients go on', async () => {
+    const icon = { src: `data:image/png;base64,${'A'.repeat(20_000)}`, mimeType: 'image/png' };
+    const answer = await raw(gw.port, {
+      headers: JSON_POST,
+      body: initializeWith(1, { name: 'iconic', version: '1', icons: [icon] }, { sampling: {} }),
+    });
+    expect(answer.headers['mcp-session-id']).toBeDefined();
+    expect(answer.json).toMatchObject({ id: 1, result: { protocolVersion: '2025-11-25' } });
+    const { client } = await client2025(gw.url);
+    expect(textOf(await client.callTool({ name: 'echo', arguments: { message: 'after' } }))).toBe('Echo: after');
+    await client.close();
+  });
+});
