@@ -6,7 +6,7 @@
 import { describe, expect, test } from 'vitest';
 import { isStalled, OpenStreams } from '../../src/gateway/http/sse.ts';
 import { STALL_CHECKS, stallCount } from '../../src/gateway/http/stall.ts';
-import { StreamState } from '../../src/gateway/http/streams.ts';
+import { EventBudget, StreamState } from '../../src/gateway/http/streams.ts';
 import { ClientSession } from '../../src/gateway/mux/session.ts';
 
 const notification = (text: string) => ({
@@ -18,7 +18,12 @@ const notification = (text: string) => ({
 function state(limits: { maxEvents: number; maxEventBytes: number }) {
   const session = new ClientSession('session-id', 'streamable', 'test');
   const streams = new OpenStreams({ keepAliveMs: 0, maxBufferedBytes: 1 << 20 });
-  return new StreamState(session, streams, { ...limits, maxGetStreams: 4, upgradeAfterMs: 10_000 });
+  return new StreamState(session, streams, {
+    ...limits,
+    maxEventBytesTotal: Number.POSITIVE_INFINITY,
+    maxGetStreams: 4,
+    upgradeAfterMs: 10_000,
+  });
 }
 
 describe('messages held for a GET stream that is not open', () => {
@@ -35,6 +40,36 @@ describe('messages held for a GET stream that is not open', () => {
     const held = Array.from({ length: 8 }, () => s.sendStandalone(notification('small')));
     expect(held.filter(Boolean)).toHaveLength(5);
     expect(held.slice(5)).toEqual([false, false, false]);
+  });
+});
+
+describe('the event budget every session shares', () => {
+  const stored = (budget: EventBudget) => {
+    const session = new ClientSession('session-id', 'streamable', 'test');
+    const streams = new OpenStreams({ keepAliveMs: 0, maxBufferedBytes: 1 << 20 });
+    const limits = { maxEvents: 512, maxEventBytes: 10_000, maxEventBytesTotal: budget.maxBytes };
+    return new StreamState(session, streams, { ...limits, maxGetStreams: 4, upgradeAfterMs: 10_000 }, budget);
+  };
+
+  test('past the total, the largest stores give up their oldest events; a small store keeps its own', () => {
+    const budget = new EventBudget(5_000);
+    const small = stored(budget);
+    small.sendStandalone(notification('mine'));
+    const kept = small.storedBytes;
+    const hoarders = Array.from({ length: 5 }, () => stored(budget));
+    for (const h of hoarders) for (let i = 0; i < 4; i++) h.sendStandalone(notification('x'.repeat(900)));
+    expect(budget.bytes).toBeLessThanOrEqual(5_000);
+    expect(small.storedBytes).toBe(kept);
+    expect(budget.bytes).toBe(small.storedBytes + hoarders.reduce((n, h) => n + h.storedBytes, 0));
+  });
+
+  test('a closed session no longer counts', () => {
+    const budget = new EventBudget(1 << 20);
+    const a = stored(budget);
+    a.sendStandalone(notification('y'.repeat(500)));
+    expect(budget.bytes).toBeGreaterThan(500);
+    a.close();
+    expect(budget.bytes).toBe(0);
   });
 });
 

@@ -18,7 +18,7 @@ import { header } from './reply.ts';
 import { type McpRequest, refuse } from './request.ts';
 import type { OpenStreams } from './sse.ts';
 import type { SdkStreamWatch } from './stall.ts';
-import { HttpExchange, type StreamLimits, StreamState } from './streams.ts';
+import { EventBudget, HttpExchange, type StreamLimits, StreamState } from './streams.ts';
 
 export interface Sessions2025Options {
   sessions: SessionManager;
@@ -51,7 +51,9 @@ export class Sessions2025 {
 
   constructor(options: Sessions2025Options) {
     this.o = options;
-    this.newStreams = (session) => new StreamState(session, options.openStreams, options.streamLimits);
+    // One budget for every session's event store (EventBudget).
+    const budget = new EventBudget(options.streamLimits.maxEventBytesTotal);
+    this.newStreams = (session) => new StreamState(session, options.openStreams, options.streamLimits, budget);
     const { stalls } = options;
     if (stalls) this.onUnsent = (res) => stalls.watch(res, 'json');
   }

@@ -30,6 +30,8 @@ interface OutStream {
 export interface StreamLimits {
   maxEvents: number;
   maxEventBytes: number;
+  /** What every session's event store holds together (EventBudget). */
+  maxEventBytesTotal: number;
   maxGetStreams: number;
   upgradeAfterMs: number;
 }
@@ -37,9 +39,50 @@ export interface StreamLimits {
 export const DEFAULT_STREAM_LIMITS: StreamLimits = {
   maxEvents: 512,
   maxEventBytes: 4 * 1024 * 1024,
+  maxEventBytesTotal: 64 * 1024 * 1024,
   maxGetStreams: 4,
   upgradeAfterMs: 10_000,
 };
+
+/**
+ * The bytes every session's event store holds together. Each store is bounded (maxEventBytes), but one client's
+ * 100 sessions that each filled theirs (a 4 MB tool answer apiece, taken as an event stream) held 400 MB, past a
+ * pod's 512 Mi. Past the total, the largest store gives up its oldest events: the sessions that hoard pay, and
+ * a session with a few small events keeps them. Events are only for resumption; the live stream is unaffected.
+ */
+export class EventBudget {
+  readonly maxBytes: number;
+  private total = 0;
+  private readonly stores = new Set<StreamState>();
+
+  constructor(maxBytes: number) {
+    this.maxBytes = maxBytes;
+  }
+
+  get bytes(): number {
+    return this.total;
+  }
+
+  join(store: StreamState): void {
+    this.stores.add(store);
+  }
+
+  /** A store closed: its events no longer count. */
+  leave(store: StreamState, bytes: number): void {
+    if (this.stores.delete(store)) this.total -= bytes;
+  }
+
+  changed(delta: number): void {
+    this.total += delta;
+    while (this.total > this.maxBytes) {
+      let largest: StreamState | undefined;
+      for (const s of this.stores) if (!largest || s.storedBytes > largest.storedBytes) largest = s;
+      const dropped = largest?.dropOldest() ?? 0;
+      if (dropped === 0) return;
+      this.total -= dropped;
+    }
+  }
+}
 
 /** A 2025 session's streams; also its transport (unsolicited messages go to the newest GET stream). */
 export class StreamState implements SessionTransport {
@@ -56,11 +99,33 @@ export class StreamState implements SessionTransport {
   private undelivered: Array<{ id: string; data: string }> = [];
   private undeliveredBytes = 0;
 
-  constructor(session: ClientSession, openStreams: OpenStreams, limits: StreamLimits = DEFAULT_STREAM_LIMITS) {
+  private readonly budget?: EventBudget;
+
+  constructor(
+    session: ClientSession,
+    openStreams: OpenStreams,
+    limits: StreamLimits = DEFAULT_STREAM_LIMITS,
+    budget?: EventBudget,
+  ) {
     this.session = session;
     this.openStreams = openStreams;
     this.limits = limits;
     this.streams.set(0, this.standalone);
+    this.budget = budget;
+    budget?.join(this);
+  }
+
+  /** The bytes of this session's stored events. */
+  get storedBytes(): number {
+    return this.eventBytes;
+  }
+
+  /** Drops the oldest stored event for the budget (which counts it): its bytes, 0 when there is none. */
+  dropOldest(): number {
+    const old = this.events.shift();
+    if (!old) return 0;
+    this.eventBytes -= old.data.length;
+    return old.data.length;
   }
 
   deliver(message: JsonRpcMessage): boolean {
@@ -73,6 +138,9 @@ export class StreamState implements SessionTransport {
 
   close(): void {
     this.closeAll();
+    this.budget?.leave(this, this.eventBytes);
+    this.events.length = 0;
+    this.eventBytes = 0;
   }
 
   get openGetStreams(): number {
@@ -89,11 +157,14 @@ export class StreamState implements SessionTransport {
   private store(stream: number, seq: number, data: string): void {
     this.events.push({ stream, seq, data });
     this.eventBytes += data.length;
+    let delta = data.length;
     while (this.events.length > this.limits.maxEvents || this.eventBytes > this.limits.maxEventBytes) {
       const old = this.events.shift();
       if (!old) break;
       this.eventBytes -= old.data.length;
+      delta -= old.data.length;
     }
+    this.budget?.changed(delta);
   }
 
   /** Writes to a stream, storing the event for resumption. */

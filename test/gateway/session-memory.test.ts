@@ -1,12 +1,12 @@
 /**
- * Hostile clients at the edges of a session's handshake and of the HTTP headers around it, against the real
- * gateway and the raw fixture server: what a session keeps of its `initialize` for its whole life.
+ * What a session keeps in the gateway's memory, against the real gateway and the raw fixture server, when a
+ * hostile client makes it as large as it can: its `initialize`, its event store.
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { MAX_HANDSHAKE_CHARS } from '../../src/gateway/mux/handshake.ts';
 import { client2025, NODE, ROOT, type RunningGateway, startGateway, stopAll, textOf, until } from './helpers.ts';
-import { JSON_POST, legacyStream, raw } from './raw-http.ts';
+import { confirmedSession, JSON_POST, legacyStream, raw } from './raw-http.ts';
 
 const RAW_SERVER = [NODE, join(ROOT, 'test/gateway/fixtures/raw-server.ts')];
 
@@ -71,5 +71,52 @@ describe('an initialize carrying megabytes of clientInfo or capabilities', () =>
     const { client } = await client2025(gw.url);
     expect(textOf(await client.callTool({ name: 'echo', arguments: { message: 'after' } }))).toBe('Echo: after');
     await client.close();
+  });
+});
+
+describe('event stores that one client fills in many sessions', () => {
+  let gw: RunningGateway;
+  beforeAll(async () => {
+    gw = await startGateway(['stdio', '--', ...RAW_SERVER]);
+  });
+
+  /** A tools/call of echo answered as an event stream (the client takes nothing else), so it is stored. */
+  const echoAsStream = (port: number, sessionId: string, message: string, from?: string) =>
+    raw(port, {
+      headers: { ...JSON_POST, accept: 'text/event-stream', 'mcp-session-id': sessionId },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'tools/call',
+        params: { name: 'echo', arguments: { message } },
+      }),
+      from,
+    });
+  /** What resuming the session's first POST stream replays. */
+  const replay = async (port: number, sessionId: string, from?: string) =>
+    (
+      await raw(port, {
+        method: 'GET',
+        headers: { accept: 'text/event-stream', 'mcp-session-id': sessionId, 'last-event-id': '1-0' },
+        from,
+      })
+    ).text;
+
+  test('hold 64 MiB together: the hoarding sessions lose their oldest events, a small session keeps its own', async () => {
+    const victim = await confirmedSession(gw.port);
+    expect((await echoAsStream(gw.port, victim, 'victim')).text).toContain('Echo: victim');
+    // Each session's store is bounded at 4 MiB, but 100 sessions of one address held 400 MB of them.
+    const big = 'm'.repeat(3_900_000);
+    const hoarder: string[] = [];
+    for (let i = 0; i < 20; i++) {
+      const sid = await confirmedSession(gw.port, '127.0.0.2');
+      hoarder.push(sid);
+      const answer = await echoAsStream(gw.port, sid, big, '127.0.0.2');
+      expect(answer.headers['content-type']).toBe('text/event-stream');
+      expect(answer.text.length).toBeGreaterThan(3_900_000);
+    }
+    expect(await replay(gw.port, hoarder[0] as string, '127.0.0.2')).not.toContain('Echo: mmm');
+    expect(await replay(gw.port, hoarder[19] as string, '127.0.0.2')).toContain('Echo: mmm');
+    expect(await replay(gw.port, victim)).toContain('Echo: victim');
   });
 });
