@@ -1,8 +1,9 @@
 /**
- * The body gates of the POST endpoints, in order: content type (415), size (413, with a lingering close), JSON
+ * The body gates of the POST endpoints, in order: content type and content coding (415), size (413, with a lingering close), JSON
  * (400 / -32700), batch size and nesting depth (400 / -32600), then JSON-RPC shape (400 / -32600).
  */
 import type { Logger } from '../../observability/log.ts';
+import { clip } from '../clip.ts';
 import {
   errorResponse,
   INVALID_REQUEST,
@@ -25,6 +26,17 @@ const JSON_CONTENT_TYPE = /^application\/json\s*(;|$)/i;
 /** Whether a Content-Type names JSON (parameters such as charset allowed). */
 export function isJsonContentType(contentType: string | undefined): boolean {
   return JSON_CONTENT_TYPE.test(contentType ?? '');
+}
+
+/**
+ * Why a body's Content-Encoding is refused, or undefined for none (or `identity`). The gateway does not inflate
+ * request bodies (a gzip bomb is cheap to send): a compressed body was read as JSON text and refused with a parse
+ * error that sent the client looking at its JSON. 415 naming the coding is RFC 7694's answer.
+ */
+export function encodingProblem(encoding: string | undefined): string | undefined {
+  if (encoding === undefined || /^\s*(identity\s*)?$/i.test(encoding)) return undefined;
+  const shown = clip(JSON.stringify(encoding), 64);
+  return `Unsupported Media Type: Content-Encoding ${shown} is not accepted; send the body uncompressed`;
 }
 
 /**
@@ -67,6 +79,12 @@ export async function readJsonBody(request: McpRequest, maxBodyBytes: number, lo
   if (!isJsonContentType(header(req, 'content-type'))) {
     req.resume();
     refuse(request, 415, INVALID_REQUEST, 'Unsupported Media Type: Content-Type must be application/json');
+    return undefined;
+  }
+  const encoding = encodingProblem(header(req, 'content-encoding'));
+  if (encoding !== undefined) {
+    req.resume();
+    refuse(request, 415, INVALID_REQUEST, encoding, { 'accept-encoding': 'identity' });
     return undefined;
   }
   const body = await readBody(req, maxBodyBytes);

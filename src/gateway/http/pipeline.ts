@@ -5,7 +5,7 @@
  * Every request passes the same gates, in this order, then goes to its era:
  *   route (404) -> Origin (403, origin.ts) -> authentication (401, identity.ts) -> Mcp-Session-Id repeated with
  *   different values (400) -> replica relay (relay.ts)
- *   POST bodies: content type (415), size (413), JSON (400 / -32700), batch and depth (400) (body-gate.ts)
+ *   POST bodies: content type and coding (415), size (413), JSON (400 / -32700), batch and depth (400) (body-gate.ts)
  *   POST /mcp: Accept (406), MCP-Protocol-Version (400), drain (503 + Retry-After for new work), era (era.ts)
  *   per era: JSON-RPC shape (400), per-client rate limit (429 + Retry-After, client-limit.ts)
  * A gate that does not apply (no Origin header, no authentication, no session secret, no limit) costs a branch.
