@@ -57,3 +57,60 @@ describe('a compressed request body', () => {
     stream.close();
   });
 });
+
+const MODERN_META = {
+  'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+  'io.modelcontextprotocol/clientInfo': { name: 'raw', version: '1' },
+  'io.modelcontextprotocol/clientCapabilities': {},
+};
+
+describe('MCP headers a proxy sends twice', () => {
+  test('the same value twice is that value: MCP-Protocol-Version, Mcp-Method, Mcp-Name, in both eras', async () => {
+    const sid = await confirmedSession(gw.port);
+    const session = await raw(gw.port, {
+      headers: { ...JSON_POST, 'mcp-session-id': sid, 'mcp-protocol-version': ['2025-11-25', '2025-11-25'] },
+      body: echo('twice-25'),
+    });
+    expect(session.json).toMatchObject({ id: 'twice-25', result: { content: [{ text: 'Echo: hi' }] } });
+    const modern = await raw(gw.port, {
+      headers: {
+        ...JSON_POST,
+        'mcp-protocol-version': ['2026-07-28', '2026-07-28'],
+        'mcp-method': ['tools/call', 'tools/call'],
+        'mcp-name': ['echo', 'echo'],
+      },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 'twice-26',
+        method: 'tools/call',
+        params: { name: 'echo', arguments: { message: 'modern' }, _meta: MODERN_META },
+      }),
+    });
+    expect(modern.json).toMatchObject({ id: 'twice-26', result: { content: [{ text: 'Echo: modern' }] } });
+  });
+
+  test('two different versions are refused with the request id and say so; one header with a comma is one value', async () => {
+    const sid = await confirmedSession(gw.port);
+    const differ = await raw(gw.port, {
+      headers: { ...JSON_POST, 'mcp-session-id': sid, 'mcp-protocol-version': ['2025-06-18', '2025-11-25'] },
+      body: echo('differ'),
+    });
+    expect(differ.status).toBe(400);
+    expect(differ.json).toMatchObject({ id: 'differ', error: { code: -32600 } });
+    expect(differ.json?.error?.message).toContain(
+      'MCP-Protocol-Version is given more than once, with different values',
+    );
+    const name = await raw(gw.port, {
+      headers: { ...JSON_POST, 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'a,b' },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 'comma',
+        method: 'tools/call',
+        params: { name: 'a,b', arguments: {}, _meta: MODERN_META },
+      }),
+    });
+    // Reaches the server (which knows no such tool) rather than being taken for two copies.
+    expect(name.status).toBe(200);
+    expect(name.json).toMatchObject({ id: 'comma' });
+  });
+});

@@ -215,6 +215,13 @@ export class McpHttp {
       refuse(request, 406, INVALID_REQUEST, message);
       return;
     }
+    let differing: string | undefined;
+    for (const name of REPEATABLE_COPIES) if (!foldIdenticalCopies(req, name)) differing ??= name;
+    if (differing === 'mcp-protocol-version') {
+      const message = 'Bad Request: MCP-Protocol-Version is given more than once, with different values; send one';
+      refuse(request, 400, INVALID_REQUEST, message);
+      return;
+    }
     const version = header(req, 'mcp-protocol-version');
     const unsupported = unsupportedVersion(version);
     if (unsupported !== undefined) {
@@ -251,4 +258,23 @@ function sessionIdHeader(req: IncomingMessage): string | null | undefined {
   if (value === undefined || !value.includes(',')) return value;
   const copies = new Set(req.headersDistinct['mcp-session-id']);
   return copies.size === 1 ? (copies.values().next().value as string) : null;
+}
+
+/** The single-valued MCP headers a proxy may repeat: identical copies name one value (foldIdenticalCopies). */
+const REPEATABLE_COPIES = ['mcp-protocol-version', 'mcp-method', 'mcp-name'] as const;
+
+/**
+ * A header sent twice with the same value (a proxy that adds it again) becomes that value, for the gates here and
+ * for the SDK, which reads it again: Node joins the copies with ", ", which was an "unsupported
+ * MCP-Protocol-Version" 400 (or an Mcp-Method mismatch) for a well-formed request. Copies that differ stay
+ * joined (false), and are refused: the version here, Mcp-Method and Mcp-Name by the SDK as a header and body
+ * mismatch. One header with a comma in it (an Mcp-Name URI) is one copy, left alone.
+ */
+function foldIdenticalCopies(req: IncomingMessage, name: string): boolean {
+  const value = req.headers[name];
+  if (typeof value !== 'string' || !value.includes(',')) return true;
+  const copies = new Set(req.headersDistinct[name]);
+  if (copies.size !== 1) return (req.headersDistinct[name]?.length ?? 0) <= 1;
+  req.headers[name] = copies.values().next().value as string;
+  return true;
 }
