@@ -114,3 +114,34 @@ describe('MCP headers a proxy sends twice', () => {
     expect(name.json).toMatchObject({ id: 'comma' });
   });
 });
+
+describe('a JSON-RPC batch sent as 2026-07-28 traffic', () => {
+  const modernCall = (id: string) => ({
+    jsonrpc: '2.0',
+    id,
+    method: 'tools/call',
+    params: { name: 'echo', arguments: { message: id }, _meta: MODERN_META },
+  });
+
+  test('is refused with -32600 saying the revision has no batches, whether the header or the envelope says so', async () => {
+    for (const [headers, body] of [
+      [{ 'mcp-protocol-version': '2026-07-28' }, [modernCall('a'), modernCall('b')]],
+      [{ 'mcp-protocol-version': '2026-07-28' }, [JSON.parse(echo('plain'))]],
+      [{}, [JSON.parse(echo('plain')), modernCall('c')]],
+    ] as const) {
+      const answer = await raw(gw.port, { headers: { ...JSON_POST, ...headers }, body: JSON.stringify(body) });
+      expect(answer.status, JSON.stringify(body)).toBe(400);
+      expect(answer.json).toMatchObject({ id: null, error: { code: -32600 } });
+      expect(answer.json?.error?.message).toMatch(/no JSON-RPC batches; send each request in its own POST/);
+    }
+  });
+
+  test('a 2025 sessionless batch is still served, each answer by its id', async () => {
+    const answer = await raw(gw.port, { headers: JSON_POST, body: `[${echo(1, 'one')},${echo(2, 'two')}]` });
+    expect(answer.status).toBe(200);
+    expect(JSON.parse(answer.text)).toMatchObject([
+      { id: 1, result: { content: [{ text: 'Echo: one' }] } },
+      { id: 2, result: { content: [{ text: 'Echo: two' }] } },
+    ]);
+  });
+});

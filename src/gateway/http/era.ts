@@ -34,6 +34,21 @@ export function looksLike2026(versionHeader: string | undefined, body: unknown):
   return isObject(meta) && Object.keys(meta).some((k) => k.startsWith('io.modelcontextprotocol/'));
 }
 
+/**
+ * Why a sessionless batch is refused, or undefined: the 2026-07-28 revision has no batches (the SDK refuses one
+ * holding a request with its envelope). Without this the batch went to the 2025 path, since only single
+ * messages are classified, and its 2026 requests were answered without the revision's result fields.
+ */
+export function modernBatchProblem(versionHeader: string | undefined, body: unknown): string | undefined {
+  if (!Array.isArray(body)) return undefined;
+  const modern = versionHeader !== undefined && versionHeader >= '2026';
+  if (!modern && !body.some((m) => looksLike2026(undefined, m))) return undefined;
+  const why = modern
+    ? `MCP-Protocol-Version ${versionHeader} has`
+    : 'a request carries the 2026-07-28 _meta envelope, and that revision has';
+  return `Invalid Request: ${why} no JSON-RPC batches; send each request in its own POST`;
+}
+
 /** The era of a POST /mcp: its session's, else 2026-07-28 for one valid message that looks it, else 2025. */
 export function postEra(sessionId: string | undefined, versionHeader: string | undefined, body: unknown): PostEra {
   if (sessionId !== undefined) return '2025-session';

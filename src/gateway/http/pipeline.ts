@@ -25,7 +25,7 @@ import { type SessionManager, SessionRefused } from '../sessions.ts';
 import { acceptedFormats } from './accept.ts';
 import { readJsonBody } from './body-gate.ts';
 import { ClientLimit } from './client-limit.ts';
-import { looksLike2026, postEra, startsNewWork, unsupportedVersion } from './era.ts';
+import { looksLike2026, modernBatchProblem, postEra, startsNewWork, unsupportedVersion } from './era.ts';
 import { Sessions2025 } from './era-2025-sessions.ts';
 import { Stateless2026 } from './era-2026-07-28.ts';
 import { Sse2024 } from './era-sse-2024.ts';
@@ -230,6 +230,11 @@ export class McpHttp {
     }
     if (this.o.isDraining() && startsNewWork(sessionId, parsed, looksLike2026(version, parsed))) {
       refuseSession(request, SessionRefused.draining());
+      return;
+    }
+    const batchProblem = sessionId === undefined ? modernBatchProblem(version, parsed) : undefined;
+    if (batchProblem !== undefined) {
+      refuse(request, 400, INVALID_REQUEST, batchProblem);
       return;
     }
     switch (postEra(sessionId, version, parsed)) {
