@@ -231,11 +231,9 @@ export class Mux {
       case 'ping':
         sink.respond(resultResponse(request.id, {}));
         return;
-      case 'tools/call': {
-        const name = params?.name;
-        if (typeof name === 'string' && this.tools.refuse(session, request, name, sink, this.toolBackend)) return;
+      case 'tools/call':
+        if (this.tools.refuse(session, request, params?.name, sink, this.toolBackend)) return;
         break;
-      }
       case 'resources/subscribe':
       case 'resources/unsubscribe': {
         const uri = params?.uri;

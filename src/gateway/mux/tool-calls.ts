@@ -11,6 +11,8 @@ import { type Call, onBehalfOf } from './call.ts';
 import type { ClientSession, Sink } from './session.ts';
 import type { MuxUpstream } from './upstream.ts';
 
+const NAME_NOT_A_STRING = 'Invalid params: a tools/call needs params.name, a string naming the tool to call';
+
 export interface MuxPolicy {
   toolAllowed(name: string): boolean;
   /** Whether tools/list results need filtering. */
@@ -37,16 +39,23 @@ export class ToolCalls {
   }
 
   /**
-   * The gates of a tools/call naming `name`; true when it was refused (answered and audited here, with the
-   * aggregate's backend the name belongs to).
+   * The gates of a tools/call naming `name` (its `params.name`); true when it was refused (answered and audited
+   * here, with the aggregate's backend the name belongs to).
    */
   refuse(
     session: ClientSession,
     request: JsonRpcRequest,
-    name: string,
+    name: unknown,
     sink: Sink,
     backendOf?: (name: string) => string | undefined,
   ): boolean {
+    if (typeof name !== 'string') {
+      // No policy can judge it, so it goes no further: a server that looks tools up by property (`tools[name]`)
+      // reads ["get-env"] as get-env, and a denied tool ran unaudited by name.
+      this.refused(session, request, 'invalid');
+      sink.respond(errorResponse(request.id, INVALID_PARAMS, NAME_NOT_A_STRING));
+      return true;
+    }
     if (!this.metrics.tools.accepts(name)) {
       this.refused(session, request, 'invalid');
       sink.respond(errorResponse(request.id, INVALID_PARAMS, toolNameProblem(name)));
