@@ -145,3 +145,25 @@ describe('a JSON-RPC batch sent as 2026-07-28 traffic', () => {
     ]);
   });
 });
+
+describe('a body that starts with a UTF-8 byte order mark', () => {
+  test('is read as the JSON after it (RFC 8259 8.1), in the session eras and 2026-07-28', async () => {
+    const sid = await confirmedSession(gw.port);
+    const bom = '\ufeff'; // EF BB BF once the body is encoded as UTF-8
+    const body = `${bom}${echo('bom', 'marked')}`;
+    const session = await raw(gw.port, { headers: { ...JSON_POST, 'mcp-session-id': sid }, body });
+    expect(session.json).toMatchObject({ id: 'bom', result: { content: [{ text: 'Echo: marked' }] } });
+    const modern = await raw(gw.port, {
+      headers: { ...JSON_POST, 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'echo' },
+      body: `${bom}${JSON.stringify({ jsonrpc: '2.0', id: 'bom-26', method: 'tools/call', params: { name: 'echo', arguments: { message: 'm' }, _meta: MODERN_META } })}`,
+    });
+    expect(modern.json).toMatchObject({ id: 'bom-26', result: { content: [{ text: 'Echo: m' }] } });
+    // Only a leading mark: anywhere else it is still a parse error.
+    const inside = await raw(gw.port, {
+      headers: { ...JSON_POST, 'mcp-session-id': sid },
+      body: ` ${bom}${echo('x')}`,
+    });
+    expect(inside.status).toBe(400);
+    expect(inside.json?.error?.code).toBe(-32700);
+  });
+});

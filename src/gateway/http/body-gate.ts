@@ -101,7 +101,10 @@ export async function readJsonBody(request: McpRequest, maxBodyBytes: number, lo
   }
   let parsed: unknown;
   try {
-    parsed = JSON.parse(body.body.toString('utf8'));
+    const text = body.body.toString('utf8');
+    // A leading byte order mark (a body file saved by Windows tools, sent with curl -d @file) is not JSON, but
+    // RFC 8259 (8.1) lets a parser ignore it: it was a parse error that pointed at nothing the client could see.
+    parsed = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
   } catch {
     refuse(request, 400, PARSE_ERROR, 'Parse error: the body is not valid JSON');
     return undefined;
