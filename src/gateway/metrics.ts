@@ -242,7 +242,7 @@ export class GatewayMetrics {
     });
     this.droppedMessages = new Counter({
       name: 'mcp_gateway_dropped_messages_total',
-      help: 'Messages from the server the gateway could not attribute or deliver, by reason',
+      help: 'Messages the gateway could not attribute or deliver (from the server, or to one not reading), by reason',
       labelNames: ['reason'],
       registers,
     });

@@ -1,11 +1,22 @@
 /**
  * What a session keeps in the gateway's memory, against the real gateway and the raw fixture server, when a
- * hostile client makes it as large as it can: its `initialize`, its event store.
+ * hostile client makes it as large as it can: its `initialize`, its event store, and the notifications it sends a
+ * server that stopped reading.
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { MAX_HANDSHAKE_CHARS } from '../../src/gateway/mux/handshake.ts';
-import { client2025, NODE, ROOT, type RunningGateway, startGateway, stopAll, textOf, until } from './helpers.ts';
+import {
+  client2025,
+  metricValue,
+  NODE,
+  ROOT,
+  type RunningGateway,
+  startGateway,
+  stopAll,
+  textOf,
+  until,
+} from './helpers.ts';
 import { confirmedSession, JSON_POST, legacyStream, raw } from './raw-http.ts';
 
 const RAW_SERVER = [NODE, join(ROOT, 'test/gateway/fixtures/raw-server.ts')];
@@ -118,5 +129,31 @@ describe('event stores that one client fills in many sessions', () => {
     expect(await replay(gw.port, hoarder[0] as string, '127.0.0.2')).not.toContain('Echo: mmm');
     expect(await replay(gw.port, hoarder[19] as string, '127.0.0.2')).toContain('Echo: mmm');
     expect(await replay(gw.port, victim)).toContain('Echo: victim');
+  });
+});
+
+describe('notifications to a server that stopped reading its stdin', () => {
+  test('are dropped (and counted) past the backlog bound instead of queueing in the gateway; requests get the error', async () => {
+    // The deaf server answers nothing after its handshake, so readiness never comes: wait for the handshake.
+    const deaf = await startGateway(['stdio', '--', ...RAW_SERVER, '--deaf'], { waitReady: false });
+    await deaf.waitForLog((l) => l.msg === 'MCP server ready');
+    const sid = await confirmedSession(deaf.port);
+    const headers = { ...JSON_POST, 'mcp-session-id': sid };
+    // 30 of these were 117 MB held in the gateway, with no bound: notifications are free of the request backlog.
+    const note = JSON.stringify({
+      jsonrpc: '2.0',
+      method: 'notifications/junk',
+      params: { data: 'n'.repeat(3_900_000) },
+    });
+    for (let i = 0; i < 30; i++) expect((await raw(deaf.port, { headers, body: note })).status).toBe(202);
+    expect(await metricValue(deaf, 'mcp_gateway_dropped_messages_total', { reason: 'server_backlog' })).toBeGreaterThan(
+      20,
+    );
+    const call = await raw(deaf.port, { headers, body: '{"jsonrpc":"2.0","id":"late","method":"tools/list"}' });
+    expect(call.json).toMatchObject({
+      id: 'late',
+      error: { code: -32000, message: expect.stringContaining('not keeping up') },
+    });
+    await deaf.stop('SIGKILL');
   });
 });

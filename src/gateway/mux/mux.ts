@@ -1,7 +1,6 @@
 /**
  * The multiplexer between many client sessions and one or more MCP server connections, composed of the layers
- * below it:
- *
+ * below it (and options.ts: its options, and keepsUp, the backlog bound on what goes to a server):
  * - pending.ts: calls in flight; ids and progress tokens rewritten, timeouts, every ending through one hook
  *   (`ended` here says what each ending means to the client, the server, metrics and audit);
  * - attribution.ts: which session a server request or notification belongs to (pure);
@@ -43,7 +42,7 @@ import { type Call, newCall, sentParams } from './call.ts';
 import { duplicateIdProblem, ENDINGS, MCP_PARAMS_PROBLEM, replyFor, upstreamFailedMessage } from './endings.ts';
 import { answerInitialize } from './handshake.ts';
 import { InputFlows } from './input-flows.ts';
-import type { MuxOptions } from './options.ts';
+import { keepsUp, type MuxOptions } from './options.ts';
 import { type Ending, PendingTable } from './pending.ts';
 import { RelayedRequests } from './relayed.ts';
 import { type MuxRouting, singleRouting } from './routing.ts';
@@ -272,11 +271,16 @@ export class Mux {
       }
       case 'notifications/roots/list_changed':
         // Roots are one client's view; a shared server was not told about them.
-        if (this.o.perSession) this.upstream.send(note);
+        if (this.o.perSession) this.notifyServer(this.upstream, note);
         return;
       default:
-        for (const upstream of this.linked.keys()) upstream.send(note);
+        for (const upstream of this.linked.keys()) this.notifyServer(upstream, note);
     }
+  }
+
+  private notifyServer(upstream: MuxUpstream, note: JsonRpcNotification): void {
+    if (keepsUp(upstream, this.o)) upstream.send(note);
+    else this.metrics.droppedMessages.inc({ reason: 'server_backlog' });
   }
 
   handleResponse(session: ClientSession, response: JsonRpcResponse): void {
@@ -342,7 +346,7 @@ export class Mux {
       sink.respond(errorResponse(request.id, INVALID_REQUEST, duplicateIdProblem(request.id)));
       return;
     }
-    if (upstream.backlog() > (this.o.maxBacklogBytes ?? 16 * 1024 * 1024)) {
+    if (!keepsUp(upstream, this.o)) {
       sink.respond(errorResponse(request.id, SERVER_ERROR, 'the MCP server is not keeping up; retry later'));
       return;
     }
@@ -368,7 +372,6 @@ export class Mux {
   }
 
   // ---- server -> client
-
   private fromServer(upstream: MuxUpstream, message: JsonRpcMessage): void {
     if ('method' in message) {
       if ('id' in message) this.serverRequest(upstream, message as JsonRpcRequest);

@@ -8,6 +8,18 @@ import type { MuxRouting } from './routing.ts';
 import type { MuxPolicy } from './tool-calls.ts';
 import type { MuxUpstream } from './upstream.ts';
 
+/** The default of MuxOptions.maxBacklogBytes. */
+export const MAX_BACKLOG_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Whether the server takes what is sent to it: its backlog is under `maxBacklogBytes`. Past it a request is
+ * refused, and a client notification (which has no answer to refuse) dropped: a server stuck in a long task
+ * stops reading its stdin, and 60 notifications of 3.9 MB each had grown the gateway by 310 MB.
+ */
+export function keepsUp(upstream: MuxUpstream, options: MuxOptions): boolean {
+  return upstream.backlog() <= (options.maxBacklogBytes ?? MAX_BACKLOG_BYTES);
+}
+
 export interface MuxOptions {
   /**
    * The server; with `routing`, the front the HTTP layer reads (readiness, the combined handshake that
@@ -24,7 +36,7 @@ export interface MuxOptions {
   requestTimeoutMs: number;
   /** How long a request waits for a (re)starting server before it fails. */
   readyWaitMs: number;
-  /** Bytes queued towards the server beyond which new requests are refused. */
+  /** Bytes queued towards the server beyond which new requests are refused and notifications dropped (keepsUp). */
   maxBacklogBytes?: number;
   /** A list_changed or resources/updated notification, for the 2026 subscriptions/listen streams. */
   onServerEvent?: (message: JsonRpcNotification) => void;
