@@ -42,12 +42,13 @@ import { type Call, newCall, sentParams } from './call.ts';
 import { duplicateIdProblem, ENDINGS, MCP_PARAMS_PROBLEM, replyFor, upstreamFailedMessage } from './endings.ts';
 import { answerInitialize } from './handshake.ts';
 import { InputFlows } from './input-flows.ts';
-import { keepsUp, type MuxOptions } from './options.ts';
+import { keepsUp, type MuxOptions, notifyServer } from './options.ts';
 import { type Ending, PendingTable } from './pending.ts';
 import { RelayedRequests } from './relayed.ts';
 import { type MuxRouting, singleRouting } from './routing.ts';
 import type { ClientSession, Sink } from './session.ts';
 import { Subscriptions, subscribeProblem } from './subscriptions.ts';
+import { TaskOwners } from './tasks.ts';
 import { ToolCalls, ToolDiscovery } from './tool-calls.ts';
 import type { MuxUpstream } from './upstream.ts';
 
@@ -64,6 +65,7 @@ export class Mux {
   private readonly log: Logger;
   private readonly calls: PendingTable<Call>;
   private readonly relayed = new RelayedRequests();
+  private readonly tasks = new TaskOwners();
   private readonly inputs: InputFlows;
   private readonly subscriptions: Subscriptions;
   private readonly tools: ToolCalls;
@@ -195,7 +197,7 @@ export class Mux {
       call.sink.respond({
         jsonrpc: '2.0',
         id: call.clientId,
-        result: this.tools.filterResult(call.method, response.result),
+        result: this.tasks.result(call.session, call.method, this.tools.filterResult(call.method, response.result)),
       });
     }
     // Metrics and the audit line after the answer is on its way: they are not on the client's critical path.
@@ -252,6 +254,8 @@ export class Mux {
       case 'logging/setLevel':
         this.logLevel = params;
         break;
+      default:
+        if (this.tasks.refuse(session, request, sink)) return;
     }
     this.forward(session, request, sink);
   }
@@ -271,16 +275,11 @@ export class Mux {
       }
       case 'notifications/roots/list_changed':
         // Roots are one client's view; a shared server was not told about them.
-        if (this.o.perSession) this.notifyServer(this.upstream, note);
+        if (this.o.perSession) notifyServer(this.upstream, note, this.o);
         return;
       default:
-        for (const upstream of this.linked.keys()) this.notifyServer(upstream, note);
+        for (const upstream of this.linked.keys()) notifyServer(upstream, note, this.o);
     }
-  }
-
-  private notifyServer(upstream: MuxUpstream, note: JsonRpcNotification): void {
-    if (keepsUp(upstream, this.o)) upstream.send(note);
-    else this.metrics.droppedMessages.inc({ reason: 'server_backlog' });
   }
 
   handleResponse(session: ClientSession, response: JsonRpcResponse): void {
@@ -386,6 +385,7 @@ export class Mux {
 
   private serverNotification(upstream: MuxUpstream, note: JsonRpcNotification): void {
     const params = note.params;
+    if (this.tasks.status(note, this.sessions)) return;
     switch (note.method) {
       case 'notifications/progress': {
         const call = this.calls.byToken(params?.progressToken);

@@ -20,6 +20,12 @@ export function keepsUp(upstream: MuxUpstream, options: MuxOptions): boolean {
   return upstream.backlog() <= (options.maxBacklogBytes ?? MAX_BACKLOG_BYTES);
 }
 
+/** A client notification to a server, unless the server does not keep up: it has no answer to refuse, so it is dropped. */
+export function notifyServer(upstream: MuxUpstream, note: JsonRpcNotification, options: MuxOptions): void {
+  if (keepsUp(upstream, options)) upstream.send(note);
+  else options.metrics.droppedMessages.inc({ reason: 'server_backlog' });
+}
+
 export interface MuxOptions {
   /**
    * The server; with `routing`, the front the HTTP layer reads (readiness, the combined handshake that
