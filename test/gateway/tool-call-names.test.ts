@@ -1,7 +1,7 @@
 /**
- * A tools/call whose `params.name` is not a string, against the real gateway with a deny list in front of the raw
- * fixture server (which, like a server that looks tools up by property, runs echo for any name it does not know):
- * no policy can judge such a name, so it must never reach the server.
+ * A tools/call whose `params.name` is not a string, or comes twice in different case, against the real gateway
+ * with a deny list in front of the raw fixture server (which, like a server that looks tools up by property, runs
+ * echo for any name it does not know): the policy must judge the name the server will act on, or refuse.
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -70,6 +70,21 @@ describe('a tools/call whose name is not a string', () => {
     await until(() => /"id":"legacy-odd","error":\{"code":-32602/.test(stream.received()), 5_000, 'the refusal');
     expect(stream.received()).not.toContain('Echo:');
     stream.close();
+  });
+
+  test('a second name differing only in case is refused: Go servers (encoding/json) would call that one', async () => {
+    const sid = await confirmedSession(gw.port);
+    for (const key of ['NAME', 'Name', 'nAmE']) {
+      const body = `{"jsonrpc":"2.0","id":"twin-${key}","method":"tools/call","params":{"name":"touch","arguments":{"message":"should not run"},"${key}":"echo"}}`;
+      const answer = await raw(gw.port, { headers: { ...JSON_POST, 'mcp-session-id': sid }, body });
+      expect(answer.json, key).toMatchObject({ id: `twin-${key}`, error: { code: -32602 } });
+      expect(answer.json?.error?.message).toContain(`params holds "${key}" beside "name"`);
+    }
+    const plain = await raw(gw.port, {
+      headers: { ...JSON_POST, 'mcp-session-id': sid },
+      body: '{"jsonrpc":"2.0","id":"one","method":"tools/call","params":{"name":"touch","arguments":{"names":"x"}}}',
+    });
+    expect(plain.json).toMatchObject({ id: 'one', result: {} });
   });
 
   test('2026-07-28: the same refusal, though the Mcp-Name header names the denied tool', async () => {

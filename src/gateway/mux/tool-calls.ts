@@ -4,6 +4,7 @@
  * line and metrics of every call, and the server's tool names read at each start.
  */
 import type { AuditWriter } from '../audit.ts';
+import { clip } from '../clip.ts';
 import type { GatewayMetrics } from '../metrics.ts';
 import { errorResponse, INVALID_PARAMS, isObject, type JsonRpcRequest, RATE_LIMITED } from '../protocol/jsonrpc.ts';
 import { toolNameProblem } from '../tool-names.ts';
@@ -12,6 +13,18 @@ import type { ClientSession, Sink } from './session.ts';
 import type { MuxUpstream } from './upstream.ts';
 
 const NAME_NOT_A_STRING = 'Invalid params: a tools/call needs params.name, a string naming the tool to call';
+
+/**
+ * A key of a tools/call's params other than `name` that is `name` regardless of case (`NAME`, `Name`). The
+ * policy judges `name`, and the params go to the server as sent: Go's encoding/json (mcp-go servers) matches
+ * keys without regard to case and keeps the last, so {"name":"echo","NAME":"get-env"} passed a deny list of
+ * get-env and called it.
+ */
+function nameVariant(params: Record<string, unknown> | undefined): string | undefined {
+  if (params === undefined) return undefined;
+  for (const k in params) if (k !== 'name' && k.toLowerCase() === 'name') return k;
+  return undefined;
+}
 
 export interface MuxPolicy {
   toolAllowed(name: string): boolean;
@@ -54,6 +67,14 @@ export class ToolCalls {
       // reads ["get-env"] as get-env, and a denied tool ran unaudited by name.
       this.refused(session, request, 'invalid');
       sink.respond(errorResponse(request.id, INVALID_PARAMS, NAME_NOT_A_STRING));
+      return true;
+    }
+    const variant = nameVariant(request.params);
+    if (variant !== undefined) {
+      this.refused(session, request, 'invalid');
+      const shown = clip(JSON.stringify(variant), 64);
+      const message = `Invalid params: params holds ${shown} beside "name"; a server that matches keys regardless of case (Go's encoding/json) calls the tool it names instead: send only "name"`;
+      sink.respond(errorResponse(request.id, INVALID_PARAMS, message));
       return true;
     }
     if (!this.metrics.tools.accepts(name)) {
