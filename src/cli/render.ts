@@ -6,7 +6,7 @@ import { GROUP, KIND, VIRTUAL_KIND } from '../api/schema.ts';
 import type { McpServer, VirtualMcpServer } from '../api/types.generated.ts';
 import { InvalidMcpServerError, metadataErrors, parseMcpServer, parseVirtualMcpServer } from '../api/validate.ts';
 import { renderChildren } from '../render/index.ts';
-import { namespaceOf } from '../render/metadata.ts';
+import { nameOf, namespaceOf } from '../render/metadata.ts';
 import { renderVirtualChildren } from '../render/virtual.ts';
 import { backendsFile, selectBackends } from '../render/virtual-backends.ts';
 import { DEFAULT_GATEWAY_IMAGE, DEFAULT_OPERATOR_NAMESPACE, isNamespace } from './defaults.ts';
@@ -125,6 +125,7 @@ export function runRender(argv: string[], given: RenderIO = defaultIO): number {
   // In input order; a VirtualMcpServer is rendered once every McpServer of the input is known.
   const rendered: Array<unknown[] | (() => unknown[])> = [];
   const servers: McpServer[] = [];
+  const virtuals: VirtualMcpServer[] = [];
   let failed = false;
   let found = 0;
   for (const file of values.file) {
@@ -198,7 +199,8 @@ export function runRender(argv: string[], given: RenderIO = defaultIO): number {
             rendered.push(renderChildren(mcp, { gatewayImage, operatorNamespace }));
           } else {
             const vmcp = parseVirtualMcpServer(item);
-            rendered.push(() => renderVirtual(vmcp, servers, gatewayImage, where, io));
+            virtuals.push(vmcp);
+            rendered.push(() => renderVirtual(vmcp, servers, virtuals, gatewayImage, where, io));
           }
         } catch (err) {
           if (!(err instanceof InvalidMcpServerError)) throw err;
@@ -245,13 +247,21 @@ function clashingChildren(objects: unknown[]): string[] {
 function renderVirtual(
   vmcp: VirtualMcpServer,
   servers: McpServer[],
+  virtuals: VirtualMcpServer[],
   gatewayImage: string,
   where: string,
   io: RenderIO,
 ): unknown[] {
   const inNamespace = servers.filter((s) => namespaceOf(s) === namespaceOf(vmcp));
   const selection = selectBackends(vmcp, inNamespace);
+  const nested = new Set(virtuals.filter((v) => namespaceOf(v) === namespaceOf(vmcp)).map(nameOf));
   for (const name of selection.missing) {
+    if (nested.has(name)) {
+      io.stderr(
+        `render: ${where}: ${name} is a VirtualMcpServer in the input, not an McpServer: backends are McpServers only (an aggregate cannot be nested); list its McpServers instead\n`,
+      );
+      continue;
+    }
     io.stderr(
       `render: ${where}: McpServer ${name} is not in the input: its URL assumes it runs the gateway (http://${name}.${namespaceOf(vmcp)}.svc:8080/mcp)\n`,
     );

@@ -238,6 +238,25 @@ describe('mcp-operator render with a VirtualMcpServer', () => {
     expect(err.join('')).toContain('McpServer github is not in the input');
   });
 
+  it('says a listed VirtualMcpServer of the input is one, whichever document comes first', () => {
+    const outer = virtualServer('outer', { servers: [{ name: 'inner' }] });
+    const inner = virtualServer('inner', { servers: [{ name: 'memory' }] });
+    for (const docs of [
+      [outer, inner, stdioServer('memory')],
+      [stdioServer('memory'), inner, outer],
+    ]) {
+      const err: string[] = [];
+      const code = runRender(['-f', 'all.yaml'], {
+        stdout: () => {},
+        stderr: (t) => err.push(t),
+        readFile: () => docs.map((m) => stringify(m)).join('---\n'),
+      });
+      expect(code).toBe(0);
+      expect(err.join('')).toContain('inner is a VirtualMcpServer in the input, not an McpServer');
+      expect(err.join('')).not.toContain('McpServer inner is not in the input');
+    }
+  });
+
   it('refuses an invalid VirtualMcpServer naming the field', () => {
     const err: string[] = [];
     const code = runRender(['-f', 'bad.yaml'], {

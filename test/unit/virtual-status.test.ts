@@ -95,6 +95,26 @@ describe('computeVirtualStatus', () => {
     expect(condition(s, 'Ready')?.message).toContain('spec.servers[0] names McpServer github, which does not exist');
   });
 
+  it('names a listed VirtualMcpServer as one, not as an McpServer to create (its name is taken)', () => {
+    const v = vmcp({ servers: [{ name: 'memory' }, { name: 'inner' }] });
+    const s = computeVirtualStatus(
+      {
+        vmcp: v,
+        selection: selectBackends(v, [backend('memory', true, ['read_graph'])]),
+        deployment: readyDeployment,
+        pods: [],
+        virtualServers: new Set(['tools', 'inner']),
+        now: NOW,
+      },
+      undefined,
+    );
+    const message = condition(s, 'BackendsReady')?.message ?? '';
+    expect(condition(s, 'BackendsReady')).toMatchObject({ status: 'False', reason: 'BackendNotFound' });
+    expect(message).toContain('spec.servers[1] names inner, a VirtualMcpServer: backends are McpServers only');
+    expect(message).toContain('list the McpServers of inner here instead');
+    expect(message).not.toContain('create it');
+  });
+
   it('says NoBackends when the selector matches nothing', () => {
     const s = status(vmcp({ selector: { matchLabels: { team: 'a' } } }), [backend('memory', true, [], { team: 'b' })]);
     expect(condition(s, 'BackendsReady')).toMatchObject({ status: 'False', reason: 'NoBackends' });

@@ -400,6 +400,12 @@ export class VirtualReconciler {
             (this.exposedByIngress(live, ingressHash, applied) ? virtualExternalURL(vmcp) : undefined))
           : undefined,
         routeConditions: exposure.conditions,
+        virtualServers: new Set(
+          this.o.caches.virtualservers
+            .list()
+            .filter((v) => v.metadata.namespace === namespace)
+            .map((v) => v.metadata.name),
+        ),
         now: (this.o.now ?? (() => new Date().toISOString().replace(/\.\d+Z$/, 'Z')))(),
       },
       live.status,

@@ -34,6 +34,8 @@ export interface VirtualObservation {
   url?: string | undefined;
   externalURL?: string | undefined;
   routeConditions?: RouteCondition[] | undefined;
+  /** Names of the VirtualMcpServers of the namespace: one listed in spec.servers is named as such. */
+  virtualServers?: ReadonlySet<string> | undefined;
   now: string;
 }
 
@@ -55,7 +57,11 @@ const andMore = (items: string[]) =>
     ? `${items.slice(0, NAMED_IN_MESSAGE).join('; ')}; and ${items.length - NAMED_IN_MESSAGE} more`
     : items.join('; ');
 
-function backendsCondition(vmcp: VirtualMcpServer, selection: Selection): Draft {
+function backendsCondition(
+  vmcp: VirtualMcpServer,
+  selection: Selection,
+  virtualServers: ReadonlySet<string> = new Set(),
+): Draft {
   const namespace = vmcp.metadata?.namespace ?? 'default';
   const { backends } = selection;
   if (!backends.length) {
@@ -68,9 +74,11 @@ function backendsCondition(vmcp: VirtualMcpServer, selection: Selection): Draft 
   }
   const missing = backends
     .filter((b) => !b.server)
-    .map(
-      (b) =>
-        `spec.servers[${b.naming.listedAt}] names McpServer ${b.naming.name}, which does not exist in namespace ${namespace}: create it or remove it from spec.servers`,
+    .map((b) =>
+      // Creating an McpServer of that name would not help: its children would be the VirtualMcpServer's.
+      virtualServers.has(b.naming.name)
+        ? `spec.servers[${b.naming.listedAt}] names ${b.naming.name}, a VirtualMcpServer: backends are McpServers only (an aggregate cannot be nested); list the McpServers of ${b.naming.name} here instead, or remove it from spec.servers`
+        : `spec.servers[${b.naming.listedAt}] names McpServer ${b.naming.name}, which does not exist in namespace ${namespace}: create it or remove it from spec.servers`,
     );
   const notReady = backends
     .filter((b) => b.server && !isReady(b.server))
@@ -158,7 +166,7 @@ export function computeVirtualStatus(
   );
   const catalog = catalogOf(vmcp, selection);
   const ready = selection.backends.filter((b) => isReady(b.server));
-  const backends = backendsCondition(vmcp, selection);
+  const backends = backendsCondition(vmcp, selection, obs.virtualServers);
   const names = namesCondition(catalog, selection.backends.length);
   const find = (type: string) => base.conditions?.find((c) => c.type === type) as Condition;
 
