@@ -1457,7 +1457,7 @@ const status: Schema = {
     },
     url: str('In-cluster URL of the MCP endpoint.', { maxLength: 2048 }),
     externalURL: str(
-      'URL from outside the cluster: through the HTTPRoute once every parent Gateway accepted it (scheme from the listener), else through the Ingress once it is ours and the API server accepted it; unset otherwise (a refused or conflicting Ingress or route).',
+      'URL from outside the cluster: through the HTTPRoute once every parent Gateway accepted it (scheme from the listener), else through the Ingress once it is ours and the API server accepted it; unset otherwise (a refused or conflicting Ingress or route, or only wildcard host names such as *.example.com: they name no one host).',
       { maxLength: 2048 },
     ),
     replicas: { type: 'integer', description: 'Pods wanted.' },

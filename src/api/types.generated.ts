@@ -23,7 +23,7 @@ export interface McpServerStatus {
   conditions?: Array<Condition>;
   /** In-cluster URL of the MCP endpoint. */
   url?: string;
-  /** URL from outside the cluster: through the HTTPRoute once every parent Gateway accepted it (scheme from the listener), else through the Ingress once it is ours and the API server accepted it; unset otherwise (a refused or conflicting Ingress or route). */
+  /** URL from outside the cluster: through the HTTPRoute once every parent Gateway accepted it (scheme from the listener), else through the Ingress once it is ours and the API server accepted it; unset otherwise (a refused or conflicting Ingress or route, or only wildcard host names such as *.example.com: they name no one host). */
   externalURL?: string;
   /** Pods wanted. */
   replicas?: number;

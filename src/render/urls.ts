@@ -37,9 +37,17 @@ export function serviceURL(mcp: McpServer): string {
   return `http://${nameOf(mcp)}.${namespaceOf(mcp)}.svc:${GATEWAY_MCP_PORT}${clientPath(mcp)}`;
 }
 
+/**
+ * The host a client can use: the Ingress host unless it is a wildcard (*.example.com matches many names, and
+ * `https://*.example.com/mcp` is no URL), as the HTTPRoute's URL skips wildcard host names.
+ */
+export function ingressURLHost(ingress: McpServerSpec['ingress']): string | undefined {
+  return ingress?.host && !ingress.host.startsWith('*') ? ingress.host : undefined;
+}
+
 export function externalURL(mcp: McpServer): string | undefined {
-  const ingress = mcp.spec.ingress;
-  if (!ingress?.host) return undefined;
-  const scheme = ingress.tls ? 'https' : 'http';
-  return `${scheme}://${ingress.host}${basePath(mcp)}${clientPath(mcp)}`;
+  const host = ingressURLHost(mcp.spec.ingress);
+  if (!host) return undefined;
+  const scheme = mcp.spec.ingress?.tls ? 'https' : 'http';
+  return `${scheme}://${host}${basePath(mcp)}${clientPath(mcp)}`;
 }

@@ -29,7 +29,7 @@ import {
 } from './metadata.ts';
 import { renderIngress, renderService } from './network.ts';
 import { renderHTTPRoute } from './route.ts';
-import { basePath } from './urls.ts';
+import { basePath, ingressURLHost } from './urls.ts';
 import { backendCredentialsSecretName } from './virtual-credentials.ts';
 import {
   authMount,
@@ -64,9 +64,9 @@ export function virtualServiceURL(vmcp: VirtualMcpServer): string {
 }
 
 export function virtualExternalURL(vmcp: VirtualMcpServer): string | undefined {
-  const ingress = vmcp.spec.ingress;
-  if (!ingress?.host) return undefined;
-  return `${ingress.tls ? 'https' : 'http'}://${ingress.host}${basePath(vmcp)}/mcp`;
+  const host = ingressURLHost(vmcp.spec.ingress);
+  if (!host) return undefined;
+  return `${vmcp.spec.ingress?.tls ? 'https' : 'http'}://${host}${basePath(vmcp)}/mcp`;
 }
 
 function renderServiceAccount(vmcp: VirtualMcpServer): V1ServiceAccount | undefined {
