@@ -4,6 +4,8 @@
  * reference.ts takes their text from the McpServer catalogue.
  */
 
+import { ROUTE_CONDITION_REASONS, ROUTE_CONDITION_TYPES, type RouteConditionType } from './conditions.ts';
+
 export type VirtualConditionType =
   | 'Ready'
   | 'Available'
@@ -12,7 +14,7 @@ export type VirtualConditionType =
   | 'BackendsReady'
   | 'ToolNamesResolved';
 
-export const VIRTUAL_CONDITION_TYPES: Readonly<Record<VirtualConditionType, string>> = {
+export const VIRTUAL_CONDITION_TYPES: Readonly<Record<VirtualConditionType | RouteConditionType, string>> = {
   Ready:
     "True when the gateway's replicas are updated and ready at status.url and at least one backend is ready; False says why not.",
   Available: "True when at least one of the gateway's replicas is available.",
@@ -22,6 +24,7 @@ export const VIRTUAL_CONDITION_TYPES: Readonly<Record<VirtualConditionType, stri
   BackendsReady: 'True when every backend (listed or selected) exists and is Ready; False names those that are not.',
   ToolNamesResolved:
     'True when every tool of the ready and not-ready backends has a name of its own; False names the conflicts and the fix.',
+  ...ROUTE_CONDITION_TYPES,
 };
 
 /** The McpServer reasons that apply to the aggregate's own workload (its rollout and the refusals). */
@@ -43,6 +46,7 @@ export const WORKLOAD_REASONS: ReadonlySet<string> = new Set([
   'ConfigMapNotFound',
   'ConfigMapKeyNotFound',
   'ChildConflict',
+  'IngressConflict',
   'ReservedServiceAccount',
   'Forbidden',
   'ApplyFailed',
@@ -54,6 +58,8 @@ export const WORKLOAD_REASONS: ReadonlySet<string> = new Set([
   'CreateContainerConfigError',
   'CreateContainerError',
   'RunContainerError',
+  // spec.httpRoute is the McpServer's, and so is what the controller reports about it.
+  ...ROUTE_CONDITION_REASONS.map((r) => r.reason),
 ]);
 
 /** The reasons only a VirtualMcpServer has. */

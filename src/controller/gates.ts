@@ -95,12 +95,13 @@ export function cameFirst(a: Cached, b: Cached): boolean {
 }
 
 /**
- * Two McpServers exposing the same host and path would fight over one route: the Ingress that exists first
- * keeps it, the newcomer is refused (and withholds its own Ingress, reconcile.ts). `ingresses`: every Ingress
- * the cache holds (only the operator's own are visible: a user's Ingress on the same route is not seen).
+ * Two servers (McpServers or VirtualMcpServers) exposing the same host and path would fight over one route: the
+ * Ingress that exists first keeps it, the newcomer is refused (and withholds its own Ingress, reconcile.ts and
+ * virtual/reconcile.ts). `ingresses`: every Ingress the cache holds (only the operator's own are visible: a
+ * user's Ingress on the same route is not seen).
  */
 export function ingressConflict(
-  mcp: McpServer & Cached,
+  mcp: Cached,
   desired: readonly KubernetesObject[],
   ingresses: ReadonlyArray<V1Ingress & Cached>,
 ): Blocker | undefined {

@@ -3,7 +3,7 @@
  * McpServer cache, render, apply what changed, delete what is no longer wanted, write status only when it changed.
  * Level-triggered like the McpServer reconciler: every input is read from the caches on each pass.
  */
-import type { KubernetesObject, V1Deployment, V1Pod } from '@kubernetes/client-node';
+import type { KubernetesObject, V1Deployment, V1Ingress, V1Pod } from '@kubernetes/client-node';
 import { VIRTUAL_PLURAL } from '../../api/schema.ts';
 import type { McpServer, VirtualMcpServer, VirtualMcpServerStatus } from '../../api/types.generated.ts';
 import { InvalidMcpServerError, parseVirtualMcpServer } from '../../api/validate.ts';
@@ -33,6 +33,7 @@ import { canonicalJSON, needsApply, sha256, withSpecHash } from '../compare.ts';
 import type { EventRecorder } from '../events.ts';
 import {
   controlledBy,
+  ingressConflict,
   nameHeldByOther,
   nameTaken,
   type OperatorIdentity,
@@ -169,6 +170,18 @@ export class VirtualReconciler {
       );
       await this.updateStatus(live, vmcp, selection, reserved);
       return { result: 'success' }; // nothing changes until the spec does
+    }
+
+    // Another server's Ingress already serves this host and path: the ingress controller sends it there, so
+    // ours is withheld (and an earlier one of ours deleted) until the route is free, as for an McpServer.
+    const rival = ingressConflict(live, desired, this.o.caches.children.Ingress.list() as Array<V1Ingress & Cached>);
+    if (rival) {
+      await this.pruneObsolete(
+        live,
+        desired.filter((c) => c.kind !== STOPPED_BY[rival.reason]),
+      );
+      await this.updateStatus(live, vmcp, selection, rival);
+      return { result: 'requeue', reason: rival.reason };
     }
 
     const sessionKey = await this.ensureSessionSecret(live, vmcp);
@@ -397,7 +410,9 @@ export class VirtualReconciler {
         url: valid ? virtualServiceURL(vmcp) : undefined,
         externalURL: valid
           ? (exposure.externalURL ??
-            (this.exposedByIngress(live, ingressHash, applied) ? virtualExternalURL(vmcp) : undefined))
+            (blocker?.reason !== 'IngressConflict' && this.exposedByIngress(live, ingressHash, applied)
+              ? virtualExternalURL(vmcp)
+              : undefined))
           : undefined,
         routeConditions: exposure.conditions,
         virtualServers: new Set(
