@@ -87,3 +87,21 @@ export function needsApply(desired: KubernetesObject, live: KubernetesObject | u
   };
   return !isSubset({ ...rest, metadata: desiredMeta }, live);
 }
+
+/**
+ * The hash of the Secrets and ConfigMaps a pod reads (their content hashes, as the caches keep them): it changes
+ * when any of them does, which rolls the pods. Undefined when the pod reads none.
+ */
+export function referencesHash(
+  namespace: string,
+  refs: ReadonlyArray<{ kind: 'Secret' | 'ConfigMap'; name: string }>,
+  stores: Record<'secrets' | 'configMaps', { get(namespace: string, name: string): { hash?: string } | undefined }>,
+): string | undefined {
+  if (!refs.length) return undefined;
+  const parts = [...new Set(refs.map((r) => `${r.kind}/${r.name}`))].sort().map((id) => {
+    const [kind, name = ''] = id.split('/');
+    const store = kind === 'Secret' ? stores.secrets : stores.configMaps;
+    return `${id}=${store.get(namespace, name)?.hash ?? 'absent'}`;
+  });
+  return sha256(parts.join('\n')).slice(0, 32);
+}

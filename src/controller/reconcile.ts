@@ -23,7 +23,8 @@ import { ANNOTATION_SPEC_HASH, commonLabels, ownerReference, selectorLabels } fr
 import { renderIngress } from '../render/network.ts';
 import type { ObjectReference } from '../render/references.ts';
 import { sessionSecretName } from '../render/workload.ts';
-import { canonicalJSON, needsApply, sha256, withSpecHash } from './compare.ts';
+import { applyStages, EXPOSURE_KINDS } from './apply-stages.ts';
+import { canonicalJSON, needsApply, referencesHash, withSpecHash } from './compare.ts';
 import type { Discovery } from './discovery.ts';
 import { type DiscoveryTarget, discoveryFingerprint, discoveryTarget } from './discovery-runner.ts';
 import type { EventRecorder } from './events.ts';
@@ -102,19 +103,9 @@ export type Outcome =
 const STATUS_RECHECK_MS = 5_000;
 /**
  * Apply order. The ServiceAccount first (pods are refused without it), then the NetworkPolicy: no pod may be
- * created or updated without the policy the spec asks for. Then every other child side by side. A stage that
- * fails holds back the stages after it.
+ * created or updated without the policy the spec asks for. Then every other child side by side.
  */
 const APPLY_STAGES: ReadonlyArray<ReadonlyArray<string>> = [['ServiceAccount'], ['NetworkPolicy']];
-
-function applyStages(desired: KubernetesObject[]): KubernetesObject[][] {
-  const staged = new Set(APPLY_STAGES.flat());
-  const stages = [
-    ...APPLY_STAGES.map((kinds) => desired.filter((c) => kinds.includes(c.kind ?? ''))),
-    desired.filter((c) => !staged.has(c.kind ?? '')),
-  ];
-  return stages.filter((stage) => stage.length > 0);
-}
 
 /** The resourceVersion the cache held when a child was read: a child read from the API server was not cached. */
 const fromCache = new WeakSet<KubernetesObject>();
@@ -192,8 +183,9 @@ export class Reconciler {
       ingressConflict(mcp, desired, this.o.caches.children.Ingress.list() as Array<V1Ingress & Cached>) ??
       (typeof sessionSecret === 'object' ? sessionSecret : undefined);
     if (early) {
-      const keep = desired.filter((d) => d.kind !== STOPPED_BY[early.reason]);
-      if (keep.length < desired.length) await this.pruneObsolete(mcp, keep);
+      const stopped = STOPPED_BY[early.reason];
+      const keep = desired.filter((d) => d.kind !== stopped);
+      await this.withdrawExposure(mcp, spec, keep, route, stopped ? [stopped] : []);
       return this.block(mcp, spec, early);
     }
 
@@ -206,11 +198,12 @@ export class Reconciler {
     ]);
     const live = new Map(desired.map((child, i) => [child, current[i]]));
     const conflict = childConflict(mcp, live);
-    if (conflict) return this.block(mcp, spec, conflict);
-
     // Refused (invalid, or forbidden by RBAC or an admission policy): tell the user; the queue backs off.
-    const outcome = await this.applyChanged(key, spec, desired, live);
-    if ('blocker' in outcome) return this.block(mcp, spec, outcome.blocker);
+    const outcome = conflict ? { blocker: conflict } : await this.applyChanged(key, spec, desired, live);
+    if ('blocker' in outcome) {
+      await this.withdrawExposure(mcp, spec, desired, route);
+      return this.block(mcp, spec, outcome.blocker);
+    }
     const { applied } = outcome;
     const deleted = await this.pruneObsolete(mcp, desired);
     const exposure: RouteOutcome = (await this.o.gatewayApi?.reconcile(mcp, spec, route)) ?? {};
@@ -251,7 +244,7 @@ export class Reconciler {
   private render(spec: McpServer, refs: ObjectReference[]): { desired: KubernetesObject[]; route?: HTTPRoute } {
     const { gatewayImage } = this.o;
     const operatorNamespace = this.o.operator?.namespace;
-    const configHash = this.configHash(spec.metadata?.namespace ?? '', refs);
+    const configHash = referencesHash(spec.metadata?.namespace ?? '', refs, this.o.caches);
     const rendered = renderChildren(spec, { gatewayImage, operatorNamespace, configHash }).map(withSpecHash);
     const route = rendered.find((c) => c.kind === HTTPROUTE_TYPE.kind) as HTTPRoute | undefined;
     return { desired: rendered.filter((c) => c !== route), ...(route ? { route } : {}) };
@@ -289,7 +282,7 @@ export class Reconciler {
     live: Map<KubernetesObject, KubernetesObject | undefined>,
   ): Promise<{ applied: string[] } | { blocker: Blocker }> {
     const applied: string[] = [];
-    const stages = applyStages(desired);
+    const stages = applyStages(desired, APPLY_STAGES);
     for (const [i, stage] of stages.entries()) {
       const results = await Promise.allSettled(
         stage.map(async (child) => {
@@ -342,17 +335,6 @@ export class Reconciler {
     }
   }
 
-  /** Changes when any referenced Secret or ConfigMap changes, which rolls the pods. */
-  private configHash(namespace: string, refs: ObjectReference[]): string | undefined {
-    if (!refs.length) return undefined;
-    const parts = [...new Set(refs.map((r) => `${r.kind}/${r.name}`))].sort().map((id) => {
-      const [kind, name = ''] = id.split('/');
-      const store = kind === 'Secret' ? this.o.caches.secrets : this.o.caches.configMaps;
-      return `${id}=${store.get(namespace, name)?.hash ?? 'absent'}`;
-    });
-    return sha256(parts.join('\n')).slice(0, 32);
-  }
-
   private pathOf(child: KubernetesObject): string {
     const type = CHILD_KINDS.find((k) => k.kind === child.kind);
     if (!type) throw new Error(`renderer produced an unknown kind ${child.kind}`);
@@ -372,11 +354,23 @@ export class Reconciler {
     return live;
   }
 
+  /** While blocked: the Ingress and HTTPRoute the spec no longer asks for go (EXPOSURE_KINDS), and `also`. */
+  private async withdrawExposure(
+    mcp: McpServer & Cached,
+    spec: McpServer,
+    keep: KubernetesObject[],
+    route?: HTTPRoute,
+    also: string[] = [],
+  ) {
+    await this.pruneObsolete(mcp, keep, [...EXPOSURE_KINDS, ...also]);
+    if (!route) await this.o.gatewayApi?.reconcile(mcp, spec, undefined);
+  }
+
   /** Children we made earlier that the spec no longer asks for (an Ingress removed, replicas down to 1...). */
-  private async pruneObsolete(mcp: McpServer & Cached, desired: KubernetesObject[]): Promise<string[]> {
+  private async pruneObsolete(mcp: McpServer & Cached, desired: KubernetesObject[], kinds?: string[]) {
     const wanted = new Set(desired.map((d) => `${d.kind}/${d.metadata?.name}`));
     const deleted: string[] = [];
-    for (const type of CHILD_KINDS) {
+    for (const type of CHILD_KINDS.filter((t) => !kinds || kinds.includes(t.kind))) {
       for (const object of this.o.caches.children[type.kind].owned(mcp.metadata.namespace, mcp.metadata.name)) {
         const meta = object.metadata;
         if (!controlledBy(object, mcp.metadata.uid) || wanted.has(`${type.kind}/${meta.name}`)) continue;

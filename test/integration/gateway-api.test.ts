@@ -435,6 +435,31 @@ describe('spec.httpRoute on a real API server', () => {
     await admin.delete(mcpPath('switch'));
   });
 
+  it('a blocked McpServer still withdraws the HTTPRoute and Ingress its spec dropped', async () => {
+    const ingressPath = resourcePath(T.ingresses, { namespace: ns, name: 'withdraw' });
+    const exposure = {
+      ingress: { host: 'withdraw.example.test', path: '/withdraw' },
+      httpRoute: { parentRefs: [{ name: 'public', namespace: gatewayNs }], path: '/withdraw' },
+    };
+    const m = stdioServer('withdraw', exposure);
+    await admin.create(resourcePath(T.mcpservers, { namespace: ns }), {
+      ...m,
+      metadata: { ...m.metadata, namespace: ns },
+    });
+    await eventually('the Ingress', () => getOrUndefined(admin, ingressPath), { timeoutMs: 60_000 });
+    await eventually('the HTTPRoute', () => getOrUndefined(admin, routePath('withdraw')), { timeoutMs: 60_000 });
+    // Off the network now, in the same edit as a reference to a Secret that does not exist yet.
+    const env = [{ name: 'TOKEN', valueFrom: { secretKeyRef: { name: 'not-yet', key: 'token' } } }];
+    await admin.mergePatch(mcpPath('withdraw'), { spec: { ingress: null, httpRoute: null, env } });
+    await waitFor('withdraw', 'SecretNotFound', (x) => condition(x, 'Ready')?.reason === 'SecretNotFound');
+    const gone = (path: string) => async () => ((await getOrUndefined(admin, path)) === undefined ? true : undefined);
+    await eventually('the Ingress gone while blocked', gone(ingressPath), { timeoutMs: 30_000 });
+    await eventually('the HTTPRoute gone while blocked', gone(routePath('withdraw')), { timeoutMs: 30_000 });
+    // The workload is held as it was: only what exposed it went.
+    expect(await getOrUndefined(admin, resourcePath(T.deployments, { namespace: ns, name: 'withdraw' }))).toBeDefined();
+    await admin.delete(mcpPath('withdraw'));
+  });
+
   it('the Gateway API rules grant no verb the controller did not use above (least privilege)', async () => {
     // The controller's own count of its requests, by verb and resource, over every scenario of this file.
     const port = await controller.healthPort();

@@ -2,7 +2,7 @@
  * A VirtualMcpServer's spec.ingress on a real API server, against other servers' Ingresses on the same host and
  * path: like an McpServer, the newcomer is refused (IngressConflict), writes no Ingress and publishes no
  * externalURL, since the ingress controller would send its clients to the server that holds the route; and it
- * takes the route once it is free.
+ * takes the route once it is free. And an Ingress the spec drops goes even while a blocker holds the rest.
  */
 import type { V1Ingress } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -101,5 +101,23 @@ describe("a VirtualMcpServer's Ingress on a route another server holds", () => {
     const second = await readyReason(T.mcpservers, 'second', 'IngressConflict');
     expect(condition(second, 'Ready')?.message).toContain(`already served by Ingress ${ns}/first`);
     expect(second.status?.externalURL).toBeUndefined();
+  });
+
+  it('is deleted when the spec drops it, even while a missing Secret blocks the rest', async () => {
+    await admin.create(
+      path(T.virtualmcpservers),
+      virtualServer('dropping', { servers: [{ name: 'memory' }], ingress: ingress('drop.example.com', '/') }),
+    );
+    await eventually('its Ingress', () => getOrUndefined<V1Ingress>(admin, path(T.ingresses, 'dropping')));
+    await admin.mergePatch(path(T.virtualmcpservers, 'dropping'), {
+      spec: { ingress: null, auth: { bearer: { secretRef: { name: 'not-yet', key: 'tokens' } } } },
+    });
+    await readyReason(T.virtualmcpservers, 'dropping', 'SecretNotFound');
+    await eventually(
+      'the Ingress gone while blocked',
+      async () => ((await getOrUndefined(admin, path(T.ingresses, 'dropping'))) === undefined ? true : undefined),
+      { timeoutMs: 30_000 },
+    );
+    expect(await getOrUndefined(admin, path(T.deployments, 'dropping'))).toBeDefined();
   });
 });

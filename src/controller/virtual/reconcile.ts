@@ -29,7 +29,8 @@ import {
   virtualSessionSecretName,
 } from '../../render/virtual.ts';
 import { backendsFile, type Selection, selectBackends } from '../../render/virtual-backends.ts';
-import { canonicalJSON, needsApply, sha256, withSpecHash } from '../compare.ts';
+import { applyStages, EXPOSURE_KINDS } from '../apply-stages.ts';
+import { canonicalJSON, needsApply, referencesHash, withSpecHash } from '../compare.ts';
 import type { EventRecorder } from '../events.ts';
 import {
   controlledBy,
@@ -151,67 +152,51 @@ export class VirtualReconciler {
     }
     this.members.set(key, new Set(selection.backends.map((b) => b.naming.name)));
 
-    const missing = this.missingReference(namespace, vmcp);
-    if (missing) {
-      await this.updateStatus(live, vmcp, selection, missing);
-      return { result: 'requeue', reason: missing.reason };
-    }
     const rendered = renderVirtualChildren(vmcp, backendsFile(vmcp, selection), {
       gatewayImage: this.o.gatewayImage,
-      configHash: this.configHash(namespace, vmcp),
+      configHash: referencesHash(namespace, referencedObjects(vmcp as unknown as McpServer), this.o.caches),
     }).map(withSpecHash);
     const route = rendered.find((c) => c.kind === HTTPROUTE_TYPE.kind) as HTTPRoute | undefined;
     const desired = rendered.filter((c) => c !== route);
+    /** Every blocker leaves here: what the spec no longer exposes goes first, and what `blocker` stops (STOPPED_BY). */
+    const blocked = async (blocker: Blocker): Promise<VirtualOutcome> => {
+      const stopped = STOPPED_BY[blocker.reason];
+      const keep = desired.filter((c) => c.kind !== stopped);
+      await this.pruneObsolete(live, keep, [...EXPOSURE_KINDS, ...(stopped ? [stopped] : [])]);
+      if (!route)
+        await this.o.gatewayApi?.reconcile(asRouteOwner(live) as McpServer & Cached, asRouteOwner(vmcp), undefined);
+      await this.updateStatus(live, vmcp, selection, blocker);
+      // A reserved ServiceAccount changes only with the spec.
+      return blocker.reason === 'ReservedServiceAccount'
+        ? { result: 'success' }
+        : { result: 'requeue', reason: blocker.reason };
+    };
+    const missing = this.missingReference(namespace, vmcp);
+    if (missing) return blocked(missing);
     const reserved = operatorAccountGate('VirtualMcpServer', namespace, vmcp.spec.pod, this.o.operator);
-    if (reserved) {
-      await this.pruneObsolete(
-        live,
-        desired.filter((c) => c.kind !== STOPPED_BY[reserved.reason]),
-      );
-      await this.updateStatus(live, vmcp, selection, reserved);
-      return { result: 'success' }; // nothing changes until the spec does
-    }
-
+    if (reserved) return blocked(reserved);
     // Another server's Ingress already serves this host and path: the ingress controller sends it there, so
     // ours is withheld (and an earlier one of ours deleted) until the route is free, as for an McpServer.
     const rival = ingressConflict(live, desired, this.o.caches.children.Ingress.list() as Array<V1Ingress & Cached>);
-    if (rival) {
-      await this.pruneObsolete(
-        live,
-        desired.filter((c) => c.kind !== STOPPED_BY[rival.reason]),
-      );
-      await this.updateStatus(live, vmcp, selection, rival);
-      return { result: 'requeue', reason: rival.reason };
-    }
+    if (rival) return blocked(rival);
 
     const sessionKey = await this.ensureSessionSecret(live, vmcp);
-    if (sessionKey) {
-      await this.updateStatus(live, vmcp, selection, sessionKey);
-      return { result: 'requeue', reason: sessionKey.reason };
-    }
+    if (sessionKey) return blocked(sessionKey);
     // Before the pods, which mount it.
     const credentials = await this.credentials.ensure(live, selection);
-    if ('blocker' in credentials) {
-      await this.updateStatus(live, vmcp, selection, credentials.blocker);
-      return { result: 'requeue', reason: credentials.blocker.reason };
-    }
+    if ('blocker' in credentials) return blocked(credentials.blocker);
     const found = await Promise.all(desired.map((child) => this.liveChild(child)));
     const current = new Map(desired.map((child, i) => [child, found[i]] as const));
     for (const [child, object] of current) {
       if (object && !controlledBy(object, live.metadata.uid)) {
-        const blocker = {
+        return blocked({
           reason: 'ChildConflict',
           message: `${child.kind} ${namespace}/${child.metadata?.name} already exists and is not managed by this VirtualMcpServer (an McpServer of the same name?): delete it or rename the VirtualMcpServer`,
-        };
-        await this.updateStatus(live, vmcp, selection, blocker);
-        return { result: 'requeue', reason: blocker.reason };
+        });
       }
     }
     const applied = await this.applyChanged(desired, current);
-    if ('blocker' in applied) {
-      await this.updateStatus(live, vmcp, selection, applied.blocker);
-      return { result: 'requeue', reason: applied.blocker.reason };
-    }
+    if ('blocker' in applied) return blocked(applied.blocker);
     const deleted = await this.pruneObsolete(live, desired);
     const exposure: RouteOutcome =
       (await this.o.gatewayApi?.reconcile(asRouteOwner(live) as McpServer & Cached, asRouteOwner(vmcp), route)) ?? {};
@@ -260,13 +245,8 @@ export class VirtualReconciler {
     desired: KubernetesObject[],
     live: Map<KubernetesObject, Cached | undefined>,
   ): Promise<{ kinds: string[] } | { blocker: Blocker }> {
-    const staged = new Set(STAGES.flat());
-    const stages = [
-      ...STAGES.map((kinds) => desired.filter((c) => kinds.includes(c.kind ?? ''))),
-      desired.filter((c) => !staged.has(c.kind ?? '')),
-    ];
     const kinds: string[] = [];
-    for (const stage of stages) {
+    for (const stage of applyStages(desired, STAGES)) {
       const results = await Promise.allSettled(
         stage.map(async (child) => {
           if (!needsApply(child, live.get(child))) return;
@@ -294,10 +274,11 @@ export class VirtualReconciler {
     return { kinds };
   }
 
-  private async pruneObsolete(vmcp: VirtualMcpServer & Cached, desired: KubernetesObject[]): Promise<string[]> {
+  /** Children we made that `desired` does not hold (of `kinds` only, when given). */
+  private async pruneObsolete(vmcp: VirtualMcpServer & Cached, desired: KubernetesObject[], kinds?: string[]) {
     const wanted = new Set(desired.map((d) => `${d.kind}/${d.metadata?.name}`));
     const deleted: string[] = [];
-    for (const type of VIRTUAL_CHILD_KINDS) {
+    for (const type of VIRTUAL_CHILD_KINDS.filter((t) => !kinds || kinds.includes(t.kind))) {
       for (const object of this.o.caches.children[type.kind].list()) {
         const meta = object.metadata;
         if (meta.namespace !== vmcp.metadata.namespace || meta.labels?.[LABEL_INSTANCE] !== vmcp.metadata.name)
@@ -335,17 +316,6 @@ export class VirtualReconciler {
       }
     }
     return undefined;
-  }
-
-  private configHash(namespace: string, vmcp: VirtualMcpServer): string | undefined {
-    const refs = referencedObjects(vmcp as unknown as McpServer);
-    if (!refs.length) return undefined;
-    const parts = [...new Set(refs.map((r) => `${r.kind}/${r.name}`))].sort().map((id) => {
-      const [kind, name = ''] = id.split('/');
-      const store = kind === 'Secret' ? this.o.caches.secrets : this.o.caches.configMaps;
-      return `${id}=${store.get(namespace, name)?.hash ?? 'absent'}`;
-    });
-    return sha256(parts.join('\n')).slice(0, 32);
   }
 
   /** The replicas' session-signing key, as for McpServer: random, created once, owned, repaired if broken. */
