@@ -162,7 +162,7 @@ export const CONDITION_REASONS: ReadonlyArray<{ reason: string; conditions: stri
     reason: 'IngressConflict',
     conditions: 'Ready=False, Degraded=True',
     meaning:
-      "another server's Ingress already serves the same host and path (paths compared as Ingress Prefix matching does: /base is /base/); this one's Ingress is withheld until the route is free",
+      "another server's Ingress already serves the same host and path in the same ingress class (or either has none: the default class) (paths compared as Ingress Prefix matching does: /base is /base/); this one's Ingress is withheld until the route is free",
   },
   {
     reason: 'ReservedServiceAccount',

@@ -94,6 +94,10 @@ export function cameFirst(a: Cached, b: Cached): boolean {
   return String(a.metadata.uid ?? '') < String(b.metadata.uid ?? '');
 }
 
+/** The class an Ingress asks for: spec.ingressClassName, else the older annotation; undefined: the default. */
+const ingressClass = (ingress: V1Ingress): string | undefined =>
+  ingress.spec?.ingressClassName ?? ingress.metadata?.annotations?.['kubernetes.io/ingress.class'];
+
 /**
  * Two servers (McpServers or VirtualMcpServers) exposing the same host and path would fight over one route: the
  * Ingress that exists first keeps it, the newcomer is refused (and withholds its own Ingress, reconcile.ts and
@@ -116,8 +120,13 @@ export function ingressConflict(
       i.metadata.name === mcp.metadata.name &&
       controlledBy(i, mcp.metadata.uid),
   );
+  const mineClass = ingressClass(mine);
   for (const other of ingresses) {
     if (controlledBy(other, mcp.metadata.uid) || other.metadata.deletionTimestamp) continue;
+    // Two named classes are two controllers, each serving only its own (an internal and a public one): no
+    // fight. No class means the cluster's default, which may be either: a conflict.
+    const otherClass = ingressClass(other);
+    if (mineClass && otherClass && mineClass !== otherClass) continue;
     const routes = (other.spec?.rules ?? []).flatMap((r) => (r.http?.paths ?? []).map((p) => routeKey(r.host, p.path)));
     if (!routes.includes(route)) continue;
     if (own && cameFirst(own, other)) continue;

@@ -136,6 +136,26 @@ describe('ingressConflict', () => {
     if (conflict) expect(blocker?.message).toMatch(/a\.test\/x is already served by Ingress ns\/other/);
   });
 
+  it('compares routes within one ingress class: two named classes are two controllers', () => {
+    const classed = (name: string, created: string, ingressClassName?: string, annotation?: string) => {
+      const i = ingress(name, name === 's' ? UID : 'u2', created);
+      if (ingressClassName) i.spec = { ...i.spec, ingressClassName };
+      if (annotation) i.metadata.annotations = { 'kubernetes.io/ingress.class': annotation };
+      return i;
+    };
+    const want = (ingressClassName?: string) => [{ ...desired[0], spec: { ...desired[0]?.spec, ingressClassName } }];
+    const older = (cls?: string, annotation?: string) => [classed('other', '2026-01-01', cls, annotation)];
+    const verdict = (wanted: KubernetesObject[], cached: Array<V1Ingress & Cached>) =>
+      ingressConflict(server(), wanted, cached)?.reason;
+    expect(verdict(want('internal'), older('public'))).toBeUndefined();
+    expect(verdict(want('internal'), older(undefined, 'public'))).toBeUndefined();
+    expect(verdict(want('public'), older('public'))).toBe('IngressConflict');
+    expect(verdict(want('public'), older(undefined, 'public'))).toBe('IngressConflict');
+    // The default class may be either named one.
+    expect(verdict(want(undefined), older('public'))).toBe('IngressConflict');
+    expect(verdict(want('public'), older())).toBe('IngressConflict');
+  });
+
   it('a tie of two servers created in the same second has exactly one winner', () => {
     const a = ingress('a', 'uid-a', '2026-01-01T00:00:00Z', 'a.test', '/x', 'ing-1');
     const b = ingress('b', 'uid-b', '2026-01-01T00:00:00Z', 'a.test', '/x/', 'ing-2');
