@@ -15,6 +15,15 @@ type OpenApi = { [key: string]: unknown };
  */
 export const QUANTITY = '^[+-]?(([0-9]+([.][0-9]*)?)|([.][0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE][+-]?[0-9]{1,2}))?$';
 /** The pod fields a fieldRef may name (the Downward API); a volume item takes only the metadata ones. */
+/** A label or annotation key: an optional DNS-subdomain prefix and '/', then a name of at most 63 characters. */
+export const QUALIFIED_KEY =
+  '^([a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$';
+/** A label value: empty, or at most 63 of letters, digits, - _ . starting and ending alphanumeric. */
+export const LABEL_VALUE = '^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$';
+/** A label key's most characters: a 253-character DNS prefix, '/', a 63-character name. */
+const LABEL_KEY_MAX = 317;
+const labelKey = (s: Schema): Schema => ({ ...s, maxLength: LABEL_KEY_MAX, pattern: QUALIFIED_KEY });
+
 export const FIELD_PATH = String.raw`^(metadata[.](name|namespace|uid)|metadata[.](labels|annotations)\['.+'\]|spec[.](nodeName|serviceAccountName)|status[.](hostIP|hostIPs|podIP|podIPs))$`;
 /** The container resources a resourceFieldRef may name. */
 export const RESOURCE_FIELD = '^(limits|requests)[.](cpu|memory|ephemeral-storage|hugepages-.+)$';
@@ -53,7 +62,8 @@ function fromOpenApi(node: OpenApi): Schema {
 
 /**
  * What the API server checks in these types beyond their OpenAPI (which says it only in descriptions), where a
- * schema can say it at no CEL cost: selector operators, affinity weights (1-100), quantities it can parse in
+ * schema can say it at no CEL cost: selector operators, label keys and values in selectors, topology keys,
+ * affinity weights (1-100), quantities it can parse in
  * reasonable time, the Downward API's field and resource names, and file modes. Without it a typo such as
  * operator: in is accepted here and the Deployment refused at apply time. (CEL rules under these unbounded lists
  * would overrun the CRD's total cost budget.)
@@ -73,7 +83,22 @@ function withApiServerChecks(schema: Schema): Schema {
     if ((nodeRequirement || labelRequirement) && out.properties.operator) {
       const operators = ['In', 'NotIn', 'Exists', 'DoesNotExist', ...(nodeRequirement ? ['Gt', 'Lt'] : [])];
       out.properties.operator = { ...out.properties.operator, enum: operators };
+      if (out.properties.key) out.properties.key = labelKey(out.properties.key);
     }
+    // A pod label selector's values are label values (node requirements' Gt and Lt take integers: not here).
+    const values = out.properties.values?.items;
+    if (labelRequirement && values)
+      out.properties.values = { ...out.properties.values, items: { ...values, pattern: LABEL_VALUE, maxLength: 63 } };
+    const matchLabels = out.properties.matchLabels?.additionalProperties;
+    if (matchLabels && out.properties.matchExpressions) {
+      out.properties.matchLabels = {
+        ...out.properties.matchLabels,
+        additionalProperties: { ...matchLabels, pattern: LABEL_VALUE, maxLength: 63 },
+      };
+    }
+    // PodAffinityTerm: the API server requires a topologyKey, a label key of the nodes (kubernetes.io/hostname).
+    if (out.properties.topologyKey && props.labelSelector)
+      out.properties.topologyKey = labelKey(out.properties.topologyKey);
     if (out.properties.weight && (props.preference || props.podAffinityTerm)) {
       out.properties.weight = { ...out.properties.weight, minimum: 1, maximum: 100 };
     }

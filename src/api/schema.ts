@@ -5,7 +5,7 @@
  * integration tests feed the same invalid manifests to both.
  */
 import { GATEWAY_ENV_PREFIX, GATEWAY_HEALTH_PORT, GATEWAY_MCP_PORT } from '../contract/gateway.ts';
-import { type K8sTypeName, k8sFields, k8sType, QUANTITY } from './k8s-types.ts';
+import { type K8sTypeName, k8sFields, k8sType, LABEL_VALUE, QUALIFIED_KEY, QUANTITY } from './k8s-types.ts';
 import { OPERATOR_LABEL_KEYS } from './labels.ts';
 import { ALLOWED_VOLUME_SOURCES, OPERATOR_MOUNT_PATHS, RESERVED_VOLUME_NAMES } from './pod-layout.ts';
 import { compareQuantities, parseQuantity, type Quantity } from './quantity.ts';
@@ -265,11 +265,9 @@ const stringMap = (description: string): Schema => ({
   maxProperties: 64,
   additionalProperties: { type: 'string', description: 'A value.', maxLength: 4096 },
 });
-/** A label or annotation key: an optional DNS-subdomain prefix and '/', then a name of at most 63 characters. */
-export const QUALIFIED_KEY =
-  '^([a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$';
-/** A label value: empty, or at most 63 of letters, digits, - _ . starting and ending alphanumeric. */
-export const LABEL_VALUE = '^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$';
+
+export { LABEL_VALUE, QUALIFIED_KEY };
+
 /** The API server also bounds a key's DNS prefix (253 characters), which a pattern cannot. */
 const keyOk = (k: string) => new RegExp(QUALIFIED_KEY).test(k) && (k.indexOf('/') < 0 || k.indexOf('/') <= 253);
 const KEY_OK_CEL = (k: string) => `(${k}.matches('${QUALIFIED_KEY}') && ${k}.indexOf('/') <= 253)`;

@@ -43,6 +43,10 @@ const PATTERN_HINTS: Record<string, string> = {
     'is not a container resource: limits. or requests. followed by cpu, memory, ephemeral-storage or hugepages-SIZE',
   [DNS_1123_SUBDOMAIN]:
     'is not a Kubernetes name: lowercase letters, digits, - and ., starting and ending alphanumeric',
+  [QUALIFIED_KEY]:
+    'does not match a label key: letters, digits, - _ . (at most 63, starting and ending alphanumeric), optionally prefixed by a DNS name and /, e.g. kubernetes.io/hostname',
+  [LABEL_VALUE]:
+    'does not match a label value: at most 63 letters, digits, - _ . starting and ending alphanumeric, or empty',
 };
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);

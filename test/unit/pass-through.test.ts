@@ -15,6 +15,7 @@ import { mcpServerSchema } from '../../src/api/schema.ts';
 import { parseMcpServer } from '../../src/api/validate.ts';
 import { runRender } from '../../src/cli/render.ts';
 import { passThroughCases, passThroughServer, passThroughSpec } from '../fixtures/pass-through.ts';
+import { selectorGapCases } from '../fixtures/validation-gaps-selectors.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
 
@@ -42,6 +43,24 @@ describe('pass-through Kubernetes types', () => {
     const r = render(passThroughCases[0]?.manifest as object);
     expect(r.stderr).toContain(
       'unknown field "operatr": did you mean "operator"? (kubectl explain mcpserver.spec.pod.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms.matchExpressions)',
+    );
+  });
+
+  it('says what a topology key and selector labels must look like, with an example', () => {
+    const [emptyKey, , spacedValue] = selectorGapCases;
+    expect(render(emptyKey?.manifest as object).stderr).toContain(
+      `${emptyKey?.field}: "" does not match a label key: letters, digits, - _ . (at most 63, starting and ending alphanumeric), optionally prefixed by a DNS name and /, e.g. kubernetes.io/hostname`,
+    );
+    expect(render(spacedValue?.manifest as object).stderr).toContain(
+      `${spacedValue?.field}: "my app" does not match a label value: at most 63 letters`,
+    );
+    // In a NetworkPolicy peer too (its podSelector is a label selector).
+    const peer = passThroughServer();
+    (peer.spec as Record<string, unknown>).networkPolicy = {
+      ingressFrom: [{ podSelector: { matchLabels: { app: 'a b' } } }],
+    };
+    expect(render(peer).stderr).toContain(
+      'spec.networkPolicy.ingressFrom[0].podSelector.matchLabels.app: "a b" does not match a label value',
     );
   });
 
