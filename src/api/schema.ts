@@ -1177,9 +1177,12 @@ const spec: Schema = {
         },
         affinity: k8sType('core.v1.Affinity', 'Affinity (Kubernetes core type).'),
         priorityClassName: str('PriorityClass name.', { pattern: DNS_1123_SUBDOMAIN }),
-        serviceAccountName: str('Run as this existing ServiceAccount instead of the one the operator creates.', {
-          pattern: DNS_1123_SUBDOMAIN,
-        }),
+        serviceAccountName: str(
+          "Run as this existing ServiceAccount instead of the one the operator creates (naming that one, the server's own name, keeps it).",
+          {
+            pattern: DNS_1123_SUBDOMAIN,
+          },
+        ),
         imagePullSecrets: {
           type: 'array',
           description: 'Secrets for pulling the image.',

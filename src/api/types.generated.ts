@@ -163,7 +163,7 @@ export interface PodOptions {
   affinity?: k8s.V1Affinity;
   /** PriorityClass name. */
   priorityClassName?: string;
-  /** Run as this existing ServiceAccount instead of the one the operator creates. */
+  /** Run as this existing ServiceAccount instead of the one the operator creates (naming that one, the server's own name, keeps it). */
   serviceAccountName?: string;
   /** Secrets for pulling the image. */
   imagePullSecrets?: Array<{

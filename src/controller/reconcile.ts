@@ -369,6 +369,8 @@ export class Reconciler {
   /** Children we made earlier that the spec no longer asks for (an Ingress removed, replicas down to 1...). */
   private async pruneObsolete(mcp: McpServer & Cached, desired: KubernetesObject[], kinds?: string[]) {
     const wanted = new Set(desired.map((d) => `${d.kind}/${d.metadata?.name}`));
+    // pod.serviceAccountName naming the one we made (our own name): the pods run as it, so it stays.
+    wanted.add(`ServiceAccount/${mcp.spec?.pod?.serviceAccountName}`);
     const deleted: string[] = [];
     for (const type of CHILD_KINDS.filter((t) => !kinds || kinds.includes(t.kind))) {
       for (const object of this.o.caches.children[type.kind].owned(mcp.metadata.namespace, mcp.metadata.name)) {

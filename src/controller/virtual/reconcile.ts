@@ -277,6 +277,8 @@ export class VirtualReconciler {
   /** Children we made that `desired` does not hold (of `kinds` only, when given). */
   private async pruneObsolete(vmcp: VirtualMcpServer & Cached, desired: KubernetesObject[], kinds?: string[]) {
     const wanted = new Set(desired.map((d) => `${d.kind}/${d.metadata?.name}`));
+    // pod.serviceAccountName naming the one we made (our own name): the pods run as it, so it stays.
+    wanted.add(`ServiceAccount/${vmcp.spec?.pod?.serviceAccountName}`);
     const deleted: string[] = [];
     for (const type of VIRTUAL_CHILD_KINDS.filter((t) => !kinds || kinds.includes(t.kind))) {
       for (const object of this.o.caches.children[type.kind].list()) {
