@@ -5,7 +5,7 @@
  * deep inside them with its field path, instead of the API server refusing the child later.
  */
 import upstream from './k8s-openapi/v1.34.4.json' with { type: 'json' };
-import type { Schema, SchemaType } from './schema-types.ts';
+import type { Rule, Schema, SchemaType } from './schema-types.ts';
 
 type OpenApi = { [key: string]: unknown };
 
@@ -61,12 +61,47 @@ function fromOpenApi(node: OpenApi): Schema {
 }
 
 /**
+ * How many entries a list around a selector requirement may hold (matchExpressions, nodeSelectorTerms, affinity
+ * terms): the API server sets no bound, and its CEL cost estimate needs one. No real selector comes near it.
+ */
+export const MAX_ITEMS_AROUND_RULES = 32;
+
+const holdsRule = (s: Schema): boolean =>
+  Boolean(s.rules?.length) ||
+  Object.values(s.properties ?? {}).some(holdsRule) ||
+  (s.items !== undefined && holdsRule(s.items)) ||
+  (s.additionalProperties !== undefined && holdsRule(s.additionalProperties));
+
+/**
+ * A selector requirement's values against its operator, as the API server checks them in the child: In and
+ * NotIn need at least one, Exists and DoesNotExist none, a node's Gt and Lt exactly one.
+ */
+function requirementValues(node: boolean): Rule {
+  const count = (self: { values?: unknown[] }) => self.values?.length ?? 0;
+  const gtLt = node ? ` : self.operator in ['Gt', 'Lt'] ? has(self.values) && size(self.values) == 1` : '';
+  return {
+    rule:
+      `!has(self.operator) ? true : self.operator in ['In', 'NotIn'] ? has(self.values) && size(self.values) > 0` +
+      `${gtLt} : !has(self.values) || size(self.values) == 0`,
+    message: `values must list at least one value when operator is In or NotIn, and none when it is Exists or DoesNotExist${node ? ' (exactly one, an integer, for Gt and Lt)' : ''}`,
+    fieldPath: '.values',
+    reason: 'FieldValueInvalid',
+    check: ((self: { operator?: string; values?: unknown[] }) => {
+      if (self.operator === undefined) return true;
+      if (self.operator === 'In' || self.operator === 'NotIn') return count(self) > 0;
+      if (node && (self.operator === 'Gt' || self.operator === 'Lt')) return count(self) === 1;
+      return count(self) === 0;
+    }) as Rule['check'],
+  };
+}
+
+/**
  * What the API server checks in these types beyond their OpenAPI (which says it only in descriptions), where a
  * schema can say it at no CEL cost: selector operators, label keys and values in selectors, topology keys,
  * affinity weights (1-100), quantities it can parse in
  * reasonable time, the Downward API's field and resource names, and file modes. Without it a typo such as
- * operator: in is accepted here and the Deployment refused at apply time. (CEL rules under these unbounded lists
- * would overrun the CRD's total cost budget.)
+ * operator: in is accepted here and the Deployment refused at apply time. One CEL rule, a requirement's values
+ * against its operator, with the lists around it bounded (unbounded, its cost estimate overruns the CRD's budget).
  */
 function withApiServerChecks(schema: Schema): Schema {
   const props = schema.properties;
@@ -84,6 +119,7 @@ function withApiServerChecks(schema: Schema): Schema {
       const operators = ['In', 'NotIn', 'Exists', 'DoesNotExist', ...(nodeRequirement ? ['Gt', 'Lt'] : [])];
       out.properties.operator = { ...out.properties.operator, enum: operators };
       if (out.properties.key) out.properties.key = labelKey(out.properties.key);
+      out.rules = [...(out.rules ?? []), requirementValues(Boolean(nodeRequirement))];
     }
     // A pod label selector's values are label values (node requirements' Gt and Lt take integers: not here).
     const values = out.properties.values?.items;
@@ -115,7 +151,11 @@ function withApiServerChecks(schema: Schema): Schema {
         out.properties[mode] = { ...out.properties[mode], minimum: 0, maximum: 0o777 };
     }
   }
-  if (schema.items) out.items = withApiServerChecks(schema.items);
+  if (schema.items) {
+    out.items = withApiServerChecks(schema.items);
+    // A list holding a rule needs a bound, or the API server's cost estimate for the rule overruns the budget.
+    if (out.maxItems === undefined && holdsRule(out.items)) out.maxItems = MAX_ITEMS_AROUND_RULES;
+  }
   if (schema.additionalProperties) out.additionalProperties = withApiServerChecks(schema.additionalProperties);
   return out;
 }

@@ -26,6 +26,8 @@ export { GATEWAY_HEALTH_PORT, GATEWAY_MCP_PORT };
 const DNS_1035_LABEL = '^[a-z]([-a-z0-9]*[a-z0-9])?$';
 const DNS_1123_LABEL = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
 export const DNS_1123_SUBDOMAIN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
+/** 64 characters with no dot: a DNS label over its 63-character limit. */
+const LONG_DNS_LABEL = '[^.]{64}';
 const INGRESS_HOST = '^([*][.])?[a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
 const ENV_NAME = '^[A-Za-z_][-._A-Za-z0-9]*$';
 const SECRET_LOOKING_NAME = '(?i)(^|_)(TOKEN|SECRET|PASSWORD|PASSWD|API_?KEY|PRIVATE_?KEY|ACCESS_?KEY|CREDENTIALS?)$';
@@ -460,6 +462,16 @@ const hostName = (description: string, what: 'an Ingress' | 'an HTTPRoute', fiel
         message: 'must be a lower-case DNS name like mcp.example.com (a leading *. is allowed)',
         ...quoting(...quoted(), ' must be a lower-case DNS name like mcp.example.com (a leading *. is allowed)'),
         check: (s) => new RegExp(IPV4).test(s) || new RegExp(IPV6).test(s) || new RegExp(INGRESS_HOST).test(s),
+      }),
+      rule({
+        // The API server takes longer labels; no resolver or certificate authority does.
+        rule: `!self.matches('${LONG_DNS_LABEL}')`,
+        message: 'has a part longer than 63 characters between dots: a DNS label is at most 63 characters',
+        ...quoting(
+          ...quoted(),
+          ' has a part longer than 63 characters between dots: a DNS label is at most 63 characters',
+        ),
+        check: (s) => !new RegExp(LONG_DNS_LABEL).test(s),
       }),
     ],
   });

@@ -5,7 +5,7 @@
  */
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import type { KubeClient } from '../../src/kube/client.ts';
-import { selectorGapCases, selectorNeighbours } from '../fixtures/validation-gaps-selectors.ts';
+import { requirementGapCases, selectorGapCases, selectorNeighbours } from '../fixtures/validation-gaps-selectors.ts';
 import { adminClient, createRestrictedNamespace, KubeApiError, resourcePath, T } from '../support/kube.ts';
 
 let admin: KubeClient;
@@ -59,6 +59,12 @@ describe('selector values in a Deployment, on the API server', () => {
       .replace('spec.pod.affinity', 'spec.template.spec.affinity')
       .replace(/(\.matchLabels)\..*$/, '$1');
     expect(message).toContain(`${field}: Invalid value`);
+  });
+
+  it.each(requirementGapCases.map((c) => [c.name, c] as const))('refuses %s', async (_name, c) => {
+    const message = await deploymentError(c.affinity);
+    expect(message, c.name).toBeDefined();
+    expect(message).toContain(`${c.field.replace('spec.pod.affinity', 'spec.template.spec.affinity')}: ${c.apiServer}`);
   });
 
   it('takes the look-alikes', async () => {
