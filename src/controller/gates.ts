@@ -112,8 +112,9 @@ export function ingressConflict(
   const mine = desired.find((d) => d.kind === 'Ingress') as V1Ingress | undefined;
   if (!mine) return undefined;
   const rule = mine.spec?.rules?.[0];
-  const shown = `${rule?.host ?? '*'}${rule?.http?.paths[0]?.path ?? '/'}`;
-  const route = routeKey(rule?.host, rule?.http?.paths[0]?.path);
+  // Every path: with auth, the /.well-known metadata path is a route too, and whoever serves it names the issuer.
+  const minePaths = (rule?.http?.paths ?? []).map((p) => p.path);
+  const mineRoutes = minePaths.map((path) => routeKey(rule?.host, path));
   const own = ingresses.find(
     (i) =>
       i.metadata.namespace === mcp.metadata.namespace &&
@@ -128,8 +129,10 @@ export function ingressConflict(
     const otherClass = ingressClass(other);
     if (mineClass && otherClass && mineClass !== otherClass) continue;
     const routes = (other.spec?.rules ?? []).flatMap((r) => (r.http?.paths ?? []).map((p) => routeKey(r.host, p.path)));
-    if (!routes.includes(route)) continue;
+    const taken = mineRoutes.findIndex((route) => routes.includes(route));
+    if (taken < 0) continue;
     if (own && cameFirst(own, other)) continue;
+    const shown = `${rule?.host ?? '*'}${minePaths[taken] ?? '/'}`;
     return {
       reason: 'IngressConflict',
       message: `${shown} is already served by Ingress ${other.metadata.namespace}/${other.metadata.name}: pick another spec.ingress.host or spec.ingress.path`,

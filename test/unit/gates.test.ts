@@ -23,6 +23,7 @@ import {
   sessionSecretGate,
 } from '../../src/controller/gates.ts';
 import type { Cached } from '../../src/kube/informer.ts';
+import { renderIngress } from '../../src/render/network.ts';
 import type { ObjectReference } from '../../src/render/references.ts';
 import { httpServer, stdioServer } from '../fixtures/manifests.ts';
 
@@ -154,6 +155,24 @@ describe('ingressConflict', () => {
     // The default class may be either named one.
     expect(verdict(want(undefined), older('public'))).toBe('IngressConflict');
     expect(verdict(want('public'), older())).toBe('IngressConflict');
+  });
+
+  it('compares every path: with auth, the protected-resource metadata path is one another Ingress may hold', () => {
+    const withAuth = server({
+      ingress: { host: 'a.test', path: '/github' },
+      auth: { oidc: { issuer: 'https://id.example.com', audience: 'mcp' } },
+    });
+    const mine = renderIngress(withAuth) as V1Ingress;
+    const metadataPath = mine.spec?.rules?.[0]?.http?.paths[1]?.path;
+    expect(metadataPath).toMatch(/^\/\.well-known\/oauth-protected-resource\/github/);
+    // An older Ingress squatting only the metadata path would answer clients with its own issuer.
+    const squatter = ingress('other', 'u2', '2026-01-01', 'a.test', metadataPath);
+    const blocker = ingressConflict(withAuth, [mine], [squatter]);
+    expect(blocker?.reason).toBe('IngressConflict');
+    expect(blocker?.message).toContain(`a.test${metadataPath} is already served by Ingress ns/other`);
+    expect(ingressConflict(withAuth, [mine], [ingress('other', 'u2', '2026-01-01', 'a.test', '/gitlab')])).toBe(
+      undefined,
+    );
   });
 
   it('a tie of two servers created in the same second has exactly one winner', () => {
