@@ -164,8 +164,6 @@ export function runRender(argv: string[], given: RenderIO = defaultIO): number {
         continue;
       }
       if (manifest == null) continue;
-      // `kubectl get mcps -o yaml` prints a List: render its items.
-      const items = manifest.kind === 'List' && Array.isArray(manifest.items) ? manifest.items : [manifest];
       const gatewayImage = values['gateway-image'] as string;
       if (Array.isArray(manifest)) {
         io.stderr(
@@ -174,6 +172,14 @@ export function runRender(argv: string[], given: RenderIO = defaultIO): number {
         failed = true;
         continue;
       }
+      const problem = notObjects(manifest);
+      if (problem) {
+        io.stderr(`render: ${where}: ${problem}\n`);
+        failed = true;
+        continue;
+      }
+      // `kubectl get mcps -o yaml` prints a List: render its items.
+      const items = manifest.kind === 'List' ? (manifest.items ?? []) : [manifest];
       for (const item of items as Array<{ apiVersion?: unknown; kind?: unknown }>) {
         const typo = item && typeof item === 'object' ? unknownOwnKind(item) : undefined;
         if (typo) {
@@ -267,4 +273,25 @@ function renderVirtual(
     );
   }
   return renderVirtualChildren(vmcp, backendsFile(vmcp, selection), { gatewayImage });
+}
+
+const typeName = (v: unknown) =>
+  v === null ? 'null' : Array.isArray(v) ? 'a list' : typeof v === 'object' ? 'an object' : `a ${typeof v}`;
+
+/**
+ * What keeps a document from being one object, or a kind: List of them (kubectl refuses both): a scalar
+ * document, items that are not a list, an item that is not an object. A skipped one would be a server not made.
+ */
+function notObjects(manifest: unknown): string | undefined {
+  if (typeof manifest !== 'object' || manifest === null)
+    return `is ${typeName(manifest)}, not a Kubernetes object: write an object with apiVersion, kind and metadata`;
+  const list = manifest as { kind?: unknown; items?: unknown };
+  if (list.kind !== 'List') return undefined;
+  if (list.items !== undefined && list.items !== null && !Array.isArray(list.items))
+    return `the items of a kind: List are ${typeName(list.items)}: write them as a list of objects`;
+  const items = (list.items ?? []) as unknown[];
+  const bad = items.findIndex((i) => typeof i !== 'object' || i === null || Array.isArray(i));
+  return bad < 0
+    ? undefined
+    : `item ${bad + 1} of the kind: List is ${typeName(items[bad])}, not a Kubernetes object: remove it or write the object`;
 }

@@ -324,6 +324,26 @@ describe('input that used to pass unseen', () => {
     expect(empty.stderr).toMatch(/warning: no McpServer or VirtualMcpServer in empty\.yaml/);
   });
 
+  it('a kind: List item or a document that is not an object is an error, not a server skipped', () => {
+    const list = (items: unknown) => JSON.stringify({ apiVersion: 'v1', kind: 'List', items });
+    const cases: Array<[string, string, RegExp]> = [
+      ['null item', list([stdioServer('a'), null]), /item 2 of the kind: List is null, not a Kubernetes object/],
+      ['number item', list([7, stdioServer('a')]), /item 1 of the kind: List is a number, not a Kubernetes object/],
+      ['nested list item', list([[stdioServer('a')]]), /item 1 of the kind: List is a list/],
+      ['items not a list', list({ a: stdioServer('a') }), /the items of a kind: List are an object: write them/],
+      ['a scalar document', 'just-a-string\n', /is a string, not a Kubernetes object/],
+    ];
+    for (const [name, text, says] of cases) {
+      const r = run(['-f', 'in.yaml'], { 'in.yaml': text });
+      expect(r.code, name).toBe(1);
+      expect(r.stderr, name).toMatch(says);
+      expect(r.stdout, name).toBe('');
+    }
+    // A List of objects, or one with no items, still renders (or says it has nothing).
+    expect(run(['-f', 'ok.json'], { 'ok.json': list([stdioServer('a')]) }).code).toBe(0);
+    expect(run(['-f', 'none.json'], { 'none.json': list(null) }).stderr).toMatch(/warning: no McpServer/);
+  });
+
   it('an McpServer and a VirtualMcpServer of one name: the children they share are named in a warning', () => {
     const server = stringify({ ...stdioServer('team'), metadata: { name: 'team', namespace: 'ns' } });
     const virtual = stringify({
