@@ -138,24 +138,39 @@ describe('one child, every era', () => {
       action: 'accept',
       content: { color: 'green', number: 7, pets: 'cats' },
     }));
-    // A bystander without the sampling capability has a call in flight: attribution must still pick the caller.
-    const plain = await client2025(gw.url);
-    const busy = plain.client.callTool({
-      name: 'trigger-long-running-operation',
-      arguments: { duration: 0.5, steps: 1 },
-    });
+    // The only session with a call in flight is the caller: attribution is exact.
     const sampled = await caller.client.callTool({
       name: 'trigger-sampling-request',
       arguments: { prompt: 'hello', maxTokens: 5 },
     });
     expect(textOf(sampled)).toContain('caller: ');
     expect(textOf(sampled)).toContain('hello');
-    await busy;
     const elicited = await caller.client.callTool({ name: 'trigger-elicitation-request', arguments: {} });
     expect(textOf(elicited)).toContain('green');
 
-    // A second sampling-capable session with a call in flight makes the wire ambiguous: the gateway refuses with
-    // a clear error rather than guess, and the bystander's handler is never called.
+    // A bystander without the sampling capability has a call in flight. The shared handshake declared sampling
+    // for every session, so the request may be the bystander's: the caller must not get another's prompt, and
+    // the gateway refuses with the fix rather than guess.
+    const plain = await client2025(gw.url);
+    let plainRunning!: () => void;
+    const plainStarted = new Promise<void>((r) => {
+      plainRunning = r;
+    });
+    const busy = plain.client.callTool(
+      { name: 'trigger-long-running-operation', arguments: { duration: 2, steps: 4 } },
+      undefined,
+      { onprogress: () => plainRunning() },
+    );
+    await plainStarted;
+    const guessed = await caller.client.callTool({
+      name: 'trigger-sampling-request',
+      arguments: { prompt: 'guess', maxTokens: 5 },
+    });
+    expect(textOf(guessed)).toContain('perSession');
+    await busy;
+
+    // A second sampling-capable session with a call in flight: the same, and the bystander's handler is never
+    // called.
     const capable = await client2025(gw.url, { capabilities: { sampling: {} } });
     capable.client.setRequestHandler(CreateMessageRequestSchema, sampler('bystander'));
     let running!: () => void;

@@ -2,9 +2,11 @@
  * Which client session a server-to-client request or notification belongs to, as pure functions.
  *
  * The stdio wire carries no link between a server request and the client request it serves, so a message is
- * given to the only session with calls in flight (narrowed by the capability the request needs). When that is
- * ambiguous the mux refuses rather than guess: nothing is ever sent to a session that did not cause it. A
- * per-session server has one session, so attribution is exact there.
+ * given to the only session with calls in flight. When several have calls in flight the mux refuses rather than
+ * guess: nothing is ever sent to a session that did not cause it. Not even narrowed by capability: the shared
+ * handshake declares sampling for all, so a call of a session without it may be the one asking, and the
+ * capable session would receive that session's prompt. A per-session server has one session, so attribution is
+ * exact there.
  */
 import { isObject, type Params } from '../protocol/jsonrpc.ts';
 import { INPUT_METHODS } from '../protocol/methods.ts';
@@ -18,31 +20,17 @@ export type Attribution<S> = S | 'none' | 'ambiguous';
 
 /**
  * The session a server message belongs to. `busy`: the sessions with calls in flight on the server that sent
- * it; `capability`: the client capability the message needs, if any; `only`: the one session of a per-session
- * server (exact whatever is in flight).
+ * it; `only`: the one session of a per-session server (exact whatever is in flight).
  */
-export function attribute<S extends Attributable>(
-  busy: Iterable<S>,
-  capability: string | undefined,
-  only: S | undefined,
-): Attribution<S> {
+export function attribute<S>(busy: Iterable<S>, only: S | undefined): Attribution<S> {
   if (only !== undefined) return only;
   let found: S | undefined;
   let count = 0;
-  let capable: S | undefined;
-  let capableCount = 0;
   for (const s of busy) {
-    count++;
+    if (++count > 1) return 'ambiguous';
     found = s;
-    if (capability && isObject(s.capabilities[capability])) {
-      capableCount++;
-      capable = s;
-    }
   }
-  if (count === 0) return 'none';
-  if (capability && capableCount === 1 && capable) return capable;
-  if (count > 1 || !found) return 'ambiguous';
-  return found;
+  return found ?? 'none';
 }
 
 /** What a session can receive, for routing a server request attributed to it. */

@@ -415,7 +415,7 @@ export class Mux {
         if (this.subscriptions.deliverUpdated(upstream, note)) this.o.onServerEvent?.(note);
         return;
       default: {
-        const target = attribute(this.calls.busySessions(upstream), undefined, this.onlySession());
+        const target = attribute(this.calls.busySessions(upstream), this.onlySession());
         if (target === 'ambiguous') {
           this.metrics.droppedMessages.inc({ reason: 'ambiguous_session' });
           return;
@@ -438,7 +438,7 @@ export class Mux {
       return;
     }
     const capability = capabilityFor(request.method);
-    const target = attribute(this.calls.busySessions(upstream), capability, this.onlySession());
+    const target = attribute(this.calls.busySessions(upstream), this.onlySession());
     if (target === 'ambiguous' || target === 'none') {
       this.refuse(upstream, request, unattributedProblem(request.method, target));
       return;
