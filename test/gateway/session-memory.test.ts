@@ -17,9 +17,10 @@ import {
   textOf,
   until,
 } from './helpers.ts';
-import { confirmedSession, JSON_POST, legacyStream, raw } from './raw-http.ts';
+import { confirmedSession, JSON_POST, legacyStream, openStream, raw } from './raw-http.ts';
 
 const RAW_SERVER = [NODE, join(ROOT, 'test/gateway/fixtures/raw-server.ts')];
+const CHATTY_SERVER = [NODE, join(ROOT, 'test/gateway/fixtures/chatty-server.ts')];
 
 afterAll(stopAll);
 
@@ -130,6 +131,70 @@ describe('event stores that one client fills in many sessions', () => {
     expect(await replay(gw.port, hoarder[19] as string, '127.0.0.2')).toContain('Echo: mmm');
     expect(await replay(gw.port, victim)).toContain('Echo: victim');
   });
+});
+
+describe('messages waiting for GET streams that sessions never open', () => {
+  /** A flood call from a client that takes only JSON: its log lines can travel only on the session's GET stream. */
+  const floodJsonOnly = (port: number, sessionId: string, count: number, bytes: number, from?: string) =>
+    raw(port, {
+      headers: { 'content-type': 'application/json', accept: 'application/json', 'mcp-session-id': sessionId },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'tools/call',
+        params: { name: 'flood', arguments: { count, bytes } },
+      }),
+      from,
+    });
+  /** The flood lines (their `i`) a GET stream opened now receives, once no more arrive for half a second. */
+  const waiting = async (port: number, sessionId: string, from?: string) => {
+    const stream = await openStream(port, {
+      headers: { accept: 'text/event-stream', 'mcp-session-id': sessionId },
+      from,
+    });
+    const lines = () => [...stream.received().matchAll(/"i":(\d+),"filler"/g)].map((m) => Number(m[1]));
+    let seen = -1;
+    await until(
+      async () => {
+        const now = stream.received().length;
+        if (now === seen) return true;
+        seen = now;
+        await new Promise((r) => setTimeout(r, 500));
+        return false;
+      },
+      20_000,
+      'the waiting messages',
+    );
+    stream.close();
+    return lines();
+  };
+
+  test('share the 64 MiB budget: the hoarders lose their oldest notifications, counted; a small session keeps its own', async () => {
+    const gw = await startGateway(['stdio', '--', ...CHATTY_SERVER]);
+    const victim = await confirmedSession(gw.port);
+    expect((await floodJsonOnly(gw.port, victim, 1, 100)).json).toMatchObject({ id: 1, result: {} });
+    // Each session held up to 4 MiB of them (512 messages) outside the event budget: 100 sessions of one client,
+    // or 1000 sessions, grew the gateway without a shared bound while the server kept talking.
+    const hoarders: string[] = [];
+    for (let i = 0; i < 24; i++) {
+      const sid = await confirmedSession(gw.port, '127.0.0.3');
+      hoarders.push(sid);
+      expect((await floodJsonOnly(gw.port, sid, 4, 900_000, '127.0.0.3')).json).toMatchObject({ result: {} });
+    }
+    const dropped = await metricValue(gw, 'mcp_gateway_dropped_messages_total', { reason: 'get_stream_backlog' });
+    expect(dropped).toBeGreaterThan(0);
+    const first = await waiting(gw.port, hoarders[0] as string, '127.0.0.3');
+    // The oldest went first: what is left are the newest lines, in order.
+    expect(first.length).toBeLessThan(4);
+    expect(first).toEqual([0, 1, 2, 3].slice(4 - first.length));
+    let received = first.length;
+    for (const sid of hoarders.slice(1)) received += (await waiting(gw.port, sid, '127.0.0.3')).length;
+    // Nothing was lost without a count: every line is either received or counted as dropped.
+    expect(received + dropped).toBe(4 * hoarders.length);
+    expect(await waiting(gw.port, victim)).toEqual([0]);
+    expect(gw.logs.some((l) => l.msg?.toString().startsWith('message dropped'))).toBe(true);
+    expect(await gw.stop()).toBe(0);
+  }, 120_000);
 });
 
 describe('notifications to a server that stopped reading its stdin', () => {

@@ -13,12 +13,13 @@ import type { AnswerFormats } from './accept.ts';
 import { messagesOr400 } from './body-gate.ts';
 import { type ClientLimit, countRequests } from './client-limit.ts';
 import { dispatch, NO_SINK } from './dispatch.ts';
+import { type BudgetDrop, EventBudget } from './event-budget.ts';
 import { refuseSession, refuseUnlessSse } from './refusals.ts';
 import { header } from './reply.ts';
 import { type McpRequest, refuse } from './request.ts';
 import type { OpenStreams } from './sse.ts';
 import type { SdkStreamWatch } from './stall.ts';
-import { EventBudget, HttpExchange, type StreamLimits, StreamState } from './streams.ts';
+import { HttpExchange, type StreamLimits, StreamState } from './streams.ts';
 
 export interface Sessions2025Options {
   sessions: SessionManager;
@@ -29,6 +30,8 @@ export interface Sessions2025Options {
   /** Watches JSON answers a client does not read (they hold their whole body in memory until it does). */
   stalls?: SdkStreamWatch;
   log: Logger;
+  /** A message that waited for a GET stream was dropped (the budget or the session's bound): metric and log. */
+  onDropped?: (drop: BudgetDrop) => void;
 }
 
 /** The streams of a 2025 session (its transport), when `entry` is one. */
@@ -51,8 +54,8 @@ export class Sessions2025 {
 
   constructor(options: Sessions2025Options) {
     this.o = options;
-    // One budget for every session's event store (EventBudget).
-    const budget = new EventBudget(options.streamLimits.maxEventBytesTotal);
+    // One budget for what every session's streams hold (EventBudget).
+    const budget = new EventBudget(options.streamLimits.maxEventBytesTotal, options.onDropped);
     this.newStreams = (session) => new StreamState(session, options.openStreams, options.streamLimits, budget);
     const { stalls } = options;
     if (stalls) this.onUnsent = (res) => stalls.watch(res, 'json');

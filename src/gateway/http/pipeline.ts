@@ -94,6 +94,11 @@ export class McpHttp {
       limit,
       stalls: options.stalls,
       log,
+      onDropped: (drop) => {
+        metrics.droppedMessages.inc({ reason: 'get_stream_backlog' });
+        // One line per run of drops: the first since the session's last GET stream.
+        if (drop.dropped === 1) log.warn(drop, 'message dropped: it waited for a GET stream, past the limit');
+      },
     });
     this.stateless2026 = new Stateless2026({
       sdk2026: options.sdk2026,

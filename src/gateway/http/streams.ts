@@ -11,12 +11,21 @@
 import type { ServerResponse } from 'node:http';
 import type { ClientSession, SessionTransport, Sink } from '../mux/session.ts';
 import type { JsonRpcMessage, JsonRpcResponse } from '../protocol/jsonrpc.ts';
+import type { BudgetHolder, EventBudget } from './event-budget.ts';
 import { type OpenStreams, SseConnection } from './sse.ts';
 
 interface StoredEvent {
   stream: number;
   seq: number;
   data: string;
+}
+
+/** A standalone message waiting for the session's next GET stream (its id is `0-<seq>`). */
+interface Held {
+  seq: number;
+  data: string;
+  /** A server request: never dropped to make room (refused instead, so its server is told). */
+  request: boolean;
 }
 
 interface OutStream {
@@ -30,7 +39,7 @@ interface OutStream {
 export interface StreamLimits {
   maxEvents: number;
   maxEventBytes: number;
-  /** What every session's event store holds together (EventBudget). */
+  /** What every session's streams hold together: event stores and messages waiting (EventBudget). */
   maxEventBytesTotal: number;
   maxGetStreams: number;
   upgradeAfterMs: number;
@@ -44,48 +53,8 @@ export const DEFAULT_STREAM_LIMITS: StreamLimits = {
   upgradeAfterMs: 10_000,
 };
 
-/**
- * The bytes every session's event store holds together. Each store is bounded (maxEventBytes), but one client's
- * 100 sessions that each filled theirs (a 4 MB tool answer apiece, taken as an event stream) held 400 MB, past a
- * pod's 512 Mi. Past the total, the largest store gives up its oldest events: the sessions that hoard pay, and
- * a session with a few small events keeps them. Events are only for resumption; the live stream is unaffected.
- */
-export class EventBudget {
-  readonly maxBytes: number;
-  private total = 0;
-  private readonly stores = new Set<StreamState>();
-
-  constructor(maxBytes: number) {
-    this.maxBytes = maxBytes;
-  }
-
-  get bytes(): number {
-    return this.total;
-  }
-
-  join(store: StreamState): void {
-    this.stores.add(store);
-  }
-
-  /** A store closed: its events no longer count. */
-  leave(store: StreamState, bytes: number): void {
-    if (this.stores.delete(store)) this.total -= bytes;
-  }
-
-  changed(delta: number): void {
-    this.total += delta;
-    while (this.total > this.maxBytes) {
-      let largest: StreamState | undefined;
-      for (const s of this.stores) if (!largest || s.storedBytes > largest.storedBytes) largest = s;
-      const dropped = largest?.dropOldest() ?? 0;
-      if (dropped === 0) return;
-      this.total -= dropped;
-    }
-  }
-}
-
 /** A 2025 session's streams; also its transport (unsolicited messages go to the newest GET stream). */
-export class StreamState implements SessionTransport {
+export class StreamState implements SessionTransport, BudgetHolder {
   readonly session: ClientSession;
   private readonly openStreams: OpenStreams;
   private readonly limits: StreamLimits;
@@ -95,9 +64,14 @@ export class StreamState implements SessionTransport {
   private nextStream = 1;
   private readonly standalone: OutStream = { id: 0, seq: 0, remaining: Number.POSITIVE_INFINITY };
   private getStreams: SseConnection[] = [];
-  /** Standalone messages sent while no GET stream was open: the next GET stream gets them. */
-  private undelivered: Array<{ id: string; data: string }> = [];
-  private undeliveredBytes = 0;
+  /**
+   * Standalone messages sent while no GET stream was open: the next GET stream gets them. Bounded like the event
+   * store (maxEvents, maxEventBytes) and counted in the budget; they join the event store once delivered.
+   */
+  private held: Held[] = [];
+  private heldBytes = 0;
+  private heldRequestBytes = 0;
+  private droppedHeld = 0; // since the last GET stream opened
 
   private readonly budget?: EventBudget;
 
@@ -115,17 +89,37 @@ export class StreamState implements SessionTransport {
     budget?.join(this);
   }
 
-  /** The bytes of this session's stored events. */
+  /** What this session holds in the budget: its stored events and the messages waiting for a GET stream. */
   get storedBytes(): number {
-    return this.eventBytes;
+    return this.eventBytes + this.heldBytes;
   }
 
-  /** Drops the oldest stored event for the budget (which counts it): its bytes, 0 when there is none. */
+  get droppableBytes(): number {
+    return this.eventBytes + this.heldBytes - this.heldRequestBytes;
+  }
+
+  /** For the budget (which counts it): the oldest stored event, else the oldest waiting notification. */
   dropOldest(): number {
     const old = this.events.shift();
+    if (old) {
+      this.eventBytes -= old.data.length;
+      return old.data.length;
+    }
+    return this.dropHeldNotification('budget');
+  }
+
+  /** Drops the oldest waiting notification, counted and reported: its bytes, 0 when only requests wait. */
+  private dropHeldNotification(limit: 'budget' | 'session'): number {
+    const i = this.held.findIndex((h) => !h.request);
+    const old = i < 0 ? undefined : this.held.splice(i, 1)[0];
     if (!old) return 0;
-    this.eventBytes -= old.data.length;
+    this.heldBytes -= old.data.length;
+    this.reportDropped(old.data.length, limit);
     return old.data.length;
+  }
+
+  private reportDropped(bytes: number, limit: 'budget' | 'session'): void {
+    this.budget?.onDropped?.({ session: this.session.logId, dropped: ++this.droppedHeld, bytes, limit });
   }
 
   deliver(message: JsonRpcMessage): boolean {
@@ -138,9 +132,12 @@ export class StreamState implements SessionTransport {
 
   close(): void {
     this.closeAll();
-    this.budget?.leave(this, this.eventBytes);
+    this.budget?.leave(this, this.eventBytes + this.heldBytes);
     this.events.length = 0;
     this.eventBytes = 0;
+    this.held = [];
+    this.heldBytes = 0;
+    this.heldRequestBytes = 0;
   }
 
   get openGetStreams(): number {
@@ -175,27 +172,72 @@ export class StreamState implements SessionTransport {
     return stream.conn?.event(data, { id: `${stream.id}-${stream.seq}`, event: 'message' }) ?? false;
   }
 
-  /** A message outside any request: to the newest open GET stream (stored for resumption either way). */
+  /** A message outside any request: to the newest open GET stream (stored for resumption), else held for one. */
   sendStandalone(message: JsonRpcMessage): boolean {
     while (this.getStreams.length > 0) {
       const newest = this.getStreams[this.getStreams.length - 1];
       if (newest && !newest.closed) break;
       this.getStreams.pop();
     }
-    this.standalone.conn = this.getStreams[this.getStreams.length - 1];
-    if (this.write(this.standalone, message)) return true;
-    // No GET stream yet (typically a server request right after the handshake): keep it for the next one.
-    const last = this.events[this.events.length - 1];
-    // Bounded like the event store, by count and by size.
-    const fits =
-      this.undelivered.length < this.limits.maxEvents &&
-      this.undeliveredBytes + (last?.data.length ?? 0) <= this.limits.maxEventBytes;
-    if (last && fits) {
-      this.undelivered.push({ id: `0-${last.seq}`, data: last.data });
-      this.undeliveredBytes += last.data.length;
+    const conn = this.getStreams[this.getStreams.length - 1];
+    this.standalone.conn = conn;
+    const data = JSON.stringify(message);
+    const seq = ++this.standalone.seq;
+    if (conn?.event(data, { id: `0-${seq}`, event: 'message' })) {
+      this.store(0, seq, data);
       return true;
     }
-    return false;
+    // No GET stream yet (typically a server request right after the handshake): keep it for the next one.
+    return this.hold({ seq, data, request: 'id' in message });
+  }
+
+  /**
+   * Holds a message for the next GET stream. Past the session's bound (by count and size) or the budget, the
+   * oldest waiting notifications go first; a message that still does not fit is refused (false: a server
+   * request's server is told), and a refused notification is counted as dropped.
+   */
+  private hold(h: Held): boolean {
+    const size = h.data.length;
+    const { maxEvents, maxEventBytes } = this.limits;
+    let freed = 0;
+    while (this.held.length >= maxEvents || this.heldBytes + size > maxEventBytes) {
+      const bytes = this.dropHeldNotification('session');
+      if (bytes === 0) break;
+      freed += bytes;
+    }
+    if (this.held.length >= maxEvents || this.heldBytes + size > maxEventBytes) {
+      this.budget?.changed(-freed);
+      if (!h.request) this.reportDropped(size, 'session');
+      return false;
+    }
+    this.held.push(h);
+    this.heldBytes += size;
+    if (h.request) this.heldRequestBytes += size;
+    this.budget?.changed(size - freed);
+    if (h.request && this.budget?.over) {
+      // Nothing but requests is left to drop in the whole budget: this one is refused rather than held past it.
+      this.held.pop();
+      this.heldBytes -= size;
+      this.heldRequestBytes -= size;
+      this.budget.changed(-size);
+      return false;
+    }
+    return true;
+  }
+
+  /** A GET stream opened: the held messages after `after` go out on it and join the event store. */
+  private release(conn: SseConnection, after: number): void {
+    const held = this.held;
+    this.held = [];
+    this.budget?.changed(-this.heldBytes);
+    this.heldBytes = 0;
+    this.heldRequestBytes = 0;
+    this.droppedHeld = 0;
+    for (const h of held) {
+      if (h.seq <= after) continue;
+      conn.event(h.data, { id: `0-${h.seq}`, event: 'message' });
+      this.store(0, h.seq, h.data);
+    }
   }
 
   /** Opens the event stream of a POST exchange. */
@@ -252,15 +294,12 @@ export class StreamState implements SessionTransport {
         return;
       }
       target = this.standalone;
-      this.undelivered = []; // the replay above covered them
-      this.undeliveredBytes = 0;
     }
     this.getStreams.push(conn);
     while (this.getStreams.length > this.limits.maxGetStreams) this.getStreams.shift()?.end();
     target.conn = conn;
-    for (const u of this.undelivered) conn.event(u.data, { id: u.id, event: 'message' });
-    this.undelivered = [];
-    this.undeliveredBytes = 0;
+    // The replay above covered what was stored; what was held was never sent, so it follows.
+    this.release(conn, after === Number.POSITIVE_INFINITY ? 0 : after);
     conn.onclose = () => {
       this.getStreams = this.getStreams.filter((c) => c !== conn);
       if (this.standalone.conn === conn) this.standalone.conn = this.getStreams[this.getStreams.length - 1];
