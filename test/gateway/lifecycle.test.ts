@@ -192,17 +192,18 @@ describe('graceful drain', () => {
         return res;
       },
     });
-    // A slow call, and a 2026 call parked on input_required: the drain waits for both (the parked one until
-    // the retry below), which holds it open for as long as this test needs.
+    // A 2026 call parked on input_required, then a slow call: the drain waits for both (the parked one until
+    // the retry below), which holds it open for as long as this test needs. The elicitation goes first: with
+    // another session's call in flight the gateway could not tell whose it is (and would refuse it).
+    const elicit = { name: 'trigger-elicitation-request', arguments: {} };
+    const asked = (await m.client.callTool(elicit, { allowInputRequired: true })) as unknown as InputRequiredResult;
+    expect(asked.resultType).toBe('input_required');
     let progressed = 0;
     const slow = s.client.callTool(
       { name: 'trigger-long-running-operation', arguments: { duration: 1.5, steps: 3 } },
       undefined,
       { onprogress: () => progressed++ },
     );
-    const elicit = { name: 'trigger-elicitation-request', arguments: {} };
-    const asked = (await m.client.callTool(elicit, { allowInputRequired: true })) as unknown as InputRequiredResult;
-    expect(asked.resultType).toBe('input_required');
     await until(() => progressed > 0, 10_000, 'the slow call to run');
     gw.proc.kill('SIGTERM');
     await gw.waitForLog((x) => x.msg === 'draining');
