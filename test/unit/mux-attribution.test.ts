@@ -131,6 +131,17 @@ describe('attribution through the mux', () => {
     expect(h.upstream.responses()).toEqual([]);
   });
 
+  test('an exchange that cannot take the request (no stream for it): the server is told at once', () => {
+    h = harness();
+    const a = session('a', { capabilities: { sampling: {} } });
+    const sink = h.call(a, 1, 'tools/call', { name: 't' });
+    sink.accepts = false;
+    h.upstream.emit(sampling('s1'));
+    const [refusal] = h.upstream.responses();
+    expect(refusal?.id).toBe('s1');
+    expect(refusal?.error?.message).toContain('the client has no open stream to receive the request');
+  });
+
   test('two sessions in flight, both capable: the server is refused, neither client sees it', () => {
     h = harness();
     const a = session('a', { capabilities: { sampling: {} } });

@@ -111,8 +111,12 @@ export class RecordingSink implements Sink {
   readonly seen: JsonRpcMessage[] = [];
   readonly responses: JsonRpcResponse[] = [];
 
-  related(message: JsonRpcMessage): void {
+  /** What `related` answers: false plays a client that cannot take the message (no stream for it). */
+  accepts = true;
+
+  related(message: JsonRpcMessage): boolean {
     this.seen.push(message);
+    return this.accepts;
   }
 
   respond(response: JsonRpcResponse): void {

@@ -5,7 +5,7 @@ import type { ClientSession, Sink } from '../mux/session.ts';
 import type { JsonRpcMessage, JsonRpcNotification, JsonRpcRequest, JsonRpcResponse } from '../protocol/jsonrpc.ts';
 
 /** For bodies without requests: nothing will answer them. */
-export const NO_SINK: Sink = { related() {}, respond() {} };
+export const NO_SINK: Sink = { related: () => false, respond() {} };
 
 export function dispatch(session: ClientSession, router: Mux, messages: JsonRpcMessage[], sink: Sink): void {
   // Any message but initialize confirms the session (see ClientSession.confirmed).

@@ -35,7 +35,7 @@ export class SseSessionTransport implements SessionTransport {
     this.conn = new SseConnection(res, openStreams, { kind: 'sse', session: session.logId });
     this.conn.onbeforeend = this.flush; // a drain or close must not drop an answer still held back by the gap
     this.conn.onclose = onClose;
-    this.sink = { related: (m) => void this.deliver(m), respond: (r) => void this.deliver(r) };
+    this.sink = { related: (m) => this.deliver(m), respond: (r) => void this.deliver(r) };
   }
 
   private readonly flush = (): void => {

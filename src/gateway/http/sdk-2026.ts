@@ -175,6 +175,7 @@ export class Sdk2026Endpoint {
                 if ('method' in message && !('id' in message)) {
                   void c.mcpReq.notify(message as { method: string; params?: Record<string, unknown> }).catch(() => {});
                 }
+                return true;
               },
               respond: (response) => {
                 c.mcpReq.signal.removeEventListener('abort', onAbort);

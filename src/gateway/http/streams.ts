@@ -415,21 +415,15 @@ export class HttpExchange implements Sink {
     this.responses.length = 0;
   }
 
-  related(message: JsonRpcMessage): void {
-    if (this.done) {
-      this.state?.sendStandalone(message);
-      return;
-    }
-    if (!this.stream && !this.oneshot?.conn) {
-      if (!this.acceptsSse) {
-        // A JSON-only client: the message can only travel on its GET stream.
-        this.state?.sendStandalone(message);
-        return;
-      }
-      this.upgrade();
-    }
+  related(message: JsonRpcMessage): boolean {
+    // A JSON-only client's message (or one after the answer) can only travel on the session's GET stream.
+    if (this.done || (!this.stream && !this.oneshot?.conn && !this.acceptsSse))
+      return this.state?.sendStandalone(message) ?? false;
+    if (!this.stream && !this.oneshot?.conn) this.upgrade();
+    // On the response stream: stored for resumption even when the socket is slow.
     if (this.stream && this.state) this.state.write(this.stream, message);
-    else this.oneshot?.conn?.event(JSON.stringify(message), { event: 'message' });
+    else return this.oneshot?.conn?.event(JSON.stringify(message), { event: 'message' }) ?? false;
+    return true;
   }
 
   respond(response: JsonRpcResponse): void {

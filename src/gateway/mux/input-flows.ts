@@ -109,8 +109,9 @@ export class InputFlows {
     const requestState = codec.mint(flow.id, flow.round, Date.now() + timeout, flow.identity);
     const sink = call.sink;
     call.sink = {
-      // Nobody listens while the client fulfils the requests: progress and log lines have no stream.
-      related() {},
+      // Nobody listens while the client fulfils the requests: progress and log lines have no stream (server
+      // requests of the call join its next round instead, never reaching here).
+      related: () => true,
       respond: (response) => {
         flow.final = response;
       },

@@ -455,8 +455,7 @@ export class Mux {
     }
     const id = this.relayed.open(target, upstream, request.id);
     const forwarded: JsonRpcRequest = { ...request, id };
-    if (call) call.sink.related(forwarded);
-    else if (!target.deliver(forwarded)) {
+    if (!(call ? call.sink.related(forwarded) : target.deliver(forwarded))) {
       this.relayed.drop(id);
       this.refuse(upstream, request, 'the client has no open stream to receive the request');
     }

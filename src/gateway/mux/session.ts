@@ -8,8 +8,11 @@ export type SessionKind = 'streamable' | 'sse' | 'modern' | 'oneshot';
 
 /** Where the messages that belong to one client request go. */
 export interface Sink {
-  /** A message tied to the request: progress, a server-to-client request, a log line. */
-  related(message: JsonRpcMessage): void;
+  /**
+   * A message tied to the request: progress, a server-to-client request, a log line. false: nothing could take
+   * it (a server request's server is then told, instead of waiting for an answer that cannot come).
+   */
+  related(message: JsonRpcMessage): boolean;
   /** The final response (exactly once). */
   respond(response: JsonRpcResponse): void;
   /** Instead of respond: the request ended with nothing to send (the client cancelled it). */
