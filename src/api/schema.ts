@@ -854,7 +854,7 @@ const spec: Schema = {
         mode: {
           type: 'string',
           description:
-            'shared: one server process serves every session (ids rewritten, default). perSession: a process per session (isolation, more memory; stdio only).',
+            'shared: one server process serves every session (ids rewritten, default); a request the server sends to clients (sampling, elicitation) while several sessions have calls in flight is refused, since the stdio wire does not say whose it is. perSession: a process per session (isolation, exact routing of such requests, more memory; stdio only).',
           enum: ['shared', 'perSession'],
           default: 'shared',
         },

@@ -337,7 +337,7 @@ export interface ToolsSpec {
 
 /** How client sessions map to server processes. */
 export interface SessionsSpec {
-  /** shared: one server process serves every session (ids rewritten, default). perSession: a process per session (isolation, more memory; stdio only). */
+  /** shared: one server process serves every session (ids rewritten, default); a request the server sends to clients (sampling, elicitation) while several sessions have calls in flight is refused, since the stdio wire does not say whose it is. perSession: a process per session (isolation, exact routing of such requests, more memory; stdio only). */
   mode: 'shared' | 'perSession';
   /** Most concurrent sessions per pod. Default: 1000 in shared mode (an idle session costs the gateway about 45 KB), 100 in perSession mode (each session is a server process). At the limit the least recently used idle session is closed for a new one; only when every session is in use is a new one refused (503). */
   max?: number;
