@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { MAX_HANDSHAKE_CHARS } from '../../src/gateway/mux/handshake.ts';
 import {
+  childPids,
   client2025,
   metricValue,
   NODE,
@@ -219,6 +220,16 @@ describe('notifications to a server that stopped reading its stdin', () => {
       id: 'late',
       error: { code: -32000, message: expect.stringContaining('not keeping up') },
     });
+    // Killed, the gateway cannot stop its child, and a deaf child never reads the end of its stdin.
+    const [child] = childPids(deaf.proc.pid as number);
     await deaf.stop('SIGKILL');
+    const alive = (pid: number) => {
+      try {
+        return process.kill(pid, 0);
+      } catch {
+        return false;
+      }
+    };
+    await until(() => !alive(child as number), 5_000, 'the orphaned server to exit');
   });
 });
