@@ -1,6 +1,7 @@
 /**
- * What the controller suites (controller*.test.ts) share: a controller run as the real CLI with exactly its RBAC,
- * watching two restricted namespaces of their own (a third it must leave alone), and the reads their tests use.
+ * What the controller suites share: a controller run as the real CLI with exactly its RBAC, watching two
+ * restricted namespaces of their own (a third it must leave alone) for controller*.test.ts, or one namespace of
+ * a file's own (useControllerIn), and the reads their tests use.
  */
 import { afterAll, beforeAll, expect, inject } from 'vitest';
 import type { McpServer } from '../../src/api/types.generated.ts';
@@ -33,6 +34,28 @@ export function useController(): void {
   afterAll(async () => {
     expect(await suite.controller.stop()).toBe(0); // graceful shutdown exits 0
   });
+}
+
+/**
+ * One restricted namespace of the file's own, prefixed `prefix`, with a controller watching only it: started
+ * before the file's tests, stopped (gracefully, exit 0) after them. The fields are set once beforeAll ran.
+ */
+export function useControllerIn(prefix: string): { admin: KubeClient; ns: string; controller: ControllerProcess } {
+  const own = {
+    admin: undefined as unknown as KubeClient,
+    ns: '',
+    controller: undefined as unknown as ControllerProcess,
+  };
+  beforeAll(async () => {
+    own.admin = adminClient(inject('adminKubeconfig'));
+    own.ns = await createRestrictedNamespace(own.admin, prefix);
+    own.controller = startController({ kubeconfig: inject('controllerKubeconfig'), namespaces: [own.ns] });
+    await own.controller.waitForLog((l) => l.msg === 'controller started');
+  });
+  afterAll(async () => {
+    expect(await own.controller.stop()).toBe(0);
+  });
+  return own;
 }
 
 export const path = (type: { apiVersion: string; plural: string }, name?: string, namespace = suite.ns) =>

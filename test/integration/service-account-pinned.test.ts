@@ -3,52 +3,30 @@
  * already run as that one, so it must stay. (The operator renders no ServiceAccount when the spec names one,
  * and used to delete its own as obsolete: the running pods kept going, the next one could not be created.)
  */
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { McpServer, VirtualMcpServer } from '../../src/api/types.generated.ts';
-import type { KubeClient } from '../../src/kube/client.ts';
 import { stdioServer } from '../fixtures/manifests.ts';
 import { virtualServer } from '../fixtures/virtual.ts';
-import { type ControllerProcess, startController } from '../support/controller-process.ts';
-import {
-  adminClient,
-  createRestrictedNamespace,
-  eventually,
-  getOrUndefined,
-  resourcePath,
-  T,
-} from '../support/kube.ts';
+import { eventually, getOrUndefined, resourcePath, T } from '../support/kube.ts';
+import { useControllerIn } from './controller-suite.ts';
 
-let admin: KubeClient;
-let ns: string;
-let controller: ControllerProcess;
-
+const own = useControllerIn('pinsa');
 const path = (type: { apiVersion: string; plural: string }, name?: string) =>
-  resourcePath(type, { namespace: ns, name });
-
-beforeAll(async () => {
-  admin = adminClient(inject('adminKubeconfig'));
-  ns = await createRestrictedNamespace(admin, 'pinsa');
-  controller = startController({ kubeconfig: inject('controllerKubeconfig'), namespaces: [ns] });
-  await controller.waitForLog((l) => l.msg === 'controller started');
-});
-
-afterAll(async () => {
-  expect(await controller.stop()).toBe(0);
-});
+  resourcePath(type, { namespace: own.ns, name });
 
 /** Creates the object, waits for its ServiceAccount, names it in pod.serviceAccountName, waits for that pass. */
 async function pin(type: { apiVersion: string; plural: string }, manifest: { metadata: { name: string } }) {
   const name = manifest.metadata.name;
-  await admin.create(path(type), manifest);
-  await eventually(`the ServiceAccount of ${name}`, () => getOrUndefined(admin, path(T.serviceaccounts, name)));
-  await admin.mergePatch(path(type, name), { spec: { pod: { serviceAccountName: name } } });
+  await own.admin.create(path(type), manifest);
+  await eventually(`the ServiceAccount of ${name}`, () => getOrUndefined(own.admin, path(T.serviceaccounts, name)));
+  await own.admin.mergePatch(path(type, name), { spec: { pod: { serviceAccountName: name } } });
   await eventually(`${name} reconciled at its new generation`, async () => {
-    const o = await admin.get<McpServer | VirtualMcpServer>(path(type, name));
+    const o = await own.admin.get<McpServer | VirtualMcpServer>(path(type, name));
     return o.status?.observedGeneration === o.metadata?.generation && o.metadata?.generation === 2 ? o : undefined;
   });
   // A further pass (a resync) must not take it either.
   await new Promise((r) => setTimeout(r, 1000));
-  return getOrUndefined(admin, path(T.serviceaccounts, name));
+  return getOrUndefined(own.admin, path(T.serviceaccounts, name));
 }
 
 describe('pod.serviceAccountName naming the ServiceAccount the operator made', () => {
@@ -57,7 +35,7 @@ describe('pod.serviceAccountName naming the ServiceAccount the operator made', (
   });
 
   it('keeps it for a VirtualMcpServer', async () => {
-    await admin.create(path(T.mcpservers), stdioServer('memory'));
+    await own.admin.create(path(T.mcpservers), stdioServer('memory'));
     expect(
       await pin(T.virtualmcpservers, virtualServer('pinned-aggregate', { servers: [{ name: 'memory' }] })),
     ).toBeDefined();

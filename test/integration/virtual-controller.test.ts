@@ -8,36 +8,25 @@
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import type { V1ConfigMap, V1Deployment } from '@kubernetes/client-node';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import type { McpServer, VirtualMcpServer } from '../../src/api/types.generated.ts';
 import { verifyCredential } from '../../src/contract/aggregate-credential.ts';
-import type { KubeClient } from '../../src/kube/client.ts';
 import { controlPlaneBinaries } from '../../src/local-cluster/control-plane.ts';
 import { stdioServer } from '../fixtures/manifests.ts';
 import { virtualServer } from '../fixtures/virtual.ts';
-import { type ControllerProcess, startController } from '../support/controller-process.ts';
-import {
-  adminClient,
-  createRestrictedNamespace,
-  eventually,
-  getOrUndefined,
-  resourcePath,
-  T,
-} from '../support/kube.ts';
+import { eventually, getOrUndefined, resourcePath, T } from '../support/kube.ts';
+import { useControllerIn } from './controller-suite.ts';
 
-let admin: KubeClient;
-let ns: string;
-let controller: ControllerProcess;
-
+const own = useControllerIn('vctl');
 const path = (type: { apiVersion: string; plural: string }, name?: string, subresource?: string) =>
-  resourcePath(type, { namespace: ns, name, ...(subresource ? { subresource } : {}) });
-const getVirtual = (name: string) => admin.get<VirtualMcpServer>(path(T.virtualmcpservers, name));
+  resourcePath(type, { namespace: own.ns, name, ...(subresource ? { subresource } : {}) });
+const getVirtual = (name: string) => own.admin.get<VirtualMcpServer>(path(T.virtualmcpservers, name));
 const condition = (v: VirtualMcpServer, type: string) => v.status?.conditions?.find((c) => c.type === type);
 
 /** The status once it satisfies `until` (the controller writes it as inputs change). */
 function statusOf(name: string, until: (v: VirtualMcpServer) => boolean, what: string): Promise<VirtualMcpServer> {
   return eventually(
-    `${what} on ${ns}/${name}`,
+    `${what} on ${own.ns}/${name}`,
     async () => {
       const v = await getVirtual(name);
       return v.status?.observedGeneration === v.metadata?.generation && until(v) ? v : undefined;
@@ -48,7 +37,7 @@ function statusOf(name: string, until: (v: VirtualMcpServer) => boolean, what: s
 
 async function createMcpServer(name: string, labels?: Record<string, string>): Promise<McpServer> {
   const manifest = stdioServer(name);
-  return admin.create<McpServer>(path(T.mcpservers), {
+  return own.admin.create<McpServer>(path(T.mcpservers), {
     ...manifest,
     metadata: { ...manifest.metadata, ...(labels ? { labels } : {}) },
   });
@@ -57,27 +46,16 @@ async function createMcpServer(name: string, labels?: Record<string, string>): P
 /** What discovery writes once a server answers: its tool names. */
 async function reportTools(name: string, tools: string[]): Promise<void> {
   await eventually(`status of McpServer ${name}`, async () => {
-    const mcp = await admin.get<McpServer>(path(T.mcpservers, name));
+    const mcp = await own.admin.get<McpServer>(path(T.mcpservers, name));
     return mcp.status?.conditions ? mcp : undefined;
   });
-  await admin.mergePatch(path(T.mcpservers, name, 'status'), { status: { tools } });
+  await own.admin.mergePatch(path(T.mcpservers, name, 'status'), { status: { tools } });
 }
-
-beforeAll(async () => {
-  admin = adminClient(inject('adminKubeconfig'));
-  ns = await createRestrictedNamespace(admin, 'vctl');
-  controller = startController({ kubeconfig: inject('controllerKubeconfig'), namespaces: [ns] });
-  await controller.waitForLog((l) => l.msg === 'controller started');
-});
-
-afterAll(async () => {
-  expect(await controller.stop()).toBe(0);
-});
 
 describe('a VirtualMcpServer on a real API server', () => {
   it('gets its gateway, backend list and session key, and names a missing and a not-ready backend', async () => {
     await createMcpServer('memory');
-    const created = await admin.create<VirtualMcpServer>(
+    const created = await own.admin.create<VirtualMcpServer>(
       path(T.virtualmcpservers),
       virtualServer('team', { servers: [{ name: 'memory' }, { name: 'github', prefix: 'gh' }] }),
     );
@@ -92,18 +70,18 @@ describe('a VirtualMcpServer on a real API server', () => {
       expect.objectContaining({ name: 'github', ready: false, reason: 'BackendNotFound' }),
     ]);
     expect(status.status?.readyBackends).toBe('0/2');
-    expect(status.status?.url).toBe(`http://team.${ns}.svc:8080/mcp`);
+    expect(status.status?.url).toBe(`http://team.${own.ns}.svc:8080/mcp`);
     const backends = condition(status, 'BackendsReady');
     expect(backends?.status).toBe('False');
     expect(backends?.message).toContain(
-      `spec.servers[1] names McpServer github, which does not exist in namespace ${ns}`,
+      `spec.servers[1] names McpServer github, which does not exist in namespace ${own.ns}`,
     );
     expect(backends?.message).toContain('McpServer memory is not Ready');
     expect(condition(status, 'Degraded')).toMatchObject({ status: 'True' });
     expect(condition(status, 'Ready')?.status).toBe('False');
 
     const deployment = await eventually('Deployment', () =>
-      getOrUndefined<V1Deployment>(admin, path(T.deployments, 'team')),
+      getOrUndefined<V1Deployment>(own.admin, path(T.deployments, 'team')),
     );
     expect(deployment.metadata?.ownerReferences?.[0]).toMatchObject({
       kind: 'VirtualMcpServer',
@@ -113,25 +91,25 @@ describe('a VirtualMcpServer on a real API server', () => {
     // The real ReplicaSet controller creates the pod: the namespace enforces Pod Security "restricted", so it is
     // admitted only when the hardening is right.
     const pods = await eventually('the gateway pod, admitted', async () => {
-      const list = await admin.list<{ metadata: { name: string } }>(path(T.pods), {
+      const list = await own.admin.list<{ metadata: { name: string } }>(path(T.pods), {
         labelSelector: 'app.kubernetes.io/name=virtual-mcp-server,app.kubernetes.io/instance=team',
       });
       return list.items.length ? list.items : undefined;
     });
     expect(pods).toHaveLength(1);
     const list = await eventually('backends ConfigMap', () =>
-      getOrUndefined<V1ConfigMap>(admin, path(T.configmaps, 'team-backends')),
+      getOrUndefined<V1ConfigMap>(own.admin, path(T.configmaps, 'team-backends')),
     );
     expect(JSON.parse(list.data?.['backends.json'] ?? '{}').backends).toEqual([
-      { name: 'memory', url: `http://memory.${ns}.svc:8080/mcp`, transport: 'streamable-http' },
-      { name: 'github', url: `http://github.${ns}.svc:8080/mcp`, transport: 'streamable-http', prefix: 'gh' },
+      { name: 'memory', url: `http://memory.${own.ns}.svc:8080/mcp`, transport: 'streamable-http' },
+      { name: 'github', url: `http://github.${own.ns}.svc:8080/mcp`, transport: 'streamable-http', prefix: 'gh' },
     ]);
     const key = await eventually('session key', () =>
-      getOrUndefined<{ data: Record<string, string> }>(admin, path(T.secrets, 'team-aggregate-session')),
+      getOrUndefined<{ data: Record<string, string> }>(own.admin, path(T.secrets, 'team-aggregate-session')),
     );
     expect(Buffer.from(key.data['session-key'] ?? '', 'base64')).toHaveLength(32);
     const event = await eventually('BackendNotFound Event', async () => {
-      const events = await admin.list<{ reason: string; involvedObject: { kind: string; name: string } }>(
+      const events = await own.admin.list<{ reason: string; involvedObject: { kind: string; name: string } }>(
         path(T.events),
       );
       return events.items.find((e) => e.reason === 'BackendNotFound' && e.involvedObject.kind === 'VirtualMcpServer');
@@ -154,7 +132,7 @@ describe('a VirtualMcpServer on a real API server', () => {
     await createMcpServer('beta');
     await reportTools('alpha', ['search', 'read']);
     await reportTools('beta', ['search', 'write']);
-    await admin.create(
+    await own.admin.create(
       path(T.virtualmcpservers),
       virtualServer('both', { servers: [{ name: 'alpha' }, { name: 'beta' }] }),
     );
@@ -174,7 +152,7 @@ describe('a VirtualMcpServer on a real API server', () => {
     const bin = await controlPlaneBinaries(['kubectl']);
     const table = execFileSync(
       join(bin, 'kubectl'),
-      ['--kubeconfig', inject('adminKubeconfig'), '-n', ns, 'get', 'vmcps', 'both'],
+      ['--kubeconfig', inject('adminKubeconfig'), '-n', own.ns, 'get', 'vmcps', 'both'],
       { encoding: 'utf8' },
     );
     const [head, row] = table
@@ -182,10 +160,10 @@ describe('a VirtualMcpServer on a real API server', () => {
       .split('\n')
       .map((l) => l.trim().split(/\s+/));
     expect(head).toEqual(['NAME', 'READY', 'BACKENDS', 'TOOLS', 'CONFLICTS', 'URL', 'AGE']);
-    expect(row?.slice(0, 6)).toEqual(['both', 'False', '0/2', '0', '1', `http://both.${ns}.svc:8080/mcp`]);
+    expect(row?.slice(0, 6)).toEqual(['both', 'False', '0/2', '0', '1', `http://both.${own.ns}.svc:8080/mcp`]);
 
     // The fix the message names: a prefix on the later server. Every name is its own again.
-    await admin.mergePatch(path(T.virtualmcpservers, 'both'), {
+    await own.admin.mergePatch(path(T.virtualmcpservers, 'both'), {
       spec: { servers: [{ name: 'alpha' }, { name: 'beta', prefix: 'b' }] },
     });
     const fixed = await statusOf('both', (v) => v.status?.conflictCount === 0, 'no conflict');
@@ -197,7 +175,7 @@ describe('a VirtualMcpServer on a real API server', () => {
   });
 
   it('follows its label selector as McpServers are labelled and unlabelled', async () => {
-    await admin.create(
+    await own.admin.create(
       path(T.virtualmcpservers),
       virtualServer('selected', { selector: { matchLabels: { team: 'a' } } }),
     );
@@ -209,20 +187,20 @@ describe('a VirtualMcpServer on a real API server', () => {
     expect(none.status?.backends).toEqual([]);
 
     await createMcpServer('gamma');
-    await admin.mergePatch(path(T.mcpservers, 'gamma'), { metadata: { labels: { team: 'a' } } });
+    await own.admin.mergePatch(path(T.mcpservers, 'gamma'), { metadata: { labels: { team: 'a' } } });
     const joined = await statusOf('selected', (v) => v.status?.backends?.length === 1, 'gamma joined');
     expect(joined.status?.backends?.[0]?.name).toBe('gamma');
     const list = await eventually('gamma in the backend list', async () => {
-      const cm = await getOrUndefined<V1ConfigMap>(admin, path(T.configmaps, 'selected-backends'));
+      const cm = await getOrUndefined<V1ConfigMap>(own.admin, path(T.configmaps, 'selected-backends'));
       return cm?.data?.['backends.json']?.includes('"gamma"') ? cm : undefined;
     });
     expect(list).toBeDefined();
 
-    await admin.mergePatch(path(T.mcpservers, 'gamma'), { metadata: { labels: { team: null } } });
+    await own.admin.mergePatch(path(T.mcpservers, 'gamma'), { metadata: { labels: { team: null } } });
     const left = await statusOf('selected', (v) => v.status?.backends?.length === 0, 'gamma left');
     expect(condition(left, 'BackendsReady')?.reason).toBe('NoBackends');
     await eventually('BackendsChanged Event', async () => {
-      const events = await admin.list<{ reason: string; message: string; involvedObject: { name: string } }>(
+      const events = await own.admin.list<{ reason: string; message: string; involvedObject: { name: string } }>(
         path(T.events),
       );
       return events.items.find(
@@ -233,7 +211,7 @@ describe('a VirtualMcpServer on a real API server', () => {
   });
 
   it('leaves out a selected McpServer of its own name (the aggregate would call itself), and says so', async () => {
-    await admin.create(
+    await own.admin.create(
       path(T.virtualmcpservers),
       virtualServer('loop', { selector: { matchLabels: { ring: 'loop' } } }),
     );
@@ -244,13 +222,13 @@ describe('a VirtualMcpServer on a real API server', () => {
     expect(v.status?.backends?.map((b) => b.name)).toEqual(['epsilon']);
     expect(condition(v, 'Degraded')).toMatchObject({ status: 'True', reason: 'BackendNamedLikeSelf' });
     expect(condition(v, 'Degraded')?.message).toContain('McpServer loop');
-    const cm = await admin.get<V1ConfigMap>(path(T.configmaps, 'loop-backends'));
+    const cm = await own.admin.get<V1ConfigMap>(path(T.configmaps, 'loop-backends'));
     const backends = JSON.parse(cm.data?.['backends.json'] ?? '{}') as { backends: Array<{ name: string }> };
     expect(backends.backends.map((b) => b.name)).toEqual(['epsilon']);
   });
 
   it('mints a credential for a backend with auth on from its own key, without copying the users’ Secret', async () => {
-    await admin.create(path(T.secrets), {
+    await own.admin.create(path(T.secrets), {
       apiVersion: 'v1',
       kind: 'Secret',
       metadata: { name: 'guarded-users' },
@@ -259,15 +237,15 @@ describe('a VirtualMcpServer on a real API server', () => {
     const manifest = stdioServer('guarded', {
       auth: { bearer: { secretRef: { name: 'guarded-users', key: 'tokens' } } },
     });
-    await admin.create(path(T.mcpservers), manifest);
+    await own.admin.create(path(T.mcpservers), manifest);
     await createMcpServer('plain');
-    await admin.create(
+    await own.admin.create(
       path(T.virtualmcpservers),
       virtualServer('front', { servers: [{ name: 'guarded' }, { name: 'plain' }] }),
     );
     const secretOf = (name: string) =>
       getOrUndefined<{ data?: Record<string, string>; metadata: { ownerReferences?: Array<{ kind: string }> } }>(
-        admin,
+        own.admin,
         path(T.secrets, name),
       );
     const minted = await eventually('the credentials Secret', async () => {
@@ -281,20 +259,20 @@ describe('a VirtualMcpServer on a real API server', () => {
     const key = Buffer.from((await secretOf('guarded-gateway-session'))?.data?.['session-key'] as string, 'base64');
     expect(verifyCredential(key, token, Math.floor(Date.now() / 1000))).toMatchObject({
       ok: true,
-      claims: { namespace: ns, aggregate: 'front', backend: 'guarded' },
+      claims: { namespace: own.ns, aggregate: 'front', backend: 'guarded' },
     });
     const deployment = await eventually('Deployment front', () =>
-      getOrUndefined<V1Deployment>(admin, path(T.deployments, 'front')),
+      getOrUndefined<V1Deployment>(own.admin, path(T.deployments, 'front')),
     );
     expect(deployment.spec?.template.spec?.volumes?.map((v) => v.name)).toContain('mcp-backend-credentials');
-    const config = await admin.get<V1ConfigMap>(path(T.configmaps, 'front-backends'));
+    const config = await own.admin.get<V1ConfigMap>(path(T.configmaps, 'front-backends'));
     expect(JSON.parse(config.data?.['backends.json'] ?? '{}').backends).toMatchObject([
       { name: 'guarded', tokenFile: '/var/run/mcp-gateway/backend-credentials/guarded' },
       { name: 'plain' },
     ]);
 
     // The backend's key replaced (its Secret deleted; its controller makes a new one): minted again from it.
-    await admin.delete(path(T.secrets, 'guarded-gateway-session'));
+    await own.admin.delete(path(T.secrets, 'guarded-gateway-session'));
     await eventually('the credential minted from the new key', async () => {
       const fresh = await secretOf('guarded-gateway-session');
       const value = fresh?.data?.['session-key'];
@@ -307,7 +285,7 @@ describe('a VirtualMcpServer on a real API server', () => {
     });
 
     // The backend leaves: its credential goes with it.
-    await admin.mergePatch(path(T.virtualmcpservers, 'front'), { spec: { servers: [{ name: 'plain' }] } });
+    await own.admin.mergePatch(path(T.virtualmcpservers, 'front'), { spec: { servers: [{ name: 'plain' }] } });
     await eventually('the credential removed', async () => {
       const s = await secretOf('front-backend-credentials');
       return s && !s.data?.guarded ? s : undefined;
@@ -316,8 +294,8 @@ describe('a VirtualMcpServer on a real API server', () => {
 
   it('an McpServer and a VirtualMcpServer of one name, created at once: one keeps it, the other waits', async () => {
     const [mcp, vmcp] = await Promise.all([
-      admin.create<McpServer>(path(T.mcpservers), stdioServer('twin')),
-      admin.create<VirtualMcpServer>(
+      own.admin.create<McpServer>(path(T.mcpservers), stdioServer('twin')),
+      own.admin.create<VirtualMcpServer>(
         path(T.virtualmcpservers),
         virtualServer('twin', { servers: [{ name: 'delta' }] }),
       ),
@@ -325,58 +303,62 @@ describe('a VirtualMcpServer on a real API server', () => {
     const uids = { McpServer: mcp.metadata?.uid, VirtualMcpServer: vmcp.metadata?.uid };
     const paths = { McpServer: path(T.mcpservers, 'twin'), VirtualMcpServer: path(T.virtualmcpservers, 'twin') };
     const readyOf = async (kind: keyof typeof paths) =>
-      (await admin.get<McpServer | VirtualMcpServer>(paths[kind])).status?.conditions?.find((c) => c.type === 'Ready');
+      (await own.admin.get<McpServer | VirtualMcpServer>(paths[kind])).status?.conditions?.find(
+        (c) => c.type === 'Ready',
+      );
     const deploymentOwnedBy = (uid: string | undefined) =>
       eventually(`Deployment twin owned by ${uid}`, async () => {
-        const d = await getOrUndefined<V1Deployment>(admin, path(T.deployments, 'twin'));
+        const d = await getOrUndefined<V1Deployment>(own.admin, path(T.deployments, 'twin'));
         return d?.metadata?.ownerReferences?.some((r) => r.uid === uid) ? d : undefined;
       });
     // Exactly one wins: its children stand, and the other says which one holds the name.
     const settled = await eventually('one running, the other waiting', async () => {
-      const d = await getOrUndefined<V1Deployment>(admin, path(T.deployments, 'twin'));
+      const d = await getOrUndefined<V1Deployment>(own.admin, path(T.deployments, 'twin'));
       const owner = d?.metadata?.ownerReferences?.[0]?.kind as keyof typeof paths | undefined;
       if (!owner) return undefined;
       const other: keyof typeof paths = owner === 'McpServer' ? 'VirtualMcpServer' : 'McpServer';
       const ready = await readyOf(other);
       return ready?.reason === 'ChildConflict' ? { winner: owner, loser: other, message: ready.message } : undefined;
     });
-    expect(settled.message).toContain(`${settled.winner} ${ns}/twin has this name`);
+    expect(settled.message).toContain(`${settled.winner} ${own.ns}/twin has this name`);
     expect((await readyOf(settled.winner))?.reason).not.toBe('ChildConflict');
     for (const plural of [T.services, T.serviceaccounts]) {
-      const child = await admin.get<{ metadata: { ownerReferences?: Array<{ uid: string }> } }>(path(plural, 'twin'));
+      const child = await own.admin.get<{ metadata: { ownerReferences?: Array<{ uid: string }> } }>(
+        path(plural, 'twin'),
+      );
       expect(child.metadata.ownerReferences?.map((r) => r.uid)).toEqual([uids[settled.winner]]);
     }
     // The winner goes: the other takes the name.
-    await admin.delete(paths[settled.winner]);
+    await own.admin.delete(paths[settled.winner]);
     await deploymentOwnedBy(uids[settled.loser]);
   });
 
   it('never takes over a user object of a child name: ChildConflict, and the object is left as it was', async () => {
-    await admin.create(path(T.configmaps), {
+    await own.admin.create(path(T.configmaps), {
       apiVersion: 'v1',
       kind: 'ConfigMap',
       metadata: { name: 'mine-backends' },
       data: { note: 'the user own' },
     });
     await createMcpServer('delta');
-    await admin.create(path(T.virtualmcpservers), virtualServer('mine', { servers: [{ name: 'delta' }] }));
+    await own.admin.create(path(T.virtualmcpservers), virtualServer('mine', { servers: [{ name: 'delta' }] }));
     const blocked = await statusOf('mine', (v) => condition(v, 'Ready')?.reason === 'ChildConflict', 'ChildConflict');
     expect(condition(blocked, 'Ready')?.message).toContain('ConfigMap');
     expect(condition(blocked, 'Ready')?.message).toContain('rename the VirtualMcpServer');
-    const untouched = await admin.get<V1ConfigMap>(path(T.configmaps, 'mine-backends'));
+    const untouched = await own.admin.get<V1ConfigMap>(path(T.configmaps, 'mine-backends'));
     expect(untouched.data).toEqual({ note: 'the user own' });
     expect(untouched.metadata?.ownerReferences).toBeUndefined();
   });
 
   it('puts back a child someone deleted: the children’s watch wakes the VirtualMcpServer', async () => {
     const service = await eventually('Service team', () =>
-      getOrUndefined<{ metadata: { uid: string } }>(admin, path(T.services, 'team')),
+      getOrUndefined<{ metadata: { uid: string } }>(own.admin, path(T.services, 'team')),
     );
     // Past the 5 s status recheck that follows an applied Deployment, so that only the watch can wake it.
     await new Promise((resolve) => setTimeout(resolve, 6_000));
-    await admin.delete(path(T.services, 'team'));
+    await own.admin.delete(path(T.services, 'team'));
     const back = await eventually('Service team recreated', async () => {
-      const now = await getOrUndefined<{ metadata: { uid: string } }>(admin, path(T.services, 'team'));
+      const now = await getOrUndefined<{ metadata: { uid: string } }>(own.admin, path(T.services, 'team'));
       return now && now.metadata.uid !== service.metadata.uid ? now : undefined;
     });
     expect(back).toBeDefined();
@@ -387,19 +369,19 @@ describe('a VirtualMcpServer on a real API server', () => {
     const manifest = stdioServer('waits', {
       env: [{ name: 'TOKEN', valueFrom: { secretKeyRef: { name: 'waits-env', key: 'token' } } }],
     });
-    await admin.create(path(T.mcpservers), manifest);
-    await admin.create(path(T.virtualmcpservers), virtualServer('follows', { servers: [{ name: 'waits' }] }));
+    await own.admin.create(path(T.mcpservers), manifest);
+    await own.admin.create(path(T.virtualmcpservers), virtualServer('follows', { servers: [{ name: 'waits' }] }));
     await statusOf('follows', (v) => v.status?.backends?.[0]?.reason === 'SecretNotFound', 'SecretNotFound');
     // The Secret appears: the Secret's event wakes the McpServer (not the aggregate), whose controller writes a new
     // status; only that write can tell the aggregate.
-    await admin.create(path(T.secrets), {
+    await own.admin.create(path(T.secrets), {
       apiVersion: 'v1',
       kind: 'Secret',
       metadata: { name: 'waits-env' },
       stringData: { token: 'x' },
     });
     await eventually('McpServer past SecretNotFound', async () => {
-      const mcp = await admin.get<McpServer>(path(T.mcpservers, 'waits'));
+      const mcp = await own.admin.get<McpServer>(path(T.mcpservers, 'waits'));
       const reason = mcp.status?.conditions?.find((c) => c.type === 'Ready')?.reason;
       return reason && reason !== 'SecretNotFound' ? reason : undefined;
     });
@@ -412,7 +394,7 @@ describe('a VirtualMcpServer on a real API server', () => {
   });
 
   it('exposes itself through its own streaming Ingress, and says so in externalURL', async () => {
-    await admin.create(
+    await own.admin.create(
       path(T.virtualmcpservers),
       virtualServer('exposed', {
         servers: [{ name: 'memory' }],
@@ -421,7 +403,7 @@ describe('a VirtualMcpServer on a real API server', () => {
     );
     const exposed = await statusOf('exposed', (v) => v.status?.externalURL !== undefined, 'externalURL');
     expect(exposed.status?.externalURL).toBe('http://tools.example.test/tools/mcp');
-    const ingress = await admin.get<{
+    const ingress = await own.admin.get<{
       metadata: { annotations: Record<string, string>; ownerReferences: Array<{ kind: string }> };
       spec: { rules: Array<{ host: string; http: { paths: Array<{ path: string; backend: unknown }> } }> };
     }>(path(T.ingresses, 'exposed'));
@@ -431,7 +413,7 @@ describe('a VirtualMcpServer on a real API server', () => {
       path: '/tools',
       backend: { service: { name: 'exposed', port: { name: 'mcp' } } },
     });
-    const deployment = await admin.get<V1Deployment>(path(T.deployments, 'exposed'));
+    const deployment = await own.admin.get<V1Deployment>(path(T.deployments, 'exposed'));
     const env = deployment.spec?.template.spec?.containers[0]?.env ?? [];
     expect(env.find((e) => e.name === 'MCP_GATEWAY_BASE_PATH')?.value).toBe('/tools');
   });

@@ -5,27 +5,16 @@
  * takes the route once it is free. And an Ingress the spec drops goes even while a blocker holds the rest.
  */
 import type { V1Ingress } from '@kubernetes/client-node';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { McpServer, VirtualMcpServer } from '../../src/api/types.generated.ts';
-import type { KubeClient } from '../../src/kube/client.ts';
 import { stdioServer } from '../fixtures/manifests.ts';
 import { virtualServer } from '../fixtures/virtual.ts';
-import { type ControllerProcess, startController } from '../support/controller-process.ts';
-import {
-  adminClient,
-  createRestrictedNamespace,
-  eventually,
-  getOrUndefined,
-  resourcePath,
-  T,
-} from '../support/kube.ts';
+import { eventually, getOrUndefined, resourcePath, T } from '../support/kube.ts';
+import { useControllerIn } from './controller-suite.ts';
 
-let admin: KubeClient;
-let ns: string;
-let controller: ControllerProcess;
-
+const own = useControllerIn('vingress');
 const path = (type: { apiVersion: string; plural: string }, name?: string) =>
-  resourcePath(type, { namespace: ns, name });
+  resourcePath(type, { namespace: own.ns, name });
 const condition = (
   o: { status?: { conditions?: Array<{ type: string; reason: string; message: string }> } },
   t: string,
@@ -34,54 +23,49 @@ const ingress = (host: string, path: string) => ({ className: 'nginx', host, pat
 
 function readyReason(type: { apiVersion: string; plural: string }, name: string, reason: string) {
   return eventually(`${name} Ready=False ${reason}`, async () => {
-    const o = await admin.get<VirtualMcpServer | McpServer>(path(type, name));
+    const o = await own.admin.get<VirtualMcpServer | McpServer>(path(type, name));
     return condition(o, 'Ready')?.reason === reason ? o : undefined;
   });
 }
 
 beforeAll(async () => {
-  admin = adminClient(inject('adminKubeconfig'));
-  ns = await createRestrictedNamespace(admin, 'vingress');
-  controller = startController({ kubeconfig: inject('controllerKubeconfig'), namespaces: [ns] });
-  await controller.waitForLog((l) => l.msg === 'controller started');
-  await admin.create(path(T.mcpservers), stdioServer('memory'));
-});
-
-afterAll(async () => {
-  expect(await controller.stop()).toBe(0);
+  await own.admin.create(path(T.mcpservers), stdioServer('memory'));
 });
 
 describe("a VirtualMcpServer's Ingress on a route another server holds", () => {
   it("is withheld while an McpServer's Ingress serves it, and written once that one is gone", async () => {
-    await admin.create(path(T.mcpservers), stdioServer('holder', { ingress: ingress('tools.example.com', '/shared') }));
+    await own.admin.create(
+      path(T.mcpservers),
+      stdioServer('holder', { ingress: ingress('tools.example.com', '/shared') }),
+    );
     await eventually('the holder with its external URL', async () => {
-      const m = await admin.get<McpServer>(path(T.mcpservers, 'holder'));
+      const m = await own.admin.get<McpServer>(path(T.mcpservers, 'holder'));
       return m.status?.externalURL ? m : undefined;
     });
-    await admin.create(
+    await own.admin.create(
       path(T.virtualmcpservers),
       virtualServer('latecomer', { servers: [{ name: 'memory' }], ingress: ingress('tools.example.com', '/shared/') }),
     );
     const refused = await readyReason(T.virtualmcpservers, 'latecomer', 'IngressConflict');
-    expect(condition(refused, 'Ready')?.message).toContain(`already served by Ingress ${ns}/holder`);
+    expect(condition(refused, 'Ready')?.message).toContain(`already served by Ingress ${own.ns}/holder`);
     expect(condition(refused, 'Degraded')?.reason).toBe('IngressConflict');
     expect(refused.status?.externalURL).toBeUndefined();
-    expect(await getOrUndefined<V1Ingress>(admin, path(T.ingresses, 'latecomer'))).toBeUndefined();
+    expect(await getOrUndefined<V1Ingress>(own.admin, path(T.ingresses, 'latecomer'))).toBeUndefined();
     // The holder keeps its route and its URL.
-    const holder = await admin.get<McpServer>(path(T.mcpservers, 'holder'));
+    const holder = await own.admin.get<McpServer>(path(T.mcpservers, 'holder'));
     expect(holder.status?.externalURL).toBe('http://tools.example.com/shared/mcp');
 
-    await admin.delete(path(T.mcpservers, 'holder'));
+    await own.admin.delete(path(T.mcpservers, 'holder'));
     const ingressOf = await eventually(
       "the VirtualMcpServer's Ingress",
-      () => getOrUndefined<V1Ingress>(admin, path(T.ingresses, 'latecomer')),
+      () => getOrUndefined<V1Ingress>(own.admin, path(T.ingresses, 'latecomer')),
       { timeoutMs: 60_000 },
     );
     expect(ingressOf.spec?.rules?.[0]?.host).toBe('tools.example.com');
     const free = await eventually(
       'the external URL of the VirtualMcpServer',
       async () => {
-        const v = await admin.get<VirtualMcpServer>(path(T.virtualmcpservers, 'latecomer'));
+        const v = await own.admin.get<VirtualMcpServer>(path(T.virtualmcpservers, 'latecomer'));
         return v.status?.externalURL ? v : undefined;
       },
       { timeoutMs: 60_000 },
@@ -90,34 +74,34 @@ describe("a VirtualMcpServer's Ingress on a route another server holds", () => {
   });
 
   it("refuses an McpServer that comes after a VirtualMcpServer's Ingress, as before", async () => {
-    await admin.create(
+    await own.admin.create(
       path(T.virtualmcpservers),
       virtualServer('first', { servers: [{ name: 'memory' }], ingress: ingress('first.example.com', '/') }),
     );
     await eventually("the first VirtualMcpServer's Ingress", () =>
-      getOrUndefined<V1Ingress>(admin, path(T.ingresses, 'first')),
+      getOrUndefined<V1Ingress>(own.admin, path(T.ingresses, 'first')),
     );
-    await admin.create(path(T.mcpservers), stdioServer('second', { ingress: ingress('first.example.com', '/') }));
+    await own.admin.create(path(T.mcpservers), stdioServer('second', { ingress: ingress('first.example.com', '/') }));
     const second = await readyReason(T.mcpservers, 'second', 'IngressConflict');
-    expect(condition(second, 'Ready')?.message).toContain(`already served by Ingress ${ns}/first`);
+    expect(condition(second, 'Ready')?.message).toContain(`already served by Ingress ${own.ns}/first`);
     expect(second.status?.externalURL).toBeUndefined();
   });
 
   it('is deleted when the spec drops it, even while a missing Secret blocks the rest', async () => {
-    await admin.create(
+    await own.admin.create(
       path(T.virtualmcpservers),
       virtualServer('dropping', { servers: [{ name: 'memory' }], ingress: ingress('drop.example.com', '/') }),
     );
-    await eventually('its Ingress', () => getOrUndefined<V1Ingress>(admin, path(T.ingresses, 'dropping')));
-    await admin.mergePatch(path(T.virtualmcpservers, 'dropping'), {
+    await eventually('its Ingress', () => getOrUndefined<V1Ingress>(own.admin, path(T.ingresses, 'dropping')));
+    await own.admin.mergePatch(path(T.virtualmcpservers, 'dropping'), {
       spec: { ingress: null, auth: { bearer: { secretRef: { name: 'not-yet', key: 'tokens' } } } },
     });
     await readyReason(T.virtualmcpservers, 'dropping', 'SecretNotFound');
     await eventually(
       'the Ingress gone while blocked',
-      async () => ((await getOrUndefined(admin, path(T.ingresses, 'dropping'))) === undefined ? true : undefined),
+      async () => ((await getOrUndefined(own.admin, path(T.ingresses, 'dropping'))) === undefined ? true : undefined),
       { timeoutMs: 30_000 },
     );
-    expect(await getOrUndefined(admin, path(T.deployments, 'dropping'))).toBeDefined();
+    expect(await getOrUndefined(own.admin, path(T.deployments, 'dropping'))).toBeDefined();
   });
 });
