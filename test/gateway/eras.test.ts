@@ -121,6 +121,24 @@ describe('one child, every era', () => {
     await Promise.all([a.client.close(), b.client.close()]);
   });
 
+  /** A long call once the server runs it (its first progress): then it is surely in flight. */
+  async function runningCall(
+    client: Awaited<ReturnType<typeof client2025>>['client'],
+    seconds: number,
+  ): Promise<{ done: Promise<unknown> }> {
+    let running!: () => void;
+    const started = new Promise<void>((r) => {
+      running = r;
+    });
+    const done = client.callTool(
+      { name: 'trigger-long-running-operation', arguments: { duration: seconds, steps: 4 } },
+      undefined,
+      { onprogress: () => running() },
+    );
+    await started;
+    return { done };
+  }
+
   test('sampling and elicitation go to the session that caused them, never to another', async () => {
     const calls: string[] = [];
     const sampler = (who: string) => async (req: { params: { messages: Array<{ content: unknown }> } }) => {
@@ -152,42 +170,24 @@ describe('one child, every era', () => {
     // for every session, so the request may be the bystander's: the caller must not get another's prompt, and
     // the gateway refuses with the fix rather than guess.
     const plain = await client2025(gw.url);
-    let plainRunning!: () => void;
-    const plainStarted = new Promise<void>((r) => {
-      plainRunning = r;
-    });
-    const busy = plain.client.callTool(
-      { name: 'trigger-long-running-operation', arguments: { duration: 2, steps: 4 } },
-      undefined,
-      { onprogress: () => plainRunning() },
-    );
-    await plainStarted;
+    const busy = await runningCall(plain.client, 2);
     const guessed = await caller.client.callTool({
       name: 'trigger-sampling-request',
       arguments: { prompt: 'guess', maxTokens: 5 },
     });
     expect(textOf(guessed)).toContain('perSession');
-    await busy;
+    await busy.done;
 
     // A second sampling-capable session with a call in flight: the same, and the bystander's handler is never
     // called.
     const capable = await client2025(gw.url, { capabilities: { sampling: {} } });
     capable.client.setRequestHandler(CreateMessageRequestSchema, sampler('bystander'));
-    let running!: () => void;
-    const started = new Promise<void>((r) => {
-      running = r;
-    });
-    const busy2 = capable.client.callTool(
-      { name: 'trigger-long-running-operation', arguments: { duration: 4, steps: 4 } },
-      undefined,
-      { onprogress: () => running() },
-    );
-    await started;
+    const busy2 = await runningCall(capable.client, 4);
     const refused = await caller.client.callTool({
       name: 'trigger-sampling-request',
       arguments: { prompt: 'again', maxTokens: 5 },
     });
-    await busy2;
+    await busy2.done;
     expect(textOf(refused)).toContain('perSession');
     expect(calls).toEqual(['caller']);
     await Promise.all([caller.client.close(), plain.client.close(), capable.client.close()]);
