@@ -14,7 +14,7 @@ import type { McpServer } from '../src/api/types.generated.ts';
 import { parseMcpServer } from '../src/api/validate.ts';
 import { buildControllerBundle, CONTROLLER_BUNDLE_ENV } from '../src/cli/controller-bundle.ts';
 import { withSpecHash } from '../src/controller/compare.ts';
-import { KubeClient, resourcePath } from '../src/kube/client.ts';
+import { isNotFound, KubeClient, resourcePath } from '../src/kube/client.ts';
 import { type Cached, Informer } from '../src/kube/informer.ts';
 import { CONTROLLER_USER, ControlPlane, freePort } from '../src/local-cluster/control-plane.ts';
 import { installControllerRbac, installCrd } from '../src/local-cluster/install.ts';
@@ -83,6 +83,26 @@ async function namespace(admin: KubeClient, name: string) {
     kind: 'Namespace',
     metadata: { name, labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } },
   });
+}
+
+/**
+ * Deletes a phase's namespace and waits until it is gone: each phase leaves 1,000 Deployments, ReplicaSets, pending
+ * pods and Services behind, and a control plane holding them slowed every later phase (floor alone, one run:
+ * 35, 48, 66 and 74 s for the same 3,000 applies in phases 1, 2, 4 and 6), which weighed on whichever ran later.
+ */
+async function dropNamespace(admin: KubeClient, name: string): Promise<number> {
+  const path = resourcePath({ apiVersion: 'v1', plural: 'namespaces' }, { name });
+  const started = Date.now();
+  await admin.delete(path);
+  for (;;) {
+    try {
+      await admin.get(path);
+    } catch (err) {
+      if (isNotFound(err)) return (Date.now() - started) / 1000;
+      throw err;
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+  }
 }
 
 /** Milliseconds from `started` until every McpServer's status.observedGeneration matches and n Deployments exist. */
@@ -216,6 +236,7 @@ async function runOne(
       const sec = (Date.now() - floorStart) / 1000;
       log(`  ${n} round ${round}: floor, ${floorObjects.length} children, pooled client: ${sec.toFixed(1)} s`);
       await settled(floorNs);
+      log(`  ${n} round ${round}: floor's namespace deleted in ${(await dropNamespace(admin, floorNs)).toFixed(0)} s`);
       return sec;
     };
 
@@ -284,6 +305,7 @@ async function runOne(
       controller.kill('SIGTERM');
       controller = undefined;
       await settled(ns);
+      log(`  ${n} round ${round}: ours' namespace deleted in ${(await dropNamespace(admin, ns)).toFixed(0)} s`);
       return run;
     };
 
@@ -374,7 +396,8 @@ export async function runControllerBench(options: ControllerBenchOptions = {}): 
     'Requests and writes are counted from the API server',
     "audit log for the controller's user. Floor: the same rendered children server-side applied by our pooled client,",
     '8 in flight, no controller, no status, no events: the least work that creates them. Floor and ours alternate in',
-    `${rounds} rounds on one control plane (odd rounds floor first, even rounds ours first), each in a fresh namespace,`,
+    `${rounds} rounds on one control plane (odd rounds floor first, even rounds ours first), each in a fresh namespace`,
+    'that is deleted (and waited for) before the next phase starts,',
     'so load that comes and goes, and what earlier rounds left in etcd, weigh on both; the ratio is per round, and',
     'the median of the rounds is the figure. The controller runs as the operator image runs it: bin/mcp-operator.js',
     `with the bundle (src/cli/controller-bundle.ts, built here as the Dockerfile builds it) and the image's runtime settings (Dockerfile ENV: ${
