@@ -4,7 +4,7 @@
  * same run with the idiomatic client-node path (KubernetesObjectApi server-side apply of the same rendered
  * children): the floor of just writing the objects, and its steady state if it re-applies on every resync.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -14,7 +14,7 @@ import type { McpServer } from '../src/api/types.generated.ts';
 import { parseMcpServer } from '../src/api/validate.ts';
 import { buildControllerBundle, CONTROLLER_BUNDLE_ENV } from '../src/cli/controller-bundle.ts';
 import { withSpecHash } from '../src/controller/compare.ts';
-import { isNotFound, KubeClient, resourcePath } from '../src/kube/client.ts';
+import { KubeClient, resourcePath } from '../src/kube/client.ts';
 import { type Cached, Informer } from '../src/kube/informer.ts';
 import { CONTROLLER_USER, ControlPlane, freePort } from '../src/local-cluster/control-plane.ts';
 import { installControllerRbac, installCrd } from '../src/local-cluster/install.ts';
@@ -83,29 +83,6 @@ async function namespace(admin: KubeClient, name: string) {
     kind: 'Namespace',
     metadata: { name, labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } },
   });
-}
-
-/**
- * Deletes a phase's namespace and waits until it is gone: each phase leaves 1,000 Deployments, ReplicaSets, pending
- * pods and Services behind, and a control plane holding them slowed every later phase (floor alone, one run:
- * 35, 48, 66 and 74 s for the same 3,000 applies in phases 1, 2, 4 and 6), which weighed on whichever ran later.
- */
-async function dropNamespace(admin: KubeClient, name: string, limitMs = 600_000): Promise<number> {
-  const path = resourcePath({ apiVersion: 'v1', plural: 'namespaces' }, { name });
-  const started = Date.now();
-  await admin.delete(path);
-  for (;;) {
-    // A namespace a finalizer holds would stall every phase after it: stop with its name instead.
-    if (Date.now() - started > limitMs)
-      throw new Error(`namespace ${name} still terminating after ${limitMs / 1000} s`);
-    try {
-      await admin.get(path);
-    } catch (err) {
-      if (isNotFound(err)) return (Date.now() - started) / 1000;
-      throw err;
-    }
-    await new Promise((r) => setTimeout(r, 1000));
-  }
 }
 
 /** Milliseconds from `started` until every McpServer's status.observedGeneration matches and n Deployments exist. */
@@ -187,6 +164,40 @@ const median = (values: number[]) => {
   return sorted.length % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 };
 
+/** A control plane for one phase, with our CRD and the controller's RBAC, stopped and removed after it. */
+interface Plane {
+  plane: ControlPlane;
+  admin: KubeClient;
+}
+
+/**
+ * Runs one phase on a control plane of its own. On a shared one, whatever ran later paid for what ran before it:
+ * even with each phase's namespace deleted and waited for, the same 3,000 applies took the floor 31 s as the first
+ * phase and 37-43 s later on (session 18), and ours / floor was 1.8-1.9x with the floor first and 1.1x with ours
+ * first. A fresh plane starts every phase from the same empty etcd, API server and kube-controller-manager.
+ */
+async function onFreshPlane<T>(label: string, work: (p: Plane) => Promise<T>): Promise<T> {
+  const plane = new ControlPlane({ dir: join(tmpdir(), `mcp-operator-bench-${process.pid}-${label}`), audit: true });
+  try {
+    await plane.start();
+    const kc = new KubeConfig();
+    kc.loadFromFile(plane.kubeconfigs.admin);
+    const admin = new KubeClient(kc);
+    await installCrd(admin);
+    await installControllerRbac(admin, CONTROLLER_USER);
+    return await work({ plane, admin });
+  } finally {
+    await plane.stop();
+  }
+}
+
+/** A client with the controller's identity (its RBAC, its audited user name). */
+function controllerClient(plane: ControlPlane): KubeClient {
+  const kc = new KubeConfig();
+  kc.loadFromFile(plane.kubeconfigs.controller);
+  return new KubeClient(kc);
+}
+
 async function runOne(
   n: number,
   runtimes: ControllerRuntime[],
@@ -194,40 +205,20 @@ async function runOne(
   bundle: string,
   log: (s: string) => void,
 ): Promise<Row> {
-  const plane = new ControlPlane({ dir: join(tmpdir(), `mcp-operator-bench-${process.pid}-${n}`), audit: true });
-  await plane.start();
-  let controller: ChildProcess | undefined;
-  try {
-    const kc = new KubeConfig();
-    kc.loadFromFile(plane.kubeconfigs.admin);
-    const admin = new KubeClient(kc);
-    await installCrd(admin);
-    await installControllerRbac(admin, CONTROLLER_USER);
+  const ids = Array.from({ length: n }, (_, i) => i);
+  const rendered = (ns: string) =>
+    ids.flatMap((i) => {
+      const mcp = parseMcpServer({ ...manifest(i), metadata: { name: `bench-${i}`, namespace: ns } });
+      return renderChildren(mcp, { gatewayImage: 'ghcr.io/mcp-operator/mcp-operator:0.1.0' }).map(withSpecHash);
+    });
 
-    // The floor: the same children written with our pooled client, no controller, no status, no events.
-    const floorClient = (() => {
-      const c = new KubeConfig();
-      c.loadFromFile(plane.kubeconfigs.controller);
-      return new KubeClient(c);
-    })();
-    const ids = Array.from({ length: n }, (_, i) => i);
-    // The kube-controller-manager turns each Deployment into a ReplicaSet and a pod: let it finish one phase's
-    // before the next starts, so no phase pays for another's.
-    const settled = async (where: string) => {
-      for (;;) {
-        const pods = await admin.list(resourcePath({ apiVersion: 'v1', plural: 'pods' }, { namespace: where }));
-        if (pods.items.length >= n) break;
-        await new Promise((r) => setTimeout(r, 1000));
-      }
-      await new Promise((r) => setTimeout(r, 5_000));
-    };
-    const floor = async (round: number) => {
+  // The floor: the same children written with our pooled client, no controller, no status, no events.
+  const floor = (round: number) =>
+    onFreshPlane(`${n}-${round}-floor`, async ({ plane, admin }) => {
       const floorNs = `floor-${n}-${round}`;
       await namespace(admin, floorNs);
-      const floorObjects = ids.flatMap((i) => {
-        const mcp = parseMcpServer({ ...manifest(i), metadata: { name: `bench-${i}`, namespace: floorNs } });
-        return renderChildren(mcp, { gatewayImage: 'ghcr.io/mcp-operator/mcp-operator:0.1.0' }).map(withSpecHash);
-      });
+      const floorClient = controllerClient(plane);
+      const floorObjects = rendered(floorNs);
       const floorStart = Date.now();
       await pool(floorObjects, 8, (o) =>
         floorClient.apply(
@@ -238,13 +229,12 @@ async function runOne(
       );
       const sec = (Date.now() - floorStart) / 1000;
       log(`  ${n} round ${round}: floor, ${floorObjects.length} children, pooled client: ${sec.toFixed(1)} s`);
-      await settled(floorNs);
-      log(`  ${n} round ${round}: floor's namespace deleted in ${(await dropNamespace(admin, floorNs)).toFixed(0)} s`);
       return sec;
-    };
+    });
 
-    // Ours: N McpServers, then the controller converges them. `steady`: also measure writes at steady state.
-    const ours = async (round: number, runtime: ControllerRuntime, steady: boolean): Promise<OursRun> => {
+  // Ours: N McpServers, then the controller converges them. `steady`: also measure writes at steady state.
+  const ours = (round: number, runtime: ControllerRuntime, steady: boolean): Promise<OursRun> =>
+    onFreshPlane(`${n}-${round}-${runtime}`, async ({ plane, admin }) => {
       const ns = `bench-${n}-${round}-${runtime}`;
       await namespace(admin, ns);
       await pool(ids, 8, (i) => admin.create(resourcePath(MCPSERVERS, { namespace: ns }), manifest(i)));
@@ -262,90 +252,89 @@ async function runOne(
       // The image runs bin/mcp-operator.js with the bundle named in its ENV; the sources run as in development.
       if (runtime === 'bundle') env[CONTROLLER_BUNDLE_ENV] = bundle;
       else delete env[CONTROLLER_BUNDLE_ENV];
-      controller = spawn(process.execPath, [runtime === 'bundle' ? BIN : MAIN, 'controller', ...flags], {
+      const controller = spawn(process.execPath, [runtime === 'bundle' ? BIN : MAIN, 'controller', ...flags], {
         stdio: 'ignore',
         env,
       });
-      // Watched, not polled: listing 1,000 McpServers and Deployments every 250 ms loaded the API server that
-      // the controller shares (the floor is timed with no such load), so the bench slowed what it measured.
-      const convergeSec = (await converged(admin, ns, n, started)) / 1000;
-      const pid = controller.pid as number;
-      const controllerCpuSec = cpuSec(pid);
-      const reconciles = [
-        ...(await (await fetch(`http://127.0.0.1:${healthPort}/metrics`)).text()).matchAll(
-          /^mcp_operator_reconcile_total\{[^}]*\} (\S+)/gm,
-        ),
-      ].reduce((sum, m) => sum + Number(m[1]), 0);
-      log(
-        `  ${n} round ${round}: ours (${runtime}) converged in ${convergeSec.toFixed(1)} s (CPU ${controllerCpuSec.toFixed(1)} s)`,
-      );
-      // Let the Deployment controller's status updates finish echoing through our status, then measure quiet.
-      await new Promise((r) => setTimeout(r, 15_000));
-      const audited = audit(plane.auditLog, ns, started).filter(
-        (e) => e.user.username === CONTROLLER_USER && e.objectRef?.resource !== 'leases',
-      );
-      let steadyWritesPerHour: number | undefined;
-      if (steady) {
-        const steadyFrom = Date.now();
-        await new Promise((r) => setTimeout(r, 30_000)); // three full resyncs (--resync=10)
-        steadyWritesPerHour =
-          audit(plane.auditLog, ns, steadyFrom).filter(
-            (e) => e.user.username === CONTROLLER_USER && MUTATING.has(e.verb) && e.objectRef?.resource !== 'leases',
-          ).length * 120;
-      }
-      const metrics = await (await fetch(`http://127.0.0.1:${healthPort}/metrics`)).text();
-      const run: OursRun = {
-        convergeSec,
-        requestsPerServer: audited.length / n,
-        writesPerServer: audited.filter((e) => MUTATING.has(e.verb)).length / n,
-        cpuSec: controllerCpuSec,
-        reconcilesPerServer: reconciles / n,
-        rssMiB: statusMiB(pid, 'VmRSS'),
-        peakRssMiB: statusMiB(pid, 'VmHWM'),
-        heapMiB: Number(/^nodejs_heap_size_used_bytes (\S+)/m.exec(metrics)?.[1] ?? 0) / 2 ** 20,
-        ...(steadyWritesPerHour === undefined ? {} : { steadyWritesPerHour }),
-      };
-      controller.kill('SIGTERM');
-      controller = undefined;
-      await settled(ns);
-      log(`  ${n} round ${round}: ours' namespace deleted in ${(await dropNamespace(admin, ns)).toFixed(0)} s`);
-      return run;
-    };
-
-    // Rounds alternate the order (floor first, then ours first...), so load that comes and goes, and the objects
-    // earlier rounds left in etcd, weigh on both alike.
-    const rounds: Round[] = [];
-    for (let round = 1; round <= roundCount; round++) {
-      const last = round === roundCount;
-      const result: Round = { floorSec: 0, ours: {} };
-      const runOurs = async () => {
-        for (const runtime of round % 2 ? runtimes : [...runtimes].reverse()) {
-          result.ours[runtime] = await ours(round, runtime, last && runtime === runtimes[0]);
+      try {
+        // Watched, not polled: listing 1,000 McpServers and Deployments every 250 ms loaded the API server that
+        // the controller shares (the floor is timed with no such load), so the bench slowed what it measured.
+        const convergeSec = (await converged(admin, ns, n, started)) / 1000;
+        const pid = controller.pid as number;
+        const controllerCpuSec = cpuSec(pid);
+        const reconciles = [
+          ...(await (await fetch(`http://127.0.0.1:${healthPort}/metrics`)).text()).matchAll(
+            /^mcp_operator_reconcile_total\{[^}]*\} (\S+)/gm,
+          ),
+        ].reduce((sum, m) => sum + Number(m[1]), 0);
+        log(
+          `  ${n} round ${round}: ours (${runtime}) converged in ${convergeSec.toFixed(1)} s (CPU ${controllerCpuSec.toFixed(1)} s)`,
+        );
+        // Let the Deployment controller's status updates finish echoing through our status, then measure quiet.
+        await new Promise((r) => setTimeout(r, 15_000));
+        const audited = audit(plane.auditLog, ns, started).filter(
+          (e) => e.user.username === CONTROLLER_USER && e.objectRef?.resource !== 'leases',
+        );
+        let steadyWritesPerHour: number | undefined;
+        if (steady) {
+          const steadyFrom = Date.now();
+          await new Promise((r) => setTimeout(r, 30_000)); // three full resyncs (--resync=10)
+          steadyWritesPerHour =
+            audit(plane.auditLog, ns, steadyFrom).filter(
+              (e) => e.user.username === CONTROLLER_USER && MUTATING.has(e.verb) && e.objectRef?.resource !== 'leases',
+            ).length * 120;
         }
-      };
-      if (round % 2) {
-        result.floorSec = await floor(round);
-        await runOurs();
-      } else {
-        await runOurs();
-        result.floorSec = await floor(round);
+        const metrics = await (await fetch(`http://127.0.0.1:${healthPort}/metrics`)).text();
+        return {
+          convergeSec,
+          requestsPerServer: audited.length / n,
+          writesPerServer: audited.filter((e) => MUTATING.has(e.verb)).length / n,
+          cpuSec: controllerCpuSec,
+          reconcilesPerServer: reconciles / n,
+          rssMiB: statusMiB(pid, 'VmRSS'),
+          peakRssMiB: statusMiB(pid, 'VmHWM'),
+          heapMiB: Number(/^nodejs_heap_size_used_bytes (\S+)/m.exec(metrics)?.[1] ?? 0) / 2 ** 20,
+          ...(steadyWritesPerHour === undefined ? {} : { steadyWritesPerHour }),
+        };
+      } finally {
+        controller.kill('SIGKILL');
       }
-      rounds.push(result);
-    }
-
-    // The peer path: the same children, applied with client-node's KubernetesObjectApi (server-side apply).
-    const peerNs = `peer-${n}`;
-    await namespace(admin, peerNs);
-    const objects = ids.flatMap((i) => {
-      const mcp = parseMcpServer({ ...manifest(i), metadata: { name: `bench-${i}`, namespace: peerNs } });
-      return renderChildren(mcp, { gatewayImage: 'ghcr.io/mcp-operator/mcp-operator:0.1.0' }).map(withSpecHash);
     });
+
+  // Rounds alternate the order (floor first, then ours first...), so load on the host that comes and goes weighs
+  // on both alike; each phase has its own control plane, so none inherits another's objects.
+  const rounds: Round[] = [];
+  for (let round = 1; round <= roundCount; round++) {
+    const last = round === roundCount;
+    const result: Round = { floorSec: 0, ours: {} };
+    const runOurs = async () => {
+      for (const runtime of round % 2 ? runtimes : [...runtimes].reverse()) {
+        result.ours[runtime] = await ours(round, runtime, last && runtime === runtimes[0]);
+      }
+    };
+    if (round % 2) {
+      result.floorSec = await floor(round);
+      await runOurs();
+    } else {
+      await runOurs();
+      result.floorSec = await floor(round);
+    }
+    rounds.push(result);
+  }
+
+  // The peer path: the same children, applied with client-node's KubernetesObjectApi (server-side apply).
+  const peer = await onFreshPlane(`${n}-peer`, async ({ plane }) => {
+    const peerNs = `peer-${n}`;
+    const objects = rendered(peerNs);
     // Same audited identity and RBAC as our controller, so its requests are counted the same way.
     const peerConfig = new KubeConfig();
     peerConfig.loadFromFile(plane.kubeconfigs.controller);
     const api = KubernetesObjectApi.makeApiClient(peerConfig);
     const apply = (o: (typeof objects)[number]) =>
       api.patch(o, undefined, undefined, 'peer', true, PatchStrategy.ServerSideApply);
+    const kc = new KubeConfig();
+    kc.loadFromFile(plane.kubeconfigs.admin);
+    await namespace(new KubeClient(kc), peerNs);
     const peerStart = Date.now();
     await pool(objects, 8, apply);
     const peerApplySec = (Date.now() - peerStart) / 1000;
@@ -358,11 +347,9 @@ async function runOne(
     const peerWritesPerResync = audit(plane.auditLog, peerNs, resyncFrom).filter(
       (e) => e.user.username === CONTROLLER_USER && MUTATING.has(e.verb),
     ).length;
-    return { n, rounds, peerApplySec, peerWritesPerResync };
-  } finally {
-    controller?.kill('SIGKILL');
-    await plane.stop();
-  }
+    return { peerApplySec, peerWritesPerResync };
+  });
+  return { n, rounds, ...peer };
 }
 
 export interface ControllerBenchOptions {
@@ -399,9 +386,8 @@ export async function runControllerBench(options: ControllerBenchOptions = {}): 
     'Requests and writes are counted from the API server',
     "audit log for the controller's user. Floor: the same rendered children server-side applied by our pooled client,",
     '8 in flight, no controller, no status, no events: the least work that creates them. Floor and ours alternate in',
-    `${rounds} rounds on one control plane (odd rounds floor first, even rounds ours first), each in a fresh namespace`,
-    'that is deleted (and waited for) before the next phase starts,',
-    'so load that comes and goes, and what earlier rounds left in etcd, weigh on both; the ratio is per round, and',
+    `${rounds} rounds (odd rounds floor first, even rounds ours first), every phase on a fresh control plane of its`,
+    "own (none inherits another's objects), so load on the host that comes and goes weighs on both; the ratio is per round, and",
     'the median of the rounds is the figure. The controller runs as the operator image runs it: bin/mcp-operator.js',
     `with the bundle (src/cli/controller-bundle.ts, built here as the Dockerfile builds it) and the image's runtime settings (Dockerfile ENV: ${
       Object.entries(imageRuntimeEnv())
