@@ -17,7 +17,7 @@ import { withSpecHash } from '../src/controller/compare.ts';
 import { KubeClient, resourcePath } from '../src/kube/client.ts';
 import { type Cached, Informer } from '../src/kube/informer.ts';
 import { CONTROLLER_USER, ControlPlane, freePort } from '../src/local-cluster/control-plane.ts';
-import { installControllerRbac, installCrd } from '../src/local-cluster/install.ts';
+import { installOperator } from '../src/local-cluster/install.ts';
 import { createLogger } from '../src/observability/log.ts';
 import { renderChildren } from '../src/render/index.ts';
 
@@ -183,8 +183,7 @@ async function onFreshPlane<T>(label: string, work: (p: Plane) => Promise<T>): P
     const kc = new KubeConfig();
     kc.loadFromFile(plane.kubeconfigs.admin);
     const admin = new KubeClient(kc);
-    await installCrd(admin);
-    await installControllerRbac(admin, CONTROLLER_USER);
+    await installOperator(admin, CONTROLLER_USER);
     return await work({ plane, admin });
   } finally {
     await plane.stop();

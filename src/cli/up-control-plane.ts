@@ -16,7 +16,7 @@ import {
   controlPlaneBinaries,
   missingControlPlaneBinaries,
 } from '../local-cluster/control-plane.ts';
-import { installControllerRbac, installCrd } from '../local-cluster/install.ts';
+import { installOperator } from '../local-cluster/install.ts';
 import { claimDir, ForeignDirError, releaseDir } from '../local-cluster/owned-dir.ts';
 import { createLogger } from '../observability/log.ts';
 import { DEFAULT_GATEWAY_IMAGE } from './defaults.ts';
@@ -119,8 +119,7 @@ export async function runControlPlaneUp(options: ControlPlaneUpOptions): Promise
     const adminConfig = new KubeConfig();
     adminConfig.loadFromFile(plane.kubeconfigs.admin);
     const admin = new KubeClient(adminConfig);
-    await installCrd(admin);
-    await installControllerRbac(admin, CONTROLLER_USER);
+    await installOperator(admin, CONTROLLER_USER);
     await admin.create(resourcePath({ apiVersion: 'v1', plural: 'namespaces' }), {
       apiVersion: 'v1',
       kind: 'Namespace',

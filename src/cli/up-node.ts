@@ -15,7 +15,7 @@ import { conditionOf } from '../controller/status.ts';
 import { KubeClient, resourcePath } from '../kube/client.ts';
 import { CONTROLLER_USER, controlPlaneBinaries, missingControlPlaneBinaries } from '../local-cluster/control-plane.ts';
 import { type Forward, forward } from '../local-cluster/forward.ts';
-import { installControllerRbac, installCrd } from '../local-cluster/install.ts';
+import { installOperator } from '../local-cluster/install.ts';
 import { type Cluster, startCluster } from '../local-cluster/node-cluster.ts';
 import { buildahImageNames } from '../local-cluster/node-images.ts';
 import { KUBE_PROCESSES } from '../local-cluster/node-teardown.ts';
@@ -143,8 +143,7 @@ export async function runNodeUp(options: NodeUpOptions): Promise<number> {
       const adminConfig = new KubeConfig();
       adminConfig.loadFromFile(node.kubeconfig);
       const admin = new KubeClient(adminConfig);
-      await installCrd(admin);
-      await installControllerRbac(admin, CONTROLLER_USER);
+      await installOperator(admin, CONTROLLER_USER);
       await restrictedNamespace(admin, options.namespace);
       const controllerConfig = new KubeConfig();
       controllerConfig.loadFromFile(node.controllerKubeconfig);

@@ -24,6 +24,12 @@ async function installOneCrd(client: KubeClient, crd: ReturnType<typeof allCrds>
   throw new Error(`CRD ${crd.metadata.name} not established in 30 s`);
 }
 
+/** Everything the controller needs before it starts: the CRDs, and its RBAC bound to `controllerUser`. */
+export async function installOperator(client: KubeClient, controllerUser: string): Promise<void> {
+  await installCrd(client);
+  await installControllerRbac(client, controllerUser);
+}
+
 /** A ClusterRole with exactly the controller's rules, bound to `user`. */
 export async function installControllerRbac(client: KubeClient, user: string): Promise<void> {
   const name = 'mcp-operator';

@@ -8,7 +8,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import type { TestProject } from 'vitest/node';
 import { KubeClient } from '../../src/kube/client.ts';
 import { CONTROLLER_USER, ControlPlane } from '../../src/local-cluster/control-plane.ts';
-import { installControllerRbac, installCrd } from '../../src/local-cluster/install.ts';
+import { installOperator } from '../../src/local-cluster/install.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -25,8 +25,7 @@ export default async function setup(project: TestProject) {
   const kc = new KubeConfig();
   kc.loadFromFile(plane.kubeconfigs.admin);
   const admin = new KubeClient(kc);
-  await installCrd(admin);
-  await installControllerRbac(admin, CONTROLLER_USER);
+  await installOperator(admin, CONTROLLER_USER);
   project.provide('adminKubeconfig', plane.kubeconfigs.admin);
   project.provide('controllerKubeconfig', plane.kubeconfigs.controller);
   project.provide('auditLog', plane.auditLog);

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { McpServer } from '../../src/api/types.generated.ts';
 import type { KubeClient } from '../../src/kube/client.ts';
 import { CONTROLLER_USER, ControlPlane } from '../../src/local-cluster/control-plane.ts';
-import { installControllerRbac, installCrd } from '../../src/local-cluster/install.ts';
+import { installOperator } from '../../src/local-cluster/install.ts';
 import { stdioServer } from '../fixtures/manifests.ts';
 import { readAudit } from '../support/audit.ts';
 import { type ControllerProcess, startController } from '../support/controller-process.ts';
@@ -150,8 +150,7 @@ describe('the controller under failure', () => {
     await plane.start();
     try {
       const local = adminClient(plane.kubeconfigs.admin);
-      await installCrd(local);
-      await installControllerRbac(local, CONTROLLER_USER);
+      await installOperator(local, CONTROLLER_USER);
       const ns = await createRestrictedNamespace(local, 'restart');
       const controller = start({ kubeconfig: plane.kubeconfigs.controller, namespaces: [ns] });
       await controller.waitForLog((l) => l.msg === 'controller started');
