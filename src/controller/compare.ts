@@ -47,6 +47,13 @@ function sameQuantity(a: unknown, b: unknown): boolean {
 const quantityOf = (q: unknown): Quantity | undefined =>
   typeof q === 'number' ? parseQuantity(String(q)) : typeof q === 'string' ? parseQuantity(q.trim()) : undefined;
 
+/**
+ * The fields of what we render that hold quantities: container and pod resources (and a volume claim's), an
+ * emptyDir's sizeLimit, and a resourceFieldRef's divisor (env and downward API volumes); read as text there, a
+ * divisor of "1024Ki" stored as "1Mi" was drift on every event, re-applied forever.
+ */
+const QUANTITY_FIELDS: ReadonlySet<string> = new Set(['resources', 'sizeLimit', 'divisor']);
+
 /** Values the API server omits when serializing (omitempty): absent on the server means the same. */
 const isEmpty = (v: unknown) =>
   v === undefined ||
@@ -67,8 +74,8 @@ export function isSubset(desired: unknown, live: unknown, path: readonly string[
     return Object.entries(desired).every(([k, v]) => isSubset(v, (live as Record<string, unknown>)[k], [...path, k]));
   }
   if (desired === live) return true;
-  // Quantities come back canonicalized: compare by value where Kubernetes stores quantities.
-  if (path.some((p) => p === 'resources' || p === 'sizeLimit')) {
+  // Quantities come back canonicalized ("1024Ki" as "1Mi"): compare by value where Kubernetes stores quantities.
+  if (path.some((p) => QUANTITY_FIELDS.has(p))) {
     return sameQuantity(desired, live);
   }
   return false;

@@ -33,6 +33,32 @@ export interface Observation {
 
 type Draft = Pick<Condition, 'type' | 'status' | 'reason' | 'message'>;
 
+/** Characters of a condition message: 4 bytes each at most in UTF-8, within metav1.Condition's 32768 bytes. */
+export const MAX_CONDITION_MESSAGE = 8192;
+
+/**
+ * A condition as written: its lastTransitionTime kept while its status holds, its message cut to fit. A longer
+ * message fails the whole status write (an API server refusal listing each invalid field can pass the limit), and
+ * then nothing at all was reported.
+ */
+export function settledCondition(draft: Draft, previous: readonly Condition[] | undefined, at: Stamp): Condition {
+  const before = previous?.find((c) => c.type === draft.type);
+  const lastTransitionTime = before && before.status === draft.status ? before.lastTransitionTime : at.now;
+  const { message } = draft;
+  const cut =
+    message.length <= MAX_CONDITION_MESSAGE
+      ? message
+      : `${message.slice(0, MAX_CONDITION_MESSAGE - 40)}…[${message.length - MAX_CONDITION_MESSAGE + 40} more characters]`;
+  const { type, status, reason } = draft;
+  return { type, status, reason, message: cut, observedGeneration: at.generation, lastTransitionTime };
+}
+
+/** When a status is computed: the object's generation, and the time a changed condition is stamped with. */
+export interface Stamp {
+  generation: number;
+  now: string;
+}
+
 function deploymentFailure(deployment: V1Deployment | undefined): string | undefined {
   const failed = deployment?.status?.conditions?.find((c) => c.type === 'ReplicaFailure' && c.status === 'True');
   return failed?.message;
@@ -239,12 +265,8 @@ export function computeStatus(obs: Observation, previous: McpServerStatus | unde
           : { type: 'Degraded', status: 'False', reason: 'AsExpected', message: 'no problems observed' };
 
   const generation = mcp.metadata?.generation ?? 0;
-  const conditions = [ready, r.available, r.progressing, degraded, ...(obs.routeConditions ?? [])].map(
-    (draft): Condition => {
-      const before = previous?.conditions?.find((c) => c.type === draft.type);
-      const lastTransitionTime = before && before.status === draft.status ? before.lastTransitionTime : obs.now;
-      return { ...draft, observedGeneration: generation, lastTransitionTime };
-    },
+  const conditions = [ready, r.available, r.progressing, degraded, ...(obs.routeConditions ?? [])].map((draft) =>
+    settledCondition(draft, previous?.conditions, { generation, now: obs.now }),
   );
   const status: McpServerStatus = {
     observedGeneration: generation,

@@ -264,6 +264,19 @@ describe('isSubset', () => {
     expect(isSubset({ args: ['a', 'b'] }, { args: ['b', 'a'] })).toBe(false);
   });
 
+  it('compares a resourceFieldRef divisor by value, in env and in downward API volumes', () => {
+    const env = (divisor: string) => ({
+      env: [{ name: 'MEM', valueFrom: { resourceFieldRef: { resource: 'limits.memory', divisor } } }],
+    });
+    expect(isSubset(env('1024Ki'), env('1Mi'))).toBe(true);
+    expect(isSubset(env('1000m'), env('1'))).toBe(true);
+    expect(isSubset(env('1Ki'), env('1k'))).toBe(false);
+    const item = (divisor: string) => ({
+      downwardAPI: { items: [{ path: 'mem', resourceFieldRef: { resource: 'limits.memory', divisor } }] },
+    });
+    expect(isSubset(item('1024Ki'), item('1Mi'))).toBe(true);
+  });
+
   it('compares quantities by value under resources and sizeLimit', () => {
     const res = (cpu: string, memory: string) => ({ spec: { resources: { limits: { cpu, memory } } } });
     expect(isSubset(res('1000m', '1024Mi'), res('1', '1Gi'))).toBe(true);

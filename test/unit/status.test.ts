@@ -3,7 +3,13 @@ import type { V1ContainerStatus, V1Deployment, V1DeploymentCondition, V1Pod } fr
 import { describe, expect, it } from 'vitest';
 import type { Condition, McpServer, McpServerStatus } from '../../src/api/types.generated.ts';
 import { parseMcpServer } from '../../src/api/validate.ts';
-import { type ConditionType, computeStatus, conditionOf, type Observation } from '../../src/controller/status.ts';
+import {
+  type ConditionType,
+  computeStatus,
+  conditionOf,
+  MAX_CONDITION_MESSAGE,
+  type Observation,
+} from '../../src/controller/status.ts';
 import { stdioServer } from '../fixtures/manifests.ts';
 
 const URL = 'http://github.team-a.svc:8080/mcp';
@@ -144,6 +150,24 @@ describe('computeStatus', () => {
       status: 'False',
       reason: 'ScaledToZero',
     });
+  });
+
+  it('cuts a blocker message to what a condition may hold, keeping its start and saying how much was left', () => {
+    // An API server refusal that lists every invalid field: past 32768 bytes the status write itself is refused.
+    const message = `NetworkPolicy refused: ${'spec.egress[0].to[0].ipBlock.cidr: Invalid value: "10.0.0.0/33"; '.repeat(600)}`;
+    const status = computeStatus(observe({ blocker: { reason: 'ApplyFailed', message } }), undefined);
+    for (const c of status.conditions ?? []) {
+      expect(Buffer.byteLength(c.message)).toBeLessThanOrEqual(32768);
+      expect(c.message.length).toBeLessThanOrEqual(MAX_CONDITION_MESSAGE);
+    }
+    const ready = cond(status, 'Ready').message;
+    expect(ready.startsWith('NetworkPolicy refused: spec.egress[0]')).toBe(true);
+    expect(ready).toMatch(/…\[\d+ more characters\]$/);
+    const short = computeStatus(
+      observe({ blocker: { reason: 'ApplyFailed', message: 'x'.repeat(MAX_CONDITION_MESSAGE) } }),
+      undefined,
+    );
+    expect(cond(short, 'Ready').message).toBe('x'.repeat(MAX_CONDITION_MESSAGE));
   });
 
   it('reports a blocker as Ready False and Degraded True with its reason and message', () => {

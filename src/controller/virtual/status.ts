@@ -17,7 +17,7 @@ import type { VirtualConditionType } from '../../api/virtual-conditions.ts';
 import { buildCatalog, type Catalog, describeConflict } from '../../contract/virtual-names.ts';
 import type { Selection } from '../../render/virtual-backends.ts';
 import type { RouteCondition } from '../route-status.ts';
-import { type Blocker, computeStatus, conditionOf } from '../status.ts';
+import { type Blocker, computeStatus, conditionOf, settledCondition } from '../status.ts';
 
 /** The schema's bounds on status lists. */
 const MAX_TOOLS = 4096;
@@ -216,18 +216,7 @@ export function computeVirtualStatus(
     names,
     ...(base.conditions ?? []).filter((c) => !['Ready', 'Available', 'Progressing', 'Degraded'].includes(c.type)),
   ];
-  const conditions = drafts.map((draft): Condition => {
-    const before = previous?.conditions?.find((c) => c.type === draft.type);
-    const lastTransitionTime = before && before.status === draft.status ? before.lastTransitionTime : obs.now;
-    return {
-      type: draft.type,
-      status: draft.status,
-      reason: draft.reason,
-      message: draft.message,
-      observedGeneration: generation,
-      lastTransitionTime,
-    };
-  });
+  const conditions = drafts.map((draft) => settledCondition(draft, previous?.conditions, { generation, now: obs.now }));
 
   const readyNames = new Set(ready.map((b) => b.naming.name));
   const tools = catalog.exposed.filter((e) => e.kind === 'tool' && readyNames.has(e.backend)).map((e) => e.exposed);
