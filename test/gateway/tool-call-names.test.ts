@@ -96,3 +96,57 @@ describe('a tools/call whose name is not a string', () => {
     expect(answer.text).not.toContain('Echo:');
   });
 });
+
+describe('a tools/call sent without an id (as a notification)', () => {
+  let gw: RunningGateway;
+  beforeAll(async () => {
+    // The raw server runs what it is sent, notification or not: calling `grow` adds the tool `late:tool`.
+    gw = await startGateway(['stdio', '--tools-deny', 'grow', '--', ...RAW_SERVER, '--late-tool']);
+  });
+
+  const growNote = (meta?: object) =>
+    JSON.stringify({
+      jsonrpc: '2.0',
+      method: 'tools/call',
+      params: { name: 'grow', ...(meta ? { _meta: meta } : {}) },
+    });
+
+  test('is refused with 400 in every era and never reaches the server, so no policy can be walked around', async () => {
+    const sid = await confirmedSession(gw.port);
+    const refusals = [
+      await raw(gw.port, { headers: { ...JSON_POST, 'mcp-session-id': sid }, body: growNote() }),
+      await raw(gw.port, { headers: JSON_POST, body: growNote() }),
+      await raw(gw.port, { headers: JSON_POST, body: `[${growNote()}]` }),
+      await raw(gw.port, {
+        headers: { ...JSON_POST, 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'grow' },
+        body: growNote(MODERN_META),
+      }),
+    ];
+    const { stream, sessionId } = await legacyStream(gw.port);
+    refusals.push(
+      await raw(gw.port, {
+        path: `/messages?sessionId=${encodeURIComponent(sessionId)}`,
+        headers: JSON_POST,
+        body: growNote(),
+      }),
+    );
+    stream.close();
+    for (const r of refusals) {
+      expect(r.status, r.text).toBe(400);
+      expect(r.json).toMatchObject({ id: null, error: { code: -32600, data: { reason: 'request_without_id' } } });
+      expect(r.json?.error?.message).toContain('"tools/call" has no id');
+    }
+    // The server reads its stdin in order: had any of them reached it, this list would hold late:tool.
+    const list = await raw(gw.port, {
+      headers: { ...JSON_POST, 'mcp-session-id': sid },
+      body: '{"jsonrpc":"2.0","id":"list","method":"tools/list"}',
+    });
+    expect(list.json).toMatchObject({ id: 'list', result: { tools: [{ name: 'echo' }] } });
+    expect(list.text).not.toContain('late:tool');
+    const notified = await raw(gw.port, {
+      headers: { ...JSON_POST, 'mcp-session-id': sid },
+      body: '{"jsonrpc":"2.0","method":"notifications/roots/list_changed"}',
+    });
+    expect(notified.status).toBe(202);
+  });
+});

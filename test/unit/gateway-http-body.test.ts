@@ -65,6 +65,28 @@ describe('bodyRefusal', () => {
   });
 });
 
+describe('bodyRefusal: a request without an id', () => {
+  it.each<[string, unknown]>([
+    ['tools/call', { jsonrpc: '2.0', method: 'tools/call', params: { name: 'rm' } }],
+    ['in a batch', [request(1), { jsonrpc: '2.0', method: 'resources/read', params: { uri: 'x' } }]],
+    ['a made-up method', { jsonrpc: '2.0', method: 'x'.repeat(10_000) }],
+  ])('%s: refused as a whole, naming the method and the fix', (_name, body) => {
+    const answer = bodyRefusal(body, bytes(body));
+    expect(answer).toMatchObject({
+      id: null,
+      error: { code: INVALID_REQUEST, data: { reason: 'request_without_id' } },
+    });
+    const message = (answer as { error: { message: string } }).error.message;
+    expect(message).toMatch(/has no id.*send the request with an id/);
+    expect(message.length).toBeLessThan(300);
+  });
+
+  it('passes the notifications MCP names, alone and in a batch', () => {
+    const body = [note, { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 1 } }, request(2)];
+    expect(bodyRefusal(body, bytes(body))).toBeUndefined();
+  });
+});
+
 describe('jsonRpcMessages', () => {
   it.each<[string, unknown, number | undefined]>([
     ['one request', request(1), 1],

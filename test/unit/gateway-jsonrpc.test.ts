@@ -1,6 +1,6 @@
 /** JSON-RPC classification (src/gateway/protocol/jsonrpc.ts): what is a message, and why not when it is not. */
 import { describe, expect, it } from 'vitest';
-import { invalidMessageReason, kindOf } from '../../src/gateway/protocol/jsonrpc.ts';
+import { invalidMessageReason, kindOf, serverAnswer } from '../../src/gateway/protocol/jsonrpc.ts';
 
 describe('kindOf and invalidMessageReason', () => {
   it.each<[string, string, string, RegExp | undefined]>([
@@ -28,5 +28,38 @@ describe('kindOf and invalidMessageReason', () => {
     expect(kindOf(value)).toBe(kind);
     if (reason) expect(invalidMessageReason(value)).toMatch(reason);
     else expect(invalidMessageReason(value)).toBeUndefined();
+  });
+});
+
+describe('serverAnswer', () => {
+  it.each<[string, string, RegExp | undefined]>([
+    ['a result', '{"jsonrpc":"2.0","id":3,"result":{}}', undefined],
+    ['an error', '{"jsonrpc":"2.0","id":3,"error":{"code":-32000,"message":"no"}}', undefined],
+    ['no jsonrpc', '{"id":3,"result":{}}', /jsonrpc must be "2.0"/],
+    ['an error that is a string', '{"jsonrpc":"2.0","id":3,"error":"boom"}', /error must be an object/],
+    ['an error code that is a string', '{"jsonrpc":"2.0","id":3,"error":{"code":"x","message":"m"}}', /integer code/],
+    [
+      'an error message that is an object',
+      '{"jsonrpc":"2.0","id":3,"error":{"code":1,"message":{}}}',
+      /string message/,
+    ],
+    ['neither result nor error', '{"jsonrpc":"2.0","id":3}', /needs a method/],
+  ])('%s', (_name, text, problem) => {
+    const value = JSON.parse(text);
+    const answer = serverAnswer(value);
+    if (problem === undefined) expect(answer).toBe(value);
+    else {
+      expect(answer).toMatchObject({ jsonrpc: '2.0', id: 3, error: { code: -32603 } });
+      expect(answer?.error?.message).toMatch(problem);
+    }
+  });
+
+  it.each([
+    ['a request', '{"jsonrpc":"2.0","id":3,"method":"ping"}'],
+    ['a notification', '{"jsonrpc":"2.0","method":"notifications/progress"}'],
+    ['no usable id', '{"jsonrpc":"2.0","id":{},"result":{}}'],
+    ['not an object', '[1]'],
+  ])('is not an answer: %s', (_name, text) => {
+    expect(serverAnswer(JSON.parse(text))).toBeUndefined();
   });
 });

@@ -121,6 +121,36 @@ describe('ids through the mux', () => {
     expect(h.mux.inflightCount).toBe(1);
   });
 
+  test('a server that writes the gateway id and progress token back as decimal strings is still answered', () => {
+    h = harness();
+    const a = session('a');
+    const sink = h.call(a, 'c-1', 'tools/call', { name: 'slow', _meta: { progressToken: 'p-1' } });
+    const sent = h.upstream.last();
+    const asString = (v: unknown) => String(v);
+    for (const near of ['0', '01', `${sent.id}.0`, ` ${sent.id}`])
+      h.upstream.emit({ jsonrpc: '2.0', id: near, result: {} });
+    expect(sink.responses).toEqual([]);
+    h.upstream.emit({
+      jsonrpc: '2.0',
+      method: 'notifications/progress',
+      params: { progressToken: asString(progressTokenSent(sent)), progress: 1 },
+    });
+    h.upstream.emit({ jsonrpc: '2.0', id: asString(sent.id), result: { content: [] } });
+    expect(sink.seen).toEqual([
+      { jsonrpc: '2.0', method: 'notifications/progress', params: { progressToken: 'p-1', progress: 1 } },
+    ]);
+    expect(sink.responses).toEqual([{ jsonrpc: '2.0', id: 'c-1', result: { content: [] } }]);
+    expect(h.mux.inflightCount).toBe(0);
+  });
+
+  test('a request sent without an id (tools/call as a notification) never reaches the server', () => {
+    h = harness();
+    const a = session('a');
+    h.mux.handleNotification(a, { jsonrpc: '2.0', method: 'tools/call', params: { name: 'rm', arguments: {} } });
+    h.mux.handleNotification(a, { jsonrpc: '2.0', method: 'notifications/progress', params: { progressToken: 1 } });
+    expect(h.upstream.sent.map((m) => ('method' in m ? m.method : undefined))).toEqual(['notifications/progress']);
+  });
+
   test('a second request with an id still in flight on the session is refused; another session may use it', () => {
     h = harness();
     const a = session('a');

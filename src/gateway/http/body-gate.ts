@@ -1,6 +1,7 @@
 /**
  * The body gates of the POST endpoints, in order: content type and content coding (415), size (413, with a lingering close), JSON
- * (400 / -32700), batch size and nesting depth (400 / -32600), then JSON-RPC shape (400 / -32600).
+ * (400 / -32700), batch size, nesting depth and requests without an id (400 / -32600), then JSON-RPC shape (400 /
+ * -32600).
  */
 import type { Logger } from '../../observability/log.ts';
 import { clip } from '../clip.ts';
@@ -8,6 +9,8 @@ import {
   errorResponse,
   INVALID_REQUEST,
   invalidMessageReason,
+  isNotificationMethod,
+  isObject,
   type JsonRpcMessage,
   type JsonRpcResponse,
   kindOf,
@@ -52,6 +55,21 @@ export function bodyRefusal(parsed: unknown, raw: Uint8Array): JsonRpcResponse |
     return errorResponse(null, INVALID_REQUEST, message, data);
   }
   if (nestsDeeperThan(raw, MAX_JSON_DEPTH)) return tooDeepAnswer(parsed);
+  return requestWithoutIdAnswer(parsed);
+}
+
+/**
+ * A method MCP does not name `notifications/...`, sent without an id: JSON-RPC would take it as a notification,
+ * and passed on as one, a tools/call went past the tool policy, the rate limits and the audit (none answer a
+ * notification) to a server that may run it. Refused as a whole, like the other body gates.
+ */
+function requestWithoutIdAnswer(parsed: unknown): JsonRpcResponse | undefined {
+  for (const m of Array.isArray(parsed) ? parsed : [parsed]) {
+    if (!isObject(m) || typeof m.method !== 'string' || 'id' in m || isNotificationMethod(m.method)) continue;
+    const shown = clip(JSON.stringify(m.method), 64);
+    const message = `Invalid Request: ${shown} has no id; a message without one is a notification, and MCP's notifications are named notifications/...; send the request with an id`;
+    return errorResponse(null, INVALID_REQUEST, message, { reason: 'request_without_id' });
+  }
   return undefined;
 }
 

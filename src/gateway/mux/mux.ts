@@ -237,15 +237,13 @@ export class Mux {
         break;
       case 'resources/subscribe':
       case 'resources/unsubscribe': {
-        const uri = params?.uri;
-        if (typeof uri !== 'string') break;
         const subscribe = request.method === 'resources/subscribe';
-        const problem = subscribe ? subscribeProblem(session, uri) : undefined;
+        const problem = subscribeProblem(session, params?.uri, subscribe);
         if (problem !== undefined) {
           sink.respond(errorResponse(request.id, INVALID_PARAMS, problem));
           return;
         }
-        if (this.subscriptions.clientRequest(session, subscribe, uri)) {
+        if (this.subscriptions.clientRequest(session, subscribe, params?.uri as string)) {
           sink.respond(resultResponse(request.id, {}));
           return;
         }
@@ -381,6 +379,7 @@ export class Mux {
     const call = this.calls.get(response.id);
     // Gateway ids are unique over every server: a server answers only its own calls.
     if (call && call.upstream === upstream) this.calls.end(call, 'answered', response);
+    else this.metrics.droppedMessages.inc({ reason: 'unknown_response_id' });
   }
 
   private serverNotification(upstream: MuxUpstream, note: JsonRpcNotification): void {

@@ -3,7 +3,7 @@ import type { Logger } from '../../observability/log.ts';
 import type { AuditWriter } from '../audit.ts';
 import type { RequestStateCodec } from '../input.ts';
 import type { GatewayMetrics } from '../metrics.ts';
-import type { JsonRpcNotification } from '../protocol/jsonrpc.ts';
+import { isNotificationMethod, type JsonRpcNotification } from '../protocol/jsonrpc.ts';
 import type { MuxRouting } from './routing.ts';
 import type { MuxPolicy } from './tool-calls.ts';
 import type { MuxUpstream } from './upstream.ts';
@@ -20,9 +20,14 @@ export function keepsUp(upstream: MuxUpstream, options: MuxOptions): boolean {
   return upstream.backlog() <= (options.maxBacklogBytes ?? MAX_BACKLOG_BYTES);
 }
 
-/** A client notification to a server, unless the server does not keep up: it has no answer to refuse, so it is dropped. */
+/**
+ * A client notification to a server, unless the server does not keep up: it has no answer to refuse, so it is
+ * dropped. A method not named notifications/... is a request without its id (the body gate refuses those; this
+ * holds for any path past it): no policy saw it, so it never reaches a server.
+ */
 export function notifyServer(upstream: MuxUpstream, note: JsonRpcNotification, options: MuxOptions): void {
-  if (keepsUp(upstream, options)) upstream.send(note);
+  if (!isNotificationMethod(note.method)) options.metrics.droppedMessages.inc({ reason: 'request_without_id' });
+  else if (keepsUp(upstream, options)) upstream.send(note);
   else options.metrics.droppedMessages.inc({ reason: 'server_backlog' });
 }
 

@@ -16,6 +16,16 @@ import type { MuxUpstream } from './upstream.ts';
 
 const NONE: ReadonlyMap<ClientSession, number> = new Map();
 
+/**
+ * A gateway id or progress token from a server: the number sent, or the same number as a decimal string. The
+ * gateway numbers every call, so a server that writes its ids back as strings (it would echo a client's string
+ * ids unchanged) worked straight and stalled every call behind the gateway.
+ */
+function gatewayNumber(value: unknown): number | undefined {
+  if (typeof value === 'number') return value;
+  return typeof value === 'string' && /^[1-9][0-9]{0,14}$/.test(value) ? Number(value) : undefined;
+}
+
 export type Ending =
   /** The server answered (the hook gets the response). */
   | 'answered'
@@ -105,12 +115,14 @@ export class PendingTable<C extends PendingCall> {
 
   /** The call with this gateway id (a server response's id). */
   get(id: unknown): C | undefined {
-    return typeof id === 'number' ? this.calls.get(id) : undefined;
+    const n = gatewayNumber(id);
+    return n === undefined ? undefined : this.calls.get(n);
   }
 
   /** The call a server progress token belongs to. */
   byToken(token: unknown): C | undefined {
-    return typeof token === 'number' ? this.tokens.get(token) : undefined;
+    const n = gatewayNumber(token);
+    return n === undefined ? undefined : this.tokens.get(n);
   }
 
   /** The session's call in flight under its own id. */

@@ -16,8 +16,13 @@ import type { MuxUpstream } from './upstream.ts';
 export const MAX_SESSION_SUBSCRIPTIONS = 100;
 export const MAX_SUBSCRIBED_URI_LENGTH = 2048;
 
-/** Why a resources/subscribe is refused (-32602), or undefined when the session may hold `uri`. */
-export function subscribeProblem(session: ClientSession, uri: string): string | undefined {
+/**
+ * Why a resources/subscribe or unsubscribe is refused (-32602), or undefined. A URI that is not a string was
+ * passed on untracked, so a server that took it kept the subscription after the session ended.
+ */
+export function subscribeProblem(session: ClientSession, uri: unknown, subscribe: boolean): string | undefined {
+  if (typeof uri !== 'string') return 'Invalid params: params.uri must be a string, the URI of the resource';
+  if (!subscribe) return undefined;
   if (uri.length > MAX_SUBSCRIBED_URI_LENGTH) {
     return `Invalid params: the resource URI is ${uri.length} characters, more than the ${MAX_SUBSCRIBED_URI_LENGTH} a subscription may hold`;
   }

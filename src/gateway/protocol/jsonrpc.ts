@@ -88,6 +88,30 @@ export function kindOf(value: unknown): MessageKind {
   return 'invalid';
 }
 
+/** MCP names every notification `notifications/...`: any other method sent without an id is a request missing it. */
+export function isNotificationMethod(method: string): boolean {
+  return method.startsWith('notifications/');
+}
+
+/**
+ * A server message meant as an answer (a usable id, no method) as the gateway passes it on: unchanged when it is
+ * a well-formed response; when malformed (no "jsonrpc", no result or error, an error that is not an integer code
+ * and a string message), a -32603 for that id saying what was wrong. Skipped, it had left the call waiting for the
+ * request timeout, and a client SDK fails on an error object of the wrong shape. Undefined when not an answer.
+ */
+export function serverAnswer(value: unknown): JsonRpcResponse | undefined {
+  if (!isObject(value) || typeof value.method === 'string' || !isId(value.id)) return undefined;
+  const error = value.error;
+  const problem =
+    kindOf(value) !== 'response'
+      ? invalidMessageReason(value)
+      : error !== undefined && (!isObject(error) || !Number.isInteger(error.code) || typeof error.message !== 'string')
+        ? 'error must hold an integer code and a string message'
+        : undefined;
+  if (problem === undefined) return value as unknown as JsonRpcResponse;
+  return errorResponse(value.id, INTERNAL_ERROR, `Internal error: the MCP server sent an invalid answer: ${problem}`);
+}
+
 export function errorResponse(id: JsonRpcId | null, code: number, message: string, data?: unknown): JsonRpcResponse {
   const error: JsonRpcErrorObject = data === undefined ? { code, message } : { code, message, data };
   return { jsonrpc: '2.0', id, error };

@@ -5,7 +5,7 @@
  */
 import type { Logger } from '../../observability/log.ts';
 import type { GatewayMetrics } from '../metrics.ts';
-import { type JsonRpcMessage, type JsonRpcResponse, kindOf, type Params } from '../protocol/jsonrpc.ts';
+import { type JsonRpcMessage, type JsonRpcResponse, kindOf, type Params, serverAnswer } from '../protocol/jsonrpc.ts';
 import { LATEST_SESSION_PROTOCOL_VERSION } from '../protocol/versions.ts';
 import type { Channel, ChannelCloseInfo } from './channel.ts';
 
@@ -264,11 +264,19 @@ export class Upstream {
 
   private handle(raw: unknown): void {
     const kind = kindOf(raw);
-    if (kind === 'invalid') {
+    const answer = kind === 'request' || kind === 'notification' ? undefined : serverAnswer(raw);
+    if (answer === undefined && kind === 'invalid') {
       this.log.warn({ upstream: this.name }, 'server sent an invalid JSON-RPC message; skipped');
       return;
     }
-    const message = raw as JsonRpcMessage;
+    // The problem only, never the answer: it may hold tool results.
+    if (answer !== undefined && answer !== raw) {
+      this.log.warn(
+        { upstream: this.name, problem: answer.error?.message },
+        'server sent an invalid answer; the call fails',
+      );
+    }
+    const message = answer ?? (raw as JsonRpcMessage);
     if (kind === 'response') {
       const id = (message as JsonRpcResponse).id;
       if (typeof id === 'string' && id.startsWith(INTERNAL_PREFIX)) {
