@@ -1260,7 +1260,30 @@ const spec: Schema = {
               }),
               subPath: str('Sub-path within the volume.', { maxLength: 1024 }),
               subPathExpr: { maxLength: 1024 },
+              // Bidirectional needs a privileged container, which the restricted profile never runs.
+              mountPropagation: { enum: ['None', 'HostToContainer'] },
+              recursiveReadOnly: { enum: ['Disabled', 'IfPossible', 'Enabled'] },
             }),
+            rules: [
+              rule({
+                rule: "!has(self.recursiveReadOnly) || self.recursiveReadOnly == 'Disabled' || (has(self.readOnly) && self.readOnly)",
+                message: 'recursiveReadOnly IfPossible or Enabled needs readOnly: true on the same mount',
+                fieldPath: '.recursiveReadOnly',
+                reason: 'FieldValueForbidden',
+                check: (m) => !has(m, 'recursiveReadOnly') || m.recursiveReadOnly === 'Disabled' || m.readOnly === true,
+              }),
+              rule({
+                rule: "!has(self.recursiveReadOnly) || self.recursiveReadOnly == 'Disabled' || !has(self.mountPropagation) || self.mountPropagation == 'None'",
+                message: 'recursiveReadOnly IfPossible or Enabled needs mountPropagation None (or unset)',
+                fieldPath: '.mountPropagation',
+                reason: 'FieldValueForbidden',
+                check: (m) =>
+                  !has(m, 'recursiveReadOnly') ||
+                  m.recursiveReadOnly === 'Disabled' ||
+                  !has(m, 'mountPropagation') ||
+                  m.mountPropagation === 'None',
+              }),
+            ],
           },
         },
         securityContext: {

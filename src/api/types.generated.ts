@@ -195,13 +195,13 @@ export interface VolumeMount {
   /** Path in the container. */
   mountPath: string;
   /** mountPropagation determines how mounts are propagated from the host to container and the other way around. When not set, MountPropagationNone is used. This field is beta in 1.10. When RecursiveReadOnly is set to IfPossible or to Enabled, MountPropagation must be None or unspecified (which defaults to None). */
-  mountPropagation?: string;
+  mountPropagation?: 'None' | 'HostToContainer';
   /** Name of a volume in pod.volumes. */
   name: string;
   /** Mounted read-only if true, read-write otherwise (false or unspecified). Defaults to false. */
   readOnly?: boolean;
   /** RecursiveReadOnly specifies whether read-only mounts should be handled recursively. */
-  recursiveReadOnly?: string;
+  recursiveReadOnly?: 'Disabled' | 'IfPossible' | 'Enabled';
   /** Sub-path within the volume. */
   subPath?: string;
   /** Expanded path within the volume from which the container's volume should be mounted. Behaves similarly to SubPath but environment variable references $(VAR_NAME) are expanded using the container's environment. Defaults to "" (volume's root). SubPathExpr and SubPath are mutually exclusive. */

@@ -13,6 +13,7 @@ export interface ObjectReference {
 }
 
 type Ref = { name?: string; key?: string; optional?: boolean } | undefined;
+type Source = { name?: string; optional?: boolean; items?: Array<{ key?: string }> } | undefined;
 
 export function referencedObjects(mcp: McpServer): ObjectReference[] {
   const refs: ObjectReference[] = [];
@@ -31,14 +32,21 @@ export function referencedObjects(mcp: McpServer): ObjectReference[] {
   });
   const bearer = spec.auth?.bearer?.secretRef;
   add('Secret', bearer && { ...bearer, optional: false }, 'spec.auth.bearer.secretRef');
+  // A volume's items name keys: one that is missing (and not optional) fails the mount, and the pod waits unstarted.
+  const addWithItems = (kind: ObjectReference['kind'], source: Source, field: string, name = source?.name) => {
+    add(kind, source, field, name);
+    for (const [k, item] of (source?.items ?? []).entries()) {
+      add(kind, { key: item.key, optional: source?.optional }, `${field}.items[${k}].key`, name);
+    }
+  };
   spec.pod?.volumes?.forEach((volume, i) => {
     volume.projected?.sources?.forEach((source, j) => {
       const field = `spec.pod.volumes[${i}].projected.sources[${j}]`;
-      add('Secret', source.secret, `${field}.secret`);
-      add('ConfigMap', source.configMap, `${field}.configMap`);
+      addWithItems('Secret', source.secret, `${field}.secret`);
+      addWithItems('ConfigMap', source.configMap, `${field}.configMap`);
     });
-    add('Secret', volume.secret, `spec.pod.volumes[${i}].secret`, volume.secret?.secretName);
-    add('ConfigMap', volume.configMap, `spec.pod.volumes[${i}].configMap`);
+    addWithItems('Secret', volume.secret, `spec.pod.volumes[${i}].secret`, volume.secret?.secretName);
+    addWithItems('ConfigMap', volume.configMap, `spec.pod.volumes[${i}].configMap`);
   });
   return refs;
 }

@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { parseMcpServer } from '../../src/api/validate.ts';
+import { missingReference } from '../../src/controller/gates.ts';
 import { externalURL, referencedObjects, renderChildren, serviceURL } from '../../src/render/index.ts';
 import { httpServer, type Manifest, stdioServer } from '../fixtures/manifests.ts';
 import { deploymentOf, EXPECTED_LABELS, GATEWAY_IMAGE, render, withMeta } from './render-helpers.ts';
@@ -166,6 +167,44 @@ describe('referencedObjects', () => {
     ];
     expect(refs).toHaveLength(expected.length);
     for (const e of expected) expect(refs).toContainEqual(e.key ? e : { ...e, key: undefined });
+  });
+
+  it('lists each key a volume picks with items, so a missing one is reported before the mount fails', () => {
+    const mcp = parseMcpServer(
+      stdioServer('items', {
+        pod: {
+          volumes: [
+            { name: 'certs', secret: { secretName: 'tls', items: [{ key: 'ca.crt', path: 'ca' }] } },
+            {
+              name: 'bundle',
+              projected: {
+                sources: [{ configMap: { name: 'conf', optional: true, items: [{ key: 'a', path: 'a' }] } }],
+              },
+            },
+          ],
+        },
+      }),
+    );
+    const refs = referencedObjects(mcp);
+    expect(refs).toContainEqual({
+      kind: 'Secret',
+      name: 'tls',
+      key: 'ca.crt',
+      optional: false,
+      field: 'spec.pod.volumes[0].secret.items[0].key',
+    });
+    expect(refs).toContainEqual({
+      kind: 'ConfigMap',
+      name: 'conf',
+      key: 'a',
+      optional: true,
+      field: 'spec.pod.volumes[1].projected.sources[0].configMap.items[0].key',
+    });
+    const blocker = missingReference('team', refs, (kind, name) =>
+      kind === 'Secret' && name === 'tls' ? { metadata: { name }, keys: ['tls.crt'], hash: 'h' } : undefined,
+    );
+    expect(blocker).toMatchObject({ reason: 'SecretKeyNotFound' });
+    expect(blocker?.message).toContain('has no key "ca.crt" (referenced by spec.pod.volumes[0].secret.items[0].key)');
   });
 
   it('lists nothing for a server without references', () => {
