@@ -350,7 +350,20 @@ const annotationMap = (description: string, what: string): Schema => ({
   ...stringMap(description),
   rules: [qualifiedKeys(what), annotationsSize(what)],
 });
-const quantityMap = (description: string): Schema => ({
+/** A memory quantity with no unit under 1,000,000: bytes, as the API server reads it (1 to 999999). */
+const BARE_SMALL_MEMORY = '^0*[1-9][0-9]{0,5}$';
+/**
+ * A memory limit with its unit left off: "512" is 512 bytes. The API server takes it, and no container starts
+ * under it (a request that small only tells the scheduler). Written over all keys, as the negative rule: on
+ * self.memory, or with quantity(), the rule is past the CEL cost budget.
+ */
+const memoryLimitWithUnit = rule({
+  rule: `self.all(k, k != 'memory' || !string(self[k]).matches('${BARE_SMALL_MEMORY}'))`,
+  message:
+    'memory is counted in bytes: a limit of a plain number under 1000000 (e.g. 512) is too little for any container to start; write a unit, e.g. 512Mi',
+  check: (s) => !has(s, 'memory') || !new RegExp(BARE_SMALL_MEMORY).test(String(s.memory)),
+});
+const quantityMap = (description: string, ...more: Rule[]): Schema => ({
   type: 'object',
   description,
   maxProperties: 16,
@@ -385,6 +398,7 @@ const quantityMap = (description: string): Schema => ({
       ),
       check: (s) => unknownResources(s).length === 0,
     }),
+    ...more,
   ],
 });
 const unknownResources = (s: Node): string[] =>
@@ -824,7 +838,7 @@ const spec: Schema = {
       description: 'CPU and memory for the server container. Empty: requests 50m/128Mi, limit 512Mi memory.',
       properties: {
         requests: quantityMap('Minimum resources, e.g. {cpu: 100m, memory: 128Mi}. Each at most its limit.'),
-        limits: quantityMap('Maximum resources, e.g. {memory: 512Mi}.'),
+        limits: quantityMap('Maximum resources, e.g. {memory: 512Mi}.', memoryLimitWithUnit),
       },
       rules: [
         rule({
