@@ -20,8 +20,13 @@ import {
 } from '../protocol/jsonrpc.ts';
 import type { ClientSession, Sink } from './session.ts';
 
-/** Task owners remembered; past this the oldest are forgotten (their tasks then look unknown to everyone). */
+/**
+ * Task owners remembered; past this the oldest task of the owner holding the most is forgotten (it then looks
+ * unknown to everyone). Per owner at most MAX_TASKS_PER_OWNER: one client creating tasks in a loop had pushed
+ * every other client's tasks out of the table.
+ */
 export const MAX_OWNED_TASKS = 10_000;
+export const MAX_TASKS_PER_OWNER = 1_000;
 
 /** The methods that name one task by `params.taskId`. */
 const ONE_TASK = new Set(['tasks/get', 'tasks/result', 'tasks/cancel', 'tasks/update']);
@@ -34,6 +39,8 @@ function ownerOf(session: ClientSession): string {
 
 export class TaskOwners {
   private readonly owners = new Map<string, string>();
+  /** Each owner's task ids, oldest first. */
+  private readonly byOwner = new Map<string, Set<string>>();
 
   /** A request about one task the session did not create: answered here (true), as the server answers no task. */
   refuse(session: ClientSession, request: JsonRpcRequest, sink: Sink): boolean {
@@ -57,10 +64,29 @@ export class TaskOwners {
     }
     const task = result.task;
     if (!isObject(task) || typeof task.taskId !== 'string') return result;
-    this.owners.delete(task.taskId);
-    this.owners.set(task.taskId, ownerOf(session));
-    if (this.owners.size > MAX_OWNED_TASKS) this.owners.delete(this.owners.keys().next().value as string);
+    this.remember(task.taskId, ownerOf(session));
     return result;
+  }
+
+  private remember(taskId: string, owner: string): void {
+    this.forget(taskId);
+    this.owners.set(taskId, owner);
+    const mine = this.byOwner.get(owner) ?? new Set<string>();
+    this.byOwner.set(owner, mine.add(taskId));
+    if (mine.size > MAX_TASKS_PER_OWNER) this.forget(mine.values().next().value as string);
+    if (this.owners.size <= MAX_OWNED_TASKS) return;
+    let most = mine;
+    for (const tasks of this.byOwner.values()) if (tasks.size > most.size) most = tasks;
+    this.forget(most.values().next().value as string);
+  }
+
+  private forget(taskId: string): void {
+    const owner = this.owners.get(taskId);
+    if (owner === undefined) return;
+    this.owners.delete(taskId);
+    const mine = this.byOwner.get(owner);
+    mine?.delete(taskId);
+    if (mine?.size === 0) this.byOwner.delete(owner);
   }
 
   /**
