@@ -1,6 +1,12 @@
 /** The order children are applied in: a stage that fails holds back the stages after it. */
 import type { KubernetesObject } from '@kubernetes/client-node';
 
+/**
+ * An McpServer's apply order. The ServiceAccount first (pods are refused without it), then the NetworkPolicy: no
+ * pod may be created or updated without the policy the spec asks for. Then every other child side by side.
+ */
+export const APPLY_STAGES: ReadonlyArray<ReadonlyArray<string>> = [['ServiceAccount'], ['NetworkPolicy']];
+
 /** The children in `stages` (by kind, in that order), then every other child side by side; empty stages dropped. */
 export function applyStages(
   desired: KubernetesObject[],

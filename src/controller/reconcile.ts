@@ -23,7 +23,7 @@ import { ANNOTATION_SPEC_HASH, commonLabels, ownerReference, selectorLabels } fr
 import { renderIngress } from '../render/network.ts';
 import type { ObjectReference } from '../render/references.ts';
 import { sessionSecretName } from '../render/workload.ts';
-import { applyStages, EXPOSURE_KINDS } from './apply-stages.ts';
+import { APPLY_STAGES, applyStages, EXPOSURE_KINDS } from './apply-stages.ts';
 import { canonicalJSON, needsApply, referencesHash, withSpecHash } from './compare.ts';
 import type { Discovery } from './discovery.ts';
 import { type DiscoveryTarget, discoveryFingerprint, discoveryTarget } from './discovery-runner.ts';
@@ -101,11 +101,6 @@ export type Outcome =
 
 /** After applying a Deployment, its watch events bring the status to report; this is the fallback. */
 const STATUS_RECHECK_MS = 5_000;
-/**
- * Apply order. The ServiceAccount first (pods are refused without it), then the NetworkPolicy: no pod may be
- * created or updated without the policy the spec asks for. Then every other child side by side.
- */
-const APPLY_STAGES: ReadonlyArray<ReadonlyArray<string>> = [['ServiceAccount'], ['NetworkPolicy']];
 
 /** The resourceVersion the cache held when a child was read: a child read from the API server was not cached. */
 const fromCache = new WeakSet<KubernetesObject>();
@@ -121,6 +116,8 @@ export class Reconciler {
   private readonly refsByServer = new Map<string, string[]>();
   /** Per McpServer key: reconciles in a row whose apply got a 5xx (see refusal.ts). */
   private readonly serverErrors = new Map<string, number>();
+  /** Per McpServer key: the generation whose status write waited for the Deployment's first watch event. */
+  private readonly statusDeferred = new Map<string, number>();
 
   constructor(options: ReconcilerOptions) {
     this.o = options;
@@ -151,6 +148,7 @@ export class Reconciler {
     if (!mcp || mcp.metadata.deletionTimestamp) {
       this.indexRefs(key, namespace, []); // children go with it: garbage collection follows ownerReferences
       this.serverErrors.delete(key);
+      this.statusDeferred.delete(key);
       if (mcp) await this.writeStatus(mcp, deletingStatus(mcp, (this.o.now ?? isoNow)())); // a finalizer may hold it
       return { result: 'success', gone: true };
     }
@@ -217,8 +215,14 @@ export class Reconciler {
     // A Deployment applied just now has no rollout status yet: its watch events (milliseconds away) bring one, and
     // the status write then, which keeps the passes of many McpServers short (measured: a thousand converge
     // faster; the recheck is the fallback). Not while status names a blocker this pass got past: that goes now.
+    // Once per generation: a Deployment re-applied on every event (a field stored another way) kept status unwritten.
+    const generation = mcp.metadata.generation ?? 0;
     const blocked = conditionOf(mcp.status, 'Degraded')?.status === 'True';
-    if (applied.includes('Deployment') && !blocked) return { result: 'success', recheckAfterMs: STATUS_RECHECK_MS };
+    if (applied.includes('Deployment') && !blocked && this.statusDeferred.get(key) !== generation) {
+      this.statusDeferred.set(key, generation);
+      return { result: 'success', recheckAfterMs: STATUS_RECHECK_MS };
+    }
+    this.statusDeferred.delete(key);
     const ready = await this.updateStatus(mcp, spec, undefined, applied, exposure);
     const recheck = exposure.recheckAfterMs ? { recheckAfterMs: exposure.recheckAfterMs } : {};
     return { result: 'success', ...(ready ? { ready } : {}), ...recheck };

@@ -201,3 +201,40 @@ describe('an McpServer applied to a real API server: what it does not own', () =
     await eventually('second Ingress', () => getOrUndefined(admin, path(T.ingresses, 'second-route')));
   });
 });
+
+describe('an McpServer applied to a real API server: what the API server writes back another way', () => {
+  it('converges once on a divisor the API server stores in another notation, and writes status', async () => {
+    const since = new Date().toISOString();
+    // Stored as "1Mi": read as text, the Deployment differed on every event and was applied again forever.
+    const divisor = { resource: 'limits.memory', divisor: '1024Ki' };
+    await createServer(stdioServer('divisor', { env: [{ name: 'MEM', valueFrom: { resourceFieldRef: divisor } }] }));
+    const mcp = await observed('divisor');
+    expect(condition(mcp, 'Ready')?.reason).not.toBe('ApplyFailed');
+    const deploymentApplies = () =>
+      writesSince(inject('auditLog'), ns, since).filter(
+        (e) => e.objectRef?.resource === 'deployments' && e.objectRef.name === 'divisor' && !e.objectRef.subresource,
+      ).length;
+    const first = deploymentApplies();
+    // Two status rechecks (5 s each) and the Deployment controller's updates: a loop would apply again by now.
+    await new Promise((r) => setTimeout(r, 12_000));
+    expect(first).toBe(1);
+    expect(deploymentApplies()).toBe(1);
+  });
+
+  it('cuts a refusal longer than a condition may hold, so the status write still lands', async () => {
+    // 256 peers the API server refuses one by one (/33): its message runs past metav1.Condition's 32768 bytes.
+    const egress = Array.from({ length: 8 }, (_, r) => ({
+      to: Array.from({ length: 32 }, (_, i) => ({ ipBlock: { cidr: `10.${r}.${i}.0/33` } })),
+    }));
+    await createServer(stdioServer('long-refusal', { networkPolicy: { egress } }));
+    const mcp = await eventually('ApplyFailed in status', async () => {
+      const m = await getServer('long-refusal');
+      return condition(m, 'Ready')?.reason === 'ApplyFailed' ? m : undefined;
+    });
+    const message = condition(mcp, 'Ready')?.message ?? '';
+    expect(message).toContain('the API server refused the NetworkPolicy');
+    expect(message).toContain('spec.networkPolicy.egress[0].to[0].ipBlock.cidr');
+    expect(message).toMatch(/…\[\d+ more characters\]$/);
+    expect(Buffer.byteLength(message)).toBeLessThanOrEqual(32768);
+  });
+});
