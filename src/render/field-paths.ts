@@ -6,7 +6,7 @@
  * whatever the renderer adds around them. Pure, like the renderer.
  */
 import type { V1Container, V1Deployment, V1NetworkPolicy } from '@kubernetes/client-node';
-import type { McpServer } from '../api/types.generated.ts';
+import type { McpServer, VirtualMcpServer } from '../api/types.generated.ts';
 import { renderIngress, renderNetworkPolicy } from './network.ts';
 import { renderDeployment, SERVER_CONTAINER } from './workload.ts';
 
@@ -216,9 +216,43 @@ export function translateChildPaths(
   kind: string,
   message: string,
 ): { message: string; fields: string[] } {
+  return translatePaths(message, (path) => mcpServerField(mcp, kind, path));
+}
+
+/**
+ * The VirtualMcpServer field a child's field comes from, where the mapping needs no rendering: its NetworkPolicy's
+ * egress rules (the user's, first and in order) and first ingress rule (ingressFrom). Anything else stays the
+ * child's: no hint beats a wrong one.
+ */
+export function virtualServerField(vmcp: VirtualMcpServer, kind: string, childPath: string): string | undefined {
+  const path = parsePath(childPath);
+  if (startsWith(path, ['metadata', 'name'])) return 'metadata.name';
+  const policy = vmcp.spec.networkPolicy;
+  if (kind !== 'NetworkPolicy' || !policy) return undefined;
+  const [spec, direction, rule, field, ...rest] = path;
+  if (spec !== 'spec' || typeof rule !== 'number') return undefined;
+  if (direction === 'egress' && rule < (policy.egress?.length ?? 0)) {
+    return formatPath(['spec', 'networkPolicy', 'egress', rule, ...path.slice(3)]);
+  }
+  if (direction === 'ingress' && rule === 0 && field === 'from' && policy.ingressFrom?.length) {
+    return formatPath(['spec', 'networkPolicy', 'ingressFrom', ...rest]);
+  }
+  return undefined;
+}
+
+/** translateChildPaths for a VirtualMcpServer's children (virtualServerField). */
+export function translateVirtualChildPaths(
+  vmcp: VirtualMcpServer,
+  kind: string,
+  message: string,
+): { message: string; fields: string[] } {
+  return translatePaths(message, (path) => virtualServerField(vmcp, kind, path));
+}
+
+function translatePaths(message: string, fieldOf: (path: string) => string | undefined) {
   const fields: string[] = [];
   const translated = message.replace(CHILD_PATH, (whole, path: string) => {
-    const field = mcpServerField(mcp, kind, path);
+    const field = fieldOf(path);
     if (!field) return whole;
     if (!fields.includes(field)) fields.push(field);
     return field;

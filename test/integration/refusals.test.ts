@@ -190,6 +190,23 @@ describe('a child the API server refuses', () => {
     );
   });
 
+  it("names the VirtualMcpServer's own field when the API server refuses its NetworkPolicy", async () => {
+    await admin.create(path(T.mcpservers), stdioServer('np-backend'));
+    const egress = [{ to: [{ ipBlock: { cidr: '10.9.0.0/33' } }] }];
+    await admin.create(
+      path(T.virtualmcpservers),
+      virtualServer('np-aggregate', { servers: [{ name: 'np-backend' }], networkPolicy: { egress } }),
+    );
+    const vmcp = await eventually('the VirtualMcpServer ApplyFailed', async () => {
+      const v = await admin.get<McpServer>(path(T.virtualmcpservers, 'np-aggregate'));
+      return condition(v, 'Ready')?.reason === 'ApplyFailed' ? v : undefined;
+    });
+    const message = condition(vmcp, 'Ready')?.message;
+    expect(message).toContain(`the API server refused the NetworkPolicy ${ns}/np-aggregate`);
+    expect(message).toContain('spec.networkPolicy.egress[0].to[0].ipBlock.cidr: Invalid value: "10.9.0.0/33"');
+    expect(message).toContain('fix spec.networkPolicy.egress[0].to[0].ipBlock.cidr in the VirtualMcpServer');
+  });
+
   it('reports a 5xx that repeats (a failing admission webhook) as ApplyFailed instead of retrying silently', async () => {
     const name = `unreachable-${ns}`;
     await admin.create(resourcePath(WEBHOOKS), {

@@ -1,8 +1,10 @@
 /** A child field the API server refuses, named as the McpServer field the user wrote. */
 import { describe, expect, it } from 'vitest';
+import type { VirtualMcpServer } from '../../src/api/types.generated.ts';
 import { parseMcpServer } from '../../src/api/validate.ts';
-import { mcpServerField, translateChildPaths } from '../../src/render/field-paths.ts';
+import { mcpServerField, translateChildPaths, translateVirtualChildPaths } from '../../src/render/field-paths.ts';
 import { httpServer, type Manifest, stdioServer } from '../fixtures/manifests.ts';
+import { virtualServer } from '../fixtures/virtual.ts';
 
 const peer = (app: string) => ({ podSelector: { matchLabels: { app } } });
 
@@ -226,5 +228,39 @@ describe('translateChildPaths', () => {
   it("leaves the operator's own fields and other text alone", () => {
     const refusal = 'Deployment.apps "github" is invalid: spec.selector: Invalid value: immutable; see metadata.labels';
     expect(translateChildPaths(stdio, 'Deployment', refusal)).toEqual({ message: refusal, fields: [] });
+  });
+});
+
+describe('translateVirtualChildPaths', () => {
+  const vmcp = (networkPolicy?: object) =>
+    virtualServer('agg', {
+      servers: [{ name: 'a' }],
+      ...(networkPolicy ? { networkPolicy } : {}),
+    }) as unknown as VirtualMcpServer;
+  const refusal =
+    'NetworkPolicy.networking.k8s.io "agg" is invalid: [spec.ingress[0].from[0].ipBlock.cidr: Invalid value: "10.0.0.0/33", spec.egress[0].to[0].ipBlock.cidr: Invalid value: "10.1.0.0/33", spec.egress[2].ports[0].port: Invalid value]';
+
+  it("names the VirtualMcpServer's own networkPolicy fields", () => {
+    const policy = {
+      ingressFrom: [{ ipBlock: { cidr: '10.0.0.0/33' } }],
+      egress: [{ to: [{ ipBlock: { cidr: '10.1.0.0/33' } }] }],
+    };
+    const { message, fields } = translateVirtualChildPaths(vmcp(policy), 'NetworkPolicy', refusal);
+    expect(fields).toEqual([
+      'spec.networkPolicy.ingressFrom[0].ipBlock.cidr',
+      'spec.networkPolicy.egress[0].to[0].ipBlock.cidr',
+    ]);
+    // egress[2] is the operator's own rule (after the user's one and DNS): left as the API server said it.
+    expect(message).toContain('spec.egress[2].ports[0].port');
+    expect(message).toContain('spec.networkPolicy.egress[0].to[0].ipBlock.cidr: Invalid value: "10.1.0.0/33"');
+  });
+
+  it('maps nothing it cannot place: another kind, or no networkPolicy in the spec', () => {
+    expect(translateVirtualChildPaths(vmcp(), 'NetworkPolicy', refusal).fields).toEqual([]);
+    const deployment = 'Deployment.apps "agg" is invalid: spec.template.spec.containers[0].image: Required value';
+    expect(translateVirtualChildPaths(vmcp({ egress: [] }), 'Deployment', deployment)).toEqual({
+      message: deployment,
+      fields: [],
+    });
   });
 });

@@ -11,6 +11,7 @@ import { isNotFound, KubeApiError, type KubeClient, resourcePath } from '../../k
 import type { Cached } from '../../kube/informer.ts';
 import type { ControllerMetrics } from '../../observability/controller-metrics.ts';
 import type { Logger } from '../../observability/log.ts';
+import { translateVirtualChildPaths } from '../../render/field-paths.ts';
 import { HTTPROUTE_TYPE, type HTTPRoute, referencedObjects } from '../../render/index.ts';
 import {
   ANNOTATION_SPEC_HASH,
@@ -195,7 +196,7 @@ export class VirtualReconciler {
         });
       }
     }
-    const applied = await this.applyChanged(desired, current);
+    const applied = await this.applyChanged(live, desired, current);
     if ('blocker' in applied) return blocked(applied.blocker);
     const deleted = await this.pruneObsolete(live, desired);
     const exposure: RouteOutcome =
@@ -242,6 +243,7 @@ export class VirtualReconciler {
 
   /** Stage by stage; a refused child is a blocker naming it and what the API server said. */
   private async applyChanged(
+    vmcp: VirtualMcpServer,
     desired: KubernetesObject[],
     live: Map<KubernetesObject, Cached | undefined>,
   ): Promise<{ kinds: string[] } | { blocker: Blocker }> {
@@ -264,8 +266,10 @@ export class VirtualReconciler {
         if (!(err instanceof KubeApiError) || !isRefusal(err, 0)) throw err;
         const child = stage[i] as KubernetesObject;
         forbidden &&= err.status === 403;
+        const { message, fields } = translateVirtualChildPaths(vmcp, child.kind ?? 'object', err.message);
+        const fix = fields.length ? `; fix ${fields.join(', ')} in the VirtualMcpServer` : '';
         refused.push(
-          `the API server refused the ${child.kind} ${child.metadata?.namespace}/${child.metadata?.name} (HTTP ${err.status}): ${err.message}`,
+          `the API server refused the ${child.kind} ${child.metadata?.namespace}/${child.metadata?.name} (HTTP ${err.status}): ${message}${fix}`,
         );
       }
       if (refused.length)
