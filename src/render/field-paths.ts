@@ -240,16 +240,11 @@ export function virtualServerField(vmcp: VirtualMcpServer, kind: string, childPa
   return undefined;
 }
 
-/** translateChildPaths for a VirtualMcpServer's children (virtualServerField). */
-export function translateVirtualChildPaths(
-  vmcp: VirtualMcpServer,
-  kind: string,
+/** The message with each child field replaced by what `fieldOf` maps it to (as translateChildPaths), and those found. */
+export function translatePaths(
   message: string,
+  fieldOf: (path: string) => string | undefined,
 ): { message: string; fields: string[] } {
-  return translatePaths(message, (path) => virtualServerField(vmcp, kind, path));
-}
-
-function translatePaths(message: string, fieldOf: (path: string) => string | undefined) {
   const fields: string[] = [];
   const translated = message.replace(CHILD_PATH, (whole, path: string) => {
     const field = fieldOf(path);

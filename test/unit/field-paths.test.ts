@@ -2,7 +2,12 @@
 import { describe, expect, it } from 'vitest';
 import type { VirtualMcpServer } from '../../src/api/types.generated.ts';
 import { parseMcpServer } from '../../src/api/validate.ts';
-import { mcpServerField, translateChildPaths, translateVirtualChildPaths } from '../../src/render/field-paths.ts';
+import {
+  mcpServerField,
+  translateChildPaths,
+  translatePaths,
+  virtualServerField,
+} from '../../src/render/field-paths.ts';
 import { httpServer, type Manifest, stdioServer } from '../fixtures/manifests.ts';
 import { virtualServer } from '../fixtures/virtual.ts';
 
@@ -231,7 +236,9 @@ describe('translateChildPaths', () => {
   });
 });
 
-describe('translateVirtualChildPaths', () => {
+describe('virtualServerField, through translatePaths', () => {
+  const translateVirtualChildPaths = (v: VirtualMcpServer, kind: string, message: string) =>
+    translatePaths(message, (p) => virtualServerField(v, kind, p));
   const vmcp = (networkPolicy?: object) =>
     virtualServer('agg', {
       servers: [{ name: 'a' }],

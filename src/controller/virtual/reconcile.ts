@@ -11,7 +11,7 @@ import { isNotFound, KubeApiError, type KubeClient, resourcePath } from '../../k
 import type { Cached } from '../../kube/informer.ts';
 import type { ControllerMetrics } from '../../observability/controller-metrics.ts';
 import type { Logger } from '../../observability/log.ts';
-import { translateVirtualChildPaths } from '../../render/field-paths.ts';
+import { translatePaths, virtualServerField } from '../../render/field-paths.ts';
 import { HTTPROUTE_TYPE, type HTTPRoute, referencedObjects } from '../../render/index.ts';
 import {
   ANNOTATION_SPEC_HASH,
@@ -266,7 +266,8 @@ export class VirtualReconciler {
         if (!(err instanceof KubeApiError) || !isRefusal(err, 0)) throw err;
         const child = stage[i] as KubernetesObject;
         forbidden &&= err.status === 403;
-        const { message, fields } = translateVirtualChildPaths(vmcp, child.kind ?? 'object', err.message);
+        const kind = child.kind ?? 'object';
+        const { message, fields } = translatePaths(err.message, (p) => virtualServerField(vmcp, kind, p));
         const fix = fields.length ? `; fix ${fields.join(', ')} in the VirtualMcpServer` : '';
         refused.push(
           `the API server refused the ${child.kind} ${child.metadata?.namespace}/${child.metadata?.name} (HTTP ${err.status}): ${message}${fix}`,
